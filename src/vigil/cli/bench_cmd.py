@@ -1,0 +1,63 @@
+"""``vigil bench``: speed measurements, always beside the reference in the same run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vigil.cli.context import settings_from
+
+app = typer.Typer(help="Benchmarks (results as JSON; see BENCHMARKS.md).", no_args_is_help=True)
+
+DEFAULT_VIDEO = Path("../shared/data/video/crowd_walk_1080p.mp4")
+
+
+def _write(result: dict[str, object], json_out: Path) -> None:
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps(result, indent=2) + "\n")
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command("embed")
+def embed(
+    ctx: typer.Context,
+    json_out: Annotated[Path, typer.Option("--json", help="Where to write the result.")],
+    threads: Annotated[int, typer.Option(help="CPU cores for both dlib and Vigil (the process is pinned).")] = 1,
+    chips: Annotated[int, typer.Option(help="Number of face chips.")] = 64,
+    images: Annotated[Path | None, typer.Option(help="Folder of face photos (default: sample portraits).")] = None,
+    seconds: Annotated[float, typer.Option(help="Minimum timing per engine.")] = 5.0,
+    embedder: Annotated[str, typer.Option(help="Vigil embedder to compare with dlib.")] = "dlib-resnet",
+) -> None:
+    """Faces/s of dlib's compute_face_descriptor and of Vigil's embedder on the same chips and cores."""
+    from vigil.bench.embed import bench_embed
+
+    result = bench_embed(
+        settings_from(ctx), threads=threads, chips_count=chips, images_dir=images, min_seconds=seconds,
+        embedder_name=embedder,
+    )
+    _write(result, json_out)
+
+
+@app.command("detect")
+def detect(
+    ctx: typer.Context,
+    json_out: Annotated[Path, typer.Option("--json", help="Where to write the result.")],
+    video: Annotated[Path, typer.Option(help="Video clip to decode and analyse.")] = DEFAULT_VIDEO,
+    detector: Annotated[
+        list[str] | None, typer.Option("--detector", help="Detector(s) to measure (default: all known).")
+    ] = None,
+    frames: Annotated[int, typer.Option(help="Frames to analyse per detector and resolution.")] = 50,
+    reference_frames: Annotated[int, typer.Option(help="Frames for the slow dlib pipelines.")] = 8,
+) -> None:
+    """Frames/s and faces/frame per detector at 1080p and 720p, with the face_recognition reference."""
+    from vigil.bench.detect import bench_detect
+    from vigil.vision.catalogue import detector_names
+
+    result = bench_detect(
+        settings_from(ctx), video, detectors=detector or detector_names(), frames=frames,
+        reference_frames=reference_frames,
+    )
+    _write(result, json_out)

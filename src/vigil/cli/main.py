@@ -1,0 +1,88 @@
+"""The ``vigil`` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vigil import __version__
+from vigil.cli import bench_cmd, demo_cmd, eval_cmd, faces_cmd, models_cmd
+from vigil.errors import VigilError
+from vigil.settings import load_settings
+
+app = typer.Typer(
+    name="vigil",
+    help="Vigil — accountable live face-watchlist system for city camera networks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(bench_cmd.app, name="bench")
+app.command("demo")(demo_cmd.demo)
+app.command("detect")(faces_cmd.detect)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vigil {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", envvar="VIGIL_DATA_DIR", help="Where Vigil keeps its database, media and converted models."
+        ),
+    ] = None,
+    models_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--models-dir",
+            envvar="VIGIL_MODELS_DIR",
+            help="Folder with user-supplied model files (default: <data-dir>/models).",
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", envvar="VIGIL_THREADS", help="CPU threads per model; 0 = automatic.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    ctx.obj = load_settings(data_dir=data_dir, models_dir=models_dir, threads=threads)
+
+
+def main() -> None:
+    """Entry point: Vigil's own errors become one clear line on stderr and exit status 2."""
+    try:
+        app(standalone_mode=False)
+    except VigilError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors arrive here when standalone_mode is off
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""One typed settings tree, loaded once (CLI flags > environment ``VIGIL_*`` > defaults) and passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "vigil"
+
+
+class VigilSettings(BaseSettings):
+    """Everything Vigil can be configured with. Environment variables use the ``VIGIL_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where Vigil keeps its database, media and converted models.",
+    )
+    models_dir: Path | None = Field(
+        default=None,
+        description="Folder holding user-supplied model files (YuNet, ArcFace-style ONNX). "
+        "Defaults to <data_dir>/models.",
+    )
+    detector: str = Field(default="centerface", min_length=1, description="Face detector backend name.")
+    embedder: str = Field(default="dlib-resnet", min_length=1, description="Face embedder backend name.")
+    threads: int = Field(
+        default=0, ge=0, le=256, description="CPU threads per model session; 0 lets ONNX Runtime decide."
+    )
+    max_image_pixels: int = Field(
+        default=50_000_000,
+        ge=1_000,
+        le=1_000_000_000,
+        description="Images with more pixels than this are refused (decompression-bomb guard).",
+    )
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        """The folder searched for user-supplied model files."""
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where converted models are cached (e.g. dlib's network as ONNX)."""
+        return self.data_dir / "cache"
+
+
+def load_settings(**overrides: object) -> VigilSettings:
+    """Build the settings once: explicit overrides (None means "not given") win over the environment."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return VigilSettings(**given)  # type: ignore[arg-type]

@@ -1,0 +1,77 @@
+"""The face engine: a detector and an embedder working together on whole images.
+
+``FaceEngine.analyse(image)`` is the one call the rest of Vigil needs: every face with its box,
+landmarks, quality and embedding. Faces stay in memory; nothing here writes anything anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vigil.errors import MultipleFacesError, NoFaceError
+from vigil.settings import VigilSettings
+from vigil.vision.align import align_faces
+from vigil.vision.catalogue import create_detector, create_embedder
+from vigil.vision.detectors.base import Detector
+from vigil.vision.embedders.base import Embedder
+from vigil.vision.quality import FaceQuality, assess_quality
+from vigil.vision.types import Embeddings, FaceDetections
+
+
+@dataclass(frozen=True)
+class AnalysedFaces:
+    """Faces of one image: detections, their quality and (n, dim) embeddings, all in the same order."""
+
+    detections: FaceDetections
+    quality: FaceQuality
+    embeddings: Embeddings
+
+    def __len__(self) -> int:
+        return len(self.detections)
+
+
+class FaceEngine:
+    """Detect, assess, align and embed. Call :meth:`prepare` once before use."""
+
+    def __init__(self, detector: Detector, embedder: Embedder) -> None:
+        self.detector = detector
+        self.embedder = embedder
+
+    @classmethod
+    def from_settings(
+        cls, settings: VigilSettings, *, detector: str | None = None, embedder: str | None = None
+    ) -> FaceEngine:
+        return cls(
+            create_detector(detector or settings.detector, settings),
+            create_embedder(embedder or settings.embedder, settings),
+        )
+
+    def prepare(self) -> FaceEngine:
+        self.detector.prepare()
+        self.embedder.prepare()
+        return self
+
+    def detect(self, image: np.ndarray) -> FaceDetections:
+        return self.detector.detect(image)
+
+    def chips(self, image: np.ndarray, faces: FaceDetections) -> np.ndarray:
+        """Aligned chips for the embedder, (n, size, size, 3) uint8."""
+        return align_faces(image, faces.kps, self.embedder.template)
+
+    def embed(self, image: np.ndarray, faces: FaceDetections) -> Embeddings:
+        return self.embedder.embed(self.chips(image, faces))
+
+    def analyse(self, image: np.ndarray) -> AnalysedFaces:
+        faces = self.detect(image)
+        return AnalysedFaces(faces, assess_quality(image, faces), self.embed(image, faces))
+
+    def analyse_single(self, image: np.ndarray) -> AnalysedFaces:
+        """Like :meth:`analyse` but requires exactly one face (e.g. an enrollment photo)."""
+        faces = self.detect(image)
+        if len(faces) == 0:
+            raise NoFaceError("no face was found in the image")
+        if len(faces) > 1:
+            raise MultipleFacesError(f"{len(faces)} faces were found; exactly one is required")
+        return AnalysedFaces(faces, assess_quality(image, faces), self.embed(image, faces))

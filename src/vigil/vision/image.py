@@ -1,0 +1,80 @@
+"""Decoding untrusted image files into RGB uint8 arrays, with typed errors for every bad input."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from vigil.errors import ImageTooLargeError, UnreadableImageError
+
+SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "PPM")
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+def _to_rgb8(img: Image.Image) -> np.ndarray:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        array = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(array.max()), 1.0)
+        gray = np.clip(array / top * 255.0, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return np.ascontiguousarray(rgb)
+
+
+def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image") -> np.ndarray:
+    """Decode bytes into an (H, W, 3) uint8 RGB array, applying EXIF orientation.
+
+    Grayscale, palette, RGBA (composited on white) and 16-bit images are converted. Raises
+    :class:`UnreadableImageError` for empty, corrupt, truncated or non-image data and
+    :class:`ImageTooLargeError` when the image has more than ``max_pixels`` pixels.
+    """
+    if not data:
+        raise UnreadableImageError(f"{name}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise ImageTooLargeError(
+                        f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of "
+                        f"{max_pixels:,}"
+                    )
+                if img.format not in SUPPORTED_FORMATS:
+                    raise UnreadableImageError(
+                        f"{name}: format {img.format} is not supported (supported: {', '.join(SUPPORTED_FORMATS)})"
+                    )
+                img.load()
+                oriented = ImageOps.exif_transpose(img)
+                rgb = _to_rgb8(oriented if oriented is not None else img)
+    except (ImageTooLargeError, UnreadableImageError):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(f"{name}: refused as a possible decompression bomb ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise UnreadableImageError(f"{name}: not a recognised image file") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise UnreadableImageError(f"{name}: corrupt or truncated image ({exc})") from exc
+    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise UnreadableImageError(f"{name}: image has no pixels")
+    return rgb
+
+
+def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read and decode an image file; see :func:`decode_image`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError as exc:
+        raise UnreadableImageError(f"{path.name}: is a directory, not an image file") from exc
+    except OSError as exc:
+        raise UnreadableImageError(f"{path.name}: cannot be read ({exc.strerror})") from exc
+    return decode_image(data, max_pixels=max_pixels, name=path.name)

@@ -1,0 +1,75 @@
+"""Small helpers shared by the ONNX Runtime backends (session creation, dynamic shapes, file checks)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import onnx
+import onnxruntime as ort
+
+from vigil.errors import ModelLoadError
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_onnx(path: Path, what: str) -> onnx.ModelProto:
+    """Load an ONNX file, turning any parse failure into a ModelLoadError that names what was expected."""
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:  # onnx raises several unrelated types for a bad file
+        raise ModelLoadError(f"{path}: expected {what} as an ONNX file, but it could not be parsed ({exc})") from exc
+
+
+def input_dims(model: onnx.ModelProto) -> dict[str, list[int | str]]:
+    initialisers = {init.name for init in model.graph.initializer}
+    out: dict[str, list[int | str]] = {}
+    for value in model.graph.input:
+        if value.name in initialisers:
+            continue
+        out[value.name] = [d.dim_value if d.dim_value else d.dim_param for d in value.type.tensor_type.shape.dim]
+    return out
+
+
+def output_dims(model: onnx.ModelProto) -> dict[str, list[int | str]]:
+    return {
+        value.name: [d.dim_value if d.dim_value else d.dim_param for d in value.type.tensor_type.shape.dim]
+        for value in model.graph.output
+    }
+
+
+def set_dims(model: onnx.ModelProto, dims: dict[str, list[int | str]]) -> onnx.ModelProto:
+    """Rename fixed input/output dimensions to symbolic ones (e.g. a free batch size)."""
+    for value in [*model.graph.input, *model.graph.output]:
+        if value.name not in dims:
+            continue
+        for dim, new in zip(value.type.tensor_type.shape.dim, dims[value.name], strict=True):
+            if isinstance(new, str):
+                dim.ClearField("dim_value")
+                dim.dim_param = new
+            else:
+                dim.ClearField("dim_param")
+                dim.dim_value = new
+    del model.graph.value_info[:]  # stale intermediate shapes would contradict the new ones
+    return model
+
+
+def make_session(model: onnx.ModelProto | bytes, threads: int) -> ort.InferenceSession:
+    """A CPU session; ``threads`` = 0 lets ONNX Runtime choose."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    payload = model if isinstance(model, bytes) else model.SerializeToString()
+    try:
+        return ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelLoadError(f"ONNX Runtime could not load the model: {exc}") from exc

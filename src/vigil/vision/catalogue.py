@@ -27,7 +27,8 @@ def _package_file(package: str, *parts: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _dlib_file(name: str) -> Path | None:
+def dlib_model_file(name: str) -> Path | None:
+    """A weights file shipped in the PyPI package face-recognition-models, or None when not installed."""
     return _package_file("face_recognition_models", "models", name)
 
 
@@ -98,7 +99,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         weights="built into dlib (PyPI 'dlib-bin'); landmarks from PyPI 'face-recognition-models'",
         license="Boost Software License (dlib); CC0 (landmark model)",
         training_data="dlib's own labelled face images (HOG); dlib 5-point landmark set of ~7,200 faces",
-        locate=lambda s: {"shape_predictor_5_face_landmarks.dat": _dlib_file("shape_predictor_5_face_landmarks.dat")},
+        locate=lambda s: {"shape_predictor_5_face_landmarks.dat": dlib_model_file("shape_predictor_5_face_landmarks.dat")},
         supply_hint="pip install face-recognition-models",
         needs_dlib=True,
     ),
@@ -110,8 +111,8 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         license="CC0 (dlib models)",
         training_data="dlib's MMOD face set (images from ImageNet, AFLW, Pascal VOC, VGG, WIDER, face scrub)",
         locate=lambda s: {
-            "mmod_human_face_detector.dat": _dlib_file("mmod_human_face_detector.dat"),
-            "shape_predictor_5_face_landmarks.dat": _dlib_file("shape_predictor_5_face_landmarks.dat"),
+            "mmod_human_face_detector.dat": dlib_model_file("mmod_human_face_detector.dat"),
+            "shape_predictor_5_face_landmarks.dat": dlib_model_file("shape_predictor_5_face_landmarks.dat"),
         },
         supply_hint="pip install face-recognition-models",
         needs_dlib=True,
@@ -126,7 +127,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         training_data="about 3 million faces of ~7,500 people: FaceScrub, the VGG face dataset and images "
         "dlib's author collected from the internet (not collected by Vigil)",
         locate=lambda s: {
-            "dlib_face_recognition_resnet_model_v1.dat": _dlib_file("dlib_face_recognition_resnet_model_v1.dat")
+            "dlib_face_recognition_resnet_model_v1.dat": dlib_model_file("dlib_face_recognition_resnet_model_v1.dat")
         },
         supply_hint="pip install face-recognition-models",
     ),

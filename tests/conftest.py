@@ -1,0 +1,67 @@
+"""Shared fixtures. Data from ../shared is optional: tests that need it skip with a clear reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vigil.settings import VigilSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+LFW = SHARED / "data" / "lfw"
+VIDEO = SHARED / "data" / "video"
+SHARED_MODELS = SHARED / "models"
+
+needs_lfw = pytest.mark.skipif(not (LFW / "pairs.txt").is_file(), reason=f"LFW not found at {LFW}")
+needs_video = pytest.mark.skipif(
+    not (VIDEO / "crowd_walk_1080p.mp4").is_file(), reason=f"crowd clip not found in {VIDEO}"
+)
+needs_shared_models = pytest.mark.skipif(
+    not (SHARED_MODELS / "face_detection_yunet_2023mar.onnx").is_file(),
+    reason=f"YuNet/MobileFaceNet files not found in {SHARED_MODELS}",
+)
+
+
+@pytest.fixture(scope="session")
+def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("vigil-data")
+
+
+@pytest.fixture(scope="session")
+def settings(session_data_dir: Path) -> VigilSettings:
+    """Settings with a per-session data dir (the dlib conversion is cached there once)."""
+    return VigilSettings(data_dir=session_data_dir, models_dir=SHARED_MODELS)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def hopper() -> np.ndarray:
+    from vigil.bench.chips import sample_images
+
+    return sample_images()[1]
+
+
+@pytest.fixture(scope="session")
+def two_faces(astronaut: np.ndarray, hopper: np.ndarray) -> np.ndarray:
+    """A collage holding two different people side by side."""
+    height = max(astronaut.shape[0], hopper.shape[0])
+    canvas = np.full((height, astronaut.shape[1] + hopper.shape[1], 3), 255, np.uint8)
+    canvas[: astronaut.shape[0], : astronaut.shape[1]] = astronaut
+    canvas[: hopper.shape[0], astronaut.shape[1] :] = hopper
+    return canvas
+
+
+@pytest.fixture(scope="session")
+def engine(settings: VigilSettings):  # type: ignore[no-untyped-def]
+    from vigil.vision.engine import FaceEngine
+
+    return FaceEngine.from_settings(settings).prepare()

@@ -1,0 +1,58 @@
+"""The `vigil` command as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from conftest import SHARED_MODELS
+
+
+def vigil(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "vigil.cli.main", "--data-dir", str(data_dir), "--models-dir", str(SHARED_MODELS), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = vigil("--help", data_dir=tmp_path)
+    assert result.returncode == 0
+    for command in ("models", "eval", "bench", "demo", "detect"):
+        assert command in result.stdout
+
+
+def test_models_list_states_provenance(tmp_path: Path) -> None:
+    result = vigil("models", "list", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for text in ("centerface", "dlib-resnet", "yunet", "mobilefacenet", "MS-Celeb-1M", "training data", "licence"):
+        assert text in result.stdout
+
+
+def test_models_list_explains_missing_files(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "vigil.cli.main", "--data-dir", str(tmp_path), "models", "list"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert "NOT AVAILABLE" in result.stdout and "to supply:" in result.stdout
+
+
+def test_detect_prints_faces_as_json(tmp_path: Path, astronaut: np.ndarray) -> None:
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(path)
+    result = vigil("detect", str(path), data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["faces"]) == 1 and 0 < report["faces"][0]["quality"] <= 1
+
+
+def test_errors_exit_2_with_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an image")
+    result = vigil("detect", str(bad), data_dir=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: notes.txt: not a recognised image")
+    assert "Traceback" not in result.stderr
+    unknown = vigil("detect", str(bad), "--detector", "nope", data_dir=tmp_path)
+    assert unknown.returncode == 2 and "unknown model 'nope'" in unknown.stderr

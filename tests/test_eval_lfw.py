@@ -1,0 +1,49 @@
+"""The evaluation code on a small LFW subset (the full evaluation is `vigil eval lfw`, a benchmark)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import LFW, needs_lfw
+from vigil.errors import DatasetError
+from vigil.eval.lfw import LfwDataset, evaluate_lfw, write_report
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="expected an LFW folder"):
+        LfwDataset(tmp_path)
+
+
+def test_malformed_pairs_file(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "pairs.txt").write_text("10 300\nA 1 2\n")
+    with pytest.raises(DatasetError, match="expected 6000 pairs"):
+        LfwDataset(tmp_path).pairs()
+
+
+@needs_lfw
+def test_pairs_follow_the_view2_protocol() -> None:
+    pairs = LfwDataset(LFW).pairs()
+    assert len(pairs) == 6000
+    assert sum(p.same for p in pairs) == 3000
+    assert {p.fold for p in pairs} == set(range(10))
+
+
+@needs_lfw
+def test_subset_evaluation_produces_the_full_report(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    report = evaluate_lfw(engine, LfwDataset(LFW), gallery_images=(1, 3), max_pairs_per_fold=16, max_people=120)
+    assert report["verification_pairs"] == 160
+    assert report["verification_accuracy"] > 0.9  # type: ignore[operator]
+    assert 0.0 <= report["fnir_at_fpir_1pct"] <= 1.0  # type: ignore[operator]
+    assert report["rank1"] > 0.8  # type: ignore[operator]
+    assert set(report["identification"]) == {"1", "3"}  # type: ignore[arg-type]
+    out = tmp_path / "lfw.json"
+    plot = write_report(report, out)
+    saved = json.loads(out.read_text())
+    for key in ("verification_accuracy", "verification_std", "rank1", "fnir_at_fpir_1pct", "fnir_at_fpir_0_1pct",
+                "thresholds", "images", "no_face", "seconds", "detector", "embedder"):
+        assert key in saved
+    assert plot.is_file() and plot.stat().st_size > 5000

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from vigil.settings import VigilSettings, load_settings
+
+
+def test_environment_sets_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path))
+    settings = load_settings()
+    assert settings.data_dir == tmp_path
+    assert settings.resolved_models_dir == tmp_path / "models"
+    assert settings.cache_dir == tmp_path / "cache"
+
+
+def test_explicit_values_win_over_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VIGIL_DATA_DIR", "/elsewhere")
+    assert load_settings(data_dir=tmp_path, models_dir=None).data_dir == tmp_path
+
+
+def test_unknown_and_out_of_range_settings_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        VigilSettings(no_such_setting=1)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        VigilSettings(threads=-1)

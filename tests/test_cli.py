@@ -14,7 +14,16 @@ from conftest import SHARED_MODELS
 
 
 def vigil(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "vigil.cli.main", "--data-dir", str(data_dir), "--models-dir", str(SHARED_MODELS), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vigil.cli.main",
+        "--data-dir",
+        str(data_dir),
+        "--models-dir",
+        str(SHARED_MODELS),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 

@@ -122,5 +122,5 @@ def test_wrong_onnx_network_is_refused(tmp_path: Path) -> None:
 
     wrong = tmp_path / "face_detection_yunet_2023mar.onnx"
     shutil.copy(SHARED_MODELS / "MobileFaceNet__foamliu.onnx", wrong)
-    with pytest.raises(ModelLoadError, match="expected YuNet .* outputs"):
+    with pytest.raises(ModelLoadError, match=r"expected YuNet .* outputs"):
         YuNetDetector(wrong).prepare()

@@ -102,5 +102,9 @@ def test_conversion_is_cached(settings) -> None:  # type: ignore[no-untyped-def]
 
     target = ensure_converted(_weights(), settings.cache_dir)
     stamp = target.stat().st_mtime_ns
-    assert ensure_converted(_weights(), settings.cache_dir) == target == converted_model_path(_weights(), settings.cache_dir)
+    assert (
+        ensure_converted(_weights(), settings.cache_dir)
+        == target
+        == converted_model_path(_weights(), settings.cache_dir)
+    )
     assert target.stat().st_mtime_ns == stamp

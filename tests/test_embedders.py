@@ -54,7 +54,9 @@ def test_mobilefacenet_batches_and_normalises(settings: VigilSettings, astronaut
     detector.prepare()
     embedder = create_embedder("mobilefacenet", settings)
     embedder.prepare()
-    chips = np.concatenate([align_faces(img, detector.detect(img).kps, embedder.template) for img in (astronaut, hopper)])
+    chips = np.concatenate(
+        [align_faces(img, detector.detect(img).kps, embedder.template) for img in (astronaut, hopper)]
+    )
     emb = embedder.embed(chips)
     assert emb.vectors.shape == (2, 128)
     assert np.allclose(np.linalg.norm(emb.vectors, axis=1), 1.0, atol=1e-5)

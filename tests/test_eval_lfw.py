@@ -43,7 +43,18 @@ def test_subset_evaluation_produces_the_full_report(engine, tmp_path: Path) -> N
     out = tmp_path / "lfw.json"
     plot = write_report(report, out)
     saved = json.loads(out.read_text())
-    for key in ("verification_accuracy", "verification_std", "rank1", "fnir_at_fpir_1pct", "fnir_at_fpir_0_1pct",
-                "thresholds", "images", "no_face", "seconds", "detector", "embedder"):
+    for key in (
+        "verification_accuracy",
+        "verification_std",
+        "rank1",
+        "fnir_at_fpir_1pct",
+        "fnir_at_fpir_0_1pct",
+        "thresholds",
+        "images",
+        "no_face",
+        "seconds",
+        "detector",
+        "embedder",
+    ):
         assert key in saved
     assert plot.is_file() and plot.stat().st_size > 5000

@@ -47,5 +47,5 @@ def test_fnir_fpir_and_threshold_at_fpir() -> None:
     t = ident.threshold_at_fpir(0.01)
     assert ident.fpir(t) <= 0.01 and ident.fpir(np.nextafter(t, -np.inf) - 1e-9) > 0.01
     assert ident.fnir(0.85) == 0.75
-    thresholds, fpir, fnir = ident.det_curve(points=20)
+    _thresholds, fpir, fnir = ident.det_curve(points=20)
     assert np.all(np.diff(fpir) <= 0) and np.all(np.diff(fnir) >= 0)

@@ -54,8 +54,10 @@ def run_engine_demo(settings: VigilSettings, echo: object = print) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     engine = FaceEngine.from_settings(settings).prepare()
-    say(f"face engine: detector={engine.detector.name} embedder={engine.embedder.name}@{engine.embedder.version} "
-        f"(ready in {time.perf_counter() - started:.1f} s; the first run converts dlib's network to ONNX)")
+    say(
+        f"face engine: detector={engine.detector.name} embedder={engine.embedder.name}@{engine.embedder.version} "
+        f"(ready in {time.perf_counter() - started:.1f} s; the first run converts dlib's network to ONNX)"
+    )
     images = demo_images()
     vectors, names = [], []
     for item in images:
@@ -63,10 +65,14 @@ def run_engine_demo(settings: VigilSettings, echo: object = print) -> Path:
         faces = engine.analyse(item.pixels)
         ms = (time.perf_counter() - t0) * 1000
         labels = [f"q={q:.2f}" for q in faces.quality.score]
-        say(f"  {item.name:28s} {item.pixels.shape[1]}x{item.pixels.shape[0]}: {len(faces)} face(s), "
-            f"quality {', '.join(f'{q:.2f}' for q in faces.quality.score) or '-'}, {ms:.0f} ms")
+        say(
+            f"  {item.name:28s} {item.pixels.shape[1]}x{item.pixels.shape[0]}: {len(faces)} face(s), "
+            f"quality {', '.join(f'{q:.2f}' for q in faces.quality.score) or '-'}, {ms:.0f} ms"
+        )
         slug = item.name.lower().replace(" ", "_").replace("(", "").replace(")", "")
-        cv2.imwrite(str(out_dir / f"{slug}.jpg"), annotate(item.pixels, faces.detections.xyxy, faces.detections.kps, labels))
+        cv2.imwrite(
+            str(out_dir / f"{slug}.jpg"), annotate(item.pixels, faces.detections.xyxy, faces.detections.kps, labels)
+        )
         if len(faces):
             best = int(np.argmax(faces.quality.score))
             vectors.append(faces.embeddings.vectors[best])
@@ -77,10 +83,22 @@ def run_engine_demo(settings: VigilSettings, echo: object = print) -> Path:
         say(" " * 30 + "".join(f"{i:>7d}" for i in range(len(names))))
         for i, item in enumerate(names):
             say(f"  {i} {item.name:26s}" + "".join(f"{sims[i, j]:7.3f}" for j in range(len(names))))
-        same = [sims[i, j] for i in range(len(names)) for j in range(i + 1, len(names)) if names[i].person == names[j].person]
-        diff = [sims[i, j] for i in range(len(names)) for j in range(i + 1, len(names)) if names[i].person != names[j].person]
+        same = [
+            sims[i, j]
+            for i in range(len(names))
+            for j in range(i + 1, len(names))
+            if names[i].person == names[j].person
+        ]
+        diff = [
+            sims[i, j]
+            for i in range(len(names))
+            for j in range(i + 1, len(names))
+            if names[i].person != names[j].person
+        ]
         if same and diff:
-            say(f"\nsame person: lowest {min(same):.3f}; different people: highest {max(diff):.3f} "
-                f"({'separated' if min(same) > max(diff) else 'NOT separated'})")
+            say(
+                f"\nsame person: lowest {min(same):.3f}; different people: highest {max(diff):.3f} "
+                f"({'separated' if min(same) > max(diff) else 'NOT separated'})"
+            )
     say(f"\nannotated images written to {out_dir}")
     return out_dir

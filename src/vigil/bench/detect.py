@@ -37,7 +37,9 @@ def read_frames(video: Path, limit: int) -> list[np.ndarray]:
 
 
 def _resize(frames: list[np.ndarray], size: tuple[int, int]) -> list[np.ndarray]:
-    return [f if (f.shape[1], f.shape[0]) == size else cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+    return [
+        f if (f.shape[1], f.shape[0]) == size else cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames
+    ]
 
 
 def bench_detect(

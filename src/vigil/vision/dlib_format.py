@@ -150,9 +150,8 @@ def _layer_details(reader: _Reader, kind: str) -> DlibLayer:
             arrays={"gamma": params[:n_gamma].reshape(-1), "beta": params[n_gamma:].reshape(-1)},
         )
     if kind in ("max_pool_2", "avg_pool_2"):
-        names = ("nr", "nc", "stride_y", "stride_x", "padding_y", "padding_x")
-        ints = {name: reader.integer() for name in names}
-        return DlibLayer(kind=kind[:-2], ints=ints)
+        pool_names = ("nr", "nc", "stride_y", "stride_x", "padding_y", "padding_x")
+        return DlibLayer(kind=kind[:-2], ints={name: reader.integer() for name in pool_names})
     if kind == "fc_2":
         num_outputs = reader.integer()
         num_inputs = reader.integer()
@@ -165,11 +164,12 @@ def _layer_details(reader: _Reader, kind: str) -> DlibLayer:
         n_weight = int(np.prod(weight_shape))
         if n_weight + int(np.prod(bias_shape)) != params.size or n_weight != num_inputs * num_outputs:
             raise reader.fail("fc_ parameter sizes disagree")
-        arrays = {"weight": params[:n_weight].reshape(num_inputs, num_outputs)}
+        arrays: dict[str, np.ndarray] = {"weight": params[:n_weight].reshape(num_inputs, num_outputs)}
         if bias_mode == 0:  # FC_HAS_BIAS
             arrays["bias"] = params[n_weight:].reshape(-1)
         return DlibLayer(
-            kind="fc", ints={"num_outputs": num_outputs, "num_inputs": num_inputs, "bias_mode": bias_mode},
+            kind="fc",
+            ints={"num_outputs": num_outputs, "num_inputs": num_inputs, "bias_mode": bias_mode},
             arrays=arrays,
         )
     if kind == "relu_":

@@ -17,6 +17,7 @@ the smaller one at the end of each axis; the graph does the same with explicit `
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -86,7 +87,7 @@ class _GraphBuilder:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def node(self, op: str, inputs: list[str], **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], **attrs: Any) -> str:
         out = self.name(op.lower())
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
@@ -148,7 +149,7 @@ def network_to_onnx(network: DlibNetwork) -> onnx.ModelProto:
     shape: Shape = (3, CHIP_SIZE, CHIP_SIZE)
     tags: dict[int, tuple[str, Shape]] = {}
     # A convolution waiting for a possible affine layer to fold in: (input, weight, bias, attrs, shape).
-    pending: tuple[str, np.ndarray, np.ndarray, dict[str, object], Shape] | None = None
+    pending: tuple[str, np.ndarray, np.ndarray, dict[str, Any], Shape] | None = None
 
     def flush() -> None:
         nonlocal x, pending
@@ -180,7 +181,7 @@ def network_to_onnx(network: DlibNetwork) -> onnx.ModelProto:
             weight = layer.arrays["weight"]
             if weight.shape[1] != shape[0]:
                 raise ModelLoadError(f"con_ expects {weight.shape[1]} input channels, graph has {shape[0]}")
-            attrs: dict[str, object] = {
+            conv_attrs: dict[str, Any] = {
                 "kernel_shape": [ints["nr"], ints["nc"]],
                 "strides": [ints["stride_y"], ints["stride_x"]],
                 "pads": [ints["padding_y"], ints["padding_x"], ints["padding_y"], ints["padding_x"]],
@@ -188,7 +189,7 @@ def network_to_onnx(network: DlibNetwork) -> onnx.ModelProto:
             rows = 1 + (shape[1] + 2 * ints["padding_y"] - ints["nr"]) // ints["stride_y"]
             cols = 1 + (shape[2] + 2 * ints["padding_x"] - ints["nc"]) // ints["stride_x"]
             shape = (ints["num_filters"], rows, cols)
-            pending = (x, weight.copy(), layer.arrays["bias"].copy(), attrs, shape)
+            pending = (x, weight.copy(), layer.arrays["bias"].copy(), conv_attrs, shape)
         elif layer.kind == "affine":
             gamma = layer.arrays["gamma"].reshape(1, -1, 1, 1)
             beta = layer.arrays["beta"].reshape(1, -1, 1, 1)
@@ -204,9 +205,7 @@ def network_to_onnx(network: DlibNetwork) -> onnx.ModelProto:
             if ints["padding_y"] or ints["padding_x"]:
                 raise ModelLoadError("padded pooling layers are not supported by this converter")
             op = "MaxPool" if layer.kind == "max_pool" else "AveragePool"
-            x = b.node(
-                op, [x], kernel_shape=[ints["nr"], ints["nc"]], strides=[ints["stride_y"], ints["stride_x"]]
-            )
+            x = b.node(op, [x], kernel_shape=[ints["nr"], ints["nc"]], strides=[ints["stride_y"], ints["stride_x"]])
             rows = 1 + (shape[1] - ints["nr"]) // ints["stride_y"]
             cols = 1 + (shape[2] - ints["nc"]) // ints["stride_x"]
             shape = (shape[0], rows, cols)

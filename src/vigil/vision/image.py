@@ -45,8 +45,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
                 width, height = img.size
                 if width * height > max_pixels:
                     raise ImageTooLargeError(
-                        f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of "
-                        f"{max_pixels:,}"
+                        f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of {max_pixels:,}"
                     )
                 if img.format not in SUPPORTED_FORMATS:
                     raise UnreadableImageError(

@@ -34,12 +34,10 @@ class FaceDetections:
     score: np.ndarray
 
     def __post_init__(self) -> None:
-        xyxy = _as_float32(self.xyxy, "xyxy").reshape(-1, 4) if np.size(self.xyxy) == 0 else _as_float32(
-            self.xyxy, "xyxy"
+        xyxy = (
+            _as_float32(self.xyxy, "xyxy").reshape(-1, 4) if np.size(self.xyxy) == 0 else _as_float32(self.xyxy, "xyxy")
         )
-        kps = _as_float32(self.kps, "kps").reshape(-1, 5, 2) if np.size(self.kps) == 0 else _as_float32(
-            self.kps, "kps"
-        )
+        kps = _as_float32(self.kps, "kps").reshape(-1, 5, 2) if np.size(self.kps) == 0 else _as_float32(self.kps, "kps")
         score = _as_float32(self.score, "score").reshape(-1)
         n = len(score)
         if xyxy.shape != (n, 4):

@@ -68,9 +68,7 @@ class CenterFaceDetector:
         model = load_onnx(self.model_path, "CenterFace")
         names = [out.name for out in model.graph.output]
         if tuple(names) != _OUTPUTS:
-            raise ModelLoadError(
-                f"{self.model_path}: expected CenterFace outputs {list(_OUTPUTS)}, found {names}"
-            )
+            raise ModelLoadError(f"{self.model_path}: expected CenterFace outputs {list(_OUTPUTS)}, found {names}")
         model = set_dims(
             model,
             {

@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 
 from vigil.errors import ModelLoadError, ModelNotPreparedError
-from vigil.vision.align import DLIB_MEAN_FACE_5POINT_MODEL, DLIB_MEAN_FACE_STANDARD5, estimate_similarity, transform_points
+from vigil.vision.align import (
+    DLIB_MEAN_FACE_5POINT_MODEL,
+    DLIB_MEAN_FACE_STANDARD5,
+    estimate_similarity,
+    transform_points,
+)
 from vigil.vision.detectors.base import check_image
 from vigil.vision.detectors.centerface import clip_to_image
 from vigil.vision.types import FaceDetections

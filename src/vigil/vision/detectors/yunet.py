@@ -38,7 +38,9 @@ class YuNetDetector:
                 f"{self.model_path}: expected YuNet (2023mar) outputs {sorted(_EXPECTED_OUTPUTS)}, "
                 f"found {sorted(outputs)}"
             )
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # errors only: OpenCV 5 warns about DNN targets on every load
+        cv2.utils.logging.setLogLevel(
+            cv2.utils.logging.LOG_LEVEL_ERROR
+        )  # errors only: OpenCV 5 warns about DNN targets on every load
         try:
             self._detector = cv2.FaceDetectorYN.create(
                 str(self.model_path), "", (320, 320), self.score_threshold, self.nms_iou, 5000

@@ -39,7 +39,7 @@ class ArcFaceOnnxEmbedder:
         outputs = output_dims(model)
         if len(inputs) != 1 or len(outputs) < 1:
             raise ModelLoadError(f"{self.model_path}: expected one image input and an embedding output")
-        (self._input, dims), = inputs.items()
+        ((self._input, dims),) = inputs.items()
         if len(dims) != 4 or dims[1:] != [3, 112, 112]:
             raise ModelLoadError(
                 f"{self.model_path}: expected input shape (N, 3, 112, 112) for an ArcFace-style model, found {dims}"

@@ -65,3 +65,13 @@ def engine(settings: VigilSettings):  # type: ignore[no-untyped-def]
     from vigil.vision.engine import FaceEngine
 
     return FaceEngine.from_settings(settings).prepare()
+
+
+@pytest.fixture(scope="session")
+def dlib_embedder(settings: VigilSettings):  # type: ignore[no-untyped-def]
+    """dlib's network through ONNX, without mirror augmentation (for equivalence with dlib itself)."""
+    from vigil.vision.catalogue import create_plain_embedder
+
+    embedder = create_plain_embedder("dlib-resnet", settings)
+    embedder.prepare()
+    return embedder

@@ -67,7 +67,7 @@ def test_wrong_files_raise_model_load_error(mutate, message: str) -> None:  # ty
         convert_dlib_face_descriptor(mutate(_weights().read_bytes()))
 
 
-def test_onnx_matches_dlib_on_sample_faces(engine, astronaut: np.ndarray, hopper: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+def test_onnx_matches_dlib_on_sample_faces(dlib_embedder, astronaut: np.ndarray, hopper: np.ndarray) -> None:  # type: ignore[no-untyped-def]
     import tempfile
 
     paths = []
@@ -80,19 +80,19 @@ def test_onnx_matches_dlib_on_sample_faces(engine, astronaut: np.ndarray, hopper
         paths.append(path)
     chips = _dlib_chips(paths, 2)
     reference = np.array(dlib.face_recognition_model_v1(str(_weights())).compute_face_descriptor(chips))
-    ours = engine.embedder.raw_descriptors(np.stack(chips))
+    ours = dlib_embedder.raw_descriptors(np.stack(chips))
     assert _cosines(reference, ours).min() >= 0.9999
     assert np.abs(reference - ours).max() < 1e-4
 
 
 @needs_lfw
-def test_onnx_matches_dlib_on_100_lfw_faces(engine) -> None:  # type: ignore[no-untyped-def]
+def test_onnx_matches_dlib_on_100_lfw_faces(dlib_embedder) -> None:  # type: ignore[no-untyped-def]
     people = sorted((LFW / "images").iterdir())[::50]
     paths = [next(iter(sorted(p.glob("*.jpg")))) for p in people]
     chips = _dlib_chips(paths, 100)
     assert len(chips) >= 100
     reference = np.array(dlib.face_recognition_model_v1(str(_weights())).compute_face_descriptor(chips))
-    ours = engine.embedder.raw_descriptors(np.stack(chips))
+    ours = dlib_embedder.raw_descriptors(np.stack(chips))
     cosines = _cosines(reference, ours)
     assert cosines.min() >= 0.9999, f"lowest cosine {cosines.min():.6f}"
 

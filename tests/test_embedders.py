@@ -19,7 +19,19 @@ def test_dlib_embedder_returns_tagged_unit_vectors(engine, astronaut: np.ndarray
     emb = engine.embed(astronaut, faces)
     assert emb.vectors.shape == (len(faces), 128) and emb.vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(emb.vectors, axis=1), 1.0, atol=1e-5)
-    assert emb.model == "dlib-resnet" and emb.version.startswith("v1")
+    assert emb.model == "dlib-resnet" and emb.version == "v1-onnx1+flip"
+
+
+def test_flip_augmentation_is_the_normalised_sum_and_mirror_invariant(engine, dlib_embedder, astronaut) -> None:  # type: ignore[no-untyped-def]
+    chips = engine.chips(astronaut, engine.detect(astronaut))
+    mirrored = np.ascontiguousarray(chips[:, :, ::-1])
+    plain = dlib_embedder.embed(np.concatenate([chips, mirrored])).vectors
+    expected = plain[0] + plain[1]
+    expected /= np.linalg.norm(expected)
+    augmented = engine.embedder.embed(chips).vectors[0]
+    assert np.allclose(augmented, expected, atol=1e-5)
+    assert np.allclose(engine.embedder.embed(mirrored).vectors[0], augmented, atol=1e-5)
+    assert dlib_embedder.version == "v1-onnx1"
 
 
 def test_batched_equals_one_by_one(engine, two_faces: np.ndarray) -> None:  # type: ignore[no-untyped-def]
@@ -61,7 +73,7 @@ def test_mobilefacenet_batches_and_normalises(settings: VigilSettings, astronaut
     assert emb.vectors.shape == (2, 128)
     assert np.allclose(np.linalg.norm(emb.vectors, axis=1), 1.0, atol=1e-5)
     assert float(emb.vectors[0] @ emb.vectors[1]) < 0.5
-    assert len(emb.version) == 12
+    assert emb.version.endswith("+flip") and len(emb.version) == len("0123456789ab+flip")
 
 
 @needs_shared_models

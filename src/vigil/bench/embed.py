@@ -13,7 +13,7 @@ import numpy as np
 
 from vigil.bench.chips import collect_chips
 from vigil.settings import VigilSettings
-from vigil.vision.catalogue import create_detector, create_embedder, model_spec
+from vigil.vision.catalogue import create_detector, create_embedder, create_plain_embedder, model_spec
 
 
 def pin_threads(threads: int) -> list[int]:
@@ -57,16 +57,22 @@ def bench_embed(
     embedder = create_embedder(embedder_name, settings)
     embedder.prepare()
     vigil_rate = _rate(lambda: embedder.embed(chips), len(chips), min_seconds)
+    single = create_plain_embedder(embedder_name, settings)
+    single.prepare()
+    single_rate = _rate(lambda: single.embed(chips), len(chips), min_seconds)
     agreement = None
     if embedder_name == "dlib-resnet":
         ref = np.array(reference.compute_face_descriptor(chip_list[:16]))
-        ours = embedder.embed(chips[:16]).vectors
+        ours = single.embed(chips[:16]).vectors
         ref = ref / np.linalg.norm(ref, axis=1, keepdims=True)
         agreement = float((ref * ours).sum(axis=1).min())
     return {
         "dlib_faces_per_s": round(dlib_rate, 2),
         "vigil_faces_per_s": round(vigil_rate, 2),
         "ratio": round(vigil_rate / dlib_rate, 2),
+        "vigil_single_pass_faces_per_s": round(single_rate, 2),
+        "single_pass_ratio": round(single_rate / dlib_rate, 2),
+        "flip_augmentation": settings.embed_flip,
         "threads": threads,
         "cores": cores,
         "chips": len(chips),

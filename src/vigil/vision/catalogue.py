@@ -186,7 +186,16 @@ def create_detector(name: str, settings: VigilSettings) -> Detector:
 
 
 def create_embedder(name: str, settings: VigilSettings) -> Embedder:
-    """An embedder backend by name, or ``onnx:FILE`` for any ArcFace-style ONNX file."""
+    """An embedder backend by name, or ``onnx:FILE`` for any ArcFace-style ONNX file; wrapped in mirror
+    augmentation when ``settings.embed_flip`` is on."""
+    from vigil.vision.embedders.flip import FlipAugmentedEmbedder
+
+    embedder = create_plain_embedder(name, settings)
+    return FlipAugmentedEmbedder(embedder) if settings.embed_flip else embedder
+
+
+def create_plain_embedder(name: str, settings: VigilSettings) -> Embedder:
+    """The embedder backend itself, without augmentation."""
     from vigil.vision.embedders.arcface_onnx import ArcFaceOnnxEmbedder
 
     if name.startswith(ONNX_PREFIX):

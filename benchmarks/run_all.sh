@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Re-runs every face-engine benchmark and evaluation recorded in BENCHMARKS.md.
+# Needs ../shared (LFW, the crowd clip, YuNet and MobileFaceNet). Takes about an hour on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-benchmarks/results}
+DATA=${DATA_DIR:-/tmp/vigil-bench}
+LFW=../shared/data/lfw
+mkdir -p "$OUT"
+vigil() { .venv/bin/vigil --data-dir "$DATA" --models-dir ../shared/models "$@"; }
+
+vigil bench embed --json "$OUT/bench_embed_1thread.json" --threads 1 --images "$LFW/images" --chips 64
+vigil bench embed --json "$OUT/bench_embed_2threads.json" --threads 2 --images "$LFW/images" --chips 64
+vigil bench detect --json "$OUT/bench_detect.json"
+vigil eval lfw --data "$LFW" --json "$OUT/lfw_centerface_dlib-resnet.json" --detector centerface --embedder dlib-resnet --gallery-images 1 --gallery-images 3
+vigil eval lfw --data "$LFW" --json "$OUT/lfw_yunet_mobilefacenet.json" --detector yunet --embedder mobilefacenet --gallery-images 1 --gallery-images 3
+vigil eval lfw --data "$LFW" --json "$OUT/lfw_yunet_dlib-resnet.json" --detector yunet --embedder dlib-resnet --gallery-images 1 --gallery-images 3
+vigil eval lfw --data "$LFW" --json "$OUT/lfw_centerface_mobilefacenet.json" --detector centerface --embedder mobilefacenet --gallery-images 1 --gallery-images 3

@@ -59,3 +59,13 @@ def non_max_suppression(xyxy: np.ndarray, score: np.ndarray, iou_threshold: floa
     boxes = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in xyxy]
     keep = cv2.dnn.NMSBoxes(boxes, [float(s) for s in score], 0.0, iou_threshold)
     return np.asarray(keep, dtype=np.int64).reshape(-1)
+
+
+def clip_to_image(found: FaceDetections, width: int, height: int) -> FaceDetections:
+    """Boxes clipped to the image; landmarks are left as predicted (they may lie just outside)."""
+    if len(found) == 0:
+        return found
+    xyxy = found.xyxy.copy()
+    xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, width)
+    xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height)
+    return FaceDetections(xyxy, found.kps, found.score)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.errors import ModelLoadError, ModelNotPreparedError
-from vigil.vision.detectors.base import check_image, fit_within, non_max_suppression, resize_for
+from vigil.vision.detectors.base import check_image, clip_to_image, fit_within, non_max_suppression, resize_for
 from vigil.vision.onnx_utils import load_onnx, make_session, set_dims
 from vigil.vision.types import FaceDetections
 
@@ -95,13 +95,3 @@ class CenterFaceDetector:
         found = FaceDetections(xyxy[keep], kps[keep], score[keep])
         found = found.scaled(width / size[0], height / size[1])
         return clip_to_image(found, width, height)
-
-
-def clip_to_image(found: FaceDetections, width: int, height: int) -> FaceDetections:
-    """Boxes clipped to the image; landmarks are left as predicted (they may lie just outside)."""
-    if len(found) == 0:
-        return found
-    xyxy = found.xyxy.copy()
-    xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, width)
-    xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height)
-    return FaceDetections(xyxy, found.kps, found.score)

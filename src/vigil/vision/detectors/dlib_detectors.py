@@ -20,8 +20,7 @@ from vigil.vision.align import (
     estimate_similarity,
     transform_points,
 )
-from vigil.vision.detectors.base import check_image
-from vigil.vision.detectors.centerface import clip_to_image
+from vigil.vision.detectors.base import check_image, clip_to_image
 from vigil.vision.types import FaceDetections
 
 

@@ -8,8 +8,7 @@ import cv2
 import numpy as np
 
 from vigil.errors import ModelLoadError, ModelNotPreparedError
-from vigil.vision.detectors.base import check_image, fit_within, resize_for
-from vigil.vision.detectors.centerface import clip_to_image
+from vigil.vision.detectors.base import check_image, clip_to_image, fit_within, resize_for
 from vigil.vision.onnx_utils import load_onnx, output_dims
 from vigil.vision.types import FaceDetections
 

@@ -29,6 +29,11 @@ class VigilSettings(BaseSettings):
         description="Folder holding user-supplied model files (YuNet, ArcFace-style ONNX). "
         "Defaults to <data_dir>/models.",
     )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database, e.g. postgresql://user@host/vigil. "
+        "Defaults to SQLite (WAL) at <data_dir>/vigil.db.",
+    )
     detector: str = Field(default="centerface", min_length=1, description="Face detector backend name.")
     embedder: str = Field(default="dlib-resnet", min_length=1, description="Face embedder backend name.")
     embed_flip: bool = Field(
@@ -43,6 +48,10 @@ class VigilSettings(BaseSettings):
         ge=1_000,
         le=1_000_000_000,
         description="Images with more pixels than this are refused (decompression-bomb guard).",
+    )
+
+    max_photo_bytes: int = Field(
+        default=20_000_000, ge=10_000, le=500_000_000, description="Largest enrollment photo accepted, in bytes."
     )
 
     @property

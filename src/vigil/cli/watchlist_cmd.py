@@ -1,0 +1,207 @@
+"""``vigil watchlist``: enroll, review, suspend and remove the people Vigil looks for."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vigil.cli.context import settings_from
+from vigil.domain.enrollment import SubjectFields
+from vigil.domain.importer import ImportDefaults, ImportRow, csv_jobs, folder_jobs, parse_expiry, run_import
+from vigil.store.models import Subject, SubjectStatus
+
+app = typer.Typer(help="The watchlist: subjects with a legal basis, an approver and an expiry.", no_args_is_help=True)
+
+
+def _service(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from vigil.services import open_watchlist
+
+    return open_watchlist(settings_from(ctx))
+
+
+def _summary(subject: Subject) -> str:
+    return (
+        f"{subject.id}  {subject.display_name}  [{subject.category}]  {subject.status}  "
+        f"expires {subject.expires_at:%Y-%m-%d %H:%M}Z  photos {len(subject.photos)}"
+    )
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    photos: Annotated[list[Path], typer.Argument(help="One or more photos of the person (each with one face).")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")],
+    category: Annotated[str, typer.Option("--category", help="Category (see `vigil watchlist categories`).")],
+    legal_basis: Annotated[
+        str, typer.Option("--legal-basis", help="Instrument and reference, e.g. 'court order: CO-2026-114'.")
+    ],
+    approved_by: Annotated[str, typer.Option("--approved-by", help="Who approved the entry.")],
+    expires: Annotated[str, typer.Option("--expires", help="Expiry: YYYY-MM-DD (end of day, UTC) or ISO 8601.")],
+    review: Annotated[str | None, typer.Option("--review", help="Review date, YYYY-MM-DD.")] = None,
+    ref: Annotated[str | None, typer.Option("--ref", help="External reference (e.g. the police record id).")] = None,
+    notes: Annotated[str, typer.Option("--notes", help="Free-text notes.")] = "",
+) -> None:
+    """Enroll a person; prints the new subject's id. Any broken rule: nothing is stored, exit status 2."""
+    basis_type, _, basis_ref = legal_basis.partition(":")
+    if not basis_ref.strip():
+        basis_type, basis_ref = "legal instrument", legal_basis
+    fields = SubjectFields(
+        display_name=name,
+        category=category,
+        legal_basis_type=basis_type.strip(),
+        legal_basis_reference=basis_ref.strip(),
+        approved_by=approved_by,
+        expires_at=parse_expiry(expires),
+        review_date=date.fromisoformat(review) if review else None,
+        notes=notes,
+        external_ref=ref,
+    )
+    payload = []
+    for path in photos:
+        try:
+            payload.append((path.name, path.read_bytes()))
+        except OSError as exc:
+            from vigil.domain.enrollment import EnrollmentError
+
+            raise EnrollmentError("photo-format", f"{path.name}: cannot be read ({exc.strerror})") from exc
+    result = _service(ctx).enroll(fields, payload)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(result.subject_id)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="A folder with one sub-folder of photos per person, or a CSV file.")],
+    category: Annotated[str | None, typer.Option(help="Folder import: category for everyone.")] = None,
+    legal_basis: Annotated[
+        str | None, typer.Option("--legal-basis", help="Folder import: legal basis for everyone.")
+    ] = None,
+    approved_by: Annotated[str | None, typer.Option("--approved-by", help="Folder import: approver.")] = None,
+    expires: Annotated[str | None, typer.Option(help="Folder import: expiry (YYYY-MM-DD or ISO 8601).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the per-file report here (JSON lines).")] = None,
+) -> None:
+    """Bulk enrollment. Resumable and idempotent: re-running enrolls nothing twice.
+
+    CSV columns: photo, name, category, legal_basis_type, legal_basis_reference, approved_by, expires,
+    and optionally ref, review_date, notes (photo paths relative to the CSV file).
+    """
+    from vigil.domain.enrollment import EnrollmentError
+
+    if source.is_dir():
+        if not (category and legal_basis and approved_by and expires):
+            raise EnrollmentError(
+                "legal-basis", "a folder import needs --category, --legal-basis, --approved-by and --expires"
+            )
+        basis_type, _, basis_ref = legal_basis.partition(":")
+        if not basis_ref.strip():
+            basis_type, basis_ref = "legal instrument", legal_basis
+        jobs = folder_jobs(
+            source,
+            ImportDefaults(category, basis_type.strip(), basis_ref.strip(), approved_by, parse_expiry(expires)),
+        )
+    elif source.is_file():
+        jobs = csv_jobs(source)
+    else:
+        raise EnrollmentError("photo-format", f"{source} is neither a folder nor a CSV file")
+    service = _service(ctx)
+    handle = report.open("w") if report else None
+    try:
+        with typer.progressbar(length=len(jobs), label="enrolling", file=None) as bar:
+
+            def progress(row: ImportRow) -> None:
+                bar.update(1)
+                if handle:
+                    handle.write(json.dumps(row.__dict__) + "\n")
+                    handle.flush()
+                if row.status == "rejected":
+                    typer.echo(f"\nrejected {row.source}: [{row.rule}] {row.message}", err=True)
+
+            rows = run_import(service, jobs, progress=progress)
+    finally:
+        if handle:
+            handle.close()
+    counts = Counter(row.status for row in rows)
+    reasons = Counter(row.rule for row in rows if row.status == "rejected")
+    warned = sum(1 for row in rows if row.status == "enrolled" and row.message)
+    typer.echo(
+        f"{len(rows)} files: {counts['enrolled']} enrolled ({warned} with a resemblance warning), "
+        f"{counts['skipped']} already enrolled, {counts['rejected']} rejected"
+    )
+    for rule, count in reasons.most_common():
+        typer.echo(f"  rejected [{rule}]: {count}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help=f"Only this status ({', '.join(SubjectStatus.ALL)}).")] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    search: Annotated[str | None, typer.Option(help="Name contains this text.")] = None,
+) -> None:
+    """One line per subject."""
+    for subject in _service(ctx).list_subjects(status=status, category=category, search=search):
+        typer.echo(_summary(subject))
+
+
+@app.command("show")
+def show(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
+    """Everything recorded about one subject (photos by stored name and quality)."""
+    subject = _service(ctx).get(subject_id)
+    out = {
+        "id": subject.id,
+        "name": subject.display_name,
+        "category": subject.category,
+        "status": subject.status,
+        "legal_basis": {"type": subject.legal_basis_type, "reference": subject.legal_basis_reference},
+        "approved_by": subject.approved_by,
+        "review_date": subject.review_date.isoformat() if subject.review_date else None,
+        "expires_at": subject.expires_at.isoformat(),
+        "external_ref": subject.external_ref,
+        "notes": subject.notes,
+        "created_at": subject.created_at.isoformat(),
+        "photos": [
+            {
+                "id": p.id,
+                "file": p.media_name,
+                "source": p.source_name,
+                "quality": round(p.quality, 3),
+                "inter_eye_px": round(p.inter_eye_px, 1),
+            }
+            for p in subject.photos
+        ],
+    }
+    typer.echo(json.dumps(out, indent=2))
+
+
+@app.command("suspend")
+def suspend(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
+    """Stop matching a subject until reinstated."""
+    typer.echo(_summary(_service(ctx).suspend(subject_id)))
+
+
+@app.command("reinstate")
+def reinstate(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
+    """Make a suspended, unexpired subject match again."""
+    typer.echo(_summary(_service(ctx).reinstate(subject_id)))
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
+    """Delete a subject with its photos and embeddings."""
+    deleted = _service(ctx).remove(subject_id)
+    typer.echo(f"removed {subject_id} ({deleted} photos deleted)")
+
+
+@app.command("categories")
+def categories(ctx: typer.Context) -> None:
+    """The configured categories."""
+    for category in _service(ctx).categories():
+        flag = "  (high risk: confirmation needs a supervisor)" if category.high_risk else ""
+        typer.echo(f"{category.name}: {category.label}{flag}")

@@ -1,0 +1,340 @@
+"""The watchlist service: enroll, review, suspend and remove subjects; keep the gallery in step.
+
+Writes are all-or-nothing: photos are checked in memory first, files are written under generated
+names, then one database transaction records everything; if that fails the files are removed again.
+Media files left behind by a crash between the two steps are swept on start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from vigil.domain.enrollment import CheckedPhoto, EnrollmentError, SubjectFields, check_fields, check_photo
+from vigil.errors import VigilError
+from vigil.recognition.gallery import Candidate, Gallery
+from vigil.settings import VigilSettings
+from vigil.store.db import Database
+from vigil.store.media import MediaStore
+from vigil.store.models import Category, Photo, PhotoEmbedding, Subject, SubjectStatus
+from vigil.vision.engine import FaceEngine
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class SubjectNotFoundError(VigilError):
+    """No subject with that id."""
+
+
+@dataclass(frozen=True)
+class EnrollmentResult:
+    subject_id: str
+    photos_added: int
+    warnings: list[str] = field(default_factory=list)
+
+
+class WatchlistService:
+    def __init__(
+        self,
+        db: Database,
+        media: MediaStore,
+        engine: FaceEngine,
+        settings: VigilSettings,
+        *,
+        duplicate_threshold: float,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.db = db
+        self.media = media
+        self.engine = engine
+        self.settings = settings
+        self.duplicate_threshold = duplicate_threshold
+        self.clock = clock
+        self.model = engine.embedder.name
+        self.version = engine.embedder.version
+        self.gallery: Gallery | None = None
+
+    # ----------------------------------------------------------- start-up
+    def start(self) -> None:
+        """Sweep orphaned media and build the gallery from the database."""
+        self.sweep_orphan_media()
+        self.gallery = self.load_gallery()
+
+    def load_gallery(self) -> Gallery:
+        """A fresh gallery of every matchable subject's templates for the current embedder."""
+        now = self.clock()
+        gallery: Gallery | None = None
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Subject.id, Subject.expires_at, PhotoEmbedding.vector, PhotoEmbedding.dim)
+                .join(Photo, Photo.subject_id == Subject.id)
+                .join(PhotoEmbedding, PhotoEmbedding.photo_id == Photo.id)
+                .where(Subject.status == SubjectStatus.ACTIVE, Subject.expires_at > now)
+                .where(PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version)
+                .order_by(Subject.id)
+            ).all()
+        grouped: dict[str, tuple[datetime, list[np.ndarray]]] = {}
+        for subject_id, expires_at, blob, dim in rows:
+            grouped.setdefault(subject_id, (expires_at, []))[1].append(np.frombuffer(blob, np.float32).reshape(dim))
+        for subject_id, (expires_at, vectors) in grouped.items():
+            if gallery is None:
+                gallery = Gallery(len(vectors[0]))
+            gallery.add(subject_id, np.stack(vectors), expires_at=expires_at.timestamp())
+        return gallery if gallery is not None else Gallery(self._dim())
+
+    def _dim(self) -> int:
+        dim = getattr(self.engine.embedder, "dim", 0) or getattr(getattr(self.engine.embedder, "inner", None), "dim", 0)
+        return int(dim) if dim else 128
+
+    def sweep_orphan_media(self) -> int:
+        """Delete photo files no database row refers to (left by a crash mid-enrollment)."""
+        with self.db.session() as session:
+            known = set(session.scalars(select(Photo.media_name)))
+        orphans = [name for name in self.media.names("photos") if name not in known]
+        for name in orphans:
+            self.media.delete("photos", name)
+        if orphans:
+            log.info("removed %d orphaned photo files", len(orphans))
+        return len(orphans)
+
+    def _gallery(self) -> Gallery:
+        if self.gallery is None:
+            self.start()
+        assert self.gallery is not None
+        return self.gallery
+
+    # ----------------------------------------------------------- queries
+    def categories(self) -> list[Category]:
+        with self.db.session() as session:
+            return list(session.scalars(select(Category).order_by(Category.name)))
+
+    def get(self, subject_id: str) -> Subject:
+        with self.db.session() as session:
+            subject = session.scalar(
+                select(Subject).where(Subject.id == subject_id).options(selectinload(Subject.photos))
+            )
+            if subject is None:
+                raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
+            return subject
+
+    def list_subjects(
+        self, *, status: str | None = None, category: str | None = None, search: str | None = None
+    ) -> list[Subject]:
+        query = select(Subject).options(selectinload(Subject.photos)).order_by(Subject.display_name)
+        if status:
+            query = query.where(Subject.status == status)
+        if category:
+            query = query.where(Subject.category == category)
+        if search:
+            query = query.where(func.lower(Subject.display_name).contains(search.lower()))
+        with self.db.session() as session:
+            return list(session.scalars(query))
+
+    def find_by_ref(self, external_ref: str) -> Subject | None:
+        with self.db.session() as session:
+            return session.scalar(select(Subject).where(Subject.external_ref == external_ref))
+
+    def photo_known(self, sha256: str) -> bool:
+        with self.db.session() as session:
+            return session.scalar(select(Photo.id).where(Photo.sha256 == sha256)) is not None
+
+    def search(self, vectors: np.ndarray, k: int = 5, *, at: datetime | None = None) -> list[list[Candidate]]:
+        """Who is this? Top-k matchable subjects per vector at time ``at`` (default: now)."""
+        return self._gallery().search(vectors, k, at=(at or self.clock()).timestamp())
+
+    # ----------------------------------------------------------- changes
+    def check_photos(self, photos: list[tuple[str, bytes]]) -> list[CheckedPhoto]:
+        checked = []
+        seen: dict[str, str] = {}
+        for name, data in photos:
+            photo = check_photo(
+                self.engine,
+                data,
+                name,
+                max_bytes=self.settings.max_photo_bytes,
+                max_pixels=self.settings.max_image_pixels,
+            )
+            if photo.sha256 in seen:
+                raise EnrollmentError("duplicate-photo", f"{name}: the same file as {seen[photo.sha256]}")
+            if self.photo_known(photo.sha256):
+                raise EnrollmentError("duplicate-photo", f"{name}: this file is already enrolled")
+            seen[photo.sha256] = name
+            checked.append(photo)
+        return checked
+
+    def enroll(self, fields: SubjectFields, photos: list[tuple[str, bytes]]) -> EnrollmentResult:
+        """Create a subject from ``photos`` ((source name, bytes) pairs). All or nothing."""
+        now = self.clock()
+        categories = {c.name for c in self.categories()}
+        fields = check_fields(fields, categories=categories, now=now)
+        if not photos:
+            raise EnrollmentError("no-photos", "at least one photo is required")
+        checked = self.check_photos(photos)
+        if fields.external_ref and self.find_by_ref(fields.external_ref) is not None:
+            raise EnrollmentError("name", f"a subject with reference {fields.external_ref!r} already exists")
+        subject = Subject(
+            external_ref=fields.external_ref,
+            display_name=fields.display_name,
+            category=fields.category,
+            legal_basis_type=fields.legal_basis_type,
+            legal_basis_reference=fields.legal_basis_reference,
+            approved_by=fields.approved_by,
+            review_date=fields.review_date,
+            expires_at=fields.expires_at,
+            status=SubjectStatus.ACTIVE,
+            notes=fields.notes,
+            created_at=now,
+            updated_at=now,
+        )
+        warnings = self._resemblance_warnings(checked, exclude=None)
+        self._store(subject, checked, new_subject=True)
+        return EnrollmentResult(subject.id, len(checked), warnings)
+
+    def add_photos(self, subject_id: str, photos: list[tuple[str, bytes]]) -> EnrollmentResult:
+        """Add photos to an existing subject. All or nothing."""
+        if not photos:
+            raise EnrollmentError("no-photos", "at least one photo is required")
+        subject = self.get(subject_id)
+        checked = self.check_photos(photos)
+        warnings = self._resemblance_warnings(checked, exclude=subject_id)
+        self._store(subject, checked, new_subject=False)
+        return EnrollmentResult(subject_id, len(checked), warnings)
+
+    def _resemblance_warnings(self, checked: list[CheckedPhoto], *, exclude: str | None) -> list[str]:
+        if not checked:
+            return []
+        results = self.search(np.stack([p.vector for p in checked]), k=2)
+        warnings = []
+        names: dict[str, str] = {}
+        for photo, candidates in zip(checked, results, strict=True):
+            for candidate in candidates:
+                if candidate.subject_id == exclude or candidate.score < self.duplicate_threshold:
+                    continue
+                if candidate.subject_id not in names:
+                    names[candidate.subject_id] = self.get(candidate.subject_id).display_name
+                warnings.append(
+                    f"{photo.source_name}: face resembles active subject {names[candidate.subject_id]!r} "
+                    f"({candidate.subject_id}), score {candidate.score:.3f} >= {self.duplicate_threshold:.3f}"
+                )
+                break
+        return warnings
+
+    def _store(self, subject: Subject, checked: list[CheckedPhoto], *, new_subject: bool) -> None:
+        written: list[str] = []
+        try:
+            for photo in checked:
+                written.append(self.media.save("photos", photo.data, photo.extension))
+            with self.db.session() as session:
+                if new_subject:
+                    session.add(subject)
+                    session.flush()
+                self._insert_photos(session, subject.id, checked, written)
+        except BaseException:
+            for name in written:
+                self.media.delete("photos", name)
+            raise
+        vectors = np.stack([p.vector for p in checked])
+        self._gallery()
+        if subject.is_matchable(self.clock()):
+            assert self.gallery is not None
+            self.gallery.add(subject.id, vectors, expires_at=subject.expires_at.timestamp())
+
+    def _insert_photos(self, session: Session, subject_id: str, checked: list[CheckedPhoto], names: list[str]) -> None:
+        now = self.clock()
+        for photo, media_name in zip(checked, names, strict=True):
+            if session.scalar(select(Photo.subject_id).where(Photo.sha256 == photo.sha256)) is not None:
+                raise EnrollmentError("duplicate-photo", f"{photo.source_name}: this file is already enrolled")
+            row = Photo(
+                subject_id=subject_id,
+                media_name=media_name,
+                sha256=photo.sha256,
+                source_name=photo.source_name[-255:],
+                width=photo.width,
+                height=photo.height,
+                face_box=[round(float(v), 2) for v in photo.face.xyxy[0]],
+                landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in photo.face.kps[0]],
+                detector=self.engine.detector.name,
+                detector_score=float(photo.face.score[0]),
+                inter_eye_px=photo.inter_eye_px,
+                sharpness=photo.sharpness,
+                yaw=photo.yaw,
+                pitch=photo.pitch,
+                quality=photo.quality,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            session.add(
+                PhotoEmbedding(
+                    photo_id=row.id,
+                    model=self.model,
+                    version=self.version,
+                    dim=len(photo.vector),
+                    vector=np.ascontiguousarray(photo.vector, np.float32).tobytes(),
+                    created_at=now,
+                )
+            )
+
+    def suspend(self, subject_id: str) -> Subject:
+        """Suspended subjects never match until reinstated."""
+        return self._set_status(subject_id, SubjectStatus.SUSPENDED)
+
+    def reinstate(self, subject_id: str) -> Subject:
+        subject = self.get(subject_id)
+        if subject.expires_at <= self.clock():
+            raise EnrollmentError("expiry", "the entry has expired; enroll it again with a new legal basis")
+        return self._set_status(subject_id, SubjectStatus.ACTIVE)
+
+    def _set_status(self, subject_id: str, status: str) -> Subject:
+        with self.db.session() as session:
+            subject = session.get(Subject, subject_id)
+            if subject is None:
+                raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
+            subject.status = status
+            subject.updated_at = self.clock()
+        gallery = self._gallery()
+        gallery.remove(subject_id)
+        if status == SubjectStatus.ACTIVE:
+            self._reload_subject(subject_id)
+        return self.get(subject_id)
+
+    def _reload_subject(self, subject_id: str) -> None:
+        with self.db.session() as session:
+            subject = session.get(Subject, subject_id)
+            if subject is None:
+                return
+            blobs = session.execute(
+                select(PhotoEmbedding.vector, PhotoEmbedding.dim)
+                .join(Photo, Photo.id == PhotoEmbedding.photo_id)
+                .where(Photo.subject_id == subject_id)
+                .where(PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version)
+            ).all()
+            expires = subject.expires_at.timestamp()
+        if blobs:
+            vectors = np.stack([np.frombuffer(b, np.float32).reshape(d) for b, d in blobs])
+            self._gallery().add(subject_id, vectors, expires_at=expires)
+
+    def remove(self, subject_id: str) -> int:
+        """Delete a subject with its photos (files too) and embeddings; returns photos deleted."""
+        with self.db.session() as session:
+            subject = session.get(Subject, subject_id)
+            if subject is None:
+                raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
+            names = list(session.scalars(select(Photo.media_name).where(Photo.subject_id == subject_id)))
+            session.delete(subject)
+        self._gallery().remove(subject_id)
+        for name in names:
+            self.media.delete("photos", name)
+        return len(names)

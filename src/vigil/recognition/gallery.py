@@ -1,0 +1,218 @@
+"""The gallery: a vector index over the active subjects' templates, answering "who is this?".
+
+* Exact search (a matrix product) while the gallery holds up to ``exact_limit`` templates; above it an
+  HNSW graph (FAISS, inner product) takes over. Both are unit-vector cosine similarity.
+* Templates are added and removed incrementally. Removal in HNSW mode marks the templates deleted
+  (searches skip them) and the graph is rebuilt only when a quarter of it is deleted.
+* A subject with several templates is one identity in the results: its score is its best template's.
+* Each subject carries its expiry; a search at time ``at`` never returns a subject whose expiry has
+  passed (the expiry instant itself counts as expired), even before the store has marked it expired.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_EXACT_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    subject_id: str
+    score: float
+
+
+class Gallery:
+    """Thread-safe; ``dim`` is fixed by the embedder whose vectors it holds."""
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        exact_limit: int = DEFAULT_EXACT_LIMIT,
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 96,
+    ) -> None:
+        if dim < 1:
+            raise ValueError("dim must be positive")
+        self.dim = dim
+        self.exact_limit = exact_limit
+        self.hnsw_m = hnsw_m
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self._lock = threading.RLock()
+        self._vectors = np.zeros((0, dim), np.float32)  # exact mode only
+        self._labels = np.zeros((0,), np.int64)  # row -> subject index
+        self._alive = np.zeros((0,), bool)
+        self._count = 0
+        self._subject_ids: list[str] = []
+        self._subject_index: dict[str, int] = {}
+        self._expires: list[float] = []  # POSIX seconds per subject index
+        self._rows: dict[int, list[int]] = {}  # subject index -> rows
+        self._hnsw: object | None = None
+        self._deleted = 0
+
+    # ------------------------------------------------------------------ size
+    def __len__(self) -> int:
+        """Number of live templates."""
+        with self._lock:
+            return int(self._alive[: self._count].sum())
+
+    @property
+    def subjects(self) -> int:
+        with self._lock:
+            return sum(1 for rows in self._rows.values() if rows)
+
+    @property
+    def mode(self) -> str:
+        return "hnsw" if self._hnsw is not None else "exact"
+
+    def __contains__(self, subject_id: str) -> bool:
+        with self._lock:
+            index = self._subject_index.get(subject_id)
+            return index is not None and bool(self._rows.get(index))
+
+    # --------------------------------------------------------------- changes
+    def add(self, subject_id: str, vectors: np.ndarray, *, expires_at: float = math.inf) -> None:
+        """Add templates ((n, dim) unit vectors) for a subject; updates its expiry."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        if len(vectors) == 0:
+            return
+        norms = np.linalg.norm(vectors, axis=1)
+        if not np.allclose(norms, 1.0, atol=1e-3):
+            raise ValueError("gallery vectors must be L2-normalised")
+        with self._lock:
+            index = self._subject_index.get(subject_id)
+            if index is None:
+                index = len(self._subject_ids)
+                self._subject_ids.append(subject_id)
+                self._subject_index[subject_id] = index
+                self._expires.append(expires_at)
+            self._expires[index] = expires_at
+            rows = list(range(self._count, self._count + len(vectors)))
+            self._grow(self._count + len(vectors))
+            self._labels[rows] = index
+            self._alive[rows] = True
+            if self._hnsw is None:
+                self._vectors[rows] = vectors
+            else:
+                self._hnsw.add(vectors)  # type: ignore[attr-defined]
+            self._count += len(vectors)
+            self._rows.setdefault(index, []).extend(rows)
+            if self._hnsw is None and self._count > self.exact_limit:
+                self._build_hnsw(self._vectors[: self._count])
+
+    def remove(self, subject_id: str) -> int:
+        """Remove all of a subject's templates; returns how many were removed."""
+        with self._lock:
+            index = self._subject_index.get(subject_id)
+            if index is None:
+                return 0
+            rows = self._rows.pop(index, [])
+            self._alive[rows] = False
+            self._deleted += len(rows)
+            if self._hnsw is not None and self._deleted > 0.25 * self._count:
+                self._compact()
+            return len(rows)
+
+    def set_expiry(self, subject_id: str, expires_at: float) -> None:
+        with self._lock:
+            index = self._subject_index.get(subject_id)
+            if index is not None:
+                self._expires[index] = expires_at
+
+    # ---------------------------------------------------------------- search
+    def search(self, vectors: np.ndarray, k: int = 5, *, at: float | None = None) -> list[list[Candidate]]:
+        """Top ``k`` subjects per query vector ((q, dim) unit vectors), best first.
+
+        ``at`` (POSIX seconds) drops subjects whose expiry is at or before it.
+        """
+        queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        with self._lock:
+            if self._count == 0 or len(queries) == 0:
+                return [[] for _ in range(len(queries))]
+            fetch = min(self._count, max(4 * k, k + 16))
+            if self._hnsw is None:
+                rows, scores = self._exact_topn(queries, fetch)
+            else:
+                live_share = max(0.25, 1.0 - self._deleted / self._count)
+                rows, scores = self._hnsw_topn(queries, int(fetch / live_share) + 8)
+            expires = np.asarray(self._expires)
+            results: list[list[Candidate]] = []
+            for row_ids, row_scores in zip(rows, scores, strict=True):
+                best: dict[int, float] = {}
+                for row, score in zip(row_ids, row_scores, strict=True):
+                    if row < 0 or not self._alive[row]:
+                        continue
+                    subject = int(self._labels[row])
+                    if at is not None and expires[subject] <= at:
+                        continue
+                    if subject not in best or score > best[subject]:
+                        best[subject] = float(score)
+                ranked = sorted(best.items(), key=lambda item: -item[1])[:k]
+                results.append([Candidate(self._subject_ids[s], score) for s, score in ranked])
+            return results
+
+    # -------------------------------------------------------------- internal
+    def _grow(self, needed: int) -> None:
+        capacity = len(self._labels)
+        if needed <= capacity:
+            return
+        new_capacity = max(needed, 2 * capacity, 1024)
+        self._labels = np.resize(self._labels, new_capacity)
+        alive = np.zeros(new_capacity, bool)
+        alive[:capacity] = self._alive
+        self._alive = alive
+        if self._hnsw is None:
+            vectors = np.zeros((new_capacity, self.dim), np.float32)
+            vectors[:capacity] = self._vectors
+            self._vectors = vectors
+
+    def _exact_topn(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        sims = queries @ self._vectors[: self._count].T
+        sims[:, ~self._alive[: self._count]] = -np.inf
+        if n >= self._count:
+            order = np.argsort(-sims, axis=1)
+        else:
+            part = np.argpartition(-sims, n - 1, axis=1)[:, :n]
+            order = np.take_along_axis(part, np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1), axis=1)
+        return order, np.take_along_axis(sims, order, axis=1)
+
+    def _hnsw_topn(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        index = self._hnsw
+        index.hnsw.efSearch = max(self.ef_search, n)  # type: ignore[attr-defined]
+        scores, rows = index.search(queries, min(n, self._count))  # type: ignore[attr-defined]
+        return rows, scores
+
+    def _build_hnsw(self, vectors: np.ndarray) -> None:
+        import faiss
+
+        index = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = self.ef_construction
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        self._hnsw = index
+        self._vectors = np.zeros((0, self.dim), np.float32)  # the graph holds the vectors now
+
+    def _compact(self) -> None:
+        """Rebuild without deleted templates (HNSW cannot delete in place)."""
+        live_rows = np.flatnonzero(self._alive[: self._count])
+        vectors = self._hnsw.reconstruct_n(0, self._count)[live_rows]  # type: ignore[attr-defined]
+        labels = self._labels[live_rows]
+        self._count = len(live_rows)
+        self._labels = labels.copy()
+        self._alive = np.ones(self._count, bool)
+        self._deleted = 0
+        self._rows = {}
+        for row, subject in enumerate(labels):
+            self._rows.setdefault(int(subject), []).append(row)
+        self._hnsw = None
+        self._vectors = vectors.astype(np.float32)
+        if self._count > self.exact_limit:
+            self._build_hnsw(self._vectors)

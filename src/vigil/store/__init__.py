@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, the database connection, Alembic migrations and the media folder."""

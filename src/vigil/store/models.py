@@ -1,0 +1,146 @@
+"""SQLAlchemy 2 models for the watchlist. Times are stored as timezone-aware UTC."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone: it is restored on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SubjectStatus:
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+    ALL = (ACTIVE, SUSPENDED, EXPIRED)
+
+
+class Category(Base):
+    """A kind of watchlist entry (configurable; seeded by the first migration)."""
+
+    __tablename__ = "categories"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    high_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Subject(Base):
+    """A person the police are entitled to look for, with the legal basis and an expiry."""
+
+    __tablename__ = "subjects"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    external_ref: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(ForeignKey("categories.name"))
+    legal_basis_type: Mapped[str] = mapped_column(String(100))
+    legal_basis_reference: Mapped[str] = mapped_column(String(200))
+    approved_by: Mapped[str] = mapped_column(String(200))
+    review_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16), default=SubjectStatus.ACTIVE)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+    photos: Mapped[list[Photo]] = relationship(
+        back_populates="subject", cascade="all, delete-orphan", passive_deletes=True, order_by="Photo.created_at"
+    )
+
+    def is_matchable(self, at: datetime) -> bool:
+        """Active and not yet expired at ``at`` (the expiry instant itself is already expired)."""
+        return self.status == SubjectStatus.ACTIVE and at < self.expires_at
+
+
+class Photo(Base):
+    """An enrolled photo: stored under a generated name, with its face's geometry and quality."""
+
+    __tablename__ = "photos"
+    __table_args__ = (UniqueConstraint("sha256", name="uq_photos_sha256"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    media_name: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_name: Mapped[str] = mapped_column(String(255), default="")
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    face_box: Mapped[list[float]] = mapped_column(JSON)
+    landmarks: Mapped[list[list[float]]] = mapped_column(JSON)
+    detector: Mapped[str] = mapped_column(String(64))
+    detector_score: Mapped[float] = mapped_column(Float)
+    inter_eye_px: Mapped[float] = mapped_column(Float)
+    sharpness: Mapped[float] = mapped_column(Float)
+    yaw: Mapped[float] = mapped_column(Float)
+    pitch: Mapped[float] = mapped_column(Float)
+    quality: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    subject: Mapped[Subject] = relationship(back_populates="photos")
+    embeddings: Mapped[list[PhotoEmbedding]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class PhotoEmbedding(Base):
+    """One template per photo per embedder model version, so a model change re-embeds without re-enrolling."""
+
+    __tablename__ = "embeddings"
+    __table_args__ = (UniqueConstraint("photo_id", "model", "version", name="uq_embeddings_photo_model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="embeddings")

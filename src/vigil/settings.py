@@ -36,9 +36,10 @@ class VigilSettings(BaseSettings):
     )
     detector: str = Field(default="centerface", min_length=1, description="Face detector backend name.")
     embedder: str = Field(default="dlib-resnet", min_length=1, description="Face embedder backend name.")
-    embed_flip: bool = Field(
-        default=True,
-        description="Average each face's embedding with its mirror image's (more accurate, twice the cost).",
+    embed_flip: bool | None = Field(
+        default=None,
+        description="Average each face's embedding with its mirror image's (twice the cost). "
+        "Unset: each model's measured default (on for dlib-resnet, off for mobilefacenet).",
     )
     threads: int = Field(
         default=0, ge=0, le=256, description="CPU threads per model session; 0 lets ONNX Runtime decide."

@@ -72,7 +72,7 @@ def bench_embed(
         "ratio": round(vigil_rate / dlib_rate, 2),
         "vigil_single_pass_faces_per_s": round(single_rate, 2),
         "single_pass_ratio": round(single_rate / dlib_rate, 2),
-        "flip_augmentation": settings.embed_flip,
+        "flip_augmentation": embedder.version.endswith("+flip"),
         "threads": threads,
         "cores": cores,
         "chips": len(chips),

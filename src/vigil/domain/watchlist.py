@@ -75,7 +75,6 @@ class WatchlistService:
     def load_gallery(self) -> Gallery:
         """A fresh gallery of every matchable subject's templates for the current embedder."""
         now = self.clock()
-        gallery: Gallery | None = None
         with self.db.session() as session:
             rows = session.execute(
                 select(Subject.id, Subject.expires_at, PhotoEmbedding.vector, PhotoEmbedding.dim)
@@ -85,14 +84,14 @@ class WatchlistService:
                 .where(PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version)
                 .order_by(Subject.id)
             ).all()
-        grouped: dict[str, tuple[datetime, list[np.ndarray]]] = {}
-        for subject_id, expires_at, blob, dim in rows:
-            grouped.setdefault(subject_id, (expires_at, []))[1].append(np.frombuffer(blob, np.float32).reshape(dim))
-        for subject_id, (expires_at, vectors) in grouped.items():
-            if gallery is None:
-                gallery = Gallery(len(vectors[0]))
-            gallery.add(subject_id, np.stack(vectors), expires_at=expires_at.timestamp())
-        return gallery if gallery is not None else Gallery(self._dim())
+        gallery = Gallery(int(rows[0][3]) if rows else self._dim())
+        if rows:
+            gallery.add_many(
+                [row[0] for row in rows],
+                np.stack([np.frombuffer(row[2], np.float32) for row in rows]),
+                np.array([row[1].timestamp() for row in rows]),
+            )
+        return gallery
 
     def _dim(self) -> int:
         dim = getattr(self.engine.embedder, "dim", 0) or getattr(getattr(self.engine.embedder, "inner", None), "dim", 0)

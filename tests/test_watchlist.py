@@ -1,0 +1,243 @@
+"""The watchlist on a real database (SQLite and PostgreSQL) with the real face engine."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from vigil.domain.enrollment import MIN_ENROLL_QUALITY, EnrollmentError, SubjectFields
+from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService
+from vigil.settings import VigilSettings
+from vigil.store.db import open_database
+from vigil.store.media import MediaStore
+from vigil.store.models import Photo, PhotoEmbedding, Subject, SubjectStatus
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def jpeg(image: np.ndarray, quality: int = 92) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def fields(name: str = "Eileen Collins", **changes: object) -> SubjectFields:
+    values: dict[str, object] = {
+        "display_name": name,
+        "category": "missing-person",
+        "legal_basis_type": "missing person report",
+        "legal_basis_reference": "MP-2026-0042",
+        "approved_by": "Insp. A. Lee",
+        "expires_at": NOW + timedelta(days=90),
+    }
+    values.update(changes)
+    return SubjectFields(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def service(database_url: str, tmp_path: Path, engine, clock: Clock) -> Iterator[WatchlistService]:  # type: ignore[no-untyped-def]
+    settings = VigilSettings(data_dir=tmp_path / "data", database_url=database_url)
+    db = open_database(settings)
+    svc = WatchlistService(
+        db, MediaStore(settings.data_dir / "media"), engine, settings, duplicate_threshold=0.956, clock=clock
+    )
+    svc.start()
+    yield svc
+    db.dispose()
+
+
+def snapshot(service: WatchlistService) -> tuple[int, int, int, list[str]]:
+    with service.db.session() as session:
+        counts = tuple(session.scalar(select(func.count()).select_from(t)) for t in (Subject, Photo, PhotoEmbedding))
+    files = sorted(str(p.relative_to(service.media.root)) for p in service.media.root.rglob("*") if p.is_file()) if service.media.root.exists() else []
+    return (*counts, files)  # type: ignore[return-value]
+
+
+def test_enroll_stores_subject_photo_and_embedding(service: WatchlistService, astronaut: np.ndarray) -> None:
+    result = service.enroll(fields(), [("collins.jpg", jpeg(astronaut))])
+    subject = service.get(result.subject_id)
+    assert subject.status == SubjectStatus.ACTIVE and subject.legal_basis_reference == "MP-2026-0042"
+    assert subject.expires_at == NOW + timedelta(days=90)
+    (photo,) = subject.photos
+    assert photo.quality >= MIN_ENROLL_QUALITY and photo.source_name == "collins.jpg"
+    assert service.media.path("photos", photo.media_name).is_file()
+    assert photo.media_name != "collins.jpg" and len(photo.media_name) == 36
+    with service.db.session() as session:
+        embedding = session.scalar(select(PhotoEmbedding).where(PhotoEmbedding.photo_id == photo.id))
+    assert embedding is not None and embedding.model == "dlib-resnet" and embedding.version == service.version
+    probe = service.engine.analyse(np.ascontiguousarray(astronaut[:, ::-1])).embeddings.vectors
+    assert service.search(probe, k=1)[0][0].subject_id == result.subject_id
+
+
+def test_several_photos_make_one_identity(service: WatchlistService, astronaut: np.ndarray) -> None:
+    mirrored = np.ascontiguousarray(astronaut[:, ::-1])
+    result = service.enroll(fields(), [("a.jpg", jpeg(astronaut)), ("b.jpg", jpeg(mirrored, 80))])
+    assert result.photos_added == 2
+    probe = service.engine.analyse(astronaut).embeddings.vectors
+    ranked = service.search(probe, k=5)[0]
+    assert [c.subject_id for c in ranked] == [result.subject_id]
+
+
+def _bad_photo_cases(astronaut: np.ndarray, two_faces: np.ndarray) -> list[tuple[str, list[tuple[str, bytes]], str]]:
+    good = jpeg(astronaut)
+    tiny_blurred = cv2.GaussianBlur(cv2.resize(astronaut, (154, 154), interpolation=cv2.INTER_AREA), (0, 0), 3)
+    import skimage.data
+
+    return [
+        ("corrupt", [("x.jpg", b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)], "photo-format"),
+        ("truncated", [("x.jpg", good[: len(good) // 3])], "photo-format"),
+        ("not-an-image", [("x.jpg", b"%PDF-1.4 not a photo")], "photo-format"),
+        ("empty-file", [("x.jpg", b"")], "photo-format"),
+        ("50MB", [("big.jpg", good + bytes(50_000_000))], "photo-size"),
+        ("no-face", [("coffee.jpg", jpeg(skimage.data.coffee()))], "no-face"),
+        ("two-faces", [("two.jpg", jpeg(two_faces))], "several-faces"),
+        ("poor-quality", [("blur.jpg", jpeg(tiny_blurred))], "face-quality"),
+        ("same-photo-twice", [("a.jpg", good), ("copy-of-a.jpg", good)], "duplicate-photo"),
+        ("no-photos", [], "no-photos"),
+    ]
+
+
+BAD_FIELDS = [
+    ("missing-name", {"display_name": "  "}, "name"),
+    ("path-separator", {"display_name": "../../etc/passwd"}, "name"),
+    ("backslash", {"display_name": "C:\\evil"}, "name"),
+    ("control-chars", {"display_name": "Eileen\x00\x1bCollins"}, "name"),
+    ("unknown-category", {"category": "suspicious-looking"}, "category"),
+    ("missing-legal-basis", {"legal_basis_reference": ""}, "legal-basis"),
+    ("missing-approver", {"approved_by": ""}, "approver"),
+    ("past-expiry", {"expires_at": NOW - timedelta(seconds=1)}, "expiry"),
+    ("expiry-now", {"expires_at": NOW}, "expiry"),
+    ("naive-expiry", {"expires_at": datetime(2030, 1, 1)}, "expiry"),
+]
+
+
+@pytest.mark.parametrize(("case", "changes", "rule"), BAD_FIELDS, ids=[c[0] for c in BAD_FIELDS])
+def test_bad_fields_are_refused_and_change_nothing(service, astronaut, case, changes, rule) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(service)
+    with pytest.raises(EnrollmentError) as error:
+        service.enroll(fields(**changes), [("a.jpg", jpeg(astronaut))])
+    assert error.value.rule == rule, str(error.value)
+    assert snapshot(service) == before
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["corrupt", "truncated", "not-an-image", "empty-file", "50MB", "no-face", "two-faces", "poor-quality",
+     "same-photo-twice", "no-photos"],
+)
+def test_bad_photos_are_refused_and_change_nothing(service, astronaut, two_faces, case: str) -> None:  # type: ignore[no-untyped-def]
+    (photos, rule), = [(p, r) for name, p, r in _bad_photo_cases(astronaut, two_faces) if name == case]
+    service.enroll(fields("Someone Else", category="wanted"), [("hopper-like.jpg", jpeg(np.ascontiguousarray(astronaut[:, ::-1])))])
+    before = snapshot(service)
+    with pytest.raises(EnrollmentError) as error:
+        service.enroll(fields(), photos)
+    assert error.value.rule == rule, str(error.value)
+    assert snapshot(service) == before
+
+
+def test_a_photo_already_enrolled_is_refused(service: WatchlistService, astronaut: np.ndarray) -> None:
+    service.enroll(fields(), [("a.jpg", jpeg(astronaut))])
+    before = snapshot(service)
+    with pytest.raises(EnrollmentError, match="already enrolled") as error:
+        service.enroll(fields("Another Name"), [("again.jpg", jpeg(astronaut))])
+    assert error.value.rule == "duplicate-photo"
+    assert snapshot(service) == before
+
+
+def test_resemblance_to_another_subject_is_a_warning_naming_them(service, astronaut) -> None:  # type: ignore[no-untyped-def]
+    first = service.enroll(fields(), [("a.jpg", jpeg(astronaut))])
+    second = service.enroll(fields("E. Collins"), [("b.jpg", jpeg(np.ascontiguousarray(astronaut[:, ::-1])))])
+    assert len(second.warnings) == 1
+    assert "Eileen Collins" in second.warnings[0] and first.subject_id in second.warnings[0]
+
+
+def test_expired_subject_never_matches_from_the_expiry_instant(service, astronaut, clock) -> None:  # type: ignore[no-untyped-def]
+    expiry = NOW + timedelta(hours=1)
+    result = service.enroll(fields(expires_at=expiry), [("a.jpg", jpeg(astronaut))])
+    probe = service.engine.analyse(astronaut).embeddings.vectors
+    assert service.search(probe, at=expiry - timedelta(microseconds=1))[0][0].subject_id == result.subject_id
+    assert service.search(probe, at=expiry)[0] == []
+    clock.now = expiry  # a gallery rebuilt from the database at that instant leaves the subject out
+    service.start()
+    assert result.subject_id not in service.gallery  # type: ignore[operator]
+    clock.now = expiry - timedelta(microseconds=1)
+    service.start()
+    assert result.subject_id in service.gallery  # type: ignore[operator]
+
+
+def test_suspended_subject_never_matches_until_reinstated(service, astronaut) -> None:  # type: ignore[no-untyped-def]
+    result = service.enroll(fields(), [("a.jpg", jpeg(astronaut))])
+    probe = service.engine.analyse(astronaut).embeddings.vectors
+    assert service.suspend(result.subject_id).status == SubjectStatus.SUSPENDED
+    assert service.search(probe)[0] == []
+    service.start()  # also after a restart
+    assert service.search(probe)[0] == []
+    service.reinstate(result.subject_id)
+    assert service.search(probe)[0][0].subject_id == result.subject_id
+
+
+def test_remove_deletes_photos_files_and_embeddings(service, astronaut) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(service)
+    result = service.enroll(fields(), [("a.jpg", jpeg(astronaut)), ("b.jpg", jpeg(astronaut, 70))])
+    assert service.remove(result.subject_id) == 2
+    assert snapshot(service) == before
+    probe = service.engine.analyse(astronaut).embeddings.vectors
+    assert service.search(probe)[0] == []
+    with pytest.raises(SubjectNotFoundError):
+        service.get(result.subject_id)
+
+
+def test_gallery_is_rebuilt_from_the_database(database_url, tmp_path, engine, astronaut, clock) -> None:  # type: ignore[no-untyped-def]
+    settings = VigilSettings(data_dir=tmp_path / "data", database_url=database_url)
+    first = WatchlistService(open_database(settings), MediaStore(tmp_path / "data" / "media"), engine, settings,
+                             duplicate_threshold=0.956, clock=clock)
+    first.start()
+    subject_id = first.enroll(fields(), [("a.jpg", jpeg(astronaut))]).subject_id
+    first.db.dispose()
+    second = WatchlistService(open_database(settings), MediaStore(tmp_path / "data" / "media"), engine, settings,
+                              duplicate_threshold=0.956, clock=clock)
+    second.start()
+    probe = engine.analyse(astronaut).embeddings.vectors
+    assert second.search(probe)[0][0].subject_id == subject_id
+    second.db.dispose()
+
+
+def test_a_failed_database_write_leaves_no_files(service, astronaut, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(service)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(service, "_insert_photos", boom)
+    with pytest.raises(RuntimeError):
+        service.enroll(fields(), [("a.jpg", jpeg(astronaut))])
+    assert snapshot(service) == before
+
+
+def test_orphaned_media_from_a_crash_is_swept_on_start(service, astronaut) -> None:  # type: ignore[no-untyped-def]
+    service.enroll(fields(), [("a.jpg", jpeg(astronaut))])
+    kept = service.media.names("photos")
+    service.media.save("photos", b"left by a crash", "jpg")
+    service.start()
+    assert service.media.names("photos") == kept

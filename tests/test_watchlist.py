@@ -70,7 +70,11 @@ def service(database_url: str, tmp_path: Path, engine, clock: Clock) -> Iterator
 def snapshot(service: WatchlistService) -> tuple[int, int, int, list[str]]:
     with service.db.session() as session:
         counts = tuple(session.scalar(select(func.count()).select_from(t)) for t in (Subject, Photo, PhotoEmbedding))
-    files = sorted(str(p.relative_to(service.media.root)) for p in service.media.root.rglob("*") if p.is_file()) if service.media.root.exists() else []
+    files = (
+        sorted(str(p.relative_to(service.media.root)) for p in service.media.root.rglob("*") if p.is_file())
+        if service.media.root.exists()
+        else []
+    )
     return (*counts, files)  # type: ignore[return-value]
 
 
@@ -143,12 +147,24 @@ def test_bad_fields_are_refused_and_change_nothing(service, astronaut, case, cha
 
 @pytest.mark.parametrize(
     "case",
-    ["corrupt", "truncated", "not-an-image", "empty-file", "50MB", "no-face", "two-faces", "poor-quality",
-     "same-photo-twice", "no-photos"],
+    [
+        "corrupt",
+        "truncated",
+        "not-an-image",
+        "empty-file",
+        "50MB",
+        "no-face",
+        "two-faces",
+        "poor-quality",
+        "same-photo-twice",
+        "no-photos",
+    ],
 )
 def test_bad_photos_are_refused_and_change_nothing(service, astronaut, two_faces, case: str) -> None:  # type: ignore[no-untyped-def]
-    (photos, rule), = [(p, r) for name, p, r in _bad_photo_cases(astronaut, two_faces) if name == case]
-    service.enroll(fields("Someone Else", category="wanted"), [("hopper-like.jpg", jpeg(np.ascontiguousarray(astronaut[:, ::-1])))])
+    ((photos, rule),) = [(p, r) for name, p, r in _bad_photo_cases(astronaut, two_faces) if name == case]
+    service.enroll(
+        fields("Someone Else", category="wanted"), [("hopper-like.jpg", jpeg(np.ascontiguousarray(astronaut[:, ::-1])))]
+    )
     before = snapshot(service)
     with pytest.raises(EnrollmentError) as error:
         service.enroll(fields(), photos)
@@ -210,13 +226,25 @@ def test_remove_deletes_photos_files_and_embeddings(service, astronaut) -> None:
 
 def test_gallery_is_rebuilt_from_the_database(database_url, tmp_path, engine, astronaut, clock) -> None:  # type: ignore[no-untyped-def]
     settings = VigilSettings(data_dir=tmp_path / "data", database_url=database_url)
-    first = WatchlistService(open_database(settings), MediaStore(tmp_path / "data" / "media"), engine, settings,
-                             duplicate_threshold=0.956, clock=clock)
+    first = WatchlistService(
+        open_database(settings),
+        MediaStore(tmp_path / "data" / "media"),
+        engine,
+        settings,
+        duplicate_threshold=0.956,
+        clock=clock,
+    )
     first.start()
     subject_id = first.enroll(fields(), [("a.jpg", jpeg(astronaut))]).subject_id
     first.db.dispose()
-    second = WatchlistService(open_database(settings), MediaStore(tmp_path / "data" / "media"), engine, settings,
-                              duplicate_threshold=0.956, clock=clock)
+    second = WatchlistService(
+        open_database(settings),
+        MediaStore(tmp_path / "data" / "media"),
+        engine,
+        settings,
+        duplicate_threshold=0.956,
+        clock=clock,
+    )
     second.start()
     probe = engine.analyse(astronaut).embeddings.vectors
     assert second.search(probe)[0][0].subject_id == subject_id

@@ -27,7 +27,9 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def bench_search(size: int, *, queries: int = 1000, dim: int = 128, seed: int = 0, chunk: int = 50_000) -> dict[str, object]:
+def bench_search(
+    size: int, *, queries: int = 1000, dim: int = 128, seed: int = 0, chunk: int = 50_000
+) -> dict[str, object]:
     rng = np.random.default_rng(seed)
     gc.collect()
     before = _rss_mb()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -31,7 +33,7 @@ def test_finds_subjects_and_merges_their_templates(vectors: np.ndarray, exact_li
     for ranked in results:  # one identity per subject, best first
         ids = [c.subject_id for c in ranked]
         assert len(ids) == len(set(ids)) == 5
-        assert all(a.score >= b.score for a, b in zip(ranked, ranked[1:], strict=False))
+        assert all(a.score >= b.score for a, b in itertools.pairwise(ranked))
 
 
 @pytest.mark.parametrize("exact_limit", [100_000, 500], ids=["exact", "hnsw"])

@@ -269,3 +269,23 @@ def test_orphaned_media_from_a_crash_is_swept_on_start(service, astronaut) -> No
     service.media.save("photos", b"left by a crash", "jpg")
     service.start()
     assert service.media.names("photos") == kept
+
+
+def test_a_model_change_re_embeds_without_re_enrolling(service, astronaut, settings) -> None:  # type: ignore[no-untyped-def]
+    from vigil.vision.catalogue import create_plain_embedder
+    from vigil.vision.engine import FaceEngine
+
+    subject_id = service.enroll(fields(), [("a.jpg", jpeg(astronaut))]).subject_id
+    plain = create_plain_embedder("dlib-resnet", settings)
+    plain.prepare()
+    other = WatchlistService(service.db, service.media, FaceEngine(service.engine.detector, plain), service.settings,
+                             duplicate_threshold=0.956, clock=service.clock)
+    other.start()
+    probe = other.engine.analyse(astronaut).embeddings.vectors
+    assert other.search(probe)[0] == []  # no template for this model version yet
+    assert other.reembed() == 1
+    assert other.reembed() == 0
+    assert other.search(probe)[0][0].subject_id == subject_id
+    with service.db.session() as session:
+        versions = sorted(session.scalars(select(PhotoEmbedding.version)))
+    assert versions == [plain.version, service.version]

@@ -28,8 +28,16 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def bench_search(
-    size: int, *, queries: int = 1000, dim: int = 128, seed: int = 0, chunk: int = 50_000
+    size: int,
+    *,
+    queries: int = 1000,
+    dim: int = 128,
+    seed: int = 0,
+    chunk: int = 50_000,
+    ef_search: tuple[int, ...] = (),
 ) -> dict[str, object]:
+    """Build a synthetic gallery of ``size`` people and measure it. With ``ef_search`` values the HNSW
+    search breadth is swept too (``sweep`` in the result); the headline figures use the default."""
     rng = np.random.default_rng(seed)
     gc.collect()
     before = _rss_mb()
@@ -52,6 +60,28 @@ def bench_search(
     noise = rng.standard_normal(probes.shape, dtype=np.float32) * 0.065
     probes = _unit(probes + noise)
 
+    exact = _exact_top1(probes, size, dim, seed, chunk)
+    default_ef = gallery.ef_search
+    headline = _measure(gallery, probes, exact)
+    sweep = []
+    for ef in ef_search:
+        gallery.ef_search = ef
+        sweep.append({"ef_search": ef, **_measure(gallery, probes, exact)})
+    gallery.ef_search = default_ef
+    return {
+        "size": size,
+        "mode": gallery.mode,
+        "ef_search": default_ef if gallery.mode == "hnsw" else None,
+        "build_s": round(build_s, 2),
+        "memory_mb": round(memory_mb, 1),
+        **headline,
+        "queries": len(probes),
+        "sweep": sweep,
+        "machine": machine_description(),
+    }
+
+
+def _measure(gallery: Gallery, probes: np.ndarray, exact: list[str]) -> dict[str, float]:
     latencies = []
     top: list[str] = []
     for q in probes:
@@ -62,24 +92,15 @@ def bench_search(
     t0 = time.perf_counter()
     gallery.search(probes, k=1)
     batch_qps = len(probes) / (time.perf_counter() - t0)
-
-    exact = _exact_top1(gallery, probes, size, dim, seed, chunk)
-    recall = float(np.mean([a == b for a, b in zip(top, exact, strict=True)]))
     return {
-        "size": size,
-        "mode": gallery.mode,
-        "build_s": round(build_s, 2),
-        "memory_mb": round(memory_mb, 1),
         "p50_ms": round(float(np.percentile(latencies, 50)), 3),
         "p99_ms": round(float(np.percentile(latencies, 99)), 3),
         "batch_qps": round(batch_qps, 1),
-        "recall_at_1": recall,
-        "queries": len(probes),
-        "machine": machine_description(),
+        "recall_at_1": float(np.mean([a == b for a, b in zip(top, exact, strict=True)])),
     }
 
 
-def _exact_top1(gallery: Gallery, probes: np.ndarray, size: int, dim: int, seed: int, chunk: int) -> list[str]:
+def _exact_top1(probes: np.ndarray, size: int, dim: int, seed: int, chunk: int) -> list[str]:
     """Brute-force top-1 by regenerating the same synthetic gallery chunk by chunk."""
     rng = np.random.default_rng(seed)
     rng.choice(size, size=min(len(probes), size), replace=False)  # keep the stream aligned with the build
@@ -93,5 +114,4 @@ def _exact_top1(gallery: Gallery, probes: np.ndarray, size: int, dim: int, seed:
         better = val > best
         best[better] = val[better]
         best_row[better] = begin + idx[better]
-    del gallery
     return [f"{row:032x}" for row in best_row]

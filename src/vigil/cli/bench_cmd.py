@@ -75,10 +75,13 @@ def search(
     json_out: Annotated[Path, typer.Option("--json", help="Where to write the result.")],
     size: Annotated[int, typer.Option(help="Gallery size (synthetic 128-d vectors, one per person).")] = 100_000,
     queries: Annotated[int, typer.Option(help="Probe queries.")] = 1000,
+    ef_search: Annotated[
+        list[int] | None, typer.Option("--ef-search", help="Also measure these HNSW search breadths (repeatable).")
+    ] = None,
 ) -> None:
     """Gallery build time, memory, single-query p50/p99, batched throughput and recall@1 vs exact search."""
     from vigil.bench.search import bench_search
 
     if size < 1 or queries < 1:
         raise typer.BadParameter("--size and --queries must be positive")
-    _write(bench_search(size, queries=queries), json_out)
+    _write(bench_search(size, queries=queries, ef_search=tuple(ef_search or ())), json_out)

@@ -69,20 +69,10 @@ def root(
 def main() -> None:
     """Entry point: Vigil's own errors become one clear line on stderr and exit status 2."""
     try:
-        app(standalone_mode=False)
+        app()  # standalone mode: usage errors print click's message and exit 2
     except VigilError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors arrive here when standalone_mode is off
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -199,6 +199,14 @@ def remove(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="S
     typer.echo(f"removed {subject_id} ({deleted} photos deleted)")
 
 
+@app.command("reembed")
+def reembed(ctx: typer.Context) -> None:
+    """Embed stored photos with the current embedder (after a model change), without re-enrolling."""
+    service = _service(ctx)
+    added = service.reembed()
+    typer.echo(f"{added} photos embedded with {service.model}@{service.version}")
+
+
 @app.command("categories")
 def categories(ctx: typer.Context) -> None:
     """The configured categories."""

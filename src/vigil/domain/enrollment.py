@@ -15,6 +15,7 @@ Every rule failure raises :class:`EnrollmentError` whose ``rule`` names the rule
 | ``no-face`` / ``several-faces`` | exactly one usable face (detector score >= 0.5, eyes >= 8 px apart) |
 | ``face-quality`` | the face's quality score (docs/quality.md) >= ``MIN_ENROLL_QUALITY`` |
 | ``duplicate-photo`` | the same file is not enrolled twice (for this or any other subject) |
+| ``reference`` | an external reference (e.g. a police record id) names at most one subject |
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ class WatchlistService:
                 .where(PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version)
                 .order_by(Subject.id)
             ).all()
-        gallery = Gallery(int(rows[0][3]) if rows else self._dim())
+        gallery = Gallery(int(rows[0][3]) if rows else self.engine.embedder.dim)
         if rows:
             gallery.add_many(
                 [row[0] for row in rows],
@@ -92,10 +92,6 @@ class WatchlistService:
                 np.array([row[1].timestamp() for row in rows]),
             )
         return gallery
-
-    def _dim(self) -> int:
-        dim = getattr(self.engine.embedder, "dim", 0) or getattr(getattr(self.engine.embedder, "inner", None), "dim", 0)
-        return int(dim) if dim else 128
 
     def sweep_orphan_media(self) -> int:
         """Delete photo files no database row refers to (left by a crash mid-enrollment)."""
@@ -182,7 +178,7 @@ class WatchlistService:
             raise EnrollmentError("no-photos", "at least one photo is required")
         checked = self.check_photos(photos)
         if fields.external_ref and self.find_by_ref(fields.external_ref) is not None:
-            raise EnrollmentError("name", f"a subject with reference {fields.external_ref!r} already exists")
+            raise EnrollmentError("reference", f"a subject with reference {fields.external_ref!r} already exists")
         subject = Subject(
             external_ref=fields.external_ref,
             display_name=fields.display_name,
@@ -285,6 +281,36 @@ class WatchlistService:
                     created_at=now,
                 )
             )
+
+    def reembed(self, *, progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed every stored photo that has no template for the current embedder version, from the
+        stored file and its stored landmarks (no re-enrollment); returns how many were added."""
+        from vigil.vision.align import align_faces
+        from vigil.vision.image import decode_image
+
+        with self.db.session() as session:
+            has_current = select(PhotoEmbedding.photo_id).where(
+                PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version
+            )
+            todo = session.execute(
+                select(Photo.id, Photo.media_name, Photo.landmarks).where(Photo.id.not_in(has_current))
+            ).all()
+        for done, (photo_id, media_name, landmarks) in enumerate(todo, start=1):
+            pixels = decode_image(self.media.read("photos", media_name), max_pixels=self.settings.max_image_pixels)
+            chips = align_faces(pixels, np.asarray(landmarks, np.float32)[None], self.engine.embedder.template)
+            vector = self.engine.embedder.embed(chips).vectors[0]
+            with self.db.session() as session:
+                session.add(
+                    PhotoEmbedding(
+                        photo_id=photo_id, model=self.model, version=self.version, dim=len(vector),
+                        vector=np.ascontiguousarray(vector, np.float32).tobytes(), created_at=self.clock(),
+                    )
+                )
+            if progress is not None:
+                progress(done, len(todo))
+        if todo:
+            self.gallery = self.load_gallery()
+        return len(todo)
 
     def suspend(self, subject_id: str) -> Subject:
         """Suspended subjects never match until reinstated."""

@@ -39,7 +39,7 @@ class Gallery:
         exact_limit: int = DEFAULT_EXACT_LIMIT,
         hnsw_m: int = 32,
         ef_construction: int = 80,
-        ef_search: int = 128,
+        ef_search: int = 256,
     ) -> None:
         if dim < 1:
             raise ValueError("dim must be positive")

@@ -16,6 +16,11 @@ class Embedder(Protocol):
     template: ChipTemplate
 
     @property
+    def dim(self) -> int:
+        """Length of the vectors (known after :meth:`prepare` for file-based models)."""
+        ...
+
+    @property
     def version(self) -> str:
         """Identifies the exact weights; stored next to every embedding so models never mix."""
         ...

@@ -21,6 +21,10 @@ class FlipAugmentedEmbedder:
         self.template: ChipTemplate = inner.template
 
     @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
     def version(self) -> str:
         return f"{self.inner.version}+flip"
 

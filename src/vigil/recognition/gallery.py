@@ -1,8 +1,8 @@
 """The gallery: a vector index over the active subjects' templates, answering "who is this?".
 
 * Exact search (a matrix product) while the gallery holds up to ``exact_limit`` templates; above it an
-  HNSW graph (FAISS, inner product, M = 32, vectors stored as float16 so a million templates fit in
-  about half a gigabyte) takes over. Both are unit-vector cosine similarity; HNSW scores carry the
+  HNSW graph (FAISS, inner product, M = 32, efConstruction 200, efSearch 256, vectors stored as
+  float16 so a million templates fit in well under a gigabyte) takes over. Both are unit-vector cosine similarity; HNSW scores carry the
   float16 rounding (within about 0.002).
 * Templates are added and removed incrementally. Removal in HNSW mode marks the templates deleted
   (searches skip them) and the graph is rebuilt only when a quarter of it is deleted.
@@ -38,7 +38,7 @@ class Gallery:
         *,
         exact_limit: int = DEFAULT_EXACT_LIMIT,
         hnsw_m: int = 32,
-        ef_construction: int = 80,
+        ef_construction: int = 200,
         ef_search: int = 256,
     ) -> None:
         if dim < 1:

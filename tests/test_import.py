@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_watchlist import NOW, Clock, jpeg, snapshot
+from helpers import NOW, Clock, jpeg, snapshot
 from vigil.domain.enrollment import EnrollmentError
 from vigil.domain.importer import ImportDefaults, csv_jobs, folder_jobs, run_import
 from vigil.domain.watchlist import WatchlistService

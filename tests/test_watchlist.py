@@ -2,52 +2,22 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from vigil.domain.enrollment import MIN_ENROLL_QUALITY, EnrollmentError, SubjectFields
+from helpers import NOW, Clock, fields, jpeg, snapshot
+from vigil.domain.enrollment import MIN_ENROLL_QUALITY, EnrollmentError
 from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService
 from vigil.settings import VigilSettings
 from vigil.store.db import open_database
 from vigil.store.media import MediaStore
-from vigil.store.models import Photo, PhotoEmbedding, Subject, SubjectStatus
-
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def jpeg(image: np.ndarray, quality: int = 92) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def fields(name: str = "Eileen Collins", **changes: object) -> SubjectFields:
-    values: dict[str, object] = {
-        "display_name": name,
-        "category": "missing-person",
-        "legal_basis_type": "missing person report",
-        "legal_basis_reference": "MP-2026-0042",
-        "approved_by": "Insp. A. Lee",
-        "expires_at": NOW + timedelta(days=90),
-    }
-    values.update(changes)
-    return SubjectFields(**values)  # type: ignore[arg-type]
+from vigil.store.models import PhotoEmbedding, SubjectStatus
 
 
 @pytest.fixture
@@ -65,17 +35,6 @@ def service(database_url: str, tmp_path: Path, engine, clock: Clock) -> Iterator
     svc.start()
     yield svc
     db.dispose()
-
-
-def snapshot(service: WatchlistService) -> tuple[int, int, int, list[str]]:
-    with service.db.session() as session:
-        counts = tuple(session.scalar(select(func.count()).select_from(t)) for t in (Subject, Photo, PhotoEmbedding))
-    files = (
-        sorted(str(p.relative_to(service.media.root)) for p in service.media.root.rglob("*") if p.is_file())
-        if service.media.root.exists()
-        else []
-    )
-    return (*counts, files)  # type: ignore[return-value]
 
 
 def test_enroll_stores_subject_photo_and_embedding(service: WatchlistService, astronaut: np.ndarray) -> None:
@@ -278,8 +237,14 @@ def test_a_model_change_re_embeds_without_re_enrolling(service, astronaut, setti
     subject_id = service.enroll(fields(), [("a.jpg", jpeg(astronaut))]).subject_id
     plain = create_plain_embedder("dlib-resnet", settings)
     plain.prepare()
-    other = WatchlistService(service.db, service.media, FaceEngine(service.engine.detector, plain), service.settings,
-                             duplicate_threshold=0.956, clock=service.clock)
+    other = WatchlistService(
+        service.db,
+        service.media,
+        FaceEngine(service.engine.detector, plain),
+        service.settings,
+        duplicate_threshold=0.956,
+        clock=service.clock,
+    )
     other.start()
     probe = other.engine.analyse(astronaut).embeddings.vectors
     assert other.search(probe)[0] == []  # no template for this model version yet

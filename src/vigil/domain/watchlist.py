@@ -302,8 +302,12 @@ class WatchlistService:
             with self.db.session() as session:
                 session.add(
                     PhotoEmbedding(
-                        photo_id=photo_id, model=self.model, version=self.version, dim=len(vector),
-                        vector=np.ascontiguousarray(vector, np.float32).tobytes(), created_at=self.clock(),
+                        photo_id=photo_id,
+                        model=self.model,
+                        version=self.version,
+                        dim=len(vector),
+                        vector=np.ascontiguousarray(vector, np.float32).tobytes(),
+                        created_at=self.clock(),
                     )
                 )
             if progress is not None:

@@ -2,8 +2,8 @@
 
 * Exact search (a matrix product) while the gallery holds up to ``exact_limit`` templates; above it an
   HNSW graph (FAISS, inner product, M = 32, efConstruction 200, efSearch 256, vectors stored as
-  float16 so a million templates fit in well under a gigabyte) takes over. Both are unit-vector cosine similarity; HNSW scores carry the
-  float16 rounding (within about 0.002).
+  float16 so a million templates fit in well under a gigabyte) takes over. Both are unit-vector
+  cosine similarity; HNSW scores carry the float16 rounding (within about 0.002).
 * Templates are added and removed incrementally. Removal in HNSW mode marks the templates deleted
   (searches skip them) and the graph is rebuilt only when a quarter of it is deleted.
 * A subject with several templates is one identity in the results: its score is its best template's.

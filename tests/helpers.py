@@ -1,0 +1,55 @@
+"""Helpers shared by the watchlist tests: a controllable clock, photo encoding, valid fields, and a
+snapshot of everything the watchlist stores (rows and files) to prove a failure changed nothing."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import func, select
+
+from vigil.domain.enrollment import SubjectFields
+from vigil.domain.watchlist import WatchlistService
+from vigil.store.models import Photo, PhotoEmbedding, Subject
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def jpeg(image: np.ndarray, quality: int = 92) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def fields(name: str = "Eileen Collins", **changes: object) -> SubjectFields:
+    values: dict[str, object] = {
+        "display_name": name,
+        "category": "missing-person",
+        "legal_basis_type": "missing person report",
+        "legal_basis_reference": "MP-2026-0042",
+        "approved_by": "Insp. A. Lee",
+        "expires_at": NOW + timedelta(days=90),
+    }
+    values.update(changes)
+    return SubjectFields(**values)  # type: ignore[arg-type]
+
+
+def snapshot(service: WatchlistService) -> tuple[int, int, int, list[str]]:
+    with service.db.session() as session:
+        counts = tuple(session.scalar(select(func.count()).select_from(t)) for t in (Subject, Photo, PhotoEmbedding))
+    files = (
+        sorted(str(p.relative_to(service.media.root)) for p in service.media.root.rglob("*") if p.is_file())
+        if service.media.root.exists()
+        else []
+    )
+    return (*counts, files)  # type: ignore[return-value]

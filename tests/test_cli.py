@@ -65,3 +65,12 @@ def test_errors_exit_2_with_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     unknown = vigil("detect", str(bad), "--detector", "nope", data_dir=tmp_path)
     assert unknown.returncode == 2 and "unknown model 'nope'" in unknown.stderr
+
+
+def test_demo_runs_offline_and_shows_a_watchlist_match(tmp_path: Path) -> None:
+    result = vigil("demo", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "same person: lowest" in result.stdout and "(separated)" in result.stdout
+    assert "MATCH Eileen Collins" in result.stdout
+    assert "Grace Hopper (original)      no match" in result.stdout
+    assert (tmp_path / "demo" / "eileen_collins_original.jpg").is_file()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -101,4 +102,49 @@ def run_engine_demo(settings: VigilSettings, echo: object = print) -> Path:
                 f"({'separated' if min(same) > max(diff) else 'NOT separated'})"
             )
     say(f"\nannotated images written to {out_dir}")
+    run_watchlist_demo(settings, engine, images, say)
     return out_dir
+
+
+def run_watchlist_demo(settings: VigilSettings, engine: FaceEngine, images: list[DemoImage], say: Any) -> None:
+    """Enroll one portrait on a demo watchlist (once) and ask the gallery about every demo image."""
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    from PIL import Image
+
+    from vigil.domain.enrollment import SubjectFields
+    from vigil.services import open_watchlist
+
+    watchlist = open_watchlist(settings, engine=engine)
+    enrolled = images[0]
+    if watchlist.find_by_ref("demo:collins") is None:
+        buffer = io.BytesIO()
+        Image.fromarray(enrolled.pixels).save(buffer, format="JPEG", quality=92)
+        watchlist.enroll(
+            SubjectFields(
+                display_name=enrolled.person,
+                category="missing-person",
+                legal_basis_type="demonstration",
+                legal_basis_reference="DEMO-1 (public-domain NASA portrait)",
+                approved_by="demo",
+                expires_at=datetime.now(UTC) + timedelta(days=30),
+                external_ref="demo:collins",
+            ),
+            [("eileen_collins.jpg", buffer.getvalue())],
+        )
+    threshold = watchlist.duplicate_threshold
+    say(f"\nwatchlist: {len(watchlist.list_subjects())} subject(s) in {settings.data_dir}; "
+        f"provisional threshold {threshold:.3f}")
+    for item in images[1:]:
+        faces = engine.analyse(item.pixels)
+        if len(faces) == 0:
+            continue
+        best = watchlist.search(faces.embeddings.vectors[:1], k=1)[0]
+        if best and best[0].score >= threshold:
+            name = watchlist.get(best[0].subject_id).display_name
+            say(f"  {item.name:28s} MATCH {name} (score {best[0].score:.3f})")
+        else:
+            top = f"best {best[0].score:.3f}" if best else "empty gallery"
+            say(f"  {item.name:28s} no match ({top})")
+    watchlist.db.dispose()

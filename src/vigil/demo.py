@@ -134,8 +134,10 @@ def run_watchlist_demo(settings: VigilSettings, engine: FaceEngine, images: list
             [("eileen_collins.jpg", buffer.getvalue())],
         )
     threshold = watchlist.duplicate_threshold
-    say(f"\nwatchlist: {len(watchlist.list_subjects())} subject(s) in {settings.data_dir}; "
-        f"provisional threshold {threshold:.3f}")
+    say(
+        f"\nwatchlist: {len(watchlist.list_subjects())} subject(s) in {settings.data_dir}; "
+        f"provisional threshold {threshold:.3f}"
+    )
     for item in images[1:]:
         faces = engine.analyse(item.pixels)
         if len(faces) == 0:

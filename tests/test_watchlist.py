@@ -254,3 +254,13 @@ def test_a_model_change_re_embeds_without_re_enrolling(service, astronaut, setti
     with service.db.session() as session:
         versions = sorted(session.scalars(select(PhotoEmbedding.version)))
     assert versions == [plain.version, service.version]
+
+
+def test_categories_are_configurable(service, astronaut) -> None:  # type: ignore[no-untyped-def]
+    assert {c.name for c in service.categories()} == {"registered-offender", "wanted", "missing-person"}
+    service.add_category("bail-conditions", "Bail conditions", high_risk=False)
+    service.enroll(fields(category="bail-conditions"), [("a.jpg", jpeg(astronaut))])
+    with pytest.raises(EnrollmentError, match="already exists"):
+        service.add_category("bail-conditions", "Again")
+    with pytest.raises(EnrollmentError, match="slug"):
+        service.add_category("Bad Name/..", "x")

@@ -207,6 +207,19 @@ def reembed(ctx: typer.Context) -> None:
     typer.echo(f"{added} photos embedded with {service.model}@{service.version}")
 
 
+@app.command("category-add")
+def category_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Slug, e.g. 'bail-conditions'.")],
+    label: Annotated[str, typer.Option("--label", help="Human-readable name.")],
+    description: Annotated[str, typer.Option(help="What the category is for.")] = "",
+    high_risk: Annotated[bool, typer.Option("--high-risk", help="Confirmations need a supervisor.")] = False,
+) -> None:
+    """Add a category to the configurable list."""
+    category = _service(ctx).add_category(name, label, description=description, high_risk=high_risk)
+    typer.echo(f"{category.name}: {category.label}")
+
+
 @app.command("categories")
 def categories(ctx: typer.Context) -> None:
     """The configured categories."""

@@ -115,6 +115,21 @@ class WatchlistService:
         with self.db.session() as session:
             return list(session.scalars(select(Category).order_by(Category.name)))
 
+    def add_category(self, name: str, label: str, *, description: str = "", high_risk: bool = False) -> Category:
+        """Extend the configurable category list (names are lower-case slugs)."""
+        import re
+
+        if not re.fullmatch(r"[a-z][a-z0-9-]{1,63}", name):
+            raise EnrollmentError("category", f"category name {name!r} must be a lower-case slug (a-z, 0-9, '-')")
+        if not label.strip():
+            raise EnrollmentError("category", "category label is required")
+        with self.db.session() as session:
+            if session.get(Category, name) is not None:
+                raise EnrollmentError("category", f"category {name!r} already exists")
+            category = Category(name=name, label=label.strip(), description=description, high_risk=high_risk)
+            session.add(category)
+        return category
+
     def get(self, subject_id: str) -> Subject:
         with self.db.session() as session:
             subject = session.scalar(

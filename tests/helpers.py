@@ -12,6 +12,9 @@ from sqlalchemy import func, select
 
 from vigil.domain.enrollment import SubjectFields
 from vigil.domain.watchlist import WatchlistService
+from vigil.settings import VigilSettings
+from vigil.store.db import open_database
+from vigil.store.media import MediaStore
 from vigil.store.models import Photo, PhotoEmbedding, Subject
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -53,3 +56,17 @@ def snapshot(service: WatchlistService) -> tuple[int, int, int, list[str]]:
         else []
     )
     return (*counts, files)  # type: ignore[return-value]
+
+
+def make_service(settings: VigilSettings, engine: object, clock: Clock) -> WatchlistService:
+    """A started watchlist over the settings' database and media folder."""
+    service = WatchlistService(
+        open_database(settings),
+        MediaStore(settings.data_dir / "media"),
+        engine,  # type: ignore[arg-type]
+        settings,
+        duplicate_threshold=0.956,
+        clock=clock,
+    )
+    service.start()
+    return service

@@ -10,28 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import NOW, Clock, jpeg, snapshot
+from helpers import NOW, Clock, jpeg, make_service, snapshot
 from vigil.domain.enrollment import EnrollmentError
 from vigil.domain.importer import ImportDefaults, csv_jobs, folder_jobs, run_import
 from vigil.domain.watchlist import WatchlistService
 from vigil.settings import VigilSettings
-from vigil.store.db import open_database
-from vigil.store.media import MediaStore
 
 
 @pytest.fixture
 def service(tmp_path: Path, engine) -> WatchlistService:  # type: ignore[no-untyped-def]
-    settings = VigilSettings(data_dir=tmp_path / "data")
-    svc = WatchlistService(
-        open_database(settings),
-        MediaStore(settings.data_dir / "media"),
-        engine,
-        settings,
-        duplicate_threshold=0.956,
-        clock=Clock(NOW),
-    )
-    svc.start()
-    return svc
+    return make_service(VigilSettings(data_dir=tmp_path / "data"), engine, Clock(NOW))
 
 
 DEFAULTS = ImportDefaults("missing-person", "missing person report", "MP-BULK-1", "Insp. Lee", NOW + timedelta(days=30))

@@ -11,12 +11,10 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from helpers import NOW, Clock, fields, jpeg, snapshot
+from helpers import NOW, Clock, fields, jpeg, make_service, snapshot
 from vigil.domain.enrollment import MIN_ENROLL_QUALITY, EnrollmentError
 from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService
 from vigil.settings import VigilSettings
-from vigil.store.db import open_database
-from vigil.store.media import MediaStore
 from vigil.store.models import PhotoEmbedding, SubjectStatus
 
 
@@ -27,14 +25,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(database_url: str, tmp_path: Path, engine, clock: Clock) -> Iterator[WatchlistService]:  # type: ignore[no-untyped-def]
-    settings = VigilSettings(data_dir=tmp_path / "data", database_url=database_url)
-    db = open_database(settings)
-    svc = WatchlistService(
-        db, MediaStore(settings.data_dir / "media"), engine, settings, duplicate_threshold=0.956, clock=clock
-    )
-    svc.start()
+    svc = make_service(VigilSettings(data_dir=tmp_path / "data", database_url=database_url), engine, clock)
     yield svc
-    db.dispose()
+    svc.db.dispose()
 
 
 def test_enroll_stores_subject_photo_and_embedding(service: WatchlistService, astronaut: np.ndarray) -> None:
@@ -185,26 +178,10 @@ def test_remove_deletes_photos_files_and_embeddings(service, astronaut) -> None:
 
 def test_gallery_is_rebuilt_from_the_database(database_url, tmp_path, engine, astronaut, clock) -> None:  # type: ignore[no-untyped-def]
     settings = VigilSettings(data_dir=tmp_path / "data", database_url=database_url)
-    first = WatchlistService(
-        open_database(settings),
-        MediaStore(tmp_path / "data" / "media"),
-        engine,
-        settings,
-        duplicate_threshold=0.956,
-        clock=clock,
-    )
-    first.start()
+    first = make_service(settings, engine, clock)
     subject_id = first.enroll(fields(), [("a.jpg", jpeg(astronaut))]).subject_id
     first.db.dispose()
-    second = WatchlistService(
-        open_database(settings),
-        MediaStore(tmp_path / "data" / "media"),
-        engine,
-        settings,
-        duplicate_threshold=0.956,
-        clock=clock,
-    )
-    second.start()
+    second = make_service(settings, engine, clock)
     probe = engine.analyse(astronaut).embeddings.vectors
     assert second.search(probe)[0][0].subject_id == subject_id
     second.db.dispose()

@@ -24,6 +24,14 @@ def _service(ctx: typer.Context):  # type: ignore[no-untyped-def]
     return open_watchlist(settings_from(ctx))
 
 
+def _split_legal_basis(text: str) -> tuple[str, str]:
+    """'court order: CO-2026-114' -> ('court order', 'CO-2026-114'); no colon: a generic type."""
+    basis_type, _, reference = text.partition(":")
+    if not reference.strip():
+        return "legal instrument", text.strip()
+    return basis_type.strip(), reference.strip()
+
+
 def _summary(subject: Subject) -> str:
     return (
         f"{subject.id}  {subject.display_name}  [{subject.category}]  {subject.status}  "
@@ -47,14 +55,12 @@ def add(
     notes: Annotated[str, typer.Option("--notes", help="Free-text notes.")] = "",
 ) -> None:
     """Enroll a person; prints the new subject's id. Any broken rule: nothing is stored, exit status 2."""
-    basis_type, _, basis_ref = legal_basis.partition(":")
-    if not basis_ref.strip():
-        basis_type, basis_ref = "legal instrument", legal_basis
+    basis_type, basis_ref = _split_legal_basis(legal_basis)
     fields = SubjectFields(
         display_name=name,
         category=category,
-        legal_basis_type=basis_type.strip(),
-        legal_basis_reference=basis_ref.strip(),
+        legal_basis_type=basis_type,
+        legal_basis_reference=basis_ref,
         approved_by=approved_by,
         expires_at=parse_expiry(expires),
         review_date=date.fromisoformat(review) if review else None,
@@ -99,13 +105,8 @@ def import_(
             raise EnrollmentError(
                 "legal-basis", "a folder import needs --category, --legal-basis, --approved-by and --expires"
             )
-        basis_type, _, basis_ref = legal_basis.partition(":")
-        if not basis_ref.strip():
-            basis_type, basis_ref = "legal instrument", legal_basis
-        jobs = folder_jobs(
-            source,
-            ImportDefaults(category, basis_type.strip(), basis_ref.strip(), approved_by, parse_expiry(expires)),
-        )
+        basis_type, basis_ref = _split_legal_basis(legal_basis)
+        jobs = folder_jobs(source, ImportDefaults(category, basis_type, basis_ref, approved_by, parse_expiry(expires)))
     elif source.is_file():
         jobs = csv_jobs(source)
     else:

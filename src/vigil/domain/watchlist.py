@@ -286,16 +286,7 @@ class WatchlistService:
             )
             session.add(row)
             session.flush()
-            session.add(
-                PhotoEmbedding(
-                    photo_id=row.id,
-                    model=self.model,
-                    version=self.version,
-                    dim=len(photo.vector),
-                    vector=np.ascontiguousarray(photo.vector, np.float32).tobytes(),
-                    created_at=now,
-                )
-            )
+            session.add(self._embedding_row(row.id, photo.vector))
 
     def reembed(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Embed every stored photo that has no template for the current embedder version, from the
@@ -315,21 +306,22 @@ class WatchlistService:
             chips = align_faces(pixels, np.asarray(landmarks, np.float32)[None], self.engine.embedder.template)
             vector = self.engine.embedder.embed(chips).vectors[0]
             with self.db.session() as session:
-                session.add(
-                    PhotoEmbedding(
-                        photo_id=photo_id,
-                        model=self.model,
-                        version=self.version,
-                        dim=len(vector),
-                        vector=np.ascontiguousarray(vector, np.float32).tobytes(),
-                        created_at=self.clock(),
-                    )
-                )
+                session.add(self._embedding_row(photo_id, vector))
             if progress is not None:
                 progress(done, len(todo))
         if todo:
             self.gallery = self.load_gallery()
         return len(todo)
+
+    def _embedding_row(self, photo_id: str, vector: np.ndarray) -> PhotoEmbedding:
+        return PhotoEmbedding(
+            photo_id=photo_id,
+            model=self.model,
+            version=self.version,
+            dim=len(vector),
+            vector=np.ascontiguousarray(vector, np.float32).tobytes(),
+            created_at=self.clock(),
+        )
 
     def suspend(self, subject_id: str) -> Subject:
         """Suspended subjects never match until reinstated."""

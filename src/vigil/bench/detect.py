@@ -83,7 +83,7 @@ def _reference_pipeline(settings: VigilSettings, frames: list[np.ndarray]) -> li
     """face_recognition as a user runs it: HOG upsample 1, 5-point landmarks, one descriptor per face."""
     import dlib
 
-    paths = model_spec("dlib-cnn").paths(settings)
+    paths = model_spec("dlib-hog").paths(settings)
     weights = model_spec("dlib-resnet").paths(settings)["dlib_face_recognition_resnet_model_v1.dat"]
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(paths["shape_predictor_5_face_landmarks.dat"]))

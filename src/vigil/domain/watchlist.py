@@ -8,9 +8,11 @@ Media files left behind by a crash between the two steps are swept on start.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -74,24 +76,35 @@ class WatchlistService:
 
     def load_gallery(self) -> Gallery:
         """A fresh gallery of every matchable subject's templates for the current embedder."""
-        now = self.clock()
-        with self.db.session() as session:
-            rows = session.execute(
-                select(Subject.id, Subject.expires_at, PhotoEmbedding.vector, PhotoEmbedding.dim)
-                .join(Photo, Photo.subject_id == Subject.id)
-                .join(PhotoEmbedding, PhotoEmbedding.photo_id == Photo.id)
-                .where(Subject.status == SubjectStatus.ACTIVE, Subject.expires_at > now)
-                .where(PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version)
-                .order_by(Subject.id)
-            ).all()
+        rows = self._matchable_templates()
         gallery = Gallery(int(rows[0][3]) if rows else self.engine.embedder.dim)
+        self._add_templates(gallery, rows)
+        return gallery
+
+    def _matchable_templates(self, subject_id: str | None = None) -> list[Any]:
+        """(subject id, expiry, vector bytes, dim) of every template of the current embedder version
+        whose subject matches now — all subjects, or just ``subject_id``."""
+        query = (
+            select(Subject.id, Subject.expires_at, PhotoEmbedding.vector, PhotoEmbedding.dim)
+            .join(Photo, Photo.subject_id == Subject.id)
+            .join(PhotoEmbedding, PhotoEmbedding.photo_id == Photo.id)
+            .where(Subject.status == SubjectStatus.ACTIVE, Subject.expires_at > self.clock())
+            .where(PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version)
+            .order_by(Subject.id)
+        )
+        if subject_id is not None:
+            query = query.where(Subject.id == subject_id)
+        with self.db.session() as session:
+            return list(session.execute(query).all())
+
+    @staticmethod
+    def _add_templates(gallery: Gallery, rows: list[Any]) -> None:
         if rows:
             gallery.add_many(
                 [row[0] for row in rows],
                 np.stack([np.frombuffer(row[2], np.float32) for row in rows]),
                 np.array([row[1].timestamp() for row in rows]),
             )
-        return gallery
 
     def sweep_orphan_media(self) -> int:
         """Delete photo files no database row refers to (left by a crash mid-enrollment)."""
@@ -117,8 +130,6 @@ class WatchlistService:
 
     def add_category(self, name: str, label: str, *, description: str = "", high_risk: bool = False) -> Category:
         """Extend the configurable category list (names are lower-case slugs)."""
-        import re
-
         if not re.fullmatch(r"[a-z][a-z0-9-]{1,63}", name):
             raise EnrollmentError("category", f"category name {name!r} must be a lower-case slug (a-z, 0-9, '-')")
         if not label.strip():
@@ -347,20 +358,7 @@ class WatchlistService:
         return self.get(subject_id)
 
     def _reload_subject(self, subject_id: str) -> None:
-        with self.db.session() as session:
-            subject = session.get(Subject, subject_id)
-            if subject is None:
-                return
-            blobs = session.execute(
-                select(PhotoEmbedding.vector, PhotoEmbedding.dim)
-                .join(Photo, Photo.id == PhotoEmbedding.photo_id)
-                .where(Photo.subject_id == subject_id)
-                .where(PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version)
-            ).all()
-            expires = subject.expires_at.timestamp()
-        if blobs:
-            vectors = np.stack([np.frombuffer(b, np.float32).reshape(d) for b, d in blobs])
-            self._gallery().add(subject_id, vectors, expires_at=expires)
+        self._add_templates(self._gallery(), self._matchable_templates(subject_id))
 
     def remove(self, subject_id: str) -> int:
         """Delete a subject with its photos (files too) and embeddings; returns photos deleted."""

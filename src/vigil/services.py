@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.watchlist import Clock, WatchlistService, system_clock
+from vigil.live.alerts import AlertRecorder
+from vigil.live.analyser import AnalysisSettings
+from vigil.live.camera import CameraStatus
+from vigil.live.runtime import CameraConfig, LiveRunner, StreamPolicy
 from vigil.settings import VigilSettings
 from vigil.store.db import open_database
 from vigil.store.media import MediaStore
@@ -27,3 +34,24 @@ def open_watchlist(
     if start:
         service.start()
     return service
+
+
+def open_live(
+    settings: VigilSettings,
+    watchlist: WatchlistService,
+    cameras: list[CameraConfig],
+    *,
+    on_status: Callable[[CameraStatus], None] | None = None,
+) -> tuple[LiveRunner, AlertRecorder]:
+    """A runner for ``cameras`` against the watchlist, and the recorder its alerts go through."""
+    recorder = AlertRecorder(watchlist.db, watchlist.media)
+    runner = LiveRunner(
+        cameras,
+        watchlist.engine,
+        WatchlistMatcher(watchlist),
+        recorder,
+        analysis=AnalysisSettings(min_quality=settings.live_min_quality, max_faces=settings.live_max_faces),
+        policy=StreamPolicy(stall_timeout_s=settings.stall_timeout_s, backoff_cap_s=settings.reconnect_max_s),
+        on_status=on_status,
+    )
+    return runner, recorder

@@ -55,6 +55,17 @@ class VigilSettings(BaseSettings):
         default=20_000_000, ge=10_000, le=500_000_000, description="Largest enrollment photo accepted, in bytes."
     )
 
+    live_min_quality: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="Live faces below this quality are tracked but never embedded."
+    )
+    live_max_faces: int = Field(default=10, ge=1, le=100, description="Embedded faces kept per face track.")
+    stall_timeout_s: float = Field(
+        default=5.0, gt=0.0, le=600.0, description="A stream without a frame for this long is restarted."
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0.0, le=3600.0, description="Longest wait between reconnection attempts."
+    )
+
     @property
     def resolved_models_dir(self) -> Path:
         """The folder searched for user-supplied model files."""

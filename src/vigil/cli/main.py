@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from vigil import __version__
-from vigil.cli import bench_cmd, demo_cmd, eval_cmd, faces_cmd, models_cmd, watchlist_cmd
+from vigil.cli import bench_cmd, camera_cmd, demo_cmd, eval_cmd, faces_cmd, models_cmd, run_cmd, watchlist_cmd
 from vigil.errors import VigilError
 from vigil.settings import load_settings
 
@@ -25,6 +25,8 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(watchlist_cmd.app, name="watchlist")
+app.add_typer(camera_cmd.app, name="camera")
+app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
 app.command("detect")(faces_cmd.detect)
 

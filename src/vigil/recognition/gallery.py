@@ -181,6 +181,24 @@ class Gallery:
                 results.append([Candidate(self._subject_ids[s], score) for s, score in ranked])
             return results
 
+    def subject_scores(self, vectors: np.ndarray, subject_ids: list[str]) -> np.ndarray:
+        """(q, m) best-template similarity of each query vector to each named subject (−1 for a subject
+        with no live template). Exact, whatever the mode: used to weigh a track's evidence."""
+        queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        out = np.full((len(queries), len(subject_ids)), -1.0, np.float32)
+        with self._lock:
+            for column, subject_id in enumerate(subject_ids):
+                index = self._subject_index.get(subject_id)
+                if index is None or self._live[index] == 0:
+                    continue
+                rows = np.flatnonzero((self._labels[: self._count] == index) & self._alive[: self._count])
+                if self._hnsw is None:
+                    templates = self._vectors[rows]
+                else:
+                    templates = np.stack([self._hnsw.reconstruct(int(row)) for row in rows])
+                out[:, column] = (queries @ templates.T).max(axis=1)
+        return out
+
     # -------------------------------------------------------------- internal
     def _grow(self, needed: int) -> None:
         capacity = len(self._labels)

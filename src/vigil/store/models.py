@@ -69,6 +69,9 @@ class Category(Base):
     label: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     high_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Track-level decision rule (docs/pipeline.md); a null threshold means the embedder's default.
+    match_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    min_faces: Mapped[int] = mapped_column(Integer, default=3)
 
 
 class Subject(Base):
@@ -144,3 +147,49 @@ class PhotoEmbedding(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     photo: Mapped[Photo] = relationship(back_populates="embeddings")
+
+
+class Camera(Base):
+    """A registered camera: its stream URL (which may hold credentials: never logged), place and analysis rate."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    analysis_fps: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AlertStatus:
+    PENDING = "pending"
+    ALL = (PENDING,)
+
+
+class Alert(Base):
+    """A red flag: one watchlisted subject seen on one face track of one camera.
+
+    ``key`` is derived from (camera, track, subject), so recording the same alert twice is a no-op.
+    ``decisive_capture_at`` is when the frame that completed the evidence was captured, ``created_at``
+    when the alert was stored: their difference is the alert latency.
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    camera: Mapped[str] = mapped_column(String(64), index=True)
+    track_id: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+    best_score: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    faces: Mapped[int] = mapped_column(Integer)
+    crop_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING)
+    decisive_capture_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

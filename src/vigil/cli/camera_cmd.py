@@ -1,0 +1,54 @@
+"""``vigil camera``: register the cameras Vigil watches."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from vigil.cli.context import settings_from
+from vigil.domain.cameras import DEFAULT_ANALYSIS_FPS, CameraRegistry
+
+app = typer.Typer(help="Cameras: a name, a stream URL, a location and an analysis rate.", no_args_is_help=True)
+
+
+def _registry(ctx: typer.Context) -> CameraRegistry:
+    from vigil.store.db import open_database
+
+    return CameraRegistry(open_database(settings_from(ctx)))
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Camera name (letters, digits, '.', '_', '-').")],
+    url: Annotated[str, typer.Argument(help="rtsp://…, http(s)://… (MJPEG), webcam:N, or a video file.")],
+    lat: Annotated[float, typer.Option("--lat", help="Latitude in degrees.")],
+    lon: Annotated[float, typer.Option("--lon", help="Longitude in degrees.")],
+    fps: Annotated[float, typer.Option("--fps", help="Frames analysed per second.")] = DEFAULT_ANALYSIS_FPS,
+) -> None:
+    """Register a camera. Credentials in the URL are stored for connecting but never shown or logged."""
+    view = _registry(ctx).add(name, url, latitude=lat, longitude=lon, analysis_fps=fps)
+    typer.echo(f"{view.name}  {view.kind}  {view.url}")
+
+
+@app.command("list")
+def list_cameras(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False
+) -> None:
+    """The registered cameras (URLs without credentials)."""
+    for view in _registry(ctx).list():
+        if as_json:
+            typer.echo(json.dumps(view.__dict__))
+        else:
+            typer.echo(
+                f"{view.name}  {view.kind}  {view.url}  ({view.latitude:.6f}, {view.longitude:.6f})  {view.analysis_fps:g} fps"
+            )
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Camera name.")]) -> None:
+    """Unregister a camera."""
+    _registry(ctx).remove(name)
+    typer.echo(f"removed {name}")

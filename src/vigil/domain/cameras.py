@@ -1,0 +1,100 @@
+"""The camera registry: name, stream URL, location and analysis rate. Bad input changes nothing."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from vigil.errors import VigilError
+from vigil.live.sources import SourceError, SourceSpec, parse_source
+from vigil.redaction import redact_url
+from vigil.store.db import Database
+from vigil.store.models import Camera
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_ANALYSIS_FPS = 30.0
+DEFAULT_ANALYSIS_FPS = 5.0
+
+
+class CameraError(VigilError):
+    """A camera request broke a rule; ``rule`` names it."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(f"[{rule}] {message}")
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class CameraView:
+    """A camera as it may be shown: the URL without its credentials."""
+
+    name: str
+    url: str
+    kind: str
+    latitude: float
+    longitude: float
+    analysis_fps: float
+
+
+def check_camera(name: str, url: str, latitude: float, longitude: float, analysis_fps: float) -> SourceSpec:
+    if not NAME.match(name):
+        raise CameraError("camera-name", f"{name!r}: use 1-64 letters, digits, '.', '_' or '-', starting alphanumeric")
+    try:
+        spec = parse_source(url)
+    except SourceError as exc:
+        raise CameraError("camera-url", str(exc)) from None
+    if not (math.isfinite(latitude) and -90.0 <= latitude <= 90.0):
+        raise CameraError("camera-location", f"latitude {latitude} is outside -90..90")
+    if not (math.isfinite(longitude) and -180.0 <= longitude <= 180.0):
+        raise CameraError("camera-location", f"longitude {longitude} is outside -180..180")
+    if not (math.isfinite(analysis_fps) and 0 < analysis_fps <= MAX_ANALYSIS_FPS):
+        raise CameraError("camera-rate", f"analysis rate {analysis_fps} must be above 0 and at most {MAX_ANALYSIS_FPS}")
+    return spec
+
+
+def _view(camera: Camera) -> CameraView:
+    kind = parse_source(camera.url).kind
+    return CameraView(camera.name, redact_url(camera.url), kind, camera.latitude, camera.longitude, camera.analysis_fps)
+
+
+class CameraRegistry:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(
+        self, name: str, url: str, *, latitude: float, longitude: float, analysis_fps: float = DEFAULT_ANALYSIS_FPS
+    ) -> CameraView:
+        check_camera(name, url, latitude, longitude, analysis_fps)
+        camera = Camera(name=name, url=url, latitude=latitude, longitude=longitude, analysis_fps=analysis_fps)
+        try:
+            with self.db.session() as session:
+                if session.scalar(select(Camera.id).where(Camera.name == name)) is not None:
+                    raise CameraError("camera-exists", f"a camera named {name!r} is registered already")
+                session.add(camera)
+                session.flush()
+                return _view(camera)
+        except IntegrityError:
+            raise CameraError("camera-exists", f"a camera named {name!r} is registered already") from None
+
+    def list(self) -> list[CameraView]:
+        with self.db.session() as session:
+            return [_view(c) for c in session.scalars(select(Camera).order_by(Camera.name))]
+
+    def remove(self, name: str) -> None:
+        with self.db.session() as session:
+            camera = session.scalar(select(Camera).where(Camera.name == name))
+            if camera is None:
+                raise CameraError("camera-unknown", f"no camera named {name!r}")
+            session.delete(camera)
+
+    def sources(self) -> list[tuple[str, SourceSpec, float]]:
+        """(name, source, analysis rate) of every registered camera — with credentials, for connecting only."""
+        with self.db.session() as session:
+            return [
+                (c.name, parse_source(c.url), c.analysis_fps)
+                for c in session.scalars(select(Camera).order_by(Camera.name))
+            ]

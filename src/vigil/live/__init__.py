@@ -1,0 +1,1 @@
+"""The live pipeline: camera sources → frames → tracking → track-level decisions → alerts."""

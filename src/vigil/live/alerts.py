@@ -1,0 +1,176 @@
+"""Alerts: the red flags the pipeline raises, stored idempotently and handed to listeners.
+
+Only here does anything about a face leave memory — and only for a face that the track-level rule
+matched to a watchlisted subject: its crop (JPEG, under a generated name) and the alert row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from vigil.store.db import Database
+from vigil.store.media import MediaStore
+from vigil.store.models import Alert
+
+log = logging.getLogger(__name__)
+
+
+def alert_key(camera: str, track_uid: str, subject_id: str) -> str:
+    """The idempotency key: one alert per subject per track."""
+    return hashlib.sha256(f"{camera}\x1f{track_uid}\x1f{subject_id}".encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    key: str
+    subject_id: str
+    subject_name: str
+    category: str
+    camera: str
+    track_id: str
+    first_seen: float  # POSIX seconds
+    last_seen: float
+    score: float  # best single-face score
+    evidence: float  # the track's quality-weighted score
+    threshold: float
+    faces: int  # faces voting for the subject
+    decisive_capture_at: float  # capture time of the frame that completed the evidence
+    crop_jpeg: bytes | None = None
+    alert_id: str | None = None
+    stored_at: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        def iso(t: float) -> str:
+            return datetime.fromtimestamp(t, UTC).isoformat()
+
+        return {
+            "alert_id": self.alert_id,
+            "key": self.key,
+            "subject_id": self.subject_id,
+            "subject_name": self.subject_name,
+            "category": self.category,
+            "camera": self.camera,
+            "track_id": self.track_id,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "score": round(self.score, 4),
+            "evidence": round(self.evidence, 4),
+            "threshold": round(self.threshold, 4),
+            "faces": self.faces,
+            "latency_ms": None
+            if self.stored_at is None
+            else round(1000 * (self.stored_at - self.decisive_capture_at), 1),
+        }
+
+
+def _utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+class AlertRecorder:
+    """Stores alerts (database + crop) and tells listeners; safe to call from several camera threads."""
+
+    def __init__(self, db: Database, media: MediaStore) -> None:
+        self.db = db
+        self.media = media
+        self._listeners: list[Callable[[str, AlertEvent], None]] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Callable[[str, AlertEvent], None]) -> None:
+        """``listener(kind, event)`` with kind ``"raised"`` or ``"updated"``."""
+        self._listeners.append(listener)
+
+    def _notify(self, kind: str, event: AlertEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(kind, event)
+            except Exception:
+                log.exception("alert listener failed")
+
+    def raise_alert(self, event: AlertEvent) -> AlertEvent | None:
+        """Store a new alert; None if one with the same key exists already (nothing changes then)."""
+        with self.db.session() as session:
+            if session.scalar(select(Alert.id).where(Alert.key == event.key)) is not None:
+                return None
+        crop_name = self.media.save("crops", event.crop_jpeg, "jpg") if event.crop_jpeg else None
+        row = Alert(
+            key=event.key,
+            subject_id=event.subject_id,
+            camera=event.camera,
+            track_id=event.track_id,
+            first_seen=_utc(event.first_seen),
+            last_seen=_utc(event.last_seen),
+            best_score=event.score,
+            threshold=event.threshold,
+            faces=event.faces,
+            crop_name=crop_name,
+            decisive_capture_at=_utc(event.decisive_capture_at),
+        )
+        try:
+            with self.db.session() as session:
+                session.add(row)
+                session.flush()
+                alert_id, stored = row.id, row.created_at
+        except IntegrityError:  # a concurrent writer stored the same key first
+            if crop_name:
+                self.media.delete("crops", crop_name)
+            return None
+        except Exception:
+            if crop_name:
+                self.media.delete("crops", crop_name)
+            raise
+        stored_event = replace(event, alert_id=alert_id, stored_at=stored.timestamp(), crop_jpeg=None)
+        log.info("alert %s: camera %s, category %s", alert_id, event.camera, event.category)
+        self._notify("raised", stored_event)
+        return stored_event
+
+    def update_alert(self, event: AlertEvent) -> None:
+        """The track went on: extend last seen, faces and best score (and the crop if a better one came)."""
+        with self.db.session() as session:
+            row = session.scalar(select(Alert).where(Alert.key == event.key))
+            if row is None:
+                return
+            old_crop = None
+            row.last_seen = max(row.last_seen, _utc(event.last_seen))
+            row.faces = max(row.faces, event.faces)
+            if event.score > row.best_score:
+                row.best_score = event.score
+                if event.crop_jpeg:
+                    old_crop = row.crop_name
+                    row.crop_name = self.media.save("crops", event.crop_jpeg, "jpg")
+        if old_crop:
+            self.media.delete("crops", old_crop)
+        self._notify("updated", replace(event, crop_jpeg=None))
+
+
+class JsonLinesWriter:
+    """Writes each raised alert as one JSON line (flushed at once)."""
+
+    def __init__(self, target: Path | IO[str]) -> None:
+        self._own = isinstance(target, Path)
+        self._handle: IO[str] = target.open("a", encoding="utf-8") if isinstance(target, Path) else target
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __call__(self, kind: str, event: AlertEvent) -> None:
+        if kind != "raised":
+            return
+        with self._lock:
+            self._handle.write(json.dumps(event.as_json()) + "\n")
+            self._handle.flush()
+            self.count += 1
+
+    def close(self) -> None:
+        if self._own:
+            self._handle.close()

@@ -1,0 +1,275 @@
+"""One camera's analysis: frame → faces → tracks → quality gate → embeddings → track verdicts → alerts.
+
+Per frame: detect every face and measure its quality; follow faces with the tracker; embed a track's
+face when it passes the quality gate and is among the track's best ``max_faces`` so far; search the
+gallery; re-weigh the track's evidence (``vigil.live.decision``); raise an alert the first time a track
+qualifies for a subject, and update it while the track goes on.
+
+Everything about a face — box, crop, embedding, score — lives in memory only, inside its track, and is
+forgotten when the track ends. Only an alert writes anything (``vigil.live.alerts``). Counters are
+kept: frames and faces analysed, faces embedded, tracks started.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from vigil.live.alerts import AlertEvent, AlertRecorder, alert_key
+from vigil.live.decision import DecisionRule, decide
+from vigil.live.sources import Frame
+from vigil.live.tracker import FaceTracker, Track
+from vigil.recognition.gallery import Candidate
+from vigil.vision.engine import FaceEngine
+from vigil.vision.quality import assess_quality
+
+log = logging.getLogger(__name__)
+
+
+class SubjectInfo(Protocol):
+    display_name: str
+    category: str
+    rule: DecisionRule
+
+
+class Matcher(Protocol):
+    def search(self, vectors: np.ndarray, k: int, at: float) -> list[list[Candidate]]: ...
+
+    def subject_scores(self, vectors: np.ndarray, subject_ids: list[str]) -> np.ndarray: ...
+
+    def card(self, subject_id: str) -> SubjectInfo: ...
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    min_quality: float = 0.3  # faces below this are tracked but never embedded
+    max_faces: int = 10  # embedded faces kept per track (the best by quality)
+    embed_interval_s: float = 0.3  # embed a track's face at most this often (unless it is clearly better)
+    search_k: int = 3
+    rearm_s: float = 30.0  # a subject seen again on the same camera within this is the same alert
+    crop_max_px: int = 240
+
+
+@dataclass
+class TrackFaces:
+    """The embedded faces of one live track (memory only)."""
+
+    uid: str
+    first_seen: float
+    last_seen: float
+    qualities: list[float] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)
+    candidates: set[str] = field(default_factory=set)
+    alerts: dict[str, AlertEvent] = field(default_factory=dict)  # subject id -> raised alert
+    last_embedded: float = -math.inf  # source time of the last embedded face
+    best_quality: float = 0.0
+
+    def worst(self) -> int:
+        return int(np.argmin(self.qualities))
+
+
+@dataclass
+class AnalysisCounters:
+    frames: int = 0
+    faces: int = 0
+    embedded: int = 0
+    tracks: int = 0
+    alerts: int = 0
+    detect_s: float = 0.0  # time spent detecting and assessing quality
+    embed_s: float = 0.0  # time spent embedding and searching
+    busy_s: float = 0.0  # all analysis time
+
+
+def face_crop(image: np.ndarray, box: np.ndarray, max_px: int) -> np.ndarray:
+    """The face with a margin (half its size each side), at most ``max_px`` on its longer side."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(w, h) * 1.6
+    H, W = image.shape[:2]
+    left, top = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+    right, bottom = min(W, int(cx + side / 2)), min(H, int(cy + side / 2))
+    crop = image[top:bottom, left:right]
+    if crop.size == 0:
+        return np.zeros((1, 1, 3), np.uint8)
+    scale = max_px / max(crop.shape[:2])
+    if scale < 1:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(crop)
+
+
+def encode_jpeg(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return bytes(data)
+
+
+class CameraAnalyser:
+    def __init__(
+        self,
+        camera: str,
+        engine: FaceEngine,
+        matcher: Matcher,
+        recorder: AlertRecorder,
+        settings: AnalysisSettings | None = None,
+        *,
+        tracker: FaceTracker | None = None,
+    ) -> None:
+        self.camera = camera
+        self.engine = engine
+        self.matcher = matcher
+        self.recorder = recorder
+        self.settings = settings or AnalysisSettings()
+        self.tracker = tracker or FaceTracker()
+        self.session = uuid.uuid4().hex[:12]  # track ids restart with each analyser: keep keys unique
+        self.tracks: dict[int, TrackFaces] = {}
+        self.counters = AnalysisCounters()
+        self._open_alerts: dict[str, AlertEvent] = {}  # subject id -> latest alert on this camera
+
+    # ------------------------------------------------------------------ frames
+    def process(self, frame: Frame) -> list[AlertEvent]:
+        """Analyse one frame; returns the alerts it raised (already stored)."""
+        started = time.perf_counter()
+        try:
+            return self._process(frame)
+        finally:
+            self.counters.busy_s += time.perf_counter() - started
+
+    def _process(self, frame: Frame) -> list[AlertEvent]:
+        image = frame.image
+        t0 = time.perf_counter()
+        faces = self.engine.detect(image)
+        self.counters.frames += 1
+        self.counters.faces += len(faces)
+        update = self.tracker.update(faces.xyxy, frame.timestamp)
+        for ended in update.ended:
+            self._end_track(ended)
+        if len(faces) == 0:
+            return []
+        quality = assess_quality(image, faces).score
+        self.counters.detect_s += time.perf_counter() - t0
+        chosen: list[int] = []
+        for index, track_id in enumerate(update.track_ids):
+            track = self.tracks.get(track_id)
+            if track is None:
+                track = TrackFaces(f"{self.session}-{track_id}", frame.seen_at, frame.seen_at)
+                self.tracks[track_id] = track
+                self.counters.tracks += 1
+            track.last_seen = frame.seen_at
+            q = float(quality[index])
+            if q < self.settings.min_quality:
+                continue
+            due = frame.timestamp - track.last_embedded >= self.settings.embed_interval_s
+            if (due and len(track.qualities) < self.settings.max_faces) or q > track.best_quality + 0.05:
+                chosen.append(index)
+                track.last_embedded = frame.timestamp
+                track.best_quality = max(track.best_quality, q)
+        if not chosen:
+            self._refresh_open_alerts(update.track_ids)
+            return []
+        t1 = time.perf_counter()
+        vectors = self.engine.embed(image, faces[np.array(chosen)]).vectors
+        self.counters.embedded += len(chosen)
+        results = self.matcher.search(vectors, self.settings.search_k, frame.seen_at)
+        self.counters.embed_s += time.perf_counter() - t1
+        touched: set[int] = set()
+        for row, index in enumerate(chosen):
+            track_id = update.track_ids[index]
+            track = self.tracks[track_id]
+            crop = face_crop(image, faces.xyxy[index], self.settings.crop_max_px)
+            if len(track.qualities) >= self.settings.max_faces:
+                worst = track.worst()
+                del track.qualities[worst], track.vectors[worst], track.crops[worst]
+            track.qualities.append(float(quality[index]))
+            track.vectors.append(vectors[row])
+            track.crops.append(crop)
+            track.candidates.update(c.subject_id for c in results[row])
+            touched.add(track_id)
+        raised: list[AlertEvent] = []
+        for track_id in touched:
+            event = self._judge(self.tracks[track_id], frame)
+            if event is not None:
+                raised.append(event)
+        self._refresh_open_alerts(update.track_ids)
+        return raised
+
+    def _refresh_open_alerts(self, track_ids: list[int]) -> None:
+        for track_id in set(track_ids):
+            track = self.tracks.get(track_id)
+            if track is None:
+                continue
+            for subject_id, event in track.alerts.items():
+                self._open_alerts[subject_id] = replace(event, last_seen=track.last_seen, crop_jpeg=None)
+
+    def _judge(self, track: TrackFaces, frame: Frame) -> AlertEvent | None:
+        if not track.candidates:
+            return None
+        subject_ids = sorted(track.candidates)
+        stacked = np.stack(track.vectors)
+        scores = self.matcher.subject_scores(stacked, subject_ids)
+        cards = {s: self.matcher.card(s) for s in subject_ids}
+        verdict = decide(track.qualities, subject_ids, scores, {s: c.rule for s, c in cards.items()})
+        if verdict is None:
+            return None
+        card = cards[verdict.subject_id]
+        previous = track.alerts.get(verdict.subject_id)
+        event = AlertEvent(
+            key=alert_key(self.camera, track.uid, verdict.subject_id),
+            subject_id=verdict.subject_id,
+            subject_name=card.display_name,
+            category=card.category,
+            camera=self.camera,
+            track_id=track.uid,
+            first_seen=track.first_seen,
+            last_seen=track.last_seen,
+            score=verdict.best_score,
+            evidence=verdict.evidence,
+            threshold=verdict.threshold,
+            faces=verdict.votes,
+            decisive_capture_at=frame.captured_at,
+            crop_jpeg=encode_jpeg(track.crops[verdict.best_face]),
+        )
+        if previous is not None:
+            if event.score > previous.score or event.faces > previous.faces:
+                self.recorder.update_alert(event)
+                track.alerts[verdict.subject_id] = event
+            return None
+        recent = self._open_alerts.get(verdict.subject_id)
+        if recent is not None and track.first_seen - recent.last_seen <= self.settings.rearm_s:
+            # The same person again on this camera (a broken track, or a stream that reconnected):
+            # fold into the alert already raised instead of raising a second one.
+            folded = replace(event, key=recent.key, first_seen=recent.first_seen)
+            self.recorder.update_alert(folded)
+            track.alerts[verdict.subject_id] = folded
+            return None
+        stored = self.recorder.raise_alert(event)
+        track.alerts[verdict.subject_id] = event
+        if stored is None:
+            return None
+        self.counters.alerts += 1
+        self._open_alerts[verdict.subject_id] = stored
+        return stored
+
+    def _end_track(self, ended: Track) -> None:
+        track = self.tracks.pop(ended.track_id, None)
+        if track is None:
+            return
+        for subject_id, event in track.alerts.items():
+            final = replace(event, last_seen=track.last_seen, crop_jpeg=None)
+            self.recorder.update_alert(final)
+            self._open_alerts[subject_id] = final
+        # the track's faces, embeddings and crops go out of scope here, and with them every trace
+
+    def finish(self) -> None:
+        """The stream ended: close every track (final alert updates)."""
+        for ended in self.tracker.end_all():
+            self._end_track(ended)
+        self.tracks.clear()

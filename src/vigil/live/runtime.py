@@ -1,0 +1,134 @@
+"""Runs cameras: per camera a reader thread (``CameraStream``) and an analysis thread (``CameraAnalyser``),
+plus one watchdog thread that restarts stalled streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vigil.live.alerts import AlertRecorder
+from vigil.live.analyser import AnalysisCounters, AnalysisSettings, CameraAnalyser, Matcher
+from vigil.live.camera import CameraHealth, CameraStatus, CameraStream
+from vigil.live.sources import SourceSpec
+from vigil.vision.engine import FaceEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    name: str
+    spec: SourceSpec
+    analysis_fps: float
+
+
+@dataclass(frozen=True)
+class StreamPolicy:
+    stall_timeout_s: float = 5.0
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    open_timeout_s: float = 10.0
+
+
+class _CameraWorker:
+    def __init__(self, stream: CameraStream, analyser: CameraAnalyser) -> None:
+        self.stream = stream
+        self.analyser = analyser
+        self.thread = threading.Thread(target=self._run, name=f"analyse-{stream.name}", daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            while True:
+                frame = self.stream.slot.get(timeout=0.5)
+                if frame is None:
+                    if self.stream.slot.closed:
+                        break
+                    continue
+                self.analyser.process(frame)
+                self.stream.mark_analysed()
+        except BaseException as exc:
+            self.error = exc
+            log.exception("camera %s: analysis failed", self.stream.name)
+            self.stream.stop()
+        finally:
+            self.analyser.finish()
+
+
+class LiveRunner:
+    def __init__(
+        self,
+        cameras: list[CameraConfig],
+        engine: FaceEngine,
+        matcher: Matcher,
+        recorder: AlertRecorder,
+        *,
+        analysis: AnalysisSettings | None = None,
+        policy: StreamPolicy | None = None,
+        on_status: Callable[[CameraStatus], None] | None = None,
+    ) -> None:
+        names = [c.name for c in cameras]
+        if len(set(names)) != len(names):
+            raise ValueError("camera names must be unique")
+        policy = policy or StreamPolicy()
+        self.workers: dict[str, _CameraWorker] = {}
+        for config in cameras:
+            stream = CameraStream(
+                config.name,
+                config.spec,
+                analysis_fps=config.analysis_fps,
+                on_status=on_status,
+                stall_timeout_s=policy.stall_timeout_s,
+                backoff_base_s=policy.backoff_base_s,
+                backoff_cap_s=policy.backoff_cap_s,
+                open_timeout_s=policy.open_timeout_s,
+            )
+            analyser = CameraAnalyser(config.name, engine, matcher, recorder, analysis)
+            self.workers[config.name] = _CameraWorker(stream, analyser)
+        self._stop = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="camera-watchdog", daemon=True)
+
+    def start(self) -> None:
+        for worker in self.workers.values():
+            worker.thread.start()
+            worker.stream.start()
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            for worker in self.workers.values():
+                worker.stream.check_stalled()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for worker in self.workers.values():
+            worker.stream.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every camera has stopped and its analysis has finished (or ``timeout``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for worker in self.workers.values():
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            worker.thread.join(remaining)
+            if worker.thread.is_alive():
+                return False
+        return True
+
+    def close(self, timeout: float = 15.0) -> None:
+        self.stop()
+        self.wait(timeout)
+        for worker in self.workers.values():
+            worker.stream.join(timeout)
+
+    def health(self) -> list[CameraHealth]:
+        return [worker.stream.health() for worker in self.workers.values()]
+
+    def counters(self) -> dict[str, AnalysisCounters]:
+        return {name: worker.analyser.counters for name, worker in self.workers.items()}
+
+    def errors(self) -> dict[str, BaseException]:
+        return {name: w.error for name, w in self.workers.items() if w.error is not None}

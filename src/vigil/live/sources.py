@@ -1,0 +1,235 @@
+"""Camera sources: video files, RTSP, HTTP MJPEG and local webcams, all decoded by FFmpeg through PyAV.
+
+A source is opened, yields :class:`Frame` objects, and is closed; reconnecting is the camera's job
+(``vigil.live.camera``). Errors are sorted into two kinds for it: :class:`ConnectionLost` (the network
+or the server failed: worth retrying) and :class:`SourceError` (the URL, the file or the credentials
+are wrong: retrying cannot help). Error texts never carry the URL's credentials.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import av
+import av.error
+import numpy as np
+
+from vigil.errors import VigilError
+from vigil.redaction import redact_url, scrub
+
+KINDS = ("file", "rtsp", "http", "webcam")
+
+
+class SourceError(VigilError):
+    """The source cannot be used as given (bad URL, missing file, refused credentials)."""
+
+
+class ConnectionLost(VigilError):
+    """The stream could not be reached or broke off; the camera retries with backoff."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where frames come from. ``loop`` and ``realtime`` apply to files only."""
+
+    kind: str
+    url: str
+    loop: bool = False
+    realtime: bool = True
+
+    @property
+    def is_live(self) -> bool:
+        return self.kind != "file"
+
+    @property
+    def display(self) -> str:
+        """The URL as it may be shown and logged."""
+        return redact_url(self.url)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame (BGR, uint8).
+
+    ``timestamp``: seconds on the source's clock, increasing (media time for files, across loops;
+    wall-clock time for live streams) — used to sample the analysis rate.
+    ``seen_at``: POSIX time the frame shows. ``captured_at``: POSIX time it was decoded (for latency).
+    """
+
+    image: np.ndarray
+    index: int
+    timestamp: float
+    seen_at: float
+    captured_at: float
+
+
+def parse_source(text: str, *, loop: bool = False, realtime: bool = True) -> SourceSpec:
+    """Read a camera source: ``rtsp://…``, ``http(s)://…`` (MJPEG), ``webcam:N`` or ``/dev/videoN``,
+    ``file://PATH`` or a plain file path."""
+    text = text.strip()
+    if not text:
+        raise SourceError("empty camera source")
+    lowered = text.lower()
+    if lowered.startswith(("rtsp://", "rtsps://")):
+        if not urlsplit(text).hostname:
+            raise SourceError(f"RTSP URL without a host: {redact_url(text)}")
+        return SourceSpec("rtsp", text)
+    if lowered.startswith(("http://", "https://")):
+        if not urlsplit(text).hostname:
+            raise SourceError(f"HTTP URL without a host: {redact_url(text)}")
+        return SourceSpec("http", text)
+    if lowered.startswith("webcam:"):
+        index = text.split(":", 1)[1]
+        if not index.isdigit():
+            raise SourceError(f"webcam source must be webcam:N, got {text!r}")
+        return SourceSpec("webcam", f"/dev/video{int(index)}")
+    if lowered.startswith("/dev/video"):
+        return SourceSpec("webcam", text)
+    if "://" in text and not lowered.startswith("file://"):
+        raise SourceError(f"unsupported stream scheme in {redact_url(text)} (use rtsp, http(s), webcam: or a file)")
+    path = Path(text[7:] if lowered.startswith("file://") else text).expanduser()
+    return SourceSpec("file", str(path), loop=loop, realtime=realtime)
+
+
+# errno values that mean "the network or the server", as opposed to "your input is wrong".
+_TRANSIENT_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.ETIMEDOUT,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ENETDOWN,
+    errno.EPIPE,
+    errno.EIO,
+    errno.EAGAIN,
+}
+
+
+def is_connection_error(exc: BaseException, spec: SourceSpec) -> bool:
+    """Would retrying ``spec`` after ``exc`` plausibly succeed?"""
+    if not spec.is_live:
+        return False  # a file that fails to open or decode fails the same way next time
+    if isinstance(exc, av.error.HTTPClientError):
+        # 401/403/400 are configuration errors; a 404 on an RTSP server usually means the stream is
+        # not published yet (the server restarts before its publisher does).
+        return isinstance(exc, av.error.HTTPNotFoundError) and spec.kind == "rtsp"
+    if isinstance(exc, av.error.HTTPServerError | av.error.ExitError | av.error.EOFError | TimeoutError):
+        return True
+    if isinstance(exc, ConnectionError):
+        return True
+    if isinstance(exc, av.error.InvalidDataError):
+        return spec.kind in ("rtsp", "http")  # a stream cut mid-packet
+    if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
+        return True
+    return False
+
+
+class AvSource:
+    """Decodes one source with PyAV. Not thread-safe: one reader thread owns it."""
+
+    def __init__(self, spec: SourceSpec, *, open_timeout_s: float = 10.0, read_timeout_s: float = 5.0) -> None:
+        self.spec = spec
+        self.open_timeout_s = open_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self._container: Any = None
+
+    # ------------------------------------------------------------------ open
+    def _open_args(self) -> tuple[str, dict[str, Any]]:
+        spec = self.spec
+        kwargs: dict[str, Any] = {"timeout": (self.open_timeout_s, self.read_timeout_s)}
+        if spec.kind == "rtsp":
+            kwargs["options"] = {"rtsp_transport": "tcp", "rtsp_flags": "prefer_tcp"}
+        elif spec.kind == "http":
+            kwargs["options"] = {"reconnect": "0"}
+        elif spec.kind == "webcam":
+            kwargs["format"] = "avfoundation" if sys.platform == "darwin" else "v4l2"
+        elif spec.kind == "file":
+            if not Path(spec.url).is_file():
+                raise SourceError(f"video file not found: {spec.url}")
+            kwargs.pop("timeout")
+        return spec.url, kwargs
+
+    def open(self) -> None:
+        self.close()
+        url, kwargs = self._open_args()
+        try:
+            container = av.open(url, **kwargs)
+        except Exception as exc:
+            raise self._translate(exc, "cannot open") from None
+        if not container.streams.video:
+            container.close()
+            raise SourceError(f"no video stream in {self.spec.display}")
+        self._container = container
+
+    def _translate(self, exc: BaseException, what: str) -> VigilError:
+        message = scrub(f"{what} {self.spec.display}: {exc}", self.spec.url)
+        if is_connection_error(exc, self.spec):
+            return ConnectionLost(message)
+        return SourceError(message)
+
+    def close(self) -> None:
+        if self._container is not None:
+            try:
+                self._container.close()
+            except Exception:
+                pass
+            self._container = None
+
+    # ---------------------------------------------------------------- frames
+    def frames(self) -> Iterator[Frame]:
+        """Decoded frames until the source ends (files loop if asked). Call :meth:`open` first.
+
+        Files with ``realtime`` are paced at their own frame rate; otherwise as fast as decoding allows.
+        A live stream that ends raises :class:`ConnectionLost` (the server went away).
+        """
+        if self._container is None:
+            raise SourceError("source is not open")
+        index = 0
+        offset = 0.0  # media time added per completed loop
+        started_wall = time.time()
+        started_clock = time.monotonic()
+        while True:
+            last_time = offset
+            frame_step = 1.0 / 25.0
+            try:
+                stream = self._container.streams.video[0]
+                stream.thread_type = "AUTO"
+                if stream.average_rate:
+                    frame_step = 1.0 / float(stream.average_rate)
+                first_pts_time: float | None = None
+                for av_frame in self._container.decode(stream):
+                    raw = av_frame.time
+                    if first_pts_time is None:
+                        first_pts_time = raw if raw is not None else 0.0
+                    media = offset + ((raw - first_pts_time) if raw is not None else index * frame_step)
+                    if self.spec.is_live:
+                        now = time.time()
+                        frame = Frame(av_frame.to_ndarray(format="bgr24"), index, now, now, now)
+                    else:
+                        if self.spec.realtime:
+                            delay = started_clock + media - time.monotonic()
+                            if delay > 0:
+                                time.sleep(delay)
+                        image = av_frame.to_ndarray(format="bgr24")
+                        frame = Frame(image, index, media, started_wall + media, time.time())
+                    last_time = media
+                    index += 1
+                    yield frame
+            except (SourceError, ConnectionLost):
+                raise
+            except Exception as exc:
+                raise self._translate(exc, "stream failed:") from None
+            if self.spec.is_live:
+                raise ConnectionLost(f"stream ended: {self.spec.display}")
+            if not self.spec.loop:
+                return
+            offset = last_time + frame_step
+            self.open()

@@ -1,0 +1,60 @@
+"""Keep credentials out of anything a person or a log can read.
+
+Camera URLs often carry a user name and password (``rtsp://user:secret@host/stream``) or a token in
+the query string. Only :func:`redact_url`'s output is ever logged, shown or published; error texts
+from libraries that may quote the URL go through :func:`scrub` first.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+_SECRET_QUERY_KEYS = re.compile(r"pass|pwd|token|secret|key|auth|sig", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (and secret-looking query values) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if not parts.scheme or not parts.netloc:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else f"{MASK}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if _SECRET_QUERY_KEYS.search(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def secrets_of(url: str) -> list[str]:
+    """The secret parts of ``url`` (password, user info, secret query values) that must never be shown."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url]
+    found: list[str] = []
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        found.append(userinfo)
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if _SECRET_QUERY_KEYS.search(key) and value:
+            found.append(value)
+    return [secret for secret in found if secret]
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (e.g. a library's error message) with ``url`` and its secrets masked."""
+    text = text.replace(url, redact_url(url))
+    for secret in sorted(secrets_of(url), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text

@@ -70,3 +70,23 @@ def make_service(settings: VigilSettings, engine: object, clock: Clock) -> Watch
     )
     service.start()
     return service
+
+
+def live_settings(tmp_path: object, base: VigilSettings) -> VigilSettings:
+    """Settings for a live test: a data dir of its own (the session's engine is passed in, already loaded)."""
+    from pathlib import Path
+
+    data_dir = Path(str(tmp_path)) / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return base.model_copy(update={"data_dir": data_dir})
+
+
+def live_service(settings: VigilSettings, engine: object) -> WatchlistService:
+    """A started watchlist on the real clock (live tests search at the frames' wall-clock time)."""
+    from vigil.domain.watchlist import system_clock
+
+    return make_service(settings, engine, system_clock)  # type: ignore[arg-type]
+
+
+def live_fields(name: str, category: str = "wanted") -> SubjectFields:
+    return fields(name, category=category, expires_at=datetime.now(UTC) + timedelta(days=90))

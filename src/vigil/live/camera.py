@@ -138,7 +138,8 @@ class CameraStream:
         self.backoff_cap_s = backoff_cap_s
         self._on_status = on_status
         self._rng = rng or random.Random()
-        self._source = AvSource(spec, open_timeout_s=open_timeout_s, read_timeout_s=stall_timeout_s)
+        # The watchdog notices a stall after stall_timeout_s; the blocked read gives up at twice that.
+        self._source = AvSource(spec, open_timeout_s=open_timeout_s, read_timeout_s=2 * stall_timeout_s)
         self.slot = FrameSlot(lossless=not spec.is_live and not spec.realtime)
         self._lock = threading.Lock()
         self._state = CameraState.CONNECTING

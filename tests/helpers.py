@@ -90,3 +90,25 @@ def live_service(settings: VigilSettings, engine: object) -> WatchlistService:
 
 def live_fields(name: str, category: str = "wanted") -> SubjectFields:
     return fields(name, category=category, expires_at=datetime.now(UTC) + timedelta(days=90))
+
+
+def enroll_lfw_people(service: WatchlistService, lfw_dir: object, count: int) -> int:
+    """Enroll the first photo of LFW people (alphabetical) until ``count`` are enrolled; returns how many."""
+    from pathlib import Path
+
+    from vigil.domain.enrollment import EnrollmentError
+
+    enrolled = 0
+    for folder in sorted(p for p in (Path(str(lfw_dir)) / "images").iterdir() if p.is_dir()):
+        photo = min(folder.glob("*.jpg"))
+        try:
+            service.enroll(
+                live_fields(folder.name.replace("_", " "), category="missing-person"),
+                [(photo.name, photo.read_bytes())],
+            )
+        except EnrollmentError:
+            continue
+        enrolled += 1
+        if enrolled >= count:
+            break
+    return enrolled

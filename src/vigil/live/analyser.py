@@ -22,7 +22,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vigil.live.alerts import AlertEvent, AlertRecorder, alert_key
+from vigil.live.alerts import AlertEvent, alert_key
 from vigil.live.decision import DecisionRule, decide
 from vigil.live.sources import Frame
 from vigil.live.tracker import FaceTracker, Track
@@ -112,13 +112,21 @@ def encode_jpeg(image: np.ndarray) -> bytes:
     return bytes(data)
 
 
+class AlertSink(Protocol):
+    """Where the analyser's alerts go: ``AlertRecorder`` (database), or a collector in evaluations."""
+
+    def raise_alert(self, event: AlertEvent) -> AlertEvent | None: ...
+
+    def update_alert(self, event: AlertEvent) -> None: ...
+
+
 class CameraAnalyser:
     def __init__(
         self,
         camera: str,
         engine: FaceEngine,
         matcher: Matcher,
-        recorder: AlertRecorder,
+        recorder: AlertSink,
         settings: AnalysisSettings | None = None,
         *,
         tracker: FaceTracker | None = None,

@@ -51,7 +51,7 @@ class MjpegServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 owner.requests += 1
                 if owner.credentials is not None:
                     expected = "Basic " + base64.b64encode(owner.credentials.encode()).decode()
@@ -186,7 +186,9 @@ def write_clip(frames: list[np.ndarray], path: Path, *, fps: int = 25, repeat: i
         stream.options = {"preset": "veryfast", "g": str(fps)}
         for _ in range(repeat):
             for image in frames:
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[: stream.height, : stream.width]), "bgr24")
+                frame = av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(image[: stream.height, : stream.width]), "bgr24"
+                )
                 for packet in stream.encode(frame):
                     container.mux(packet)
         for packet in stream.encode():

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
-
 from tests.conftest import LFW, VIDEO, needs_lfw, needs_video
 from tests.helpers import enroll_lfw_people, jpeg, live_fields, live_service, live_settings
 from tests.streaming import read_clip, write_clip
+from typer.testing import CliRunner
+
 from vigil.bench.live import compare_rules, sample_frames
 from vigil.cli.main import app
 from vigil.domain.matching import WatchlistMatcher
@@ -53,7 +53,10 @@ def rest_of_clip(crowd_frames: list[np.ndarray], tmp_path_factory: pytest.TempPa
 
 
 def test_vigil_run_raises_exactly_one_alert_for_the_enrolled_passerby(
-    tmp_path: Path, settings, passerby_crop: np.ndarray, rest_of_clip: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    settings,
+    passerby_crop: np.ndarray,
+    rest_of_clip: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     data_dir = tmp_path / "data"
     runner = CliRunner()
@@ -62,8 +65,22 @@ def test_vigil_run_raises_exactly_one_alert_for_the_enrolled_passerby(
     cv2.imwrite(str(photo), passerby_crop)
     added = runner.invoke(
         app,
-        [*base, "watchlist", "add", str(photo), "--name", "Passer By", "--category", "wanted",
-         "--legal-basis", "warrant: W-2026-77", "--approved-by", "Supt. R. Diaz", "--expires", "2099-12-31"],
+        [
+            *base,
+            "watchlist",
+            "add",
+            str(photo),
+            "--name",
+            "Passer By",
+            "--category",
+            "wanted",
+            "--legal-basis",
+            "warrant: W-2026-77",
+            "--approved-by",
+            "Supt. R. Diaz",
+            "--expires",
+            "2099-12-31",
+        ],
     )
     assert added.exit_code == 0, added.output
     subject_id = added.stdout.strip().splitlines()[-1]

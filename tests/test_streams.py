@@ -3,6 +3,7 @@ its own process), files and missing devices. States, reconnection, stalls, drops
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from pathlib import Path
@@ -10,17 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import select
-
 from tests.conftest import VIDEO, needs_video
 from tests.helpers import live_fields, live_service, live_settings
 from tests.streaming import MjpegServer, RtspServer, read_clip, rtsp_server_missing, write_clip
+
+from vigil.domain.matching import WatchlistMatcher
 from vigil.live.alerts import AlertRecorder
 from vigil.live.analyser import AnalysisSettings
 from vigil.live.camera import CameraState, CameraStatus, CameraStream
 from vigil.live.runtime import CameraConfig, LiveRunner, StreamPolicy
 from vigil.live.sources import parse_source
 from vigil.store.models import Alert
-from vigil.domain.matching import WatchlistMatcher
 
 CARPHONE = VIDEO / "carphone_176x144.mp4"
 
@@ -120,8 +121,15 @@ def test_unreachable_stream_retries_with_backoff_and_never_logs_credentials(capl
 
     url = f"rtsp://operator:Pa55w0rd%21@127.0.0.1:{free_port()}/cam1"
     seen: list[CameraStatus] = []
-    stream = CameraStream("down", parse_source(url), analysis_fps=5, on_status=seen.append, backoff_base_s=0.05,
-                          backoff_cap_s=0.2, open_timeout_s=2)
+    stream = CameraStream(
+        "down",
+        parse_source(url),
+        analysis_fps=5,
+        on_status=seen.append,
+        backoff_base_s=0.05,
+        backoff_cap_s=0.2,
+        open_timeout_s=2,
+    )
     try:
         stream.start()
         assert _wait_for(lambda: stream.reconnects >= 3, 15)
@@ -160,7 +168,7 @@ def test_files_play_at_their_own_rate_and_loop() -> None:
         stream.stop()
         stream.join(10)
     assert 4.6 <= timestamps[-1] <= 5.6  # real time, and past the clip's end: it looped
-    assert all(b > a for a, b in zip(timestamps, timestamps[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(timestamps))
     assert stream.slot.dropped <= 3
 
 

@@ -75,11 +75,11 @@ def bench_detect(
                     "faces_per_frame": round(float(np.mean(counts)), 2),
                 }
             )
-    results += _reference_pipeline(settings, decoded[:reference_frames])
+    results += reference_pipeline(settings, decoded[:reference_frames])
     return {"video": str(video), "results": results, "machine": machine_description()}
 
 
-def _reference_pipeline(settings: VigilSettings, frames: list[np.ndarray]) -> list[dict[str, object]]:
+def reference_pipeline(settings: VigilSettings, frames: list[np.ndarray]) -> list[dict[str, object]]:
     """face_recognition as a user runs it: HOG upsample 1, 5-point landmarks, one descriptor per face."""
     import dlib
 

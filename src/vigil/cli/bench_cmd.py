@@ -85,3 +85,38 @@ def search(
     if size < 1 or queries < 1:
         raise typer.BadParameter("--size and --queries must be positive")
     _write(bench_search(size, queries=queries, ef_search=tuple(ef_search or ())), json_out)
+
+
+@app.command("live")
+def live(
+    ctx: typer.Context,
+    json_out: Annotated[Path, typer.Option("--json", help="Where to write the result.")],
+    video: Annotated[Path, typer.Option(help="Video clip to analyse.")] = DEFAULT_VIDEO,
+    threads: Annotated[int, typer.Option(help="CPU cores (the process is pinned).")] = 1,
+    fps: Annotated[float, typer.Option(help="Analysis rate the frames are sampled at.")] = 5.0,
+    reference_frames: Annotated[int, typer.Option(help="Frames for the slow face_recognition pipeline.")] = 8,
+) -> None:
+    """Analysed frames/s per core at 1080p and 720p, beside the face_recognition-style per-frame pipeline."""
+    from vigil.bench.live import bench_throughput
+
+    settings = settings_from(ctx)
+    _write(bench_throughput(settings, video, threads=threads, fps=fps, reference_frames=reference_frames), json_out)
+
+
+@app.command("soak")
+def soak(
+    ctx: typer.Context,
+    json_out: Annotated[Path, typer.Option("--json", help="Where to write the result.")],
+    video: Annotated[Path, typer.Option(help="Video clip, played in a loop in real time.")] = DEFAULT_VIDEO,
+    minutes: Annotated[float, typer.Option(help="How long to run.")] = 10.0,
+    fps: Annotated[float, typer.Option(help="Analysis rate.")] = 5.0,
+    enroll: Annotated[int, typer.Option(help="People enrolled from an early frame of the clip.")] = 4,
+) -> None:
+    """Alert latency (frame captured → alert stored, p50/p95) and memory over a looped real-time run."""
+    from vigil.bench.live import bench_soak
+
+    def progress(elapsed: float, alerts: int, rss_mb: float) -> None:
+        typer.echo(f"{elapsed / 60:.1f} min: {alerts} alerts, RSS {rss_mb:.0f} MB", err=True)
+
+    settings = settings_from(ctx)
+    _write(bench_soak(settings, video, seconds=60 * minutes, fps=fps, enroll=enroll, progress=progress), json_out)

@@ -38,13 +38,12 @@ def list_cameras(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False
 ) -> None:
     """The registered cameras (URLs without credentials)."""
-    for view in _registry(ctx).list():
+    for view in _registry(ctx).cameras():
         if as_json:
             typer.echo(json.dumps(view.__dict__))
         else:
-            typer.echo(
-                f"{view.name}  {view.kind}  {view.url}  ({view.latitude:.6f}, {view.longitude:.6f})  {view.analysis_fps:g} fps"
-            )
+            place = f"({view.latitude:.6f}, {view.longitude:.6f})"
+            typer.echo(f"{view.name}  {view.kind}  {view.url}  {place}  {view.analysis_fps:g} fps")
 
 
 @app.command("remove")

@@ -80,7 +80,7 @@ class CameraRegistry:
         except IntegrityError:
             raise CameraError("camera-exists", f"a camera named {name!r} is registered already") from None
 
-    def list(self) -> list[CameraView]:
+    def cameras(self) -> list[CameraView]:
         with self.db.session() as session:
             return [_view(c) for c in session.scalars(select(Camera).order_by(Camera.name))]
 

@@ -34,9 +34,14 @@ log = logging.getLogger(__name__)
 
 
 class SubjectInfo(Protocol):
-    display_name: str
-    category: str
-    rule: DecisionRule
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def rule(self) -> DecisionRule: ...
 
 
 class Matcher(Protocol):

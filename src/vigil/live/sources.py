@@ -8,6 +8,7 @@ are wrong: retrying cannot help). Error texts never carry the URL's credentials.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import sys
 import time
@@ -127,9 +128,7 @@ def is_connection_error(exc: BaseException, spec: SourceSpec) -> bool:
         return True
     if isinstance(exc, av.error.InvalidDataError):
         return spec.kind in ("rtsp", "http")  # a stream cut mid-packet
-    if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
-        return True
-    return False
+    return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
 
 
 class AvSource:
@@ -177,10 +176,8 @@ class AvSource:
 
     def close(self) -> None:
         if self._container is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken stream may fail; it is gone either way
                 self._container.close()
-            except Exception:
-                pass
             self._container = None
 
     # ---------------------------------------------------------------- frames

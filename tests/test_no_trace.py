@@ -1,0 +1,114 @@
+"""Faces that match nobody leave no trace: after a run over the crowd clip against a watchlist that
+matches nobody in it, nothing new is in the database, the data directory or the logs — no crop, no
+embedding, no score or box — while the counters show that faces were analysed."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, inspect, select, text
+from tests.conftest import VIDEO, needs_video
+from tests.helpers import jpeg, live_fields, live_service, live_settings
+
+from vigil.domain.matching import WatchlistMatcher
+from vigil.live.alerts import AlertRecorder
+from vigil.live.runtime import CameraConfig, LiveRunner
+from vigil.live.sources import parse_source
+from vigil.store.models import Alert
+
+CROWD = VIDEO / "crowd_walk_1080p.mp4"
+
+
+def _files(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+
+
+def _row_counts(service) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with service.db.session() as session:
+        tables = inspect(session.get_bind()).get_table_names()
+        return {t: session.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one() for t in tables}
+
+
+@needs_video
+def test_a_run_that_matches_nobody_writes_nothing_about_any_face(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    run_settings = live_settings(tmp_path, settings)
+    service = live_service(run_settings, engine)
+    service.enroll(live_fields("Eileen Collins"), [("collins.jpg", jpeg(astronaut))])
+    rows_before = _row_counts(service)
+    files_before = _files(run_settings.data_dir)
+
+    log_file = tmp_path / "vigil.log"
+    handler = logging.FileHandler(log_file)
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root = logging.getLogger()
+    keep = Keep(logging.DEBUG)
+    previous_level = root.level
+    root.addHandler(handler)
+    root.addHandler(keep)
+    root.setLevel(logging.DEBUG)
+    try:
+        runner = LiveRunner(
+            [CameraConfig("plaza", parse_source(str(CROWD), realtime=False), 5.0)],
+            engine,
+            WatchlistMatcher(service),
+            AlertRecorder(service.db, service.media),
+        )
+        runner.start()
+        assert runner.wait(300)
+        runner.close()
+    finally:
+        root.removeHandler(handler)
+        root.removeHandler(keep)
+        root.setLevel(previous_level)
+        handler.close()
+
+    counters = runner.counters()["plaza"]
+    assert counters.faces > 100 and counters.embedded > 30 and counters.alerts == 0  # faces were analysed
+
+    # The database: not one row more, anywhere.
+    assert _row_counts(service) == rows_before
+    with service.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 0
+    # The data directory: no new file (the database's own files aside), no crop.
+    files_after = _files(run_settings.data_dir)
+    database_files = {"vigil.db", "vigil.db-wal", "vigil.db-shm"}
+    assert {f for f in files_after if f not in database_files} == {f for f in files_before if f not in database_files}
+    assert not (run_settings.data_dir / "media" / "crops").exists() or not any(
+        (run_settings.data_dir / "media" / "crops").iterdir()
+    )
+
+    # No embedding of a passer-by, in any byte of any file or the log.
+    frame = next(iter(_decoded_frames(CROWD, [10, 40, 80])))
+    passers = engine.analyse(frame).embeddings.vectors
+    assert len(passers) >= 3
+    blobs = [p.read_bytes() for p in run_settings.data_dir.rglob("*") if p.is_file()] + [log_file.read_bytes()]
+    for vector in passers:
+        for fragment in (vector[:8].astype(np.float32).tobytes(), vector[:8].astype(np.float64).tobytes()):
+            assert not any(fragment in blob for blob in blobs)
+    # No JPEG in the database.
+    for name in database_files:
+        path = run_settings.data_dir / name
+        if path.exists():
+            assert b"\xff\xd8\xff" not in path.read_bytes()
+
+    # The logs: camera states only, no numbers about faces (no arrays, boxes or scores as arguments).
+    for record in records:
+        for arg in record.args if isinstance(record.args, tuple) else ():
+            assert not isinstance(arg, np.ndarray | float | np.floating), record.getMessage()
+        assert "score" not in record.getMessage().lower()
+
+
+def _decoded_frames(video: Path, indices: list[int]):  # type: ignore[no-untyped-def]
+    from tests.streaming import read_clip
+
+    frames = read_clip(video)
+    return [frames[i] for i in indices]

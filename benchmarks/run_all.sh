@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-runs every face-engine benchmark and evaluation recorded in BENCHMARKS.md.
+# Re-runs every benchmark and evaluation recorded in BENCHMARKS.md.
 # Needs ../shared (LFW, the crowd clip, YuNet and MobileFaceNet). Takes about an hour on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,3 +16,5 @@ vigil eval lfw --data "$LFW" --json "$OUT/lfw_centerface_dlib-resnet.json" --det
 vigil eval lfw --data "$LFW" --json "$OUT/lfw_yunet_mobilefacenet.json" --detector yunet --embedder mobilefacenet --gallery-images 1 --gallery-images 3
 vigil eval lfw --data "$LFW" --json "$OUT/lfw_yunet_dlib-resnet.json" --detector yunet --embedder dlib-resnet --gallery-images 1 --gallery-images 3
 vigil eval lfw --data "$LFW" --json "$OUT/lfw_centerface_mobilefacenet.json" --detector centerface --embedder mobilefacenet --gallery-images 1 --gallery-images 3
+vigil bench live --json "$OUT/bench_live_1thread.json" --threads 1
+vigil bench soak --minutes 10 --json "$OUT/live_soak.json"

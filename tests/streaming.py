@@ -176,7 +176,7 @@ def ffmpeg_available() -> bool:
 
 
 def write_clip(frames: list[np.ndarray], path: Path, *, fps: int = 25, repeat: int = 1) -> Path:
-    """Encode BGR frames (repeated ``repeat`` times) as an H.264 MP4 with PyAV."""
+    """Encode RGB frames (repeated ``repeat`` times) as an H.264 MP4 with PyAV."""
     import av
 
     height, width = frames[0].shape[:2]
@@ -187,7 +187,7 @@ def write_clip(frames: list[np.ndarray], path: Path, *, fps: int = 25, repeat: i
         for _ in range(repeat):
             for image in frames:
                 frame = av.VideoFrame.from_ndarray(
-                    np.ascontiguousarray(image[: stream.height, : stream.width]), "bgr24"
+                    np.ascontiguousarray(image[: stream.height, : stream.width]), "rgb24"
                 )
                 for packet in stream.encode(frame):
                     container.mux(packet)
@@ -200,5 +200,5 @@ def read_clip(path: Path, *, start: int = 0, stop: int | None = None) -> list[np
     import av
 
     with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     return frames[start:stop]

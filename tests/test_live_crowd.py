@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -38,7 +37,7 @@ def crowd_frames() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def passerby_crop(crowd_frames: list[np.ndarray], engine) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """The best-quality face of an early frame, cropped with a margin as an enrollment photo (BGR)."""
+    """The best-quality face of an early frame, cropped with a margin as an enrollment photo (RGB)."""
     frame = crowd_frames[ENROLL_FRAME]
     faces = engine.detect(frame)
     best = int(np.argmax(assess_quality(frame, faces).score))
@@ -62,7 +61,7 @@ def test_vigil_run_raises_exactly_one_alert_for_the_enrolled_passerby(
     runner = CliRunner()
     base = ["--data-dir", str(data_dir), "--models-dir", str(settings.resolved_models_dir)]
     photo = tmp_path / "passerby.jpg"
-    cv2.imwrite(str(photo), passerby_crop)
+    photo.write_bytes(jpeg(passerby_crop))
     added = runner.invoke(
         app,
         [
@@ -141,7 +140,7 @@ def test_no_alert_with_a_gallery_of_1000_lfw_people_not_in_the_clip(lfw_watchlis
 def test_track_rule_raises_fewer_false_flags_than_per_frame_matching(  # type: ignore[no-untyped-def]
     lfw_watchlist, engine, passerby_crop: np.ndarray
 ) -> None:
-    subject = lfw_watchlist.enroll(live_fields("Passer By"), [("p.jpg", jpeg(passerby_crop[:, :, ::-1]))]).subject_id
+    subject = lfw_watchlist.enroll(live_fields("Passer By"), [("p.jpg", jpeg(passerby_crop))]).subject_id
     try:
         frames = sample_frames(CROWD, 5.0, start_s=REST_FROM / 25)
         matcher = WatchlistMatcher(lfw_watchlist)

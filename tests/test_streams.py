@@ -182,7 +182,7 @@ def test_rtsp_server_stopped_mid_stream_reconnects_within_10s_with_one_alert(tmp
     service = live_service(live_settings(tmp_path, settings), engine)
     from tests.helpers import jpeg
 
-    subject = service.enroll(live_fields("Caller"), [("caller.jpg", jpeg(frames[0][:, :, ::-1]))]).subject_id
+    subject = service.enroll(live_fields("Caller"), [("caller.jpg", jpeg(frames[0]))]).subject_id
     server = RtspServer(clip).start()
     statuses: list[CameraStatus] = []
     recorder = AlertRecorder(service.db, service.media)
@@ -217,3 +217,11 @@ def test_rtsp_server_stopped_mid_stream_reconnects_within_10s_with_one_alert(tmp
     assert [a.subject_id for a in alerts] == [subject]  # one alert, not one per connection
     assert raised.count("raised") == 1
     assert runner.counters()["door"].frames > 20
+
+
+def test_a_missing_webcam_stops_with_the_reason() -> None:
+    stream = CameraStream("cam", parse_source("webcam:57"), analysis_fps=5, backoff_base_s=0.05)
+    stream.start()
+    stream.join(15)
+    assert stream.state == CameraState.STOPPED and "/dev/video57" in stream.history[-1].detail
+    assert stream.reconnects == 0

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vigil.live.alerts import AlertEvent
-from vigil.live.analyser import AnalysisSettings, CameraAnalyser, Matcher, SubjectInfo
+from vigil.live.analyser import AnalysisSettings, CameraAnalyser, Matcher, SubjectInfo, encode_jpeg
 from vigil.live.decision import DecisionRule
 from vigil.live.sources import AvSource, Frame, parse_source
 from vigil.recognition.gallery import Candidate
@@ -27,12 +27,10 @@ def sample_frames(video: Path, fps: float, *, start_s: float = 0.0, limit: int |
     source = AvSource(parse_source(str(video), realtime=False))
     source.open()
     frames: list[Frame] = []
-    next_due = start_s
     try:
-        for frame in source.frames():
-            if frame.timestamp + 1e-6 >= next_due:
+        for frame in source.frames(every_s=1.0 / fps):
+            if frame.timestamp + 1e-6 >= start_s:
                 frames.append(frame)
-                next_due += 1.0 / fps
                 if limit is not None and len(frames) >= limit:
                     break
     finally:
@@ -242,7 +240,6 @@ def bench_soak(
     stored) and the process's memory once a second."""
     import tempfile
 
-    import cv2
     import psutil
 
     from vigil.bench.embed import machine_description
@@ -277,7 +274,7 @@ def bench_soak(
                 expires_at=datetime.now(UTC) + timedelta(days=1),
             )
             try:
-                watchlist.enroll(fields, [(f"p{index}.jpg", bytes(cv2.imencode(".jpg", crop)[1]))])
+                watchlist.enroll(fields, [(f"p{index}.jpg", encode_jpeg(crop))])
             except EnrollmentError:
                 continue
             enrolled += 1

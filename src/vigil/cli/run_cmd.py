@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ import typer
 
 from vigil.cli.context import settings_from
 from vigil.domain.cameras import DEFAULT_ANALYSIS_FPS, CameraError, CameraRegistry, check_camera
-from vigil.live.camera import CameraStatus
+from vigil.live.camera import CameraHealth, CameraStatus
 from vigil.live.runtime import CameraConfig
 from vigil.live.sources import parse_source
 
@@ -24,6 +25,20 @@ def _parse_camera(text: str, *, loop: bool, realtime: bool, fps: float) -> Camer
         raise CameraError("camera-arg", f"--camera takes NAME=SOURCE, got {text.split('=', 1)[0]!r}=…")
     check_camera(name, source, 0.0, 0.0, fps)
     return CameraConfig(name, parse_source(source, loop=loop, realtime=realtime), fps)
+
+
+def _health_json(health: CameraHealth) -> dict[str, object]:
+    return {
+        "camera": health.camera,
+        "state": health.state.value,
+        "analysed_fps": round(health.analysed_fps, 2),
+        "analysed_frames": health.analysed_frames,
+        "dropped_frames": health.dropped_frames,
+        "reconnects": health.reconnects,
+        "last_frame_at": None
+        if health.last_frame_at is None
+        else datetime.fromtimestamp(health.last_frame_at, UTC).isoformat(),
+    }
 
 
 def run(
@@ -46,6 +61,9 @@ def run(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Append each alert as a JSON line to this file.")
     ] = None,
+    health_every: Annotated[
+        float, typer.Option("--health-every", help="Print each camera's health to stderr this often (s); 0: never.")
+    ] = 60.0,
 ) -> None:
     """Run cameras against the watchlist. Camera state changes and a summary go to stderr."""
     from vigil.live.alerts import JsonLinesWriter
@@ -85,13 +103,19 @@ def run(
 
     previous = signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
     started = time.monotonic()
+    next_health = started + health_every
     try:
         runner.start()
         while not stop_requested:
             if runner.wait(timeout=0.5) and (until_end or all(not c.spec.is_live for c in configs)):
                 break
-            if duration is not None and time.monotonic() - started >= duration:
+            now = time.monotonic()
+            if duration is not None and now - started >= duration:
                 break
+            if health_every > 0 and now >= next_health:
+                next_health = now + health_every
+                for health in runner.health():
+                    typer.echo(json.dumps({"health": _health_json(health)}), err=True)
     finally:
         runner.close()
         signal.signal(signal.SIGINT, previous[0])

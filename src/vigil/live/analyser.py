@@ -111,7 +111,8 @@ def face_crop(image: np.ndarray, box: np.ndarray, max_px: int) -> np.ndarray:
 
 
 def encode_jpeg(image: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    """JPEG bytes of an RGB image."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return bytes(data)

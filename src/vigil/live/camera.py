@@ -271,17 +271,12 @@ class CameraStream:
 
     def _pump(self) -> bool:
         """Read until the source ends (True), or a stop or restart is asked for (False)."""
-        interval = 1.0 / self.analysis_fps
-        next_due: float | None = None
-        for frame in self._source.frames():
+        for frame in self._source.frames(every_s=1.0 / self.analysis_fps):
             self.last_frame_at = time.monotonic()
             self.last_frame_wall = frame.captured_at
             if self._state != CameraState.STREAMING:
                 self._set_state(CameraState.STREAMING)
             if self._stop.is_set() or self._restart.is_set():
                 return False
-            if next_due is None or frame.timestamp + 1e-6 >= next_due:
-                # the next due time follows the schedule, but never falls behind the source by more than one step
-                next_due = frame.timestamp + interval if next_due is None else max(next_due + interval, frame.timestamp)
-                self.slot.put(frame)
+            self.slot.put(frame)
         return True

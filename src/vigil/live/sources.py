@@ -57,7 +57,7 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame (BGR, uint8).
+    """One decoded frame: (H, W, 3) uint8 RGB, like every image in Vigil.
 
     ``timestamp``: seconds on the source's clock, increasing (media time for files, across loops;
     wall-clock time for live streams) — used to sample the analysis rate.
@@ -181,15 +181,18 @@ class AvSource:
             self._container = None
 
     # ---------------------------------------------------------------- frames
-    def frames(self) -> Iterator[Frame]:
-        """Decoded frames until the source ends (files loop if asked). Call :meth:`open` first.
+    def frames(self, every_s: float = 0.0) -> Iterator[Frame]:
+        """Frames until the source ends (files loop if asked), at most one per ``every_s`` seconds of
+        source time. Call :meth:`open` first.
 
-        Files with ``realtime`` are paced at their own frame rate; otherwise as fast as decoding allows.
-        A live stream that ends raises :class:`ConnectionLost` (the server went away).
+        Every frame is decoded (the codec needs them), but only the sampled ones are converted to
+        pixels. Files with ``realtime`` are paced at their own frame rate; otherwise as fast as decoding
+        allows. A live stream that ends raises :class:`ConnectionLost` (the server went away).
         """
         if self._container is None:
             raise SourceError("source is not open")
         index = 0
+        next_due: float | None = None
         offset = 0.0  # media time added per completed loop
         started_wall = time.time()
         started_clock = time.monotonic()
@@ -207,18 +210,23 @@ class AvSource:
                     if first_pts_time is None:
                         first_pts_time = raw if raw is not None else 0.0
                     media = offset + ((raw - first_pts_time) if raw is not None else index * frame_step)
+                    clock = time.time() if self.spec.is_live else media
+                    index += 1
+                    last_time = media
+                    if next_due is not None and clock + 1e-6 < next_due:
+                        continue
+                    # the schedule never falls behind the source by more than one step
+                    next_due = clock + every_s if next_due is None else max(next_due + every_s, clock)
                     if self.spec.is_live:
                         now = time.time()
-                        frame = Frame(av_frame.to_ndarray(format="bgr24"), index, now, now, now)
+                        frame = Frame(av_frame.to_ndarray(format="rgb24"), index - 1, now, now, now)
                     else:
                         if self.spec.realtime:
                             delay = started_clock + media - time.monotonic()
                             if delay > 0:
                                 time.sleep(delay)
-                        image = av_frame.to_ndarray(format="bgr24")
-                        frame = Frame(image, index, media, started_wall + media, time.time())
-                    last_time = media
-                    index += 1
+                        image = av_frame.to_ndarray(format="rgb24")
+                        frame = Frame(image, index - 1, media, started_wall + media, time.time())
                     yield frame
             except (SourceError, ConnectionLost):
                 raise

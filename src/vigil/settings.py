@@ -63,7 +63,11 @@ class VigilSettings(BaseSettings):
         default=5.0, gt=0.0, le=600.0, description="A stream without a frame for this long is restarted."
     )
     reconnect_max_s: float = Field(
-        default=30.0, gt=0.0, le=3600.0, description="Longest wait between reconnection attempts."
+        default=8.0,
+        gt=0.0,
+        le=3600.0,
+        description="Longest wait between reconnection attempts (bounds how long a camera stays down after "
+        "its server is back).",
     )
 
     @property

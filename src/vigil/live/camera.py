@@ -124,7 +124,7 @@ class CameraStream:
         on_status: Callable[[CameraStatus], None] | None = None,
         stall_timeout_s: float = 5.0,
         backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
+        backoff_cap_s: float = 8.0,
         open_timeout_s: float = 10.0,
         rng: random.Random | None = None,
     ) -> None:

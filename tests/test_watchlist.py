@@ -241,3 +241,19 @@ def test_categories_are_configurable(service, astronaut) -> None:  # type: ignor
         service.add_category("bail-conditions", "Again")
     with pytest.raises(EnrollmentError, match="slug"):
         service.add_category("Bad Name/..", "x")
+
+
+def test_refresh_picks_up_changes_made_by_another_process(tmp_path, engine, astronaut, clock) -> None:  # type: ignore[no-untyped-def]
+    settings = VigilSettings(data_dir=tmp_path / "data")
+    writer = make_service(settings, engine, clock)  # e.g. `vigil watchlist add` while `vigil run` runs
+    reader = make_service(settings, engine, clock)
+    probe = reader.engine.analyse(np.ascontiguousarray(astronaut[:, ::-1])).embeddings.vectors
+    assert reader.refresh() is False
+    subject = writer.enroll(fields(), [("a.jpg", jpeg(astronaut))]).subject_id
+    assert reader.search(probe)[0] == []
+    assert reader.refresh() is True and reader.search(probe)[0][0].subject_id == subject
+    assert reader.refresh() is False
+    writer.suspend(subject)
+    assert reader.refresh() is True and reader.search(probe)[0] == []
+    writer.reinstate(subject)
+    assert reader.refresh() is True and reader.search(probe)[0][0].subject_id == subject

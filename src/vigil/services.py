@@ -42,16 +42,18 @@ def open_live(
     cameras: list[CameraConfig],
     *,
     on_status: Callable[[CameraStatus], None] | None = None,
-) -> tuple[LiveRunner, AlertRecorder]:
-    """A runner for ``cameras`` against the watchlist, and the recorder its alerts go through."""
+) -> tuple[LiveRunner, AlertRecorder, WatchlistMatcher]:
+    """A runner for ``cameras`` against the watchlist, the recorder its alerts go through, and the
+    matcher (whose ``refresh`` picks up watchlist changes made by other processes)."""
     recorder = AlertRecorder(watchlist.db, watchlist.media)
+    matcher = WatchlistMatcher(watchlist)
     runner = LiveRunner(
         cameras,
         watchlist.engine,
-        WatchlistMatcher(watchlist),
+        matcher,
         recorder,
         analysis=AnalysisSettings(min_quality=settings.live_min_quality, max_faces=settings.live_max_faces),
         policy=StreamPolicy(stall_timeout_s=settings.stall_timeout_s, backoff_cap_s=settings.reconnect_max_s),
         on_status=on_status,
     )
-    return runner, recorder
+    return runner, recorder, matcher

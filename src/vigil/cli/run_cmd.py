@@ -27,6 +27,9 @@ def _parse_camera(text: str, *, loop: bool, realtime: bool, fps: float) -> Camer
     return CameraConfig(name, parse_source(source, loop=loop, realtime=realtime), fps)
 
 
+WATCHLIST_POLL_S = 2.0
+
+
 def _health_json(health: CameraHealth) -> dict[str, object]:
     return {
         "camera": health.camera,
@@ -91,7 +94,7 @@ def run(
         typer.echo(f"[{time.strftime('%H:%M:%S')}] camera {status.camera}: {status.state.value}{detail}", err=True)
 
     watchlist = open_watchlist(settings)
-    runner, recorder = open_live(settings, watchlist, configs, on_status=show_status)
+    runner, recorder, matcher = open_live(settings, watchlist, configs, on_status=show_status)
     writer = JsonLinesWriter(json_out) if json_out else JsonLinesWriter(sys.stdout)
     recorder.subscribe(writer)
     stop_requested = False
@@ -104,6 +107,7 @@ def run(
     previous = signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
     started = time.monotonic()
     next_health = started + health_every
+    next_refresh = started + WATCHLIST_POLL_S
     try:
         runner.start()
         while not stop_requested:
@@ -112,6 +116,10 @@ def run(
             now = time.monotonic()
             if duration is not None and now - started >= duration:
                 break
+            if now >= next_refresh:  # enrollments, suspensions and removals made by other processes
+                next_refresh = now + WATCHLIST_POLL_S
+                if matcher.refresh():
+                    typer.echo(f"[{time.strftime('%H:%M:%S')}] watchlist reloaded", err=True)
             if health_every > 0 and now >= next_health:
                 next_health = now + health_every
                 for health in runner.health():

@@ -63,6 +63,13 @@ class WatchlistMatcher:
             self._cards[subject_id] = card
         return card
 
+    def refresh(self) -> bool:
+        """Pick up watchlist changes made elsewhere (see ``WatchlistService.refresh``)."""
+        if not self.watchlist.refresh():
+            return False
+        self.forget()
+        return True
+
     def forget(self) -> None:
         """Drop cached subject details (after a category's rule or a subject changed)."""
         with self._lock:

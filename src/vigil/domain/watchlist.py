@@ -67,12 +67,40 @@ class WatchlistService:
         self.model = engine.embedder.name
         self.version = engine.embedder.version
         self.gallery: Gallery | None = None
+        self._fingerprint: tuple[Any, ...] = ()
 
     # ----------------------------------------------------------- start-up
     def start(self) -> None:
         """Sweep orphaned media and build the gallery from the database."""
         self.sweep_orphan_media()
+        self._fingerprint = self.fingerprint()
         self.gallery = self.load_gallery()
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        """A cheap summary of everything matching depends on: it changes whenever a subject, template or
+        category rule is added, changed or removed (by this process or any other)."""
+        with self.db.session() as session:
+            subjects = session.execute(select(func.count(Subject.id), func.max(Subject.updated_at))).one()
+            templates = session.execute(
+                select(func.count(PhotoEmbedding.id), func.max(PhotoEmbedding.id)).where(
+                    PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version
+                )
+            ).one()
+            rules = session.execute(
+                select(Category.name, Category.match_threshold, Category.min_faces).order_by(Category.name)
+            ).all()
+        return (tuple(subjects), tuple(templates), tuple(tuple(r) for r in rules))
+
+    def refresh(self) -> bool:
+        """Rebuild the gallery if the database changed since it was built — e.g. another process
+        enrolled, suspended or removed someone. Returns whether it was rebuilt. Searches running
+        meanwhile finish on the old gallery; the new one replaces it in one step."""
+        fingerprint = self.fingerprint()
+        if self.gallery is not None and fingerprint == self._fingerprint:
+            return False
+        gallery = self.load_gallery()
+        self.gallery, self._fingerprint = gallery, fingerprint
+        return True
 
     def load_gallery(self) -> Gallery:
         """A fresh gallery of every matchable subject's templates for the current embedder."""

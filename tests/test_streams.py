@@ -254,3 +254,35 @@ def test_two_cameras_at_once_each_raise_their_own_alert(tmp_path, settings, engi
     assert [(a.camera, a.subject_id) for a in alerts] == [("east", subject), ("west", subject)]
     assert all(a.faces >= 3 and a.best_score >= a.threshold for a in alerts)
     assert {h.camera: h.analysed_frames for h in runner.health()} == {"east": 20, "west": 20}
+
+
+@needs_video
+def test_a_failed_alert_write_is_retried_and_the_camera_goes_on(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import OperationalError
+    from tests.helpers import jpeg
+
+    frames = read_clip(CARPHONE)
+    service = live_service(live_settings(tmp_path, settings), engine)
+    subject = service.enroll(live_fields("Caller"), [("caller.jpg", jpeg(frames[0]))]).subject_id
+
+    class FlakyRecorder(AlertRecorder):
+        failures = 1
+
+        def raise_alert(self, event):  # type: ignore[no-untyped-def]
+            if self.failures:
+                self.failures -= 1
+                raise OperationalError("INSERT", {}, Exception("database is locked"))
+            return super().raise_alert(event)
+
+    runner = LiveRunner(
+        [CameraConfig("east", parse_source(str(CARPHONE), realtime=False), 5.0)],
+        engine,
+        WatchlistMatcher(service),
+        FlakyRecorder(service.db, service.media),
+    )
+    runner.start()
+    assert runner.wait(120)
+    runner.close()
+    assert runner.errors() == {} and runner.workers["east"].failed_frames == 1
+    with service.db.session() as session:
+        assert [a.subject_id for a in session.scalars(select(Alert))] == [subject]

@@ -253,6 +253,8 @@ class CameraAnalyser:
         )
         if previous is not None:
             if event.score > previous.score or event.faces > previous.faces:
+                # keep the key (and first sighting) of the alert this track belongs to, folded or not
+                event = replace(event, key=previous.key, first_seen=previous.first_seen)
                 self.recorder.update_alert(event)
                 track.alerts[verdict.subject_id] = event
             return None

@@ -5,6 +5,7 @@ plus one watchdog thread that restarts stalled streams.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,8 @@ class _CameraWorker:
         self.analyser = analyser
         self.thread = threading.Thread(target=self._run, name=f"analyse-{stream.name}", daemon=True)
         self.error: BaseException | None = None
+        self.failed_frames = 0
+        self._last_failure_log = -math.inf
 
     def _run(self) -> None:
         try:
@@ -49,7 +52,19 @@ class _CameraWorker:
                     if self.stream.slot.closed:
                         break
                     continue
-                self.analyser.process(frame)
+                try:
+                    self.analyser.process(frame)
+                except Exception:
+                    # e.g. the database is briefly unavailable: the frame is lost, the camera goes on, and a
+                    # track whose alert could not be stored raises it again on its next frame.
+                    self.failed_frames += 1
+                    now = time.monotonic()
+                    if now - self._last_failure_log >= 60.0:
+                        self._last_failure_log = now
+                        log.exception(
+                            "camera %s: analysis of a frame failed (%d so far)", self.stream.name, self.failed_frames
+                        )
+                    continue
                 self.stream.mark_analysed()
         except BaseException as exc:
             self.error = exc

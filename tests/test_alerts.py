@@ -12,9 +12,9 @@ import numpy as np
 from sqlalchemy import select
 from tests.helpers import jpeg, live_fields, live_service
 
+from vigil.domain.alerts import AlertEvent, AlertRecorder, JsonLinesWriter, alert_key
 from vigil.domain.cameras import CameraRegistry
-from vigil.live.alerts import AlertEvent, AlertRecorder, JsonLinesWriter, alert_key
-from vigil.live.analyser import encode_jpeg
+from vigil.pipeline.analyser import encode_jpeg
 from vigil.settings import VigilSettings
 from vigil.store.models import Alert
 

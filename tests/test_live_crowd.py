@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from vigil.bench.live import compare_rules, sample_frames
 from vigil.cli.main import app
+from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
-from vigil.live.alerts import AlertRecorder
-from vigil.live.runtime import CameraConfig, LiveRunner
-from vigil.live.sources import parse_source
+from vigil.pipeline.runtime import CameraConfig, LiveRunner
 from vigil.store.models import Alert
+from vigil.video.sources import parse_source
 from vigil.vision.quality import assess_quality
 
 CROWD = VIDEO / "crowd_walk_1080p.mp4"

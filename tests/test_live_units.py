@@ -8,11 +8,11 @@ import threading
 import numpy as np
 import pytest
 
-from vigil.live.camera import TRANSITIONS, CameraState, FrameSlot, backoff_delay
-from vigil.live.decision import DecisionRule, decide, per_frame_flags
-from vigil.live.sources import Frame, SourceError, parse_source
-from vigil.live.tracker import FaceTracker
+from vigil.recognition.decision import DecisionRule, decide, per_frame_flags
 from vigil.redaction import redact_url, scrub
+from vigil.video.camera import TRANSITIONS, CameraState, FrameSlot, backoff_delay
+from vigil.video.sources import Frame, SourceError, parse_source
+from vigil.video.tracker import FaceTracker
 
 
 # ----------------------------------------------------------------- redaction

@@ -12,11 +12,11 @@ from sqlalchemy import func, inspect, select, text
 from tests.conftest import VIDEO, needs_video
 from tests.helpers import jpeg, live_fields, live_service, live_settings
 
+from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
-from vigil.live.alerts import AlertRecorder
-from vigil.live.runtime import CameraConfig, LiveRunner
-from vigil.live.sources import parse_source
+from vigil.pipeline.runtime import CameraConfig, LiveRunner
 from vigil.store.models import Alert
+from vigil.video.sources import parse_source
 
 CROWD = VIDEO / "crowd_walk_1080p.mp4"
 

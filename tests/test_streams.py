@@ -15,13 +15,13 @@ from tests.conftest import VIDEO, needs_video
 from tests.helpers import live_fields, live_service, live_settings
 from tests.streaming import MjpegServer, RtspServer, read_clip, rtsp_server_missing, write_clip
 
+from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
-from vigil.live.alerts import AlertRecorder
-from vigil.live.analyser import AnalysisSettings
-from vigil.live.camera import CameraState, CameraStatus, CameraStream
-from vigil.live.runtime import CameraConfig, LiveRunner, StreamPolicy
-from vigil.live.sources import parse_source
+from vigil.pipeline.analyser import AnalysisSettings
+from vigil.pipeline.runtime import CameraConfig, LiveRunner, StreamPolicy
 from vigil.store.models import Alert
+from vigil.video.camera import CameraState, CameraStatus, CameraStream
+from vigil.video.sources import parse_source
 
 CARPHONE = VIDEO / "carphone_176x144.mp4"
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.watchlist import Clock, WatchlistService, system_clock
-from vigil.live.alerts import AlertRecorder
-from vigil.live.analyser import AnalysisSettings
-from vigil.live.camera import CameraStatus
-from vigil.live.runtime import CameraConfig, LiveRunner, StreamPolicy
+from vigil.pipeline.analyser import AnalysisSettings
+from vigil.pipeline.runtime import CameraConfig, LiveRunner, StreamPolicy
 from vigil.settings import VigilSettings
 from vigil.store.db import open_database
 from vigil.store.media import MediaStore
+from vigil.video.camera import CameraStatus
 from vigil.vision.catalogue import default_threshold
 from vigil.vision.engine import FaceEngine
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from vigil.live.alerts import AlertEvent
-from vigil.live.analyser import AnalysisSettings, CameraAnalyser, Matcher, SubjectInfo, encode_jpeg
-from vigil.live.decision import DecisionRule
-from vigil.live.sources import AvSource, Frame, parse_source
+from vigil.domain.alerts import AlertEvent
+from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, Matcher, SubjectInfo, encode_jpeg
+from vigil.recognition.decision import DecisionRule
 from vigil.recognition.gallery import Candidate
+from vigil.video.sources import AvSource, Frame, parse_source
 from vigil.vision.engine import FaceEngine
 
 
@@ -243,9 +243,9 @@ def bench_soak(
     import psutil
 
     from vigil.bench.embed import machine_description
+    from vigil.domain.alerts import AlertRecorder
     from vigil.domain.enrollment import EnrollmentError, SubjectFields
-    from vigil.live.alerts import AlertRecorder
-    from vigil.live.runtime import CameraConfig, LiveRunner
+    from vigil.pipeline.runtime import CameraConfig, LiveRunner
     from vigil.services import open_watchlist
     from vigil.vision.quality import assess_quality
 

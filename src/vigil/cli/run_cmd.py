@@ -14,9 +14,9 @@ import typer
 
 from vigil.cli.context import settings_from
 from vigil.domain.cameras import DEFAULT_ANALYSIS_FPS, CameraError, CameraRegistry, check_camera
-from vigil.live.camera import CameraHealth, CameraStatus
-from vigil.live.runtime import CameraConfig
-from vigil.live.sources import parse_source
+from vigil.pipeline.runtime import CameraConfig
+from vigil.video.camera import CameraHealth, CameraStatus
+from vigil.video.sources import parse_source
 
 
 def _parse_camera(text: str, *, loop: bool, realtime: bool, fps: float) -> CameraConfig:
@@ -69,7 +69,7 @@ def run(
     ] = 60.0,
 ) -> None:
     """Run cameras against the watchlist. Camera state changes and a summary go to stderr."""
-    from vigil.live.alerts import JsonLinesWriter
+    from vigil.domain.alerts import JsonLinesWriter
     from vigil.services import open_live, open_watchlist
 
     settings = settings_from(ctx)

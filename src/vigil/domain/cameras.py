@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from vigil.errors import VigilError
-from vigil.live.sources import SourceError, SourceSpec, parse_source
 from vigil.redaction import redact_url
 from vigil.store.db import Database
 from vigil.store.models import Camera
+from vigil.video.sources import SourceError, SourceSpec, parse_source
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_ANALYSIS_FPS = 30.0

@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import select
 
 from vigil.domain.watchlist import WatchlistService
-from vigil.live.decision import DecisionRule
+from vigil.recognition.decision import DecisionRule
 from vigil.recognition.gallery import Candidate
 from vigil.store.models import Category, Subject
 from vigil.vision.catalogue import default_threshold

@@ -1,7 +1,7 @@
 """Camera sources: video files, RTSP, HTTP MJPEG and local webcams, all decoded by FFmpeg through PyAV.
 
 A source is opened, yields :class:`Frame` objects, and is closed; reconnecting is the camera's job
-(``vigil.live.camera``). Errors are sorted into two kinds for it: :class:`ConnectionLost` (the network
+(``vigil.video.camera``). Errors are sorted into two kinds for it: :class:`ConnectionLost` (the network
 or the server failed: worth retrying) and :class:`SourceError` (the URL, the file or the credentials
 are wrong: retrying cannot help). Error texts never carry the URL's credentials.
 """

@@ -2,7 +2,7 @@
 
 States: ``connecting`` → ``streaming`` ⇄ ``stalled`` → ``reconnecting`` → ``connecting`` … → ``stopped``.
 
-* Connection errors (:class:`~vigil.live.sources.ConnectionLost`) lead to ``reconnecting`` with
+* Connection errors (:class:`~vigil.video.sources.ConnectionLost`) lead to ``reconnecting`` with
   exponential backoff and full jitter; any other error stops the camera with the reason.
 * A watchdog (:meth:`CameraStream.check_stalled`, called periodically) marks a stream that delivered no
   frame for ``stall_timeout_s`` as ``stalled`` and restarts it.
@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vigil.live.sources import AvSource, ConnectionLost, Frame, SourceError, SourceSpec
+from vigil.video.sources import AvSource, ConnectionLost, Frame, SourceError, SourceSpec
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,11 @@
 
 Per frame: detect every face and measure its quality; follow faces with the tracker; embed a track's
 face when it passes the quality gate and is among the track's best ``max_faces`` so far; search the
-gallery; re-weigh the track's evidence (``vigil.live.decision``); raise an alert the first time a track
+gallery; re-weigh the track's evidence (``vigil.recognition.decision``); raise an alert the first time a track
 qualifies for a subject, and update it while the track goes on.
 
 Everything about a face — box, crop, embedding, score — lives in memory only, inside its track, and is
-forgotten when the track ends. Only an alert writes anything (``vigil.live.alerts``). Counters are
+forgotten when the track ends. Only an alert writes anything (``vigil.domain.alerts``). Counters are
 kept: frames and faces analysed, faces embedded, tracks started.
 """
 
@@ -22,11 +22,11 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vigil.live.alerts import AlertEvent, alert_key
-from vigil.live.decision import DecisionRule, decide
-from vigil.live.sources import Frame
-from vigil.live.tracker import FaceTracker, Track
+from vigil.domain.alerts import AlertEvent, alert_key
+from vigil.recognition.decision import DecisionRule, decide
 from vigil.recognition.gallery import Candidate
+from vigil.video.sources import Frame
+from vigil.video.tracker import FaceTracker, Track
 from vigil.vision.engine import FaceEngine
 from vigil.vision.quality import assess_quality
 

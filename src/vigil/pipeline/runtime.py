@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vigil.live.alerts import AlertRecorder
-from vigil.live.analyser import AnalysisCounters, AnalysisSettings, CameraAnalyser, Matcher
-from vigil.live.camera import CameraHealth, CameraStatus, CameraStream
-from vigil.live.sources import SourceSpec
+from vigil.domain.alerts import AlertRecorder
+from vigil.pipeline.analyser import AnalysisCounters, AnalysisSettings, CameraAnalyser, Matcher
+from vigil.video.camera import CameraHealth, CameraStatus, CameraStream
+from vigil.video.sources import SourceSpec
 from vigil.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)

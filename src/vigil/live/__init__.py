@@ -1,1 +1,0 @@
-"""The live pipeline: camera sources → frames → tracking → track-level decisions → alerts."""

@@ -1,0 +1,1 @@
+"""Frames from cameras: sources (PyAV/FFmpeg), the camera state machine, face tracking."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
@@ -13,8 +14,12 @@ from vigil.settings import VigilSettings
 from vigil.store.db import open_database
 from vigil.store.media import MediaStore
 from vigil.video.camera import CameraStatus
+from vigil.video.sources import parse_source
 from vigil.vision.catalogue import default_threshold
 from vigil.vision.engine import FaceEngine
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def open_watchlist(
@@ -57,3 +62,26 @@ def open_live(
         on_status=on_status,
     )
     return runner, recorder, matcher
+
+
+def open_control_room(
+    settings: VigilSettings, *, run_cameras: bool = True, engine: FaceEngine | None = None, loop_files: bool = True
+) -> FastAPI:
+    """The web app over the configured database; with ``run_cameras`` the registered cameras run in the
+    same process and their alerts are pushed to the browsers."""
+    from vigil.web.app import alert_listener, create_app
+    from vigil.web.context import WebContext
+
+    watchlist = open_watchlist(settings, engine=engine)
+    ctx = WebContext.build(settings, watchlist.db)
+    ctx.watchlist = watchlist
+    if run_cameras:
+        configs = [
+            CameraConfig(name, parse_source(spec.url, loop=loop_files), rate)
+            for name, spec, rate in ctx.cameras.sources()
+        ]
+        runner, recorder, matcher = open_live(settings, watchlist, configs)
+        recorder.subscribe(alert_listener(ctx))
+        ctx.runner = runner
+        ctx.matcher = matcher
+    return create_app(ctx)

@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 
 from vigil import __version__
-from vigil.cli import bench_cmd, camera_cmd, demo_cmd, eval_cmd, faces_cmd, models_cmd, run_cmd, watchlist_cmd
+from vigil.cli import (
+    bench_cmd,
+    camera_cmd,
+    demo_cmd,
+    eval_cmd,
+    faces_cmd,
+    models_cmd,
+    run_cmd,
+    serve_cmd,
+    users_cmd,
+    watchlist_cmd,
+)
 from vigil.errors import VigilError
 from vigil.settings import load_settings
 
@@ -27,6 +38,8 @@ app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(watchlist_cmd.app, name="watchlist")
 app.add_typer(camera_cmd.app, name="camera")
 app.command("run")(run_cmd.run)
+app.add_typer(users_cmd.app, name="users")
+app.command("serve")(serve_cmd.serve)
 app.command("demo")(demo_cmd.demo)
 app.command("detect")(faces_cmd.detect)
 

@@ -164,8 +164,13 @@ class Camera(Base):
 
 
 class AlertStatus:
-    PENDING = "pending"
-    ALL = (PENDING,)
+    PENDING = "pending"  # waiting for an operator
+    AWAITING_SECOND = "awaiting-second"  # high-risk category: confirmed once, a supervisor must confirm too
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    INCONCLUSIVE = "inconclusive"
+    OPEN = (PENDING, AWAITING_SECOND)
+    ALL = (PENDING, AWAITING_SECOND, CONFIRMED, REJECTED, INCONCLUSIVE)
 
 
 class Alert(Base):
@@ -193,3 +198,71 @@ class Alert(Base):
     decisive_capture_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Role:
+    ADMIN = "admin"  # users, cameras, settings
+    SUPERVISOR = "supervisor"  # watchlist, thresholds, second confirmation
+    OPERATOR = "operator"  # live alerts, adjudication, sightings
+    AUDITOR = "auditor"  # read-only: audit log and reports
+    ALL = (ADMIN, SUPERVISOR, OPERATOR, AUDITOR)
+
+
+class User(Base):
+    """A local user. Passwords are stored as argon2id hashes only."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AuthToken(Base):
+    """A browser session (kind "session", with its CSRF token) or an API bearer token (kind "api").
+    Only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    csrf_token: Mapped[str] = mapped_column(String(64), default="")
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Adjudication(Base):
+    """One person's decision on an alert, with the reason. An alert's status follows its decisions."""
+
+    __tablename__ = "adjudications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what, when, to which object, from where. Append-only (issue 6 chains the entries)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))  # username, or "system"
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32), default="")
+    object_id: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(64), default="")  # client address, or "cli"
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,56 @@
+"""``vigil users``: local accounts (the first admin is created here)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from vigil.cli.context import settings_from
+
+app = typer.Typer(help="Local users and their roles (admin, supervisor, operator, auditor).", no_args_is_help=True)
+
+
+def _service(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from vigil.domain.users import UserService
+    from vigil.store.db import open_database
+
+    return UserService(open_database(settings_from(ctx)))
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Login name (lower case).")],
+    role: Annotated[str, typer.Option("--role", help="admin, supervisor, operator or auditor.")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    password_env: Annotated[
+        str | None, typer.Option("--password-env", help="Read the password from this environment variable.")
+    ] = None,
+) -> None:
+    """Create a user; the password is asked for (or read from --password-env), never taken as an argument."""
+    from vigil.domain.audit import AuditLog
+
+    if password_env:
+        password = os.environ.get(password_env, "")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    service = _service(ctx)
+    created = service.add(username, password, role, display_name=name)
+    AuditLog(service.db).record(
+        "cli",
+        "user-added",
+        object_type="user",
+        object_id=created.user_id,
+        source="cli",
+        details={"username": created.username, "role": created.role},
+    )
+    typer.echo(f"{created.username}  {created.role}  {created.user_id}")
+
+
+@app.command("list")
+def list_users(ctx: typer.Context) -> None:
+    """Every user with their role."""
+    for user in _service(ctx).all_users():
+        typer.echo(f"{user.username}  {user.role}  {user.display_name}")

@@ -1,0 +1,204 @@
+"""Alerts as people see and decide them: the queue, adjudication with reasons, sightings and trails.
+
+Rules:
+* Every decision needs a reason (at least ``MIN_REASON`` characters) and is kept with who and when.
+* Only open alerts (pending, awaiting a second confirmation) can be decided.
+* Confirming a subject of a high-risk category takes two people: the first confirmation moves the alert
+  to ``awaiting-second``; a supervisor other than the first confirmer makes it ``confirmed``.
+* A confirmed alert is a **sighting**; a subject's sightings in time order, placed at their cameras'
+  locations, are the **trail**.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigil.domain.users import Principal
+from vigil.errors import VigilError
+from vigil.store.db import Database
+from vigil.store.models import Adjudication, Alert, AlertStatus, Camera, Category, Photo, Role, Subject, User
+
+MIN_REASON = 3
+DECISIONS = (AlertStatus.CONFIRMED, AlertStatus.REJECTED, AlertStatus.INCONCLUSIVE)
+
+
+class AdjudicationError(VigilError):
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(f"[{rule}] {message}")
+        self.rule = rule
+
+
+class AlertNotFoundError(VigilError):
+    """No alert with that id."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    user: str
+    role: str
+    decision: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AlertView:
+    id: str
+    subject_id: str
+    subject_name: str
+    category: str
+    high_risk: bool
+    camera: str
+    latitude: float | None
+    longitude: float | None
+    first_seen: datetime
+    last_seen: datetime
+    score: float
+    threshold: float
+    faces: int
+    status: str
+    crop_name: str | None
+    enrolled_photo: str | None
+    created_at: datetime
+    decisions: tuple[Decision, ...] = ()
+
+
+def _query():  # type: ignore[no-untyped-def]
+    first_photo = (
+        select(Photo.media_name)
+        .where(Photo.subject_id == Alert.subject_id)
+        .order_by(Photo.created_at)
+        .limit(1)
+        .correlate(Alert)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Alert,
+            Subject.display_name,
+            Subject.category,
+            Category.high_risk,
+            Camera.latitude,
+            Camera.longitude,
+            first_photo,
+        )
+        .join(Subject, Subject.id == Alert.subject_id)
+        .join(Category, Category.name == Subject.category)
+        .outerjoin(Camera, Camera.name == Alert.camera)
+    )
+
+
+def _view(row, decisions: tuple[Decision, ...] = ()) -> AlertView:  # type: ignore[no-untyped-def]
+    alert, name, category, high_risk, lat, lon, photo = row
+    return AlertView(
+        id=alert.id,
+        subject_id=alert.subject_id,
+        subject_name=name,
+        category=category,
+        high_risk=bool(high_risk),
+        camera=alert.camera,
+        latitude=lat,
+        longitude=lon,
+        first_seen=alert.first_seen,
+        last_seen=alert.last_seen,
+        score=alert.best_score,
+        threshold=alert.threshold,
+        faces=alert.faces,
+        status=alert.status,
+        crop_name=alert.crop_name,
+        enrolled_photo=photo,
+        created_at=alert.created_at,
+        decisions=decisions,
+    )
+
+
+class AlertService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def recent(self, *, status: str | None = None, open_only: bool = False, limit: int = 100) -> list[AlertView]:
+        """Newest first."""
+        query = _query().order_by(Alert.created_at.desc()).limit(max(1, min(limit, 1000)))
+        if status is not None:
+            query = query.where(Alert.status == status)
+        if open_only:
+            query = query.where(Alert.status.in_(AlertStatus.OPEN))
+        with self.db.session() as session:
+            return [_view(row) for row in session.execute(query).all()]
+
+    def open_count(self) -> int:
+        with self.db.session() as session:
+            return int(
+                session.scalar(select(func.count()).select_from(Alert).where(Alert.status.in_(AlertStatus.OPEN))) or 0
+            )
+
+    def get(self, alert_id: str) -> AlertView:
+        with self.db.session() as session:
+            row = session.execute(_query().where(Alert.id == alert_id)).first()
+            if row is None:
+                raise AlertNotFoundError(f"no alert {alert_id!r}")
+            return _view(row, self._decisions(session, alert_id))
+
+    @staticmethod
+    def _decisions(session: Session, alert_id: str) -> tuple[Decision, ...]:
+        rows = session.execute(
+            select(Adjudication, User.username, User.role)
+            .join(User, User.id == Adjudication.user_id)
+            .where(Adjudication.alert_id == alert_id)
+            .order_by(Adjudication.id)
+        ).all()
+        return tuple(Decision(username, role, a.decision, a.reason, a.created_at) for a, username, role in rows)
+
+    def decide(self, alert_id: str, who: Principal, decision: str, reason: str) -> AlertView:
+        if decision not in DECISIONS:
+            raise AdjudicationError("decision", f"{decision!r}: use one of {', '.join(DECISIONS)}")
+        reason = reason.strip()
+        if len(reason) < MIN_REASON:
+            raise AdjudicationError("reason", "give the reason for the decision")
+        if who.role not in (Role.OPERATOR, Role.SUPERVISOR):
+            raise AdjudicationError("role", "only operators and supervisors decide alerts")
+        with self.db.session() as session:
+            alert = session.scalar(select(Alert).where(Alert.id == alert_id).with_for_update())
+            if alert is None:
+                raise AlertNotFoundError(f"no alert {alert_id!r}")
+            if alert.status not in AlertStatus.OPEN:
+                raise AdjudicationError("closed", f"the alert is {alert.status} already")
+            high_risk = session.scalar(
+                select(Category.high_risk)
+                .join(Subject, Subject.category == Category.name)
+                .where(Subject.id == alert.subject_id)
+            )
+            new_status = decision
+            if decision == AlertStatus.CONFIRMED and high_risk:
+                if alert.status == AlertStatus.PENDING:
+                    new_status = AlertStatus.AWAITING_SECOND
+                else:
+                    first = session.scalar(
+                        select(Adjudication.user_id)
+                        .where(Adjudication.alert_id == alert_id, Adjudication.decision == AlertStatus.CONFIRMED)
+                        .order_by(Adjudication.id)
+                        .limit(1)
+                    )
+                    if who.role != Role.SUPERVISOR:
+                        raise AdjudicationError("second-confirmation", "a supervisor must give the second confirmation")
+                    if first == who.user_id:
+                        raise AdjudicationError(
+                            "second-confirmation", "the second confirmation must come from another person"
+                        )
+            session.add(Adjudication(alert_id=alert_id, user_id=who.user_id, decision=decision, reason=reason))
+            alert.status = new_status
+        return self.get(alert_id)
+
+    def sightings(self, subject_id: str) -> list[AlertView]:
+        """The subject's confirmed alerts, oldest first: the movement trail."""
+        query = (
+            _query()
+            .where(Alert.subject_id == subject_id, Alert.status == AlertStatus.CONFIRMED)
+            .order_by(Alert.first_seen)
+        )
+        with self.db.session() as session:
+            return [_view(row) for row in session.execute(query).all()]

@@ -1,0 +1,188 @@
+"""Local users: argon2id passwords, roles, lockout after repeated failures, sessions and API tokens.
+
+Secrets (passwords, session and API tokens) are never stored: passwords as argon2id hashes, tokens as
+their SHA-256. A login that fails ``MAX_FAILURES`` times in a row locks the account for
+``LOCKOUT``; the same message answers an unknown user, a wrong password and a locked account, so the
+response says nothing about which usernames exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from vigil.errors import VigilError
+from vigil.store.db import Database
+from vigil.store.models import AuthToken, Role, User
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+MIN_PASSWORD = 12
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+SESSION_LIFETIME = timedelta(hours=12)
+API_TOKEN_LIFETIME = timedelta(days=90)
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+
+class UserError(VigilError):
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(f"[{rule}] {message}")
+        self.rule = rule
+
+
+class LoginFailed(VigilError):
+    """Unknown user, wrong password, inactive or locked account: one message for all."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: enough to check roles and to sign decisions."""
+
+    user_id: str
+    username: str
+    display_name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    secret: str  # shown once, never stored
+    csrf: str
+    expires_at: datetime
+    principal: Principal
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _principal(user: User) -> Principal:
+    return Principal(user.id, user.username, user.display_name, user.role)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class UserService:
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = system_clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    # ------------------------------------------------------------- users
+    def add(self, username: str, password: str, role: str, *, display_name: str = "") -> Principal:
+        username = username.strip().lower()
+        if not USERNAME.match(username):
+            raise UserError("username", "2-64 lower-case letters, digits, '.', '_' or '-', starting alphanumeric")
+        if role not in Role.ALL:
+            raise UserError("role", f"{role!r} is not a role; use one of {', '.join(Role.ALL)}")
+        if len(password) < MIN_PASSWORD:
+            raise UserError("password", f"at least {MIN_PASSWORD} characters")
+        if password.strip().lower() == username:
+            raise UserError("password", "must not be the username")
+        user = User(
+            username=username,
+            display_name=display_name.strip() or username,
+            role=role,
+            password_hash=_hasher.hash(password),
+            active=True,
+            failed_logins=0,
+        )
+        try:
+            with self.db.session() as session:
+                session.add(user)
+                session.flush()
+                return _principal(user)
+        except IntegrityError:
+            raise UserError("username-taken", f"a user named {username!r} exists already") from None
+
+    def all_users(self) -> list[Principal]:
+        with self.db.session() as session:
+            return [_principal(u) for u in session.scalars(select(User).order_by(User.username))]
+
+    def count(self) -> int:
+        return len(self.all_users())
+
+    def set_active(self, username: str, active: bool) -> None:
+        with self.db.session() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserError("user-unknown", f"no user named {username!r}")
+            user.active = active
+            if not active:
+                session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+
+    # ------------------------------------------------------------- login
+    def authenticate(self, username: str, password: str) -> Principal:
+        """Check a password; counts failures and locks the account after ``MAX_FAILURES``."""
+        now = self.clock()
+        with self.db.session() as session:
+            user = session.scalar(select(User).where(User.username == username.strip().lower()))
+            if user is None:
+                _hasher.hash(password)  # spend the same time as a real check
+                raise LoginFailed("wrong username or password, or the account is locked")
+            if not user.active or (user.locked_until is not None and user.locked_until > now):
+                raise LoginFailed("wrong username or password, or the account is locked")
+            try:
+                _hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                user.failed_logins += 1
+                if user.failed_logins >= MAX_FAILURES:
+                    user.locked_until = now + LOCKOUT
+                    user.failed_logins = 0
+                session.commit()
+                raise LoginFailed("wrong username or password, or the account is locked") from None
+            user.failed_logins = 0
+            user.locked_until = None
+            if _hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = _hasher.hash(password)
+            return _principal(user)
+
+    def issue(self, principal: Principal, kind: str = "session", *, label: str = "") -> IssuedToken:
+        lifetime = SESSION_LIFETIME if kind == "session" else API_TOKEN_LIFETIME
+        secret = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(24) if kind == "session" else ""
+        expires = self.clock() + lifetime
+        with self.db.session() as session:
+            session.add(
+                AuthToken(
+                    token_hash=_digest(secret),
+                    user_id=principal.user_id,
+                    kind=kind,
+                    csrf_token=csrf,
+                    label=label,
+                    expires_at=expires,
+                )
+            )
+        return IssuedToken(secret, csrf, expires, principal)
+
+    def resolve(self, secret: str, kind: str) -> tuple[Principal, str] | None:
+        """The principal and CSRF token behind a live token of ``kind``; None if unknown or expired."""
+        if not secret:
+            return None
+        with self.db.session() as session:
+            row = session.execute(
+                select(AuthToken, User)
+                .join(User, User.id == AuthToken.user_id)
+                .where(AuthToken.token_hash == _digest(secret), AuthToken.kind == kind)
+            ).first()
+            if row is None:
+                return None
+            token, user = row
+            if token.expires_at <= self.clock() or not user.active:
+                return None
+            return _principal(user), token.csrf_token
+
+    def revoke(self, secret: str) -> None:
+        with self.db.session() as session:
+            session.execute(delete(AuthToken).where(AuthToken.token_hash == _digest(secret)))

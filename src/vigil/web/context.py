@@ -1,0 +1,74 @@
+"""Everything the web app needs, built once: services over one database, the push hub and metrics."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from vigil.domain.adjudication import AlertService
+from vigil.domain.audit import AuditLog
+from vigil.domain.cameras import CameraRegistry
+from vigil.domain.users import UserService
+from vigil.settings import VigilSettings
+from vigil.store.db import Database
+from vigil.store.media import MediaStore
+from vigil.web.metrics import Metrics
+from vigil.web.push import PushHub
+
+if TYPE_CHECKING:
+    from vigil.domain.matching import WatchlistMatcher
+    from vigil.domain.watchlist import WatchlistService
+    from vigil.pipeline.runtime import LiveRunner
+
+MAX_UPLOAD_BYTES = 20_000_000
+
+
+class LoginThrottle:
+    """At most ``limit`` failed logins per client address per ``window_s`` (on top of account lockout)."""
+
+    def __init__(self, limit: int = 10, window_s: float = 60.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def blocked(self, client: str) -> bool:
+        failures = self._failures[client]
+        now = time.monotonic()
+        while failures and now - failures[0] > self.window_s:
+            failures.popleft()
+        return len(failures) >= self.limit
+
+    def failed(self, client: str) -> None:
+        self._failures[client].append(time.monotonic())
+
+
+@dataclass
+class WebContext:
+    settings: VigilSettings
+    db: Database
+    media: MediaStore
+    users: UserService
+    alerts: AlertService
+    audit: AuditLog
+    cameras: CameraRegistry
+    watchlist: WatchlistService | None = None
+    runner: LiveRunner | None = None
+    matcher: WatchlistMatcher | None = None  # refreshed while serving: picks up watchlist changes
+    hub: PushHub = field(default_factory=PushHub)
+    metrics: Metrics = field(default_factory=Metrics)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    secure_cookies: bool = False
+
+    @classmethod
+    def build(cls, settings: VigilSettings, db: Database) -> WebContext:
+        return cls(
+            settings=settings,
+            db=db,
+            media=MediaStore(settings.data_dir / "media"),
+            users=UserService(db),
+            alerts=AlertService(db),
+            audit=AuditLog(db),
+            cameras=CameraRegistry(db),
+        )

@@ -1,0 +1,75 @@
+"""``/metrics`` in the Prometheus text format — counts and latencies only, never names or faces."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+LATENCY_BUCKETS_MS = (100, 250, 500, 750, 1000, 2000, 5000)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.alerts_raised = 0
+        self.decisions: Counter[str] = Counter()
+        self.logins: Counter[str] = Counter()
+        self._latency_counts = [0] * len(LATENCY_BUCKETS_MS)
+        self._latency_sum = 0.0
+        self._latency_n = 0
+
+    def alert(self, latency_ms: float | None) -> None:
+        with self._lock:
+            self.alerts_raised += 1
+            if latency_ms is None:
+                return
+            self._latency_n += 1
+            self._latency_sum += latency_ms
+            for i, bound in enumerate(LATENCY_BUCKETS_MS):
+                if latency_ms <= bound:
+                    self._latency_counts[i] += 1
+
+    def render(self, cameras: list[tuple[str, str, int, int, int]], open_alerts: int, clients: int) -> str:
+        """``cameras``: (name, state, frames analysed, faces analysed, dropped frames) per camera."""
+        lines = [
+            "# HELP vigil_cameras Cameras by state.",
+            "# TYPE vigil_cameras gauge",
+        ]
+        states = Counter(state for _, state, *_ in cameras)
+        for state in ("connecting", "streaming", "stalled", "reconnecting", "stopped"):
+            lines.append(f'vigil_cameras{{state="{state}"}} {states.get(state, 0)}')
+        for metric, index, text in (
+            ("vigil_frames_analysed_total", 2, "Frames analysed."),
+            ("vigil_faces_analysed_total", 3, "Faces detected and assessed (counts only)."),
+            ("vigil_frames_dropped_total", 4, "Frames dropped because analysis was busy."),
+        ):
+            lines += [f"# HELP {metric} {text}", f"# TYPE {metric} counter"]
+            lines += [f'{metric}{{camera="{c[0]}"}} {c[index]}' for c in cameras]
+        with self._lock:
+            lines += [
+                "# HELP vigil_alerts_raised_total Alerts raised by the pipeline in this process.",
+                "# TYPE vigil_alerts_raised_total counter",
+                f"vigil_alerts_raised_total {self.alerts_raised}",
+                "# HELP vigil_alerts_open Alerts waiting for a decision.",
+                "# TYPE vigil_alerts_open gauge",
+                f"vigil_alerts_open {open_alerts}",
+                "# HELP vigil_decisions_total Adjudication decisions.",
+                "# TYPE vigil_decisions_total counter",
+            ]
+            lines += [f'vigil_decisions_total{{decision="{d}"}} {n}' for d, n in sorted(self.decisions.items())]
+            lines += ["# HELP vigil_logins_total Login attempts.", "# TYPE vigil_logins_total counter"]
+            lines += [f'vigil_logins_total{{outcome="{o}"}} {n}' for o, n in sorted(self.logins.items())]
+            lines += [
+                "# HELP vigil_alert_latency_ms Frame capture to alert stored.",
+                "# TYPE vigil_alert_latency_ms histogram",
+            ]
+            for bound, count in zip(LATENCY_BUCKETS_MS, self._latency_counts, strict=True):
+                lines.append(f'vigil_alert_latency_ms_bucket{{le="{bound}"}} {count}')
+            lines += [
+                f'vigil_alert_latency_ms_bucket{{le="+Inf"}} {self._latency_n}',
+                f"vigil_alert_latency_ms_sum {self._latency_sum:.1f}",
+                f"vigil_alert_latency_ms_count {self._latency_n}",
+            ]
+        lines += ["# HELP vigil_live_clients Browsers connected for live alerts.", "# TYPE vigil_live_clients gauge"]
+        lines.append(f"vigil_live_clients {clients}")
+        return "\n".join(lines) + "\n"

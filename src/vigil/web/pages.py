@@ -1,0 +1,84 @@
+"""The control-room pages: server-rendered shells; the data comes from the API (static/app.js)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from vigil.domain.users import Principal
+from vigil.store.models import Role
+from vigil.web.security import optional_principal
+
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+router = APIRouter(include_in_schema=False)
+
+# page -> (template, roles allowed, title)
+PAGES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "/live": ("live.html", (Role.OPERATOR, Role.SUPERVISOR), "Live"),
+    "/cameras": ("cameras.html", (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR), "Cameras"),
+    "/watchlist": ("watchlist.html", (Role.SUPERVISOR,), "Watchlist"),
+    "/audit": ("audit.html", (Role.AUDITOR,), "Audit log"),
+}
+HOME = {Role.OPERATOR: "/live", Role.SUPERVISOR: "/live", Role.ADMIN: "/cameras", Role.AUDITOR: "/audit"}
+
+
+def _nav(principal: Principal) -> list[tuple[str, str]]:
+    return [(path, title) for path, (_, roles, title) in PAGES.items() if principal.role in roles]
+
+
+def _render(
+    request: Request, principal: Principal | None, template: str, roles: tuple[str, ...], title: str, **extra: object
+) -> Response:
+    if principal is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    if principal.role not in roles:
+        return templates.TemplateResponse(
+            request,
+            "forbidden.html",
+            {"user": principal, "nav": _nav(principal), "title": "Not allowed"},
+            status_code=403,
+        )
+    context = {"user": principal, "nav": _nav(principal), "title": title, **extra}
+    return templates.TemplateResponse(request, template, context)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    return templates.TemplateResponse(request, "login.html", {"title": "Log in", "nav": [], "user": None})
+
+
+@router.get("/")
+def home(principal: Principal | None = Depends(optional_principal)) -> Response:
+    return RedirectResponse(HOME.get(principal.role, "/login") if principal else "/login", status_code=303)
+
+
+def _page(path: str):  # type: ignore[no-untyped-def]
+    template, roles, title = PAGES[path]
+
+    def page(request: Request, principal: Principal | None = Depends(optional_principal)) -> Response:
+        return _render(request, principal, template, roles, title)
+
+    return page
+
+
+for _path in PAGES:
+    router.get(_path, response_class=HTMLResponse)(_page(_path))
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(alert_id: str, request: Request, principal: Principal | None = Depends(optional_principal)) -> Response:
+    return _render(
+        request, principal, "alert.html", (Role.OPERATOR, Role.SUPERVISOR), "Adjudication", alert_id=alert_id
+    )
+
+
+@router.get("/subjects/{subject_id}", response_class=HTMLResponse)
+def subject_page(
+    subject_id: str, request: Request, principal: Principal | None = Depends(optional_principal)
+) -> Response:
+    return _render(
+        request, principal, "subject.html", (Role.OPERATOR, Role.SUPERVISOR), "Subject", subject_id=subject_id
+    )

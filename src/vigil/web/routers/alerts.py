@@ -1,0 +1,99 @@
+"""Alerts: the queue, one alert, decisions, and the live stream (WebSocket)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+
+from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError
+from vigil.domain.users import Principal
+from vigil.store.models import Role
+from vigil.web.context import WebContext
+from vigil.web.schemas import AlertList, AlertOut, DecisionIn
+from vigil.web.security import SESSION_COOKIE, client_address, context, require
+
+router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+LIVE = (Role.OPERATOR, Role.SUPERVISOR)
+
+
+@router.get("", response_model=AlertList)
+def list_alerts(
+    status: str | None = None,
+    open_only: bool = False,
+    limit: int = 100,
+    _: Principal = Depends(require(*LIVE)),
+    ctx: WebContext = Depends(context),
+) -> AlertList:
+    alerts = ctx.alerts.recent(status=status, open_only=open_only, limit=limit)
+    return AlertList(alerts=[AlertOut.of(a) for a in alerts], open=ctx.alerts.open_count())
+
+
+@router.get("/{alert_id}", response_model=AlertOut)
+def get_alert(
+    alert_id: str,
+    request: Request,
+    who: Principal = Depends(require(*LIVE)),
+    ctx: WebContext = Depends(context),
+) -> AlertOut:
+    try:
+        view = ctx.alerts.get(alert_id)
+    except AlertNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    ctx.audit.record(
+        who.username, "alert-viewed", object_type="alert", object_id=alert_id, source=client_address(request)
+    )
+    return AlertOut.of(view)
+
+
+@router.post("/{alert_id}/decision", response_model=AlertOut)
+def decide(
+    alert_id: str,
+    body: DecisionIn,
+    request: Request,
+    who: Principal = Depends(require(*LIVE)),
+    ctx: WebContext = Depends(context),
+) -> AlertOut:
+    try:
+        view = ctx.alerts.decide(alert_id, who, body.decision, body.reason)
+    except AlertNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except AdjudicationError as exc:
+        raise HTTPException(409 if exc.rule in ("closed", "second-confirmation") else 422, str(exc)) from None
+    ctx.metrics.decisions[body.decision] += 1
+    ctx.audit.record(
+        who.username,
+        "alert-decided",
+        object_type="alert",
+        object_id=alert_id,
+        source=client_address(request),
+        details={"decision": body.decision, "status": view.status, "reason": body.reason},
+    )
+    out = AlertOut.of(view)
+    ctx.hub.publish({"type": "alert-updated", "alert": out.model_dump(mode="json"), "open": ctx.alerts.open_count()})
+    return out
+
+
+@router.websocket("/live")
+async def live(websocket: WebSocket) -> None:
+    """Every new or decided alert, pushed as JSON, to logged-in operators and supervisors."""
+    ctx: WebContext = websocket.app.state.ctx
+    cookie = websocket.cookies.get(SESSION_COOKIE, "")
+    token = websocket.query_params.get("token", "")
+    resolved = ctx.users.resolve(token, "api") if token else ctx.users.resolve(cookie, "session")
+    if resolved is None or resolved[0].role not in LIVE:
+        await websocket.close(code=4401 if resolved is None else 4403)
+        return
+    await websocket.accept()
+    queue = ctx.hub.subscribe()
+    try:
+        await websocket.send_json({"type": "hello", "open": ctx.alerts.open_count()})
+        while True:
+            message = await queue.get()
+            if message is None:
+                break
+            await websocket.send_text(message)
+    except (WebSocketDisconnect, asyncio.CancelledError, RuntimeError):
+        pass
+    finally:
+        ctx.hub.unsubscribe(queue)

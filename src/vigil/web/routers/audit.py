@@ -1,0 +1,54 @@
+"""The audit log for auditors: browse and export (CSV, JSON)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from vigil.domain.users import Principal
+from vigil.store.models import Role
+from vigil.web.context import WebContext
+from vigil.web.schemas import AuditOut
+from vigil.web.security import client_address, context, require
+
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+
+@router.get("", response_model=list[AuditOut])
+def entries(
+    limit: int = 200,
+    action: str | None = None,
+    _: Principal = Depends(require(Role.AUDITOR)),
+    ctx: WebContext = Depends(context),
+) -> list[AuditOut]:
+    return [AuditOut(**e.__dict__) for e in ctx.audit.entries(limit=limit, action=action)]
+
+
+@router.get("/export")
+def export(
+    request: Request,
+    format: str = "csv",
+    who: Principal = Depends(require(Role.AUDITOR)),
+    ctx: WebContext = Depends(context),
+) -> Response:
+    rows = [AuditOut(**e.__dict__).model_dump(mode="json") for e in ctx.audit.entries(limit=5000)]
+    ctx.audit.record(who.username, "audit-exported", source=client_address(request), details={"format": format})
+    if format == "json":
+        return Response(
+            json.dumps(rows, indent=1),
+            media_type="application/json",
+            headers={"Content-Disposition": 'attachment; filename="vigil-audit.json"'},
+        )
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(AuditOut.model_fields))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "details": json.dumps(row["details"])})
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="vigil-audit.csv"'},
+    )

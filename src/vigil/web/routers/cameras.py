@@ -1,0 +1,79 @@
+"""Cameras: health for the control room; adding and removing for admins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from vigil.domain.cameras import CameraError
+from vigil.domain.users import Principal
+from vigil.store.models import Role
+from vigil.web.context import WebContext
+from vigil.web.schemas import CameraCreate, CameraOut
+from vigil.web.security import client_address, context, require
+
+router = APIRouter(prefix="/api/cameras", tags=["cameras"])
+VIEWERS = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
+
+
+def camera_list(ctx: WebContext) -> list[CameraOut]:
+    health = {h.camera: h for h in ctx.runner.health()} if ctx.runner is not None else {}
+    out = []
+    for view in ctx.cameras.cameras():
+        h = health.get(view.name)
+        out.append(
+            CameraOut(
+                **view.__dict__,
+                state=h.state.value if h else None,
+                analysed_fps=round(h.analysed_fps, 2) if h else None,
+                dropped_frames=h.dropped_frames if h else None,
+                last_frame_at=datetime.fromtimestamp(h.last_frame_at, UTC) if h and h.last_frame_at else None,
+            )
+        )
+    return out
+
+
+@router.get("", response_model=list[CameraOut])
+def list_cameras(_: Principal = Depends(require(*VIEWERS)), ctx: WebContext = Depends(context)) -> list[CameraOut]:
+    return camera_list(ctx)
+
+
+@router.post("", response_model=CameraOut, status_code=201)
+def add_camera(
+    body: CameraCreate,
+    request: Request,
+    who: Principal = Depends(require(Role.ADMIN)),
+    ctx: WebContext = Depends(context),
+) -> CameraOut:
+    try:
+        view = ctx.cameras.add(
+            body.name, body.url, latitude=body.latitude, longitude=body.longitude, analysis_fps=body.analysis_fps
+        )
+    except CameraError as exc:
+        raise HTTPException(422, str(exc)) from None
+    ctx.audit.record(
+        who.username,
+        "camera-added",
+        object_type="camera",
+        object_id=view.name,
+        source=client_address(request),
+        details={"url": view.url},
+    )
+    return CameraOut(**view.__dict__)
+
+
+@router.delete("/{name}", status_code=204)
+def remove_camera(
+    name: str,
+    request: Request,
+    who: Principal = Depends(require(Role.ADMIN)),
+    ctx: WebContext = Depends(context),
+) -> None:
+    try:
+        ctx.cameras.remove(name)
+    except CameraError as exc:
+        raise HTTPException(404, str(exc)) from None
+    ctx.audit.record(
+        who.username, "camera-removed", object_type="camera", object_id=name, source=client_address(request)
+    )

@@ -1,0 +1,148 @@
+"""The watchlist: subjects for the control room (operators see a subject and its trail; supervisors
+enroll, search, suspend and reinstate)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+
+from vigil.domain.enrollment import EnrollmentError, SubjectFields
+from vigil.domain.importer import parse_expiry
+from vigil.domain.users import Principal
+from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService
+from vigil.errors import VigilError
+from vigil.store.models import Role, Subject
+from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
+from vigil.web.schemas import AlertOut, SubjectOut
+from vigil.web.security import client_address, context, require
+
+router = APIRouter(prefix="/api/subjects", tags=["watchlist"])
+READERS = (Role.OPERATOR, Role.SUPERVISOR)
+
+
+def _watchlist(ctx: WebContext) -> WatchlistService:
+    if ctx.watchlist is None:
+        raise HTTPException(503, "the watchlist is not loaded in this server")
+    return ctx.watchlist
+
+
+def _out(subject: Subject) -> SubjectOut:
+    return SubjectOut(
+        id=subject.id,
+        display_name=subject.display_name,
+        category=subject.category,
+        status=subject.status,
+        legal_basis_type=subject.legal_basis_type,
+        legal_basis_reference=subject.legal_basis_reference,
+        approved_by=subject.approved_by,
+        expires_at=subject.expires_at,
+        review_date=subject.review_date.isoformat() if subject.review_date else None,
+        photo_urls=[f"/api/media/photos/{p.media_name}" for p in subject.photos],
+    )
+
+
+@router.get("", response_model=list[SubjectOut])
+def list_subjects(
+    q: str | None = None,
+    status: str | None = None,
+    _: Principal = Depends(require(Role.SUPERVISOR)),
+    ctx: WebContext = Depends(context),
+) -> list[SubjectOut]:
+    return [_out(s) for s in _watchlist(ctx).list_subjects(search=q, status=status)]
+
+
+@router.get("/{subject_id}", response_model=SubjectOut)
+def get_subject(
+    subject_id: str,
+    _: Principal = Depends(require(*READERS)),
+    ctx: WebContext = Depends(context),
+) -> SubjectOut:
+    try:
+        return _out(_watchlist(ctx).get(subject_id))
+    except SubjectNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/{subject_id}/sightings", response_model=list[AlertOut])
+def sightings(
+    subject_id: str,
+    _: Principal = Depends(require(*READERS)),
+    ctx: WebContext = Depends(context),
+) -> list[AlertOut]:
+    """Confirmed sightings, oldest first: the movement trail."""
+    return [AlertOut.of(a) for a in ctx.alerts.sightings(subject_id)]
+
+
+@router.post("", status_code=201)
+async def enroll(
+    request: Request,
+    photo: UploadFile = File(...),
+    name: str = Form(..., max_length=200),
+    category: str = Form(..., max_length=64),
+    legal_basis_type: str = Form(..., max_length=100),
+    legal_basis_reference: str = Form(..., max_length=200),
+    approved_by: str = Form(..., max_length=200),
+    expires: str = Form(..., max_length=40),
+    review: str = Form("", max_length=10),
+    who: Principal = Depends(require(Role.SUPERVISOR)),
+    ctx: WebContext = Depends(context),
+) -> dict[str, object]:
+    """Enroll one person from one photo. A broken rule answers 422 with the rule's name; nothing is stored."""
+    data = await photo.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise HTTPException(413, f"photo larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
+    try:
+        fields = SubjectFields(
+            display_name=name,
+            category=category,
+            legal_basis_type=legal_basis_type,
+            legal_basis_reference=legal_basis_reference,
+            approved_by=approved_by,
+            expires_at=parse_expiry(expires),
+            review_date=date.fromisoformat(review) if review else None,
+        )
+        result = _watchlist(ctx).enroll(fields, [(photo.filename or "photo", data)])
+    except EnrollmentError as exc:
+        raise HTTPException(422, {"rule": exc.rule, "message": str(exc)}) from None
+    except (VigilError, ValueError) as exc:
+        raise HTTPException(422, {"rule": "input", "message": str(exc)}) from None
+    ctx.audit.record(
+        who.username,
+        "subject-enrolled",
+        object_type="subject",
+        object_id=result.subject_id,
+        source=client_address(request),
+        details={"category": category},
+    )
+    return {"subject_id": result.subject_id, "warnings": result.warnings}
+
+
+def _status_change(action: str):  # type: ignore[no-untyped-def]
+    def change(
+        subject_id: str,
+        request: Request,
+        who: Principal = Depends(require(Role.SUPERVISOR)),
+        ctx: WebContext = Depends(context),
+    ) -> SubjectOut:
+        watchlist = _watchlist(ctx)
+        try:
+            subject = watchlist.suspend(subject_id) if action == "suspend" else watchlist.reinstate(subject_id)
+        except SubjectNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except VigilError as exc:
+            raise HTTPException(409, str(exc)) from None
+        ctx.audit.record(
+            who.username,
+            f"subject-{action}ed".replace("ee", "e"),
+            object_type="subject",
+            object_id=subject_id,
+            source=client_address(request),
+        )
+        return _out(watchlist.get(subject.id))
+
+    return change
+
+
+router.post("/{subject_id}/suspend", response_model=SubjectOut)(_status_change("suspend"))
+router.post("/{subject_id}/reinstate", response_model=SubjectOut)(_status_change("reinstate"))

@@ -1,0 +1,160 @@
+"""Request and response bodies of the API, one per entity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil.domain.adjudication import AlertView
+from vigil.domain.users import Principal
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Strict):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class TokenRequest(LoginRequest):
+    label: str = Field(default="", max_length=200)
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    role: str
+
+    @classmethod
+    def of(cls, p: Principal) -> UserOut:
+        return cls(id=p.user_id, username=p.username, display_name=p.display_name, role=p.role)
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    csrf_token: str
+    expires_at: datetime
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class UserCreate(Strict):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+    role: Literal["admin", "supervisor", "operator", "auditor"]
+    display_name: str = Field(default="", max_length=200)
+
+
+class CameraCreate(Strict):
+    name: str = Field(max_length=64)
+    url: str = Field(max_length=2000)
+    latitude: float
+    longitude: float
+    analysis_fps: float = 5.0
+
+
+class CameraOut(BaseModel):
+    name: str
+    url: str  # credentials redacted
+    kind: str
+    latitude: float
+    longitude: float
+    analysis_fps: float
+    state: str | None = None
+    analysed_fps: float | None = None
+    dropped_frames: int | None = None
+    last_frame_at: datetime | None = None
+
+
+class DecisionDone(BaseModel):
+    user: str
+    role: str
+    decision: str
+    reason: str
+    at: datetime
+
+
+class AlertOut(BaseModel):
+    id: str
+    subject_id: str
+    subject_name: str
+    category: str
+    high_risk: bool
+    camera: str
+    latitude: float | None
+    longitude: float | None
+    first_seen: datetime
+    last_seen: datetime
+    score: float
+    threshold: float
+    faces: int
+    status: str
+    crop_url: str | None
+    enrolled_photo_url: str | None
+    created_at: datetime
+    decisions: list[DecisionDone] = []
+
+    @classmethod
+    def of(cls, a: AlertView) -> AlertOut:
+        return cls(
+            id=a.id,
+            subject_id=a.subject_id,
+            subject_name=a.subject_name,
+            category=a.category,
+            high_risk=a.high_risk,
+            camera=a.camera,
+            latitude=a.latitude,
+            longitude=a.longitude,
+            first_seen=a.first_seen,
+            last_seen=a.last_seen,
+            score=round(a.score, 4),
+            threshold=round(a.threshold, 4),
+            faces=a.faces,
+            status=a.status,
+            crop_url=f"/api/media/crops/{a.crop_name}" if a.crop_name else None,
+            enrolled_photo_url=f"/api/media/photos/{a.enrolled_photo}" if a.enrolled_photo else None,
+            created_at=a.created_at,
+            decisions=[DecisionDone(**d.__dict__) for d in a.decisions],
+        )
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertOut]
+    open: int
+
+
+class DecisionIn(Strict):
+    decision: Literal["confirmed", "rejected", "inconclusive"]
+    reason: str = Field(max_length=2000)
+
+
+class SubjectOut(BaseModel):
+    id: str
+    display_name: str
+    category: str
+    status: str
+    legal_basis_type: str
+    legal_basis_reference: str
+    approved_by: str
+    expires_at: datetime
+    review_date: str | None
+    photo_urls: list[str]
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    source: str
+    details: dict[str, object]

@@ -1,0 +1,63 @@
+"""Who is asking, and may they? Session cookies (with CSRF) for the pages, bearer tokens for the API.
+
+* A session cookie is HttpOnly and SameSite=Strict; every state-changing request made with it must
+  also carry the session's CSRF token in the ``X-CSRF-Token`` header (double submit: a page gets the
+  token at login and from ``/api/auth/me``).
+* A bearer token (``Authorization: Bearer …``) needs no CSRF token: browsers never send it by themselves.
+* Every route declares the roles it allows with :func:`require`; 401 without a valid credential, 403
+  with the wrong role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, HTTPException, Request, status
+
+from vigil.domain.users import Principal
+from vigil.web.context import WebContext
+
+SESSION_COOKIE = "vigil_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def context(request: Request) -> WebContext:
+    ctx: WebContext = request.app.state.ctx
+    return ctx
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def optional_principal(request: Request, ctx: WebContext = Depends(context)) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        resolved = ctx.users.resolve(header[7:].strip(), "api")
+        if resolved is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token")
+        return resolved[0]
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    resolved = ctx.users.resolve(cookie, "session")
+    if resolved is None:
+        return None
+    principal, csrf = resolved
+    if request.method not in SAFE_METHODS and request.headers.get("x-csrf-token") != csrf:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+    return principal
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    allowed = set(roles)
+
+    def check(principal: Principal | None = Depends(optional_principal)) -> Principal:
+        if principal is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first", headers={"WWW-Authenticate": "Bearer"})
+        if principal.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {principal.role} role may not do this")
+        return principal
+
+    check.allowed_roles = tuple(sorted(allowed))  # type: ignore[attr-defined]
+    return check

@@ -1,0 +1,218 @@
+// Vigil control room: small, dependency-free. Data comes from the JSON API; the session cookie is
+// HttpOnly, and every state-changing call carries the CSRF token in X-CSRF-Token.
+"use strict";
+let CSRF = sessionStorage.getItem("vigil-csrf") || "";
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (options.json !== undefined) { headers["Content-Type"] = "application/json"; options.body = JSON.stringify(options.json); }
+  if (options.method && options.method !== "GET") headers["X-CSRF-Token"] = CSRF;
+  const response = await fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
+  if (response.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) { const d = body && body.detail; throw new Error(typeof d === "string" ? d : (d && d.message) || JSON.stringify(d)); }
+  return body;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) { if (k === "class") node.className = v; else if (v !== null && v !== undefined) node.setAttribute(k, v); }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+const when = (iso) => new Date(iso).toLocaleString();
+
+async function refreshCsrf() {
+  try { const me = await api("/api/auth/me"); if (me.csrf_token) { CSRF = me.csrf_token; sessionStorage.setItem("vigil-csrf", CSRF); } } catch (e) { /* login page */ }
+}
+
+// ------------------------------------------------------------------ login / logout
+function initLogin() {
+  const form = document.getElementById("login-form");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    try {
+      const session = await fetch("/api/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ username: data.get("username"), password: data.get("password") }) });
+      const body = await session.json();
+      if (!session.ok) throw new Error(body.detail || "login failed");
+      sessionStorage.setItem("vigil-csrf", body.csrf_token);
+      const next = new URLSearchParams(location.search).get("next");
+      location.href = next && next.startsWith("/") ? next : "/";
+    } catch (e) { document.getElementById("login-error").textContent = e.message; }
+  });
+}
+
+// ------------------------------------------------------------------ live
+function beep() {
+  try {
+    const ctx = new (window.AudioContext || window.webkitAudioContext)();
+    const osc = ctx.createOscillator(); osc.frequency.value = 880; osc.connect(ctx.destination);
+    osc.start(); osc.stop(ctx.currentTime + 0.25);
+  } catch (e) { /* no audio device */ }
+}
+
+function alertCard(a, fresh) {
+  const card = el("li", { class: "alert" + (fresh ? " fresh" : "") + (["pending", "awaiting-second"].includes(a.status) ? "" : " decided"), "data-alert-id": a.id },
+    el("img", { src: a.crop_url, alt: "Face seen on camera" }),
+    el("img", { src: a.enrolled_photo_url, alt: "Enrolled photo" }),
+    el("div", {},
+      el("h2", {}, el("a", { href: "/subjects/" + a.subject_id }, a.subject_name)),
+      el("p", {}, a.category + (a.high_risk ? " (high risk)" : "")),
+      el("p", {}, "Camera " + a.camera + (a.latitude !== null ? ` (${a.latitude.toFixed(5)}, ${a.longitude.toFixed(5)})` : "")),
+      el("p", {}, when(a.first_seen) + " · score " + a.score.toFixed(3) + " · " + a.faces + " faces"),
+      el("p", { class: "status-line" }, "Status: " + a.status),
+      el("a", { href: "/alerts/" + a.id, class: "open" }, "Adjudicate")));
+  return card;
+}
+
+async function initLive() {
+  const list = document.getElementById("alerts");
+  const waiting = document.getElementById("waiting");
+  const setWaiting = (n) => { waiting.textContent = n + " waiting"; document.title = (n ? `(${n}) ` : "") + "Live · Vigil"; };
+  const data = await api("/api/alerts?limit=50");
+  for (const a of data.alerts) list.append(alertCard(a, false));
+  document.getElementById("empty").hidden = data.alerts.length > 0;
+  setWaiting(data.open);
+  const connect = () => {
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/alerts/live");
+    const status = document.getElementById("connection");
+    ws.onopen = () => { status.textContent = "live"; };
+    ws.onclose = () => { status.textContent = "reconnecting…"; setTimeout(connect, 1000); };
+    ws.onmessage = (message) => {
+      const event = JSON.parse(message.data);
+      if (event.open !== undefined) setWaiting(event.open);
+      if (event.type === "alert") {
+        document.getElementById("empty").hidden = true;
+        list.prepend(alertCard(event.alert, true));
+        beep();
+      } else if (event.type === "alert-updated") {
+        const old = list.querySelector(`[data-alert-id="${event.alert.id}"]`);
+        if (old) old.replaceWith(alertCard(event.alert, false));
+      }
+    };
+  };
+  connect();
+}
+
+// ------------------------------------------------------------------ adjudication
+async function initAlert(section) {
+  const id = section.dataset.alertId;
+  const render = (a) => {
+    document.getElementById("crop").src = a.crop_url || "";
+    document.getElementById("enrolled").src = a.enrolled_photo_url || "";
+    const facts = document.getElementById("facts"); facts.replaceChildren();
+    for (const [k, v] of [["Subject", a.subject_name], ["Category", a.category + (a.high_risk ? " (high risk: two confirmations)" : "")],
+      ["Camera", a.camera], ["First seen", when(a.first_seen)], ["Last seen", when(a.last_seen)], ["Faces", a.faces], ["Status", a.status]]) {
+      facts.append(el("dt", {}, k), el("dd", { "data-fact": k.toLowerCase() }, v));
+    }
+    document.getElementById("score").textContent = `score ${a.score.toFixed(3)} (threshold ${a.threshold.toFixed(3)})`;
+    const decisions = document.getElementById("decisions"); decisions.replaceChildren();
+    for (const d of a.decisions) decisions.append(el("li", {}, `${when(d.at)} ${d.user} (${d.role}): ${d.decision} — ${d.reason}`));
+    document.getElementById("decide").hidden = !["pending", "awaiting-second"].includes(a.status);
+  };
+  render(await api("/api/alerts/" + id));
+  document.getElementById("reveal").addEventListener("click", () => { document.getElementById("score").hidden = false; });
+  const form = document.getElementById("decide");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const decision = event.submitter.value;
+    try { render(await api(`/api/alerts/${id}/decision`, { method: "POST", json: { decision, reason: new FormData(form).get("reason") } })); form.reset(); document.getElementById("decide-error").textContent = ""; }
+    catch (e) { document.getElementById("decide-error").textContent = e.message; }
+  });
+}
+
+// ------------------------------------------------------------------ subject: timeline and map
+function drawMap(svg, sightings) {
+  svg.replaceChildren();
+  const points = sightings.filter((s) => s.latitude !== null);
+  if (!points.length) { svg.append(el("text", { x: 20, y: 40, fill: "#8fa1b3" }, "No confirmed sightings with a camera location yet.")); return; }
+  const lats = points.map((p) => p.latitude), lons = points.map((p) => p.longitude);
+  const pad = 0.002, minLat = Math.min(...lats) - pad, maxLat = Math.max(...lats) + pad, minLon = Math.min(...lons) - pad, maxLon = Math.max(...lons) + pad;
+  const x = (lon) => 30 + 540 * (lon - minLon) / (maxLon - minLon), y = (lat) => 330 - 300 * (lat - minLat) / (maxLat - minLat);
+  const ns = "http://www.w3.org/2000/svg";
+  const make = (tag, attrs, text) => { const n = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); if (text) n.textContent = text; return n; };
+  svg.append(make("polyline", { points: points.map((p) => `${x(p.longitude)},${y(p.latitude)}`).join(" "), fill: "none", stroke: "#f5a524", "stroke-width": 3 }));
+  points.forEach((p, i) => {
+    svg.append(make("circle", { cx: x(p.longitude), cy: y(p.latitude), r: 8, fill: "#e5484d", "data-camera": p.camera }));
+    svg.append(make("text", { x: x(p.longitude) + 12, y: y(p.latitude) + 5, fill: "#e8edf2", "font-size": 14 }, `${i + 1}. ${p.camera}`));
+  });
+}
+
+async function initSubject(section) {
+  const id = section.dataset.subjectId;
+  const s = await api("/api/subjects/" + id);
+  document.getElementById("subject-name").textContent = s.display_name;
+  document.getElementById("photos").replaceChildren(...s.photo_urls.map((u) => el("img", { src: u, alt: "Enrolled photo" })));
+  const facts = document.getElementById("subject-facts");
+  for (const [k, v] of [["Category", s.category], ["Status", s.status], ["Legal basis", s.legal_basis_type + ": " + s.legal_basis_reference],
+    ["Approved by", s.approved_by], ["Expires", when(s.expires_at)]]) facts.append(el("dt", {}, k), el("dd", {}, v));
+  const sightings = await api(`/api/subjects/${id}/sightings`);
+  document.getElementById("timeline").replaceChildren(...sightings.map((a) => el("li", { "data-alert-id": a.id }, `${when(a.first_seen)} — camera ${a.camera}`)));
+  drawMap(document.getElementById("map"), sightings);
+}
+
+// ------------------------------------------------------------------ cameras, watchlist, audit
+async function initCameras(section) {
+  const admin = section.dataset.admin === "yes";
+  const load = async () => {
+    const rows = (await api("/api/cameras")).map((c) => el("tr", { "data-camera": c.name },
+      el("td", {}, c.name), el("td", {}, c.state || "not running"), el("td", {}, c.analysed_fps ?? "—"), el("td", {}, c.dropped_frames ?? "—"),
+      el("td", {}, c.last_frame_at ? when(c.last_frame_at) : "—"), el("td", {}, `${c.latitude.toFixed(5)}, ${c.longitude.toFixed(5)}`), el("td", {}, c.url),
+      el("td", {}, admin ? Object.assign(el("button", { type: "button" }, "Remove"), { onclick: async () => { await api("/api/cameras/" + encodeURIComponent(c.name), { method: "DELETE" }); load(); } }) : "")));
+    document.querySelector("#cameras tbody").replaceChildren(...rows);
+  };
+  await load();
+  setInterval(load, 5000);
+  const form = document.getElementById("camera-add");
+  if (form) form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const d = Object.fromEntries(new FormData(form));
+    try { await api("/api/cameras", { method: "POST", json: { name: d.name, url: d.url, latitude: +d.latitude, longitude: +d.longitude, analysis_fps: +d.analysis_fps } }); form.reset(); load(); document.getElementById("camera-error").textContent = ""; }
+    catch (e) { document.getElementById("camera-error").textContent = e.message; }
+  });
+}
+
+async function initWatchlist() {
+  const tbody = document.querySelector("#subjects tbody");
+  const load = async () => {
+    const q = document.getElementById("search").value;
+    const subjects = await api("/api/subjects" + (q ? "?q=" + encodeURIComponent(q) : ""));
+    tbody.replaceChildren(...subjects.map((s) => el("tr", { "data-subject-id": s.id },
+      el("td", {}, el("a", { href: "/subjects/" + s.id }, s.display_name)), el("td", {}, s.category), el("td", {}, s.status),
+      el("td", {}, s.legal_basis_type + ": " + s.legal_basis_reference), el("td", {}, s.approved_by), el("td", {}, when(s.expires_at)),
+      el("td", {}, Object.assign(el("button", { type: "button" }, s.status === "active" ? "Suspend" : "Reinstate"), {
+        onclick: async () => { await api(`/api/subjects/${s.id}/${s.status === "active" ? "suspend" : "reinstate"}`, { method: "POST" }); load(); } })))));
+  };
+  document.getElementById("search").addEventListener("input", load);
+  await load();
+  const form = document.getElementById("enroll");
+  const preview = document.getElementById("preview");
+  form.photo.addEventListener("change", () => { const f = form.photo.files[0]; if (f) { preview.src = URL.createObjectURL(f); preview.hidden = false; } });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = document.getElementById("enroll-error");
+    try { await api("/api/subjects", { method: "POST", body: new FormData(form) }); error.textContent = ""; form.reset(); preview.hidden = true; load(); }
+    catch (e) { error.textContent = e.message; }
+  });
+}
+
+async function initAudit() {
+  const entries = await api("/api/audit?limit=500");
+  document.querySelector("#audit tbody").replaceChildren(...entries.map((e) => el("tr", { "data-action": e.action },
+    el("td", {}, e.id), el("td", {}, when(e.at)), el("td", {}, e.actor), el("td", {}, e.action),
+    el("td", {}, e.object_type ? `${e.object_type} ${e.object_id}` : ""), el("td", {}, e.source), el("td", {}, JSON.stringify(e.details)))));
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  initLogin();
+  const logout = document.getElementById("logout");
+  const page = document.querySelector("[data-page]");
+  if (page || logout) await refreshCsrf();
+  if (logout) logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); sessionStorage.removeItem("vigil-csrf"); location.href = "/login"; });
+  if (!page) return;
+  const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, watchlist: initWatchlist, audit: initAudit }[page.dataset.page];
+  if (init) await init(page);
+});

@@ -1,0 +1,270 @@
+"""The control-room API and pages with a real database: roles on every route, sessions with CSRF,
+bearer tokens, lockout, adjudication with second confirmation, trail, live push, media, metrics."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from tests.helpers import jpeg, live_fields, live_service, live_settings
+
+from vigil.domain.alerts import AlertEvent, AlertRecorder, alert_key
+from vigil.pipeline.analyser import encode_jpeg
+from vigil.web.app import alert_listener, create_app
+from vigil.web.context import WebContext
+
+PASSWORD = "correct horse battery"
+ROLES = ("admin", "supervisor", "operator", "auditor")
+
+# Every API route and the roles it allows; the test fails when a route is added without an entry here.
+MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
+    ("POST", "/api/auth/logout"): ROLES,
+    ("GET", "/api/auth/me"): ROLES,
+    ("GET", "/api/users"): ("admin",),
+    ("POST", "/api/users"): ("admin",),
+    ("POST", "/api/users/{username}/deactivate"): ("admin",),
+    ("GET", "/api/cameras"): ("admin", "supervisor", "operator"),
+    ("POST", "/api/cameras"): ("admin",),
+    ("DELETE", "/api/cameras/{name}"): ("admin",),
+    ("GET", "/api/subjects"): ("supervisor",),
+    ("POST", "/api/subjects"): ("supervisor",),
+    ("GET", "/api/subjects/{subject_id}"): ("operator", "supervisor"),
+    ("GET", "/api/subjects/{subject_id}/sightings"): ("operator", "supervisor"),
+    ("POST", "/api/subjects/{subject_id}/suspend"): ("supervisor",),
+    ("POST", "/api/subjects/{subject_id}/reinstate"): ("supervisor",),
+    ("GET", "/api/alerts"): ("operator", "supervisor"),
+    ("GET", "/api/alerts/{alert_id}"): ("operator", "supervisor"),
+    ("POST", "/api/alerts/{alert_id}/decision"): ("operator", "supervisor"),
+    ("GET", "/api/audit"): ("auditor",),
+    ("GET", "/api/audit/export"): ("auditor",),
+    ("GET", "/api/reports/summary"): ("auditor", "supervisor"),
+    ("GET", "/api/media/crops/{name}"): ("operator", "supervisor"),
+    ("GET", "/api/media/photos/{name}"): ("operator", "supervisor"),
+}
+PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/token")}
+PAGES = {
+    "/live": ("operator", "supervisor"),
+    "/cameras": ("admin", "supervisor", "operator"),
+    "/watchlist": ("supervisor",),
+    "/audit": ("auditor",),
+    "/alerts/x": ("operator", "supervisor"),
+    "/subjects/x": ("operator", "supervisor"),
+}
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, settings, engine) -> WebContext:  # type: ignore[no-untyped-def]
+    run_settings = live_settings(tmp_path, settings)
+    watchlist = live_service(run_settings, engine)
+    context = WebContext.build(run_settings, watchlist.db)
+    context.watchlist = watchlist
+    for role in ROLES:
+        context.users.add(role, PASSWORD, role, display_name=role.title())
+    context.users.add("operator2", PASSWORD, "operator")
+    context.users.add("supervisor2", PASSWORD, "supervisor")
+    return context
+
+
+@pytest.fixture
+def client(ctx: WebContext):  # type: ignore[no-untyped-def]
+    with TestClient(create_app(ctx)) as test_client:
+        yield test_client
+
+
+def bearer(client: TestClient, username: str) -> dict[str, str]:
+    response = client.post("/api/auth/token", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def session(client: TestClient, username: str) -> str:
+    response = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    return str(response.json()["csrf_token"])
+
+
+def _raise(ctx: WebContext, subject_id: str, camera: str = "north-gate", track: str = "t-1") -> str:
+    recorder = AlertRecorder(ctx.db, ctx.media)
+    recorder.subscribe(alert_listener(ctx))
+    now = time.time()
+    stored = recorder.raise_alert(
+        AlertEvent(
+            key=alert_key(camera, track, subject_id),
+            subject_id=subject_id,
+            subject_name="x",
+            category="x",
+            camera=camera,
+            track_id=track,
+            first_seen=now - 3,
+            last_seen=now - 1,
+            score=0.97,
+            evidence=0.965,
+            threshold=0.956,
+            faces=4,
+            decisive_capture_at=now - 0.3,
+            crop_jpeg=encode_jpeg(np.full((60, 60, 3), 120, np.uint8)),
+        )
+    )
+    assert stored is not None and stored.alert_id
+    return stored.alert_id
+
+
+def test_every_route_checks_its_role(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    routes = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
+    assert routes == set(MATRIX) | PUBLIC, "every API route needs an entry in MATRIX"
+    tokens = {role: bearer(client, role) for role in ROLES}
+    for (method, path), allowed in MATRIX.items():
+        url = path.replace("{", "").replace("}", "")  # dummy ids: allowed roles may get 404/422, never 401/403
+        anonymous = client.request(method, url)
+        assert anonymous.status_code == 401, (method, path, "anonymous", anonymous.status_code)
+        for role in ROLES:
+            status = client.request(method, url, headers=tokens[role]).status_code
+            if role in allowed:
+                assert status not in (401, 403), (method, path, role, status)
+            else:
+                assert status == 403, (method, path, role, status)
+    for path, allowed in PAGES.items():
+        client.cookies.clear()
+        assert client.get(path, follow_redirects=False).status_code == 303
+        for role in ROLES:
+            client.cookies.clear()
+            session(client, role)
+            status = client.get(path, follow_redirects=False).status_code
+            assert status == (200 if role in allowed else 403), (path, role, status)
+    client.cookies.clear()
+
+
+def test_cookie_sessions_need_the_csrf_token_for_changes(client: TestClient) -> None:
+    csrf = session(client, "admin")
+    body = {"name": "gate", "url": "rtsp://u:secret@10.0.0.9/s", "latitude": 51.5, "longitude": -0.12}
+    assert client.post("/api/cameras", json=body).status_code == 403
+    assert client.post("/api/cameras", json=body, headers={"X-CSRF-Token": "wrong"}).status_code == 403
+    created = client.post("/api/cameras", json=body, headers={"X-CSRF-Token": csrf})
+    assert created.status_code == 201 and "secret" not in created.text
+    assert client.get("/api/auth/me").json()["csrf_token"] == csrf
+    assert client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert client.get("/api/cameras").status_code == 401
+
+
+def test_repeated_failed_logins_lock_the_account_and_throttle_the_client(client: TestClient, ctx: WebContext) -> None:
+    for _ in range(5):
+        assert client.post("/api/auth/login", json={"username": "operator", "password": "wrong"}).status_code == 401
+    locked = client.post("/api/auth/login", json={"username": "operator", "password": PASSWORD})
+    assert locked.status_code == 401  # right password, locked account: same answer as a wrong one
+    for _ in range(5):
+        client.post("/api/auth/login", json={"username": "nobody", "password": "wrong"})
+    assert client.post("/api/auth/login", json={"username": "auditor", "password": PASSWORD}).status_code == 429
+    actions = [e.action for e in ctx.audit.entries()]
+    assert actions.count("login-failed") == 10
+
+
+def test_adjudication_second_confirmation_trail_and_audit(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]
+    assert ctx.watchlist is not None
+    wanted = ctx.watchlist.enroll(live_fields("Eileen Collins", "wanted"), [("c.jpg", jpeg(astronaut))]).subject_id
+    ctx.cameras.add("north-gate", "webcam:0", latitude=51.5101, longitude=-0.1340)
+    ctx.cameras.add("south-gate", "webcam:1", latitude=51.5062, longitude=-0.1290)
+    first = _raise(ctx, wanted, "north-gate", "t-1")
+    second = _raise(ctx, wanted, "south-gate", "t-2")
+    op, op2, sup = bearer(client, "operator"), bearer(client, "operator2"), bearer(client, "supervisor")
+    listing = client.get("/api/alerts", headers=op).json()
+    assert listing["open"] == 2 and [a["id"] for a in listing["alerts"]] == [second, first]
+    alert = listing["alerts"][1]
+    assert alert["crop_url"] and alert["enrolled_photo_url"] and alert["latitude"] == 51.5101
+    no_reason = client.post(f"/api/alerts/{first}/decision", json={"decision": "confirmed", "reason": " "}, headers=op)
+    assert no_reason.status_code == 422
+    confirm = {"decision": "confirmed", "reason": "same face, same scar"}
+    assert client.post(f"/api/alerts/{first}/decision", json=confirm, headers=op).json()["status"] == "awaiting-second"
+    assert (
+        client.post(f"/api/alerts/{first}/decision", json=confirm, headers=op2).status_code == 409
+    )  # not a supervisor
+    done = client.post(f"/api/alerts/{first}/decision", json=confirm, headers=sup).json()
+    assert done["status"] == "confirmed" and [d["user"] for d in done["decisions"]] == ["operator", "supervisor"]
+    assert client.post(f"/api/alerts/{first}/decision", json=confirm, headers=sup).status_code == 409  # closed
+    client.post(f"/api/alerts/{second}/decision", json=confirm, headers=sup)  # a supervisor confirms first…
+    sup2 = bearer(client, "supervisor2")
+    assert client.post(f"/api/alerts/{second}/decision", json=confirm, headers=sup).status_code == 409  # …not twice
+    client.post(f"/api/alerts/{second}/decision", json=confirm, headers=sup2)
+    trail = client.get(f"/api/subjects/{wanted}/sightings", headers=op).json()
+    assert [(s["camera"], s["status"]) for s in trail] == [("north-gate", "confirmed"), ("south-gate", "confirmed")]
+    entries = client.get("/api/audit", headers=bearer(client, "auditor")).json()
+    decided = [e for e in entries if e["action"] == "alert-decided"]
+    assert len(decided) == 4 and decided[-1]["actor"] == "operator" and decided[-1]["details"]["reason"]
+    csv_export = client.get("/api/audit/export?format=csv", headers=bearer(client, "auditor"))
+    assert csv_export.status_code == 200 and "alert-decided" in csv_export.text
+    summary = client.get("/api/reports/summary", headers=sup).json()
+    assert summary["total"] == 2
+
+
+def test_new_alerts_are_pushed_to_connected_operators(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]
+    assert ctx.watchlist is not None
+    subject = ctx.watchlist.enroll(
+        live_fields("Eileen Collins", "missing-person"), [("c.jpg", jpeg(astronaut))]
+    ).subject_id
+    session(client, "operator")
+    with client.websocket_connect("/api/alerts/live") as socket:
+        assert socket.receive_json()["type"] == "hello"
+        alert_id = _raise(ctx, subject)
+        event = socket.receive_json()
+        assert event["type"] == "alert" and event["alert"]["id"] == alert_id and event["open"] == 1
+    client.cookies.clear()
+    session(client, "auditor")
+    with pytest.raises(Exception), client.websocket_connect("/api/alerts/live") as socket:  # noqa: B017
+        socket.receive_json()
+
+
+def test_media_is_served_to_allowed_roles_only_and_audited(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]
+    assert ctx.watchlist is not None
+    subject = ctx.watchlist.enroll(
+        live_fields("Eileen Collins", "missing-person"), [("c.jpg", jpeg(astronaut))]
+    ).subject_id
+    alert = client.get(f"/api/alerts/{_raise(ctx, subject)}", headers=bearer(client, "operator")).json()
+    crop = client.get(alert["crop_url"], headers=bearer(client, "operator"))
+    assert crop.status_code == 200 and crop.content[:3] == b"\xff\xd8\xff"
+    assert crop.headers["cache-control"] == "private, no-store"
+    assert client.get(alert["enrolled_photo_url"], headers=bearer(client, "auditor")).status_code == 403
+    assert client.get("/api/media/photos/..%2F..%2Fvigil.db", headers=bearer(client, "operator")).status_code == 404
+    actions = {e.action for e in ctx.audit.entries()}
+    assert {"crop-viewed", "alert-viewed"} <= actions
+
+
+def test_enrollment_upload_is_validated_and_errors_name_the_rule(client: TestClient, astronaut) -> None:  # type: ignore[no-untyped-def]
+    sup = bearer(client, "supervisor")
+    form = {
+        "name": "Eileen Collins",
+        "category": "missing-person",
+        "legal_basis_type": "missing person report",
+        "legal_basis_reference": "MP-1",
+        "approved_by": "Insp. Lee",
+        "expires": "2099-12-31",
+    }
+    blank = jpeg(np.full((200, 200, 3), 128, np.uint8))
+    refused = client.post("/api/subjects", data=form, files={"photo": ("b.jpg", blank, "image/jpeg")}, headers=sup)
+    assert refused.status_code == 422 and refused.json()["detail"]["rule"] == "no-face"
+    big = client.post(
+        "/api/subjects", data=form, files={"photo": ("x.jpg", b"0" * 20_000_001, "image/jpeg")}, headers=sup
+    )
+    assert big.status_code == 413
+    assert client.get("/api/subjects", headers=sup).json() == []
+    ok = client.post("/api/subjects", data=form, files={"photo": ("c.jpg", jpeg(astronaut), "image/jpeg")}, headers=sup)
+    assert ok.status_code == 201
+    (listed,) = client.get("/api/subjects?q=collins", headers=sup).json()
+    assert listed["approved_by"] == "Insp. Lee" and listed["status"] == "active"
+    assert client.post(f"/api/subjects/{listed['id']}/suspend", headers=sup).json()["status"] == "suspended"
+
+
+def test_metrics_hold_counts_only(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]
+    assert ctx.watchlist is not None
+    subject = ctx.watchlist.enroll(
+        live_fields("Eileen Collins", "missing-person"), [("c.jpg", jpeg(astronaut))]
+    ).subject_id
+    _raise(ctx, subject)
+    text = client.get("/metrics").text
+    assert "vigil_alerts_raised_total 1" in text and "vigil_alerts_open 1" in text
+    assert "vigil_alert_latency_ms_count 1" in text
+    assert "Eileen" not in text and subject not in text

@@ -68,7 +68,7 @@ def test_errors_exit_2_with_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_demo_runs_offline_and_shows_a_watchlist_match(tmp_path: Path) -> None:
-    result = vigil("demo", data_dir=tmp_path)
+    result = vigil("demo", "--engine", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "same person: lowest" in result.stdout and "(separated)" in result.stdout
     assert "MATCH Eileen Collins" in result.stdout

@@ -65,14 +65,18 @@ def open_live(
 
 
 def open_control_room(
-    settings: VigilSettings, *, run_cameras: bool = True, engine: FaceEngine | None = None, loop_files: bool = True
+    settings: VigilSettings,
+    *,
+    run_cameras: bool = True,
+    watchlist: WatchlistService | None = None,
+    loop_files: bool = True,
 ) -> FastAPI:
     """The web app over the configured database; with ``run_cameras`` the registered cameras run in the
     same process and their alerts are pushed to the browsers."""
     from vigil.web.app import alert_listener, create_app
     from vigil.web.context import WebContext
 
-    watchlist = open_watchlist(settings, engine=engine)
+    watchlist = watchlist or open_watchlist(settings)
     ctx = WebContext.build(settings, watchlist.db)
     ctx.watchlist = watchlist
     if run_cameras:

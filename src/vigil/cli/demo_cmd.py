@@ -1,14 +1,44 @@
-"""``vigil demo``: the face engine on bundled sample portraits (the full control-room demo comes later)."""
+"""``vigil demo``: the control-room demo (or, with --engine, the face-engine demo)."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 from vigil.cli.context import settings_from
 
 
-def demo(ctx: typer.Context) -> None:
-    """Run the face engine on public-domain portraits shipped in PyPI packages and show the results."""
-    from vigil.demo import run_engine_demo
+def demo(
+    ctx: typer.Context,
+    engine: Annotated[bool, typer.Option("--engine", help="Only the face-engine demo on bundled portraits.")] = False,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the control room after set-up.")] = True,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+) -> None:
+    """Set up a demo data directory (users, watchlist, three looping cameras) and serve the control room."""
+    settings = settings_from(ctx)
+    if engine:
+        from vigil.demo import run_engine_demo
 
-    run_engine_demo(settings_from(ctx), echo=typer.echo)
+        run_engine_demo(settings, echo=typer.echo)
+        return
+    from vigil.demo_room import setup_demo
+    from vigil.services import open_watchlist
+
+    typer.echo("setting up the demo (the first run converts dlib's network and builds clips)…")
+    watchlist = open_watchlist(settings)
+    room = setup_demo(settings, watchlist, say=typer.echo)
+    typer.echo(f"watchlist ({room.source}): {len(room.subjects)} subjects; cameras: {', '.join(room.cameras)}")
+    typer.echo("users (passwords are new at every start):")
+    for username, password in room.passwords.items():
+        typer.echo(f"  {username:11s} {password}")
+    if not serve:
+        return
+    import uvicorn
+
+    from vigil.services import open_control_room
+
+    app = open_control_room(settings, watchlist=watchlist)
+    typer.echo(f"\nVigil control room: http://{host}:{port}/  (log in as operator to see red flags; Ctrl-C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -113,6 +113,18 @@ class UserService:
     def count(self) -> int:
         return len(self.all_users())
 
+    def set_password(self, username: str, password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise UserError("password", f"at least {MIN_PASSWORD} characters")
+        with self.db.session() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserError("user-unknown", f"no user named {username!r}")
+            user.password_hash = _hasher.hash(password)
+            user.failed_logins = 0
+            user.locked_until = None
+            session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+
     def set_active(self, username: str, active: bool) -> None:
         with self.db.session() as session:
             user = session.scalar(select(User).where(User.username == username))

@@ -89,44 +89,85 @@ class LiveRunner:
         names = [c.name for c in cameras]
         if len(set(names)) != len(names):
             raise ValueError("camera names must be unique")
-        policy = policy or StreamPolicy()
+        self.engine = engine
+        self.matcher = matcher
+        self.recorder = recorder
+        self.analysis = analysis
+        self.policy = policy or StreamPolicy()
+        self.on_status = on_status
         self.workers: dict[str, _CameraWorker] = {}
+        self._lock = threading.Lock()
+        self._started = False
         for config in cameras:
-            stream = CameraStream(
-                config.name,
-                config.spec,
-                analysis_fps=config.analysis_fps,
-                on_status=on_status,
-                stall_timeout_s=policy.stall_timeout_s,
-                backoff_base_s=policy.backoff_base_s,
-                backoff_cap_s=policy.backoff_cap_s,
-                open_timeout_s=policy.open_timeout_s,
-            )
-            analyser = CameraAnalyser(config.name, engine, matcher, recorder, analysis)
-            self.workers[config.name] = _CameraWorker(stream, analyser)
+            self.workers[config.name] = self._worker(config)
         self._stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="camera-watchdog", daemon=True)
 
+    def _worker(self, config: CameraConfig) -> _CameraWorker:
+        policy = self.policy
+        stream = CameraStream(
+            config.name,
+            config.spec,
+            analysis_fps=config.analysis_fps,
+            on_status=self.on_status,
+            stall_timeout_s=policy.stall_timeout_s,
+            backoff_base_s=policy.backoff_base_s,
+            backoff_cap_s=policy.backoff_cap_s,
+            open_timeout_s=policy.open_timeout_s,
+        )
+        analyser = CameraAnalyser(config.name, self.engine, self.matcher, self.recorder, self.analysis)
+        return _CameraWorker(stream, analyser)
+
     def start(self) -> None:
-        for worker in self.workers.values():
-            worker.thread.start()
-            worker.stream.start()
+        with self._lock:
+            self._started = True
+            for worker in self.workers.values():
+                worker.thread.start()
+                worker.stream.start()
         self._watchdog.start()
+
+    def add_camera(self, config: CameraConfig) -> None:
+        """Run one more camera (started at once if the runner is running)."""
+        with self._lock:
+            if config.name in self.workers:
+                raise ValueError(f"camera {config.name!r} is running already")
+            worker = self._worker(config)
+            self.workers[config.name] = worker
+            if self._started:
+                worker.thread.start()
+                worker.stream.start()
+
+    def remove_camera(self, name: str, timeout: float = 15.0) -> bool:
+        """Stop a camera and forget it; returns whether it was running."""
+        with self._lock:
+            worker = self.workers.pop(name, None)
+        if worker is None:
+            return False
+        worker.stream.stop()
+        worker.thread.join(timeout)
+        worker.stream.join(timeout)
+        return True
 
     def _watch(self) -> None:
         while not self._stop.wait(0.5):
-            for worker in self.workers.values():
+            with self._lock:
+                workers = list(self.workers.values())
+            for worker in workers:
                 worker.stream.check_stalled()
 
     def stop(self) -> None:
         self._stop.set()
-        for worker in self.workers.values():
+        with self._lock:
+            workers = list(self.workers.values())
+        for worker in workers:
             worker.stream.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every camera has stopped and its analysis has finished (or ``timeout``)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for worker in self.workers.values():
+        with self._lock:
+            workers = list(self.workers.values())
+        for worker in workers:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             worker.thread.join(remaining)
             if worker.thread.is_alive():
@@ -136,14 +177,19 @@ class LiveRunner:
     def close(self, timeout: float = 15.0) -> None:
         self.stop()
         self.wait(timeout)
-        for worker in self.workers.values():
+        with self._lock:
+            workers = list(self.workers.values())
+        for worker in workers:
             worker.stream.join(timeout)
 
     def health(self) -> list[CameraHealth]:
-        return [worker.stream.health() for worker in self.workers.values()]
+        with self._lock:
+            workers = list(self.workers.values())
+        return [worker.stream.health() for worker in workers]
 
     def counters(self) -> dict[str, AnalysisCounters]:
-        return {name: worker.analyser.counters for name, worker in self.workers.items()}
+        with self._lock:
+            return {name: worker.analyser.counters for name, worker in self.workers.items()}
 
     def errors(self) -> dict[str, BaseException]:
         return {name: w.error for name, w in self.workers.items() if w.error is not None}

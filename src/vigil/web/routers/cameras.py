@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from vigil.domain.cameras import CameraError
 from vigil.domain.users import Principal
+from vigil.pipeline.runtime import CameraConfig
 from vigil.store.models import Role
+from vigil.video.sources import parse_source
 from vigil.web.context import WebContext
 from vigil.web.schemas import CameraCreate, CameraOut
 from vigil.web.security import client_address, context, require
@@ -52,6 +54,8 @@ def add_camera(
         )
     except CameraError as exc:
         raise HTTPException(422, str(exc)) from None
+    if ctx.runner is not None:  # embedded mode: the new camera starts at once
+        ctx.runner.add_camera(CameraConfig(view.name, parse_source(body.url, loop=True), view.analysis_fps))
     ctx.audit.record(
         who.username,
         "camera-added",
@@ -74,6 +78,8 @@ def remove_camera(
         ctx.cameras.remove(name)
     except CameraError as exc:
         raise HTTPException(404, str(exc)) from None
+    if ctx.runner is not None:
+        ctx.runner.remove_camera(name)
     ctx.audit.record(
         who.username, "camera-removed", object_type="camera", object_id=name, source=client_address(request)
     )

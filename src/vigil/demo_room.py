@@ -1,0 +1,229 @@
+"""The control-room demo: a demo data directory with users, a small watchlist and three looping cameras.
+
+Where ``../shared/data`` is present it uses the crowd clip (a passer-by from an early frame is on the
+watchlist), the single-face clip (its caller too) and a few LFW people; otherwise it builds its watchlist
+and its clips from the public-domain portraits that ship in scikit-image and matplotlib, so it works
+offline on a fresh machine. Running it again reuses what exists and issues fresh passwords.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from vigil.domain.cameras import CameraError, CameraRegistry
+from vigil.domain.enrollment import EnrollmentError, SubjectFields
+from vigil.domain.users import UserError, UserService
+from vigil.domain.watchlist import WatchlistService
+from vigil.settings import VigilSettings
+
+# Three cameras around a square (latitude, longitude), a couple of hundred metres apart.
+PLACES = [("north-gate", 51.50853, -0.12803), ("market-street", 51.50715, -0.12600), ("station", 51.50620, -0.12935)]
+DEMO_USERS = [
+    ("admin", "admin", "Demo Admin"),
+    ("supervisor", "supervisor", "Demo Supervisor"),
+    ("operator", "operator", "Demo Operator"),
+    ("auditor", "auditor", "Demo Auditor"),
+]
+
+
+@dataclass
+class DemoRoom:
+    data_dir: Path
+    passwords: dict[str, str] = field(default_factory=dict)
+    cameras: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+    source: str = ""
+
+
+def shared_data(start: Path | None = None) -> Path | None:
+    """``../shared/data`` next to the current directory or the repository, if present."""
+    candidates = [Path.cwd().parent / "shared" / "data", Path(__file__).resolve().parents[3] / "shared" / "data"]
+    if start is not None:
+        candidates.insert(0, start)
+    for candidate in candidates:
+        if (candidate / "video" / "crowd_walk_1080p.mp4").is_file():
+            return candidate
+    return None
+
+
+def _jpeg(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def portrait_clip(portrait: np.ndarray, path: Path, *, seconds: float = 8.0, fps: int = 25, seed: int = 0) -> Path:
+    """A 960×540 clip of ``portrait`` walking across a plain background (for offline demos)."""
+    import av
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    height, width = 540, 960
+    background = np.full((height, width, 3), 40, np.uint8) + rng.integers(0, 12, (height, width, 3), dtype=np.uint8)
+    frames = int(seconds * fps)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast"}
+        for i in range(frames):
+            t = i / max(frames - 1, 1)
+            size = int(300 + 60 * np.sin(np.pi * t))
+            face = cv2.resize(portrait, (size, size), interpolation=cv2.INTER_AREA)
+            x = int(40 + t * (width - size - 80))
+            y = (height - size) // 2
+            canvas = background.copy()
+            canvas[y : y + size, x : x + size] = face
+            for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, "rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def _fields(name: str, ref: str, basis: str, category: str = "missing-person") -> SubjectFields:
+    return SubjectFields(
+        display_name=name,
+        category=category,
+        legal_basis_type="demonstration",
+        legal_basis_reference=basis,
+        approved_by="Demo Supervisor",
+        expires_at=datetime.now(UTC) + timedelta(days=30),
+        external_ref=ref,
+    )
+
+
+def _enroll(watchlist: WatchlistService, fields: SubjectFields, photo: bytes, say: Callable[[str], None]) -> None:
+    assert fields.external_ref is not None
+    if watchlist.find_by_ref(fields.external_ref) is not None:
+        return
+    try:
+        watchlist.enroll(fields, [(f"{fields.external_ref}.jpg", photo)])
+    except EnrollmentError as exc:
+        say(f"  not enrolled {fields.display_name}: {exc}")
+
+
+def _best_face_crop(watchlist: WatchlistService, frame: np.ndarray) -> np.ndarray:
+    from vigil.vision.quality import assess_quality
+
+    faces = watchlist.engine.detect(frame)
+    best = int(np.argmax(assess_quality(frame, faces).score))
+    x1, y1, x2, y2 = faces.xyxy[best]
+    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, 2.2 * max(x2 - x1, y2 - y1)
+    top, left = max(0, int(cy - side / 2)), max(0, int(cx - side / 2))
+    return np.ascontiguousarray(frame[top : int(cy + side / 2), left : int(cx + side / 2)])
+
+
+def _first_frames(video: Path, count: int) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(video)) as container:
+        frames = []
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if len(frames) >= count:
+                break
+    return frames
+
+
+def setup_demo(
+    settings: VigilSettings, watchlist: WatchlistService, say: Callable[[str], None] = print, shared: Path | None = None
+) -> DemoRoom:
+    room = DemoRoom(settings.data_dir)
+    users = UserService(watchlist.db)
+    for username, role, name in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        try:
+            users.add(username, password, role, display_name=name)
+        except UserError:
+            users.set_password(username, password)
+        room.passwords[username] = password
+
+    clips = settings.data_dir / "clips"
+    data = shared if shared is not None else shared_data()
+    if data is not None:
+        room.source = f"shared data at {data}"
+        crowd, carphone = data / "video" / "crowd_walk_1080p.mp4", data / "video" / "carphone_176x144.mp4"
+        _enroll(
+            watchlist,
+            _fields("Passer-by (crowd clip)", "demo:crowd-passer-by", "DEMO-2 crowd clip frame 5"),
+            _jpeg(_best_face_crop(watchlist, _first_frames(crowd, 6)[5])),
+            say,
+        )
+        _enroll(
+            watchlist,
+            _fields("Caller (carphone clip)", "demo:caller", "DEMO-3 carphone clip frame 0", "wanted"),
+            _jpeg(_first_frames(carphone, 1)[0]),
+            say,
+        )
+        lfw = data / "lfw" / "images"
+        if lfw.is_dir():
+            for folder in sorted(p for p in lfw.iterdir() if p.is_dir())[:20]:
+                photo = min(folder.glob("*.jpg"))
+                _enroll(
+                    watchlist,
+                    _fields(folder.name.replace("_", " "), f"demo:lfw:{folder.name}", "DEMO-LFW research image"),
+                    photo.read_bytes(),
+                    say,
+                )
+        from vigil.bench.chips import sample_images
+
+        astronaut, _ = sample_images()
+        portrait = clips / "portrait_walk.mp4"
+        if not portrait.exists():
+            portrait_clip(astronaut, portrait)
+        _enroll(
+            watchlist,
+            _fields("Eileen Collins", "demo:collins", "DEMO-1 public-domain NASA portrait"),
+            _jpeg(astronaut),
+            say,
+        )
+        sources = [str(crowd), str(carphone), str(portrait)]
+    else:
+        room.source = "portraits bundled with scikit-image and matplotlib (offline)"
+        from vigil.bench.chips import sample_images
+
+        astronaut, hopper = sample_images()
+        _enroll(
+            watchlist,
+            _fields("Eileen Collins", "demo:collins", "DEMO-1 public-domain NASA portrait"),
+            _jpeg(astronaut),
+            say,
+        )
+        _enroll(
+            watchlist,
+            _fields("Grace Hopper", "demo:hopper", "DEMO-4 public-domain US Navy portrait", "wanted"),
+            _jpeg(hopper),
+            say,
+        )
+        sources = []
+        for name, image, seed in (
+            ("collins_walk", astronaut, 1),
+            ("hopper_walk", hopper, 2),
+            ("collins_mirrored", np.ascontiguousarray(astronaut[:, ::-1]), 3),
+        ):
+            clip = clips / f"{name}.mp4"
+            if not clip.exists():
+                portrait_clip(image, clip, seed=seed)
+            sources.append(str(clip))
+
+    registry = CameraRegistry(watchlist.db)
+    known = {c.name for c in registry.cameras()}
+    for (name, lat, lon), source in zip(PLACES, sources, strict=True):
+        if name not in known:
+            try:
+                registry.add(name, source, latitude=lat, longitude=lon, analysis_fps=4.0)
+            except CameraError as exc:
+                say(f"  camera {name} not added: {exc}")
+        room.cameras.append(name)
+    room.subjects = [s.display_name for s in watchlist.list_subjects()]
+    return room

@@ -1,0 +1,147 @@
+"""The control room in a real browser (Playwright driving Debian's Chromium) against a real server:
+an operator sees a red flag appear live when a camera starts on a clip with a watchlisted person,
+confirms it, and sees the subject's trail; an auditor sees the decision in the audit view. A
+screenshot of every page is saved under test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from tests.conftest import REPO, VIDEO, needs_video
+from tests.helpers import jpeg, live_fields
+from tests.streaming import read_clip
+from tests.webserver import PASSWORD, start_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def _browser_missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright)"
+    if not Path(CHROMIUM).exists():
+        return "Chromium not found (apt-get install chromium)"
+    return None
+
+
+pytestmark = [needs_video, pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))]
+
+
+def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    clip = VIDEO / "carphone_176x144.mp4"
+    running = start_server(tmp_path, settings, engine)
+    subject = running.watchlist.enroll(
+        live_fields("Caller", "missing-person"), [("caller.jpg", jpeg(read_clip(clip)[0]))]
+    ).subject_id
+    base = running.url
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            operator = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            _login(operator, base, "operator")
+            operator.wait_for_url("**/live")
+            expect(operator.locator("#connection")).to_have_text("live")
+            # Record when each red flag appears on screen (browser clock = server clock: same machine).
+            operator.evaluate(
+                """() => { window.seen = {}; new MutationObserver(() => {
+                     for (const li of document.querySelectorAll('#alerts li[data-alert-id]'))
+                       if (!(li.dataset.alertId in window.seen)) window.seen[li.dataset.alertId] = Date.now();
+                   }).observe(document.getElementById('alerts'), {childList: true}); }"""
+            )
+            operator.screenshot(path=str(shots / "live-empty.png"))
+
+            admin = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            _login(admin, base, "admin")
+            admin.wait_for_url("**/cameras")
+            admin.fill("#camera-add input[name=name]", "lobby")
+            admin.fill("#camera-add input[name=url]", str(clip))
+            admin.fill("#camera-add input[name=latitude]", "51.5074")
+            admin.fill("#camera-add input[name=longitude]", "-0.1278")
+            admin.click("#camera-add button[type=submit]")
+            expect(admin.locator("#cameras tr[data-camera=lobby]")).to_be_visible()
+            admin.wait_for_timeout(1500)
+            admin.reload()
+            expect(admin.locator("#cameras tr[data-camera=lobby] td").nth(1)).to_have_text("streaming")
+            admin.screenshot(path=str(shots / "cameras.png"))
+
+            card = operator.locator("#alerts li[data-alert-id]").first
+            expect(card).to_be_visible(timeout=20_000)
+            expect(operator.locator("#waiting")).to_have_text("1 waiting")
+            alert_id = card.get_attribute("data-alert-id")
+            shown_ms = operator.evaluate("(id) => window.seen[id]", alert_id)
+            stored = running.ctx.alerts.get(alert_id).created_at
+            screen_latency_ms = shown_ms - stored.timestamp() * 1000
+            assert 0 <= screen_latency_ms <= 1000, screen_latency_ms
+            operator.screenshot(path=str(shots / "live-red-flag.png"))
+
+            card.locator("a.open").click()
+            operator.wait_for_url(f"**/alerts/{alert_id}")
+            expect(operator.locator("#crop")).to_be_visible()
+            expect(operator.locator("#score")).to_be_hidden()  # the faces first, the score on request
+            operator.click("#reveal")
+            expect(operator.locator("#score")).to_be_visible()
+            operator.screenshot(path=str(shots / "adjudication.png"))
+            operator.fill("#decide textarea[name=reason]", "same face and hair; camera image clear")
+            operator.click("#decide button[value=confirmed]")
+            expect(operator.locator("[data-fact=status]")).to_have_text("confirmed")
+
+            operator.goto(f"{base}/subjects/{subject}")
+            expect(operator.locator("#timeline li")).to_have_count(1)
+            expect(operator.locator("#map circle[data-camera=lobby]")).to_have_count(1)
+            operator.screenshot(path=str(shots / "subject-trail.png"))
+
+            supervisor = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            _login(supervisor, base, "supervisor")
+            supervisor.wait_for_url("**/live")
+            supervisor.goto(base + "/watchlist")
+            expect(supervisor.locator(f"#subjects tr[data-subject-id='{subject}']")).to_be_visible()
+            supervisor.set_input_files(
+                "#enroll input[name=photo]",
+                files=[{"name": "blank.jpg", "mimeType": "image/jpeg", "buffer": jpeg(read_clip(clip)[0][:20, :20])}],
+            )
+            for field, value in (
+                ("name", "Nobody"),
+                ("legal_basis_type", "test"),
+                ("legal_basis_reference", "T-1"),
+                ("approved_by", "Test"),
+                ("expires", "2099-12-31"),
+            ):
+                supervisor.fill(f"#enroll input[name={field}]", value)
+            supervisor.click("#enroll button[type=submit]")
+            expect(supervisor.locator("#enroll-error")).to_contain_text("face")  # the rule, beside the photo
+            supervisor.screenshot(path=str(shots / "watchlist.png"))
+
+            auditor = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            _login(auditor, base, "auditor")
+            auditor.wait_for_url("**/audit")
+            row = auditor.locator("#audit tr[data-action=alert-decided]")
+            expect(row).to_have_count(1)
+            expect(row).to_contain_text("operator")
+            auditor.screenshot(path=str(shots / "audit.png"))
+            auditor.goto(base + "/live")
+            expect(auditor.locator("h1")).to_have_text("Not allowed")
+            browser.close()
+    finally:
+        running.ctx.runner.close() if running.ctx.runner else None
+        running.stop()
+    (ARTIFACTS / "browser_latency.json").write_text(
+        json.dumps({"red_flag_stored_to_screen_ms": round(screen_latency_ms, 1), "at": datetime.now().isoformat()})
+    )
+    print(f"red flag on the operator's screen {screen_latency_ms:.0f} ms after it was stored")

@@ -42,11 +42,9 @@ class DemoRoom:
     source: str = ""
 
 
-def shared_data(start: Path | None = None) -> Path | None:
+def shared_data() -> Path | None:
     """``../shared/data`` next to the current directory or the repository, if present."""
     candidates = [Path.cwd().parent / "shared" / "data", Path(__file__).resolve().parents[3] / "shared" / "data"]
-    if start is not None:
-        candidates.insert(0, start)
     for candidate in candidates:
         if (candidate / "video" / "crowd_walk_1080p.mp4").is_file():
             return candidate
@@ -136,8 +134,9 @@ def _first_frames(video: Path, count: int) -> list[np.ndarray]:
 
 
 def setup_demo(
-    settings: VigilSettings, watchlist: WatchlistService, say: Callable[[str], None] = print, shared: Path | None = None
+    settings: VigilSettings, watchlist: WatchlistService, say: Callable[[str], None] = print, *, offline: bool = False
 ) -> DemoRoom:
+    """Users with fresh passwords, the demo watchlist and three registered cameras (idempotent)."""
     room = DemoRoom(settings.data_dir)
     users = UserService(watchlist.db)
     for username, role, name in DEMO_USERS:
@@ -149,7 +148,7 @@ def setup_demo(
         room.passwords[username] = password
 
     clips = settings.data_dir / "clips"
-    data = shared if shared is not None else shared_data()
+    data = None if offline else shared_data()
     if data is not None:
         room.source = f"shared data at {data}"
         crowd, carphone = data / "video" / "crowd_walk_1080p.mp4", data / "video" / "carphone_176x144.mp4"

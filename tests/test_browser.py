@@ -90,6 +90,9 @@ def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp
             screen_latency_ms = shown_ms - stored.timestamp() * 1000
             assert 0 <= screen_latency_ms <= 1000, screen_latency_ms
             operator.screenshot(path=str(shots / "live-red-flag.png"))
+            operator.set_viewport_size({"width": 2560, "height": 1440})  # a control-room wall display
+            operator.screenshot(path=str(shots / "live-wall-display.png"))
+            operator.set_viewport_size({"width": 1280, "height": 800})
 
             card.locator("a.open").click()
             operator.wait_for_url(f"**/alerts/{alert_id}")

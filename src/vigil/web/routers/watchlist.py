@@ -14,7 +14,7 @@ from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService
 from vigil.errors import VigilError
 from vigil.store.models import Role, Subject
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
-from vigil.web.schemas import AlertOut, SubjectOut
+from vigil.web.schemas import SubjectOut
 from vigil.web.security import client_address, context, require
 
 router = APIRouter(prefix="/api/subjects", tags=["watchlist"])
@@ -62,16 +62,6 @@ def get_subject(
         return _out(_watchlist(ctx).get(subject_id))
     except SubjectNotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
-
-
-@router.get("/{subject_id}/sightings", response_model=list[AlertOut])
-def sightings(
-    subject_id: str,
-    _: Principal = Depends(require(*READERS)),
-    ctx: WebContext = Depends(context),
-) -> list[AlertOut]:
-    """Confirmed sightings, oldest first: the movement trail."""
-    return [AlertOut.of(a) for a in ctx.alerts.sightings(subject_id)]
 
 
 @router.post("", status_code=201)

@@ -1,0 +1,23 @@
+"""Sightings: confirmed alerts, and a subject's movement trail."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from vigil.domain.users import Principal
+from vigil.store.models import Role
+from vigil.web.context import WebContext
+from vigil.web.schemas import AlertOut
+from vigil.web.security import context, require
+
+router = APIRouter(prefix="/api/subjects", tags=["sightings"])
+
+
+@router.get("/{subject_id}/sightings", response_model=list[AlertOut])
+def trail(
+    subject_id: str,
+    _: Principal = Depends(require(Role.OPERATOR, Role.SUPERVISOR)),
+    ctx: WebContext = Depends(context),
+) -> list[AlertOut]:
+    """The subject's confirmed sightings, oldest first: the movement trail (with each camera's position)."""
+    return [AlertOut.of(a) for a in ctx.alerts.sightings(subject_id)]

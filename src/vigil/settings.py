@@ -55,6 +55,11 @@ class VigilSettings(BaseSettings):
         default=20_000_000, ge=10_000, le=500_000_000, description="Largest enrollment photo accepted, in bytes."
     )
 
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="File holding the audit chain's HMAC key (created on first use). Keep it off the "
+        "database server. Defaults to <data_dir>/audit.key.",
+    )
     live_min_quality: float = Field(
         default=0.3, ge=0.0, le=1.0, description="Live faces below this quality are tracked but never embedded."
     )
@@ -74,6 +79,10 @@ class VigilSettings(BaseSettings):
     def resolved_models_dir(self) -> Path:
         """The folder searched for user-supplied model files."""
         return self.models_dir if self.models_dir is not None else self.data_dir / "models"
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file if self.audit_key_file is not None else self.data_dir / "audit.key"
 
     @property
     def cache_dir(self) -> Path:

@@ -11,6 +11,7 @@ import typer
 
 from vigil import __version__
 from vigil.cli import (
+    audit_cmd,
     bench_cmd,
     camera_cmd,
     demo_cmd,
@@ -39,6 +40,7 @@ app.add_typer(watchlist_cmd.app, name="watchlist")
 app.add_typer(camera_cmd.app, name="camera")
 app.command("run")(run_cmd.run)
 app.add_typer(users_cmd.app, name="users")
+app.add_typer(audit_cmd.app, name="audit")
 app.command("serve")(serve_cmd.serve)
 app.command("demo")(demo_cmd.demo)
 app.command("detect")(faces_cmd.detect)

@@ -38,7 +38,7 @@ def add(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     service = _service(ctx)
     created = service.add(username, password, role, display_name=name)
-    AuditLog(service.db).record(
+    AuditLog(service.db, key_file=settings_from(ctx).resolved_audit_key_file).record(
         "cli",
         "user-added",
         object_type="user",

@@ -1,18 +1,35 @@
 """The audit log: every action worth checking afterwards, written by the service that performs it.
 
-Entries are only ever appended. (Issue 6 adds the hash chain and its verification.)
+Tamper evidence: entries are numbered 1, 2, 3 … without gaps, and each carries
+``hash = HMAC-SHA256(key, canonical JSON of [id, at, actor, action, object type, object id, source,
+details, previous entry's hash])``. Editing an entry changes its hash; deleting one leaves a gap;
+inserting or reordering breaks the numbering or the links. The key lives in a file outside the
+database (``<data-dir>/audit.key`` unless ``VIGIL_AUDIT_KEY_FILE`` says otherwise), so someone who can
+write to the database cannot recompute the chain. What a chain alone cannot show is the loss of its
+newest entries: ``vigil audit verify`` prints the head (count and last hash) for keeping elsewhere.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from vigil.store.db import Database
 from vigil.store.models import AuditEvent
+
+GENESIS = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -27,9 +44,61 @@ class AuditEntry:
     details: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    entries: int
+    head: str  # the last entry's hash
+    first_bad: int | None = None
+    reason: str = ""
+
+
+def load_key(path: Path) -> bytes:
+    """The chain key, created (random, owner-only) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def canonical_details(details: dict[str, Any] | None) -> dict[str, Any]:
+    return json.loads(json.dumps(details or {}, default=str, sort_keys=True))  # type: ignore[no-any-return]
+
+
+def entry_hash(
+    key: bytes,
+    entry_id: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    source: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
+    payload = json.dumps(
+        [entry_id, stamp, actor, action, object_type, object_id, source, details, prev_hash],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+
+
 class AuditLog:
-    def __init__(self, db: Database) -> None:
+    _append_lock = threading.Lock()  # one writer at a time in this process (other processes: retry / advisory lock)
+
+    def __init__(self, db: Database, key: bytes | None = None, *, key_file: Path | None = None) -> None:
         self.db = db
+        if key is None:
+            if key_file is None:
+                raise ValueError("give the audit key or its file")
+            key = load_key(key_file)
+        self.key = key
 
     def record(
         self,
@@ -40,18 +109,41 @@ class AuditLog:
         object_id: str = "",
         source: str = "",
         details: dict[str, Any] | None = None,
-    ) -> None:
-        with self.db.session() as session:
-            session.add(
-                AuditEvent(
-                    actor=actor,
-                    action=action,
-                    object_type=object_type,
-                    object_id=object_id,
-                    source=source[:64],
-                    details=details or {},
-                )
-            )
+    ) -> int:
+        """Append an entry; returns its number."""
+        clean = canonical_details(details)
+        for _attempt in range(20):
+            with self._append_lock:
+                try:
+                    with self.db.session() as session:
+                        if session.get_bind().dialect.name == "postgresql":
+                            session.execute(text("SELECT pg_advisory_xact_lock(7320141)"))
+                        last = session.execute(
+                            select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+                        ).first()
+                        entry_id = (last[0] + 1) if last else 1
+                        prev = (last[1] or GENESIS) if last else GENESIS
+                        at = datetime.now(UTC)
+                        fields = (actor[:64], action[:64], object_type[:32], object_id[:64], source[:64])
+                        digest = entry_hash(self.key, entry_id, at, *fields, clean, prev)
+                        session.add(
+                            AuditEvent(
+                                id=entry_id,
+                                at=at,
+                                actor=fields[0],
+                                action=fields[1],
+                                object_type=fields[2],
+                                object_id=fields[3],
+                                source=fields[4],
+                                details=clean,
+                                prev_hash=prev,
+                                hash=digest,
+                            )
+                        )
+                    return entry_id
+                except IntegrityError:
+                    continue  # another process appended the same number first: take the next one
+        raise RuntimeError("could not append to the audit log")
 
     def entries(self, *, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """Newest first."""
@@ -63,3 +155,41 @@ class AuditLog:
                 AuditEntry(e.id, e.at, e.actor, e.action, e.object_type, e.object_id, e.source, dict(e.details))
                 for e in session.scalars(query)
             ]
+
+    def _all(self) -> Iterator[AuditEvent]:
+        with self.db.session() as session:
+            yield from session.scalars(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000))
+
+    def verify(self) -> Verification:
+        """Walk the chain from entry 1; the first entry that does not fit is reported."""
+        expected_id, prev, count = 1, GENESIS, 0
+        for event in self._all():
+            count += 1
+            if event.id != expected_id:
+                return Verification(
+                    False,
+                    count,
+                    prev,
+                    expected_id,
+                    f"entry {expected_id} is missing (found {event.id} next)"
+                    if event.id > expected_id
+                    else f"entry {event.id} is out of order",
+                )
+            if event.prev_hash != prev:
+                return Verification(False, count, prev, event.id, "its link to the previous entry does not match")
+            recomputed = entry_hash(
+                self.key,
+                event.id,
+                event.at,
+                event.actor,
+                event.action,
+                event.object_type,
+                event.object_id,
+                event.source,
+                canonical_details(event.details),
+                event.prev_hash,
+            )
+            if not hmac.compare_digest(recomputed, event.hash):
+                return Verification(False, count, prev, event.id, "its content does not match its hash")
+            prev, expected_id = event.hash, expected_id + 1
+        return Verification(True, count, prev)

@@ -254,7 +254,8 @@ class Adjudication(Base):
 
 
 class AuditEvent(Base):
-    """Who did what, when, to which object, from where. Append-only (issue 6 chains the entries)."""
+    """Who did what, when, to which object, from where. Append-only; each entry carries the keyed hash
+    of the one before (``vigil.domain.audit``). Ids are consecutive from 1, so a gap is a deletion."""
 
     __tablename__ = "audit_events"
 
@@ -266,3 +267,5 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(64), default="")
     source: Mapped[str] = mapped_column(String(64), default="")  # client address, or "cli"
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")

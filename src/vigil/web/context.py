@@ -69,6 +69,6 @@ class WebContext:
             media=MediaStore(settings.data_dir / "media"),
             users=UserService(db),
             alerts=AlertService(db),
-            audit=AuditLog(db),
+            audit=AuditLog(db, key_file=settings.resolved_audit_key_file),
             cameras=CameraRegistry(db),
         )

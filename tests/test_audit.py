@@ -1,0 +1,164 @@
+"""The audit log's keyed hash chain: randomised tampering with the database itself (edit, delete,
+insert, reorder) is detected at the exact entry; concurrent writers keep it intact; the CLI exits
+non-zero naming the entry."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from tests.test_cli import vigil
+
+from vigil.domain.audit import AuditLog
+from vigil.settings import VigilSettings
+from vigil.store.db import Database, create_db_engine, open_database
+
+KEY = bytes(range(32))
+ENTRIES = 60
+INSERT_COLUMNS = "id, at, actor, action, object_type, object_id, source, details, prev_hash, hash"
+FIELDS = ("actor", "action", "object_type", "object_id", "source", "details", "at")
+
+
+def _fill(log: AuditLog, count: int, rng: random.Random) -> None:
+    for i in range(count):
+        log.record(
+            rng.choice(["operator", "supervisor", "admin", "cli"]),
+            rng.choice(["login", "alert-decided", "subject-enrolled", "photo-viewed"]),
+            object_type="alert",
+            object_id=f"a{i}",
+            source="127.0.0.1",
+            details={"reason": f"entry {i}", "n": i, "ok": i % 2 == 0},
+        )
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("audit") / "vigil.db"
+    db = open_database(VigilSettings(data_dir=path.parent), url=f"sqlite:///{path}")
+    _fill(AuditLog(db, KEY), ENTRIES, random.Random(1))
+    db.dispose()
+    return path
+
+
+def _verify(path: Path):  # type: ignore[no-untyped-def]
+    db = Database(create_db_engine(f"sqlite:///{path}"))
+    try:
+        return AuditLog(db, KEY).verify()
+    finally:
+        db.dispose()
+
+
+def _tamper(path: Path, kind: str, rng: random.Random) -> int:
+    """Change the database behind Vigil's back; returns the entry where the chain must break."""
+    con = sqlite3.connect(path)
+    try:
+        if kind == "edit":
+            k, field = rng.randint(1, ENTRIES), rng.choice(FIELDS)
+            value = {"details": '{"reason": "nothing happened"}', "at": "2020-01-01 00:00:00.000000"}.get(
+                field, "forged"
+            )
+            con.execute(f"UPDATE audit_events SET {field} = ? WHERE id = ?", (value, k))
+            return k
+        if kind == "delete":
+            k = rng.randint(1, ENTRIES - 1)  # (the newest entries: see the head check)
+            con.execute("DELETE FROM audit_events WHERE id = ?", (k,))
+            return k
+        if kind == "insert":
+            k = rng.randint(1, ENTRIES)
+            for i in range(ENTRIES, k - 1, -1):
+                con.execute("UPDATE audit_events SET id = id + 1 WHERE id = ?", (i,))
+            prev = con.execute("SELECT hash FROM audit_events WHERE id = ?", (k - 1,)).fetchone()
+            con.execute(
+                f"INSERT INTO audit_events ({INSERT_COLUMNS})"
+                " VALUES (?, '2026-11-26 10:00:00.000000', 'admin', 'login', '', '', '', '{}', ?, ?)",
+                (k, prev[0] if prev else "0" * 64, "f" * 64),
+            )
+            return k
+        if kind == "append":
+            head = con.execute("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1").fetchone()[0]
+            con.execute(
+                f"INSERT INTO audit_events ({INSERT_COLUMNS})"
+                " VALUES (?, '2026-11-26 10:00:00.000000', 'admin', 'export', '', '', '', '{}', ?, ?)",
+                (ENTRIES + 1, head, "e" * 64),
+            )
+            return ENTRIES + 1
+        # reorder: swap the contents (not the numbers) of two entries
+        k, j = sorted(rng.sample(range(1, ENTRIES + 1), 2))
+        columns = "at, actor, action, object_type, object_id, source, details, prev_hash, hash"
+        a = con.execute(f"SELECT {columns} FROM audit_events WHERE id = ?", (k,)).fetchone()
+        b = con.execute(f"SELECT {columns} FROM audit_events WHERE id = ?", (j,)).fetchone()
+        sets = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
+        con.execute(f"UPDATE audit_events SET {sets} WHERE id = ?", (*b, k))
+        con.execute(f"UPDATE audit_events SET {sets} WHERE id = ?", (*a, j))
+        return k
+    finally:
+        con.commit()
+        con.close()
+
+
+def test_intact_chain_verifies(chain: Path) -> None:
+    result = _verify(chain)
+    assert result.ok and result.entries == ENTRIES and len(result.head) == 64
+
+
+def test_randomised_tampering_is_detected_at_the_exact_entry(chain: Path, tmp_path: Path) -> None:
+    rng = random.Random(20261126)
+    kinds = ["edit", "delete", "insert", "append", "reorder"]
+    cases = 0
+    for case in range(125):
+        copy = tmp_path / f"case{case}.db"
+        shutil.copy(chain, copy)
+        kind = kinds[case % len(kinds)]
+        expected = _tamper(copy, kind, rng)
+        result = _verify(copy)
+        assert not result.ok, (case, kind)
+        assert result.first_bad == expected, (case, kind, result)
+        copy.unlink()
+        cases += 1
+    assert cases >= 100
+
+
+def test_the_chain_needs_the_key(chain: Path) -> None:
+    db = Database(create_db_engine(f"sqlite:///{chain}"))
+    try:
+        result = AuditLog(db, b"another key" * 3).verify()
+    finally:
+        db.dispose()
+    assert not result.ok and result.first_bad == 1
+
+
+def test_concurrent_writers_keep_the_chain_whole(database_url: str, tmp_path: Path) -> None:
+    db = open_database(VigilSettings(data_dir=tmp_path), url=database_url)
+    log = AuditLog(db, KEY)
+    threads = [threading.Thread(target=_fill, args=(log, 25, random.Random(i))) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result = log.verify()
+    assert result.ok and result.entries == 100
+    with db.session() as session:
+        from sqlalchemy import text
+
+        session.execute(text("UPDATE audit_events SET actor = 'nobody' WHERE id = 42"))
+    assert log.verify().first_bad == 42
+    db.dispose()
+
+
+def test_vigil_audit_verify_exits_non_zero_and_names_the_entry(tmp_path: Path) -> None:
+    settings = VigilSettings(data_dir=tmp_path)
+    db = open_database(settings)
+    _fill(AuditLog(db, key_file=settings.resolved_audit_key_file), 5, random.Random(3))
+    db.dispose()
+    intact = vigil("audit", "verify", data_dir=tmp_path)
+    assert intact.returncode == 0 and "intact: 5 entries" in intact.stdout
+    con = sqlite3.connect(tmp_path / "vigil.db")
+    con.execute("UPDATE audit_events SET details = '{}' WHERE id = 3")
+    con.commit()
+    con.close()
+    broken = vigil("audit", "verify", data_dir=tmp_path)
+    assert broken.returncode == 1 and "BROKEN at entry 3" in broken.stderr

@@ -30,6 +30,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/cameras"): ("admin",),
     ("DELETE", "/api/cameras/{name}"): ("admin",),
     ("GET", "/api/subjects"): ("supervisor",),
+    ("GET", "/api/subjects/due"): ("supervisor",),
     ("POST", "/api/subjects"): ("supervisor",),
     ("GET", "/api/subjects/{subject_id}"): ("operator", "supervisor"),
     ("GET", "/api/subjects/{subject_id}/sightings"): ("operator", "supervisor"),

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
+from vigil.domain.retention import RetentionPolicy, RetentionService
 from vigil.domain.watchlist import Clock, WatchlistService, system_clock
 from vigil.pipeline.analyser import AnalysisSettings
 from vigil.pipeline.runtime import CameraConfig, LiveRunner, StreamPolicy
 from vigil.settings import VigilSettings
-from vigil.store.db import open_database
+from vigil.store.db import Database, open_database
 from vigil.store.media import MediaStore
 from vigil.video.camera import CameraStatus
 from vigil.video.sources import parse_source
@@ -79,6 +80,8 @@ def open_control_room(
     watchlist = watchlist or open_watchlist(settings)
     ctx = WebContext.build(settings, watchlist.db)
     ctx.watchlist = watchlist
+    ctx.retention = open_retention(settings, watchlist.db)
+    ctx.retention.sweep_orphan_crops()  # before any camera runs: crops left by a crash
     if run_cameras:
         configs = [
             CameraConfig(name, parse_source(spec.url, loop=loop_files), rate)
@@ -89,3 +92,20 @@ def open_control_room(
         ctx.runner = runner
         ctx.matcher = matcher
     return create_app(ctx)
+
+
+def open_retention(settings: VigilSettings, db: Database | None = None) -> RetentionService:
+    """The retention job over the configured database and media folder, with the configured periods."""
+    from vigil.domain.audit import AuditLog
+
+    database = db or open_database(settings)
+    return RetentionService(
+        database,
+        MediaStore(settings.data_dir / "media"),
+        AuditLog(database, key_file=settings.resolved_audit_key_file),
+        RetentionPolicy(
+            rejected_hours=settings.retention_rejected_hours,
+            sighting_days=settings.retention_sighting_days,
+            grace_days=settings.expiry_grace_days,
+        ),
+    )

@@ -60,6 +60,21 @@ class VigilSettings(BaseSettings):
         description="File holding the audit chain's HMAC key (created on first use). Keep it off the "
         "database server. Defaults to <data_dir>/audit.key.",
     )
+    retention_rejected_hours: float = Field(
+        default=24.0,
+        ge=0.0,
+        le=24 * 365,
+        description="Crops of rejected or inconclusive alerts are deleted this many hours after the decision.",
+    )
+    retention_sighting_days: float = Field(
+        default=30.0, ge=0.0, le=3650, description="Confirmed sightings are deleted this many days after last seen."
+    )
+    expiry_grace_days: float = Field(
+        default=7.0,
+        ge=0.0,
+        le=365,
+        description="A subject's photos and embeddings are deleted this many days after its expiry.",
+    )
     live_min_quality: float = Field(
         default=0.3, ge=0.0, le=1.0, description="Live faces below this quality are tracked but never embedded."
     )

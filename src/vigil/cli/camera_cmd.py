@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.context import settings_from
+from vigil.cli.context import audit, settings_from
 from vigil.domain.cameras import DEFAULT_ANALYSIS_FPS, CameraRegistry
 
 app = typer.Typer(help="Cameras: a name, a stream URL, a location and an analysis rate.", no_args_is_help=True)
@@ -30,6 +30,7 @@ def add(
 ) -> None:
     """Register a camera. Credentials in the URL are stored for connecting but never shown or logged."""
     view = _registry(ctx).add(name, url, latitude=lat, longitude=lon, analysis_fps=fps)
+    audit(ctx, "camera-added", object_type="camera", object_id=view.name, url=view.url)
     typer.echo(f"{view.name}  {view.kind}  {view.url}")
 
 
@@ -50,4 +51,5 @@ def list_cameras(
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Camera name.")]) -> None:
     """Unregister a camera."""
     _registry(ctx).remove(name)
+    audit(ctx, "camera-removed", object_type="camera", object_id=name)
     typer.echo(f"removed {name}")

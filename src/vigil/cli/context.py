@@ -13,3 +13,24 @@ def settings_from(ctx: typer.Context) -> VigilSettings:
     if not isinstance(settings, VigilSettings):
         raise RuntimeError("settings were not initialised by the vigil callback")
     return settings
+
+
+def cli_actor() -> str:
+    """Who is acting from the command line, for the audit log."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except Exception:
+        return "cli"
+
+
+def audit(ctx: typer.Context, action: str, *, object_type: str = "", object_id: str = "", **details: object) -> None:
+    """Append an audit entry for a command that changed something."""
+    from vigil.domain.audit import AuditLog
+    from vigil.store.db import open_database
+
+    settings = settings_from(ctx)
+    AuditLog(open_database(settings), key_file=settings.resolved_audit_key_file).record(
+        cli_actor(), action, object_type=object_type, object_id=object_id, source="cli", details=dict(details)
+    )

@@ -18,6 +18,7 @@ from vigil.cli import (
     eval_cmd,
     faces_cmd,
     models_cmd,
+    retention_cmd,
     run_cmd,
     serve_cmd,
     users_cmd,
@@ -41,6 +42,7 @@ app.add_typer(camera_cmd.app, name="camera")
 app.command("run")(run_cmd.run)
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(retention_cmd.app, name="retention")
 app.command("serve")(serve_cmd.serve)
 app.command("demo")(demo_cmd.demo)
 app.command("detect")(faces_cmd.detect)

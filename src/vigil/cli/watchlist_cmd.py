@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.context import settings_from
+from vigil.cli.context import audit, settings_from
 from vigil.domain.enrollment import SubjectFields
 from vigil.domain.importer import ImportDefaults, ImportRow, csv_jobs, folder_jobs, parse_expiry, run_import
 from vigil.store.models import Subject, SubjectStatus
@@ -76,6 +76,14 @@ def add(
 
             raise EnrollmentError("photo-format", f"{path.name}: cannot be read ({exc.strerror})") from exc
     result = _service(ctx).enroll(fields, payload)
+    audit(
+        ctx,
+        "subject-enrolled",
+        object_type="subject",
+        object_id=result.subject_id,
+        category=category,
+        photos=result.photos_added,
+    )
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.subject_id)
@@ -130,6 +138,9 @@ def import_(
             handle.close()
     counts = Counter(row.status for row in rows)
     reasons = Counter(row.rule for row in rows if row.status == "rejected")
+    audit(
+        ctx, "watchlist-imported", enrolled=counts["enrolled"], skipped=counts["skipped"], rejected=counts["rejected"]
+    )
     warned = sum(1 for row in rows if row.status == "enrolled" and row.message)
     typer.echo(
         f"{len(rows)} files: {counts['enrolled']} enrolled ({warned} with a resemblance warning), "
@@ -181,22 +192,33 @@ def show(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Sub
     typer.echo(json.dumps(out, indent=2))
 
 
+@app.command("due")
+def due(ctx: typer.Context, days: Annotated[float, typer.Option(help="Look this many days ahead.")] = 30.0) -> None:
+    """Entries whose expiry or review date falls within the next DAYS days (or has passed), soonest first."""
+    for subject in _service(ctx).due(days):
+        review = f"  review {subject.review_date}" if subject.review_date else ""
+        typer.echo(_summary(subject) + review)
+
+
 @app.command("suspend")
 def suspend(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
     """Stop matching a subject until reinstated."""
     typer.echo(_summary(_service(ctx).suspend(subject_id)))
+    audit(ctx, "subject-suspended", object_type="subject", object_id=subject_id)
 
 
 @app.command("reinstate")
 def reinstate(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
     """Make a suspended, unexpired subject match again."""
     typer.echo(_summary(_service(ctx).reinstate(subject_id)))
+    audit(ctx, "subject-reinstated", object_type="subject", object_id=subject_id)
 
 
 @app.command("remove")
 def remove(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
     """Delete a subject with its photos and embeddings."""
     deleted = _service(ctx).remove(subject_id)
+    audit(ctx, "subject-removed", object_type="subject", object_id=subject_id, photos=deleted)
     typer.echo(f"removed {subject_id} ({deleted} photos deleted)")
 
 
@@ -205,6 +227,7 @@ def reembed(ctx: typer.Context) -> None:
     """Embed stored photos with the current embedder (after a model change), without re-enrolling."""
     service = _service(ctx)
     added = service.reembed()
+    audit(ctx, "watchlist-reembedded", model=service.model, version=service.version, photos=added)
     typer.echo(f"{added} photos embedded with {service.model}@{service.version}")
 
 
@@ -218,6 +241,7 @@ def category_add(
 ) -> None:
     """Add a category to the configurable list."""
     category = _service(ctx).add_category(name, label, description=description, high_risk=high_risk)
+    audit(ctx, "category-added", object_type="category", object_id=category.name, high_risk=high_risk)
     typer.echo(f"{category.name}: {category.label}")
 
 

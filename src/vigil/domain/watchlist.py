@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -188,6 +188,21 @@ class WatchlistService:
             query = query.where(Subject.category == category)
         if search:
             query = query.where(func.lower(Subject.display_name).contains(search.lower()))
+        with self.db.session() as session:
+            return list(session.scalars(query))
+
+    def due(self, days: float) -> list[Subject]:
+        """Subjects not yet expired whose expiry or review date falls within the next ``days`` days (or has
+        passed), soonest first — what supervisors must renew, review or let lapse."""
+        now = self.clock()
+        horizon = now + timedelta(days=days)
+        query = (
+            select(Subject)
+            .options(selectinload(Subject.photos))
+            .where(Subject.status != SubjectStatus.EXPIRED)
+            .where((Subject.expires_at <= horizon) | (Subject.review_date <= horizon.date()))
+            .order_by(Subject.expires_at)
+        )
         with self.db.session() as session:
             return list(session.scalars(query))
 

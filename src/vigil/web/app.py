@@ -4,6 +4,7 @@ default the cameras' pipeline in the same process."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from vigil.web.pages import router as pages_router
 from vigil.web.routers import alerts, audit, auth, cameras, media, reports, sightings, users, watchlist
 from vigil.web.schemas import AlertOut
 from vigil.web.security import context
+
+log = logging.getLogger(__name__)
 
 
 def alert_listener(ctx: WebContext):  # type: ignore[no-untyped-def]
@@ -45,6 +48,17 @@ async def _refresh_watchlist(ctx: WebContext, every_s: float = 2.0) -> None:
             await asyncio.to_thread(ctx.matcher.refresh)
 
 
+async def _retention(ctx: WebContext, every_s: float = 3600.0) -> None:
+    """The scheduled retention job: at start, then hourly."""
+    while True:
+        if ctx.retention is not None:
+            try:
+                await asyncio.to_thread(ctx.retention.run)
+            except Exception:
+                log.exception("retention run failed")
+        await asyncio.sleep(every_s)
+
+
 def create_app(ctx: WebContext) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,10 +66,12 @@ def create_app(ctx: WebContext) -> FastAPI:
         if ctx.runner is not None:
             ctx.runner.start()
         refresher = asyncio.create_task(_refresh_watchlist(ctx))
+        retention = asyncio.create_task(_retention(ctx))
         try:
             yield
         finally:
             refresher.cancel()
+            retention.cancel()
             if ctx.runner is not None:
                 await asyncio.to_thread(ctx.runner.close)
 

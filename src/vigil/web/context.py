@@ -19,6 +19,7 @@ from vigil.web.push import PushHub
 
 if TYPE_CHECKING:
     from vigil.domain.matching import WatchlistMatcher
+    from vigil.domain.retention import RetentionService
     from vigil.domain.watchlist import WatchlistService
     from vigil.pipeline.runtime import LiveRunner
 
@@ -56,6 +57,7 @@ class WebContext:
     watchlist: WatchlistService | None = None
     runner: LiveRunner | None = None
     matcher: WatchlistMatcher | None = None  # refreshed while serving: picks up watchlist changes
+    retention: RetentionService | None = None  # run hourly while serving
     hub: PushHub = field(default_factory=PushHub)
     metrics: Metrics = field(default_factory=Metrics)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)

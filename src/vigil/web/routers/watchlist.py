@@ -52,6 +52,16 @@ def list_subjects(
     return [_out(s) for s in _watchlist(ctx).list_subjects(search=q, status=status)]
 
 
+@router.get("/due", response_model=list[SubjectOut])
+def due(
+    days: float = 30.0,
+    _: Principal = Depends(require(Role.SUPERVISOR)),
+    ctx: WebContext = Depends(context),
+) -> list[SubjectOut]:
+    """Entries whose expiry or review date falls within the next ``days`` days, soonest first."""
+    return [_out(s) for s in _watchlist(ctx).due(days)]
+
+
 @router.get("/{subject_id}", response_model=SubjectOut)
 def get_subject(
     subject_id: str,
@@ -124,7 +134,7 @@ def _status_change(action: str):  # type: ignore[no-untyped-def]
             raise HTTPException(409, str(exc)) from None
         ctx.audit.record(
             who.username,
-            f"subject-{action}ed".replace("ee", "e"),
+            {"suspend": "subject-suspended", "reinstate": "subject-reinstated"}[action],
             object_type="subject",
             object_id=subject_id,
             source=client_address(request),

@@ -187,6 +187,10 @@ async function initWatchlist() {
         onclick: async () => { await api(`/api/subjects/${s.id}/${s.status === "active" ? "suspend" : "reinstate"}`, { method: "POST" }); load(); } })))));
   };
   document.getElementById("search").addEventListener("input", load);
+  const due = await api("/api/subjects/due?days=30");
+  document.getElementById("due").replaceChildren(...(due.length ? due.map((s) => el("li", {},
+    el("a", { href: "/subjects/" + s.id }, s.display_name), ` — expires ${when(s.expires_at)}` +
+    (s.review_date ? `, review ${s.review_date}` : ""))) : [el("li", { class: "muted" }, "nothing due")]));
   await load();
   const form = document.getElementById("enroll");
   const preview = document.getElementById("preview");

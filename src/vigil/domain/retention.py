@@ -1,0 +1,125 @@
+"""Retention: Vigil forgets on schedule.
+
+* Crops of **rejected or inconclusive** alerts are deleted ``rejected_hours`` after the decision (the
+  alert row stays, without a face, for the statistics).
+* **Confirmed sightings** are deleted ``sighting_days`` after they were last seen (row, decisions, crop).
+* A subject whose **expiry** has passed is marked ``expired`` (it stopped matching at that instant
+  already); ``grace_days`` later its photos and embeddings are deleted. The subject row — who, on what
+  legal basis, approved by whom, until when — stays for the record.
+
+Every run (dry runs included) writes one audit entry with what it deleted, by kind and count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+
+from vigil.domain.audit import AuditLog
+from vigil.store.db import Database
+from vigil.store.media import MediaStore
+from vigil.store.models import Alert, AlertStatus, Photo, Subject, SubjectStatus
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    rejected_hours: float = 24.0
+    sighting_days: float = 30.0
+    grace_days: float = 7.0
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    dry_run: bool
+    rejected_crops: int
+    sightings: int
+    subjects_expired: int
+    subjects_purged: int
+    photos: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class RetentionService:
+    def __init__(
+        self,
+        db: Database,
+        media: MediaStore,
+        audit: AuditLog,
+        policy: RetentionPolicy | None = None,
+        *,
+        clock: Callable[[], datetime] = system_clock,
+    ) -> None:
+        self.db = db
+        self.media = media
+        self.audit = audit
+        self.policy = policy or RetentionPolicy()
+        self.clock = clock
+
+    def run(self, *, dry_run: bool = False, actor: str = "system") -> RetentionReport:
+        now = self.clock()
+        policy = self.policy
+        files: list[tuple[str, str]] = []
+        with self.db.session() as session:
+            decided = session.execute(
+                select(Alert.id, Alert.crop_name).where(
+                    Alert.status.in_((AlertStatus.REJECTED, AlertStatus.INCONCLUSIVE)),
+                    Alert.crop_name.is_not(None),
+                    Alert.updated_at <= now - timedelta(hours=policy.rejected_hours),
+                )
+            ).all()
+            sightings = session.execute(
+                select(Alert.id, Alert.crop_name).where(
+                    Alert.status == AlertStatus.CONFIRMED, Alert.last_seen <= now - timedelta(days=policy.sighting_days)
+                )
+            ).all()
+            to_expire = session.scalars(
+                select(Subject.id).where(Subject.status != SubjectStatus.EXPIRED, Subject.expires_at <= now)
+            ).all()
+            purge = session.execute(
+                select(Photo.id, Photo.media_name, Photo.subject_id)
+                .join(Subject, Subject.id == Photo.subject_id)
+                .where(Subject.expires_at <= now - timedelta(days=policy.grace_days))
+            ).all()
+            if not dry_run:
+                if decided:
+                    session.execute(update(Alert).where(Alert.id.in_([a for a, _ in decided])).values(crop_name=None))
+                if sightings:
+                    session.execute(delete(Alert).where(Alert.id.in_([a for a, _ in sightings])))
+                if to_expire:
+                    session.execute(
+                        update(Subject).where(Subject.id.in_(to_expire)).values(status=SubjectStatus.EXPIRED)
+                    )
+                if purge:
+                    session.execute(delete(Photo).where(Photo.id.in_([p for p, _, _ in purge])))
+            files = [("crops", c) for _, c in [*decided, *sightings] if c] + [("photos", m) for _, m, _ in purge]
+        if not dry_run:
+            for kind, name in files:  # after the commit: a crash in between leaves orphans, swept later
+                self.media.delete(kind, name)
+        report = RetentionReport(
+            dry_run=dry_run,
+            rejected_crops=len(decided),
+            sightings=len(sightings),
+            subjects_expired=len(to_expire),
+            subjects_purged=len({s for _, _, s in purge}),
+            photos=len(purge),
+        )
+        self.audit.record(actor, "retention-run", source="retention", details=report.as_dict())
+        return report
+
+    def sweep_orphan_crops(self) -> int:
+        """Delete crop files no alert refers to (left by a crash between commit and file deletion)."""
+        with self.db.session() as session:
+            known = set(session.scalars(select(Alert.crop_name).where(Alert.crop_name.is_not(None))))
+        orphans = [name for name in self.media.names("crops") if name not in known]
+        for name in orphans:
+            self.media.delete("crops", name)
+        return len(orphans)

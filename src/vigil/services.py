@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.retention import RetentionPolicy, RetentionService
+from vigil.domain.thresholds import AnalysisCounter
 from vigil.domain.watchlist import Clock, WatchlistService, system_clock
 from vigil.pipeline.analyser import AnalysisSettings
 from vigil.pipeline.runtime import CameraConfig, LiveRunner, StreamPolicy
@@ -61,6 +62,7 @@ def open_live(
         analysis=AnalysisSettings(min_quality=settings.live_min_quality, max_faces=settings.live_max_faces),
         policy=StreamPolicy(stall_timeout_s=settings.stall_timeout_s, backoff_cap_s=settings.reconnect_max_s),
         on_status=on_status,
+        counts_sink=AnalysisCounter(watchlist.db).add,
     )
     return runner, recorder, matcher
 

@@ -13,6 +13,7 @@ from vigil import __version__
 from vigil.cli import (
     audit_cmd,
     bench_cmd,
+    calibrate_cmd,
     camera_cmd,
     demo_cmd,
     eval_cmd,
@@ -43,6 +44,8 @@ app.command("run")(run_cmd.run)
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(retention_cmd.app, name="retention")
+app.add_typer(calibrate_cmd.thresholds_app, name="thresholds")
+app.command("calibrate")(calibrate_cmd.calibrate)
 app.command("serve")(serve_cmd.serve)
 app.command("demo")(demo_cmd.demo)
 app.command("detect")(faces_cmd.detect)

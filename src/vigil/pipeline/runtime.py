@@ -85,6 +85,8 @@ class LiveRunner:
         analysis: AnalysisSettings | None = None,
         policy: StreamPolicy | None = None,
         on_status: Callable[[CameraStatus], None] | None = None,
+        counts_sink: Callable[..., None] | None = None,
+        counts_every_s: float = 30.0,
     ) -> None:
         names = [c.name for c in cameras]
         if len(set(names)) != len(names):
@@ -95,6 +97,10 @@ class LiveRunner:
         self.analysis = analysis
         self.policy = policy or StreamPolicy()
         self.on_status = on_status
+        self.counts_sink = counts_sink  # (camera, frames=, faces=, tracks=, embedded=): counts only
+        self.counts_every_s = counts_every_s
+        self._flushed: dict[str, tuple[int, int, int, int]] = {}
+        self._counts_lock = threading.Lock()
         self.workers: dict[str, _CameraWorker] = {}
         self._lock = threading.Lock()
         self._started = False
@@ -140,20 +146,47 @@ class LiveRunner:
     def remove_camera(self, name: str, timeout: float = 15.0) -> bool:
         """Stop a camera and forget it; returns whether it was running."""
         with self._lock:
-            worker = self.workers.pop(name, None)
+            worker = self.workers.get(name)
         if worker is None:
             return False
         worker.stream.stop()
         worker.thread.join(timeout)
         worker.stream.join(timeout)
+        self.flush_counts()
+        with self._lock:
+            self.workers.pop(name, None)
+        with self._counts_lock:
+            self._flushed.pop(name, None)
         return True
 
     def _watch(self) -> None:
+        last_flush = time.monotonic()
         while not self._stop.wait(0.5):
             with self._lock:
                 workers = list(self.workers.values())
             for worker in workers:
                 worker.stream.check_stalled()
+            if time.monotonic() - last_flush >= self.counts_every_s:
+                last_flush = time.monotonic()
+                self.flush_counts()
+
+    def flush_counts(self) -> None:
+        """Hand each camera's counts since the last flush to ``counts_sink``."""
+        if self.counts_sink is None:
+            return
+        with self._counts_lock:
+            for name, counters in self.counters().items():
+                now = (counters.frames, counters.faces, counters.tracks, counters.embedded)
+                before = self._flushed.get(name, (0, 0, 0, 0))
+                delta = [a - b for a, b in zip(now, before, strict=True)]
+                if not any(delta):
+                    continue
+                try:
+                    self.counts_sink(name, frames=delta[0], faces=delta[1], tracks=delta[2], embedded=delta[3])
+                except Exception:
+                    log.exception("could not store analysis counts")
+                    continue
+                self._flushed[name] = now
 
     def stop(self) -> None:
         self._stop.set()
@@ -181,6 +214,7 @@ class LiveRunner:
             workers = list(self.workers.values())
         for worker in workers:
             worker.stream.join(timeout)
+        self.flush_counts()
 
     def health(self) -> list[CameraHealth]:
         with self._lock:

@@ -269,3 +269,47 @@ class AuditEvent(Base):
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Calibration(Base):
+    """Measured genuine/impostor error curves of one embedder version on a labelled set."""
+
+    __tablename__ = "calibrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    embedder: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(255))
+    curve: Mapped[dict[str, object]] = mapped_column(JSON)
+    floor: Mapped[float] = mapped_column(Float)
+
+
+class ThresholdChange(Base):
+    """Every change of a category's threshold: who, why, before and after, and the expected error rates."""
+
+    __tablename__ = "threshold_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    category: Mapped[str] = mapped_column(ForeignKey("categories.name"))
+    before: Mapped[float | None] = mapped_column(Float, nullable=True)
+    after: Mapped[float] = mapped_column(Float)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    watchlist_size: Mapped[int] = mapped_column(Integer)
+    expected_false_alert_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expected_miss_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AnalysisCount(Base):
+    """Counts only: how much each camera analysed per day (for reports and live error rates)."""
+
+    __tablename__ = "analysis_counts"
+
+    camera: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    faces: Mapped[int] = mapped_column(Integer, default=0)
+    tracks: Mapped[int] = mapped_column(Integer, default=0)
+    embedded: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,119 @@
+"""Thresholds from measured error rates (pure numbers; docs/calibration.md).
+
+From a labelled set we measure, for the active embedder, **genuine** scores (two images of the same
+person) and **impostor** scores (images of different people). For a threshold ``T``:
+
+* ``FMR(T)`` — the share of impostor scores ≥ T: the chance that one stranger's face passes for one
+  enrolled person;
+* ``FNMR(T)`` — the share of genuine scores < T: the chance that an enrolled person's face is missed.
+
+A passer-by is compared with every one of the ``N`` people on the watchlist, so their chance of a false
+alert is ``1 − (1 − FMR(T))^N`` ≈ ``N · FMR(T)``: it grows with the watchlist. For a target false-alert
+rate per passer-by ``α`` the operating threshold is therefore the smallest ``T`` with
+``FMR(T) ≤ 1 − (1 − α)^(1/N)`` — it rises as the watchlist grows. Per single face; the track rule
+(several faces, quality-weighted evidence) lowers the live false-alert rate further.
+
+The **validated floor** is the threshold where ``FMR`` = 1/1000 for a single enrolled person: below it
+even a one-person watchlist would flag one stranger in a thousand; Vigil refuses to operate there.
+When the target ``FMR`` is below what the impostor sample can resolve (1 / number of impostor
+scores), the threshold is the highest impostor score seen and the result says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FLOOR_FMR = 1e-3
+GRID = np.round(np.arange(0.0, 1.0 + 1e-9, 0.001), 3)
+
+
+@dataclass(frozen=True)
+class ScoreCurve:
+    """FMR and FNMR on a threshold grid, with the sample sizes behind them."""
+
+    thresholds: np.ndarray
+    fmr: np.ndarray
+    fnmr: np.ndarray
+    genuine: int
+    impostor: int
+    max_impostor: float
+
+    def at(self, threshold: float) -> tuple[float, float]:
+        """(FMR, FNMR) at ``threshold`` (linear interpolation on the grid)."""
+        return (
+            float(np.interp(threshold, self.thresholds, self.fmr)),
+            float(np.interp(threshold, self.thresholds, self.fnmr)),
+        )
+
+    def as_json(self) -> dict[str, object]:
+        keep = np.flatnonzero((self.fmr < 1.0) | (self.fnmr > 0.0))  # drop the flat ends
+        lo, hi = (int(keep[0]), int(keep[-1]) + 1) if len(keep) else (0, len(self.thresholds))
+        return {
+            "thresholds": self.thresholds[lo:hi].tolist(),
+            "fmr": self.fmr[lo:hi].tolist(),
+            "fnmr": self.fnmr[lo:hi].tolist(),
+            "genuine": self.genuine,
+            "impostor": self.impostor,
+            "max_impostor": self.max_impostor,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> ScoreCurve:
+        return cls(
+            np.asarray(data["thresholds"], float),
+            np.asarray(data["fmr"], float),
+            np.asarray(data["fnmr"], float),
+            int(data["genuine"]),  # type: ignore[call-overload]
+            int(data["impostor"]),  # type: ignore[call-overload]
+            float(data["max_impostor"]),  # type: ignore[arg-type]
+        )
+
+
+def score_curve(genuine: np.ndarray, impostor: np.ndarray, grid: np.ndarray = GRID) -> ScoreCurve:
+    genuine, impostor = np.sort(np.asarray(genuine, float)), np.sort(np.asarray(impostor, float))
+    if len(genuine) == 0 or len(impostor) == 0:
+        raise ValueError("need both genuine and impostor scores")
+    fmr = 1.0 - np.searchsorted(impostor, grid, side="left") / len(impostor)
+    fnmr = np.searchsorted(genuine, grid, side="left") / len(genuine)
+    return ScoreCurve(grid, fmr, fnmr, len(genuine), len(impostor), float(impostor[-1]))
+
+
+def target_fmr(false_alert_rate: float, watchlist_size: int) -> float:
+    """Per-comparison FMR that keeps a passer-by's false-alert chance at ``false_alert_rate``."""
+    if not 0 < false_alert_rate < 1:
+        raise ValueError("the false-alert rate must be between 0 and 1")
+    n = max(1, watchlist_size)
+    return float(-np.expm1(np.log1p(-false_alert_rate) / n))
+
+
+def passerby_false_alert_rate(fmr: float, watchlist_size: int) -> float:
+    return float(-np.expm1(max(1, watchlist_size) * np.log1p(-min(fmr, 1 - 1e-15))))
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    threshold: float
+    false_alert_rate: float  # expected, per passer-by, single face
+    miss_rate: float  # expected FNMR
+    resolved: bool  # False: the target is below what the impostor sample can measure
+
+
+def operating_point(curve: ScoreCurve, false_alert_rate: float, watchlist_size: int) -> OperatingPoint:
+    wanted = target_fmr(false_alert_rate, watchlist_size)
+    resolution = 1.0 / curve.impostor
+    ok = np.flatnonzero(curve.fmr <= wanted)
+    if wanted < resolution or len(ok) == 0:
+        threshold = float(np.ceil(curve.max_impostor * 1000) / 1000 + 0.001)
+        resolved = False
+    else:
+        threshold = float(curve.thresholds[ok[0]])
+        resolved = True
+    fmr, fnmr = curve.at(threshold)
+    return OperatingPoint(threshold, passerby_false_alert_rate(fmr, watchlist_size), fnmr, resolved)
+
+
+def validated_floor(curve: ScoreCurve) -> float:
+    ok = np.flatnonzero(curve.fmr <= FLOOR_FMR)
+    return float(curve.thresholds[ok[0]]) if len(ok) else float(curve.thresholds[-1])

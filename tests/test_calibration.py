@@ -1,0 +1,148 @@
+"""Thresholds from measured error rates: the maths, the stored calibration, the floor, the history,
+live figures with drift warnings, and `vigil calibrate` on LFW."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import update
+from tests.conftest import LFW, needs_lfw
+from tests.helpers import jpeg, live_fields, live_service, live_settings
+from tests.test_cli import vigil
+
+from vigil.domain.alerts import AlertEvent, AlertRecorder, alert_key
+from vigil.domain.audit import AuditLog
+from vigil.domain.thresholds import AnalysisCounter, ThresholdError, ThresholdService, measure
+from vigil.recognition.calibration import (
+    operating_point,
+    passerby_false_alert_rate,
+    score_curve,
+    target_fmr,
+    validated_floor,
+)
+from vigil.store.models import Alert
+
+
+def _synthetic(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.normal(0.97, 0.01, 2000), 0, 1), np.clip(rng.normal(0.90, 0.02, 200_000), 0, 1)
+
+
+def test_threshold_rises_with_the_watchlist_and_rates_follow() -> None:
+    curve = score_curve(*_synthetic())
+    points = [operating_point(curve, 0.001, n) for n in (1, 10, 100, 1000)]
+    assert [p.threshold for p in points] == sorted(p.threshold for p in points)
+    assert points[0].threshold < points[-1].threshold
+    for p in points[:3]:
+        assert p.resolved and p.false_alert_rate <= 0.001 * 1.05
+        assert p.miss_rate == pytest.approx(curve.at(p.threshold)[1])
+    assert not points[3].resolved  # 1e-6 per comparison is below what 200,000 impostor scores resolve
+    assert target_fmr(0.001, 1000) == pytest.approx(1e-6, rel=0.01)
+    assert passerby_false_alert_rate(1e-6, 1000) == pytest.approx(0.001, rel=0.01)
+    unresolvable = operating_point(curve, 1e-9, 10_000)
+    assert not unresolvable.resolved and unresolvable.threshold > curve.max_impostor
+    assert curve.at(validated_floor(curve))[0] <= 1e-3
+
+
+@pytest.fixture
+def thresholds(tmp_path: Path, settings, engine):  # type: ignore[no-untyped-def]
+    watchlist = live_service(live_settings(tmp_path, settings), engine)
+    service = ThresholdService(
+        watchlist.db, AuditLog(watchlist.db, bytes(32)), engine.embedder.name, engine.embedder.version
+    )
+    return watchlist, service
+
+
+def test_thresholds_are_refused_below_the_floor_and_every_change_is_recorded(thresholds, astronaut) -> None:  # type: ignore[no-untyped-def]
+    watchlist, service = thresholds
+    watchlist.enroll(live_fields("Eileen Collins"), [("c.jpg", jpeg(astronaut))])
+    with pytest.raises(ThresholdError, match="threshold-floor"):  # no calibration yet: not below the default
+        service.set("wanted", 0.90, by="sup", reason="try lower")
+    with pytest.raises(ThresholdError, match="no-calibration"):
+        service.recommend({"wanted": 0.001})
+    curve = service.store_calibration(*_synthetic(), source="synthetic", actor="sup")
+    floor = validated_floor(curve)
+    with pytest.raises(ThresholdError, match="threshold-floor"):
+        service.set("wanted", floor - 0.01, by="sup", reason="fewer misses")
+    with pytest.raises(ThresholdError, match="reason"):
+        service.set("wanted", floor + 0.01, by="sup", reason="")
+    recommended = service.recommend({"wanted": 0.0001, "missing-person": 0.01})
+    assert recommended["wanted"][0] > recommended["missing-person"][0]  # stricter target, higher threshold
+    change = service.set("wanted", recommended["wanted"][0], by="sup", reason="calibrated 2026-11-26")
+    assert change.before is None and change.watchlist_size == 1 and change.expected_false_alert_rate is not None
+    service.set("wanted", recommended["wanted"][0] + 0.005, by="sup2", reason="second review")
+    history = service.history()
+    assert [(h.changed_by, h.before is None) for h in history] == [("sup", True), ("sup2", False)]
+    listed = {t.category: t for t in service.thresholds()}
+    assert listed["wanted"].calibrated and listed["wanted"].expected_false_alert_rate is not None
+    assert not listed["missing-person"].calibrated
+    assert [e.action for e in service.audit.entries()][:3] == [
+        "threshold-changed",
+        "threshold-changed",
+        "calibration-stored",
+    ]
+
+
+def test_live_figures_warn_when_observed_false_alerts_drift_above_the_calibration(thresholds, astronaut) -> None:  # type: ignore[no-untyped-def]
+    watchlist, service = thresholds
+    subject = watchlist.enroll(live_fields("Eileen Collins"), [("c.jpg", jpeg(astronaut))]).subject_id
+    service.store_calibration(*_synthetic(), source="synthetic", actor="sup")
+    recorder = AlertRecorder(watchlist.db, watchlist.media)
+    for i in range(5):
+        now = time.time()
+        stored = recorder.raise_alert(
+            AlertEvent(
+                key=alert_key("gate", f"t{i}", subject),
+                subject_id=subject,
+                subject_name="x",
+                category="x",
+                camera="gate",
+                track_id=f"t{i}",
+                first_seen=now,
+                last_seen=now,
+                score=0.97,
+                evidence=0.96,
+                threshold=0.956,
+                faces=3,
+                decisive_capture_at=now,
+            )
+        )
+        assert stored is not None
+        with watchlist.db.session() as session:
+            session.execute(
+                update(Alert).where(Alert.id == stored.alert_id).values(status="rejected" if i < 4 else "confirmed")
+            )
+    AnalysisCounter(watchlist.db).add("gate", frames=1000, faces=5000, tracks=400, embedded=900)
+    (figure,) = service.live_figures()
+    assert (figure.camera, figure.rejected, figure.confirmed, figure.tracks) == ("gate", 4, 1, 400)
+    assert figure.observed_false_alert_rate == pytest.approx(0.01) and figure.drift
+
+
+@needs_lfw
+def test_measure_on_lfw_and_the_calibrate_command(tmp_path: Path, engine) -> None:  # type: ignore[no-untyped-def]
+    genuine, impostor = measure(engine, LFW, people=80)
+    assert len(genuine) >= 20 and len(impostor) >= 80 * 79 // 2 - 200
+    assert np.median(genuine) > np.median(impostor) + 0.05
+    out = tmp_path / "cal.json"
+    result = vigil(
+        "calibrate",
+        "--data",
+        str(LFW),
+        "--people",
+        "60",
+        "--target",
+        "wanted=0.0001",
+        "--json",
+        str(out),
+        data_dir=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["categories"]["wanted"]["threshold"] >= report["validated_floor"]
+    assert "false alerts per passer-by" in result.stdout
+    listed = vigil("thresholds", "list", data_dir=tmp_path)
+    assert listed.returncode == 0 and "wanted" in listed.stdout and "no calibration yet" not in listed.stdout

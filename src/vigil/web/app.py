@@ -17,7 +17,18 @@ from vigil import __version__
 from vigil.domain.alerts import AlertEvent
 from vigil.web.context import WebContext
 from vigil.web.pages import router as pages_router
-from vigil.web.routers import alerts, audit, auth, cameras, media, reports, sightings, users, watchlist
+from vigil.web.routers import (
+    alerts,
+    audit,
+    auth,
+    cameras,
+    media,
+    reports,
+    sightings,
+    thresholds,
+    users,
+    watchlist,
+)
 from vigil.web.schemas import AlertOut
 from vigil.web.security import context
 
@@ -77,7 +88,7 @@ def create_app(ctx: WebContext) -> FastAPI:
 
     app = FastAPI(title="Vigil control room", version=__version__, lifespan=lifespan)
     app.state.ctx = ctx
-    for module in (auth, users, cameras, watchlist, sightings, alerts, audit, reports, media):
+    for module in (auth, users, cameras, watchlist, sightings, alerts, thresholds, audit, reports, media):
         app.include_router(module.router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")

@@ -187,6 +187,27 @@ async function initWatchlist() {
         onclick: async () => { await api(`/api/subjects/${s.id}/${s.status === "active" ? "suspend" : "reinstate"}`, { method: "POST" }); load(); } })))));
   };
   document.getElementById("search").addEventListener("input", load);
+  const pct = (x) => (x === null || x === undefined ? "no calibration" : (100 * x).toFixed(x < 0.001 ? 4 : 2) + "%");
+  const loadThresholds = async () => {
+    const rows = await api("/api/thresholds");
+    document.querySelector("#thresholds tbody").replaceChildren(...rows.map((t) => {
+      const value = el("input", { type: "number", step: "0.001", value: t.threshold.toFixed(3), "aria-label": "threshold" });
+      const reason = el("input", { placeholder: "reason", "aria-label": "reason" });
+      const button = Object.assign(el("button", { type: "button" }, "Set"), { onclick: async () => {
+        try { await api("/api/thresholds/" + t.category, { method: "POST", json: { value: +value.value, reason: reason.value } });
+              document.getElementById("threshold-error").textContent = ""; loadThresholds(); }
+        catch (e) { document.getElementById("threshold-error").textContent = e.message; } } });
+      return el("tr", { "data-category": t.category }, el("td", {}, t.category + (t.high_risk ? " (high risk)" : "")),
+        el("td", {}, t.threshold.toFixed(3) + (t.calibrated ? "" : " (default)")), el("td", {}, pct(t.expected_false_alert_rate)),
+        el("td", {}, pct(t.expected_miss_rate)), el("td", {}, t.watchlist_size), el("td", {}, value, reason, button));
+    }));
+    const live = await api("/api/thresholds/live");
+    document.getElementById("live-figures").replaceChildren(...(live.length ? live.map((f) => el("li", { class: f.drift ? "error" : "" },
+      `${f.camera} / ${f.category}: ${f.confirmed} confirmed, ${f.rejected} rejected, ${f.inconclusive} inconclusive; ` +
+      `observed false alerts ${pct(f.observed_false_alert_rate)} vs expected ${pct(f.expected_false_alert_rate)}` +
+      (f.drift ? " — WARNING: above the calibrated rate" : ""))) : [el("li", { class: "muted" }, "no decided alerts yet")]));
+  };
+  await loadThresholds();
   const due = await api("/api/subjects/due?days=30");
   document.getElementById("due").replaceChildren(...(due.length ? due.map((s) => el("li", {},
     el("a", { href: "/subjects/" + s.id }, s.display_name), ` — expires ${when(s.expires_at)}` +

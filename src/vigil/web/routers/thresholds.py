@@ -1,0 +1,79 @@
+"""Thresholds: each category's operating point with its expected error rates, changes (supervisors,
+recorded with a reason), and live figures from adjudication outcomes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import Field
+
+from vigil.domain.thresholds import ThresholdError, ThresholdService
+from vigil.domain.users import Principal
+from vigil.store.models import Role
+from vigil.web.context import WebContext
+from vigil.web.schemas import Strict
+from vigil.web.security import context, require
+
+router = APIRouter(prefix="/api/thresholds", tags=["thresholds"])
+READERS = (Role.SUPERVISOR, Role.AUDITOR)
+
+
+class ThresholdIn(Strict):
+    value: float = Field(gt=0, lt=1)
+    reason: str = Field(max_length=2000)
+
+
+def _service(ctx: WebContext) -> ThresholdService:
+    if ctx.watchlist is None:
+        raise HTTPException(503, "the watchlist is not loaded in this server")
+    embedder = ctx.watchlist.engine.embedder
+    return ThresholdService(ctx.db, ctx.audit, embedder.name, embedder.version)
+
+
+@router.get("")
+def list_thresholds(
+    _: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)
+) -> list[dict[str, object]]:
+    """Each category's threshold with the expected false alerts per passer-by and miss rate at the current
+    watchlist size (from the latest calibration)."""
+    return [t.__dict__ for t in _service(ctx).thresholds()]
+
+
+@router.post("/{category}")
+def set_threshold(
+    category: str,
+    body: ThresholdIn,
+    request: Request,
+    who: Principal = Depends(require(Role.SUPERVISOR)),
+    ctx: WebContext = Depends(context),
+) -> dict[str, object]:
+    try:
+        change = _service(ctx).set(category, body.value, by=who.username, reason=body.reason)
+    except ThresholdError as exc:
+        raise HTTPException(422, {"rule": exc.rule, "message": str(exc)}) from None
+    if ctx.matcher is not None:
+        ctx.matcher.forget()  # the pipeline picks up the new rule at once
+    return {"category": category, "before": change.before, "after": change.after}
+
+
+@router.get("/history")
+def history(_: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)) -> list[dict[str, object]]:
+    return [
+        {
+            "at": c.at,
+            "category": c.category,
+            "before": c.before,
+            "after": c.after,
+            "by": c.changed_by,
+            "reason": c.reason,
+            "watchlist_size": c.watchlist_size,
+            "expected_false_alert_rate": c.expected_false_alert_rate,
+            "expected_miss_rate": c.expected_miss_rate,
+        }
+        for c in _service(ctx).history()
+    ]
+
+
+@router.get("/live")
+def live(_: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)) -> list[dict[str, object]]:
+    """Observed false alerts per camera and category (rejected per track analysed) against the expected rate."""
+    return [f.__dict__ for f in _service(ctx).live_figures()]

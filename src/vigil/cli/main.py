@@ -19,6 +19,7 @@ from vigil.cli import (
     eval_cmd,
     faces_cmd,
     models_cmd,
+    report_cmd,
     retention_cmd,
     run_cmd,
     serve_cmd,
@@ -46,6 +47,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(retention_cmd.app, name="retention")
 app.add_typer(calibrate_cmd.thresholds_app, name="thresholds")
 app.command("calibrate")(calibrate_cmd.calibrate)
+app.command("report")(report_cmd.report)
 app.command("serve")(serve_cmd.serve)
 app.command("demo")(demo_cmd.demo)
 app.command("detect")(faces_cmd.detect)

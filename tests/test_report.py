@@ -1,0 +1,99 @@
+"""The transparency report: counts by camera, category and day, threshold history, watchlist size,
+retention runs; HTML, CSV, charts and PDF; never a name or a face."""
+
+from __future__ import annotations
+
+import csv
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+from tests.helpers import jpeg, live_fields, live_settings
+from tests.test_cli import vigil
+
+from vigil.domain.alerts import AlertEvent, AlertRecorder, alert_key
+from vigil.domain.thresholds import AnalysisCounter
+from vigil.services import open_retention, open_watchlist
+from vigil.store.models import Alert
+
+
+def test_report_from_the_cli(tmp_path: Path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    run_settings = live_settings(tmp_path, settings)
+    watchlist = open_watchlist(run_settings, engine=engine)
+    subject = watchlist.enroll(live_fields("Eileen Collins"), [("c.jpg", jpeg(astronaut))]).subject_id
+    recorder = AlertRecorder(watchlist.db, watchlist.media)
+    outcomes = ["confirmed", "rejected", "rejected", "inconclusive", "pending"]
+    for i, status in enumerate(outcomes):
+        now = time.time()
+        camera = "north" if i < 3 else "south"
+        stored = recorder.raise_alert(
+            AlertEvent(
+                key=alert_key(camera, f"t{i}", subject),
+                subject_id=subject,
+                subject_name="x",
+                category="x",
+                camera=camera,
+                track_id=f"t{i}",
+                first_seen=now,
+                last_seen=now,
+                score=0.97,
+                evidence=0.96,
+                threshold=0.956,
+                faces=3,
+                decisive_capture_at=now,
+            )
+        )
+        assert stored is not None
+        with watchlist.db.session() as session:
+            session.execute(update(Alert).where(Alert.id == stored.alert_id).values(status=status))
+    AnalysisCounter(watchlist.db).add("north", frames=500, faces=2400, tracks=300, embedded=700)
+    AnalysisCounter(watchlist.db).add("south", frames=500, faces=1100, tracks=150, embedded=300)
+    open_retention(run_settings, watchlist.db).run(actor="test")
+    today = datetime.now(UTC).date()
+    out = tmp_path / "report"
+    result = vigil(
+        "report",
+        "--from",
+        str(today - timedelta(days=2)),
+        "--to",
+        str(today),
+        "--out",
+        str(out),
+        data_dir=run_settings.data_dir,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in (
+        "report.html",
+        "report.pdf",
+        "by_day.csv",
+        "by_camera.csv",
+        "by_category.csv",
+        "thresholds.csv",
+        "retention.csv",
+        "alerts_by_day.png",
+        "watchlist_size.png",
+        "faces_by_day.png",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    cameras = {row["camera"]: row for row in csv.DictReader((out / "by_camera.csv").open())}
+    assert cameras["north"]["alerts: confirmed"] == "1" and cameras["north"]["rejected"] == "2"
+    assert cameras["north"]["false-alert share (rejected of decided)"] == "66.7%"
+    assert cameras["north"]["faces analysed"] == "2400" and cameras["south"]["open"] == "1"
+    days = list(csv.DictReader((out / "by_day.csv").open()))
+    assert len(days) == 3 and days[-1]["faces analysed"] == "3500" and days[-1]["watchlist size"] == "1"
+    assert len(list(csv.DictReader((out / "retention.csv").open()))) == 1
+    page = (out / "report.html").read_text()
+    assert "Eileen" not in page and subject not in page and "Faces analysed: 3500" in page
+    assert (out / "report.pdf").read_bytes()[:4] == b"%PDF"
+    bad = vigil(
+        "report",
+        "--from",
+        str(today),
+        "--to",
+        str(today - timedelta(days=1)),
+        "--out",
+        str(out),
+        data_dir=run_settings.data_dir,
+    )
+    assert bad.returncode != 0

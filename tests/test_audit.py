@@ -162,3 +162,16 @@ def test_vigil_audit_verify_exits_non_zero_and_names_the_entry(tmp_path: Path) -
     con.close()
     broken = vigil("audit", "verify", data_dir=tmp_path)
     assert broken.returncode == 1 and "BROKEN at entry 3" in broken.stderr
+
+
+def test_settings_changes_are_recorded_once_each(tmp_path: Path) -> None:
+    from vigil.services import audit_settings
+
+    db = open_database(VigilSettings(data_dir=tmp_path))
+    log = AuditLog(db, KEY)
+    first = VigilSettings(data_dir=tmp_path, database_url="postgresql://vigil:s3cret@db/vigil")
+    assert audit_settings(log, first) and not audit_settings(log, first)
+    assert audit_settings(log, first.model_copy(update={"retention_sighting_days": 7.0}))
+    entries = log.entries(action="settings-changed")
+    assert entries[0].details["changed"] == ["retention_sighting_days"]
+    assert "s3cret" not in str(entries) and log.verify().ok

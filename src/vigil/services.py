@@ -23,6 +23,8 @@ from vigil.vision.engine import FaceEngine
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from vigil.domain.audit import AuditLog
+
 
 def open_watchlist(
     settings: VigilSettings, *, engine: FaceEngine | None = None, clock: Clock = system_clock, start: bool = True
@@ -82,6 +84,7 @@ def open_control_room(
     watchlist = watchlist or open_watchlist(settings)
     ctx = WebContext.build(settings, watchlist.db)
     ctx.watchlist = watchlist
+    audit_settings(ctx.audit, settings)
     ctx.retention = open_retention(settings, watchlist.db)
     ctx.retention.sweep_orphan_crops()  # before any camera runs: crops left by a crash
     if run_cameras:
@@ -111,3 +114,27 @@ def open_retention(settings: VigilSettings, db: Database | None = None) -> Reten
             grace_days=settings.expiry_grace_days,
         ),
     )
+
+
+def settings_snapshot(settings: VigilSettings) -> dict[str, object]:
+    """The settings as recorded in the audit log (no secrets: the database URL's password is masked)."""
+    from vigil.store.db import redact_url
+
+    values = settings.model_dump(mode="json")
+    if values.get("database_url"):
+        values["database_url"] = redact_url(str(values["database_url"]))
+    return values
+
+
+def audit_settings(audit: AuditLog, settings: VigilSettings, actor: str = "system") -> bool:
+    """Record the settings a server starts with when they differ from the last recorded ones."""
+    current = settings_snapshot(settings)
+    last = audit.entries(limit=1, action="settings-changed")
+    before = last[0].details.get("after") if last else None
+    if before == current:
+        return False
+    changed = sorted(k for k in current if not isinstance(before, dict) or before.get(k) != current[k])
+    audit.record(
+        actor, "settings-changed", source="serve", details={"before": before, "after": current, "changed": changed}
+    )
+    return True

@@ -18,3 +18,5 @@ vigil eval lfw --data "$LFW" --json "$OUT/lfw_yunet_dlib-resnet.json" --detector
 vigil eval lfw --data "$LFW" --json "$OUT/lfw_centerface_mobilefacenet.json" --detector centerface --embedder mobilefacenet --gallery-images 1 --gallery-images 3
 vigil bench live --json "$OUT/bench_live_1thread.json" --threads 1
 vigil bench soak --minutes 10 --json "$OUT/live_soak.json"
+vigil calibrate --data "$LFW" --people 1500 --json "$OUT/calibration_lfw.json"
+VIGIL_EMBEDDER=mobilefacenet vigil calibrate --data "$LFW" --people 1500 --json "$OUT/calibration_lfw_mobilefacenet.json"

@@ -286,3 +286,27 @@ def test_a_failed_alert_write_is_retried_and_the_camera_goes_on(tmp_path, settin
     assert runner.errors() == {} and runner.workers["east"].failed_frames == 1
     with service.db.session() as session:
         assert [a.subject_id for a in session.scalars(select(Alert))] == [subject]
+
+
+@needs_video
+def test_a_restarted_camera_folds_the_same_person_into_the_open_alert(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    """The re-arm window survives a restart of the analysis (a new runner, as after `vigil serve` restarts)."""
+    from tests.helpers import jpeg
+
+    frames = read_clip(CARPHONE)
+    service = live_service(live_settings(tmp_path, settings), engine)
+    subject = service.enroll(live_fields("Caller"), [("caller.jpg", jpeg(frames[0]))]).subject_id
+    for _run in range(2):
+        runner = LiveRunner(
+            [CameraConfig("east", parse_source(str(CARPHONE), realtime=False), 5.0)],
+            engine,
+            WatchlistMatcher(service),
+            AlertRecorder(service.db, service.media),
+        )
+        runner.start()
+        assert runner.wait(120)
+        runner.close()
+    with service.db.session() as session:
+        alerts = session.scalars(select(Alert)).all()
+    assert [a.subject_id for a in alerts] == [subject]
+    assert alerts[0].last_seen > alerts[0].first_seen

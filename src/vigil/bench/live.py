@@ -82,6 +82,10 @@ class CollectingSink:
     def update_alert(self, event: AlertEvent) -> None:
         pass
 
+    def recent_alert(self, camera: str, subject_id: str, since: float) -> AlertEvent | None:
+        found = [e for e in self.raised if e.camera == camera and e.subject_id == subject_id and e.last_seen >= since]
+        return found[-1] if found else None
+
 
 def compare_rules(
     engine: FaceEngine,

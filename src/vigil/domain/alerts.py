@@ -135,6 +135,34 @@ class AlertRecorder:
         self._notify("raised", stored_event)
         return stored_event
 
+    def recent_alert(self, camera: str, subject_id: str, since: float) -> AlertEvent | None:
+        """The latest stored alert for the subject on the camera, last seen at or after ``since``."""
+        with self.db.session() as session:
+            row = session.scalar(
+                select(Alert)
+                .where(Alert.camera == camera, Alert.subject_id == subject_id, Alert.last_seen >= _utc(since))
+                .order_by(Alert.last_seen.desc())
+                .limit(1)
+            )
+            if row is None:
+                return None
+            return AlertEvent(
+                key=row.key,
+                subject_id=row.subject_id,
+                subject_name="",
+                category="",
+                camera=row.camera,
+                track_id=row.track_id,
+                first_seen=row.first_seen.timestamp(),
+                last_seen=row.last_seen.timestamp(),
+                score=row.best_score,
+                evidence=row.best_score,
+                threshold=row.threshold,
+                faces=row.faces,
+                decisive_capture_at=row.decisive_capture_at.timestamp(),
+                alert_id=row.id,
+            )
+
     def update_alert(self, event: AlertEvent) -> None:
         """The track went on: extend last seen, faces and best score (and the crop if a better one came)."""
         with self.db.session() as session:

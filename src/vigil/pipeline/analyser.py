@@ -125,6 +125,10 @@ class AlertSink(Protocol):
 
     def update_alert(self, event: AlertEvent) -> None: ...
 
+    def recent_alert(self, camera: str, subject_id: str, since: float) -> AlertEvent | None:
+        """The latest alert for ``subject_id`` on ``camera`` last seen at or after ``since``, if any."""
+        ...
+
 
 class CameraAnalyser:
     def __init__(
@@ -259,10 +263,15 @@ class CameraAnalyser:
                 track.alerts[verdict.subject_id] = event
             return None
         recent = self._open_alerts.get(verdict.subject_id)
+        if recent is None or track.first_seen - recent.last_seen > self.settings.rearm_s:
+            # not in this analyser's memory: maybe raised before a restart (of the stream or the process)
+            recent = self.recorder.recent_alert(
+                self.camera, verdict.subject_id, track.first_seen - self.settings.rearm_s
+            )
         if recent is not None and track.first_seen - recent.last_seen <= self.settings.rearm_s:
-            # The same person again on this camera (a broken track, or a stream that reconnected):
+            # The same person again on this camera (a broken track, a stream that reconnected, a restart):
             # fold into the alert already raised instead of raising a second one.
-            folded = replace(event, key=recent.key, first_seen=recent.first_seen)
+            folded = replace(event, key=recent.key, first_seen=min(recent.first_seen, event.first_seen))
             self.recorder.update_alert(folded)
             track.alerts[verdict.subject_id] = folded
             return None

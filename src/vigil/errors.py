@@ -10,6 +10,15 @@ class VigilError(Exception):
     """Base class for errors Vigil raises deliberately."""
 
 
+class RuleError(VigilError):
+    """A request that breaks a named rule; ``rule`` is its name, shown as ``[rule] message``."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(f"[{rule}] {message}")
+        self.rule = rule
+        self.detail = message
+
+
 class ConfigurationError(VigilError):
     """A setting is missing or inconsistent."""
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil.domain.users import Principal
-from vigil.errors import VigilError
+from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
 from vigil.store.models import Adjudication, Alert, AlertStatus, Camera, Category, Photo, Role, Subject, User
 
@@ -26,10 +26,8 @@ MIN_REASON = 3
 DECISIONS = (AlertStatus.CONFIRMED, AlertStatus.REJECTED, AlertStatus.INCONCLUSIVE)
 
 
-class AdjudicationError(VigilError):
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(f"[{rule}] {message}")
-        self.rule = rule
+class AdjudicationError(RuleError):
+    """An adjudication that breaks a named rule."""
 
 
 class AlertNotFoundError(VigilError):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from vigil.errors import VigilError
+from vigil.errors import RuleError
 from vigil.redaction import redact_url
 from vigil.store.db import Database
 from vigil.store.models import Camera
@@ -20,12 +20,8 @@ MAX_ANALYSIS_FPS = 30.0
 DEFAULT_ANALYSIS_FPS = 5.0
 
 
-class CameraError(VigilError):
+class CameraError(RuleError):
     """A camera request broke a rule; ``rule`` names it."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(f"[{rule}] {message}")
-        self.rule = rule
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from datetime import date, datetime
 
 import numpy as np
 
-from vigil.errors import ImageError, ImageTooLargeError, VigilError
+from vigil.errors import ImageError, ImageTooLargeError, RuleError
 from vigil.vision.engine import FaceEngine
 from vigil.vision.image import decode_image, image_format
 from vigil.vision.quality import assess_quality
@@ -40,13 +40,8 @@ MAX_NAME = 200
 FORMAT_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "BMP": "bmp", "TIFF": "tif", "WEBP": "webp", "PPM": "ppm"}
 
 
-class EnrollmentError(VigilError):
+class EnrollmentError(RuleError):
     """An enrollment that breaks a rule; ``rule`` is the rule's name from the table above."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(f"[{rule}] {message}")
-        self.rule = rule
-        self.detail = message
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from vigil.domain.audit import AuditLog
-from vigil.errors import VigilError
+from vigil.errors import RuleError
 from vigil.recognition.calibration import (
     ScoreCurve,
     operating_point,
@@ -46,10 +46,8 @@ DRIFT_FACTOR = 2.0
 DRIFT_MIN_REJECTED = 3
 
 
-class ThresholdError(VigilError):
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(f"[{rule}] {message}")
-        self.rule = rule
+class ThresholdError(RuleError):
+    """A threshold request that breaks a named rule."""
 
 
 def measure(

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from vigil.errors import VigilError
+from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
 from vigil.store.models import AuthToken, Role, User
 
@@ -34,10 +34,8 @@ API_TOKEN_LIFETIME = timedelta(days=90)
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
-class UserError(VigilError):
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(f"[{rule}] {message}")
-        self.rule = rule
+class UserError(RuleError):
+    """A user request that breaks a named rule."""
 
 
 class LoginFailed(VigilError):

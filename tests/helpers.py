@@ -83,7 +83,7 @@ def live_settings(tmp_path: object, base: VigilSettings) -> VigilSettings:
 
 def live_service(settings: VigilSettings, engine: object) -> WatchlistService:
     """A started watchlist on the real clock (live tests search at the frames' wall-clock time)."""
-    from vigil.domain.watchlist import system_clock
+    from vigil.clock import system_clock
 
     return make_service(settings, engine, system_clock)  # type: ignore[arg-type]
 

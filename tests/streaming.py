@@ -4,10 +4,8 @@ server (GStreamer's gst-rtsp-server from Debian, in its own process, so it can b
 from __future__ import annotations
 
 import base64
-import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -169,10 +167,6 @@ class RtspServer:
             self._process.kill()
             self._process.wait(10)
             self._process = None
-
-
-def ffmpeg_available() -> bool:
-    return shutil.which("ffmpeg") is not None or sys.platform == "linux"
 
 
 def write_clip(frames: list[np.ndarray], path: Path, *, fps: int = 25, repeat: int = 1) -> Path:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from vigil.clock import Clock, system_clock
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.retention import RetentionPolicy, RetentionService
 from vigil.domain.thresholds import AnalysisCounter
-from vigil.domain.watchlist import Clock, WatchlistService, system_clock
+from vigil.domain.watchlist import WatchlistService
 from vigil.pipeline.analyser import AnalysisSettings
 from vigil.pipeline.runtime import CameraConfig, LiveRunner, StreamPolicy
 from vigil.settings import VigilSettings

@@ -12,12 +12,12 @@ Every run (dry runs included) writes one audit entry with what it deleted, by ki
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 
+from vigil.clock import Clock, system_clock
 from vigil.domain.audit import AuditLog
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
@@ -44,10 +44,6 @@ class RetentionReport:
         return asdict(self)
 
 
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 class RetentionService:
     def __init__(
         self,
@@ -56,7 +52,7 @@ class RetentionService:
         audit: AuditLog,
         policy: RetentionPolicy | None = None,
         *,
-        clock: Callable[[], datetime] = system_clock,
+        clock: Clock = system_clock,
     ) -> None:
         self.db = db
         self.media = media

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, select
 
+from vigil.clock import Clock, system_clock
 from vigil.domain.audit import AuditLog
 from vigil.errors import RuleError
 from vigil.recognition.calibration import (
@@ -304,7 +305,7 @@ class ThresholdService:
 class AnalysisCounter:
     """Adds a camera's analysis counts to today's row (counts only: no face data)."""
 
-    def __init__(self, db: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, db: Database, clock: Clock = system_clock) -> None:
         self.db = db
         self.clock = clock
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from vigil.clock import Clock, system_clock
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
 from vigil.store.models import AuthToken, Role, User
@@ -68,12 +68,8 @@ def _principal(user: User) -> Principal:
     return Principal(user.id, user.username, user.display_name, user.role)
 
 
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 class UserService:
-    def __init__(self, db: Database, *, clock: Callable[[], datetime] = system_clock) -> None:
+    def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
         self.db = db
         self.clock = clock
 
@@ -107,9 +103,6 @@ class UserService:
     def all_users(self) -> list[Principal]:
         with self.db.session() as session:
             return [_principal(u) for u in session.scalars(select(User).order_by(User.username))]
-
-    def count(self) -> int:
-        return len(self.all_users())
 
     def set_password(self, username: str, password: str) -> None:
         if len(password) < MIN_PASSWORD:

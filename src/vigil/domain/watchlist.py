@@ -11,13 +11,14 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from vigil.clock import Clock, system_clock
 from vigil.domain.enrollment import CheckedPhoto, EnrollmentError, SubjectFields, check_fields, check_photo
 from vigil.errors import VigilError
 from vigil.recognition.gallery import Candidate, Gallery
@@ -28,12 +29,6 @@ from vigil.store.models import Category, Photo, PhotoEmbedding, Subject, Subject
 from vigil.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class SubjectNotFoundError(VigilError):

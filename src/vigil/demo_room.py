@@ -111,14 +111,12 @@ def _enroll(watchlist: WatchlistService, fields: SubjectFields, photo: bytes, sa
 
 
 def _best_face_crop(watchlist: WatchlistService, frame: np.ndarray) -> np.ndarray:
+    from vigil.pipeline.analyser import face_crop
     from vigil.vision.quality import assess_quality
 
     faces = watchlist.engine.detect(frame)
     best = int(np.argmax(assess_quality(frame, faces).score))
-    x1, y1, x2, y2 = faces.xyxy[best]
-    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, 2.2 * max(x2 - x1, y2 - y1)
-    top, left = max(0, int(cy - side / 2)), max(0, int(cx - side / 2))
-    return np.ascontiguousarray(frame[top : int(cy + side / 2), left : int(cx + side / 2)])
+    return face_crop(frame, faces.xyxy[best], margin=2.2)
 
 
 def _first_frames(video: Path, count: int) -> list[np.ndarray]:

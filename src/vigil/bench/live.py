@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vigil.domain.alerts import AlertEvent
-from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, Matcher, SubjectInfo, encode_jpeg
+from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, Matcher, SubjectInfo, encode_jpeg, face_crop
 from vigil.recognition.decision import DecisionRule
 from vigil.recognition.gallery import Candidate
 from vigil.video.sources import AvSource, Frame, parse_source
@@ -264,11 +264,7 @@ def bench_soak(
         from datetime import UTC, datetime, timedelta
 
         for index in order:
-            x1, y1, x2, y2 = faces.xyxy[index]
-            cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, 2.2 * max(x2 - x1, y2 - y1)
-            crop = first[
-                max(0, int(cy - side / 2)) : int(cy + side / 2), max(0, int(cx - side / 2)) : int(cx + side / 2)
-            ]
+            crop = face_crop(first, faces.xyxy[index], margin=2.2)
             fields = SubjectFields(
                 display_name=f"Bench person {enrolled + 1}",
                 category="wanted",

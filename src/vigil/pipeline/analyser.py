@@ -93,18 +93,19 @@ class AnalysisCounters:
     busy_s: float = 0.0  # all analysis time
 
 
-def face_crop(image: np.ndarray, box: np.ndarray, max_px: int) -> np.ndarray:
-    """The face with a margin (half its size each side), at most ``max_px`` on its longer side."""
+def face_crop(image: np.ndarray, box: np.ndarray, *, margin: float = 1.6, max_px: int | None = None) -> np.ndarray:
+    """A square around the face, ``margin`` times its larger side (clipped to the image), shrunk to at
+    most ``max_px`` on its longer side if given."""
     x1, y1, x2, y2 = (float(v) for v in box)
     w, h = x2 - x1, y2 - y1
-    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(w, h) * 1.6
+    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(w, h) * margin
     H, W = image.shape[:2]
     left, top = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
     right, bottom = min(W, int(cx + side / 2)), min(H, int(cy + side / 2))
     crop = image[top:bottom, left:right]
     if crop.size == 0:
         return np.zeros((1, 1, 3), np.uint8)
-    scale = max_px / max(crop.shape[:2])
+    scale = 1.0 if max_px is None else max_px / max(crop.shape[:2])
     if scale < 1:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(crop)
@@ -202,7 +203,7 @@ class CameraAnalyser:
         for row, index in enumerate(chosen):
             track_id = update.track_ids[index]
             track = self.tracks[track_id]
-            crop = face_crop(image, faces.xyxy[index], self.settings.crop_max_px)
+            crop = face_crop(image, faces.xyxy[index], max_px=self.settings.crop_max_px)
             if len(track.qualities) >= self.settings.max_faces:
                 worst = track.worst()
                 del track.qualities[worst], track.vectors[worst], track.crops[worst]

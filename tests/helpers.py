@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import func, select
 
+from vigil.domain.alerts import AlertEvent
 from vigil.domain.enrollment import SubjectFields
 from vigil.domain.watchlist import WatchlistService
 from vigil.settings import VigilSettings
@@ -112,3 +113,31 @@ def enroll_lfw_people(service: WatchlistService, lfw_dir: object, count: int) ->
         if enrolled >= count:
             break
     return enrolled
+
+
+def alert_event(subject_id: str, *, camera: str = "gate", track: str = "t-1", **changes: object) -> AlertEvent:
+    """A plausible alert for ``subject_id`` as the pipeline would hand it over (with a crop)."""
+    import time
+    from dataclasses import replace
+
+    from vigil.domain.alerts import alert_key
+    from vigil.pipeline.analyser import encode_jpeg
+
+    now = time.time()
+    event = AlertEvent(
+        key=alert_key(camera, track, subject_id),
+        subject_id=subject_id,
+        subject_name="Eileen Collins",
+        category="wanted",
+        camera=camera,
+        track_id=track,
+        first_seen=now - 2,
+        last_seen=now - 1,
+        score=0.97,
+        evidence=0.965,
+        threshold=0.956,
+        faces=3,
+        decisive_capture_at=now - 0.2,
+        crop_jpeg=encode_jpeg(np.full((40, 40, 3), 128, np.uint8)),
+    )
+    return replace(event, **changes)  # type: ignore[arg-type]

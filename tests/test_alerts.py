@@ -4,40 +4,19 @@ and the camera registry's migration."""
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import select
-from tests.helpers import jpeg, live_fields, live_service
+from tests.helpers import alert_event, jpeg, live_fields, live_service
 
-from vigil.domain.alerts import AlertEvent, AlertRecorder, JsonLinesWriter, alert_key
+from vigil.domain.alerts import AlertEvent, AlertRecorder, JsonLinesWriter
 from vigil.domain.cameras import CameraRegistry
-from vigil.pipeline.analyser import encode_jpeg
 from vigil.settings import VigilSettings
 from vigil.store.models import Alert
 
 
 def _event(subject_id: str, track: str = "s1-1", **changes: object) -> AlertEvent:
-    now = time.time()
-    event = AlertEvent(
-        key=alert_key("gate", track, subject_id),
-        subject_id=subject_id,
-        subject_name="Eileen Collins",
-        category="wanted",
-        camera="gate",
-        track_id=track,
-        first_seen=now - 2,
-        last_seen=now - 1,
-        score=0.97,
-        evidence=0.965,
-        threshold=0.956,
-        faces=3,
-        decisive_capture_at=now - 0.2,
-        crop_jpeg=encode_jpeg(np.full((40, 40, 3), 128, np.uint8)),
-    )
-    return replace(event, **changes)  # type: ignore[arg-type]
+    return alert_event(subject_id, track=track, **changes)
 
 
 def test_the_same_alert_twice_is_stored_once(database_url, tmp_path: Path, engine, astronaut) -> None:  # type: ignore[no-untyped-def]

@@ -4,17 +4,16 @@ live figures with drift warnings, and `vigil calibrate` on LFW."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import update
 from tests.conftest import LFW, needs_lfw
-from tests.helpers import jpeg, live_fields, live_service, live_settings
+from tests.helpers import alert_event, jpeg, live_fields, live_service, live_settings
 from tests.test_cli import vigil
 
-from vigil.domain.alerts import AlertEvent, AlertRecorder, alert_key
+from vigil.domain.alerts import AlertRecorder
 from vigil.domain.audit import AuditLog
 from vigil.domain.thresholds import AnalysisCounter, ThresholdError, ThresholdService, measure
 from vigil.recognition.calibration import (
@@ -93,24 +92,7 @@ def test_live_figures_warn_when_observed_false_alerts_drift_above_the_calibratio
     service.store_calibration(*_synthetic(), source="synthetic", actor="sup")
     recorder = AlertRecorder(watchlist.db, watchlist.media)
     for i in range(5):
-        now = time.time()
-        stored = recorder.raise_alert(
-            AlertEvent(
-                key=alert_key("gate", f"t{i}", subject),
-                subject_id=subject,
-                subject_name="x",
-                category="x",
-                camera="gate",
-                track_id=f"t{i}",
-                first_seen=now,
-                last_seen=now,
-                score=0.97,
-                evidence=0.96,
-                threshold=0.956,
-                faces=3,
-                decisive_capture_at=now,
-            )
-        )
+        stored = recorder.raise_alert(alert_event(subject, track=f"t{i}"))
         assert stored is not None
         with watchlist.db.session() as session:
             session.execute(

@@ -10,11 +10,8 @@ import time
 import httpx
 import numpy as np
 import websockets
-from tests.helpers import jpeg, live_fields
+from tests.helpers import alert_event, jpeg, live_fields
 from tests.webserver import PASSWORD, start_server
-
-from vigil.domain.alerts import AlertEvent, alert_key
-from vigil.pipeline.analyser import encode_jpeg
 
 CLIENTS = 50
 ALERTS = 5
@@ -50,24 +47,7 @@ def test_fifty_live_clients_all_receive_every_red_flag(tmp_path, settings, engin
         def raise_alerts() -> None:
             for i in range(ALERTS):
                 now = time.time()
-                stored = running.recorder.raise_alert(
-                    AlertEvent(
-                        key=alert_key("gate", f"t-{i}", subject),
-                        subject_id=subject,
-                        subject_name="x",
-                        category="x",
-                        camera="gate",
-                        track_id=f"t-{i}",
-                        first_seen=now - 2,
-                        last_seen=now,
-                        score=0.97,
-                        evidence=0.96,
-                        threshold=0.956,
-                        faces=3,
-                        decisive_capture_at=now,
-                        crop_jpeg=encode_jpeg(np.full((40, 40, 3), 100, np.uint8)),
-                    )
-                )
+                stored = running.recorder.raise_alert(alert_event(subject, track=f"t-{i}"))
                 assert stored is not None and stored.alert_id
                 raised_at[stored.alert_id] = stored.stored_at or now
                 time.sleep(0.2)

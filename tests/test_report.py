@@ -4,15 +4,14 @@ retention runs; HTML, CSV, charts and PDF; never a name or a face."""
 from __future__ import annotations
 
 import csv
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
-from tests.helpers import jpeg, live_fields, live_settings
+from tests.helpers import alert_event, jpeg, live_fields, live_settings
 from tests.test_cli import vigil
 
-from vigil.domain.alerts import AlertEvent, AlertRecorder, alert_key
+from vigil.domain.alerts import AlertRecorder
 from vigil.domain.thresholds import AnalysisCounter
 from vigil.services import open_retention, open_watchlist
 from vigil.store.models import Alert
@@ -25,25 +24,8 @@ def test_report_from_the_cli(tmp_path: Path, settings, engine, astronaut) -> Non
     recorder = AlertRecorder(watchlist.db, watchlist.media)
     outcomes = ["confirmed", "rejected", "rejected", "inconclusive", "pending"]
     for i, status in enumerate(outcomes):
-        now = time.time()
         camera = "north" if i < 3 else "south"
-        stored = recorder.raise_alert(
-            AlertEvent(
-                key=alert_key(camera, f"t{i}", subject),
-                subject_id=subject,
-                subject_name="x",
-                category="x",
-                camera=camera,
-                track_id=f"t{i}",
-                first_seen=now,
-                last_seen=now,
-                score=0.97,
-                evidence=0.96,
-                threshold=0.956,
-                faces=3,
-                decisive_capture_at=now,
-            )
-        )
+        stored = recorder.raise_alert(alert_event(subject, camera=camera, track=f"t{i}"))
         assert stored is not None
         with watchlist.db.session() as session:
             session.execute(update(Alert).where(Alert.id == stored.alert_id).values(status=status))

@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select, update
-from tests.helpers import NOW, Clock, fields, jpeg, make_service
+from tests.helpers import NOW, Clock, alert_event, fields, jpeg, make_service
 
-from vigil.domain.alerts import AlertEvent, AlertRecorder, alert_key
+from vigil.domain.alerts import AlertRecorder
 from vigil.domain.audit import AuditLog
 from vigil.domain.retention import RetentionPolicy, RetentionService
-from vigil.pipeline.analyser import encode_jpeg
 from vigil.settings import VigilSettings
 from vigil.store.models import Alert, Photo, PhotoEmbedding, Subject
 
 
 def _alert(recorder: AlertRecorder, subject: str, track: str) -> str:
-    now = time.time()
-    stored = recorder.raise_alert(
-        AlertEvent(
-            key=alert_key("gate", track, subject),
-            subject_id=subject,
-            subject_name="x",
-            category="x",
-            camera="gate",
-            track_id=track,
-            first_seen=now,
-            last_seen=now,
-            score=0.97,
-            evidence=0.96,
-            threshold=0.956,
-            faces=3,
-            decisive_capture_at=now,
-            crop_jpeg=encode_jpeg(np.full((30, 30, 3), 90, np.uint8)),
-        )
-    )
+    stored = recorder.raise_alert(alert_event(subject, track=track))
     assert stored is not None and stored.alert_id
     return stored.alert_id
 

@@ -3,16 +3,14 @@ bearer tokens, lockout, adjudication with second confirmation, trail, live push,
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.helpers import jpeg, live_fields, live_service, live_settings
+from tests.helpers import alert_event, jpeg, live_fields, live_service, live_settings
 
-from vigil.domain.alerts import AlertEvent, AlertRecorder, alert_key
-from vigil.pipeline.analyser import encode_jpeg
+from vigil.domain.alerts import AlertRecorder
 from vigil.web.app import alert_listener, create_app
 from vigil.web.context import WebContext
 
@@ -96,25 +94,7 @@ def session(client: TestClient, username: str) -> str:
 def _raise(ctx: WebContext, subject_id: str, camera: str = "north-gate", track: str = "t-1") -> str:
     recorder = AlertRecorder(ctx.db, ctx.media)
     recorder.subscribe(alert_listener(ctx))
-    now = time.time()
-    stored = recorder.raise_alert(
-        AlertEvent(
-            key=alert_key(camera, track, subject_id),
-            subject_id=subject_id,
-            subject_name="x",
-            category="x",
-            camera=camera,
-            track_id=track,
-            first_seen=now - 3,
-            last_seen=now - 1,
-            score=0.97,
-            evidence=0.965,
-            threshold=0.956,
-            faces=4,
-            decisive_capture_at=now - 0.3,
-            crop_jpeg=encode_jpeg(np.full((60, 60, 3), 120, np.uint8)),
-        )
-    )
+    stored = recorder.raise_alert(alert_event(subject_id, camera=camera, track=track))
     assert stored is not None and stored.alert_id
     return stored.alert_id
 

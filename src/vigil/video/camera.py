@@ -26,6 +26,8 @@ from vigil.video.sources import AvSource, ConnectionLost, Frame, SourceError, So
 
 log = logging.getLogger(__name__)
 
+HISTORY_LIMIT = 256
+
 
 class CameraState(enum.StrEnum):
     CONNECTING = "connecting"
@@ -152,7 +154,7 @@ class CameraStream:
         self.last_frame_wall: float | None = None
         self._analysed: deque[float] = deque(maxlen=256)
         self.analysed_frames = 0
-        self.history: list[CameraStatus] = []
+        self.history: deque[CameraStatus] = deque(maxlen=HISTORY_LIMIT)  # recent changes; a camera runs for months
 
     # ------------------------------------------------------------ state
     @property

@@ -15,7 +15,7 @@ from vigil.domain.enrollment import SubjectFields
 from vigil.domain.watchlist import WatchlistService
 from vigil.settings import VigilSettings
 from vigil.store.db import open_database
-from vigil.store.media import MediaStore
+from vigil.store.media import FolderMediaStore
 from vigil.store.models import Photo, PhotoEmbedding, Subject
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def make_service(settings: VigilSettings, engine: object, clock: Clock) -> Watch
     """A started watchlist over the settings' database and media folder."""
     service = WatchlistService(
         open_database(settings),
-        MediaStore(settings.data_dir / "media"),
+        FolderMediaStore(settings.data_dir / "media"),
         engine,  # type: ignore[arg-type]
         settings,
         duplicate_threshold=0.956,

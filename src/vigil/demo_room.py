@@ -59,13 +59,23 @@ def _jpeg(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def portrait_clip(portrait: np.ndarray, path: Path, *, seconds: float = 8.0, fps: int = 25, seed: int = 0) -> Path:
-    """A 960×540 clip of ``portrait`` walking across a plain background (for offline demos)."""
+def portrait_clip(
+    portrait: np.ndarray,
+    path: Path,
+    *,
+    seconds: float = 8.0,
+    fps: int = 25,
+    seed: int = 0,
+    size: tuple[int, int] = (960, 540),
+) -> Path:
+    """A clip (960×540 unless ``size`` says otherwise) of ``portrait`` walking across a plain background
+    (for offline demos and tests); the face is a little over half the clip's height."""
     import av
     import cv2
 
     rng = np.random.default_rng(seed)
-    height, width = 540, 960
+    width, height = size
+    scale = height / 540
     background = np.full((height, width, 3), 40, np.uint8) + rng.integers(0, 12, (height, width, 3), dtype=np.uint8)
     frames = int(seconds * fps)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,12 +85,12 @@ def portrait_clip(portrait: np.ndarray, path: Path, *, seconds: float = 8.0, fps
         stream.options = {"preset": "veryfast"}
         for i in range(frames):
             t = i / max(frames - 1, 1)
-            size = int(300 + 60 * np.sin(np.pi * t))
-            face = cv2.resize(portrait, (size, size), interpolation=cv2.INTER_AREA)
-            x = int(40 + t * (width - size - 80))
-            y = (height - size) // 2
+            side = int(scale * (300 + 60 * np.sin(np.pi * t)))
+            face = cv2.resize(portrait, (side, side), interpolation=cv2.INTER_AREA)
+            x = int(40 * scale + t * (width - side - 80 * scale))
+            y = (height - side) // 2
             canvas = background.copy()
-            canvas[y : y + size, x : x + size] = face
+            canvas[y : y + side, x : x + side] = face
             for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, "rgb24")):
                 container.mux(packet)
         for packet in stream.encode():

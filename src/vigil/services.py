@@ -15,7 +15,7 @@ from vigil.pipeline.analyser import AnalysisSettings
 from vigil.pipeline.runtime import CameraConfig, LiveRunner, StreamPolicy
 from vigil.settings import VigilSettings
 from vigil.store.db import Database, open_database
-from vigil.store.media import MediaStore
+from vigil.store.media import open_media
 from vigil.video.camera import CameraStatus
 from vigil.video.sources import parse_source
 from vigil.vision.catalogue import default_threshold
@@ -35,7 +35,7 @@ def open_watchlist(
     face_engine = engine or FaceEngine.from_settings(settings).prepare()
     service = WatchlistService(
         db,
-        MediaStore(settings.data_dir / "media"),
+        open_media(settings, db),
         face_engine,
         settings,
         duplicate_threshold=default_threshold(face_engine.embedder.name),
@@ -107,7 +107,7 @@ def open_retention(settings: VigilSettings, db: Database | None = None) -> Reten
     database = db or open_database(settings)
     return RetentionService(
         database,
-        MediaStore(settings.data_dir / "media"),
+        open_media(settings, database),
         AuditLog(database, key_file=settings.resolved_audit_key_file),
         RetentionPolicy(
             rejected_hours=settings.retention_rejected_hours,

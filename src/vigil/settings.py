@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -89,6 +90,37 @@ class VigilSettings(BaseSettings):
         description="Longest wait between reconnection attempts (bounds how long a camera stays down after "
         "its server is back).",
     )
+
+    media_store: Literal["files", "database"] = Field(
+        default="files",
+        description="Where enrolled photos and alert crops are kept: 'files' under <data_dir>/media, or "
+        "'database' (a table of the configured database, so workers and web servers on other machines "
+        "share them; use it for scale-out).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL, e.g. redis://host:6379/0. Set it to run scaled out: workers publish alerts "
+        "and web servers push them to browsers through it. Unset: everything in one process.",
+    )
+    lease_s: float = Field(
+        default=10.0,
+        ge=2.0,
+        le=300.0,
+        description="Scale-out: how long a worker's claim on a camera lasts without a heartbeat. A dead "
+        "worker's cameras move to live workers within lease_s + heartbeat_s.",
+    )
+    heartbeat_s: float = Field(
+        default=2.0, gt=0.0, le=60.0, description="Scale-out: how often a worker renews its leases and claims cameras."
+    )
+    worker_max_cameras: int = Field(
+        default=64, ge=1, le=10_000, description="Scale-out: the most cameras one worker process runs."
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> VigilSettings:
+        if self.heartbeat_s * 3 > self.lease_s:
+            raise ValueError("heartbeat_s must be at most a third of lease_s, so a live worker never loses a lease")
+        return self
 
     @property
     def resolved_models_dir(self) -> Path:

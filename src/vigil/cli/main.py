@@ -25,6 +25,7 @@ from vigil.cli import (
     serve_cmd,
     users_cmd,
     watchlist_cmd,
+    worker_cmd,
 )
 from vigil.errors import VigilError
 from vigil.settings import load_settings
@@ -49,6 +50,7 @@ app.add_typer(calibrate_cmd.thresholds_app, name="thresholds")
 app.command("calibrate")(calibrate_cmd.calibrate)
 app.command("report")(report_cmd.report)
 app.command("serve")(serve_cmd.serve)
+app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo_cmd.demo)
 app.command("detect")(faces_cmd.detect)
 

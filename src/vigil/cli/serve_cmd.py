@@ -13,14 +13,28 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    cameras: Annotated[bool, typer.Option("--cameras/--no-cameras", help="Run the registered cameras here.")] = True,
+    cameras: Annotated[
+        bool | None,
+        typer.Option(
+            "--cameras/--no-cameras",
+            help="Run the registered cameras in this process (default: yes, unless VIGIL_REDIS_URL is set: "
+            "scaled out, `vigil worker` processes run them).",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the control room on http://HOST:PORT (API docs at /docs); runs the registered cameras too."""
+    """Serve the control room on http://HOST:PORT (API docs at /docs). Embedded, it runs the registered
+    cameras too; scaled out (VIGIL_REDIS_URL set) it pushes the alerts that workers announce."""
     import uvicorn
 
+    from vigil.errors import ConfigurationError
     from vigil.services import open_control_room
 
     settings = settings_from(ctx)
-    app = open_control_room(settings, run_cameras=cameras)
+    if cameras and settings.redis_url:
+        raise ConfigurationError(
+            "scaled out (VIGIL_REDIS_URL is set), cameras run in `vigil worker` processes, not in the web server"
+        )
+    run_cameras = cameras if cameras is not None else not settings.redis_url
+    app = open_control_room(settings, run_cameras=run_cameras)
     typer.echo(f"Vigil control room: http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -128,6 +128,17 @@ class AlertService:
         with self.db.session() as session:
             return [_view(row) for row in session.execute(query).all()]
 
+    def created_since(self, since: datetime, limit: int = 1000) -> list[tuple[str, datetime]]:
+        """(id, stored at) of alerts stored at or after ``since``, oldest first."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Alert.id, Alert.created_at)
+                .where(Alert.created_at >= since)
+                .order_by(Alert.created_at)
+                .limit(limit)
+            ).all()
+        return [(alert_id, created) for alert_id, created in rows]
+
     def open_count(self) -> int:
         with self.db.session() as session:
             return int(

@@ -87,6 +87,14 @@ class CameraRegistry:
                 raise CameraError("camera-unknown", f"no camera named {name!r}")
             session.delete(camera)
 
+    def connection_details(self, names: list[str]) -> list[tuple[str, str, float]]:
+        """(name, URL with credentials, analysis rate) of the named cameras that are registered."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Camera.name, Camera.url, Camera.analysis_fps).where(Camera.name.in_(names))
+            ).all()
+        return [(name, url, rate) for name, url, rate in rows]
+
     def sources(self) -> list[tuple[str, SourceSpec, float]]:
         """(name, source, analysis rate) of every registered camera — with credentials, for connecting only."""
         with self.db.session() as session:

@@ -63,9 +63,9 @@ class WatchlistMatcher:
             self._cards[subject_id] = card
         return card
 
-    def refresh(self) -> bool:
+    def refresh(self, *, force: bool = False) -> bool:
         """Pick up watchlist changes made elsewhere (see ``WatchlistService.refresh``)."""
-        if not self.watchlist.refresh():
+        if not self.watchlist.refresh(force=force):
             return False
         self.forget()
         return True

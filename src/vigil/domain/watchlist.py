@@ -65,9 +65,11 @@ class WatchlistService:
         self._fingerprint: tuple[Any, ...] = ()
 
     # ----------------------------------------------------------- start-up
-    def start(self) -> None:
-        """Sweep orphaned media and build the gallery from the database."""
-        self.sweep_orphan_media()
+    def start(self, *, sweep: bool = True) -> None:
+        """Sweep orphaned media (unless ``sweep`` is off: a process that enrolls nobody, such as a worker,
+        must not sweep files another process is enrolling) and build the gallery from the database."""
+        if sweep:
+            self.sweep_orphan_media()
         self._fingerprint = self.fingerprint()
         self.gallery = self.load_gallery()
 
@@ -86,12 +88,12 @@ class WatchlistService:
             ).all()
         return (tuple(subjects), tuple(templates), tuple(tuple(r) for r in rules))
 
-    def refresh(self) -> bool:
+    def refresh(self, *, force: bool = False) -> bool:
         """Rebuild the gallery if the database changed since it was built — e.g. another process
-        enrolled, suspended or removed someone. Returns whether it was rebuilt. Searches running
-        meanwhile finish on the old gallery; the new one replaces it in one step."""
+        enrolled, suspended or removed someone — or always with ``force``. Returns whether it was
+        rebuilt. Searches running meanwhile finish on the old gallery; the new one replaces it in one step."""
         fingerprint = self.fingerprint()
-        if self.gallery is not None and fingerprint == self._fingerprint:
+        if not force and self.gallery is not None and fingerprint == self._fingerprint:
             return False
         gallery = self.load_gallery()
         self.gallery, self._fingerprint = gallery, fingerprint

@@ -1,7 +1,9 @@
-"""The media folder: enrolled photos (and later alert crops) under generated names only.
+"""Media: enrolled photos and alert crops, under generated names only.
 
 A user-supplied name never becomes a path: files are named ``<32 hex>.<ext>`` by Vigil, written
-atomically, and looked up only through names that match that pattern.
+atomically, and looked up only through names that match that pattern. They live in a folder
+(:class:`MediaStore`, the embedded default) or in the database (:class:`DatabaseMediaStore`, for
+scale-out, so that workers and web servers on different machines share them without a shared disk).
 """
 
 from __future__ import annotations
@@ -11,12 +13,35 @@ import re
 import tempfile
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import delete, select
+
+from vigil.store.models import MediaBlob
+
+if TYPE_CHECKING:
+    from vigil.settings import VigilSettings
+    from vigil.store.db import Database
 
 _NAME = re.compile(r"^[0-9a-f]{32}\.(jpg|png|bmp|tif|webp|ppm)$")
 KINDS = ("photos", "crops")
 
 
-class MediaStore:
+class MediaStore(Protocol):
+    """Where photos and crops are kept: save under a generated name, read, delete, list."""
+
+    def save(self, kind: str, data: bytes, extension: str) -> str: ...
+
+    def read(self, kind: str, name: str) -> bytes: ...
+
+    def delete(self, kind: str, name: str) -> bool: ...
+
+    def names(self, kind: str) -> list[str]: ...
+
+
+class FolderMediaStore:
+    """Media as files under ``root`` (``photos/`` and ``crops/``)."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -61,3 +86,51 @@ class MediaStore:
     def names(self, kind: str) -> list[str]:
         folder = self._folder(kind)
         return sorted(p.name for p in folder.iterdir() if _NAME.match(p.name)) if folder.is_dir() else []
+
+
+def _check(kind: str, name: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown media kind {kind!r}")
+    if not _NAME.match(name):
+        raise ValueError(f"not a media name Vigil generated: {name!r}")
+
+
+class DatabaseMediaStore:
+    """Media in the ``media_blobs`` table (same generated names, same checks, no files)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save(self, kind: str, data: bytes, extension: str) -> str:
+        name = f"{uuid.uuid4().hex}.{extension}"
+        _check(kind, name)
+        with self.db.session() as session:
+            session.add(MediaBlob(kind=kind, name=name, data=data))
+        return name
+
+    def read(self, kind: str, name: str) -> bytes:
+        _check(kind, name)
+        with self.db.session() as session:
+            data = session.scalar(select(MediaBlob.data).where(MediaBlob.kind == kind, MediaBlob.name == name))
+        if data is None:
+            raise FileNotFoundError(f"no {kind} named {name}")
+        return bytes(data)
+
+    def delete(self, kind: str, name: str) -> bool:
+        _check(kind, name)
+        with self.db.session() as session:
+            result = session.execute(delete(MediaBlob).where(MediaBlob.kind == kind, MediaBlob.name == name))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def names(self, kind: str) -> list[str]:
+        if kind not in KINDS:
+            raise ValueError(f"unknown media kind {kind!r}")
+        with self.db.session() as session:
+            return list(session.scalars(select(MediaBlob.name).where(MediaBlob.kind == kind).order_by(MediaBlob.name)))
+
+
+def open_media(settings: VigilSettings, db: Database) -> MediaStore:
+    """The configured media store: the data directory's folder, or the database."""
+    if settings.media_store == "database":
+        return DatabaseMediaStore(db)
+    return FolderMediaStore(settings.data_dir / "media")

@@ -313,3 +313,54 @@ class AnalysisCount(Base):
     faces: Mapped[int] = mapped_column(Integer, default=0)
     tracks: Mapped[int] = mapped_column(Integer, default=0)
     embedded: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Worker(Base):
+    """Scale-out: a running ``vigil worker`` process, alive while its heartbeat is recent."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CameraLease(Base):
+    """Scale-out: which worker runs a camera, until when (database time), and the camera's last health.
+
+    ``token`` grows by one at every claim (a fencing token: a worker holding an older token lost the camera).
+    """
+
+    __tablename__ = "camera_leases"
+
+    camera: Mapped[str] = mapped_column(String(64), ForeignKey("cameras.name", ondelete="CASCADE"), primary_key=True)
+    worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    token: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    analysed_fps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dropped_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_frame_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class MediaBlob(Base):
+    """Photos and crops kept in the database (``media_store = "database"``), under generated names."""
+
+    __tablename__ = "media_blobs"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class WatchlistVersion(Base):
+    """One row: a number that every change to subjects, photos, templates or category rules increases
+    (PostgreSQL triggers, which also ``NOTIFY vigil_watchlist`` with the new number)."""
+
+    __tablename__ = "watchlist_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)

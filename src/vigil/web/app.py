@@ -29,24 +29,20 @@ from vigil.web.routers import (
     users,
     watchlist,
 )
-from vigil.web.schemas import AlertOut
+from vigil.web.routers.cameras import camera_list
 from vigil.web.security import context
 
 log = logging.getLogger(__name__)
 
 
 def alert_listener(ctx: WebContext):  # type: ignore[no-untyped-def]
-    """Subscribed to the pipeline's AlertRecorder: counts, and pushes each new alert to the browsers."""
+    """Subscribed to the in-process pipeline's AlertRecorder: announces each new alert on the feed."""
 
     def on_alert(kind: str, event: AlertEvent) -> None:
         if kind != "raised" or event.alert_id is None:
             return
         latency = None if event.stored_at is None else 1000 * (event.stored_at - event.decisive_capture_at)
-        ctx.metrics.alert(latency)
-        view = ctx.alerts.get(event.alert_id)
-        ctx.hub.publish(
-            {"type": "alert", "alert": AlertOut.of(view).model_dump(mode="json"), "open": ctx.alerts.open_count()}
-        )
+        ctx.feed.raised(event.alert_id, latency)
 
     return on_alert
 
@@ -57,6 +53,17 @@ async def _refresh_watchlist(ctx: WebContext, every_s: float = 2.0) -> None:
         await asyncio.sleep(every_s)
         if ctx.matcher is not None:
             await asyncio.to_thread(ctx.matcher.refresh)
+
+
+async def _catch_up(ctx: WebContext, every_s: float = 5.0) -> None:
+    """Without cameras in this process, alerts come from workers: besides their announcements on the bus,
+    look in the database every ``every_s`` for any whose announcement was lost."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(ctx.feed.catch_up)
+        except Exception:
+            log.exception("alert catch-up failed")
 
 
 async def _retention(ctx: WebContext, every_s: float = 3600.0) -> None:
@@ -74,17 +81,20 @@ def create_app(ctx: WebContext) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.hub.attach(asyncio.get_running_loop())
+        ctx.feed.start()
         if ctx.runner is not None:
             ctx.runner.start()
-        refresher = asyncio.create_task(_refresh_watchlist(ctx))
-        retention = asyncio.create_task(_retention(ctx))
+        tasks = [asyncio.create_task(_refresh_watchlist(ctx)), asyncio.create_task(_retention(ctx))]
+        if ctx.runner is None:
+            tasks.append(asyncio.create_task(_catch_up(ctx)))
         try:
             yield
         finally:
-            refresher.cancel()
-            retention.cancel()
+            for task in tasks:
+                task.cancel()
             if ctx.runner is not None:
                 await asyncio.to_thread(ctx.runner.close)
+            await asyncio.to_thread(ctx.bus.close)
 
     app = FastAPI(title="Vigil control room", version=__version__, lifespan=lifespan)
     app.state.ctx = ctx
@@ -96,11 +106,15 @@ def create_app(ctx: WebContext) -> FastAPI:
     @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
     def metrics(c: WebContext = Depends(context)) -> str:
         cams: list[tuple[str, str, int, int, int]] = []
+        states = None
         if c.runner is not None:
             counters = c.runner.counters()
             for h in c.runner.health():
                 n = counters[h.camera]
                 cams.append((h.camera, h.state.value, n.frames, n.faces, h.dropped_frames))
-        return c.metrics.render(cams, c.alerts.open_count(), c.hub.clients)
+        else:  # scaled out: the states the workers reported
+            states = [camera.state or "unassigned" for camera in camera_list(c)]
+        bus = (c.bus.connected, getattr(c.bus, "reconnects", 0), c.feed.caught_up)
+        return c.metrics.render(cams, c.alerts.open_count(), c.hub.clients, camera_states=states, bus=bus)
 
     return app

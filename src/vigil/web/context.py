@@ -7,13 +7,15 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from vigil.bus import Bus, LocalBus, open_bus
 from vigil.domain.adjudication import AlertService
 from vigil.domain.audit import AuditLog
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.users import UserService
 from vigil.settings import VigilSettings
 from vigil.store.db import Database
-from vigil.store.media import MediaStore
+from vigil.store.media import MediaStore, open_media
+from vigil.web.feed import AlertFeed
 from vigil.web.metrics import Metrics
 from vigil.web.push import PushHub
 
@@ -60,17 +62,23 @@ class WebContext:
     retention: RetentionService | None = None  # run hourly while serving
     hub: PushHub = field(default_factory=PushHub)
     metrics: Metrics = field(default_factory=Metrics)
+    bus: Bus = field(default_factory=LocalBus)
+    feed: AlertFeed = field(init=False)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     secure_cookies: bool = False
+
+    def __post_init__(self) -> None:
+        self.feed = AlertFeed(self.alerts, self.hub, self.metrics, self.bus)
 
     @classmethod
     def build(cls, settings: VigilSettings, db: Database) -> WebContext:
         return cls(
             settings=settings,
             db=db,
-            media=MediaStore(settings.data_dir / "media"),
+            media=open_media(settings, db),
             users=UserService(db),
             alerts=AlertService(db),
             audit=AuditLog(db, key_file=settings.resolved_audit_key_file),
             cameras=CameraRegistry(db),
+            bus=open_bus(settings.redis_url),
         )

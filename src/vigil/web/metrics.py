@@ -29,14 +29,24 @@ class Metrics:
                 if latency_ms <= bound:
                     self._latency_counts[i] += 1
 
-    def render(self, cameras: list[tuple[str, str, int, int, int]], open_alerts: int, clients: int) -> str:
-        """``cameras``: (name, state, frames analysed, faces analysed, dropped frames) per camera."""
+    def render(
+        self,
+        cameras: list[tuple[str, str, int, int, int]],
+        open_alerts: int,
+        clients: int,
+        *,
+        camera_states: list[str] | None = None,
+        bus: tuple[bool, int, int] | None = None,
+    ) -> str:
+        """``cameras``: (name, state, frames analysed, faces analysed, dropped frames) per camera run here;
+        ``camera_states``: every camera's state when workers run them instead (scale-out);
+        ``bus``: (connected, reconnects, alerts caught up from the database)."""
         lines = [
             "# HELP vigil_cameras Cameras by state.",
             "# TYPE vigil_cameras gauge",
         ]
-        states = Counter(state for _, state, *_ in cameras)
-        for state in ("connecting", "streaming", "stalled", "reconnecting", "stopped"):
+        states = Counter(camera_states if camera_states is not None else [state for _, state, *_ in cameras])
+        for state in ("connecting", "streaming", "stalled", "reconnecting", "stopped", "unassigned"):
             lines.append(f'vigil_cameras{{state="{state}"}} {states.get(state, 0)}')
         for metric, index, text in (
             ("vigil_frames_analysed_total", 2, "Frames analysed."),
@@ -47,7 +57,7 @@ class Metrics:
             lines += [f'{metric}{{camera="{c[0]}"}} {c[index]}' for c in cameras]
         with self._lock:
             lines += [
-                "# HELP vigil_alerts_raised_total Alerts raised by the pipeline in this process.",
+                "# HELP vigil_alerts_raised_total New alerts pushed to this server's browsers.",
                 "# TYPE vigil_alerts_raised_total counter",
                 f"vigil_alerts_raised_total {self.alerts_raised}",
                 "# HELP vigil_alerts_open Alerts waiting for a decision.",
@@ -72,4 +82,16 @@ class Metrics:
             ]
         lines += ["# HELP vigil_live_clients Browsers connected for live alerts.", "# TYPE vigil_live_clients gauge"]
         lines.append(f"vigil_live_clients {clients}")
+        if bus is not None:
+            lines += [
+                "# HELP vigil_bus_connected Whether the event bus (Redis) is reachable.",
+                "# TYPE vigil_bus_connected gauge",
+                f"vigil_bus_connected {int(bus[0])}",
+                "# HELP vigil_bus_reconnects_total Times the bus connection came back after a loss.",
+                "# TYPE vigil_bus_reconnects_total counter",
+                f"vigil_bus_reconnects_total {bus[1]}",
+                "# HELP vigil_alerts_caught_up_total Alerts found in the database whose announcement was lost.",
+                "# TYPE vigil_alerts_caught_up_total counter",
+                f"vigil_alerts_caught_up_total {bus[2]}",
+            ]
         return "\n".join(lines) + "\n"

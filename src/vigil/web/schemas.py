@@ -72,6 +72,7 @@ class CameraOut(BaseModel):
     analysed_fps: float | None = None
     dropped_frames: int | None = None
     last_frame_at: datetime | None = None
+    worker: str | None = None  # scale-out: the worker holding the camera's lease
 
 
 class DecisionDone(BaseModel):

@@ -70,7 +70,7 @@ def decide(
         details={"decision": body.decision, "status": view.status, "reason": body.reason},
     )
     out = AlertOut.of(view)
-    ctx.hub.publish({"type": "alert-updated", "alert": out.model_dump(mode="json"), "open": ctx.alerts.open_count()})
+    ctx.feed.updated(alert_id)  # to this server's browsers and, scaled out, every other server's
     return out
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from vigil.domain.cameras import CameraError
+from vigil.domain.leases import assignments
 from vigil.domain.users import Principal
 from vigil.pipeline.runtime import CameraConfig
 from vigil.store.models import Role
@@ -20,20 +21,32 @@ VIEWERS = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 
 
 def camera_list(ctx: WebContext) -> list[CameraOut]:
-    health = {h.camera: h for h in ctx.runner.health()} if ctx.runner is not None else {}
-    out = []
-    for view in ctx.cameras.cameras():
-        h = health.get(view.name)
-        out.append(
-            CameraOut(
-                **view.__dict__,
-                state=h.state.value if h else None,
-                analysed_fps=round(h.analysed_fps, 2) if h else None,
-                dropped_frames=h.dropped_frames if h else None,
-                last_frame_at=datetime.fromtimestamp(h.last_frame_at, UTC) if h and h.last_frame_at else None,
-            )
-        )
-    return out
+    """Registered cameras with their health: from the cameras running in this process, or (scaled out)
+    as the workers holding them last reported it."""
+    if ctx.runner is not None:
+        health = {h.camera: h for h in ctx.runner.health()}
+        live = {
+            name: {
+                "state": h.state.value,
+                "analysed_fps": round(h.analysed_fps, 2),
+                "dropped_frames": h.dropped_frames,
+                "last_frame_at": datetime.fromtimestamp(h.last_frame_at, UTC) if h.last_frame_at else None,
+            }
+            for name, h in health.items()
+        }
+    else:
+        now = datetime.now(UTC)
+        live = {
+            name: {
+                "state": a.state if a.lease_until is not None and a.lease_until > now else "unassigned",
+                "analysed_fps": a.analysed_fps,
+                "dropped_frames": a.dropped_frames,
+                "last_frame_at": a.last_frame_at,
+                "worker": a.worker_id if a.lease_until is not None and a.lease_until > now else None,
+            }
+            for name, a in assignments(ctx.db).items()
+        }
+    return [CameraOut(**view.__dict__, **live.get(view.name, {})) for view in ctx.cameras.cameras()]
 
 
 @router.get("", response_model=list[CameraOut])

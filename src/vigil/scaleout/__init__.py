@@ -1,0 +1,1 @@
+"""Scale-out: camera workers that share cameras through PostgreSQL leases and publish alerts on the bus."""

@@ -1,0 +1,184 @@
+"""``vigil worker``: a stateless process that runs the cameras it holds leases on.
+
+Every ``heartbeat_s`` it renews its leases, stops any camera it lost, reports its cameras' health,
+hands back cameras above its fair share and claims free ones up to it (see :mod:`vigil.domain.leases`).
+If it cannot reach the database for long enough that its leases may have expired, it stops all its
+cameras before another worker can take them over (self-fencing), so a camera is never analysed by two
+workers at once for longer than one lease period.
+
+Alerts go to PostgreSQL (idempotent key) and then onto the bus, from which every web server pushes them.
+Faces that match nobody never leave this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from sqlalchemy import select
+
+from vigil.bus import Bus, open_bus
+from vigil.domain.alerts import AlertEvent
+from vigil.domain.cameras import CameraRegistry
+from vigil.domain.leases import LeaseBook
+from vigil.errors import ConfigurationError
+from vigil.pipeline.runtime import CameraConfig
+from vigil.scaleout.watchlist_sync import WatchlistSync
+from vigil.services import open_live, open_watchlist
+from vigil.settings import VigilSettings
+from vigil.store.models import WatchlistVersion
+from vigil.video.sources import parse_source
+from vigil.vision.engine import FaceEngine
+
+log = logging.getLogger(__name__)
+
+ALERTS_TOPIC = "alerts"
+
+
+def alert_publisher(bus: Bus):  # type: ignore[no-untyped-def]
+    """An AlertRecorder listener that announces each stored alert (its id only) on the bus."""
+
+    def publish(kind: str, event: AlertEvent) -> None:
+        if kind == "raised" and event.alert_id is not None:
+            bus.publish(ALERTS_TOPIC, {"type": "alert-raised", "alert_id": event.alert_id})
+
+    return publish
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: VigilSettings,
+        *,
+        worker_id: str | None = None,
+        engine: FaceEngine | None = None,
+        loop_files: bool = True,
+    ) -> None:
+        if not settings.database_url:
+            raise ConfigurationError("a worker needs the shared database: set VIGIL_DATABASE_URL (postgresql://...)")
+        self.settings = settings
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.loop_files = loop_files
+        self.watchlist = open_watchlist(settings, engine=engine, start=False)
+        self.leases = LeaseBook(
+            self.watchlist.db, self.worker_id, lease_s=settings.lease_s, max_cameras=settings.worker_max_cameras
+        )
+        if not settings.redis_url:
+            log.warning("no VIGIL_REDIS_URL: alerts reach web servers only through their periodic catch-up")
+        self.bus = open_bus(settings.redis_url)
+        self.runner, self.recorder, self.matcher = open_live(settings, self.watchlist, [])
+        self.recorder.subscribe(alert_publisher(self.bus))
+        assert settings.database_url is not None
+        self.sync = WatchlistSync(settings.database_url, lambda: self.matcher.refresh(force=True))
+        self.registry = CameraRegistry(self.watchlist.db)
+        self.running: dict[str, int] = {}  # camera → lease token
+        self._renewed_at = -float("inf")  # monotonic time a renewal last started and succeeded
+        self._stop = threading.Event()
+        self.fenced = 0
+
+    # ------------------------------------------------------------ life cycle
+    def run(self) -> None:
+        """Work until :meth:`stop` (or SIGTERM through the CLI); hands every camera back on the way out."""
+        with self.watchlist.db.session() as session:
+            version = int(session.scalar(select(WatchlistVersion.version).where(WatchlistVersion.id == 1)) or 0)
+        self.watchlist.start(sweep=False)
+        self.sync.start(version)
+        self.runner.start()
+        self.leases.register(socket.gethostname(), os.getpid())
+        log.info("worker %s started", self.worker_id)
+        # one heartbeat's grace so that workers started together see each other before claiming
+        self._stop.wait(self.settings.heartbeat_s)
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                self.beat()
+                self._stop.wait(max(0.0, self.settings.heartbeat_s - (time.monotonic() - started)))
+        finally:
+            self._shutdown()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _shutdown(self) -> None:
+        for camera in list(self.running):
+            self.runner.remove_camera(camera)
+        self.running.clear()
+        try:
+            self.leases.retire()
+        except Exception:
+            log.exception("could not hand the cameras back; their leases expire in %.0f s", self.settings.lease_s)
+        self.runner.close()
+        self.sync.stop()
+        self.bus.close()
+        log.info("worker %s stopped", self.worker_id)
+
+    # ------------------------------------------------------------ one heartbeat
+    def beat(self) -> None:
+        started = time.monotonic()
+        if self.running and started - self._renewed_at > self._fence_after():
+            self._fence("no lease renewal for %.1f s" % (started - self._renewed_at))
+        try:
+            held = self.leases.renew()
+        except Exception as exc:
+            log.warning("worker %s: could not renew leases (%s)", self.worker_id, exc)
+            if self.running and time.monotonic() - self._renewed_at > self._fence_after():
+                self._fence("the database is unreachable")
+            return
+        self._renewed_at = started
+        for camera in [c for c, token in self.running.items() if held.get(c) != token]:
+            log.warning("worker %s: lease on camera %s lost; stopping it", self.worker_id, camera)
+            self._stop_camera(camera)
+        idle = {c: token for c, token in held.items() if c not in self.running}
+        if idle:  # held but not running: after fencing, once the database answers again
+            self._start_cameras(idle)
+        try:
+            self.leases.report([h for h in self.runner.health() if h.camera in held])
+            share = self.leases.fair_share()
+            if len(held) > share:
+                surplus = sorted(held)[share:]
+                for camera in surplus:
+                    self._stop_camera(camera)
+                self.leases.release(surplus)
+                log.info("worker %s: handed back %d cameras (fair share %d)", self.worker_id, len(surplus), share)
+            elif len(held) < share:
+                claimed = self.leases.claim(share - len(held))
+                if claimed:
+                    self._start_cameras(claimed)
+        except Exception:
+            log.exception("worker %s: heartbeat failed", self.worker_id)
+
+    def _fence_after(self) -> float:
+        """Stop everything this long after the last successful renewal: before the leases can expire."""
+        return max(self.settings.heartbeat_s, self.settings.lease_s - 2 * self.settings.heartbeat_s)
+
+    def _fence(self, why: str) -> None:
+        log.error(
+            "worker %s: %s; stopping all %d cameras before their leases expire", self.worker_id, why, len(self.running)
+        )
+        self.fenced += 1
+        for camera in list(self.running):
+            self._stop_camera(camera)
+
+    def _stop_camera(self, camera: str) -> None:
+        self.runner.remove_camera(camera)
+        self.running.pop(camera, None)
+
+    def _start_cameras(self, claimed: dict[str, int]) -> None:
+        sources = {name: (url, rate) for name, url, rate in self.registry.connection_details(list(claimed))}
+        for camera, token in claimed.items():
+            if camera not in sources:  # removed meanwhile; its lease row goes with it
+                continue
+            url, rate = sources[camera]
+            try:
+                spec = parse_source(url, loop=self.loop_files)
+                self.runner.add_camera(CameraConfig(camera, spec, rate))
+            except Exception:
+                log.exception("worker %s: camera %s could not start", self.worker_id, camera)
+                self.leases.release([camera])
+                continue
+            self.running[camera] = token
+            log.info("worker %s: runs camera %s (lease %d)", self.worker_id, camera, token)

@@ -1,0 +1,105 @@
+"""The alert feed: how alerts reach this server's browsers, wherever they were raised or decided.
+
+Alerts are announced on the bus (topic ``alerts``) by whichever process stored them — a camera worker,
+or this process in the embedded mode — and decisions by whichever web server took them. Every web
+server subscribes and pushes each announced alert to its own WebSocket clients, so any number of
+servers behind a load balancer show every alert. The database stays the system of record: after the
+bus reconnects (say Redis restarted) and every ``catch_up_s`` anyway, the feed looks for stored alerts it
+has not pushed yet, so an announcement lost on the way never loses an alert. Each alert is pushed once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta
+
+from vigil.bus import Bus, Event
+from vigil.clock import Clock, system_clock
+from vigil.domain.adjudication import AlertNotFoundError, AlertService
+from vigil.web.metrics import Metrics
+from vigil.web.push import PushHub
+from vigil.web.schemas import AlertOut
+
+log = logging.getLogger(__name__)
+
+TOPIC = "alerts"
+REMEMBERED = 20_000  # alert ids already pushed (far more than a catch-up window can hold)
+LATE_COMMIT = timedelta(seconds=60)  # an alert may be committed this long after its created_at
+
+
+class AlertFeed:
+    def __init__(self, alerts: AlertService, hub: PushHub, metrics: Metrics, bus: Bus, clock: Clock = system_clock):
+        self.alerts = alerts
+        self.hub = hub
+        self.metrics = metrics
+        self.bus = bus
+        self.clock = clock
+        self._pushed: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._since: datetime | None = None
+        self.caught_up = 0
+
+    def start(self) -> None:
+        """Listen from now on (alerts stored before this server started are in the queue, not pushed)."""
+        self._since = self.clock()
+        self.bus.subscribe(TOPIC, self._on_event, on_reconnect=self.catch_up)
+
+    # ------------------------------------------------------------ announcing
+    def raised(self, alert_id: str, latency_ms: float | None = None) -> None:
+        self.bus.publish(TOPIC, {"type": "alert-raised", "alert_id": alert_id, "latency_ms": latency_ms})
+
+    def updated(self, alert_id: str) -> None:
+        self.bus.publish(TOPIC, {"type": "alert-updated", "alert_id": alert_id})
+
+    # ------------------------------------------------------------ pushing
+    def _claim(self, alert_id: str) -> bool:
+        """True the first time an alert id is seen by this server."""
+        with self._lock:
+            if alert_id in self._pushed:
+                return False
+            self._pushed[alert_id] = None
+            while len(self._pushed) > REMEMBERED:
+                self._pushed.popitem(last=False)
+            return True
+
+    def _on_event(self, event: Event) -> None:
+        alert_id = str(event.get("alert_id") or "")
+        if not alert_id:
+            return
+        kind = event.get("type")
+        if kind == "alert-raised":
+            if self._claim(alert_id):
+                latency = event.get("latency_ms")
+                self._push("alert", alert_id, float(latency) if latency is not None else None)
+        elif kind == "alert-updated":
+            self._push("alert-updated", alert_id, None)
+
+    def _push(self, kind: str, alert_id: str, latency_ms: float | None) -> None:
+        try:
+            view = self.alerts.get(alert_id)
+        except AlertNotFoundError:  # deleted meanwhile (retention)
+            return
+        if kind == "alert":
+            self.metrics.alert(latency_ms)
+        self.hub.publish(
+            {"type": kind, "alert": AlertOut.of(view).model_dump(mode="json"), "open": self.alerts.open_count()}
+        )
+
+    def catch_up(self) -> int:
+        """Push stored alerts that no announcement brought (lost while the bus was down); returns how many."""
+        if self._since is None:
+            return 0
+        now = self.clock()
+        missed = 0
+        for alert_id, created in self.alerts.created_since(self._since - LATE_COMMIT):
+            if self._claim(alert_id):
+                missed += 1
+                self._push("alert", alert_id, None)
+            self._since = max(self._since, created)
+        self._since = max(self._since, now - LATE_COMMIT)
+        if missed:
+            self.caught_up += missed
+            log.info("pushed %d alerts that were stored but not announced", missed)
+        return missed

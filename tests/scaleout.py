@@ -1,0 +1,244 @@
+"""A scaled-out Vigil for the failover tests: a fresh PostgreSQL database, Redis, and real `vigil worker`
+and `vigil serve` processes (so that `kill -9` is real), with WebSocket clients that record what they get."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.conftest import POSTGRES_ADMIN_URL, _postgres_reachable
+from tests.streaming import free_port
+
+REDIS_URL = os.environ.get("VIGIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+VIGIL = [sys.executable, "-m", "vigil.cli.main"]
+
+
+def redis_reachable(url: str = REDIS_URL) -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+        return None
+    except Exception as exc:
+        return f"Redis not reachable at {url} ({type(exc).__name__})"
+
+
+def services_missing() -> str | None:
+    """Why the scale-out tests cannot run here, or None."""
+    return _postgres_reachable() or redis_reachable()
+
+
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards); yields its URL."""
+    import psycopg
+
+    name = f"vigil_failover_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class PrivateRedis:
+    """A redis-server of our own on a free port (no persistence), to stop and start mid-test."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = shutil.which("redis-server")
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        assert self.binary is not None
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while redis_reachable(self.url) is not None:
+            assert time.monotonic() < deadline, "private redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+@dataclass
+class Deployment:
+    """The environment every process of one scaled-out Vigil shares, and the processes started."""
+
+    data_dir: Path
+    database_url: str
+    redis_url: str
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+        env.update(
+            VIGIL_DATA_DIR=str(self.data_dir),
+            VIGIL_DATABASE_URL=self.database_url,
+            VIGIL_REDIS_URL=self.redis_url,
+            VIGIL_MEDIA_STORE="database",
+            PYTHONUNBUFFERED="1",
+            **extra,
+        )
+        return env
+
+    def _spawn(self, name: str, args: list[str], **extra: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("wb")
+        process = subprocess.Popen([*VIGIL, *args], env=self.env(**extra), stdout=log, stderr=subprocess.STDOUT)
+        self.processes[name] = process
+        return process
+
+    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+        return self._spawn(name, ["worker", "--id", name])
+
+    def start_server(self, name: str) -> str:
+        port = free_port()
+        self._spawn(name, ["serve", "--host", "127.0.0.1", "--port", str(port)])
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(url), 90, f"web server {name} did not start (see {self.logs / name}.log)")
+        return url
+
+    def kill(self, name: str) -> None:
+        process = self.processes[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def close(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url + "/login", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for(condition: Callable[[], object], timeout: float, message: str, every: float = 0.25) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(every)
+
+
+class LiveClient:
+    """A WebSocket client of /api/alerts/live that records every message (and reconnects if dropped)."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.url = base_url.replace("http://", "ws://") + f"/api/alerts/live?token={token}"
+        self.messages: list[dict[str, object]] = []
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from websockets.sync.client import connect
+
+        while not self._stop.is_set():
+            try:
+                with connect(self.url, open_timeout=5) as ws:
+                    self.connected.set()
+                    while not self._stop.is_set():
+                        try:
+                            self.messages.append(json.loads(ws.recv(timeout=0.5)))
+                        except TimeoutError:
+                            continue
+            except Exception:
+                self.connected.clear()
+                time.sleep(0.5)
+
+    def alert_ids(self, kind: str = "alert") -> list[str]:
+        return [str(m["alert"]["id"]) for m in list(self.messages) if m.get("type") == kind]  # type: ignore[index]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@dataclass
+class Population:
+    subjects: dict[str, str]  # display name → subject id
+    clips: dict[str, Path]  # display name → a clip of that person
+    token: str  # an operator's API token, for the WebSocket clients
+
+
+def populate(deployment: Deployment, engine: object, portraits: dict[str, object]) -> Population:
+    """The shared database: migrated, one subject per portrait, an operator with an API token, and a
+    short small clip of each portrait (cameras are added by the tests)."""
+    import numpy as np
+    from tests.helpers import jpeg, live_fields
+
+    from vigil.demo_room import portrait_clip
+    from vigil.domain.users import UserService
+    from vigil.services import open_watchlist
+    from vigil.settings import VigilSettings
+
+    settings = VigilSettings(data_dir=deployment.data_dir, database_url=deployment.database_url, media_store="database")
+    watchlist = open_watchlist(settings, engine=engine)  # type: ignore[arg-type]
+    subjects, clips = {}, {}
+    for seed, (name, image) in enumerate(portraits.items(), start=1):
+        pixels = np.asarray(image)
+        subjects[name] = watchlist.enroll(live_fields(name), [(f"{name}.jpg", jpeg(pixels))]).subject_id
+        clips[name] = portrait_clip(
+            pixels, deployment.data_dir / "clips" / f"{seed}.mp4", seconds=4.0, fps=10, seed=seed, size=(480, 270)
+        )
+    users = UserService(watchlist.db)
+    operator = users.add("operator", "correct horse battery", "operator", display_name="Test Operator")
+    token = users.issue(operator, "api", label="failover test").secret
+    watchlist.db.dispose()
+    return Population(subjects, clips, token)
+
+
+def add_cameras(database_url: str, cameras: dict[str, Path], analysis_fps: float = 2.0) -> None:
+    from vigil.domain.cameras import CameraRegistry
+    from vigil.store.db import Database, create_db_engine
+
+    db = Database(create_db_engine(database_url))
+    registry = CameraRegistry(db)
+    for name, clip in cameras.items():
+        registry.add(name, str(clip), latitude=51.5, longitude=-0.12, analysis_fps=analysis_fps)
+    db.dispose()

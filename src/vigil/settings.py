@@ -103,7 +103,7 @@ class VigilSettings(BaseSettings):
         "and web servers push them to browsers through it. Unset: everything in one process.",
     )
     lease_s: float = Field(
-        default=10.0,
+        default=8.0,
         ge=2.0,
         le=300.0,
         description="Scale-out: how long a worker's claim on a camera lasts without a heartbeat. A dead "

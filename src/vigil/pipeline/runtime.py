@@ -145,19 +145,25 @@ class LiveRunner:
 
     def remove_camera(self, name: str, timeout: float = 15.0) -> bool:
         """Stop a camera and forget it; returns whether it was running."""
+        return bool(self.remove_cameras([name], timeout))
+
+    def remove_cameras(self, names: list[str], timeout: float = 15.0) -> list[str]:
+        """Stop cameras (all at once, then wait for each) and forget them; returns those that were running."""
         with self._lock:
-            worker = self.workers.get(name)
-        if worker is None:
-            return False
-        worker.stream.stop()
-        worker.thread.join(timeout)
-        worker.stream.join(timeout)
+            workers = {name: self.workers[name] for name in names if name in self.workers}
+        for worker in workers.values():
+            worker.stream.stop()
+        for worker in workers.values():
+            worker.thread.join(timeout)
+            worker.stream.join(timeout)
         self.flush_counts()
         with self._lock:
-            self.workers.pop(name, None)
+            for name in workers:
+                self.workers.pop(name, None)
         with self._counts_lock:
-            self._flushed.pop(name, None)
-        return True
+            for name in workers:
+                self._flushed.pop(name, None)
+        return list(workers)
 
     def _watch(self) -> None:
         last_flush = time.monotonic()

@@ -104,9 +104,7 @@ class Worker:
         self._stop.set()
 
     def _shutdown(self) -> None:
-        for camera in list(self.running):
-            self.runner.remove_camera(camera)
-        self.running.clear()
+        self._stop_cameras(list(self.running))
         try:
             self.leases.retire()
         except Exception:
@@ -129,9 +127,10 @@ class Worker:
                 self._fence("the database is unreachable")
             return
         self._renewed_at = started
-        for camera in [c for c, token in self.running.items() if held.get(c) != token]:
-            log.warning("worker %s: lease on camera %s lost; stopping it", self.worker_id, camera)
-            self._stop_camera(camera)
+        lost = [c for c, token in self.running.items() if held.get(c) != token]
+        if lost:
+            log.warning("worker %s: leases on %s lost; stopping them", self.worker_id, ", ".join(lost))
+            self._stop_cameras(lost)
         idle = {c: token for c, token in held.items() if c not in self.running}
         if idle:  # held but not running: after fencing, once the database answers again
             self._start_cameras(idle)
@@ -140,8 +139,7 @@ class Worker:
             share = self.leases.fair_share()
             if len(held) > share:
                 surplus = sorted(held)[share:]
-                for camera in surplus:
-                    self._stop_camera(camera)
+                self._stop_cameras(surplus)
                 self.leases.release(surplus)
                 log.info("worker %s: handed back %d cameras (fair share %d)", self.worker_id, len(surplus), share)
             elif len(held) < share:
@@ -152,20 +150,21 @@ class Worker:
             log.exception("worker %s: heartbeat failed", self.worker_id)
 
     def _fence_after(self) -> float:
-        """Stop everything this long after the last successful renewal: before the leases can expire."""
-        return max(self.settings.heartbeat_s, self.settings.lease_s - 2 * self.settings.heartbeat_s)
+        """Stop everything this long after the last renewal that succeeded: a heartbeat and a second (to
+        stop the streams) before the leases can expire."""
+        return max(self.settings.heartbeat_s, self.settings.lease_s - self.settings.heartbeat_s - 1.0)
 
     def _fence(self, why: str) -> None:
         log.error(
             "worker %s: %s; stopping all %d cameras before their leases expire", self.worker_id, why, len(self.running)
         )
         self.fenced += 1
-        for camera in list(self.running):
-            self._stop_camera(camera)
+        self._stop_cameras(list(self.running))
 
-    def _stop_camera(self, camera: str) -> None:
-        self.runner.remove_camera(camera)
-        self.running.pop(camera, None)
+    def _stop_cameras(self, cameras: list[str]) -> None:
+        self.runner.remove_cameras(cameras)
+        for camera in cameras:
+            self.running.pop(camera, None)
 
     def _start_cameras(self, claimed: dict[str, int]) -> None:
         sources = {name: (url, rate) for name, url, rate in self.registry.connection_details(list(claimed))}

@@ -1,0 +1,232 @@
+"""The scale-out building blocks against the real PostgreSQL and Redis of this machine: camera leases,
+the watchlist version notifications, media in the database, the Redis bus and the web alert feed.
+Each skips with the reason where its service is not reachable."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+from tests.conftest import _postgres_reachable
+from tests.helpers import jpeg, live_fields
+from tests.scaleout import PrivateRedis, fresh_postgres, redis_reachable, wait_for
+
+from vigil.bus import LocalBus
+from vigil.domain.adjudication import AlertService
+from vigil.domain.cameras import CameraRegistry
+from vigil.domain.leases import LeaseBook, assignments
+from vigil.errors import ConfigurationError
+from vigil.settings import VigilSettings
+from vigil.store.db import Database, open_database
+from vigil.store.media import DatabaseMediaStore
+
+needs_postgres = pytest.mark.skipif(bool(_postgres_reachable()), reason=_postgres_reachable() or "")
+needs_redis = pytest.mark.skipif(bool(redis_reachable()), reason=redis_reachable() or "")
+
+
+@pytest.fixture
+def pg(tmp_path: Path) -> Iterator[tuple[str, Database]]:
+    if _postgres_reachable():
+        pytest.skip(_postgres_reachable() or "")
+    with fresh_postgres() as url:
+        db = open_database(VigilSettings(data_dir=tmp_path / "data"), url=url)
+        try:
+            yield url, db
+        finally:
+            db.dispose()
+
+
+def _add_cameras(db: Database, count: int) -> list[str]:
+    registry = CameraRegistry(db)
+    names = [f"cam{i:02d}" for i in range(count)]
+    for name in names:
+        registry.add(name, "/nonexistent/clip.mp4", latitude=51.5, longitude=-0.1, analysis_fps=1.0)
+    return names
+
+
+# ---------------------------------------------------------------- leases
+def test_leases_need_postgresql(tmp_path: Path) -> None:
+    db = open_database(VigilSettings(data_dir=tmp_path))
+    with pytest.raises(ConfigurationError, match="PostgreSQL"):
+        LeaseBook(db, "w1", lease_s=8, max_cameras=10)
+
+
+@needs_postgres
+def test_leases_share_cameras_fairly_and_never_twice(pg) -> None:  # type: ignore[no-untyped-def]
+    _, db = pg
+    cameras = _add_cameras(db, 10)
+    books = [LeaseBook(db, f"w{i}", lease_s=8, max_cameras=100) for i in range(3)]
+    for book in books:
+        book.register("host", 1)
+    assert books[0].fair_share() == 4  # ceil(10 / 3)
+    claimed: list[dict[str, int]] = [{} for _ in books]
+
+    def claim(i: int) -> None:
+        claimed[i] = books[i].claim(4)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    taken = [c for got in claimed for c in got]
+    assert sorted(taken) == cameras  # all claimed, none twice (SKIP LOCKED)
+    assert sorted(len(got) for got in claimed) == [2, 4, 4]
+    assert all(token == 1 for got in claimed for token in got.values())
+    # renewing returns exactly what a worker holds
+    assert books[0].renew() == claimed[0]
+    # a release makes cameras claimable at once
+    books[1].release(list(claimed[1]))
+    assert set(books[2].claim(10)) == set(claimed[1])
+
+
+@needs_postgres
+def test_leases_expire_and_move_with_a_new_token(pg) -> None:  # type: ignore[no-untyped-def]
+    _, db = pg
+    _add_cameras(db, 2)
+    dead = LeaseBook(db, "dead", lease_s=2, max_cameras=10)
+    live = LeaseBook(db, "live", lease_s=2, max_cameras=10)
+    dead.register("host", 1)
+    live.register("host", 2)
+    held = dead.claim(2)
+    assert live.claim(2) == {}  # held and valid: nothing to take
+    time.sleep(2.3)  # the dead worker never renews
+    moved = live.claim(2)
+    assert set(moved) == set(held) and all(moved[c] == held[c] + 1 for c in held)
+    assert dead.renew() == {}  # the dead worker, back, learns it holds nothing
+    state = assignments(db)
+    assert {a.worker_id for a in state.values()} == {"live"}
+    # workers silent for longer than a lease are not counted in the fair share
+    assert live.fair_share() == 2
+
+
+@needs_postgres
+def test_leases_of_removed_cameras_disappear(pg) -> None:  # type: ignore[no-untyped-def]
+    _, db = pg
+    _add_cameras(db, 2)
+    book = LeaseBook(db, "w", lease_s=8, max_cameras=10)
+    book.register("host", 1)
+    assert len(book.claim(5)) == 2
+    CameraRegistry(db).remove("cam00")
+    assert set(book.renew()) == {"cam01"}
+    book.retire()
+    assert all(a.worker_id is None for a in assignments(db).values())
+    with db.session() as session:
+        assert session.execute(text("SELECT count(*) FROM workers")).scalar() == 0
+
+
+# ---------------------------------------------------------------- watchlist replicas
+@needs_postgres
+def test_watchlist_change_reaches_a_replica_within_2_s(pg, tmp_path: Path, engine, astronaut: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    from vigil.domain.matching import WatchlistMatcher
+    from vigil.scaleout.watchlist_sync import WatchlistSync
+    from vigil.services import open_watchlist
+
+    url, _ = pg
+    settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
+    editor = open_watchlist(settings, engine=engine)  # the control room
+    replica = open_watchlist(settings, engine=engine)  # a worker's gallery
+    matcher = WatchlistMatcher(replica)
+    with replica.db.session() as session:
+        version = int(session.execute(text("SELECT version FROM watchlist_version")).scalar() or 0)
+    sync = WatchlistSync(url, lambda: matcher.refresh(force=True), poll_s=30.0)  # the notification must do it
+    sync.start(version)
+    try:
+        started = time.monotonic()
+        subject = editor.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
+        wait_for(lambda: matcher.size == 1, 2.0, "the enrollment did not reach the replica within 2 s", every=0.02)
+        enrolled_after = time.monotonic() - started
+        started = time.monotonic()
+        editor.suspend(subject)
+        wait_for(lambda: matcher.size == 0, 2.0, "the suspension did not reach the replica within 2 s", every=0.02)
+        suspended_after = time.monotonic() - started
+        print(f"replica updated {enrolled_after:.2f} s after an enrollment, {suspended_after:.2f} s after a suspension")
+        assert sync.reloads >= 2
+    finally:
+        sync.stop()
+
+
+# ---------------------------------------------------------------- media in the database
+@needs_postgres
+def test_database_media_store_round_trip(pg) -> None:  # type: ignore[no-untyped-def]
+    _, db = pg
+    media = DatabaseMediaStore(db)
+    name = media.save("crops", b"\xff\xd8jpeg", "jpg")
+    assert media.read("crops", name) == b"\xff\xd8jpeg"
+    assert media.names("crops") == [name] and media.names("photos") == []
+    assert media.delete("crops", name) and not media.delete("crops", name)
+    with pytest.raises(FileNotFoundError):
+        media.read("crops", name)
+    with pytest.raises(ValueError):
+        media.read("crops", "../../etc/passwd")
+
+
+# ---------------------------------------------------------------- bus and feed
+@needs_redis
+def test_redis_bus_keeps_events_through_a_redis_restart(tmp_path: Path) -> None:
+    from vigil.bus.redis_bus import RedisBus
+
+    server = PrivateRedis(tmp_path)
+    if server.binary is None:
+        pytest.skip("redis-server is not installed here")
+    server.start()
+    publisher, subscriber = RedisBus(server.url), RedisBus(server.url)
+    got: list[int] = []
+    reconnected = threading.Event()
+    subscriber.subscribe("t", lambda e: got.append(int(e["n"])), on_reconnect=reconnected.set)
+    try:
+        time.sleep(0.3)
+        publisher.publish("t", {"n": 1})
+        wait_for(lambda: got == [1], 5, "event not delivered")
+        server.stop()
+        publisher.publish("t", {"n": 2})  # waits in the outbox
+        time.sleep(1.0)
+        assert not publisher.connected and publisher.pending == 1
+        server.start()
+        publisher.publish("t", {"n": 3})
+        wait_for(lambda: got == [1, 2, 3], 10, f"events lost or reordered across the restart: {got}")
+        assert reconnected.wait(5) and subscriber.reconnects >= 1
+    finally:
+        publisher.close()
+        subscriber.close()
+        server.stop()
+
+
+def test_alert_feed_pushes_each_alert_once_and_catches_up(tmp_path: Path, engine, astronaut: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers import alert_event
+
+    from vigil.domain.alerts import AlertRecorder
+    from vigil.services import open_watchlist
+    from vigil.web.feed import AlertFeed
+    from vigil.web.metrics import Metrics
+
+    settings = VigilSettings(data_dir=tmp_path / "data")
+    watchlist = open_watchlist(settings, engine=engine)
+    subject = watchlist.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
+
+    class Hub:
+        def __init__(self) -> None:
+            self.events: list[dict[str, object]] = []
+
+        def publish(self, event: dict[str, object]) -> None:
+            self.events.append(event)
+
+    hub = Hub()
+    feed = AlertFeed(AlertService(watchlist.db), hub, Metrics(), LocalBus())  # type: ignore[arg-type]
+    feed.start()
+    recorder = AlertRecorder(watchlist.db, watchlist.media)
+    first = recorder.raise_alert(alert_event(subject, track="t-1"))
+    assert first is not None and first.alert_id is not None
+    feed.raised(first.alert_id)
+    feed.raised(first.alert_id)  # announced twice (a retried publish): pushed once
+    unannounced = recorder.raise_alert(alert_event(subject, track="t-2"))  # its announcement was lost
+    assert unannounced is not None
+    assert [e["alert"]["id"] for e in hub.events] == [first.alert_id]  # type: ignore[index]
+    assert feed.catch_up() == 1
+    assert feed.catch_up() == 0
+    assert [e["alert"]["id"] for e in hub.events] == [first.alert_id, unannounced.alert_id]  # type: ignore[index]

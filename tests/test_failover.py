@@ -199,3 +199,42 @@ def test_failover_two_web_servers_each_push_every_alert(deployment) -> None:  # 
     for client in clients:
         assert Counter(client.alert_ids()) == Counter(stored())
         client.close()
+
+
+def test_failover_paused_worker_stops_its_cameras_as_soon_as_it_wakes(deployment) -> None:  # type: ignore[no-untyped-def]
+    """A worker frozen past its lease (SIGSTOP: a long GC pause, a stalled VM) loses its cameras to the
+    others; when it wakes it must stop them at once rather than analyse them beside their new owner."""
+    import signal
+
+    dep, population, db = deployment
+    cameras = ["p1", "p2", "p3", "p4"]
+    add_cameras(dep.database_url, _cameras_for(population, cameras))
+    sleeper, other = dep.start_worker("sleeper"), dep.start_worker("other")
+    wait_for(
+        lambda: (
+            {w for (w,) in _rows(db, "SELECT worker_id FROM camera_leases WHERE state = 'streaming'")}
+            == {"sleeper", "other"}
+        ),
+        90,
+        "the two workers did not share the cameras",
+    )
+    sleeper.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(
+            lambda: {w for (w,) in _rows(db, "SELECT worker_id FROM camera_leases")} == {"other"},
+            30,
+            "the frozen worker's cameras were not taken over",
+        )
+    finally:
+        sleeper.send_signal(signal.SIGCONT)
+    wait_for(lambda: "stopping all" in dep.log("sleeper"), 10, "the woken worker did not stop its cameras")
+    time.sleep(3)
+    assert {w for (w,) in _rows(db, "SELECT worker_id FROM camera_leases")} == {"other"}
+    assert sleeper.poll() is None and other.poll() is None  # both still serving
+    expected = _expected(population, cameras)
+    wait_for(
+        lambda: {(c, s) for c, s in _rows(db, "SELECT camera, subject_id FROM alerts")} >= expected,
+        60,
+        "not every camera raised its alert",
+    )
+    assert Counter(_rows(db, "SELECT camera, subject_id FROM alerts")) == Counter(expected)

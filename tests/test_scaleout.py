@@ -22,7 +22,7 @@ from vigil.domain.cameras import CameraRegistry
 from vigil.domain.leases import LeaseBook, assignments
 from vigil.errors import ConfigurationError
 from vigil.settings import VigilSettings
-from vigil.store.db import Database, open_database
+from vigil.store.db import Database, create_db_engine, open_database
 from vigil.store.media import DatabaseMediaStore
 
 needs_postgres = pytest.mark.skipif(bool(_postgres_reachable()), reason=_postgres_reachable() or "")
@@ -164,6 +164,42 @@ def test_database_media_store_round_trip(pg) -> None:  # type: ignore[no-untyped
         media.read("crops", name)
     with pytest.raises(ValueError):
         media.read("crops", "../../etc/passwd")
+    # sweeps see only what is old enough not to be another process's write in progress
+    old, fresh = media.save("crops", b"old", "jpg"), media.save("crops", b"fresh", "jpg")
+    with db.session() as session:
+        session.execute(
+            text("UPDATE media_blobs SET created_at = now() - interval '1 hour' WHERE name = :n"), {"n": old}
+        )
+    assert media.names("crops", older_than_s=600) == [old]
+    assert sorted(media.names("crops")) == sorted([old, fresh])
+
+
+@needs_postgres
+def test_processes_starting_together_migrate_one_at_a_time(tmp_path: Path) -> None:
+    from vigil.store.db import upgrade_schema
+
+    errors: list[BaseException] = []
+    with fresh_postgres() as url:
+
+        def migrate() -> None:
+            engine = create_db_engine(url)
+            try:
+                upgrade_schema(engine)
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                engine.dispose()
+
+        threads = [threading.Thread(target=migrate) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        db = Database(create_db_engine(url))
+        with db.session() as session:
+            assert session.execute(text("SELECT version FROM watchlist_version")).scalar() == 0
+        db.dispose()
 
 
 # ---------------------------------------------------------------- bus and feed

@@ -200,11 +200,17 @@ def test_a_failed_database_write_leaves_no_files(service, astronaut, monkeypatch
 
 
 def test_orphaned_media_from_a_crash_is_swept_on_start(service, astronaut) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import time
+
     service.enroll(fields(), [("a.jpg", jpeg(astronaut))])
     kept = service.media.names("photos")
-    service.media.save("photos", b"left by a crash", "jpg")
+    crashed = service.media.save("photos", b"left by a crash", "jpg")
+    old = time.time() - 3600
+    os.utime(service.media.path("photos", crashed), (old, old))
+    in_progress = service.media.save("photos", b"another process is enrolling this", "jpg")
     service.start()
-    assert service.media.names("photos") == kept
+    assert service.media.names("photos") == sorted([*kept, in_progress])
 
 
 def test_a_model_change_re_embeds_without_re_enrolling(service, astronaut, settings) -> None:  # type: ignore[no-untyped-def]

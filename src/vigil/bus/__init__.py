@@ -23,7 +23,7 @@ class Bus(Protocol):
         """Send ``event`` to every subscriber of ``topic``; never blocks on the network."""
         ...
 
-    def subscribe(self, topic: str, handler: Handler, *, on_reconnect: Callable[[], None] | None = None) -> None:
+    def subscribe(self, topic: str, handler: Handler, *, on_reconnect: Callable[[], object] | None = None) -> None:
         """Call ``handler(event)`` for each event published on ``topic`` from now on. ``on_reconnect`` is
         called after the connection came back, when events may have been missed (catch up from the
         database then)."""
@@ -51,7 +51,7 @@ class LocalBus:
             except Exception:
                 log.exception("event handler for %s failed", topic)
 
-    def subscribe(self, topic: str, handler: Handler, *, on_reconnect: Callable[[], None] | None = None) -> None:
+    def subscribe(self, topic: str, handler: Handler, *, on_reconnect: Callable[[], object] | None = None) -> None:
         with self._lock:
             self._handlers.setdefault(topic, []).append(handler)
 

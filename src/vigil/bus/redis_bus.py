@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import redis
 
@@ -130,7 +131,7 @@ class RedisBus:
             delay = 0.1
 
     # ------------------------------------------------------------ subscribing
-    def subscribe(self, topic: str, handler: Handler, *, on_reconnect: Callable[[], None] | None = None) -> None:
+    def subscribe(self, topic: str, handler: Handler, *, on_reconnect: Callable[[], object] | None = None) -> None:
         reader = threading.Thread(
             target=self._read, args=(PREFIX + topic, handler, on_reconnect), name=f"bus-read-{topic}", daemon=True
         )
@@ -144,7 +145,7 @@ class RedisBus:
             return "0-0"
         return str(info["last-generated-id"])
 
-    def _read(self, stream: str, handler: Handler, on_reconnect: Callable[[], None] | None) -> None:
+    def _read(self, stream: str, handler: Handler, on_reconnect: Callable[[], object] | None) -> None:
         client: redis.Redis | None = None
         last_id: str | None = None
         lost = False
@@ -166,7 +167,7 @@ class RedisBus:
                         log.info("Redis connection for %s is back", stream)
                         if on_reconnect is not None:
                             on_reconnect()
-                reply = client.xread({stream: last_id}, block=self.block_ms, count=100)
+                reply: Any = client.xread({stream: last_id or "0-0"}, block=self.block_ms, count=100)
             except (redis.RedisError, OSError) as exc:
                 client = None
                 lost = True

@@ -120,3 +120,54 @@ def soak(
 
     settings = settings_from(ctx)
     _write(bench_soak(settings, video, seconds=60 * minutes, fps=fps, enroll=enroll, progress=progress), json_out)
+
+
+@app.command("cameras")
+def cameras(
+    ctx: typer.Context,
+    json_out: Annotated[Path, typer.Option("--json", help="Where to write the result.")],
+    video: Annotated[
+        Path, typer.Option(help="Clip every camera streams (looped at its own frame rate).")
+    ] = DEFAULT_VIDEO,
+    height: Annotated[int, typer.Option(help="Stream resolution (lines); the clip is transcoded to it.")] = 720,
+    fps: Annotated[float, typer.Option(help="Analysed frames/s per camera.")] = 5.0,
+    count: Annotated[list[int] | None, typer.Option("--cameras", help="Camera counts to try.")] = None,
+    cores: Annotated[int, typer.Option(help="CPU cores to pin the process to.")] = 1,
+    seconds: Annotated[float, typer.Option(help="Measured seconds per camera count.")] = 30.0,
+) -> None:
+    """Live cameras one process sustains on CORES cores at FPS analysed frames/s each (capacity planning)."""
+    from vigil.bench.cameras import bench_cameras, transcode
+
+    settings = settings_from(ctx)
+    clip = transcode(video, settings.cache_dir / "bench" / f"{video.stem}_{height}p.mp4", height)
+    result = bench_cameras(settings, clip, counts=count or [1, 2, 3, 4], fps=fps, cores=cores, seconds=seconds)
+    result["resolution"] = f"{height}p"
+    _write(result, json_out)
+
+
+@app.command("latency")
+def latency(
+    ctx: typer.Context,
+    json_out: Annotated[Path, typer.Option("--json", help="Where to write the result.")],
+    postgres: Annotated[
+        str, typer.Option(help="PostgreSQL URL with the right to create a scratch database (dropped afterwards).")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    redis: Annotated[str, typer.Option(help="Redis URL for the scaled-out run.")] = "redis://127.0.0.1:6379/12",
+    workers: Annotated[int, typer.Option(help="Worker processes in the scaled-out run.")] = 3,
+    cameras: Annotated[int, typer.Option(help="Cameras per round (each raises one alert).")] = 12,
+    rounds: Annotated[int, typer.Option(help="Rounds of fresh cameras per mode.")] = 3,
+    fps: Annotated[float, typer.Option(help="Analysed frames/s per camera.")] = 2.0,
+) -> None:
+    """Alert latency p50/p95 of the embedded mode and of WORKERS workers on PostgreSQL + Redis, same machine."""
+    from vigil.bench.latency import bench_latency
+
+    result = bench_latency(
+        settings_from(ctx),
+        admin_url=postgres,
+        redis_url=redis,
+        workers=workers,
+        cameras=cameras,
+        rounds=rounds,
+        fps=fps,
+    )
+    _write(result, json_out)

@@ -37,4 +37,4 @@ def serve(
     run_cameras = cameras if cameras is not None else not settings.redis_url
     app = open_control_room(settings, run_cameras=run_cameras)
     typer.echo(f"Vigil control room: http://{host}:{port}/", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from vigil.clock import Clock, system_clock
 from vigil.domain.audit import AuditLog
 from vigil.store.db import Database
-from vigil.store.media import MediaStore
+from vigil.store.media import SWEEP_MIN_AGE_S, MediaStore
 from vigil.store.models import Alert, AlertStatus, Photo, Subject, SubjectStatus
 
 
@@ -112,10 +112,12 @@ class RetentionService:
         return report
 
     def sweep_orphan_crops(self) -> int:
-        """Delete crop files no alert refers to (left by a crash between commit and file deletion)."""
+        """Delete crop files no alert refers to (left by a crash between commit and file deletion), once they
+        are old enough not to be an alert another process (a worker) is storing right now."""
+        candidates = self.media.names("crops", older_than_s=SWEEP_MIN_AGE_S)
         with self.db.session() as session:
             known = set(session.scalars(select(Alert.crop_name).where(Alert.crop_name.is_not(None))))
-        orphans = [name for name in self.media.names("crops") if name not in known]
+        orphans = [name for name in candidates if name not in known]
         for name in orphans:
             self.media.delete("crops", name)
         return len(orphans)

@@ -24,7 +24,7 @@ from vigil.errors import VigilError
 from vigil.recognition.gallery import Candidate, Gallery
 from vigil.settings import VigilSettings
 from vigil.store.db import Database
-from vigil.store.media import MediaStore
+from vigil.store.media import SWEEP_MIN_AGE_S, MediaStore
 from vigil.store.models import Category, Photo, PhotoEmbedding, Subject, SubjectStatus
 from vigil.vision.engine import FaceEngine
 
@@ -132,10 +132,12 @@ class WatchlistService:
             )
 
     def sweep_orphan_media(self) -> int:
-        """Delete photo files no database row refers to (left by a crash mid-enrollment)."""
+        """Delete photo files no database row refers to (left by a crash mid-enrollment), once they are old
+        enough not to be another process's enrollment in progress."""
+        candidates = self.media.names("photos", older_than_s=SWEEP_MIN_AGE_S)
         with self.db.session() as session:
             known = set(session.scalars(select(Photo.media_name)))
-        orphans = [name for name in self.media.names("photos") if name not in known]
+        orphans = [name for name in candidates if name not in known]
         for name in orphans:
             self.media.delete("photos", name)
         if orphans:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 
 _NAME = re.compile(r"^[0-9a-f]{32}\.(jpg|png|bmp|tif|webp|ppm)$")
 KINDS = ("photos", "crops")
+# A file younger than this may belong to a row another process is about to commit: sweeps leave it.
+SWEEP_MIN_AGE_S = 600.0
 
 
 class MediaStore(Protocol):
@@ -36,7 +40,9 @@ class MediaStore(Protocol):
 
     def delete(self, kind: str, name: str) -> bool: ...
 
-    def names(self, kind: str) -> list[str]: ...
+    def names(self, kind: str, *, older_than_s: float = 0.0) -> list[str]:
+        """Stored names of ``kind``; with ``older_than_s``, only those written at least that long ago."""
+        ...
 
 
 class FolderMediaStore:
@@ -83,9 +89,16 @@ class FolderMediaStore:
         except FileNotFoundError:
             return False
 
-    def names(self, kind: str) -> list[str]:
+    def names(self, kind: str, *, older_than_s: float = 0.0) -> list[str]:
         folder = self._folder(kind)
-        return sorted(p.name for p in folder.iterdir() if _NAME.match(p.name)) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        cutoff = time.time() - older_than_s
+        return sorted(
+            p.name
+            for p in folder.iterdir()
+            if _NAME.match(p.name) and (older_than_s <= 0 or p.stat().st_mtime <= cutoff)
+        )
 
 
 def _check(kind: str, name: str) -> None:
@@ -122,11 +135,14 @@ class DatabaseMediaStore:
             result = session.execute(delete(MediaBlob).where(MediaBlob.kind == kind, MediaBlob.name == name))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def names(self, kind: str) -> list[str]:
+    def names(self, kind: str, *, older_than_s: float = 0.0) -> list[str]:
         if kind not in KINDS:
             raise ValueError(f"unknown media kind {kind!r}")
+        query = select(MediaBlob.name).where(MediaBlob.kind == kind).order_by(MediaBlob.name)
+        if older_than_s > 0:
+            query = query.where(MediaBlob.created_at <= datetime.now(UTC) - timedelta(seconds=older_than_s))
         with self.db.session() as session:
-            return list(session.scalars(select(MediaBlob.name).where(MediaBlob.kind == kind).order_by(MediaBlob.name)))
+            return list(session.scalars(query))
 
 
 def open_media(settings: VigilSettings, db: Database) -> MediaStore:

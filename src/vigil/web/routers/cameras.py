@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
@@ -23,6 +24,7 @@ VIEWERS = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 def camera_list(ctx: WebContext) -> list[CameraOut]:
     """Registered cameras with their health: from the cameras running in this process, or (scaled out)
     as the workers holding them last reported it."""
+    live: dict[str, dict[str, Any]]
     if ctx.runner is not None:
         health = {h.camera: h for h in ctx.runner.health()}
         live = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -226,11 +227,23 @@ def test_failover_paused_worker_stops_its_cameras_as_soon_as_it_wakes(deployment
             "the frozen worker's cameras were not taken over",
         )
     finally:
+        woke_at = time.time()
         sleeper.send_signal(signal.SIGCONT)
     wait_for(lambda: "stopping all" in dep.log("sleeper"), 10, "the woken worker did not stop its cameras")
-    time.sleep(3)
-    assert {w for (w,) in _rows(db, "SELECT worker_id FROM camera_leases")} == {"other"}
-    assert sleeper.poll() is None and other.poll() is None  # both still serving
+    line = next(x for x in dep.log("sleeper").splitlines() if "stopping all" in x)
+    fenced_at = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    print(f"the woken worker stopped its lost cameras {fenced_at - woke_at:.2f} s after waking")
+    assert fenced_at - woke_at < 2.5  # at its first heartbeat, before it renews anything
+    # then the cameras are shared out again (the other hands back its surplus), each held by one worker
+    wait_for(
+        lambda: (
+            sorted(w for (w,) in _rows(db, "SELECT worker_id FROM camera_leases WHERE state = 'streaming'"))
+            == ["other", "other", "sleeper", "sleeper"]
+        ),
+        30,
+        "the cameras were not shared out again",
+    )
+    assert sleeper.poll() is None and other.poll() is None
     expected = _expected(population, cameras)
     wait_for(
         lambda: {(c, s) for c, s in _rows(db, "SELECT camera, subject_id FROM alerts")} >= expected,

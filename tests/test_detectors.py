@@ -124,3 +124,20 @@ def test_wrong_onnx_network_is_refused(tmp_path: Path) -> None:
     shutil.copy(SHARED_MODELS / "MobileFaceNet__foamliu.onnx", wrong)
     with pytest.raises(ModelLoadError, match=r"expected YuNet .* outputs"):
         YuNetDetector(wrong).prepare()
+
+
+@pytest.mark.parametrize("name", ["centerface", "dlib-hog", pytest.param("yunet", marks=needs_shared_models)])
+def test_one_detector_serves_several_camera_threads(name: str, settings, detectors, astronaut, two_faces) -> None:  # type: ignore[no-untyped-def]
+    """The live runner calls one detector from every camera's thread at once: each call must give what it
+    gives alone (OpenCV's YuNet keeps per-call state, so it runs one instance per thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    detector = _prepared(name, settings, detectors)
+    images = [astronaut, two_faces, astronaut[::2, ::2].copy(), two_faces]
+    alone = [detector.detect(image) for image in images]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(detector.detect, images * 3))
+    for i, found in enumerate(together):
+        expected = alone[i % len(images)]
+        assert len(found) == len(expected)
+        np.testing.assert_allclose(found.xyxy, expected.xyxy, atol=1e-3)

@@ -8,6 +8,7 @@ tip and mouth corners through it — so aligning on them reproduces dlib's chips
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ class _DlibDetectorBase:
         self.upsample = upsample
         self._predictor: Any = None
         self._detector: Any = None
+        self._lock = threading.Lock()  # dlib's detectors keep scratch state: one call at a time
 
     def _load_predictor(self) -> None:
         import dlib
@@ -60,6 +62,10 @@ class _DlibDetectorBase:
         if self._detector is None or self._predictor is None:
             raise ModelNotPreparedError(f"{type(self).__name__}.detect() called before prepare()")
         check_image(image)
+        with self._lock:
+            return self._detect(image)
+
+    def _detect(self, image: np.ndarray) -> FaceDetections:
         rects, scores = self._rects(image)
         if not rects:
             return FaceDetections.empty()

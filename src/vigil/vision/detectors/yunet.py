@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import cv2
@@ -16,7 +17,11 @@ _EXPECTED_OUTPUTS = {f"{kind}_{stride}" for kind in ("cls", "obj", "bbox", "kps"
 
 
 class YuNetDetector:
-    """YuNet at up to ``max_side`` pixels on the long side (1280 keeps 720p native)."""
+    """YuNet at up to ``max_side`` pixels on the long side (1280 keeps 720p native).
+
+    OpenCV's FaceDetectorYN keeps per-call state (its input size, its network's buffers), so each thread
+    that detects — one per live camera — gets its own instance of the same model.
+    """
 
     name = "yunet"
 
@@ -27,8 +32,8 @@ class YuNetDetector:
         self.max_side = max_side
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
-        self._detector: cv2.FaceDetectorYN | None = None
-        self._size: tuple[int, int] | None = None
+        self._prepared = False
+        self._local = threading.local()  # per thread: .detector, .size
 
     def prepare(self) -> None:
         outputs = set(output_dims(load_onnx(self.model_path, "YuNet 2023mar")))
@@ -40,24 +45,33 @@ class YuNetDetector:
         cv2.utils.logging.setLogLevel(
             cv2.utils.logging.LOG_LEVEL_ERROR
         )  # errors only: OpenCV 5 warns about DNN targets on every load
-        try:
-            self._detector = cv2.FaceDetectorYN.create(
-                str(self.model_path), "", (320, 320), self.score_threshold, self.nms_iou, 5000
-            )
-        except cv2.error as exc:
-            raise ModelLoadError(f"{self.model_path}: OpenCV could not load YuNet: {exc}") from exc
+        self._thread_detector()
+        self._prepared = True
+
+    def _thread_detector(self) -> cv2.FaceDetectorYN:
+        detector = getattr(self._local, "detector", None)
+        if detector is None:
+            try:
+                detector = cv2.FaceDetectorYN.create(
+                    str(self.model_path), "", (320, 320), self.score_threshold, self.nms_iou, 5000
+                )
+            except cv2.error as exc:
+                raise ModelLoadError(f"{self.model_path}: OpenCV could not load YuNet: {exc}") from exc
+            self._local.detector, self._local.size = detector, None
+        return detector
 
     def detect(self, image: np.ndarray) -> FaceDetections:
-        if self._detector is None:
+        if not self._prepared:
             raise ModelNotPreparedError("YuNetDetector.detect() called before prepare()")
         check_image(image)
+        detector = self._thread_detector()
         height, width = image.shape[:2]
         size = fit_within(width, height, self.max_side)
-        if size != self._size:
-            self._detector.setInputSize(size)
-            self._size = size
+        if size != self._local.size:
+            detector.setInputSize(size)
+            self._local.size = size
         bgr = cv2.cvtColor(resize_for(image, size), cv2.COLOR_RGB2BGR)
-        _, faces = self._detector.detect(bgr)
+        _, faces = detector.detect(bgr)
         if faces is None or len(faces) == 0:
             return FaceDetections.empty()
         faces = np.asarray(faces, dtype=np.float32)

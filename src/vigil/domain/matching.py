@@ -70,6 +70,17 @@ class WatchlistMatcher:
         self.forget()
         return True
 
+    def apply_changes(self, subject_ids: set[str], *, rules: bool = False) -> None:
+        """Apply changes made elsewhere to these subjects (and, with ``rules``, to category rules)
+        without rebuilding the gallery."""
+        for subject_id in subject_ids:
+            self.watchlist.refresh_subject(subject_id)
+        with self._lock:
+            if rules:
+                self._cards.clear()
+            for subject_id in subject_ids:
+                self._cards.pop(subject_id, None)
+
     def forget(self) -> None:
         """Drop cached subject details (after a category's rule or a subject changed)."""
         with self._lock:

@@ -65,11 +65,9 @@ class WatchlistService:
         self._fingerprint: tuple[Any, ...] = ()
 
     # ----------------------------------------------------------- start-up
-    def start(self, *, sweep: bool = True) -> None:
-        """Sweep orphaned media (unless ``sweep`` is off: a process that enrolls nobody, such as a worker,
-        must not sweep files another process is enrolling) and build the gallery from the database."""
-        if sweep:
-            self.sweep_orphan_media()
+    def start(self) -> None:
+        """Sweep orphaned media and build the gallery from the database."""
+        self.sweep_orphan_media()
         self._fingerprint = self.fingerprint()
         self.gallery = self.load_gallery()
 
@@ -98,6 +96,13 @@ class WatchlistService:
         gallery = self.load_gallery()
         self.gallery, self._fingerprint = gallery, fingerprint
         return True
+
+    def refresh_subject(self, subject_id: str) -> None:
+        """Bring one subject's templates in the gallery in line with the database (enrolled, changed,
+        suspended, expired or removed elsewhere): cheap, whatever the gallery's size."""
+        gallery = self._gallery()
+        gallery.remove(subject_id)
+        self._add_templates(gallery, self._matchable_templates(subject_id))
 
     def load_gallery(self) -> Gallery:
         """A fresh gallery of every matchable subject's templates for the current embedder."""

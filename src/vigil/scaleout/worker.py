@@ -19,8 +19,6 @@ import threading
 import time
 import uuid
 
-from sqlalchemy import select
-
 from vigil.bus import Bus, open_bus
 from vigil.domain.alerts import AlertEvent
 from vigil.domain.cameras import CameraRegistry
@@ -30,7 +28,6 @@ from vigil.pipeline.runtime import CameraConfig
 from vigil.scaleout.watchlist_sync import WatchlistSync
 from vigil.services import open_live, open_watchlist
 from vigil.settings import VigilSettings
-from vigil.store.models import WatchlistVersion
 from vigil.video.sources import parse_source
 from vigil.vision.engine import FaceEngine
 
@@ -73,7 +70,7 @@ class Worker:
         self.runner, self.recorder, self.matcher = open_live(settings, self.watchlist, [])
         self.recorder.subscribe(alert_publisher(self.bus))
         assert settings.database_url is not None
-        self.sync = WatchlistSync(settings.database_url, lambda: self.matcher.refresh(force=True))
+        self.sync = WatchlistSync(settings.database_url, self.matcher)
         self.registry = CameraRegistry(self.watchlist.db)
         self.running: dict[str, int] = {}  # camera → lease token
         self._renewed_at = -float("inf")  # monotonic time a renewal last started and succeeded
@@ -83,10 +80,7 @@ class Worker:
     # ------------------------------------------------------------ life cycle
     def run(self) -> None:
         """Work until :meth:`stop` (or SIGTERM through the CLI); hands every camera back on the way out."""
-        with self.watchlist.db.session() as session:
-            version = int(session.scalar(select(WatchlistVersion.version).where(WatchlistVersion.id == 1)) or 0)
-        self.watchlist.start(sweep=False)
-        self.sync.start(version)
+        self.sync.start()  # loads the gallery replica (no sweep of media: this process enrolls nobody)
         self.runner.start()
         self.leases.register(socket.gethostname(), os.getpid())
         log.info("worker %s started", self.worker_id)

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -356,11 +357,13 @@ class MediaBlob(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class WatchlistVersion(Base):
-    """One row: a number that every change to subjects, photos, templates or category rules increases
-    (PostgreSQL triggers, which also ``NOTIFY vigil_watchlist`` with the new number)."""
+class WatchlistChange(Base):
+    """One change that matching depends on: a subject (its row, photos or templates) or, with no subject,
+    the category rules. Written by PostgreSQL triggers, which also ``NOTIFY vigil_watchlist``; workers
+    apply the changes to their gallery replicas one subject at a time."""
 
-    __tablename__ = "watchlist_version"
+    __tablename__ = "watchlist_changes"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    subject_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

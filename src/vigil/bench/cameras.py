@@ -83,6 +83,7 @@ def bench_cameras(
         cpu_after = process.cpu_times()
         after = runner.counters()
         dropped = {h.camera: h.dropped_frames - dropped_before[h.camera] for h in runner.health()}
+        rss_mb = process.memory_info().rss / 2**20
         faces = sum(c.faces for c in after.values())
         frames_total = sum(c.frames for c in after.values())
         runner.close()
@@ -98,6 +99,7 @@ def bench_cameras(
                 "cpu_per_camera": round(cpu / count, 3),
                 "frames_dropped_per_camera_s": round(sum(dropped.values()) / count / elapsed, 2),
                 "faces_per_frame": round(faces / max(1, frames_total), 2),
+                "process_rss_mb": round(rss_mb),
             }
         )
     best = max((r["cameras"] for r in runs if r["sustained"]), default=0)

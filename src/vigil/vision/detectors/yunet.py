@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import queue
 from pathlib import Path
 
 import cv2
@@ -19,8 +19,9 @@ _EXPECTED_OUTPUTS = {f"{kind}_{stride}" for kind in ("cls", "obj", "bbox", "kps"
 class YuNetDetector:
     """YuNet at up to ``max_side`` pixels on the long side (1280 keeps 720p native).
 
-    OpenCV's FaceDetectorYN keeps per-call state (its input size, its network's buffers), so each thread
-    that detects — one per live camera — gets its own instance of the same model.
+    OpenCV's FaceDetectorYN keeps per-call state (its input size, its network's buffers), so calls made at
+    the same time (one thread per live camera) each borrow an instance from a pool: as many instances as
+    calls ever ran at once (the face engine bounds that by the CPU cores).
     """
 
     name = "yunet"
@@ -33,7 +34,7 @@ class YuNetDetector:
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self._prepared = False
-        self._local = threading.local()  # per thread: .detector, .size
+        self._pool: queue.SimpleQueue[list[object]] = queue.SimpleQueue()  # [detector, input size]
 
     def prepare(self) -> None:
         outputs = set(output_dims(load_onnx(self.model_path, "YuNet 2023mar")))
@@ -45,31 +46,38 @@ class YuNetDetector:
         cv2.utils.logging.setLogLevel(
             cv2.utils.logging.LOG_LEVEL_ERROR
         )  # errors only: OpenCV 5 warns about DNN targets on every load
-        self._thread_detector()
+        self._pool.put([self._new_detector(), None])
         self._prepared = True
 
-    def _thread_detector(self) -> cv2.FaceDetectorYN:
-        detector = getattr(self._local, "detector", None)
-        if detector is None:
-            try:
-                detector = cv2.FaceDetectorYN.create(
-                    str(self.model_path), "", (320, 320), self.score_threshold, self.nms_iou, 5000
-                )
-            except cv2.error as exc:
-                raise ModelLoadError(f"{self.model_path}: OpenCV could not load YuNet: {exc}") from exc
-            self._local.detector, self._local.size = detector, None
-        return detector
+    def _new_detector(self) -> cv2.FaceDetectorYN:
+        try:
+            return cv2.FaceDetectorYN.create(
+                str(self.model_path), "", (320, 320), self.score_threshold, self.nms_iou, 5000
+            )
+        except cv2.error as exc:
+            raise ModelLoadError(f"{self.model_path}: OpenCV could not load YuNet: {exc}") from exc
 
     def detect(self, image: np.ndarray) -> FaceDetections:
         if not self._prepared:
             raise ModelNotPreparedError("YuNetDetector.detect() called before prepare()")
         check_image(image)
-        detector = self._thread_detector()
+        try:
+            slot = self._pool.get_nowait()
+        except queue.Empty:
+            slot = [self._new_detector(), None]
+        try:
+            return self._detect(slot, image)
+        finally:
+            self._pool.put(slot)
+
+    def _detect(self, slot: list[object], image: np.ndarray) -> FaceDetections:
+        detector = slot[0]
+        assert isinstance(detector, cv2.FaceDetectorYN)
         height, width = image.shape[:2]
         size = fit_within(width, height, self.max_side)
-        if size != self._local.size:
+        if size != slot[1]:
             detector.setInputSize(size)
-            self._local.size = size
+            slot[1] = size
         bgr = cv2.cvtColor(resize_for(image, size), cv2.COLOR_RGB2BGR)
         _, faces = detector.detect(bgr)
         if faces is None or len(faces) == 0:

@@ -30,6 +30,7 @@ def test_compose_runs_postgres_redis_web_and_workers() -> None:
     assert {"postgres", "redis", "web", "worker"} <= set(services)
     assert services["web"]["command"][0] == "serve"
     assert services["worker"]["command"] == ["worker"]
+    assert services["worker"]["environment"]["VIGIL_THREADS"] == "1"
     for name in ("web", "worker"):
         env = services[name]["environment"]
         _check_settings({k: str(v).replace("${POSTGRES_PASSWORD:-vigil}", "vigil") for k, v in env.items()})
@@ -57,5 +58,6 @@ def test_k8s_manifests_web_and_workers_use_only_settings() -> None:
         container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
         assert container["args"][0] == command
         assert container["envFrom"] == [{"configMapRef": {"name": "vigil-config"}}]
-        assert [e["name"] for e in container["env"]] == ["VIGIL_DATABASE_URL"]
+        assert container["env"][0]["name"] == "VIGIL_DATABASE_URL"
+        _check_settings({**env, **{e["name"]: e["value"] for e in container["env"] if "value" in e}})
     assert deployments["vigil-web"]["spec"]["replicas"] >= 2  # behind a load balancer

@@ -288,3 +288,17 @@ def test_alert_feed_pushes_each_alert_once_and_catches_up(tmp_path: Path, engine
     assert feed.catch_up() == 1
     assert feed.catch_up() == 0
     assert [e["alert"]["id"] for e in hub.events] == [first.alert_id, unannounced.alert_id]  # type: ignore[index]
+
+
+@needs_postgres
+def test_embedded_server_refuses_to_run_cameras_that_workers_run(pg, tmp_path: Path, engine) -> None:  # type: ignore[no-untyped-def]
+    from vigil.services import open_control_room, open_watchlist
+
+    url, db = pg
+    settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
+    watchlist = open_watchlist(settings, engine=engine)
+    open_control_room(settings, run_cameras=True, watchlist=watchlist)  # no workers: fine
+    LeaseBook(db, "w1", lease_s=8, max_cameras=10).register("host", 1)
+    with pytest.raises(ConfigurationError, match="vigil worker"):
+        open_control_room(settings, run_cameras=True, watchlist=watchlist)
+    open_control_room(settings, run_cameras=False, watchlist=watchlist)  # the control room alone: fine

@@ -89,6 +89,14 @@ def open_control_room(
     ctx.retention = open_retention(settings, watchlist.db)
     ctx.retention.sweep_orphan_crops()  # before any camera runs: crops left by a crash
     if run_cameras:
+        from vigil.domain.leases import live_workers
+        from vigil.errors import ConfigurationError
+
+        if live_workers(watchlist.db, settings.lease_s):
+            raise ConfigurationError(
+                "`vigil worker` processes are running this database's cameras: serve with VIGIL_REDIS_URL set "
+                "(scaled out) or with --no-cameras, so that no camera is analysed twice"
+            )
         configs = [
             CameraConfig(name, parse_source(spec.url, loop=loop_files), rate)
             for name, spec, rate in ctx.cameras.sources()

@@ -63,7 +63,8 @@ def bench_cameras(
     warmup_s: float = 5.0,
 ) -> dict[str, Any]:
     used = pin_threads(cores)
-    settings = settings.model_copy(update={"threads": cores})
+    # as a worker runs: one thread per model call, as many calls at once as cores (VIGIL_THREADS=1)
+    settings = settings.model_copy(update={"threads": 1})
     engine = FaceEngine.from_settings(settings).prepare()
     matcher = GalleryMatcher(
         _random_gallery(engine.embedder.dim, 1000), DecisionRule(default_threshold(engine.embedder.name), 3)
@@ -110,6 +111,7 @@ def bench_cameras(
         "video": video.name,
         "analysis_fps": fps,
         "cores": len(used),
+        "model_threads_per_call": 1,
         "detector": settings.detector,
         "embedder": settings.embedder,
         "seconds_per_run": seconds,

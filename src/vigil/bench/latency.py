@@ -103,6 +103,7 @@ def _summary(values: list[float]) -> dict[str, Any]:
         "p50_ms": round(float(np.percentile(values, 50)), 1),
         "p95_ms": round(float(np.percentile(values, 95)), 1),
         "max_ms": round(max(values), 1),
+        "all_ms": [round(v, 1) for v in values],
     }
 
 
@@ -163,6 +164,7 @@ def run_scaled_out(
             VIGIL_DATABASE_URL=url,
             VIGIL_REDIS_URL=redis_url,
             VIGIL_MEDIA_STORE="database",
+            VIGIL_THREADS=str(settings.threads),  # the same model threading as the embedded run
         )
         for i in range(workers):
             log = (work / f"worker{i}.log").open("wb")

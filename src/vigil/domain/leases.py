@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from vigil.errors import ConfigurationError
 from vigil.store.db import Database
-from vigil.store.models import CameraLease
+from vigil.store.models import CameraLease, Worker
 from vigil.video.camera import CameraHealth
 
 
@@ -53,6 +53,13 @@ def assignments(db: Database) -> dict[str, Assignment]:
             )
             for r in rows
         }
+
+
+def live_workers(db: Database, within_s: float) -> int:
+    """Workers heard from within ``within_s`` (none in the embedded mode)."""
+    since = datetime.now(UTC) - timedelta(seconds=within_s)
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Worker).where(Worker.heartbeat_at > since)) or 0)
 
 
 _INTERVAL = "make_interval(secs => :lease_s)"

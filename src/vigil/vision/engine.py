@@ -45,9 +45,10 @@ class FaceEngine:
     """Detect, assess, align and embed. Call :meth:`prepare` once before use.
 
     Safe to share between threads (one per live camera). At most ``concurrency`` model calls run at once
-    (default: the usable CPU cores): more would not go faster on a CPU, and each concurrent call holds
-    its own working memory, which grew a process by about 90 MB per camera when every camera's thread
-    could run the detector at the same time.
+    (from the settings: the usable cores divided by each call's threads, so calls never ask for more
+    threads than there are cores): more would not go faster on a CPU, and each concurrent call holds its
+    own working memory, which grew a process by about 90 MB per camera when every camera's thread could
+    run the detector at the same time.
     """
 
     def __init__(self, detector: Detector, embedder: Embedder, *, concurrency: int | None = None) -> None:
@@ -60,9 +61,12 @@ class FaceEngine:
     def from_settings(
         cls, settings: VigilSettings, *, detector: str | None = None, embedder: str | None = None
     ) -> FaceEngine:
+        cores = usable_cores()
+        per_call = settings.threads or cores  # ONNX Runtime's threads per call (0: one per core)
         return cls(
             create_detector(detector or settings.detector, settings),
             create_embedder(embedder or settings.embedder, settings),
+            concurrency=max(1, cores // per_call),
         )
 
     def prepare(self) -> FaceEngine:

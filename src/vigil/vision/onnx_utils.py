@@ -65,6 +65,9 @@ def make_session(model: onnx.ModelProto | bytes, threads: int) -> ort.InferenceS
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # Idle pool threads sleep instead of spinning: many camera threads (and, scaled out, several worker
+    # processes) share the cores, and spinning threads would take the CPU the next inference needs.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

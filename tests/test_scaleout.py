@@ -302,3 +302,41 @@ def test_embedded_server_refuses_to_run_cameras_that_workers_run(pg, tmp_path: P
     with pytest.raises(ConfigurationError, match="vigil worker"):
         open_control_room(settings, run_cameras=True, watchlist=watchlist)
     open_control_room(settings, run_cameras=False, watchlist=watchlist)  # the control room alone: fine
+
+
+@needs_postgres
+def test_worker_stops_its_cameras_when_the_database_is_gone_too_long_and_resumes(  # type: ignore[no-untyped-def]
+    pg, tmp_path: Path, engine, astronaut
+) -> None:
+    from vigil.demo_room import portrait_clip
+    from vigil.scaleout.worker import Worker
+
+    url, db = pg
+    clip = portrait_clip(astronaut, tmp_path / "walk.mp4", seconds=2.0, fps=10, size=(320, 180))
+    CameraRegistry(db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=1.0)
+    settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
+    worker = Worker(settings, worker_id="w", engine=engine)
+    worker.sync.start()
+    worker.runner.start()
+    worker.leases.register("host", 1)
+    try:
+        worker.beat()
+        assert set(worker.running) == {"gate"}
+
+        def unreachable() -> dict[str, int]:
+            raise OSError("database unreachable")
+
+        renew = worker.leases.renew
+        worker.leases.renew = unreachable  # type: ignore[method-assign]
+        worker.beat()  # one failed renewal: the lease is still valid, the camera goes on
+        assert set(worker.running) == {"gate"} and worker.fenced == 0
+        worker._renewed_at -= settings.lease_s  # ... and now the lease may have expired
+        worker.beat()
+        assert worker.running == {} and worker.fenced == 1
+        assert "gate" not in {h.camera for h in worker.runner.health()}
+        worker.leases.renew = renew  # type: ignore[method-assign]
+        worker.beat()  # the database is back and nobody took the camera: it runs again
+        assert set(worker.running) == {"gate"}
+    finally:
+        worker.stop()
+        worker._shutdown()

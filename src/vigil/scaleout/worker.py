@@ -125,10 +125,10 @@ class Worker:
         if lost:
             log.warning("worker %s: leases on %s lost; stopping them", self.worker_id, ", ".join(lost))
             self._stop_cameras(lost)
-        idle = {c: token for c, token in held.items() if c not in self.running}
-        if idle:  # held but not running: after fencing, once the database answers again
-            self._start_cameras(idle)
         try:
+            idle = {c: token for c, token in held.items() if c not in self.running}
+            if idle:  # held but not running: after fencing, once the database answers again
+                self._start_cameras(idle)
             self.leases.report([h for h in self.runner.health() if h.camera in held])
             share = self.leases.fair_share()
             if len(held) > share:

@@ -258,7 +258,7 @@ def test_redis_bus_keeps_events_through_a_redis_restart(tmp_path: Path) -> None:
 def test_alert_feed_pushes_each_alert_once_and_catches_up(tmp_path: Path, engine, astronaut: np.ndarray) -> None:  # type: ignore[no-untyped-def]
     from tests.helpers import alert_event
 
-    from vigil.domain.alerts import AlertRecorder
+    from vigil.domain.alerts import ALERTS_TOPIC, AlertRecorder, raised_announcement
     from vigil.services import open_watchlist
     from vigil.web.feed import AlertFeed
     from vigil.web.metrics import Metrics
@@ -275,13 +275,14 @@ def test_alert_feed_pushes_each_alert_once_and_catches_up(tmp_path: Path, engine
             self.events.append(event)
 
     hub = Hub()
-    feed = AlertFeed(AlertService(watchlist.db), hub, Metrics(), LocalBus())  # type: ignore[arg-type]
+    bus = LocalBus()
+    feed = AlertFeed(AlertService(watchlist.db), hub, Metrics(), bus)  # type: ignore[arg-type]
     feed.start()
     recorder = AlertRecorder(watchlist.db, watchlist.media)
     first = recorder.raise_alert(alert_event(subject, track="t-1"))
     assert first is not None and first.alert_id is not None
-    feed.raised(first.alert_id)
-    feed.raised(first.alert_id)  # announced twice (a retried publish): pushed once
+    bus.publish(ALERTS_TOPIC, raised_announcement(first.alert_id))
+    bus.publish(ALERTS_TOPIC, raised_announcement(first.alert_id))  # announced twice (a retried publish): pushed once
     unannounced = recorder.raise_alert(alert_event(subject, track="t-2"))  # its announcement was lost
     assert unannounced is not None
     assert [e["alert"]["id"] for e in hub.events] == [first.alert_id]  # type: ignore[index]

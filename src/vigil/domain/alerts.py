@@ -19,6 +19,7 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from vigil.bus import Bus
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
 from vigil.store.models import Alert
@@ -50,6 +51,11 @@ class AlertEvent:
     alert_id: str | None = None
     stored_at: float | None = None
 
+    @property
+    def latency_ms(self) -> float | None:
+        """Capture of the decisive frame to the alert stored (once stored)."""
+        return None if self.stored_at is None else 1000 * (self.stored_at - self.decisive_capture_at)
+
     def as_json(self) -> dict[str, Any]:
         def iso(t: float) -> str:
             return datetime.fromtimestamp(t, UTC).isoformat()
@@ -68,9 +74,7 @@ class AlertEvent:
             "evidence": round(self.evidence, 4),
             "threshold": round(self.threshold, 4),
             "faces": self.faces,
-            "latency_ms": None
-            if self.stored_at is None
-            else round(1000 * (self.stored_at - self.decisive_capture_at), 1),
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
         }
 
 
@@ -180,6 +184,24 @@ class AlertRecorder:
         if old_crop:
             self.media.delete("crops", old_crop)
         self._notify("updated", replace(event, crop_jpeg=None))
+
+
+ALERTS_TOPIC = "alerts"  # the bus topic on which stored alerts and decisions are announced
+
+
+def raised_announcement(alert_id: str, latency_ms: float | None = None) -> dict[str, Any]:
+    """The bus event that says an alert was stored (its id only: the database holds the rest)."""
+    return {"type": "alert-raised", "alert_id": alert_id, "latency_ms": latency_ms}
+
+
+def announcer(bus: Bus) -> Callable[[str, AlertEvent], None]:
+    """An AlertRecorder listener that announces each stored alert on the bus (embedded or scaled out)."""
+
+    def announce(kind: str, event: AlertEvent) -> None:
+        if kind == "raised" and event.alert_id is not None:
+            bus.publish(ALERTS_TOPIC, raised_announcement(event.alert_id, event.latency_ms))
+
+    return announce
 
 
 class JsonLinesWriter:

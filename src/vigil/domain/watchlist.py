@@ -398,14 +398,8 @@ class WatchlistService:
                 raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
             subject.status = status
             subject.updated_at = self.clock()
-        gallery = self._gallery()
-        gallery.remove(subject_id)
-        if status == SubjectStatus.ACTIVE:
-            self._reload_subject(subject_id)
+        self.refresh_subject(subject_id)
         return self.get(subject_id)
-
-    def _reload_subject(self, subject_id: str) -> None:
-        self._add_templates(self._gallery(), self._matchable_templates(subject_id))
 
     def remove(self, subject_id: str) -> int:
         """Delete a subject with its photos (files too) and embeddings; returns photos deleted."""

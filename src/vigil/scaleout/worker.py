@@ -19,8 +19,8 @@ import threading
 import time
 import uuid
 
-from vigil.bus import Bus, open_bus
-from vigil.domain.alerts import AlertEvent
+from vigil.bus import open_bus
+from vigil.domain.alerts import announcer
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.leases import LeaseBook
 from vigil.errors import ConfigurationError
@@ -32,18 +32,6 @@ from vigil.video.sources import parse_source
 from vigil.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)
-
-ALERTS_TOPIC = "alerts"
-
-
-def alert_publisher(bus: Bus):  # type: ignore[no-untyped-def]
-    """An AlertRecorder listener that announces each stored alert (its id only) on the bus."""
-
-    def publish(kind: str, event: AlertEvent) -> None:
-        if kind == "raised" and event.alert_id is not None:
-            bus.publish(ALERTS_TOPIC, {"type": "alert-raised", "alert_id": event.alert_id})
-
-    return publish
 
 
 class Worker:
@@ -68,7 +56,7 @@ class Worker:
             log.warning("no VIGIL_REDIS_URL: alerts reach web servers only through their periodic catch-up")
         self.bus = open_bus(settings.redis_url)
         self.runner, self.recorder, self.matcher = open_live(settings, self.watchlist, [])
-        self.recorder.subscribe(alert_publisher(self.bus))
+        self.recorder.subscribe(announcer(self.bus))
         assert settings.database_url is not None
         self.sync = WatchlistSync(settings.database_url, self.matcher)
         self.registry = CameraRegistry(self.watchlist.db)

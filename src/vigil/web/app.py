@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from vigil import __version__
-from vigil.domain.alerts import AlertEvent
+from vigil.domain.alerts import AlertEvent, announcer
 from vigil.web.context import WebContext
 from vigil.web.pages import router as pages_router
 from vigil.web.routers import (
@@ -35,16 +35,9 @@ from vigil.web.security import context
 log = logging.getLogger(__name__)
 
 
-def alert_listener(ctx: WebContext):  # type: ignore[no-untyped-def]
-    """Subscribed to the in-process pipeline's AlertRecorder: announces each new alert on the feed."""
-
-    def on_alert(kind: str, event: AlertEvent) -> None:
-        if kind != "raised" or event.alert_id is None:
-            return
-        latency = None if event.stored_at is None else 1000 * (event.stored_at - event.decisive_capture_at)
-        ctx.feed.raised(event.alert_id, latency)
-
-    return on_alert
+def alert_listener(ctx: WebContext) -> Callable[[str, AlertEvent], None]:
+    """Subscribed to the in-process pipeline's AlertRecorder: announces each new alert on the feed's bus."""
+    return announcer(ctx.bus)
 
 
 async def _refresh_watchlist(ctx: WebContext, every_s: float = 2.0) -> None:

@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from vigil.bus import Bus, Event
 from vigil.clock import Clock, system_clock
 from vigil.domain.adjudication import AlertNotFoundError, AlertService
+from vigil.domain.alerts import ALERTS_TOPIC
 from vigil.web.metrics import Metrics
 from vigil.web.push import PushHub
 from vigil.web.schemas import AlertOut
 
 log = logging.getLogger(__name__)
 
-TOPIC = "alerts"
 REMEMBERED = 20_000  # alert ids already pushed (far more than a catch-up window can hold)
 LATE_COMMIT = timedelta(seconds=60)  # an alert may be committed this long after its created_at
 
@@ -44,14 +44,12 @@ class AlertFeed:
     def start(self) -> None:
         """Listen from now on (alerts stored before this server started are in the queue, not pushed)."""
         self._since = self.clock()
-        self.bus.subscribe(TOPIC, self._on_event, on_reconnect=self.catch_up)
+        self.bus.subscribe(ALERTS_TOPIC, self._on_event, on_reconnect=self.catch_up)
 
-    # ------------------------------------------------------------ announcing
-    def raised(self, alert_id: str, latency_ms: float | None = None) -> None:
-        self.bus.publish(TOPIC, {"type": "alert-raised", "alert_id": alert_id, "latency_ms": latency_ms})
-
+    # ------------------------------------------------------------ announcing (new alerts: domain.alerts.announcer)
     def updated(self, alert_id: str) -> None:
-        self.bus.publish(TOPIC, {"type": "alert-updated", "alert_id": alert_id})
+        """A decision changed the alert: every server's browsers get it again."""
+        self.bus.publish(ALERTS_TOPIC, {"type": "alert-updated", "alert_id": alert_id})
 
     # ------------------------------------------------------------ pushing
     def _claim(self, alert_id: str) -> bool:

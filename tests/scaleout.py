@@ -11,13 +11,11 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_reachable
+from tests.conftest import _postgres_reachable
 from tests.streaming import free_port
 
 REDIS_URL = os.environ.get("VIGIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -37,21 +35,6 @@ def redis_reachable(url: str = REDIS_URL) -> str | None:
 def services_missing() -> str | None:
     """Why the scale-out tests cannot run here, or None."""
     return _postgres_reachable() or redis_reachable()
-
-
-@contextmanager
-def fresh_postgres() -> Iterator[str]:
-    """A new, empty PostgreSQL database (dropped afterwards); yields its URL."""
-    import psycopg
-
-    name = f"vigil_failover_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class PrivateRedis:

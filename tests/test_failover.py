@@ -16,13 +16,13 @@ import httpx
 import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
+from tests.conftest import fresh_postgres
 from tests.scaleout import (
     Deployment,
     LiveClient,
     Population,
     PrivateRedis,
     add_cameras,
-    fresh_postgres,
     populate,
     services_missing,
     wait_for,
@@ -42,7 +42,7 @@ def deployment(tmp_path: Path, settings, engine, astronaut: np.ndarray, hopper: 
     (data_dir / "cache").symlink_to(settings.cache_dir, target_is_directory=True)  # converted models, once
     logs = tmp_path / "logs"
     logs.mkdir()
-    with fresh_postgres() as url:
+    with fresh_postgres("vigil_failover") as url:
         dep = Deployment(data_dir, url, REDIS_TEST_URL, logs)
         population = populate(dep, engine, {"Eileen Collins": astronaut, "Grace Hopper": hopper})
         db = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import text
-from tests.conftest import _postgres_reachable
+from tests.conftest import _postgres_reachable, fresh_postgres
 from tests.helpers import jpeg, live_fields
-from tests.scaleout import PrivateRedis, fresh_postgres, redis_reachable, wait_for
+from tests.scaleout import PrivateRedis, redis_reachable, wait_for
 
 from vigil.bus import LocalBus
 from vigil.domain.adjudication import AlertService

@@ -32,6 +32,11 @@ class Bus(Protocol):
     @property
     def connected(self) -> bool: ...
 
+    @property
+    def reconnects(self) -> int:
+        """Times the connection came back after a loss."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -58,6 +63,10 @@ class LocalBus:
     @property
     def connected(self) -> bool:
         return True
+
+    @property
+    def reconnects(self) -> int:
+        return 0
 
     def close(self) -> None:
         with self._lock:

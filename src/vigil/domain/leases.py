@@ -63,6 +63,7 @@ def live_workers(db: Database, within_s: float) -> int:
 
 
 _INTERVAL = "make_interval(secs => :lease_s)"
+_FREED = "worker_id = NULL, lease_until = NULL, state = NULL, analysed_fps = NULL"  # a lease nobody holds
 
 
 class LeaseBook:
@@ -152,10 +153,9 @@ class LeaseBook:
             return
         with self.db.session() as session:
             session.execute(
-                text(
-                    "UPDATE camera_leases SET worker_id = NULL, lease_until = NULL, state = NULL, analysed_fps = NULL "
-                    "WHERE worker_id = :me AND camera IN :cameras"
-                ).bindparams(bindparam("cameras", expanding=True)),
+                text(f"UPDATE camera_leases SET {_FREED} WHERE worker_id = :me AND camera IN :cameras").bindparams(
+                    bindparam("cameras", expanding=True)
+                ),
                 self._params(cameras=list(cameras)),
             )
 
@@ -185,10 +185,7 @@ class LeaseBook:
         """A clean exit: hand back every camera and leave the list of workers."""
         with self.db.session() as session:
             session.execute(
-                text(
-                    "UPDATE camera_leases SET worker_id = NULL, lease_until = NULL, state = NULL, analysed_fps = NULL "
-                    "WHERE worker_id = :me"
-                ),
+                text(f"UPDATE camera_leases SET {_FREED} WHERE worker_id = :me"),
                 self._params(),
             )
             session.execute(text("DELETE FROM workers WHERE id = :me"), self._params())

@@ -107,7 +107,7 @@ def create_app(ctx: WebContext) -> FastAPI:
                 cams.append((h.camera, h.state.value, n.frames, n.faces, h.dropped_frames))
         else:  # scaled out: the states the workers reported
             states = [camera.state or "unassigned" for camera in camera_list(c)]
-        bus = (c.bus.connected, getattr(c.bus, "reconnects", 0), c.feed.caught_up)
+        bus = (c.bus.connected, c.bus.reconnects, c.feed.caught_up)
         return c.metrics.render(cams, c.alerts.open_count(), c.hub.clients, camera_states=states, bus=bus)
 
     return app

@@ -25,6 +25,7 @@ from vigil.bench.embed import machine_description
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.enrollment import SubjectFields
 from vigil.domain.watchlist import WatchlistService
+from vigil.pipeline.analyser import encode_jpeg
 from vigil.pipeline.runtime import CameraConfig
 from vigil.services import open_live, open_watchlist
 from vigil.store.models import Alert
@@ -34,18 +35,13 @@ from vigil.vision.engine import FaceEngine
 
 def _people(watchlist: WatchlistService, clips_dir: Path) -> list[Path]:
     """Enroll the two bundled portraits; returns a walking clip of each."""
-    import io
     from datetime import UTC, datetime, timedelta
-
-    from PIL import Image
 
     from vigil.bench.chips import sample_images
     from vigil.demo_room import portrait_clip
 
     clips = []
     for seed, (name, image) in enumerate(zip(("Eileen Collins", "Grace Hopper"), sample_images(), strict=True), 1):
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="JPEG", quality=92)
         fields = SubjectFields(
             display_name=name,
             category="wanted",
@@ -54,7 +50,7 @@ def _people(watchlist: WatchlistService, clips_dir: Path) -> list[Path]:
             approved_by="benchmark",
             expires_at=datetime.now(UTC) + timedelta(days=1),
         )
-        watchlist.enroll(fields, [(f"{seed}.jpg", buffer.getvalue())])
+        watchlist.enroll(fields, [(f"{seed}.jpg", encode_jpeg(image))])
         clip = clips_dir / f"walk_{seed}.mp4"
         if not clip.exists():
             portrait_clip(np.ascontiguousarray(image), clip, seconds=6.0, seed=seed)

@@ -49,7 +49,10 @@ def calibrate(
     data: Annotated[
         Path, typer.Option("--data", help="Labelled set in LFW layout (images/<Name>/<Name>_NNNN.jpg).")
     ] = Path("../shared/data/lfw"),
-    people: Annotated[int, typer.Option(help="People whose first images give the impostor scores.")] = 1500,
+    people: Annotated[
+        int, typer.Option(help="People whose first images are enrolled (second images become CCTV-like probes).")
+    ] = 1500,
+    looks: Annotated[int, typer.Option(help="CCTV-like stills per probe (a short track).", min=2)] = 5,
     target: Annotated[
         list[str] | None,
         typer.Option("--target", help=f"CATEGORY=RATE: false alerts per passer-by (default {DEFAULT_TARGET})."),
@@ -57,19 +60,27 @@ def calibrate(
     apply: Annotated[bool, typer.Option("--apply", help="Set the recommended thresholds (needs --reason).")] = False,
     reason: Annotated[str, typer.Option(help="Why the thresholds change (recorded).")] = "",
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the result here.")] = None,
+    groups: Annotated[
+        Path | None,
+        typer.Option("--groups", help="CSV person,group supplied by the operator (LFW has none): rates per group."),
+    ] = None,
 ) -> None:
-    """Measure genuine and impostor scores for the active embedder, store the calibration, and recommend a
-    threshold per category for its target false-alert rate at the current watchlist size."""
+    """Measure genuine and impostor scores for the active embedder — clean first photos enrolled, CCTV-like
+    stills of second photos as probes (docs/calibration.md) — store the calibration (it replaces the
+    shipped curves for this embedder), and recommend a threshold per category for its target false-alert
+    rate at the current watchlist size."""
+    from vigil.eval.curves import fit_curves, group_error_rates, measure_scores
+    from vigil.eval.groups import read_groups
+    from vigil.recognition.calibration import validated_floor
     from vigil.vision.engine import FaceEngine
 
     settings = settings_from(ctx)
+    labels = read_groups(groups)
     engine = FaceEngine.from_settings(settings).prepare()
     service = _service(ctx, engine)
-    from vigil.domain.thresholds import measure
-
-    genuine, impostor = measure(engine, data, people=people)
-    curve = service.store_calibration(genuine, impostor, str(data), cli_actor())
-    from vigil.recognition.calibration import validated_floor
+    scores = measure_scores(engine, data, people=people, looks=looks)
+    _, model = fit_curves(scores)
+    curve = service.store_calibration(scores.genuine, scores.impostor, str(data), cli_actor(), model=model)
 
     categories = [t.category for t in service.thresholds()]
     recommended = service.recommend(_targets(target, categories))
@@ -80,12 +91,15 @@ def calibrate(
         "genuine_scores": curve.genuine,
         "impostor_scores": curve.impostor,
         "validated_floor": validated_floor(curve),
+        "rho": model.rho,
         "watchlist_size": size,
         "categories": {
             name: {"threshold": t, "expected_false_alert_rate": far, "expected_miss_rate": fnmr, "resolved": ok}
             for name, (t, far, fnmr, ok) in recommended.items()
         },
     }
+    if labels:
+        result["groups"] = {name: group_error_rates(scores, labels, t) for name, (t, *_r) in recommended.items()}
     typer.echo(
         f"{curve.genuine} genuine and {curve.impostor} impostor scores; validated floor "
         f"{validated_floor(curve):.3f}; watchlist size {size}"
@@ -113,8 +127,14 @@ def list_thresholds(ctx: typer.Context) -> None:
             if t.expected_false_alert_rate is not None and t.expected_miss_rate is not None
             else "no calibration yet"
         )
-        source = "set" if t.calibrated else "embedder default"
-        typer.echo(f"{t.category:22s} {t.threshold:.3f} ({source})  watchlist {t.watchlist_size}: {rates}")
+        source = {
+            "set": "set by hand",
+            "policy": f"policy {t.false_alerts_per_1000:g}/1000",
+            "provisional": "embedder default",
+        }[t.source]
+        typer.echo(
+            f"{t.category:22s} {t.threshold:.3f} ({source}, {t.rule} rule)  watchlist {t.watchlist_size}: {rates}"
+        )
 
 
 @thresholds_app.command("set")
@@ -127,6 +147,23 @@ def set_threshold(
     """Change a category's threshold; refused below the validated floor."""
     change = _service(ctx).set(category, value, by=cli_actor(), reason=reason)
     typer.echo(f"{category}: {change.before} -> {change.after:.3f}")
+
+
+@thresholds_app.command("policy")
+def set_policy(
+    ctx: typer.Context,
+    category: Annotated[str, typer.Argument(help="Category name.")],
+    false_alerts_per_1000: Annotated[float, typer.Argument(help="False alerts per 1,000 passers-by.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded with who, before and after).")],
+) -> None:
+    """State a category's policy (false alerts per 1,000 passers-by); its threshold then follows the error
+    curves and the watchlist size, and a threshold set by hand is cleared."""
+    t = _service(ctx).set_policy(category, false_alerts_per_1000, by=cli_actor(), reason=reason)
+    hit = "n/a" if t.expected_hit_rate is None else f"{t.expected_hit_rate:.1%}"
+    typer.echo(
+        f"{category}: policy {t.false_alerts_per_1000:g}/1000 at watchlist {t.watchlist_size} -> threshold "
+        f"{t.threshold:.3f}; expected single-face hit rate {hit}"
+    )
 
 
 @thresholds_app.command("history")

@@ -9,10 +9,23 @@ from typing import Annotated
 import typer
 
 from vigil.cli.context import settings_from
+from vigil.eval.groups import read_groups
 from vigil.eval.lfw import LfwDataset, evaluate_lfw, write_report
 from vigil.vision.engine import FaceEngine
 
 app = typer.Typer(help="Measure accuracy on labelled data.", no_args_is_help=True)
+
+
+def deployed_threshold(engine: FaceEngine, watchlist_size: int, policy_per_1000: float = 1.0) -> float | None:
+    """The single-face threshold a fresh install would deploy for a watchlist of this size (shipped curves,
+    the default policy); None without shipped curves."""
+    from vigil.recognition.calibration import CategoryPolicy, category_rule, shipped_curves
+
+    curves = shipped_curves(engine.embedder.name, engine.embedder.version)
+    if curves is None:
+        return None
+    rule, _ = category_rule(curves, CategoryPolicy(policy_per_1000, 1, None), watchlist_size, 1.0)
+    return rule.threshold
 
 
 @app.command("lfw")
@@ -33,6 +46,10 @@ def lfw(
         int | None, typer.Option(help="Use only this many pairs per fold (quick runs).")
     ] = None,
     max_people: Annotated[int | None, typer.Option(help="Use only the first N people for 1:N (quick runs).")] = None,
+    groups: Annotated[
+        Path | None,
+        typer.Option("--groups", help="CSV person,group supplied by the operator (LFW has none): FNIR/FPIR per group."),
+    ] = None,
 ) -> None:
     """Full pipeline on LFW: View-2 verification (10-fold) and open-set 1:N identification (FNIR at FPIR)."""
     settings = settings_from(ctx)
@@ -41,6 +58,8 @@ def lfw(
         raise typer.BadParameter("--gallery-images must be at least 1")
     dataset = LfwDataset(data)
     engine = FaceEngine.from_settings(settings, detector=detector, embedder=embedder).prepare()
+    labels = read_groups(groups)
+    deployed = deployed_threshold(engine, len(dataset.people())) if labels else None
     with typer.progressbar(length=1, label="embedding LFW images") as bar:
         state = {"shown": 0}
 
@@ -56,6 +75,8 @@ def lfw(
             max_pairs_per_fold=max_pairs_per_fold,
             max_people=max_people,
             progress=progress,
+            groups=labels or None,
+            deployed_threshold=deployed,
         )
     write_report(report, json_out)
     summary = {
@@ -75,3 +96,117 @@ def lfw(
         )
     }
     typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command("walkby")
+def walkby(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Option("--data", help="LFW folder (images/<Name>/<Name>_NNNN.jpg).")],
+    json_out: Annotated[Path, typer.Option("--json", help="Where to write the JSON report.")],
+    watchlist_size: Annotated[
+        list[int] | None, typer.Option("--watchlist-size", help="Watchlist size N (repeat; default 10, 100, 1000).")
+    ] = None,
+    enrolled: Annotated[int, typer.Option("--enrolled", help="Enrolled people seen in a walk-by (K).", min=1)] = 100,
+    distractors: Annotated[
+        int, typer.Option("--distractors", help="Walk-bys of people enrolled nowhere (D).", min=1)
+    ] = 200,
+    policy: Annotated[
+        float, typer.Option("--policy", help="False alerts per 1,000 passers-by the rule is set for.")
+    ] = 1.0,
+    groups: Annotated[
+        Path | None, typer.Option("--groups", help="CSV person,group supplied by the operator: rates per group.")
+    ] = None,
+    clips: Annotated[
+        Path | None, typer.Option("--clips", help="Folder for the rendered clips (reused; default beside --json).")
+    ] = None,
+    detector: Annotated[str | None, typer.Option(help="Detector backend.")] = None,
+    embedder: Annotated[str | None, typer.Option(help="Embedder backend, or onnx:FILE.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the people drawn and the clips rendered.")] = 0,
+    sighting_templates: Annotated[
+        bool,
+        typer.Option(
+            "--sighting-templates/--no-sighting-templates",
+            help="Also measure a later walk-by (third photo) with the first walk-by's face added as a template.",
+        ),
+    ] = True,
+) -> None:
+    """Synthetic CCTV walk-bys through the live pipeline: enrolled from one photo, seen from another
+    (docs/evaluation.md). Hit rate, wrong-subject rate and false alerts per 1,000 passers-by per watchlist
+    size, beside today's vote rule and a per-frame rule at the same false-alert rate."""
+    from vigil.eval.walkby import WalkbyConfig, run_walkby
+    from vigil.recognition.calibration import shipped_curves
+    from vigil.vision.catalogue import default_threshold
+
+    settings = settings_from(ctx)
+    sizes = tuple(watchlist_size or [10, 100, 1000])
+    if any(n < 1 for n in sizes):
+        raise typer.BadParameter("--watchlist-size must be at least 1")
+    if not 0 < policy < 1000:
+        raise typer.BadParameter("--policy must be between 0 and 1000 false alerts per 1,000 passers-by")
+    engine = FaceEngine.from_settings(settings, detector=detector, embedder=embedder).prepare()
+    curves = shipped_curves(engine.embedder.name, engine.embedder.version)
+    config = WalkbyConfig(
+        sizes,
+        enrolled,
+        distractors,
+        policy,
+        seed=seed,
+        groups=read_groups(groups),
+        sighting_templates=sighting_templates,
+    )
+    report = run_walkby(
+        engine,
+        data,
+        clips or json_out.parent / "walkby-clips",
+        config,
+        curve=curves.curve if curves else None,
+        model=curves.model if curves else None,
+        fallback_threshold=default_threshold(engine.embedder.name),
+        progress=lambda message: typer.echo(message, err=True),
+    )
+    report["curves"] = curves.source if curves else "none: vote rule at the provisional threshold"
+    if groups is not None:
+        report["groups_file"] = str(groups)
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps(report, indent=2) + "\n")
+    for row in report["results"]:
+        typer.echo(
+            f"N={row['watchlist_size']:>5}: hit {row['hit_rate']:.1%}, wrong subject {row['wrong_subject_rate']:.1%}, "
+            f"false alerts {row['false_alerts_per_1000']:g}/1000 | today's rule {row['todays_rule_hit_rate']:.1%}, "
+            f"per-frame {row['per_frame_hit_rate']:.1%} at the same false-alert rate"
+        )
+
+
+@app.command("curves")
+def curves(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Option("--data", help="LFW folder.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Curves file to write (package data: src/vigil/recognition/curves/).")
+    ],
+    people: Annotated[int, typer.Option(help="People enrolled from their first image.")] = 1500,
+    looks: Annotated[int, typer.Option(help="CCTV-like stills per probe.", min=2)] = 5,
+    embedder: Annotated[str | None, typer.Option(help="Embedder backend.")] = None,
+) -> None:
+    """Measure the error curves and fusion model Vigil ships for an embedder (numbers only; docs/calibration.md)."""
+    from vigil.eval.curves import curves_document, fit_curves, measure_scores
+
+    settings = settings_from(ctx)
+    engine = FaceEngine.from_settings(settings, embedder=embedder).prepare()
+    scores = measure_scores(engine, data, people=people, looks=looks)
+    curve, model = fit_curves(scores)
+    command = f"vigil eval curves --data LFW --out {out.name} --people {people} --looks {looks}"
+    if embedder:
+        command += f" --embedder {embedder}"
+    document = curves_document(engine, scores, curve, model, data="LFW (deep-funneled)", command=command)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document) + "\n")
+    typer.echo(
+        json.dumps(
+            {
+                k: document[k]
+                for k in ("embedder", "version", "templates", "tracks", "stills", "no_face", "validated_floor")
+            }
+            | {"rho": model.rho, "out": str(out)}
+        )
+    )

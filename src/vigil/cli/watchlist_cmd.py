@@ -214,6 +214,23 @@ def reinstate(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help
     audit(ctx, "subject-reinstated", object_type="subject", object_id=subject_id)
 
 
+@app.command("add-sighting")
+def add_sighting(
+    ctx: typer.Context, alert_id: Annotated[str, typer.Argument(help="A confirmed alert (sighting).")]
+) -> None:
+    """Add the matched face of a confirmed sighting to its subject's templates (the face at the crop's centre
+    only, and only if it resembles the subject's photos; removed with the subject)."""
+    from vigil.domain.thresholds import template_floor
+
+    service = _service(ctx)
+    embedder = service.engine.embedder
+    result = service.add_sighting_template(
+        alert_id, min_similarity=template_floor(service.db, embedder.name, embedder.version)
+    )
+    audit(ctx, "sighting-template-added", object_type="subject", object_id=result.subject_id, alert=alert_id)
+    typer.echo(f"{result.subject_id}: added the face of sighting {alert_id} as a template")
+
+
 @app.command("remove")
 def remove(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
     """Delete a subject with its photos and embeddings."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from vigil.domain.users import Principal
 from vigil.errors import RuleError, VigilError
@@ -63,17 +63,27 @@ class AlertView:
     enrolled_photo: str | None
     created_at: datetime
     decisions: tuple[Decision, ...] = ()
+    evidence: float | None = None
+    runner_up_subject_id: str | None = None  # a near-tie: both candidates go to the person deciding
+    runner_up_name: str | None = None
+    runner_up_score: float | None = None
+    runner_up_photo: str | None = None
 
 
-def _query():  # type: ignore[no-untyped-def]
-    first_photo = (
+def _first_photo(subject_id):  # type: ignore[no-untyped-def]
+    """The subject's first enrolled photo (a registered photo, not a template added from a sighting)."""
+    return (
         select(Photo.media_name)
-        .where(Photo.subject_id == Alert.subject_id)
+        .where(Photo.subject_id == subject_id, Photo.from_alert_id.is_(None))
         .order_by(Photo.created_at)
         .limit(1)
         .correlate(Alert)
         .scalar_subquery()
     )
+
+
+def _query():  # type: ignore[no-untyped-def]
+    runner_up = aliased(Subject)
     return (
         select(
             Alert,
@@ -82,16 +92,19 @@ def _query():  # type: ignore[no-untyped-def]
             Category.high_risk,
             Camera.latitude,
             Camera.longitude,
-            first_photo,
+            _first_photo(Alert.subject_id),
+            runner_up.display_name,
+            _first_photo(Alert.runner_up_subject_id),
         )
         .join(Subject, Subject.id == Alert.subject_id)
         .join(Category, Category.name == Subject.category)
         .outerjoin(Camera, Camera.name == Alert.camera)
+        .outerjoin(runner_up, runner_up.id == Alert.runner_up_subject_id)
     )
 
 
 def _view(row, decisions: tuple[Decision, ...] = ()) -> AlertView:  # type: ignore[no-untyped-def]
-    alert, name, category, high_risk, lat, lon, photo = row
+    alert, name, category, high_risk, lat, lon, photo, runner_up_name, runner_up_photo = row
     return AlertView(
         id=alert.id,
         subject_id=alert.subject_id,
@@ -111,6 +124,11 @@ def _view(row, decisions: tuple[Decision, ...] = ()) -> AlertView:  # type: igno
         enrolled_photo=photo,
         created_at=alert.created_at,
         decisions=decisions,
+        evidence=alert.evidence,
+        runner_up_subject_id=alert.runner_up_subject_id,
+        runner_up_name=runner_up_name,
+        runner_up_score=alert.runner_up_score,
+        runner_up_photo=runner_up_photo,
     )
 
 

@@ -43,13 +43,16 @@ class AlertEvent:
     first_seen: float  # POSIX seconds
     last_seen: float
     score: float  # best single-face score
-    evidence: float  # the track's quality-weighted score
+    evidence: float  # the track's evidence, as the similarity one face would need for it
     threshold: float
-    faces: int  # faces voting for the subject
+    faces: int  # faces whose best match is the subject (vote rule: at or above the threshold)
     decisive_capture_at: float  # capture time of the frame that completed the evidence
     crop_jpeg: bytes | None = None
     alert_id: str | None = None
     stored_at: float | None = None
+    runner_up_id: str | None = None  # a near-tie: the second candidate (docs/calibration.md)
+    runner_up_name: str | None = None
+    runner_up_score: float | None = None
 
     @property
     def latency_ms(self) -> float | None:
@@ -75,6 +78,13 @@ class AlertEvent:
             "threshold": round(self.threshold, 4),
             "faces": self.faces,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "runner_up": None
+            if self.runner_up_id is None
+            else {
+                "subject_id": self.runner_up_id,
+                "subject_name": self.runner_up_name,
+                "score": None if self.runner_up_score is None else round(self.runner_up_score, 4),
+            },
         }
 
 
@@ -116,8 +126,11 @@ class AlertRecorder:
             first_seen=_utc(event.first_seen),
             last_seen=_utc(event.last_seen),
             best_score=event.score,
+            evidence=event.evidence,
             threshold=event.threshold,
             faces=event.faces,
+            runner_up_subject_id=event.runner_up_id,
+            runner_up_score=event.runner_up_score,
             crop_name=crop_name,
             decisive_capture_at=_utc(event.decisive_capture_at),
         )
@@ -160,7 +173,7 @@ class AlertRecorder:
                 first_seen=row.first_seen.timestamp(),
                 last_seen=row.last_seen.timestamp(),
                 score=row.best_score,
-                evidence=row.best_score,
+                evidence=row.evidence if row.evidence is not None else row.best_score,
                 threshold=row.threshold,
                 faces=row.faces,
                 decisive_capture_at=row.decisive_capture_at.timestamp(),
@@ -176,6 +189,9 @@ class AlertRecorder:
             old_crop = None
             row.last_seen = max(row.last_seen, _utc(event.last_seen))
             row.faces = max(row.faces, event.faces)
+            row.evidence = max(row.evidence or 0.0, event.evidence)
+            if event.runner_up_id is not None and row.runner_up_subject_id is None:
+                row.runner_up_subject_id, row.runner_up_score = event.runner_up_id, event.runner_up_score
             if event.score > row.best_score:
                 row.best_score = event.score
                 if event.crop_jpeg:

@@ -31,7 +31,7 @@ from vigil.errors import ImageError, ImageTooLargeError, RuleError
 from vigil.vision.engine import FaceEngine
 from vigil.vision.image import decode_image, image_format
 from vigil.vision.quality import assess_quality
-from vigil.vision.types import FaceDetections
+from vigil.vision.types import FaceDetections, central_face
 
 MIN_ENROLL_QUALITY = 0.5
 USABLE_FACE_SCORE = 0.5
@@ -164,4 +164,40 @@ def check_photo(engine: FaceEngine, data: bytes, source_name: str, *, max_bytes:
         yaw=float(quality.yaw[0]),
         pitch=float(quality.pitch[0]),
         vector=vector,
+    )
+
+
+def check_sighting_face(
+    engine: FaceEngine, data: bytes, label: str, *, min_quality: float, max_pixels: int
+) -> CheckedPhoto:
+    """The matched face of a confirmed sighting's crop as a template: the face at the crop's centre (the
+    crop is cut around it; anyone else in the margin is a bystander and is never taken), passing the
+    live quality gate."""
+    try:
+        pixels = decode_image(data, max_pixels=max_pixels, name=label)
+    except ImageError as exc:
+        raise EnrollmentError("photo-format", str(exc)) from exc
+    faces = engine.detect(pixels)
+    usable = faces[(faces.score >= USABLE_FACE_SCORE) & (faces.inter_eye >= USABLE_FACE_EYES_PX)]
+    if len(usable) == 0:
+        raise EnrollmentError("no-face", f"{label}: no usable face found in the sighting's crop")
+    face = usable[central_face(usable, pixels.shape[1], pixels.shape[0])]
+    quality = assess_quality(pixels, face)
+    score = float(quality.score[0])
+    if score < min_quality:
+        raise EnrollmentError("face-quality", f"{label}: face quality {score:.2f} is below the live gate {min_quality}")
+    return CheckedPhoto(
+        source_name=label,
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        extension="jpg",
+        width=int(pixels.shape[1]),
+        height=int(pixels.shape[0]),
+        face=face,
+        quality=score,
+        inter_eye_px=float(quality.inter_eye_px[0]),
+        sharpness=float(quality.sharpness[0]),
+        yaw=float(quality.yaw[0]),
+        pitch=float(quality.pitch[0]),
+        vector=engine.embed(pixels, face).vectors[0],
     )

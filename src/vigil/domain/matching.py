@@ -1,8 +1,10 @@
 """What the live pipeline asks of the watchlist: who might this be, and by which rule is it decided?
 
 A thin read-only view over :class:`~vigil.domain.watchlist.WatchlistService`: gallery search, exact
-per-subject scores, and each subject's name, category and decision rule (the category's threshold, or
-the embedder's default, and its minimum number of faces). Subject details are cached by id.
+per-subject scores, and each subject's name, category and decision rule — the category's operating
+point from its false-alert policy, the error curves and the current watchlist size (or a threshold set
+by hand; ``vigil.domain.thresholds.category_rules``). Subject details are cached by id; the rules are
+worked out again whenever the watchlist's size or the category rules change.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import select
 
+from vigil.domain.thresholds import category_rules
 from vigil.domain.watchlist import WatchlistService
 from vigil.recognition.decision import DecisionRule
 from vigil.recognition.gallery import Candidate
-from vigil.store.models import Category, Subject
-from vigil.vision.catalogue import default_threshold
+from vigil.store.models import Subject
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,9 @@ class SubjectCard:
 class WatchlistMatcher:
     def __init__(self, watchlist: WatchlistService) -> None:
         self.watchlist = watchlist
-        self.default_threshold = default_threshold(watchlist.engine.embedder.name)
         self._cards: dict[str, SubjectCard] = {}
+        self._rules: dict[str, DecisionRule] = {}
+        self._rules_size = -1  # the watchlist size the rules were worked out for
         self._lock = threading.Lock()
 
     @property
@@ -46,19 +49,33 @@ class WatchlistMatcher:
     def subject_scores(self, vectors: np.ndarray, subject_ids: list[str]) -> np.ndarray:
         return self.watchlist._gallery().subject_scores(vectors, subject_ids)
 
+    def rule(self, category: str) -> DecisionRule:
+        """The category's rule at the gallery's current size."""
+        size = self.size
+        with self._lock:
+            if size == self._rules_size and category in self._rules:
+                return self._rules[category]
+        embedder = self.watchlist.engine.embedder
+        rules = {
+            name: rule
+            for name, (rule, _) in category_rules(self.watchlist.db, embedder.name, embedder.version, size).items()
+        }
+        with self._lock:
+            if size != self._rules_size:
+                self._cards.clear()
+            self._rules, self._rules_size = rules, size
+        return rules[category]
+
     def card(self, subject_id: str) -> SubjectCard:
         with self._lock:
-            card = self._cards.get(subject_id)
+            card = self._cards.get(subject_id) if self._rules_size == self.size else None
         if card is not None:
             return card
         with self.watchlist.db.session() as session:
-            row = session.execute(
-                select(Subject.display_name, Subject.category, Category.match_threshold, Category.min_faces)
-                .join(Category, Category.name == Subject.category)
-                .where(Subject.id == subject_id)
+            name, category = session.execute(
+                select(Subject.display_name, Subject.category).where(Subject.id == subject_id)
             ).one()
-        threshold = row[2] if row[2] is not None else self.default_threshold
-        card = SubjectCard(subject_id, row[0], row[1], DecisionRule(float(threshold), int(row[3])))
+        card = SubjectCard(subject_id, name, category, self.rule(category))
         with self._lock:
             self._cards[subject_id] = card
         return card
@@ -78,10 +95,12 @@ class WatchlistMatcher:
         with self._lock:
             if rules:
                 self._cards.clear()
+                self._rules_size = -1
             for subject_id in subject_ids:
                 self._cards.pop(subject_id, None)
 
     def forget(self) -> None:
-        """Drop cached subject details (after a category's rule or a subject changed)."""
+        """Drop cached subject details and rules (after a category's rule or a subject changed)."""
         with self._lock:
             self._cards.clear()
+            self._rules_size = -1

@@ -1,8 +1,10 @@
 """Operating thresholds per category, set on purpose from measured error rates (docs/calibration.md).
 
-* ``measure`` embeds a labelled set (LFW layout) and returns genuine and impostor scores.
-* A calibration (error curves of one embedder version) is stored; thresholds are recommended per
-  category for a target false-alert rate per passer-by and the current watchlist size.
+* Error curves of the active embedder version: the latest stored calibration (``vigil calibrate``),
+  else the curves the project measured and ships for a bundled embedder.
+* Each category states a policy — false alerts per 1,000 passers-by — and its decision rule follows
+  from the curves and the current watchlist size (``category_rules``); a threshold set by hand
+  overrides the policy and is recorded. Thresholds are recommended per category for a target.
 * Setting a threshold is refused below the validated floor (or, before any calibration, below the
   embedder's provisional default), and recorded: who, why, before, after, and the expected error rates.
 * Live figures per camera and category come from adjudication outcomes and the analysis counts; a
@@ -11,10 +13,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, select
@@ -23,12 +23,18 @@ from vigil.clock import Clock, system_clock
 from vigil.domain.audit import AuditLog
 from vigil.errors import RuleError
 from vigil.recognition.calibration import (
+    CategoryPolicy,
+    ErrorCurves,
     ScoreCurve,
+    category_rule,
     operating_point,
     passerby_false_alert_rate,
     score_curve,
+    shipped_curves,
     validated_floor,
 )
+from vigil.recognition.decision import DecisionRule
+from vigil.recognition.fusion import FaceScoreModel
 from vigil.store.db import Database
 from vigil.store.models import (
     Alert,
@@ -41,7 +47,6 @@ from vigil.store.models import (
     ThresholdChange,
 )
 from vigil.vision.catalogue import default_threshold
-from vigil.vision.engine import FaceEngine
 
 DRIFT_FACTOR = 2.0
 DRIFT_MIN_REJECTED = 3
@@ -51,46 +56,53 @@ class ThresholdError(RuleError):
     """A threshold request that breaks a named rule."""
 
 
-def measure(
-    engine: FaceEngine, lfw_dir: Path, *, people: int = 1500, progress: Callable[[int, int], None] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Genuine scores (first two images of each person who has two) and impostor scores (first images of
-    ``people`` different people, every pair) for the engine's embedder."""
-    from vigil.eval.lfw import LfwDataset, embed_paths
-
-    dataset = LfwDataset(lfw_dir)
-    counts = dataset.people()
-    names = sorted(counts)[:people]
-    paths = [dataset.image_path(name, 1) for name in names]
-    pair_names = [name for name in names if counts[name] >= 2]
-    paths += [dataset.image_path(name, 2) for name in pair_names]
-    vectors, found = embed_paths(engine, paths, progress=progress)
-    first, second = vectors[: len(names)], vectors[len(names) :]
-    first_found, second_found = found[: len(names)], found[len(names) :]
-    index = {name: i for i, name in enumerate(names)}
-    genuine = np.array(
-        [
-            float(first[index[name]] @ second[j])
-            for j, name in enumerate(pair_names)
-            if first_found[index[name]] and second_found[j]
-        ]
-    )
-    usable = first[first_found]
-    sims = usable @ usable.T
-    impostor = sims[np.triu_indices(len(usable), k=1)]
-    return genuine, impostor
-
-
 @dataclass(frozen=True)
 class CategoryThreshold:
     category: str
     high_risk: bool
     threshold: float
-    calibrated: bool  # set from a calibration (False: the embedder's provisional default)
+    calibrated: bool  # set by hand (False: from the policy, or the embedder's provisional default)
     watchlist_size: int
     expected_false_alert_rate: float | None
     expected_miss_rate: float | None
     floor: float | None
+    false_alerts_per_1000: float = 1.0  # the category's policy
+    rule: str = "votes"  # "fused" (curves with a fusion model) or "votes"
+    source: str = "provisional"  # "set" by hand, "policy" (from the curves), "provisional"
+    expected_hit_rate: float | None = None  # one face at the threshold (a track of several does better)
+
+
+def load_curves(db: Database, embedder: str, version: str) -> ErrorCurves | None:
+    """The active embedder version's error curves: the latest stored calibration, else the shipped ones."""
+    with db.session() as session:
+        row = session.scalar(
+            select(Calibration)
+            .where(Calibration.embedder == embedder, Calibration.version == version)
+            .order_by(Calibration.id.desc())
+            .limit(1)
+        )
+        if row is not None:
+            model = row.curve.get("score_model")
+            return ErrorCurves(
+                ScoreCurve.from_json(row.curve),
+                FaceScoreModel.from_json(model) if isinstance(model, dict) else None,
+                f"calibration #{row.id}: {row.source}",
+            )
+    return shipped_curves(embedder, version)
+
+
+def category_rules(
+    db: Database, embedder: str, version: str, watchlist_size: int
+) -> dict[str, tuple[DecisionRule, CategoryPolicy]]:
+    """Every category's decision rule at this watchlist size (what the live pipeline decides by)."""
+    curves = load_curves(db, embedder, version)
+    provisional = default_threshold(embedder)
+    out = {}
+    with db.session() as session:
+        for category in session.scalars(select(Category)):
+            policy = CategoryPolicy(category.false_alerts_per_1000, category.min_faces, category.match_threshold)
+            out[category.name] = (category_rule(curves, policy, watchlist_size, provisional)[0], policy)
+    return out
 
 
 @dataclass(frozen=True)
@@ -115,15 +127,28 @@ class ThresholdService:
         self.version = version
 
     # ------------------------------------------------------------ calibrations
-    def store_calibration(self, genuine: np.ndarray, impostor: np.ndarray, source: str, actor: str) -> ScoreCurve:
+    def store_calibration(
+        self,
+        genuine: np.ndarray,
+        impostor: np.ndarray,
+        source: str,
+        actor: str,
+        *,
+        model: FaceScoreModel | None = None,
+    ) -> ScoreCurve:
+        """Store measured curves (and the fusion model fitted to them): from now on they replace the
+        shipped ones for this embedder version."""
         curve = score_curve(genuine, impostor)
+        document = curve.as_json()
+        if model is not None:
+            document["score_model"] = model.as_json()
         with self.db.session() as session:
             session.add(
                 Calibration(
                     embedder=self.embedder,
                     version=self.version,
                     source=source[:255],
-                    curve=curve.as_json(),
+                    curve=document,
                     floor=validated_floor(curve),
                 )
             )
@@ -138,20 +163,18 @@ class ThresholdService:
                 "impostor": curve.impostor,
                 "floor": validated_floor(curve),
                 "data": source,
+                "rho": None if model is None else model.rho,
             },
         )
         return curve
 
+    def curves(self) -> ErrorCurves | None:
+        return load_curves(self.db, self.embedder, self.version)
+
     def curve(self) -> ScoreCurve | None:
-        """The latest calibration of the active embedder version, if any."""
-        with self.db.session() as session:
-            row = session.scalar(
-                select(Calibration)
-                .where(Calibration.embedder == self.embedder, Calibration.version == self.version)
-                .order_by(Calibration.id.desc())
-                .limit(1)
-            )
-            return ScoreCurve.from_json(row.curve) if row is not None else None
+        """The active embedder version's per-face error curve (calibrated, else shipped), if any."""
+        curves = self.curves()
+        return curves.curve if curves is not None else None
 
     def watchlist_size(self) -> int:
         with self.db.session() as session:
@@ -162,23 +185,68 @@ class ThresholdService:
 
     # ------------------------------------------------------------ thresholds
     def thresholds(self) -> list[CategoryThreshold]:
-        curve, size = self.curve(), self.watchlist_size()
-        floor = validated_floor(curve) if curve else None
+        curves, size = self.curves(), self.watchlist_size()
+        floor = validated_floor(curves.curve) if curves else None
+        provisional = default_threshold(self.embedder)
         out = []
         with self.db.session() as session:
             for category in session.scalars(select(Category).order_by(Category.name)):
-                value = category.match_threshold
-                threshold = value if value is not None else default_threshold(self.embedder)
-                far = fnmr = None
-                if curve is not None:
-                    fmr, fnmr = curve.at(threshold)
-                    far = passerby_false_alert_rate(fmr, size)
+                policy = CategoryPolicy(category.false_alerts_per_1000, category.min_faces, category.match_threshold)
+                rule, point = category_rule(curves, policy, size, provisional)
+                source = "set" if category.match_threshold is not None else ("policy" if curves else "provisional")
                 out.append(
                     CategoryThreshold(
-                        category.name, category.high_risk, threshold, value is not None, size, far, fnmr, floor
+                        category.name,
+                        category.high_risk,
+                        rule.threshold,
+                        category.match_threshold is not None,
+                        size,
+                        point.false_alert_rate if point else None,
+                        point.miss_rate if point else None,
+                        floor,
+                        category.false_alerts_per_1000,
+                        "fused" if rule.fused else "votes",
+                        source,
+                        1.0 - point.miss_rate if point else None,
                     )
                 )
         return out
+
+    def set_policy(self, category: str, false_alerts_per_1000: float, *, by: str, reason: str) -> CategoryThreshold:
+        """State a category's policy; its threshold then follows the curves and the watchlist size (a
+        threshold set by hand is cleared)."""
+        if len(reason.strip()) < 3:
+            raise ThresholdError("reason", "say why the policy changes")
+        if not 0.0 < false_alerts_per_1000 < 1000.0:
+            raise ThresholdError("policy", "false alerts per 1,000 passers-by must be between 0 and 1,000")
+        if self.curves() is None:
+            raise ThresholdError(
+                "no-calibration", "no error curves for this embedder: run `vigil calibrate` or set a threshold"
+            )
+        with self.db.session() as session:
+            row = session.get(Category, category)
+            if row is None:
+                raise ThresholdError("category", f"no category {category!r}")
+            before = (row.false_alerts_per_1000, row.match_threshold)
+            row.false_alerts_per_1000 = false_alerts_per_1000
+            row.match_threshold = None
+        now = next(t for t in self.thresholds() if t.category == category)
+        self.audit.record(
+            by,
+            "policy-changed",
+            object_type="category",
+            object_id=category,
+            details={
+                "before_false_alerts_per_1000": before[0],
+                "before_threshold_set": before[1],
+                "false_alerts_per_1000": false_alerts_per_1000,
+                "reason": reason,
+                "watchlist_size": now.watchlist_size,
+                "threshold": now.threshold,
+                "expected_hit_rate": now.expected_hit_rate,
+            },
+        )
+        return now
 
     def recommend(self, targets: dict[str, float]) -> dict[str, tuple[float, float, float, bool]]:
         """Per category: (threshold, expected false-alert rate per passer-by, expected miss rate, resolved)."""
@@ -322,3 +390,10 @@ class AnalysisCounter:
             row.faces += faces
             row.tracks += tracks
             row.embedded += embedded
+
+
+def template_floor(db: Database, embedder: str, version: str) -> float:
+    """The similarity a confirmed sighting's face needs to the subject's photos to become a template: the
+    validated floor of the active curves (FMR 1/1000), else the embedder's provisional threshold."""
+    curves = load_curves(db, embedder, version)
+    return validated_floor(curves.curve) if curves is not None else default_threshold(embedder)

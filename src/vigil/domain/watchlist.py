@@ -19,13 +19,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from vigil.clock import Clock, system_clock
-from vigil.domain.enrollment import CheckedPhoto, EnrollmentError, SubjectFields, check_fields, check_photo
+from vigil.domain.enrollment import (
+    CheckedPhoto,
+    EnrollmentError,
+    SubjectFields,
+    check_fields,
+    check_photo,
+    check_sighting_face,
+)
 from vigil.errors import VigilError
 from vigil.recognition.gallery import Candidate, Gallery
 from vigil.settings import VigilSettings
 from vigil.store.db import Database
 from vigil.store.media import SWEEP_MIN_AGE_S, MediaStore
-from vigil.store.models import Category, Photo, PhotoEmbedding, Subject, SubjectStatus
+from vigil.store.models import Alert, AlertStatus, Category, Photo, PhotoEmbedding, Subject, SubjectStatus
 from vigil.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)
@@ -280,6 +287,42 @@ class WatchlistService:
         self._store(subject, checked, new_subject=False)
         return EnrollmentResult(subject_id, len(checked), warnings)
 
+    def add_sighting_template(self, alert_id: str, *, min_similarity: float) -> EnrollmentResult:
+        """Add the matched face of a **confirmed** sighting to its subject's templates (docs/watchlist.md).
+
+        Only the face at the crop's centre is taken, and only if it resembles the subject's enrolled
+        templates at ``min_similarity`` or more (the subject's own face, never a bystander's). The template
+        is a photo of the subject like any other: removed with the subject and by its retention."""
+        with self.db.session() as session:
+            alert = session.get(Alert, alert_id)
+            if alert is None:
+                raise EnrollmentError("alert", f"no alert {alert_id!r}")
+            if alert.status != AlertStatus.CONFIRMED:
+                raise EnrollmentError("not-confirmed", f"alert {alert_id} is {alert.status}: only a confirmed sighting")
+            if alert.crop_name is None:
+                raise EnrollmentError("no-crop", f"alert {alert_id} has no crop left (retention)")
+            if session.scalar(select(Photo.id).where(Photo.from_alert_id == alert_id)) is not None:
+                raise EnrollmentError("duplicate-photo", f"alert {alert_id}'s face is already a template")
+            subject_id, crop_name = alert.subject_id, alert.crop_name
+        subject = self.get(subject_id)
+        data = self.media.read("crops", crop_name)
+        checked = check_sighting_face(
+            self.engine,
+            data,
+            f"sighting {alert_id}",
+            min_quality=self.settings.live_min_quality,
+            max_pixels=self.settings.max_image_pixels,
+        )
+        own = self._gallery().subject_scores(checked.vector[None], [subject_id])
+        if float(own[0, 0]) < min_similarity:
+            raise EnrollmentError(
+                "not-the-subject",
+                f"the sighting's face scores {float(own[0, 0]):.3f} against the subject's photos, below "
+                f"{min_similarity:.3f}: it is not taken as a template",
+            )
+        self._store(subject, [checked], new_subject=False, from_alert_id=alert_id)
+        return EnrollmentResult(subject_id, 1, [])
+
     def _resemblance_warnings(self, checked: list[CheckedPhoto], *, exclude: str | None) -> list[str]:
         if not checked:
             return []
@@ -299,7 +342,9 @@ class WatchlistService:
                 break
         return warnings
 
-    def _store(self, subject: Subject, checked: list[CheckedPhoto], *, new_subject: bool) -> None:
+    def _store(
+        self, subject: Subject, checked: list[CheckedPhoto], *, new_subject: bool, from_alert_id: str | None = None
+    ) -> None:
         written: list[str] = []
         try:
             for photo in checked:
@@ -308,7 +353,7 @@ class WatchlistService:
                 if new_subject:
                     session.add(subject)
                     session.flush()
-                self._insert_photos(session, subject.id, checked, written)
+                self._insert_photos(session, subject.id, checked, written, from_alert_id=from_alert_id)
         except BaseException:
             for name in written:
                 self.media.delete("photos", name)
@@ -319,7 +364,15 @@ class WatchlistService:
             assert self.gallery is not None
             self.gallery.add(subject.id, vectors, expires_at=subject.expires_at.timestamp())
 
-    def _insert_photos(self, session: Session, subject_id: str, checked: list[CheckedPhoto], names: list[str]) -> None:
+    def _insert_photos(
+        self,
+        session: Session,
+        subject_id: str,
+        checked: list[CheckedPhoto],
+        names: list[str],
+        *,
+        from_alert_id: str | None = None,
+    ) -> None:
         now = self.clock()
         for photo, media_name in zip(checked, names, strict=True):
             if session.scalar(select(Photo.subject_id).where(Photo.sha256 == photo.sha256)) is not None:
@@ -340,6 +393,7 @@ class WatchlistService:
                 yaw=photo.yaw,
                 pitch=photo.pitch,
                 quality=photo.quality,
+                from_alert_id=from_alert_id,
                 created_at=now,
             )
             session.add(row)

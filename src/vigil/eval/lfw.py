@@ -23,7 +23,7 @@ from vigil.errors import DatasetError, ImageError
 from vigil.eval.metrics import IdentificationScores, identify, verification_10fold
 from vigil.vision.engine import FaceEngine
 from vigil.vision.image import load_image
-from vigil.vision.types import FaceDetections
+from vigil.vision.types import central_face
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,6 @@ class LfwDataset:
         return pairs
 
 
-def central_face(faces: FaceDetections, width: int, height: int) -> int:
-    """Index of the face whose box centre is nearest the image centre (LFW labels the centred face)."""
-    centres = (faces.xyxy[:, :2] + faces.xyxy[:, 2:]) / 2.0
-    distance = np.linalg.norm(centres - np.array([width / 2.0, height / 2.0]), axis=1)
-    return int(np.argmin(distance))
-
-
 def embed_paths(
     engine: FaceEngine,
     paths: list[Path],
@@ -146,8 +139,12 @@ def evaluate_lfw(
     max_pairs_per_fold: int | None = None,
     max_people: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    groups: dict[str, str] | None = None,
+    deployed_threshold: float | None = None,
 ) -> dict[str, object]:
-    """Run both protocols and return the JSON-ready report (DET data under ``_det``)."""
+    """Run both protocols and return the JSON-ready report (DET data under ``_det``). With ``groups``
+    (person → label, supplied by the operator), FNIR and FPIR per group at the FPIR 1 % threshold and at
+    ``deployed_threshold``."""
     started = time.perf_counter()
     pairs = dataset.pairs()
     if max_pairs_per_fold is not None:
@@ -185,7 +182,7 @@ def evaluate_lfw(
     by_k: dict[str, dict[str, object]] = {}
     det: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for k in gallery_images:
-        ident = _identification(people, keys, vectors, found, k)
+        ident, mated_names, nonmated_names = _identification(people, keys, vectors, found, k)
         t1, t01 = ident.threshold_at_fpir(0.01), ident.threshold_at_fpir(0.001)
         by_k[str(k)] = {
             "gallery_images": k,
@@ -197,6 +194,19 @@ def evaluate_lfw(
             "fnir_at_fpir_0_1pct": ident.fnir(t01),
             "thresholds": {"fpir_1pct": t1, "fpir_0_1pct": t01},
         }
+        if groups:
+            by_k[str(k)]["groups"] = {
+                "at_fpir_1pct": group_identification(ident, mated_names, nonmated_names, groups, t1),
+                **(
+                    {
+                        "at_deployed": group_identification(
+                            ident, mated_names, nonmated_names, groups, deployed_threshold
+                        )
+                    }
+                    if deployed_threshold is not None
+                    else {}
+                ),
+            }
         det[str(k)] = ident.det_curve()
     first = by_k[str(gallery_images[0])]
     used = found.sum()
@@ -225,12 +235,16 @@ def evaluate_lfw(
 
 def _identification(
     people: dict[str, int], keys: dict[tuple[str, int], int], vectors: np.ndarray, found: np.ndarray, k: int
-) -> IdentificationScores:
+) -> tuple[IdentificationScores, list[str], list[str]]:
+    """The scores, and the person behind each mated and each non-mated probe (for per-group rates)."""
     gallery_rows, gallery_ids, mated_rows, mated_ids, nonmated_rows = [], [], [], [], []
+    mated_names: list[str] = []
+    nonmated_names: list[str] = []
     for person_id, (name, count) in enumerate(people.items()):
         rows = [keys[(name, i)] for i in range(1, count + 1)]
         if count == 1:
             nonmated_rows += rows
+            nonmated_names.append(name)
         elif count > k:
             for row in rows[:k]:
                 if found[row]:
@@ -238,6 +252,7 @@ def _identification(
                     gallery_ids.append(person_id)
             mated_rows += rows[k:]
             mated_ids += [person_id] * (count - k)
+            mated_names += [name] * (count - k)
     mated_rows_a, nonmated_rows_a = np.array(mated_rows, int), np.array(nonmated_rows, int)
     gallery = vectors[gallery_rows]
     ids = np.array(gallery_ids)
@@ -246,7 +261,37 @@ def _identification(
     m_score = np.where(found[mated_rows_a], m_score, -np.inf)
     n_score = np.where(found[nonmated_rows_a], n_score, -np.inf)
     correct = (m_id == np.array(mated_ids)) & found[mated_rows_a]
-    return IdentificationScores(m_score, correct, n_score)
+    return IdentificationScores(m_score, correct, n_score), mated_names, nonmated_names
+
+
+def group_identification(
+    ident: IdentificationScores,
+    mated_names: list[str],
+    nonmated_names: list[str],
+    groups: dict[str, str],
+    threshold: float,
+) -> dict[str, object]:
+    """FNIR and FPIR per operator-supplied group at ``threshold``, with the gap between groups."""
+    from vigil.eval.groups import rate_gap
+
+    hit = ident.mated_correct & (ident.mated_score >= threshold)
+    alert = ident.nonmated_score >= threshold
+    mated_group = np.array([groups.get(n, "") for n in mated_names])
+    nonmated_group = np.array([groups.get(n, "") for n in nonmated_names])
+    per: dict[str, object] = {}
+    misses: dict[str, tuple[int, int]] = {}
+    false: dict[str, tuple[int, int]] = {}
+    for label in sorted({g for g in groups.values() if g}):
+        m, n = mated_group == label, nonmated_group == label
+        misses[label] = (int((~hit[m]).sum()), int(m.sum()))
+        false[label] = (int(alert[n].sum()), int(n.sum()))
+        per[label] = {
+            "mated_probes": int(m.sum()),
+            "fnir": round(float((~hit[m]).mean()), 4) if m.any() else None,
+            "nonmated_probes": int(n.sum()),
+            "fpir": round(float(alert[n].mean()), 4) if n.any() else None,
+        }
+    return {"threshold": threshold, "per_group": per, "fnir_gap": rate_gap(misses), "fpir_gap": rate_gap(false)}
 
 
 def write_report(report: dict[str, object], json_path: Path) -> Path:

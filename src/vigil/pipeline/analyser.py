@@ -239,6 +239,7 @@ class CameraAnalyser:
         if verdict is None:
             return None
         card = cards[verdict.subject_id]
+        runner_up = verdict.runner_up
         previous = track.alerts.get(verdict.subject_id)
         event = AlertEvent(
             key=alert_key(self.camera, track.uid, verdict.subject_id),
@@ -255,9 +256,12 @@ class CameraAnalyser:
             faces=verdict.votes,
             decisive_capture_at=frame.captured_at,
             crop_jpeg=encode_jpeg(track.crops[verdict.best_face]),
+            runner_up_id=None if runner_up is None else runner_up.subject_id,
+            runner_up_name=None if runner_up is None else cards[runner_up.subject_id].display_name,
+            runner_up_score=None if runner_up is None else runner_up.best_score,
         )
         if previous is not None:
-            if event.score > previous.score or event.faces > previous.faces:
+            if event.score > previous.score or event.faces > previous.faces or event.evidence > previous.evidence:
                 # keep the key (and first sighting) of the alert this track belongs to, folded or not
                 event = replace(event, key=previous.key, first_seen=previous.first_seen)
                 self.recorder.update_alert(event)

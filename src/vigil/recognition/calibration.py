@@ -1,4 +1,4 @@
-"""Thresholds from measured error rates (pure numbers; docs/calibration.md).
+"""Thresholds from measured error rates (pure numbers, and the curves shipped as package data; docs/calibration.md).
 
 From a labelled set we measure, for the active embedder, **genuine** scores (two images of the same
 person) and **impostor** scores (images of different people). For a threshold ``T``:
@@ -21,9 +21,14 @@ scores), the threshold is the highest impostor score seen and the result says so
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
+
+from vigil.recognition.decision import DecisionRule
+from vigil.recognition.fusion import FaceScoreModel
 
 FLOOR_FMR = 1e-3
 GRID = np.round(np.arange(0.0, 1.0 + 1e-9, 0.001), 3)
@@ -117,3 +122,64 @@ def operating_point(curve: ScoreCurve, false_alert_rate: float, watchlist_size: 
 def validated_floor(curve: ScoreCurve) -> float:
     ok = np.flatnonzero(curve.fmr <= FLOOR_FMR)
     return float(curve.thresholds[ok[0]]) if len(ok) else float(curve.thresholds[-1])
+
+
+# ------------------------------------------------------------------------------ curves shipped and rules
+@dataclass(frozen=True)
+class ErrorCurves:
+    """What an operating point is derived from: the per-face error curve and, where measured, the
+    fusion model (``vigil.recognition.fusion``), with where they came from."""
+
+    curve: ScoreCurve
+    model: FaceScoreModel | None
+    source: str
+
+
+def shipped_curves(embedder: str, version: str) -> ErrorCurves | None:
+    """The curves the project measured for a bundled embedder (package data ``vigil/recognition/curves``),
+    if they were measured on these exact weights."""
+    resource = resources.files("vigil.recognition").joinpath("curves", f"{embedder}.json")
+    if not resource.is_file():
+        return None
+    document = json.loads(resource.read_text())
+    if document.get("version") != version:
+        return None
+    return ErrorCurves(
+        ScoreCurve.from_json(document["curve"]),
+        FaceScoreModel.from_json(document["score_model"]),
+        f"shipped: {document['data']} ({document['measured']}, {document['command']})",
+    )
+
+
+@dataclass(frozen=True)
+class CategoryPolicy:
+    """What the operator states for a category."""
+
+    false_alerts_per_1000: float  # per 1,000 passers-by
+    min_faces: int
+    threshold_override: float | None  # a threshold set by hand (recorded); None: follow the policy
+
+
+VOTE_RULE_MIN_FACES = 3
+
+
+def category_rule(
+    curves: ErrorCurves | None, policy: CategoryPolicy, watchlist_size: int, provisional: float
+) -> tuple[DecisionRule, OperatingPoint | None]:
+    """The decision rule for a category at this watchlist size, and the operating point behind it.
+
+    With curves: the single-face threshold for the policy (never below the validated floor) unless
+    overridden, and the fused rule where a fusion model was measured. Without: the vote rule at the
+    override or the embedder's provisional threshold."""
+    if curves is None:
+        threshold = policy.threshold_override if policy.threshold_override is not None else provisional
+        return DecisionRule(threshold, max(VOTE_RULE_MIN_FACES, policy.min_faces)), None
+    point = operating_point(curves.curve, policy.false_alerts_per_1000 / 1000.0, watchlist_size)
+    threshold = max(point.threshold, validated_floor(curves.curve))
+    if policy.threshold_override is not None:
+        threshold = policy.threshold_override
+    fmr, fnmr = curves.curve.at(threshold)
+    point = OperatingPoint(threshold, passerby_false_alert_rate(fmr, watchlist_size), fnmr, point.resolved)
+    if curves.model is None:
+        return DecisionRule(threshold, max(VOTE_RULE_MIN_FACES, policy.min_faces)), point
+    return DecisionRule(threshold, policy.min_faces, curves.model), point

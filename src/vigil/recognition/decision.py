@@ -1,16 +1,26 @@
-"""The track-level decision: when does a face track become a red flag? (docs/pipeline.md)
+"""The track-level decision: when does a face track become a red flag? (docs/pipeline.md, docs/calibration.md)
 
 A single frame is weak evidence: motion blur, a half-turned head or a look-alike can push one face
-over the threshold. Vigil therefore decides per *track* (the same face followed across frames):
+over the threshold. Vigil therefore decides per *track* (the same face followed across frames). Each
+embedded face ``i`` of the track has a quality ``q_i`` and, for every candidate subject ``s`` (anyone
+in some face's top results), its similarity ``score_i(s)`` to ``s``'s best template. ``T(s)`` is the
+similarity *one* face needs at the category's operating point.
 
-* Each embedded face ``i`` of the track has a quality ``q_i`` and, for every candidate subject ``s``
-  (any subject in some face's top results), its similarity ``score_i(s)`` to ``s``'s best template.
-* A face **votes** for ``s`` when ``s`` is its best match and ``score_i(s) >= T(s)``, the threshold
-  of ``s``'s category.
-* The track's **evidence** for ``s`` is the quality-weighted mean over *all* its embedded faces,
-  ``E(s) = Σ q_i · score_i(s) / Σ q_i`` — faces that do not resemble ``s`` pull it down.
-* A red flag for ``s`` is raised when ``votes(s) >= N(s)`` (the category's minimum number of faces)
-  **and** ``E(s) >= T(s)``. If several subjects qualify, the one with the highest evidence wins.
+**Fused rule** (the default wherever error curves exist for the embedder): each face's similarity
+becomes a log-likelihood ratio ℓ from the measured curves, and the track's evidence is
+``Λ(s) = n_eff · Σ q_i ℓ_i(s) / Σ q_i`` (``vigil.recognition.fusion``). A red flag for ``s`` when
+``s`` is the best match of at least ``N(s)`` faces (default 1) and ``Λ(s) ≥ ℓ(T(s))`` — the evidence a
+single face at the threshold would give. The verdict's ``evidence`` is reported as the similarity one
+face would need for the same Λ, so ``evidence ≥ threshold`` reads the same under both rules.
+
+**Vote rule** (the landed rule, kept for embedders without curves and as the benchmarks' reference):
+a face votes for ``s`` when ``s`` is its best match and ``score_i(s) ≥ T(s)``; the evidence is the
+quality-weighted mean ``E(s) = Σ q_i · score_i(s) / Σ q_i``; a red flag when ``votes ≥ N(s)`` and
+``E(s) ≥ T(s)``.
+
+If several subjects qualify, the one with the strongest evidence wins; when the runner-up's evidence
+is within the rule's ``tie_margin`` of the winner's, the verdict carries it too, so that a person —
+not the higher score — settles the tie.
 
 Pure: numbers in, a verdict out.
 """
@@ -18,21 +28,39 @@ Pure: numbers in, a verdict out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from vigil.recognition.fusion import FaceScoreModel
+
+TIE_MARGIN_NATS = float(np.log(10.0))  # runner-up evidence within a factor 10 of the winner's: a near-tie
+TIE_MARGIN_SIMILARITY = 0.02  # the same for the vote rule, in similarity
 
 
 @dataclass(frozen=True)
 class DecisionRule:
-    """A category's operating point: similarity threshold and minimum number of voting faces."""
+    """A category's operating point: the similarity one face needs, the minimum number of faces that
+    must have the subject as their best match, and (fused rule) the per-face score model."""
 
     threshold: float
     min_faces: int
+    model: FaceScoreModel | None = None
+    tie_margin: float | None = None  # None: TIE_MARGIN_NATS (fused) or TIE_MARGIN_SIMILARITY (votes)
 
     def __post_init__(self) -> None:
         if self.min_faces < 1:
             raise ValueError("min_faces must be at least 1")
+
+    @property
+    def fused(self) -> bool:
+        return self.model is not None
+
+    @property
+    def margin(self) -> float:
+        if self.tie_margin is not None:
+            return self.tie_margin
+        return TIE_MARGIN_NATS if self.fused else TIE_MARGIN_SIMILARITY
 
 
 @dataclass(frozen=True)
@@ -43,6 +71,8 @@ class Verdict:
     best_score: float
     best_face: int  # index of the face with the highest score for the subject
     threshold: float
+    strength: float = 0.0  # what candidates are ranked by: Λ in nats (fused) or E (votes)
+    runner_up: Verdict | None = None  # a near-tie: the second candidate, for a person to settle
 
 
 def decide(
@@ -60,26 +90,36 @@ def decide(
     scores = np.asarray(scores, np.float64).reshape(len(q), len(subject_ids))
     if len(q) == 0 or len(subject_ids) == 0 or q.sum() <= 0:
         return None
-    evidence = (q[:, None] * scores).sum(axis=0) / q.sum()
+    mean_score = (q[:, None] * scores).sum(axis=0) / q.sum()
     best_of_face = scores.argmax(axis=1)
-    verdicts: list[Verdict] = []
+    ranked: list[tuple[Verdict, bool]] = []  # every candidate's verdict, and whether it qualifies
     for column, subject_id in enumerate(subject_ids):
         rule = rules[subject_id]
         column_scores = scores[:, column]
-        votes = int(((best_of_face == column) & (column_scores >= rule.threshold)).sum())
-        if votes >= rule.min_faces and evidence[column] >= rule.threshold:
-            best_face = int(column_scores.argmax())
-            verdicts.append(
-                Verdict(
-                    subject_id,
-                    float(evidence[column]),
-                    votes,
-                    float(column_scores[best_face]),
-                    best_face,
-                    rule.threshold,
-                )
-            )
-    return max(verdicts, key=lambda v: v.evidence, default=None)
+        best_face = int(column_scores.argmax())
+        top = best_of_face == column
+        if rule.model is not None:
+            strength = float(rule.model.track_evidence(q, column_scores[:, None])[0])
+            evidence = rule.model.similarity_of(strength)
+            votes = int(top.sum())
+            qualifies = votes >= rule.min_faces and strength >= float(rule.model.llr_of(rule.threshold))
+        else:
+            evidence = strength = float(mean_score[column])
+            votes = int((top & (column_scores >= rule.threshold)).sum())
+            qualifies = votes >= rule.min_faces and evidence >= rule.threshold
+        verdict = Verdict(
+            subject_id, evidence, votes, float(column_scores[best_face]), best_face, rule.threshold, strength
+        )
+        ranked.append((verdict, qualifies))
+    ranked.sort(key=lambda item: item[0].strength, reverse=True)
+    winner = next((v for v, ok in ranked if ok), None)
+    if winner is None:
+        return None
+    others = [v for v, _ in ranked if v.subject_id != winner.subject_id]
+    margin = rules[winner.subject_id].margin
+    if others and winner.strength - others[0].strength <= margin:
+        return replace(winner, runner_up=others[0])
+    return winner
 
 
 def per_frame_flags(best_scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

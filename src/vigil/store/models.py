@@ -70,9 +70,11 @@ class Category(Base):
     label: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     high_risk: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Track-level decision rule (docs/pipeline.md); a null threshold means the embedder's default.
+    # Track-level decision rule (docs/calibration.md): the false-alert policy (per 1,000 passers-by) sets
+    # the operating point from the error curves and the watchlist size; a non-null threshold overrides it.
     match_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
-    min_faces: Mapped[int] = mapped_column(Integer, default=3)
+    min_faces: Mapped[int] = mapped_column(Integer, default=1)
+    false_alerts_per_1000: Mapped[float] = mapped_column(Float, default=1.0)
 
 
 class Subject(Base):
@@ -125,6 +127,8 @@ class Photo(Base):
     yaw: Mapped[float] = mapped_column(Float)
     pitch: Mapped[float] = mapped_column(Float)
     quality: Mapped[float] = mapped_column(Float)
+    # Set when the photo is the face of a confirmed sighting added as a template (docs/watchlist.md).
+    from_alert_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     subject: Mapped[Subject] = relationship(back_populates="photos")
@@ -192,9 +196,15 @@ class Alert(Base):
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
     best_score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[float | None] = mapped_column(Float, nullable=True)  # the track's, as a similarity
     threshold: Mapped[float] = mapped_column(Float)
     faces: Mapped[int] = mapped_column(Integer)
     crop_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A near-tie: the second candidate, shown beside the first so that a person settles it.
+    runner_up_subject_id: Mapped[str | None] = mapped_column(
+        ForeignKey("subjects.id", ondelete="SET NULL", name="fk_alerts_runner_up_subject"), nullable=True
+    )
+    runner_up_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING)
     decisive_capture_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

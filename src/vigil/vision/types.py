@@ -115,3 +115,13 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     if np.any(norms == 0) or not np.all(np.isfinite(norms)):
         raise ValueError("cannot normalise a zero or non-finite embedding")
     return (vectors / norms).astype(np.float32)
+
+
+def central_face(faces: FaceDetections, width: int, height: int) -> int:
+    """Index of the face whose box centre is nearest the image centre (LFW labels the centred face; an
+    alert crop is cut around the matched face)."""
+    if len(faces) == 0:
+        raise ValueError("no faces")
+    centres = (faces.xyxy[:, :2] + faces.xyxy[:, 2:]) / 2.0
+    distance = np.linalg.norm(centres - np.array([width / 2.0, height / 2.0]), axis=1)
+    return int(np.argmin(distance))

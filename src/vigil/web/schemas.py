@@ -83,6 +83,13 @@ class DecisionDone(BaseModel):
     at: datetime
 
 
+class RunnerUpOut(BaseModel):
+    subject_id: str
+    subject_name: str | None
+    score: float | None
+    enrolled_photo_url: str | None
+
+
 class AlertOut(BaseModel):
     id: str
     subject_id: str
@@ -102,6 +109,8 @@ class AlertOut(BaseModel):
     enrolled_photo_url: str | None
     created_at: datetime
     decisions: list[DecisionDone] = []
+    evidence: float | None = None
+    runner_up: RunnerUpOut | None = None  # a near-tie: the second candidate, to be settled by a person
 
     @classmethod
     def of(cls, a: AlertView) -> AlertOut:
@@ -124,6 +133,15 @@ class AlertOut(BaseModel):
             enrolled_photo_url=f"/api/media/photos/{a.enrolled_photo}" if a.enrolled_photo else None,
             created_at=a.created_at,
             decisions=[DecisionDone(**d.__dict__) for d in a.decisions],
+            evidence=None if a.evidence is None else round(a.evidence, 4),
+            runner_up=None
+            if a.runner_up_subject_id is None
+            else RunnerUpOut(
+                subject_id=a.runner_up_subject_id,
+                subject_name=a.runner_up_name,
+                score=None if a.runner_up_score is None else round(a.runner_up_score, 4),
+                enrolled_photo_url=f"/api/media/photos/{a.runner_up_photo}" if a.runner_up_photo else None,
+            ),
         )
 
 

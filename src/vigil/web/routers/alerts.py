@@ -7,6 +7,8 @@ import asyncio
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 
 from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError
+from vigil.domain.enrollment import EnrollmentError
+from vigil.domain.thresholds import template_floor
 from vigil.domain.users import Principal
 from vigil.store.models import Role
 from vigil.web.context import WebContext
@@ -72,6 +74,36 @@ def decide(
     out = AlertOut.of(view)
     ctx.feed.updated(alert_id)  # to this server's browsers and, scaled out, every other server's
     return out
+
+
+@router.post("/{alert_id}/template", response_model=AlertOut)
+def add_template(
+    alert_id: str,
+    request: Request,
+    who: Principal = Depends(require(Role.SUPERVISOR)),
+    ctx: WebContext = Depends(context),
+) -> AlertOut:
+    """A supervisor adds the face of this confirmed sighting to its subject's templates (audited)."""
+    if ctx.watchlist is None:
+        raise HTTPException(503, "the watchlist is not loaded in this server")
+    embedder = ctx.watchlist.engine.embedder
+    try:
+        result = ctx.watchlist.add_sighting_template(
+            alert_id, min_similarity=template_floor(ctx.db, embedder.name, embedder.version)
+        )
+    except EnrollmentError as exc:
+        raise HTTPException(404 if exc.rule == "alert" else 422, {"rule": exc.rule, "message": str(exc)}) from None
+    ctx.audit.record(
+        who.username,
+        "sighting-template-added",
+        object_type="subject",
+        object_id=result.subject_id,
+        source=client_address(request),
+        details={"alert": alert_id},
+    )
+    if ctx.matcher is not None:
+        ctx.matcher.apply_changes({result.subject_id})
+    return AlertOut.of(ctx.alerts.get(alert_id))
 
 
 @router.websocket("/live")

@@ -103,17 +103,33 @@ async function initAlert(section) {
   const render = (a) => {
     document.getElementById("crop").src = a.crop_url || "";
     document.getElementById("enrolled").src = a.enrolled_photo_url || "";
+    const tie = a.runner_up;
+    document.getElementById("runner-up").hidden = !tie;
+    document.getElementById("near-tie").hidden = !tie;
+    if (tie) {
+      document.getElementById("runner-up-photo").src = tie.enrolled_photo_url || "";
+      document.getElementById("enrolled-caption").textContent = "First candidate: " + a.subject_name;
+      document.getElementById("runner-up-caption").textContent = "Second candidate: " + (tie.subject_name || tie.subject_id);
+    }
     const facts = document.getElementById("facts"); facts.replaceChildren();
     for (const [k, v] of [["Subject", a.subject_name], ["Category", a.category + (a.high_risk ? " (high risk: two confirmations)" : "")],
       ["Camera", a.camera], ["First seen", when(a.first_seen)], ["Last seen", when(a.last_seen)], ["Faces", a.faces], ["Status", a.status]]) {
       facts.append(el("dt", {}, k), el("dd", { "data-fact": k.toLowerCase() }, v));
     }
-    document.getElementById("score").textContent = `score ${a.score.toFixed(3)} (threshold ${a.threshold.toFixed(3)})`;
+    document.getElementById("score").textContent = `score ${a.score.toFixed(3)}` + (a.evidence !== null ? `, track evidence ${a.evidence.toFixed(3)}` : "") + ` (threshold ${a.threshold.toFixed(3)})` + (tie && tie.score !== null ? `; second candidate ${tie.score.toFixed(3)}` : "");
     const decisions = document.getElementById("decisions"); decisions.replaceChildren();
     for (const d of a.decisions) decisions.append(el("li", {}, `${when(d.at)} ${d.user} (${d.role}): ${d.decision} — ${d.reason}`));
     document.getElementById("decide").hidden = !["pending", "awaiting-second"].includes(a.status);
+    const box = document.getElementById("template-box");
+    if (box) box.hidden = a.status !== "confirmed";
   };
   render(await api("/api/alerts/" + id));
+  const addTemplate = document.getElementById("add-template");
+  if (addTemplate) addTemplate.addEventListener("click", async () => {
+    const out = document.getElementById("template-result");
+    try { await api(`/api/alerts/${id}/template`, { method: "POST" }); out.textContent = "Added: the subject now matches on this face too."; addTemplate.disabled = true; }
+    catch (e) { out.textContent = e.message; }
+  });
   document.getElementById("reveal").addEventListener("click", () => { document.getElementById("score").hidden = false; });
   const form = document.getElementById("decide");
   form.addEventListener("submit", async (event) => {

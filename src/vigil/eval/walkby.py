@@ -1,0 +1,588 @@
+"""The walk-by benchmark: does the live pipeline find an enrolled person seen on camera, when the
+watchlist photo is a *different* photo? (docs/evaluation.md)
+
+* **Enrolled** people: LFW people with at least two images, enrolled from their first; each is seen in
+  a synthetic walk-by clip rendered from their second (``vigil.eval.walkby_render``).
+* **Distractors**: LFW people with a single image, rendered the same way, enrolled nowhere.
+* **Padding**: further people (first images, never rendered) fill the watchlist to ``N``. When ``N``
+  is smaller than the enrolled set, the enrolled people are split into watchlists of ``N`` and each
+  walk-by is judged against its own. Each distractor walk-by is a passer-by trial against each of
+  ``distractor_watchlists`` watchlists (the enrolled ones, then padding-only ones, disjoint while the
+  padding lasts), so that a false-alert rate of one per thousand can be resolved from a few hundred clips.
+* Every clip is decoded (PyAV, the cameras' decoder) at the analysis rate and goes through the real
+  ``CameraAnalyser`` — detector, tracker, quality gate, embedder, gallery search, track decision — once
+  per watchlist size. The detector's and embedder's outputs do not depend on the watchlist, so they
+  are computed once per frame and reused for the other sizes (:class:`MemoEngine`).
+* The rule under test (the fused, calibrated rule at the category's policy) raises the alerts. The
+  references are replayed on the same judgements the analyser made: today's vote rule and a
+  face_recognition-style per-frame rule, each at the threshold that gives the same false-alert rate
+  on the same distractors, and the per-frame rule at face_recognition's tolerance 0.6.
+
+The result holds counts and rates only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vigil.bench.live import CollectingSink, sample_frames
+from vigil.domain.alerts import AlertEvent
+from vigil.errors import DatasetError
+from vigil.eval.lfw import LfwDataset
+from vigil.eval.walkby_render import draw_scene, encode_h264, render_frames, street_background
+from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, SubjectInfo, TrackFaces
+from vigil.recognition.calibration import ScoreCurve, operating_point, validated_floor
+from vigil.recognition.decision import DecisionRule, decide
+from vigil.recognition.fusion import FaceScoreModel
+from vigil.recognition.gallery import Candidate, Gallery
+from vigil.video.sources import Frame
+from vigil.vision.engine import FaceEngine
+from vigil.vision.image import decode_image, load_image
+from vigil.vision.types import Embeddings, FaceDetections, central_face
+
+FACE_RECOGNITION_TOLERANCE = 0.6  # face_recognition's default Euclidean distance between descriptors
+SWEEP = np.round(np.arange(0.30, 1.0005, 0.002), 3)
+CATEGORY = "walkby"
+
+
+def tolerance_as_similarity(tolerance: float) -> float:
+    """Euclidean distance between unit vectors → cosine similarity (d² = 2 − 2 cos)."""
+    return 1.0 - tolerance**2 / 2.0
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    photo: Path  # enrolled (first image), or the only image of a distractor
+    clip_image: Path | None  # rendered in the walk-by (second image; distractors: their only one)
+    next_image: Path | None = None  # a third image: the walk-by after a confirmed sighting
+
+
+@dataclass(frozen=True)
+class Plan:
+    enrolled: list[Person]
+    distractors: list[Person]
+    padding: list[Person]
+
+
+def plan_people(dataset: LfwDataset, *, enrolled: int, distractors: int, padding: int, seed: int = 0) -> Plan:
+    counts = dataset.people()
+    rng = np.random.default_rng(seed)
+    multi = [n for n, c in counts.items() if c >= 2]
+    single = [n for n, c in counts.items() if c == 1]
+    rng.shuffle(multi)
+    rng.shuffle(single)
+    chosen = [
+        Person(
+            n, dataset.image_path(n, 1), dataset.image_path(n, 2), dataset.image_path(n, 3) if counts[n] >= 3 else None
+        )
+        for n in multi[:enrolled]
+    ]
+    strangers = [Person(n, dataset.image_path(n, 1), dataset.image_path(n, 1)) for n in single[:distractors]]
+    spare = [dataset.image_path(n, 1) for n in multi[enrolled:]] + [
+        dataset.image_path(n, 1) for n in single[distractors:]
+    ]
+    pad_names = [p.parent.name for p in spare]
+    order = rng.permutation(len(spare))[:padding]
+    pad = [Person(pad_names[i], spare[i], None) for i in order]
+    if len(chosen) < enrolled or len(strangers) < distractors:
+        raise DatasetError(
+            f"the data set has {len(multi)} people with two images and {len(single)} with one: too few for "
+            f"{enrolled} enrolled and {distractors} distractors"
+        )
+    return Plan(chosen, strangers, pad)
+
+
+# ------------------------------------------------------------------------------------------ the engine
+class MemoEngine:
+    """The face engine with its outputs remembered per frame image (they do not depend on the watchlist)."""
+
+    def __init__(self, engine: FaceEngine) -> None:
+        self.engine = engine
+        self.detector = engine.detector
+        self.embedder = engine.embedder
+        self._detections: dict[int, FaceDetections] = {}
+        self._vectors: dict[tuple[int, int], np.ndarray] = {}
+
+    def forget(self) -> None:
+        self._detections.clear()
+        self._vectors.clear()
+
+    def detect(self, image: np.ndarray) -> FaceDetections:
+        key = id(image)
+        if key not in self._detections:
+            self._detections[key] = self.engine.detect(image)
+        return self._detections[key]
+
+    def embed(self, image: np.ndarray, faces: FaceDetections) -> Embeddings:
+        every = self._detections[id(image)]
+        rows = [int(np.flatnonzero((every.xyxy == box).all(axis=1))[0]) for box in faces.xyxy]
+        missing = [r for r in rows if (id(image), r) not in self._vectors]
+        if missing:
+            fresh = self.engine.embed(image, every[np.array(missing)]).vectors
+            for r, v in zip(missing, fresh, strict=True):
+                self._vectors[(id(image), r)] = v
+        vectors = np.stack([self._vectors[(id(image), r)] for r in rows])
+        return Embeddings(vectors, model=self.embedder.name, version=self.embedder.version)
+
+
+# ----------------------------------------------------------------------------------------- the matcher
+@dataclass
+class _Card:
+    display_name: str
+    category: str
+    rule: DecisionRule
+
+
+class WatchlistOfVectors:
+    """A watchlist of N templates in a real :class:`Gallery`, one category, one rule."""
+
+    def __init__(self, names: list[str], vectors: np.ndarray, rule: DecisionRule) -> None:
+        self.gallery = Gallery(vectors.shape[1])
+        self.gallery.add_many(names, vectors, np.full(len(names), np.inf))
+        self.rule = rule
+
+    def search(self, vectors: np.ndarray, k: int, at: float) -> list[list[Candidate]]:
+        return self.gallery.search(vectors, k, at=at)
+
+    def subject_scores(self, vectors: np.ndarray, subject_ids: list[str]) -> np.ndarray:
+        return self.gallery.subject_scores(vectors, subject_ids)
+
+    def card(self, subject_id: str) -> SubjectInfo:
+        return _Card(subject_id, CATEGORY, self.rule)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One call of the track decision: the track's faces so far and their scores against its candidates."""
+
+    track: str
+    qualities: np.ndarray
+    subject_ids: list[str]
+    scores: np.ndarray
+
+
+class RecordingAnalyser(CameraAnalyser):
+    """The real analyser, noting every judgement it makes so reference rules can be replayed on it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.judgements: list[Judgement] = []
+
+    def _judge(self, track: TrackFaces, frame: Frame) -> Any:
+        if track.candidates:
+            subject_ids = sorted(track.candidates)
+            scores = self.matcher.subject_scores(np.stack(track.vectors), subject_ids)
+            self.judgements.append(Judgement(track.uid, np.array(track.qualities), subject_ids, scores))
+        return super()._judge(track, frame)
+
+
+@dataclass
+class ClipRun:
+    person: Person
+    kind: str  # "enrolled" | "distractor"
+    alerted: set[str]
+    judgements: list[Judgement]
+    faces_embedded: int
+    frames: int
+
+
+# --------------------------------------------------------------------------------------------- replays
+def vote_rule_alerts(judgements: list[Judgement], threshold: float, min_faces: int = 3) -> set[str]:
+    rule = DecisionRule(threshold, min_faces)
+    out = set()
+    for j in judgements:
+        verdict = decide(j.qualities, j.subject_ids, j.scores, dict.fromkeys(j.subject_ids, rule))
+        if verdict is not None:
+            out.add(verdict.subject_id)
+    return out
+
+
+def per_frame_alerts(judgements: list[Judgement], threshold: float) -> set[str]:
+    out = set()
+    for j in judgements:
+        best = j.scores.argmax(axis=1)
+        for row, column in enumerate(best):
+            if j.scores[row, column] >= threshold:
+                out.add(j.subject_ids[column])
+    return out
+
+
+@dataclass(frozen=True)
+class Rates:
+    hit_rate: float
+    wrong_subject_rate: float
+    false_alerts_per_1000: float
+
+
+def rates(runs: list[ClipRun], alerted: Callable[[ClipRun], set[str]]) -> Rates:
+    enrolled = [r for r in runs if r.kind == "enrolled"]
+    strangers = [r for r in runs if r.kind == "distractor"]
+    hits = wrong = false = 0
+    for r in enrolled:
+        subjects = alerted(r)
+        hits += r.person.name in subjects
+        wrong += bool(subjects - {r.person.name})
+    for r in strangers:
+        false += bool(alerted(r))
+    return Rates(hits / max(1, len(enrolled)), wrong / max(1, len(enrolled)), 1000.0 * false / max(1, len(strangers)))
+
+
+def at_same_false_alerts(
+    runs: list[ClipRun], rule: Callable[[list[Judgement], float], set[str]], budget_per_1000: float
+) -> tuple[float, Rates]:
+    """The threshold of ``rule`` with the best hit rate whose false alerts stay within the budget."""
+    best: tuple[float, Rates] | None = None
+    for threshold in SWEEP:
+
+        def alerted(run: ClipRun, t: float = float(threshold)) -> set[str]:
+            return rule(run.judgements, t)
+
+        r = rates(runs, alerted)
+        if r.false_alerts_per_1000 <= budget_per_1000 + 1e-9 and (best is None or r.hit_rate > best[1].hit_rate):
+            best = (float(threshold), r)
+    assert best is not None  # at the top of the sweep nothing alerts
+    return best
+
+
+# ------------------------------------------------------------------------------------------- rendering
+def render_clips(
+    people: list[Person], folder: Path, engine: FaceEngine, *, seed: int, image: str = "clip_image"
+) -> dict[str, Path]:
+    """Render (or reuse) one walk-by clip per person from ``image`` (``clip_image`` or ``next_image``);
+    a person whose photo has no face gets none."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clips: dict[str, Path] = {}
+    for i, person in enumerate(people):
+        source = getattr(person, image)
+        if source is None:
+            continue
+        path = folder / f"{source.stem}-s{seed}.mp4"
+        if not path.is_file():
+            portrait = load_image(source)
+            faces = engine.detect(portrait)
+            if len(faces) == 0:
+                continue
+            face = faces[central_face(faces, portrait.shape[1], portrait.shape[0])]
+            rng = np.random.default_rng([seed, i, len(person.name), image == "next_image"])
+            background = street_background(rng)
+            scene = draw_scene(rng)
+            iod = float(np.linalg.norm(face.kps[0][1] - face.kps[0][0]))
+            frames = render_frames(portrait, face.xyxy[0], iod, background, scene)
+            encode_h264(frames, path.with_suffix(".tmp.mp4"), bitrate=scene.bitrate).rename(path)
+        clips[person.name] = path
+    return clips
+
+
+def enroll_vectors(engine: FaceEngine, people: list[Person]) -> dict[str, np.ndarray]:
+    """One template per person from their photo (the largest central face); people without a face are left out."""
+    out = {}
+    for person in people:
+        image = load_image(person.photo)
+        faces = engine.detect(image)
+        if len(faces) == 0:
+            continue
+        face = faces[central_face(faces, image.shape[1], image.shape[0])]
+        out[person.name] = engine.embed(image, face).vectors[0]
+    return out
+
+
+# --------------------------------------------------------------------------------------------- the run
+@dataclass
+class WalkbyConfig:
+    watchlist_sizes: tuple[int, ...] = (10, 100, 1000)
+    enrolled: int = 100
+    distractors: int = 200
+    policy_per_1000: float = 1.0  # false alerts per 1,000 passers-by
+    analysis_fps: float = 5.0
+    seed: int = 0
+    groups: dict[str, str] = field(default_factory=dict)
+    sighting_templates: bool = True  # also measure the gain of one confirmed sighting's face as a template
+    distractor_watchlists: int = 5  # each distractor walk-by is a passer-by trial against this many watchlists
+
+
+def rule_for(
+    curve: ScoreCurve | None, model: FaceScoreModel | None, policy_per_1000: float, size: int, fallback: float
+) -> tuple[DecisionRule, dict[str, Any]]:
+    """The fused rule at the policy's operating point for a watchlist of ``size`` (or the vote rule at
+    ``fallback`` when the embedder has no curves)."""
+    if curve is None or model is None:
+        return DecisionRule(fallback, 3), {"rule": "votes", "threshold": fallback, "calibrated": False}
+    point = operating_point(curve, policy_per_1000 / 1000.0, size)
+    threshold = max(point.threshold, validated_floor(curve))
+    return DecisionRule(threshold, 1, model), {
+        "rule": "fused",
+        "policy_false_alerts_per_1000": policy_per_1000,
+        "threshold": threshold,
+        "evidence_needed_nats": round(float(model.llr_of(threshold)), 3),
+        "rho": model.rho,
+        "resolved": point.resolved,
+        "expected_single_face_hit_rate": round(1.0 - curve.at(threshold)[1], 4),
+    }
+
+
+class CropKeepingSink(CollectingSink):
+    """Keeps, per subject, the crop the alert would store (the best-scoring face's), as a sighting's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crops: dict[str, tuple[float, bytes]] = {}
+
+    def _keep(self, event: AlertEvent) -> None:
+        if event.crop_jpeg and event.score > self.crops.get(event.subject_id, (-2.0, b""))[0]:
+            self.crops[event.subject_id] = (event.score, event.crop_jpeg)
+
+    def raise_alert(self, event: AlertEvent) -> AlertEvent | None:
+        self._keep(event)
+        return super().raise_alert(event)
+
+    def update_alert(self, event: AlertEvent) -> None:
+        self._keep(event)
+
+
+@dataclass
+class ClipOutcome:
+    alerted: set[str]
+    judgements: list[Judgement]
+    crops: dict[str, bytes]
+    embedded: int
+    frames: int
+
+
+def run_clip(engine: MemoEngine, name: str, matcher: WatchlistOfVectors, frames: list[Frame]) -> ClipOutcome:
+    """One walk-by through the real analyser at the analysis rate the frames were sampled at."""
+    sink = CropKeepingSink()
+    analyser = RecordingAnalyser(name, engine, matcher, sink, AnalysisSettings())  # type: ignore[arg-type]
+    for frame in frames:
+        analyser.process(frame)
+    analyser.finish()
+    return ClipOutcome(
+        {e.subject_id for e in sink.raised},
+        analyser.judgements,
+        {s: crop for s, (_, crop) in sink.crops.items()},
+        analyser.counters.embedded,
+        analyser.counters.frames,
+    )
+
+
+def sighting_template(engine: FaceEngine, crop_jpeg: bytes) -> np.ndarray | None:
+    """The template a supervisor's "add this face" makes of a sighting's crop: its centre face, embedded."""
+    image = decode_image(crop_jpeg)
+    faces = engine.detect(image)
+    if len(faces) == 0:
+        return None
+    return engine.embed(image, faces[central_face(faces, image.shape[1], image.shape[0])]).vectors[0]
+
+
+def run_walkby(
+    engine: FaceEngine,
+    lfw_dir: Path,
+    clips_dir: Path,
+    config: WalkbyConfig,
+    *,
+    curve: ScoreCurve | None,
+    model: FaceScoreModel | None,
+    fallback_threshold: float,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    say = progress or (lambda _m: None)
+    dataset = LfwDataset(lfw_dir)
+    largest = max(config.watchlist_sizes)
+    plan = plan_people(
+        dataset,
+        enrolled=config.enrolled,
+        distractors=config.distractors,
+        padding=largest * config.distractor_watchlists,
+        seed=config.seed,
+    )
+    say(f"rendering {len(plan.enrolled) + len(plan.distractors)} walk-by clips into {clips_dir}")
+    clips = render_clips(plan.enrolled + plan.distractors, clips_dir, engine, seed=config.seed)
+    say("enrolling")
+    templates = enroll_vectors(engine, plan.enrolled + plan.padding)
+    enrolled = [p for p in plan.enrolled if p.name in templates and p.name in clips]
+    distractors = [p for p in plan.distractors if p.name in clips]
+    padding = [p for p in plan.padding if p.name in templates]
+    if len(padding) < largest - len(enrolled):
+        raise DatasetError(f"too few further people ({len(padding)}) to pad a watchlist to {largest}")
+    memo = MemoEngine(engine)
+    results = []
+    runs_by_size: dict[int, list[ClipRun]] = {n: [] for n in config.watchlist_sizes}
+    rules = {n: rule_for(curve, model, config.policy_per_1000, n, fallback_threshold) for n in config.watchlist_sizes}
+    watchlists: dict[int, list[WatchlistOfVectors]] = {}
+    members: dict[int, list[list[str]]] = {}
+    pool = [p.name for p in padding]
+    for n in config.watchlist_sizes:
+        chunks = [enrolled[i : i + n] for i in range(0, len(enrolled), n)] or [[]]
+        while len(chunks) < config.distractor_watchlists:
+            chunks.append([])  # further watchlists of padding only, for more passer-by trials
+        lists, used = [], 0
+        for chunk in chunks:
+            need = max(0, n - len(chunk))
+            fill = [pool[(used + j) % len(pool)] for j in range(need)] if pool else []
+            used += need
+            lists.append([p.name for p in chunk] + fill)
+        members[n] = lists
+        watchlists[n] = [
+            WatchlistOfVectors(names, np.stack([templates[x] for x in names]), rules[n][0]) for names in lists
+        ]
+    sightings: dict[int, dict[str, bytes]] = {n: {} for n in config.watchlist_sizes}
+    walkers = [(p, "enrolled") for p in enrolled] + [(p, "distractor") for p in distractors]
+    for done, (person, kind) in enumerate(walkers, 1):
+        frames = sample_frames(clips[person.name], config.analysis_fps)
+        for n in config.watchlist_sizes:
+            # enrolled: against the watchlist holding them; distractors: one passer-by trial per watchlist
+            if kind == "enrolled":
+                which = [next(i for i, names in enumerate(members[n]) if person.name in names)]
+            else:
+                which = list(range(min(config.distractor_watchlists, len(members[n]))))
+            for i in which:
+                outcome = run_clip(memo, person.name, watchlists[n][i], frames)
+                runs_by_size[n].append(
+                    ClipRun(person, kind, outcome.alerted, outcome.judgements, outcome.embedded, outcome.frames)
+                )
+                if kind == "enrolled" and person.name in outcome.crops and person.next_image is not None:
+                    sightings[n][person.name] = outcome.crops[person.name]
+        memo.forget()
+        if done % 25 == 0:
+            say(f"{done}/{len(walkers)} walk-bys analysed")
+    gains: dict[int, dict[str, Any]] = {}
+    if config.sighting_templates:
+        later = [p for p in enrolled if p.next_image is not None]
+        say(f"rendering {len(later)} later walk-bys (a third photo) for the sighting-template measurement")
+        next_clips = render_clips(later, clips_dir, engine, seed=config.seed, image="next_image")
+        for n in config.watchlist_sizes:
+            gains[n] = measure_sighting_gain(
+                engine,
+                memo,
+                [p for p in later if p.name in next_clips],
+                next_clips,
+                sightings[n],
+                members[n],
+                templates,
+                rules[n][0],
+                config.analysis_fps,
+            )
+    tolerance = tolerance_as_similarity(FACE_RECOGNITION_TOLERANCE)
+    for n in config.watchlist_sizes:
+        runs = runs_by_size[n]
+        fused = rates(runs, lambda r: r.alerted)
+        votes_t, votes = at_same_false_alerts(runs, vote_rule_alerts, fused.false_alerts_per_1000)
+        frame_t, frame = at_same_false_alerts(runs, per_frame_alerts, fused.false_alerts_per_1000)
+        at_tolerance = rates(runs, lambda r: per_frame_alerts(r.judgements, tolerance))
+        landed = rates(runs, lambda r: vote_rule_alerts(r.judgements, fallback_threshold))
+        entry: dict[str, Any] = {
+            "watchlist_size": n,
+            "watchlists": len(watchlists[n]),
+            "enrolled_walkbys": sum(r.kind == "enrolled" for r in runs),
+            "distractor_walkbys": len(distractors),
+            "passerby_trials": sum(r.kind == "distractor" for r in runs),
+            "hit_rate": round(fused.hit_rate, 4),
+            "wrong_subject_rate": round(fused.wrong_subject_rate, 4),
+            "false_alerts_per_1000": round(fused.false_alerts_per_1000, 2),
+            "operating_point": rules[n][1],
+            "todays_rule_hit_rate": round(votes.hit_rate, 4),
+            "todays_rule_threshold": votes_t,
+            "todays_rule_false_alerts_per_1000": round(votes.false_alerts_per_1000, 2),
+            "todays_rule_at_provisional_threshold": {
+                "threshold": fallback_threshold,
+                "hit_rate": round(landed.hit_rate, 4),
+                "false_alerts_per_1000": round(landed.false_alerts_per_1000, 2),
+            },
+            "per_frame_hit_rate": round(frame.hit_rate, 4),
+            "per_frame_threshold": frame_t,
+            "per_frame_false_alerts_per_1000": round(frame.false_alerts_per_1000, 2),
+            "per_frame_at_tolerance_0_6": {
+                "similarity": round(tolerance, 3),
+                "hit_rate": round(at_tolerance.hit_rate, 4),
+                "wrong_subject_rate": round(at_tolerance.wrong_subject_rate, 4),
+                "false_alerts_per_1000": round(at_tolerance.false_alerts_per_1000, 2),
+            },
+            "faces_embedded_per_walkby": round(
+                float(np.mean([r.faces_embedded for r in runs if r.kind == "enrolled"] or [0])), 2
+            ),
+        }
+        if config.groups:
+            entry["groups"] = group_rates(runs, config.groups)
+        if n in gains:
+            entry["sighting_template"] = gains[n]
+        results.append(entry)
+    return {
+        "detector": engine.detector.name,
+        "embedder": f"{engine.embedder.name}@{engine.embedder.version}",
+        "data": str(lfw_dir),
+        "enrolled": len(enrolled),
+        "distractors": len(distractors),
+        "analysis_fps": config.analysis_fps,
+        "seed": config.seed,
+        "results": results,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def measure_sighting_gain(
+    engine: FaceEngine,
+    memo: MemoEngine,
+    people: list[Person],
+    next_clips: dict[str, Path],
+    sighting_crops: dict[str, bytes],
+    members: list[list[str]],
+    templates: dict[str, np.ndarray],
+    rule: DecisionRule,
+    analysis_fps: float,
+) -> dict[str, Any]:
+    """Hit rate on each person's *next* walk-by (rendered from a third photo), enrolled from one photo,
+    without and with the face of their first, confirmed walk-by added as a template. A first walk-by that
+    raised no correct alert adds nothing (there is no sighting to confirm)."""
+    before = after = added = 0
+    for person in people:
+        names = next(names for names in members if person.name in names)
+        vectors = np.stack([templates[x] for x in names])
+        frames = sample_frames(next_clips[person.name], analysis_fps)
+        plain = run_clip(memo, person.name, WatchlistOfVectors(names, vectors, rule), frames)
+        before += person.name in plain.alerted
+        extra = sighting_template(engine, sighting_crops[person.name]) if person.name in sighting_crops else None
+        if extra is None:
+            after += person.name in plain.alerted
+        else:
+            added += 1
+            grown = WatchlistOfVectors([*names, person.name], np.vstack([vectors, extra[None]]), rule)
+            after += person.name in run_clip(memo, person.name, grown, frames).alerted
+        memo.forget()
+    count = max(1, len(people))
+    return {
+        "next_walkbys": len(people),
+        "sightings_added": added,
+        "hit_rate_enrolled_photo_only": round(before / count, 4),
+        "hit_rate_with_sighting_template": round(after / count, 4),
+    }
+
+
+def group_rates(runs: list[ClipRun], groups: dict[str, str]) -> dict[str, Any]:
+    """Hit and false-alert rates per operator-supplied group, with the gap between the extremes."""
+    from vigil.eval.groups import rate_gap
+
+    labels = sorted({groups[r.person.name] for r in runs if r.person.name in groups})
+    per: dict[str, Any] = {}
+    hits: dict[str, tuple[int, int]] = {}
+    falses: dict[str, tuple[int, int]] = {}
+    for label in labels:
+        mine = [r for r in runs if groups.get(r.person.name) == label]
+        enrolled = [r for r in mine if r.kind == "enrolled"]
+        strangers = [r for r in mine if r.kind == "distractor"]
+        h = sum(r.person.name in r.alerted for r in enrolled)
+        f = sum(bool(r.alerted) for r in strangers)
+        hits[label], falses[label] = (h, len(enrolled)), (f, len(strangers))
+        per[label] = {
+            "enrolled_walkbys": len(enrolled),
+            "hit_rate": round(h / len(enrolled), 4) if enrolled else None,
+            "distractor_walkbys": len(strangers),
+            "false_alerts_per_1000": round(1000 * f / len(strangers), 2) if strangers else None,
+        }
+    return {"per_group": per, "hit_rate_gap": rate_gap(hits), "false_alert_rate_gap": rate_gap(falses)}

@@ -1,0 +1,43 @@
+"""Calibrated track decisions: a false-alert policy per category, near-tie runner-ups on alerts,
+templates added from confirmed sightings.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("categories") as batch:
+        batch.add_column(sa.Column("false_alerts_per_1000", sa.Float(), nullable=False, server_default="1.0"))
+    # Under the fused rule one decisive face is calibrated to the policy; 3 was the vote rule's default.
+    op.execute("UPDATE categories SET min_faces = 1 WHERE min_faces = 3")
+    with op.batch_alter_table("alerts") as batch:
+        batch.add_column(sa.Column("evidence", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("runner_up_subject_id", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("runner_up_score", sa.Float(), nullable=True))
+        batch.create_foreign_key(
+            "fk_alerts_runner_up_subject", "subjects", ["runner_up_subject_id"], ["id"], ondelete="SET NULL"
+        )
+    with op.batch_alter_table("photos") as batch:
+        batch.add_column(sa.Column("from_alert_id", sa.String(32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("photos") as batch:
+        batch.drop_column("from_alert_id")
+    with op.batch_alter_table("alerts") as batch:
+        batch.drop_constraint("fk_alerts_runner_up_subject", type_="foreignkey")
+        batch.drop_column("runner_up_score")
+        batch.drop_column("runner_up_subject_id")
+        batch.drop_column("evidence")
+    op.execute("UPDATE categories SET min_faces = 3 WHERE min_faces = 1")
+    with op.batch_alter_table("categories") as batch:
+        batch.drop_column("false_alerts_per_1000")

@@ -148,3 +148,45 @@ def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp
         json.dumps({"red_flag_stored_to_screen_ms": round(screen_latency_ms, 1), "at": datetime.now().isoformat()})
     )
     print(f"red flag on the operator's screen {screen_latency_ms:.0f} ms after it was stored")
+
+
+def test_a_near_tie_shows_both_enrolled_photos_before_any_score(tmp_path, settings, engine, astronaut, hopper) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    running = start_server(tmp_path, settings, engine)
+    first = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
+    second = running.watchlist.enroll(live_fields("Grace Hopper", "missing-person"), [("h.jpg", jpeg(hopper))])
+    stored = running.recorder.raise_alert(
+        alert_event(
+            first.subject_id, runner_up_id=second.subject_id, runner_up_name="Grace Hopper", runner_up_score=0.96
+        )
+    )
+    assert stored is not None
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            _login(page, running.url, "supervisor")
+            page.wait_for_url("**/live")
+            page.goto(f"{running.url}/alerts/{stored.alert_id}")
+            expect(page.locator("#near-tie")).to_be_visible()
+            expect(page.locator("#runner-up")).to_be_visible()
+            expect(page.locator("#runner-up-caption")).to_contain_text("Grace Hopper")
+            expect(page.locator("#enrolled-caption")).to_contain_text("Eileen Collins")
+            for image in ("#crop", "#enrolled", "#runner-up-photo"):  # every face loaded, side by side
+                page.wait_for_function(f"document.querySelector('{image}').naturalWidth > 0")
+            expect(page.locator("#score")).to_be_hidden()  # faces first, scores on request
+            page.screenshot(path=str(shots / "adjudication-near-tie.png"))
+            page.click("#reveal")
+            expect(page.locator("#score")).to_contain_text("second candidate 0.960")
+            expect(page.locator("#template-box")).to_be_hidden()  # only a confirmed sighting's face
+            page.fill("#decide textarea[name=reason]", "hair and jaw match the first photo, not the second")
+            page.click("#decide button[value=confirmed]")
+            expect(page.locator("[data-fact=status]")).to_have_text("confirmed")
+            expect(page.locator("#template-box")).to_be_visible()
+            browser.close()
+    finally:
+        running.stop()

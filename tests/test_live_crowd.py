@@ -92,8 +92,9 @@ def test_vigil_run_raises_exactly_one_alert_for_the_enrolled_passerby(
     assert len(lines) == 1, lines
     alert = lines[0]
     assert alert["subject_id"] == subject_id and alert["subject_name"] == "Passer By"
-    assert alert["camera"] == "plaza" and alert["faces"] >= 3
-    assert alert["score"] >= alert["threshold"] and alert["evidence"] >= alert["threshold"]
+    assert alert["camera"] == "plaza" and alert["faces"] >= 1
+    # the fused rule: the track's evidence reaches what one face at the threshold would give
+    assert alert["evidence"] >= alert["threshold"] and alert["score"] <= 1.0
     assert alert["first_seen"] <= alert["last_seen"]
     summary = json.loads(result.stderr.strip().splitlines()[-1])
     assert summary["camera"] == "plaza" and summary["alerts"] == 1 and summary["dropped_frames"] == 0

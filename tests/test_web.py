@@ -37,6 +37,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/alerts"): ("operator", "supervisor"),
     ("GET", "/api/alerts/{alert_id}"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/decision"): ("operator", "supervisor"),
+    ("POST", "/api/alerts/{alert_id}/template"): ("supervisor",),
     ("GET", "/api/thresholds"): ("supervisor", "auditor"),
     ("POST", "/api/thresholds/{category}"): ("supervisor",),
     ("GET", "/api/thresholds/history"): ("supervisor", "auditor"),
@@ -253,3 +254,77 @@ def test_metrics_hold_counts_only(client: TestClient, ctx: WebContext, astronaut
     assert "vigil_alerts_raised_total 1" in text and "vigil_alerts_open 1" in text
     assert "vigil_alert_latency_ms_count 1" in text
     assert "Eileen" not in text and subject not in text
+
+
+def _face_crop_jpeg(engine, image: np.ndarray) -> bytes:  # type: ignore[no-untyped-def]
+    """An alert crop as the pipeline cuts it: 1.6 times the face, JPEG."""
+    from vigil.pipeline.analyser import encode_jpeg, face_crop
+
+    faces = engine.detect(image)
+    return encode_jpeg(face_crop(image, faces.xyxy[0], max_px=240))
+
+
+def test_a_near_tie_shows_both_candidates(client: TestClient, ctx: WebContext, astronaut, hopper) -> None:  # type: ignore[no-untyped-def]
+    assert ctx.watchlist is not None
+    first = ctx.watchlist.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
+    second = ctx.watchlist.enroll(live_fields("Grace Hopper"), [("h.jpg", jpeg(hopper))]).subject_id
+    recorder = AlertRecorder(ctx.db, ctx.media)
+    stored = recorder.raise_alert(
+        alert_event(first, runner_up_id=second, runner_up_name="Grace Hopper", runner_up_score=0.961)
+    )
+    assert stored is not None and stored.as_json()["runner_up"]["subject_id"] == second
+    body = client.get(f"/api/alerts/{stored.alert_id}", headers=bearer(client, "operator")).json()
+    assert body["runner_up"]["subject_id"] == second and body["runner_up"]["subject_name"] == "Grace Hopper"
+    assert body["runner_up"]["score"] == 0.961 and body["evidence"] == 0.965
+    assert body["runner_up"]["enrolled_photo_url"].startswith("/api/media/photos/")
+    assert body["runner_up"]["enrolled_photo_url"] != body["enrolled_photo_url"]
+    clear = recorder.raise_alert(alert_event(first, track="t-2"))
+    assert clear is not None
+    assert client.get(f"/api/alerts/{clear.alert_id}", headers=bearer(client, "operator")).json()["runner_up"] is None
+    ctx.watchlist.remove(second)  # the runner-up's entry goes: the alert stays, without it
+    after = client.get(f"/api/alerts/{stored.alert_id}", headers=bearer(client, "operator")).json()
+    assert after["runner_up"] is None and after["subject_id"] == first
+
+
+def test_a_confirmed_sightings_face_becomes_a_template(
+    client: TestClient, ctx: WebContext, engine, astronaut, hopper
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from vigil.store.models import Photo
+
+    assert ctx.watchlist is not None
+    subject = ctx.watchlist.enroll(
+        live_fields("Eileen Collins", category="missing-person"), [("a.jpg", jpeg(astronaut))]
+    ).subject_id
+    recorder = AlertRecorder(ctx.db, ctx.media)
+    seen = astronaut[::2, ::2].copy()  # the camera's view: smaller than the enrolled photo
+    own = recorder.raise_alert(alert_event(subject, crop_jpeg=_face_crop_jpeg(engine, seen)))
+    other = recorder.raise_alert(alert_event(subject, track="t-2", crop_jpeg=_face_crop_jpeg(engine, hopper)))
+    assert own is not None and other is not None
+    sup, op = bearer(client, "supervisor"), bearer(client, "operator")
+    early = client.post(f"/api/alerts/{own.alert_id}/template", headers=sup)
+    assert early.status_code == 422 and early.json()["detail"]["rule"] == "not-confirmed"
+    for alert in (own, other):
+        decided = client.post(
+            f"/api/alerts/{alert.alert_id}/decision",
+            json={"decision": "confirmed", "reason": "same person"},
+            headers=op,
+        )
+        assert decided.status_code == 200 and decided.json()["status"] == "confirmed"
+    assert client.post(f"/api/alerts/{own.alert_id}/template", headers=op).status_code == 403
+    added = client.post(f"/api/alerts/{own.alert_id}/template", headers=sup)
+    assert added.status_code == 200, added.text
+    with ctx.db.session() as session:
+        photos = session.scalars(select(Photo).where(Photo.subject_id == subject)).all()
+        assert sorted(p.from_alert_id or "" for p in photos) == ["", own.alert_id]
+    assert ctx.audit.entries(action="sighting-template-added")[0].object_id == subject
+    again = client.post(f"/api/alerts/{own.alert_id}/template", headers=sup)
+    assert again.status_code == 422 and again.json()["detail"]["rule"] == "duplicate-photo"
+    bystander = client.post(f"/api/alerts/{other.alert_id}/template", headers=sup)
+    assert bystander.status_code == 422 and bystander.json()["detail"]["rule"] == "not-the-subject"
+    assert client.post("/api/alerts/nope/template", headers=sup).status_code == 404
+    # the added face matches like any template, and goes with the subject
+    probe = engine.embed(seen, engine.detect(seen)).vectors
+    assert ctx.watchlist.search(probe, k=1)[0][0].subject_id == subject
+    assert ctx.watchlist.remove(subject) == 2

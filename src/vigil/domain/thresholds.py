@@ -66,7 +66,7 @@ class CategoryThreshold:
     expected_false_alert_rate: float | None
     expected_miss_rate: float | None
     floor: float | None
-    false_alerts_per_1000: float = 1.0  # the category's policy
+    false_alerts_per_1000: float = 0.1  # the category's policy
     rule: str = "votes"  # "fused" (curves with a fusion model) or "votes"
     source: str = "provisional"  # "set" by hand, "policy" (from the curves), "provisional"
     expected_hit_rate: float | None = None  # one face at the threshold (a track of several does better)

@@ -87,9 +87,9 @@ def fit_score_model(
 ) -> FaceScoreModel:
     """ℓ on ``grid`` from genuine and impostor similarities (docstring above).
 
-    Densities are histograms smoothed over ±2 bins with a floor of half a count. Above the impostors'
-    99.9th percentile ``u``, where bins hold fewer than ``MIN_BIN_COUNT`` scores, the impostor density
-    follows an exponential tail fitted to the excesses over ``u`` (its scale is their mean). ℓ is then
+    Densities are histograms (genuine smoothed over ±2 bins, impostors over ±½) with a floor of half a count. Above the point ``u``
+    where the impostor bins first hold fewer than ``MIN_BIN_COUNT`` scores, the impostor density follows
+    an exponential tail fitted to the excesses over ``u`` (its scale is their mean, its mass their share). ℓ is then
     made non-decreasing from the top down (each value at most every value above it: the cautious side)
     and bounded."""
     genuine, impostor = np.asarray(genuine, np.float64), np.asarray(impostor, np.float64)
@@ -98,14 +98,16 @@ def fit_score_model(
     step = float(grid[1] - grid[0])
     edges = np.concatenate([grid - step / 2, [grid[-1] + step / 2]])
     p_gen, _ = _smoothed_density(genuine, edges, 2.0)
-    p_imp, imp_counts = _smoothed_density(impostor, edges, 2.0)
+    p_imp, imp_counts = _smoothed_density(impostor, edges, 0.5)  # plenty of impostors: barely smoothed
     p_gen = np.maximum(p_gen, 0.5 / (len(genuine) * step))
-    u = float(np.quantile(impostor, 0.999))
+    # the tail starts where the impostor histogram thins out; above it an exponential fitted to the
+    # excesses (so it joins the histogram where the two meet, without a step in ℓ)
+    thin = np.flatnonzero((imp_counts < MIN_BIN_COUNT) & (grid > float(np.median(impostor))))
+    u = float(grid[thin[0]] - step / 2) if len(thin) else float(impostor.max())
     excess = impostor[impostor > u] - u
-    scale = max(float(excess.mean()) if len(excess) else step, 1e-4)
-    tail = (len(excess) / len(impostor)) / scale * np.exp(-(grid - u) / scale)
-    sparse = (imp_counts < MIN_BIN_COUNT) & (grid > u)
-    p_imp = np.where(sparse, tail, np.maximum(p_imp, 0.5 / (len(impostor) * step)))
+    scale = max(float(excess.mean()) if len(excess) else step, step / 4)
+    tail = (max(len(excess), 1) / len(impostor)) / scale * np.exp(-(grid - u) / scale)
+    p_imp = np.where(grid > u, tail, np.maximum(p_imp, 0.5 / (len(impostor) * step)))
     llr = np.log(p_gen) - np.log(np.maximum(p_imp, 1e-300))
     llr = np.minimum.accumulate(llr[::-1])[::-1]
     llr = np.clip(llr, -LLR_FLOOR, float(np.log(len(impostor))))

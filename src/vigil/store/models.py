@@ -74,7 +74,7 @@ class Category(Base):
     # the operating point from the error curves and the watchlist size; a non-null threshold overrides it.
     match_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
     min_faces: Mapped[int] = mapped_column(Integer, default=1)
-    false_alerts_per_1000: Mapped[float] = mapped_column(Float, default=1.0)
+    false_alerts_per_1000: Mapped[float] = mapped_column(Float, default=0.1)
 
 
 class Subject(Base):

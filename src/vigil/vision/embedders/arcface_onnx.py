@@ -1,4 +1,5 @@
-"""Any ArcFace-style ONNX embedder: 112x112 RGB chips scaled to (x - 127.5) / 127.5, NCHW input."""
+"""Any ArcFace-style ONNX embedder: square RGB chips (112x112 usually; the ArcFace template scaled for
+other sizes) scaled to (x - 127.5) / 127.5, NCHW input."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from vigil.errors import ModelLoadError, ModelNotPreparedError
-from vigil.vision.align import ARCFACE_112
+from vigil.vision.align import ARCFACE_112, ChipTemplate
 from vigil.vision.embedders.base import batches, check_chips
 from vigil.vision.onnx_utils import file_sha256, input_dims, load_onnx, make_session, output_dims, set_dims
 from vigil.vision.types import Embeddings, l2_normalise
@@ -40,19 +41,24 @@ class ArcFaceOnnxEmbedder:
         if len(inputs) != 1 or len(outputs) < 1:
             raise ModelLoadError(f"{self.model_path}: expected one image input and an embedding output")
         ((self._input, dims),) = inputs.items()
-        if len(dims) != 4 or dims[1:] != [3, 112, 112]:
+        if len(dims) != 4 or dims[1] != 3 or not isinstance(dims[2], int) or dims[2] != dims[3] or dims[2] < 64:
             raise ModelLoadError(
-                f"{self.model_path}: expected input shape (N, 3, 112, 112) for an ArcFace-style model, found {dims}"
+                f"{self.model_path}: expected input shape (N, 3, S, S) for an ArcFace-style model, found {dims}"
+            )
+        size = int(dims[2])
+        if size != ARCFACE_112.size:
+            self.template = ChipTemplate(
+                name=f"arcface-{size}", size=size, points=ARCFACE_112.points * (size / ARCFACE_112.size)
             )
         out_name, out_dims = next(iter(outputs.items()))
         if len(out_dims) != 2 or not isinstance(out_dims[1], int) or out_dims[1] < 16:
             raise ModelLoadError(f"{self.model_path}: expected an (N, D) embedding output, found {out_dims}")
         self.dim = int(out_dims[1])
         if dims[0] != "N":
-            model = set_dims(model, {self._input: ["N", 3, 112, 112], out_name: ["N", self.dim]})
+            model = set_dims(model, {self._input: ["N", 3, size, size], out_name: ["N", self.dim]})
         session = make_session(model, self.threads)
         try:  # a graph that hard-codes its batch size cannot run batched: fall back to one chip per call
-            probe = session.run(None, {self._input: np.zeros((2, 3, 112, 112), np.float32)})[0]
+            probe = session.run(None, {self._input: np.zeros((2, 3, size, size), np.float32)})[0]
             batched = probe.shape == (2, self.dim)
         except Exception:
             batched = False

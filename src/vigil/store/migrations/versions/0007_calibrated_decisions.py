@@ -15,8 +15,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # 0.1 per 1,000 passers-by (1 in 10,000): the Met's deployments ran at about 1 in 6,000 faces with a
+    # 10,000-person watchlist and 1 in 60,000 with 1,000 (NPL 2023); a force sets its own per category.
     with op.batch_alter_table("categories") as batch:
-        batch.add_column(sa.Column("false_alerts_per_1000", sa.Float(), nullable=False, server_default="1.0"))
+        batch.add_column(sa.Column("false_alerts_per_1000", sa.Float(), nullable=False, server_default="0.1"))
     # Under the fused rule one decisive face is calibrated to the policy; 3 was the vote rule's default.
     op.execute("UPDATE categories SET min_faces = 1 WHERE min_faces = 3")
     with op.batch_alter_table("alerts") as batch:

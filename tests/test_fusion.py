@@ -25,7 +25,8 @@ def model() -> FaceScoreModel:
 def test_likelihood_ratio_rises_with_similarity_and_is_bounded(model: FaceScoreModel) -> None:
     assert np.all(np.diff(model.llr) >= 0)
     assert model.llr_of(0.80) < 0 < model.llr_of(0.95)
-    assert model.llr.min() >= -4.0 and model.llr.max() <= np.log(400_000) + 1e-9
+    assert np.all(np.diff(model.llr) > 0)
+    assert model.llr.min() >= -4.0 and model.llr.max() <= np.log(400_000) + 0.05
     # the inverse maps evidence back to the similarity one face needs for it
     assert model.similarity_of(float(model.llr_of(0.93))) == pytest.approx(0.93, abs=0.003)
 

@@ -40,6 +40,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/alerts/{alert_id}/template"): ("supervisor",),
     ("GET", "/api/thresholds"): ("supervisor", "auditor"),
     ("POST", "/api/thresholds/{category}"): ("supervisor",),
+    ("POST", "/api/thresholds/{category}/policy"): ("supervisor",),
     ("GET", "/api/thresholds/history"): ("supervisor", "auditor"),
     ("GET", "/api/thresholds/live"): ("supervisor", "auditor"),
     ("GET", "/api/audit"): ("auditor",),
@@ -328,3 +329,23 @@ def test_a_confirmed_sightings_face_becomes_a_template(
     probe = engine.embed(seen, engine.detect(seen)).vectors
     assert ctx.watchlist.search(probe, k=1)[0][0].subject_id == subject
     assert ctx.watchlist.remove(subject) == 2
+
+
+def test_supervisors_state_a_policy_and_the_threshold_follows(client: TestClient, ctx: WebContext) -> None:
+    sup = bearer(client, "supervisor")
+    before = {t["category"]: t for t in client.get("/api/thresholds", headers=sup).json()}
+    assert before["wanted"]["source"] == "policy" and before["wanted"]["false_alerts_per_1000"] == 0.1
+    stricter = client.post(
+        "/api/thresholds/wanted/policy", json={"false_alerts_per_1000": 0.01, "reason": "night shift"}, headers=sup
+    )
+    assert stricter.status_code == 200, stricter.text
+    assert stricter.json()["threshold"] > before["wanted"]["threshold"]
+    refused = client.post(
+        "/api/thresholds/wanted/policy", json={"false_alerts_per_1000": 0, "reason": "x"}, headers=sup
+    )
+    assert refused.status_code == 422
+    unknown = client.post(
+        "/api/thresholds/nope/policy", json={"false_alerts_per_1000": 1, "reason": "why not"}, headers=sup
+    )
+    assert unknown.status_code == 422 and unknown.json()["detail"]["rule"] == "category"
+    assert ctx.audit.entries(action="policy-changed")[0].object_id == "wanted"

@@ -122,6 +122,12 @@ def walkby(
     detector: Annotated[str | None, typer.Option(help="Detector backend.")] = None,
     embedder: Annotated[str | None, typer.Option(help="Embedder backend, or onnx:FILE.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the people drawn and the clips rendered.")] = 0,
+    curves_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--curves", help="Error curves from `vigil eval curves` (default: the ones shipped for the embedder)."
+        ),
+    ] = None,
     sighting_templates: Annotated[
         bool,
         typer.Option(
@@ -134,7 +140,7 @@ def walkby(
     (docs/evaluation.md). Hit rate, wrong-subject rate and false alerts per 1,000 passers-by per watchlist
     size, beside today's vote rule and a per-frame rule at the same false-alert rate."""
     from vigil.eval.walkby import WalkbyConfig, run_walkby
-    from vigil.recognition.calibration import shipped_curves
+    from vigil.recognition.calibration import load_curves_file, shipped_curves
     from vigil.vision.catalogue import default_threshold
 
     settings = settings_from(ctx)
@@ -144,7 +150,11 @@ def walkby(
     if not 0 < policy < 1000:
         raise typer.BadParameter("--policy must be between 0 and 1000 false alerts per 1,000 passers-by")
     engine = FaceEngine.from_settings(settings, detector=detector, embedder=embedder).prepare()
-    curves = shipped_curves(engine.embedder.name, engine.embedder.version)
+    curves = (
+        load_curves_file(curves_file, engine)
+        if curves_file is not None
+        else shipped_curves(engine.embedder.name, engine.embedder.version)
+    )
     config = WalkbyConfig(
         sizes,
         enrolled,

@@ -5,7 +5,7 @@ On a labelled set in LFW layout: the first image of each of ``people`` people is
 every one of them with a second image, that image is turned into a short "track" of ``looks`` CCTV
 stills (``vigil.eval.walkby_render.cctv_still``: small, blurred, noisy, compressed). Each still's
 similarity to its own person's template is a **genuine** score, to every other template an
-**impostor** score. The stills of one track give the within-track correlation the fusion rule
+**impostor** score — except templates whose name is probably the same person spelled another way. The stills of one track give the within-track correlation the fusion rule
 discounts (``vigil.recognition.fusion``).
 
 Outputs numbers only; the images are read, degraded in memory and forgotten.
@@ -13,6 +13,7 @@ Outputs numbers only; the images are read, degraded in memory and forgotten.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,6 +67,40 @@ def group_error_rates(scores: MeasuredScores, groups: dict[str, str], threshold:
             "fpir": matched / i.sum() if i.any() else None,
         }
     return {"threshold": threshold, "per_group": per, "fnir_gap": rate_gap(misses), "fpir_gap": rate_gap(false)}
+
+
+def _name_parts(name: str) -> tuple[str, ...]:
+    return tuple(sorted(part for part in re.split(r"[_\s-]+", name.lower()) if part))
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """At most one letter inserted, deleted or changed."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def alias_pairs(names: list[str]) -> dict[int, list[int]]:
+    """Index → indices of names that are probably the same person spelled another way ("Nan_Wang" and
+    "Wang_Nan", "Hassan_Wirajuda" and "Hasan_Wirayuda"): the same name parts in any order, each part at
+    most one letter different."""
+    parts = [_name_parts(n) for n in names]
+    buckets: dict[tuple[int, str], list[int]] = {}
+    for i, p in enumerate(parts):
+        buckets.setdefault((len(p), "".join(x[0] for x in p)), []).append(i)
+    out: dict[int, list[int]] = {}
+    for members in buckets.values():
+        for a_index, i in enumerate(members):
+            for j in members[a_index + 1 :]:
+                if all(_one_edit_apart(x, y) for x, y in zip(parts[i], parts[j], strict=True)):
+                    out.setdefault(i, []).append(j)
+                    out.setdefault(j, []).append(i)
+    return out
 
 
 def _iod(kps: np.ndarray) -> float:
@@ -128,6 +163,11 @@ def measure_scores(
     genuine = sims[rows, own]
     mask = np.ones_like(sims, dtype=bool)
     mask[rows, own] = False
+    # the same person filed under two spellings is not an impostor pair (LFW has several)
+    aliases = alias_pairs(owners)
+    for row, template in enumerate(own):
+        for other in aliases.get(int(template), ()):
+            mask[row, other] = False
     impostor = sims[mask]
     tracks = np.asarray(track_of)
     groups = (tracks[:, None] * len(gallery) + np.arange(len(gallery))[None, :])[mask]

@@ -24,9 +24,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from vigil.errors import DatasetError
 from vigil.recognition.decision import DecisionRule
 from vigil.recognition.fusion import FaceScoreModel
 
@@ -76,12 +79,25 @@ class ScoreCurve:
         )
 
 
+TAIL_SCORES = 100  # beyond the 100th-highest impostor score, FMR follows an exponential fitted to those
+
+
 def score_curve(genuine: np.ndarray, impostor: np.ndarray, grid: np.ndarray = GRID) -> ScoreCurve:
+    """Empirical FMR and FNMR on the grid. In the far tail — above the ``TAIL_SCORES``-th highest
+    impostor score ``u`` — a handful of scores (and any labelling errors among them) would make the
+    empirical FMR a staircase; there it follows ``FMR(T) = FMR(u) · exp(−(T − u)/β)`` with ``β`` the mean
+    excess of those top scores over ``u``, never above the empirical value at ``u``."""
     genuine, impostor = np.sort(np.asarray(genuine, float)), np.sort(np.asarray(impostor, float))
     if len(genuine) == 0 or len(impostor) == 0:
         raise ValueError("need both genuine and impostor scores")
     fmr = 1.0 - np.searchsorted(impostor, grid, side="left") / len(impostor)
     fnmr = np.searchsorted(genuine, grid, side="left") / len(genuine)
+    if len(impostor) > 10 * TAIL_SCORES:
+        top = impostor[-TAIL_SCORES:]
+        u = float(top[0])
+        scale = max(float((top - u).mean()), 1e-4)
+        beyond = grid > u
+        fmr = np.where(beyond, (TAIL_SCORES / len(impostor)) * np.exp(-(grid - u) / scale), fmr)
     return ScoreCurve(grid, fmr, fnmr, len(genuine), len(impostor), float(impostor[-1]))
 
 
@@ -135,6 +151,14 @@ class ErrorCurves:
     source: str
 
 
+def _curves_of(document: dict[str, Any], source: str) -> ErrorCurves:
+    return ErrorCurves(
+        ScoreCurve.from_json(document["curve"]),
+        FaceScoreModel.from_json(document["score_model"]),
+        f"{source}: {document['data']} ({document['measured']}, {document['command']})",
+    )
+
+
 def shipped_curves(embedder: str, version: str) -> ErrorCurves | None:
     """The curves the project measured for a bundled embedder (package data ``vigil/recognition/curves``),
     if they were measured on these exact weights."""
@@ -144,11 +168,18 @@ def shipped_curves(embedder: str, version: str) -> ErrorCurves | None:
     document = json.loads(resource.read_text())
     if document.get("version") != version:
         return None
-    return ErrorCurves(
-        ScoreCurve.from_json(document["curve"]),
-        FaceScoreModel.from_json(document["score_model"]),
-        f"shipped: {document['data']} ({document['measured']}, {document['command']})",
-    )
+    return _curves_of(document, "shipped")
+
+
+def load_curves_file(path: Path, embedder: Any) -> ErrorCurves:
+    """Curves written by ``vigil eval curves``; refused unless measured on this embedder's exact weights."""
+    document = json.loads(Path(path).read_text())
+    if document.get("embedder") != embedder.name or document.get("version") != embedder.version:
+        raise DatasetError(
+            f"{path}: curves of {document.get('embedder')}@{document.get('version')}, "
+            f"not of {embedder.name}@{embedder.version}"
+        )
+    return _curves_of(document, str(path))
 
 
 @dataclass(frozen=True)

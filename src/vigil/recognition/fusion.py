@@ -8,7 +8,8 @@ impostor scores (against other people), the **log-likelihood ratio** of a simila
 estimated from smoothed histograms, with a normal fit to the impostor scores where the impostor
 sample runs out (the far tail that decides false alerts at large watchlists). ℓ is forced to be
 non-decreasing (a higher similarity is never weaker evidence) and bounded by what the samples can
-support: at most ``ln(impostor count)`` above zero, at least ``−LLR_FLOOR`` below.
+support: at most ``ln(impostor count)`` above zero, at least ``−LLR_FLOOR`` below (plus a negligible
+rise per grid step, so that ℓ is strictly increasing and has an inverse).
 
 A track's faces are several looks at one person, and they are **correlated** (same person, same
 light, seconds apart), so they are not independent evidence. With ``ρ`` the measured correlation of
@@ -30,7 +31,8 @@ import numpy as np
 
 GRID = np.round(np.arange(-1.0, 1.0 + 1e-9, 0.005), 3)
 LLR_FLOOR = 4.0  # a face unlike the subject counts against it, but at most e^-4
-MIN_BIN_COUNT = 20  # impostor histogram bins with fewer samples use the normal tail fit
+MIN_BIN_COUNT = 20  # impostor histogram bins with fewer samples use the exponential tail fit
+LLR_STEP = 1e-4  # nats added per grid step (0.04 over the whole grid): ℓ strictly increasing
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,10 @@ def fit_score_model(
 ) -> FaceScoreModel:
     """ℓ on ``grid`` from genuine and impostor similarities (docstring above).
 
-    Densities are histograms (genuine smoothed over ±2 bins, impostors over ±½) with a floor of half a count. Above the point ``u``
-    where the impostor bins first hold fewer than ``MIN_BIN_COUNT`` scores, the impostor density follows
-    an exponential tail fitted to the excesses over ``u`` (its scale is their mean, its mass their share). ℓ is then
+    Densities are histograms (genuine smoothed over ±2 bins, impostors over ±½) with a floor of half a
+    count. Above the point ``u`` where the impostor bins first hold fewer than ``MIN_BIN_COUNT`` scores,
+    the impostor density follows an exponential tail fitted to the excesses over ``u`` (its scale is
+    their mean, its mass their share). ℓ is then
     made non-decreasing from the top down (each value at most every value above it: the cautious side)
     and bounded."""
     genuine, impostor = np.asarray(genuine, np.float64), np.asarray(impostor, np.float64)
@@ -111,6 +114,9 @@ def fit_score_model(
     llr = np.log(p_gen) - np.log(np.maximum(p_imp, 1e-300))
     llr = np.minimum.accumulate(llr[::-1])[::-1]
     llr = np.clip(llr, -LLR_FLOOR, float(np.log(len(impostor))))
+    # a negligible rise on every step keeps ℓ strictly increasing, so that a plateau (few genuine scores
+    # and a heavy impostor tail up there) never lets a face below the threshold count as one at it
+    llr = llr + LLR_STEP * np.arange(len(grid))
     return FaceScoreModel(np.asarray(grid, np.float64), llr, float(np.clip(rho, 0.0, 1.0)))
 
 

@@ -33,8 +33,8 @@ def _service(ctx: WebContext) -> ThresholdService:
 def list_thresholds(
     _: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)
 ) -> list[dict[str, object]]:
-    """Each category's threshold with the expected false alerts per passer-by and miss rate at the current
-    watchlist size (from the latest calibration)."""
+    """Each category's policy and threshold in force with its source, and the expected false alerts per
+    passer-by, miss and hit rates at the current watchlist size (from the calibrated or shipped curves)."""
     return [t.__dict__ for t in _service(ctx).thresholds()]
 
 
@@ -53,6 +53,29 @@ def set_threshold(
     if ctx.matcher is not None:
         ctx.matcher.forget()  # the pipeline picks up the new rule at once
     return {"category": category, "before": change.before, "after": change.after}
+
+
+class PolicyIn(Strict):
+    false_alerts_per_1000: float = Field(gt=0, lt=1000)
+    reason: str = Field(max_length=2000)
+
+
+@router.post("/{category}/policy")
+def set_policy(
+    category: str,
+    body: PolicyIn,
+    who: Principal = Depends(require(Role.SUPERVISOR)),
+    ctx: WebContext = Depends(context),
+) -> dict[str, object]:
+    """State a category's policy (false alerts per 1,000 passers-by): its threshold then follows the error
+    curves and the watchlist size; a threshold set by hand is cleared."""
+    try:
+        now = _service(ctx).set_policy(category, body.false_alerts_per_1000, by=who.username, reason=body.reason)
+    except ThresholdError as exc:
+        raise HTTPException(422, {"rule": exc.rule, "message": str(exc)}) from None
+    if ctx.matcher is not None:
+        ctx.matcher.forget()
+    return now.__dict__
 
 
 @router.get("/history")

@@ -207,15 +207,21 @@ async function initWatchlist() {
   const loadThresholds = async () => {
     const rows = await api("/api/thresholds");
     document.querySelector("#thresholds tbody").replaceChildren(...rows.map((t) => {
-      const value = el("input", { type: "number", step: "0.001", value: t.threshold.toFixed(3), "aria-label": "threshold" });
       const reason = el("input", { placeholder: "reason", "aria-label": "reason" });
-      const button = Object.assign(el("button", { type: "button" }, "Set"), { onclick: async () => {
-        try { await api("/api/thresholds/" + t.category, { method: "POST", json: { value: +value.value, reason: reason.value } });
+      const submit = (path, json) => async () => {
+        try { await api(path, { method: "POST", json: Object.assign(json(), { reason: reason.value }) });
               document.getElementById("threshold-error").textContent = ""; loadThresholds(); }
-        catch (e) { document.getElementById("threshold-error").textContent = e.message; } } });
+        catch (e) { document.getElementById("threshold-error").textContent = e.message; } };
+      const policy = el("input", { type: "number", step: "0.01", min: "0.001", value: String(t.false_alerts_per_1000), "aria-label": "policy" });
+      const value = el("input", { type: "number", step: "0.001", value: t.threshold.toFixed(3), "aria-label": "threshold" });
+      const setPolicy = Object.assign(el("button", { type: "button", "data-action": "policy" }, "Set policy"),
+        { onclick: submit(`/api/thresholds/${t.category}/policy`, () => ({ false_alerts_per_1000: +policy.value })) });
+      const setValue = Object.assign(el("button", { type: "button", "data-action": "threshold" }, "Set threshold by hand"),
+        { onclick: submit("/api/thresholds/" + t.category, () => ({ value: +value.value })) });
+      const source = { set: " (set by hand)", policy: ` (${t.rule} rule, from the policy)`, provisional: " (provisional default)" }[t.source] || "";
       return el("tr", { "data-category": t.category }, el("td", {}, t.category + (t.high_risk ? " (high risk)" : "")),
-        el("td", {}, t.threshold.toFixed(3) + (t.calibrated ? "" : " (default)")), el("td", {}, pct(t.expected_false_alert_rate)),
-        el("td", {}, pct(t.expected_miss_rate)), el("td", {}, t.watchlist_size), el("td", {}, value, reason, button));
+        el("td", {}, policy), el("td", {}, t.threshold.toFixed(3) + source), el("td", {}, pct(t.expected_false_alert_rate)),
+        el("td", {}, pct(t.expected_hit_rate)), el("td", {}, t.watchlist_size), el("td", {}, reason, setPolicy, value, setValue));
     }));
     const live = await api("/api/thresholds/live");
     document.getElementById("live-figures").replaceChildren(...(live.length ? live.map((f) => el("li", { class: f.drift ? "error" : "" },

@@ -144,8 +144,13 @@ def test_measure_on_lfw_and_the_calibrate_command(tmp_path: Path, engine) -> Non
     assert 0.0 <= model.rho <= 1.0 and curve.genuine == len(scores.genuine)
     assert model.llr_of(np.median(scores.genuine)) > 0 > model.llr_of(np.median(scores.impostor))
     out = tmp_path / "cal.json"
+    groups = tmp_path / "groups.csv"
+    names = sorted(p.name for p in (LFW / "images").iterdir())[:60]
+    groups.write_text("".join(f"{n},{'x' if i % 3 else 'y'}\n" for i, n in enumerate(names)))
     result = vigil(
         "calibrate",
+        "--groups",
+        str(groups),
         "--data",
         str(LFW),
         "--people",
@@ -162,6 +167,7 @@ def test_measure_on_lfw_and_the_calibrate_command(tmp_path: Path, engine) -> Non
     report = json.loads(out.read_text())
     assert report["categories"]["wanted"]["threshold"] >= report["validated_floor"]
     assert 0.0 <= report["rho"] <= 1.0
+    assert set(report["groups"]["wanted"]["per_group"]) == {"x", "y"}
     assert "false alerts per passer-by" in result.stdout
     listed = vigil("thresholds", "list", data_dir=tmp_path)
     assert listed.returncode == 0 and "wanted" in listed.stdout and "no calibration yet" not in listed.stdout

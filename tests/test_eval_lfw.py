@@ -58,3 +58,49 @@ def test_subset_evaluation_produces_the_full_report(engine, tmp_path: Path) -> N
     ):
         assert key in saved
     assert plot.is_file() and plot.stat().st_size > 5000
+
+
+@needs_lfw
+def test_rates_per_operator_supplied_group(engine) -> None:  # type: ignore[no-untyped-def]
+    people = LfwDataset(LFW).people()
+    groups = {name: ("odd" if i % 2 else "even") for i, name in enumerate(list(people)[:120])}
+    report = evaluate_lfw(
+        engine,
+        LfwDataset(LFW),
+        gallery_images=(1,),
+        max_pairs_per_fold=4,
+        max_people=120,
+        groups=groups,
+        deployed_threshold=0.95,
+    )
+    per = report["identification"]["1"]["groups"]  # type: ignore[index]
+    assert per["at_deployed"]["threshold"] == 0.95
+    for at in ("at_fpir_1pct", "at_deployed"):
+        assert set(per[at]["per_group"]) == {"odd", "even"}
+        for row in per[at]["per_group"].values():
+            assert 0.0 <= row["fnir"] <= 1.0 and 0.0 <= row["fpir"] <= 1.0
+        gap = per[at]["fnir_gap"]
+        assert gap["ci95"][0] <= gap["gap"] <= gap["ci95"][1]
+
+
+def test_group_error_rates_from_measured_scores() -> None:
+    import numpy as np
+
+    from vigil.eval.curves import MeasuredScores, alias_pairs, group_error_rates
+
+    scores = MeasuredScores(
+        genuine=np.array([0.97, 0.90, 0.96, 0.80]),
+        genuine_track=np.array([0, 0, 1, 1]),
+        impostor=np.array([0.96, 0.5, 0.5, 0.5], np.float32),
+        impostor_group=np.array([0 * 3 + 1, 0 * 3 + 2, 1 * 3 + 0, 1 * 3 + 2]),
+        templates=3,
+        tracks=2,
+        stills=4,
+        no_face=0,
+        probe_names=("Ann", "Bob"),
+    )
+    out = group_error_rates(scores, {"Ann": "a", "Bob": "b"}, 0.95)
+    assert out["per_group"]["a"] == {"genuine": 2, "fnir": 0.5, "impostor": 2, "fpir": 0.5}  # type: ignore[index]
+    assert out["per_group"]["b"]["fpir"] == 0.0  # type: ignore[index]
+    names = ["Nan_Wang", "Wang_Nan", "Hassan_Wirajuda", "Hasan_Wirayuda", "Colin_Powell", "Condoleezza_Rice"]
+    assert alias_pairs(names) == {0: [1], 1: [0], 2: [3], 3: [2]}

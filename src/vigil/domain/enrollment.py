@@ -30,7 +30,7 @@ import numpy as np
 from vigil.errors import ImageError, ImageTooLargeError, RuleError
 from vigil.vision.engine import FaceEngine
 from vigil.vision.image import decode_image, image_format
-from vigil.vision.quality import assess_quality
+from vigil.vision.quality import FaceQuality, assess_quality
 from vigil.vision.types import FaceDetections, central_face
 
 MIN_ENROLL_QUALITY = 0.5
@@ -149,7 +149,19 @@ def check_photo(engine: FaceEngine, data: bytes, source_name: str, *, max_bytes:
             f"(eyes {quality.inter_eye_px[0]:.0f} px apart, sharpness {quality.sharpness[0]:.0f}, "
             f"yaw {quality.yaw[0]:+.2f})",
         )
-    vector = engine.embed(pixels, usable).vectors[0]
+    return _checked(engine, label, data, extension, pixels, usable, quality)
+
+
+def _checked(
+    engine: FaceEngine,
+    label: str,
+    data: bytes,
+    extension: str,
+    pixels: np.ndarray,
+    face: FaceDetections,
+    quality: FaceQuality,
+) -> CheckedPhoto:
+    """The one face that passed, embedded, with what is stored about it."""
     return CheckedPhoto(
         source_name=label,
         data=data,
@@ -157,13 +169,13 @@ def check_photo(engine: FaceEngine, data: bytes, source_name: str, *, max_bytes:
         extension=extension,
         width=int(pixels.shape[1]),
         height=int(pixels.shape[0]),
-        face=usable,
-        quality=score,
+        face=face,
+        quality=float(quality.score[0]),
         inter_eye_px=float(quality.inter_eye_px[0]),
         sharpness=float(quality.sharpness[0]),
         yaw=float(quality.yaw[0]),
         pitch=float(quality.pitch[0]),
-        vector=vector,
+        vector=engine.embed(pixels, face).vectors[0],
     )
 
 
@@ -186,18 +198,4 @@ def check_sighting_face(
     score = float(quality.score[0])
     if score < min_quality:
         raise EnrollmentError("face-quality", f"{label}: face quality {score:.2f} is below the live gate {min_quality}")
-    return CheckedPhoto(
-        source_name=label,
-        data=data,
-        sha256=hashlib.sha256(data).hexdigest(),
-        extension="jpg",
-        width=int(pixels.shape[1]),
-        height=int(pixels.shape[0]),
-        face=face,
-        quality=score,
-        inter_eye_px=float(quality.inter_eye_px[0]),
-        sharpness=float(quality.sharpness[0]),
-        yaw=float(quality.yaw[0]),
-        pitch=float(quality.pitch[0]),
-        vector=engine.embed(pixels, face).vectors[0],
-    )
+    return _checked(engine, label, data, "jpg", pixels, face, quality)

@@ -5,8 +5,9 @@ On a labelled set in LFW layout: the first image of each of ``people`` people is
 every one of them with a second image, that image is turned into a short "track" of ``looks`` CCTV
 stills (``vigil.eval.walkby_render.cctv_still``: small, blurred, noisy, compressed). Each still's
 similarity to its own person's template is a **genuine** score, to every other template an
-**impostor** score — except templates whose name is probably the same person spelled another way. The stills of one track give the within-track correlation the fusion rule
-discounts (``vigil.recognition.fusion``).
+**impostor** score — except templates whose name is probably the same person spelled another way.
+The stills of one track give the within-track correlation the fusion rule discounts
+(``vigil.recognition.fusion``).
 
 Outputs numbers only; the images are read, degraded in memory and forgotten.
 """

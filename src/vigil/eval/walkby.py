@@ -31,16 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from vigil.bench.live import CollectingSink, sample_frames
+from vigil.bench.live import CollectingSink, GalleryMatcher, sample_frames
 from vigil.domain.alerts import AlertEvent
 from vigil.errors import DatasetError
 from vigil.eval.lfw import LfwDataset
 from vigil.eval.walkby_render import draw_scene, encode_h264, render_frames, street_background
-from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, SubjectInfo, TrackFaces
+from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, TrackFaces
 from vigil.recognition.calibration import ScoreCurve, operating_point, validated_floor
 from vigil.recognition.decision import DecisionRule, decide
 from vigil.recognition.fusion import FaceScoreModel
-from vigil.recognition.gallery import Candidate, Gallery
+from vigil.recognition.gallery import Gallery
 from vigil.video.sources import Frame
 from vigil.vision.engine import FaceEngine
 from vigil.vision.image import decode_image, load_image
@@ -133,29 +133,11 @@ class MemoEngine:
 
 
 # ----------------------------------------------------------------------------------------- the matcher
-@dataclass
-class _Card:
-    display_name: str
-    category: str
-    rule: DecisionRule
-
-
-class WatchlistOfVectors:
-    """A watchlist of N templates in a real :class:`Gallery`, one category, one rule."""
-
-    def __init__(self, names: list[str], vectors: np.ndarray, rule: DecisionRule) -> None:
-        self.gallery = Gallery(vectors.shape[1])
-        self.gallery.add_many(names, vectors, np.full(len(names), np.inf))
-        self.rule = rule
-
-    def search(self, vectors: np.ndarray, k: int, at: float) -> list[list[Candidate]]:
-        return self.gallery.search(vectors, k, at=at)
-
-    def subject_scores(self, vectors: np.ndarray, subject_ids: list[str]) -> np.ndarray:
-        return self.gallery.subject_scores(vectors, subject_ids)
-
-    def card(self, subject_id: str) -> SubjectInfo:
-        return _Card(subject_id, CATEGORY, self.rule)
+def watchlist_of(names: list[str], vectors: np.ndarray, rule: DecisionRule) -> GalleryMatcher:
+    """A watchlist of templates in a real :class:`Gallery` (never expiring), one rule for everyone."""
+    gallery = Gallery(vectors.shape[1])
+    gallery.add_many(names, vectors, np.full(len(names), np.inf))
+    return GalleryMatcher(gallery, rule)
 
 
 @dataclass(frozen=True)
@@ -355,7 +337,7 @@ class ClipOutcome:
     frames: int
 
 
-def run_clip(engine: MemoEngine, name: str, matcher: WatchlistOfVectors, frames: list[Frame]) -> ClipOutcome:
+def run_clip(engine: MemoEngine, name: str, matcher: GalleryMatcher, frames: list[Frame]) -> ClipOutcome:
     """One walk-by through the real analyser at the analysis rate the frames were sampled at."""
     sink = CropKeepingSink()
     analyser = RecordingAnalyser(name, engine, matcher, sink, AnalysisSettings())  # type: ignore[arg-type]
@@ -415,7 +397,7 @@ def run_walkby(
     results = []
     runs_by_size: dict[int, list[ClipRun]] = {n: [] for n in config.watchlist_sizes}
     rules = {n: rule_for(curve, model, config.policy_per_1000, n, fallback_threshold) for n in config.watchlist_sizes}
-    watchlists: dict[int, list[WatchlistOfVectors]] = {}
+    watchlists: dict[int, list[GalleryMatcher]] = {}
     members: dict[int, list[list[str]]] = {}
     pool = [p.name for p in padding]
     for n in config.watchlist_sizes:
@@ -429,9 +411,7 @@ def run_walkby(
             used += need
             lists.append([p.name for p in chunk] + fill)
         members[n] = lists
-        watchlists[n] = [
-            WatchlistOfVectors(names, np.stack([templates[x] for x in names]), rules[n][0]) for names in lists
-        ]
+        watchlists[n] = [watchlist_of(names, np.stack([templates[x] for x in names]), rules[n][0]) for names in lists]
     sightings: dict[int, dict[str, bytes]] = {n: {} for n in config.watchlist_sizes}
     walkers = [(p, "enrolled") for p in enrolled] + [(p, "distractor") for p in distractors]
     for done, (person, kind) in enumerate(walkers, 1):
@@ -545,14 +525,14 @@ def measure_sighting_gain(
         names = next(names for names in members if person.name in names)
         vectors = np.stack([templates[x] for x in names])
         frames = sample_frames(next_clips[person.name], analysis_fps)
-        plain = run_clip(memo, person.name, WatchlistOfVectors(names, vectors, rule), frames)
+        plain = run_clip(memo, person.name, watchlist_of(names, vectors, rule), frames)
         before += person.name in plain.alerted
         extra = sighting_template(engine, sighting_crops[person.name]) if person.name in sighting_crops else None
         if extra is None:
             after += person.name in plain.alerted
         else:
             added += 1
-            grown = WatchlistOfVectors([*names, person.name], np.vstack([vectors, extra[None]]), rule)
+            grown = watchlist_of([*names, person.name], np.vstack([vectors, extra[None]]), rule)
             after += person.name in run_clip(memo, person.name, grown, frames).alerted
         memo.forget()
     count = max(1, len(people))

@@ -64,6 +64,7 @@ function alertCard(a, fresh) {
       el("p", {}, "Camera " + a.camera + (a.latitude !== null ? ` (${a.latitude.toFixed(5)}, ${a.longitude.toFixed(5)})` : "")),
       el("p", {}, when(a.first_seen) + " · score " + a.score.toFixed(3) + " · " + a.faces + " faces"),
       el("p", { class: "status-line" }, "Status: " + a.status),
+      a.runner_up ? el("p", { class: "warning near-tie" }, "Near-tie with " + (a.runner_up.subject_name || "another subject") + ": compare both photos") : "",
       el("a", { href: "/alerts/" + a.id, class: "open" }, "Adjudicate")));
   return card;
 }

@@ -160,4 +160,18 @@ def test_eval_walkby_refuses_bad_input(tmp_path: Path) -> None:
         data_dir=tmp_path,
     )
     assert result.returncode == 2 and "no such groups file" in result.stderr
+    other = tmp_path / "curves.json"
+    other.write_text(json.dumps({"embedder": "someone-else", "version": "x"}))
+    result = vigil(
+        "eval",
+        "walkby",
+        "--data",
+        str(LFW),
+        "--json",
+        str(tmp_path / "o.json"),
+        "--curves",
+        str(other),
+        data_dir=tmp_path,
+    )
+    assert result.returncode == 2 and "curves of someone-else@x" in result.stderr
     assert not (tmp_path / "o.json").exists()

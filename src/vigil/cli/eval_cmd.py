@@ -151,7 +151,7 @@ def walkby(
         raise typer.BadParameter("--policy must be between 0 and 1000 false alerts per 1,000 passers-by")
     engine = FaceEngine.from_settings(settings, detector=detector, embedder=embedder).prepare()
     curves = (
-        load_curves_file(curves_file, engine)
+        load_curves_file(curves_file, engine.embedder)
         if curves_file is not None
         else shipped_curves(engine.embedder.name, engine.embedder.version)
     )

@@ -82,7 +82,7 @@ def test_thresholds_follow_a_stated_policy_and_sightings_need_a_confirmed_alert(
     assert "policy 0.1/1000, fused rule" in listed.stdout and "no calibration yet" not in listed.stdout
     changed = vigil("thresholds", "policy", "wanted", "0.5", "--reason", "authorisation A-1", data_dir=tmp_path)
     assert changed.returncode == 0, changed.stderr
-    assert "wanted: policy 0.5/1000" in changed.stdout and "expected single-face hit rate" in changed.stdout
+    assert "wanted: policy 0.5/1000" in changed.stdout and "expected hit rate" in changed.stdout
     refused = vigil("thresholds", "policy", "wanted", "0", "--reason", "none", data_dir=tmp_path)
     assert refused.returncode == 2 and "[policy]" in refused.stderr
     missing = vigil("watchlist", "add-sighting", "no-such-alert", data_dir=tmp_path)

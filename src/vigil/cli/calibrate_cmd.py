@@ -69,7 +69,7 @@ def calibrate(
     stills of second photos as probes (docs/calibration.md) — store the calibration (it replaces the
     shipped curves for this embedder), and recommend a threshold per category for its target false-alert
     rate at the current watchlist size."""
-    from vigil.eval.curves import fit_curves, group_error_rates, measure_scores
+    from vigil.eval.curves import fit_curves, group_error_rates, measure_scores, track_curve
     from vigil.eval.groups import read_groups
     from vigil.recognition.calibration import validated_floor
     from vigil.vision.engine import FaceEngine
@@ -80,7 +80,9 @@ def calibrate(
     service = _service(ctx, engine)
     scores = measure_scores(engine, data, people=people, looks=looks)
     _, model = fit_curves(scores)
-    curve = service.store_calibration(scores.genuine, scores.impostor, str(data), cli_actor(), model=model)
+    curve = service.store_calibration(
+        scores.genuine, scores.impostor, str(data), cli_actor(), model=model, tracks=track_curve(scores, model)
+    )
 
     categories = [t.category for t in service.thresholds()]
     recommended = service.recommend(_targets(target, categories))
@@ -162,7 +164,7 @@ def set_policy(
     hit = "n/a" if t.expected_hit_rate is None else f"{t.expected_hit_rate:.1%}"
     typer.echo(
         f"{category}: policy {t.false_alerts_per_1000:g}/1000 at watchlist {t.watchlist_size} -> threshold "
-        f"{t.threshold:.3f}; expected single-face hit rate {hit}"
+        f"{t.threshold:.3f}; expected hit rate {hit}"
     )
 
 

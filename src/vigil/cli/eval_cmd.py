@@ -169,8 +169,7 @@ def walkby(
         data,
         clips or json_out.parent / "walkby-clips",
         config,
-        curve=curves.curve if curves else None,
-        model=curves.model if curves else None,
+        curves=curves,
         fallback_threshold=default_threshold(engine.embedder.name),
         progress=lambda message: typer.echo(message, err=True),
     )
@@ -199,7 +198,7 @@ def curves(
     embedder: Annotated[str | None, typer.Option(help="Embedder backend.")] = None,
 ) -> None:
     """Measure the error curves and fusion model Vigil ships for an embedder (numbers only; docs/calibration.md)."""
-    from vigil.eval.curves import curves_document, fit_curves, measure_scores
+    from vigil.eval.curves import curves_document, fit_curves, measure_scores, track_curve
 
     settings = settings_from(ctx)
     engine = FaceEngine.from_settings(settings, embedder=embedder).prepare()
@@ -208,7 +207,9 @@ def curves(
     command = f"vigil eval curves --data LFW --out {out.name} --people {people} --looks {looks}"
     if embedder:
         command += f" --embedder {embedder}"
-    document = curves_document(engine, scores, curve, model, data="LFW (deep-funneled)", command=command)
+    document = curves_document(
+        engine, scores, curve, model, data="LFW (deep-funneled)", command=command, tracks=track_curve(scores, model)
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document) + "\n")
     typer.echo(

@@ -69,7 +69,7 @@ class CategoryThreshold:
     false_alerts_per_1000: float = 0.1  # the category's policy
     rule: str = "votes"  # "fused" (curves with a fusion model) or "votes"
     source: str = "provisional"  # "set" by hand, "policy" (from the curves), "provisional"
-    expected_hit_rate: float | None = None  # one face at the threshold (a track of several does better)
+    expected_hit_rate: float | None = None  # a track at the threshold (one face, without a track curve)
 
 
 def load_curves(db: Database, embedder: str, version: str) -> ErrorCurves | None:
@@ -82,11 +82,12 @@ def load_curves(db: Database, embedder: str, version: str) -> ErrorCurves | None
             .limit(1)
         )
         if row is not None:
-            model = row.curve.get("score_model")
+            model, tracks = row.curve.get("score_model"), row.curve.get("track_curve")
             return ErrorCurves(
                 ScoreCurve.from_json(row.curve),
                 FaceScoreModel.from_json(model) if isinstance(model, dict) else None,
                 f"calibration #{row.id}: {row.source}",
+                ScoreCurve.from_json(tracks) if isinstance(tracks, dict) else None,
             )
     return shipped_curves(embedder, version)
 
@@ -135,13 +136,16 @@ class ThresholdService:
         actor: str,
         *,
         model: FaceScoreModel | None = None,
+        tracks: ScoreCurve | None = None,
     ) -> ScoreCurve:
-        """Store measured curves (and the fusion model fitted to them): from now on they replace the
-        shipped ones for this embedder version."""
+        """Store measured curves (and the fusion model and track-level curve fitted to them): from now on
+        they replace the shipped ones for this embedder version."""
         curve = score_curve(genuine, impostor)
         document = curve.as_json()
         if model is not None:
             document["score_model"] = model.as_json()
+        if tracks is not None:
+            document["track_curve"] = tracks.as_json()
         with self.db.session() as session:
             session.add(
                 Calibration(
@@ -250,11 +254,12 @@ class ThresholdService:
 
     def recommend(self, targets: dict[str, float]) -> dict[str, tuple[float, float, float, bool]]:
         """Per category: (threshold, expected false-alert rate per passer-by, expected miss rate, resolved)."""
-        curve = self.curve()
-        if curve is None:
+        curves = self.curves()
+        if curves is None:
             raise ThresholdError("no-calibration", "no calibration for this embedder yet: run `vigil calibrate`")
+        curve = curves.decision_curve
         size = self.watchlist_size()
-        floor = validated_floor(curve)
+        floor = validated_floor(curves.curve)
         out = {}
         for category, rate in targets.items():
             point = operating_point(curve, rate, size)
@@ -268,15 +273,15 @@ class ThresholdService:
             raise ThresholdError("reason", "say why the threshold changes")
         if not 0.0 < threshold < 1.0:
             raise ThresholdError("threshold", "a threshold is a similarity between 0 and 1")
-        curve = self.curve()
-        floor = validated_floor(curve) if curve else default_threshold(self.embedder)
+        curves = self.curves()
+        floor = validated_floor(curves.curve) if curves else default_threshold(self.embedder)
         if threshold < floor:
-            what = "validated floor" if curve else "provisional default (no calibration yet)"
+            what = "validated floor" if curves else "provisional default (no calibration yet)"
             raise ThresholdError("threshold-floor", f"{threshold:.3f} is below the {what} {floor:.3f}")
         size = self.watchlist_size()
         far = fnmr = None
-        if curve is not None:
-            fmr, fnmr = curve.at(threshold)
+        if curves is not None:
+            fmr, fnmr = curves.decision_curve.at(threshold)
             far = passerby_false_alert_rate(fmr, size)
         with self.db.session() as session:
             row = session.get(Category, category)

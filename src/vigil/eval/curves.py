@@ -200,8 +200,41 @@ def fit_curves(scores: MeasuredScores, *, sample: int = 200_000, seed: int = 0) 
     return curve, model
 
 
+def sequential_track_scores(values: np.ndarray, groups: np.ndarray, model: FaceScoreModel) -> np.ndarray:
+    """Per group (one track against one template): the highest evidence the live rule sees as the track's
+    faces arrive one by one — ``max_k n_eff(k) · mean(ℓ_1..ℓ_k)`` — as the similarity one face would need
+    for it. The track raises an alert at threshold ``T`` exactly when this reaches ``T``."""
+    order = np.argsort(groups, kind="stable")  # stable: a track's stills stay in the order they came
+    g, llr = groups[order], model.llr_of(values[order])
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    position = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    totals = np.cumsum(llr)
+    before = np.repeat(np.r_[0.0, totals[starts[1:] - 1]], np.diff(np.r_[starts, len(g)]))
+    k = position + 1.0
+    evidence = (totals - before) / k * (k / (1.0 + (k - 1.0) * model.rho))
+    best = np.maximum.reduceat(evidence, starts)
+    keep = np.concatenate([[True], np.diff(model.llr) > 1e-12])
+    return np.interp(best, model.llr[keep], model.grid[keep])
+
+
+def track_curve(scores: MeasuredScores, model: FaceScoreModel) -> ScoreCurve:
+    """The error curve at the **track** level: genuine and impostor tracks judged as the live rule judges
+    them (each still a new face, evidence fused and discounted, an alert the first time it passes), so that
+    an operating point read off it holds the false-alert rate per passer-by, not per face."""
+    genuine = sequential_track_scores(scores.genuine, scores.genuine_track, model)
+    impostor = sequential_track_scores(scores.impostor.astype(np.float64), scores.impostor_group, model)
+    return score_curve(genuine, impostor)
+
+
 def curves_document(
-    engine: FaceEngine, scores: MeasuredScores, curve: ScoreCurve, model: FaceScoreModel, *, data: str, command: str
+    engine: FaceEngine,
+    scores: MeasuredScores,
+    curve: ScoreCurve,
+    model: FaceScoreModel,
+    *,
+    data: str,
+    command: str,
+    tracks: ScoreCurve | None = None,
 ) -> dict[str, object]:
     """What ships as package data for one embedder (numbers only)."""
     return {
@@ -219,4 +252,5 @@ def curves_document(
         "validated_floor": validated_floor(curve),
         "curve": curve.as_json(),
         "score_model": model.as_json(),
+        **({"track_curve": tracks.as_json()} if tracks is not None else {}),
     }

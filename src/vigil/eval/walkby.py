@@ -37,9 +37,8 @@ from vigil.errors import DatasetError
 from vigil.eval.lfw import LfwDataset
 from vigil.eval.walkby_render import draw_scene, encode_h264, render_frames, street_background
 from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, TrackFaces
-from vigil.recognition.calibration import ScoreCurve, operating_point, validated_floor
+from vigil.recognition.calibration import CategoryPolicy, ErrorCurves, category_rule
 from vigil.recognition.decision import DecisionRule, decide
-from vigil.recognition.fusion import FaceScoreModel
 from vigil.recognition.gallery import Gallery
 from vigil.video.sources import Frame
 from vigil.vision.engine import FaceEngine
@@ -290,22 +289,23 @@ class WalkbyConfig:
 
 
 def rule_for(
-    curve: ScoreCurve | None, model: FaceScoreModel | None, policy_per_1000: float, size: int, fallback: float
+    curves: ErrorCurves | None, policy_per_1000: float, size: int, fallback: float
 ) -> tuple[DecisionRule, dict[str, Any]]:
-    """The fused rule at the policy's operating point for a watchlist of ``size`` (or the vote rule at
-    ``fallback`` when the embedder has no curves)."""
-    if curve is None or model is None:
-        return DecisionRule(fallback, 3), {"rule": "votes", "threshold": fallback, "calibrated": False}
-    point = operating_point(curve, policy_per_1000 / 1000.0, size)
-    threshold = max(point.threshold, validated_floor(curve))
-    return DecisionRule(threshold, 1, model), {
+    """The rule a fresh install runs for a category with this policy and a watchlist of ``size``: the fused
+    rule at the operating point from the curves (or the vote rule at ``fallback`` without curves)."""
+    rule, point = category_rule(curves, CategoryPolicy(policy_per_1000, 1, None), size, fallback)
+    if point is None or rule.model is None:
+        return rule, {"rule": "votes", "threshold": rule.threshold, "calibrated": point is not None}
+    return rule, {
         "rule": "fused",
         "policy_false_alerts_per_1000": policy_per_1000,
-        "threshold": threshold,
-        "evidence_needed_nats": round(float(model.llr_of(threshold)), 3),
-        "rho": model.rho,
+        "threshold": rule.threshold,
+        "evidence_needed_nats": round(float(rule.model.llr_of(rule.threshold)), 3),
+        "rho": rule.model.rho,
         "resolved": point.resolved,
-        "expected_single_face_hit_rate": round(1.0 - curve.at(threshold)[1], 4),
+        "curve": "track" if curves is not None and curves.tracks is not None else "face",
+        "expected_false_alerts_per_1000": round(1000 * point.false_alert_rate, 3),
+        "expected_hit_rate": round(1.0 - point.miss_rate, 4),
     }
 
 
@@ -368,8 +368,7 @@ def run_walkby(
     clips_dir: Path,
     config: WalkbyConfig,
     *,
-    curve: ScoreCurve | None,
-    model: FaceScoreModel | None,
+    curves: ErrorCurves | None,
     fallback_threshold: float,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -396,7 +395,7 @@ def run_walkby(
     memo = MemoEngine(engine)
     results = []
     runs_by_size: dict[int, list[ClipRun]] = {n: [] for n in config.watchlist_sizes}
-    rules = {n: rule_for(curve, model, config.policy_per_1000, n, fallback_threshold) for n in config.watchlist_sizes}
+    rules = {n: rule_for(curves, config.policy_per_1000, n, fallback_threshold) for n in config.watchlist_sizes}
     watchlists: dict[int, list[GalleryMatcher]] = {}
     members: dict[int, list[list[str]]] = {}
     pool = [p.name for p in padding]

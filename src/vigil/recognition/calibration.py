@@ -122,15 +122,20 @@ class OperatingPoint:
 
 
 def operating_point(curve: ScoreCurve, false_alert_rate: float, watchlist_size: int) -> OperatingPoint:
+    """The lowest threshold whose FMR meets the target for this watchlist size. A target below what the
+    impostor sample resolves (1 / its size) is read off the fitted exponential tail where the sample was
+    large enough to fit one, else set just above the highest impostor score; either way ``resolved`` is
+    False and the output says so."""
     wanted = target_fmr(false_alert_rate, watchlist_size)
     resolution = 1.0 / curve.impostor
     ok = np.flatnonzero(curve.fmr <= wanted)
-    if wanted < resolution or len(ok) == 0:
+    extrapolated = curve.impostor > 10 * TAIL_SCORES
+    if len(ok) == 0 or (wanted < resolution and not extrapolated):
         threshold = float(np.ceil(curve.max_impostor * 1000) / 1000 + 0.001)
         resolved = False
     else:
         threshold = float(curve.thresholds[ok[0]])
-        resolved = True
+        resolved = wanted >= resolution
     fmr, fnmr = curve.at(threshold)
     return OperatingPoint(threshold, passerby_false_alert_rate(fmr, watchlist_size), fnmr, resolved)
 
@@ -143,19 +148,29 @@ def validated_floor(curve: ScoreCurve) -> float:
 # ------------------------------------------------------------------------------ curves shipped and rules
 @dataclass(frozen=True)
 class ErrorCurves:
-    """What an operating point is derived from: the per-face error curve and, where measured, the
-    fusion model (``vigil.recognition.fusion``), with where they came from."""
+    """What an operating point is derived from: the per-face error curve, where measured the fusion
+    model (``vigil.recognition.fusion``) and the track-level curve of the fused rule, with where they
+    came from."""
 
     curve: ScoreCurve
     model: FaceScoreModel | None
     source: str
+    tracks: ScoreCurve | None = None  # tracks judged as the live rule judges them (eval.curves.track_curve)
+
+    @property
+    def decision_curve(self) -> ScoreCurve:
+        """The curve operating points are read off: the track-level one under the fused rule, so that the
+        policy holds per passer-by rather than per face."""
+        return self.tracks if self.tracks is not None and self.model is not None else self.curve
 
 
 def _curves_of(document: dict[str, Any], source: str) -> ErrorCurves:
+    tracks = document.get("track_curve")
     return ErrorCurves(
         ScoreCurve.from_json(document["curve"]),
         FaceScoreModel.from_json(document["score_model"]),
         f"{source}: {document['data']} ({document['measured']}, {document['command']})",
+        ScoreCurve.from_json(tracks) if tracks else None,
     )
 
 
@@ -199,17 +214,19 @@ def category_rule(
 ) -> tuple[DecisionRule, OperatingPoint | None]:
     """The decision rule for a category at this watchlist size, and the operating point behind it.
 
-    With curves: the single-face threshold for the policy (never below the validated floor) unless
-    overridden, and the fused rule where a fusion model was measured. Without: the vote rule at the
-    override or the embedder's provisional threshold."""
+    With curves: the threshold for the policy read off the track-level curve when the fused rule's was
+    measured (else the per-face curve), never below the validated floor, unless overridden; the fused
+    rule where a fusion model was measured. Without: the vote rule at the override or the embedder's
+    provisional threshold. The operating point's rates are the track's (or the face's, without)."""
     if curves is None:
         threshold = policy.threshold_override if policy.threshold_override is not None else provisional
         return DecisionRule(threshold, max(VOTE_RULE_MIN_FACES, policy.min_faces)), None
-    point = operating_point(curves.curve, policy.false_alerts_per_1000 / 1000.0, watchlist_size)
+    decision = curves.decision_curve
+    point = operating_point(decision, policy.false_alerts_per_1000 / 1000.0, watchlist_size)
     threshold = max(point.threshold, validated_floor(curves.curve))
     if policy.threshold_override is not None:
         threshold = policy.threshold_override
-    fmr, fnmr = curves.curve.at(threshold)
+    fmr, fnmr = decision.at(threshold)
     point = OperatingPoint(threshold, passerby_false_alert_rate(fmr, watchlist_size), fnmr, point.resolved)
     if curves.model is None:
         return DecisionRule(threshold, max(VOTE_RULE_MIN_FACES, policy.min_faces)), point

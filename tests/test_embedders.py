@@ -89,3 +89,9 @@ def test_non_arcface_onnx_is_refused_with_expected_shape(tmp_path: Path) -> None
     shutil.copy(SHARED_MODELS / "face_detection_yunet_2023mar.onnx", wrong)
     with pytest.raises(ModelLoadError, match=r"expected (input shape \(N, 3, S, S\)|an \(N, D\) embedding output)"):
         ArcFaceOnnxEmbedder(wrong, name="x").prepare()
+
+
+def test_onnx_embedders_have_a_provisional_threshold_by_their_built_name() -> None:
+    from vigil.vision.catalogue import default_threshold
+
+    assert default_threshold("onnx:model.onnx") == default_threshold("onnx-model") == 0.5

@@ -230,8 +230,9 @@ def create_plain_embedder(name: str, settings: VigilSettings) -> Embedder:
 
 
 def default_threshold(embedder_name: str) -> float:
-    """The provisional match threshold for an embedder (0.5 for an unknown ``onnx:`` file)."""
-    if embedder_name.startswith(ONNX_PREFIX):
+    """The provisional match threshold for an embedder (0.5 for an unknown ``onnx:`` file, whose embedder
+    is named ``onnx-<file stem>`` once built)."""
+    if embedder_name.startswith((ONNX_PREFIX, "onnx-")):
         return 0.5
     threshold = model_spec(embedder_name).default_threshold
     if threshold is None:

@@ -92,6 +92,11 @@ def load_curves(db: Database, embedder: str, version: str) -> ErrorCurves | None
     return shipped_curves(embedder, version)
 
 
+def policy_of(category: Category) -> CategoryPolicy:
+    """What the operator stated for a category, as the rule derivation reads it."""
+    return CategoryPolicy(category.false_alerts_per_1000, category.min_faces, category.match_threshold)
+
+
 def category_rules(
     db: Database, embedder: str, version: str, watchlist_size: int
 ) -> dict[str, tuple[DecisionRule, CategoryPolicy]]:
@@ -101,7 +106,7 @@ def category_rules(
     out = {}
     with db.session() as session:
         for category in session.scalars(select(Category)):
-            policy = CategoryPolicy(category.false_alerts_per_1000, category.min_faces, category.match_threshold)
+            policy = policy_of(category)
             out[category.name] = (category_rule(curves, policy, watchlist_size, provisional)[0], policy)
     return out
 
@@ -195,7 +200,7 @@ class ThresholdService:
         out = []
         with self.db.session() as session:
             for category in session.scalars(select(Category).order_by(Category.name)):
-                policy = CategoryPolicy(category.false_alerts_per_1000, category.min_faces, category.match_threshold)
+                policy = policy_of(category)
                 rule, point = category_rule(curves, policy, size, provisional)
                 source = "set" if category.match_threshold is not None else ("policy" if curves else "provisional")
                 out.append(

@@ -211,10 +211,8 @@ def sequential_track_scores(values: np.ndarray, groups: np.ndarray, model: FaceS
     totals = np.cumsum(llr)
     before = np.repeat(np.r_[0.0, totals[starts[1:] - 1]], np.diff(np.r_[starts, len(g)]))
     k = position + 1.0
-    evidence = (totals - before) / k * (k / (1.0 + (k - 1.0) * model.rho))
-    best = np.maximum.reduceat(evidence, starts)
-    keep = np.concatenate([[True], np.diff(model.llr) > 1e-12])
-    return np.interp(best, model.llr[keep], model.grid[keep])
+    evidence = (totals - before) / k * model.effective_counts(k)
+    return model.similarities_of(np.maximum.reduceat(evidence, starts))
 
 
 def track_curve(scores: MeasuredScores, model: FaceScoreModel) -> ScoreCurve:

@@ -166,12 +166,14 @@ class RecordingAnalyser(CameraAnalyser):
 
 @dataclass
 class ClipRun:
+    """One walk-by against one watchlist: who it alerted for, the judgements made, the alerts' crops."""
+
     person: Person
     kind: str  # "enrolled" | "distractor"
     alerted: set[str]
     judgements: list[Judgement]
+    crops: dict[str, bytes]  # subject -> the crop its alert would store
     faces_embedded: int
-    frames: int
 
 
 # --------------------------------------------------------------------------------------------- replays
@@ -328,28 +330,20 @@ class CropKeepingSink(CollectingSink):
         self._keep(event)
 
 
-@dataclass
-class ClipOutcome:
-    alerted: set[str]
-    judgements: list[Judgement]
-    crops: dict[str, bytes]
-    embedded: int
-    frames: int
-
-
-def run_clip(engine: MemoEngine, name: str, matcher: GalleryMatcher, frames: list[Frame]) -> ClipOutcome:
+def run_clip(engine: MemoEngine, person: Person, kind: str, matcher: GalleryMatcher, frames: list[Frame]) -> ClipRun:
     """One walk-by through the real analyser at the analysis rate the frames were sampled at."""
     sink = CropKeepingSink()
-    analyser = RecordingAnalyser(name, engine, matcher, sink, AnalysisSettings())  # type: ignore[arg-type]
+    analyser = RecordingAnalyser(person.name, engine, matcher, sink, AnalysisSettings())  # type: ignore[arg-type]
     for frame in frames:
         analyser.process(frame)
     analyser.finish()
-    return ClipOutcome(
+    return ClipRun(
+        person,
+        kind,
         {e.subject_id for e in sink.raised},
         analyser.judgements,
         {s: crop for s, (_, crop) in sink.crops.items()},
         analyser.counters.embedded,
-        analyser.counters.frames,
     )
 
 
@@ -422,12 +416,10 @@ def run_walkby(
             else:
                 which = list(range(min(config.distractor_watchlists, len(members[n]))))
             for i in which:
-                outcome = run_clip(memo, person.name, watchlists[n][i], frames)
-                runs_by_size[n].append(
-                    ClipRun(person, kind, outcome.alerted, outcome.judgements, outcome.embedded, outcome.frames)
-                )
-                if kind == "enrolled" and person.name in outcome.crops and person.next_image is not None:
-                    sightings[n][person.name] = outcome.crops[person.name]
+                run = run_clip(memo, person, kind, watchlists[n][i], frames)
+                runs_by_size[n].append(run)
+                if kind == "enrolled" and person.name in run.crops and person.next_image is not None:
+                    sightings[n][person.name] = run.crops[person.name]
         memo.forget()
         if done % 25 == 0:
             say(f"{done}/{len(walkers)} walk-bys analysed")
@@ -524,7 +516,7 @@ def measure_sighting_gain(
         names = next(names for names in members if person.name in names)
         vectors = np.stack([templates[x] for x in names])
         frames = sample_frames(next_clips[person.name], analysis_fps)
-        plain = run_clip(memo, person.name, watchlist_of(names, vectors, rule), frames)
+        plain = run_clip(memo, person, "enrolled", watchlist_of(names, vectors, rule), frames)
         before += person.name in plain.alerted
         extra = sighting_template(engine, sighting_crops[person.name]) if person.name in sighting_crops else None
         if extra is None:
@@ -532,7 +524,7 @@ def measure_sighting_gain(
         else:
             added += 1
             grown = watchlist_of([*names, person.name], np.vstack([vectors, extra[None]]), rule)
-            after += person.name in run_clip(memo, person.name, grown, frames).alerted
+            after += person.name in run_clip(memo, person, "enrolled", grown, frames).alerted
         memo.forget()
     count = max(1, len(people))
     return {

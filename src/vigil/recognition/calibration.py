@@ -21,6 +21,7 @@ scores), the threshold is the highest impostor score seen and the result says so
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -174,6 +175,7 @@ def _curves_of(document: dict[str, Any], source: str) -> ErrorCurves:
     )
 
 
+@functools.lru_cache(maxsize=8)
 def shipped_curves(embedder: str, version: str) -> ErrorCurves | None:
     """The curves the project measured for a bundled embedder (package data ``vigil/recognition/curves``),
     if they were measured on these exact weights."""

@@ -54,13 +54,21 @@ class FaceScoreModel:
     def llr_of(self, scores: np.ndarray | float) -> np.ndarray:
         return np.interp(np.asarray(scores, np.float64), self.grid, self.llr)
 
-    def similarity_of(self, llr: float) -> float:
-        """The similarity one face needs for evidence ``llr`` (the inverse of ℓ, where ℓ rises)."""
+    def similarities_of(self, llr: np.ndarray) -> np.ndarray:
+        """The similarity one face needs for each evidence value (the inverse of ℓ, where ℓ rises)."""
         keep = np.concatenate([[True], np.diff(self.llr) > 1e-12])
-        return float(np.interp(llr, self.llr[keep], self.grid[keep]))
+        return np.interp(np.asarray(llr, np.float64), self.llr[keep], self.grid[keep])
+
+    def similarity_of(self, llr: float) -> float:
+        return float(self.similarities_of(np.asarray(llr)))
 
     def effective_faces(self, n: int) -> float:
-        return n / (1.0 + (n - 1) * self.rho) if n > 0 else 0.0
+        return float(self.effective_counts(np.asarray(n))) if n > 0 else 0.0
+
+    def effective_counts(self, n: np.ndarray) -> np.ndarray:
+        """``n / (1 + (n − 1) ρ)`` for face counts ``n ≥ 1``."""
+        n = np.asarray(n, np.float64)
+        return n / (1.0 + (n - 1.0) * self.rho)
 
     def track_evidence(self, qualities: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Λ per candidate: ``qualities`` (n,), ``scores`` (n, m) → (m,) in nats."""

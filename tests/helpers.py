@@ -3,6 +3,7 @@ snapshot of everything the watchlist stores (rows and files) to prove a failure 
 
 from __future__ import annotations
 
+import contextlib
 import io
 from datetime import UTC, datetime, timedelta
 
@@ -141,3 +142,95 @@ def alert_event(subject_id: str, *, camera: str = "gate", track: str = "t-1", **
         crop_jpeg=encode_jpeg(np.full((40, 40, 3), 128, np.uint8)),
     )
     return replace(event, **changes)  # type: ignore[arg-type]
+
+
+REQUESTER, AUTHORISER = "requester.sup", "authoriser.one"
+HELPER_PASSWORD = "correct horse battery"
+
+
+def authorise(
+    db: object,
+    cameras: list[str],
+    *,
+    categories: list[str] | None = None,
+    subjects: list[str] | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    clock: object = None,
+) -> str:
+    """Record an authorisation (signed by a test authoriser, asked by a test supervisor) covering
+    ``cameras`` — by default for every category, from an hour ago for a day — and return its id."""
+    from vigil.domain.audit import AuditLog
+    from vigil.domain.authorisations import AuthorisationService
+    from vigil.domain.users import UserError, UserService
+    from vigil.store.models import Category, Role
+
+    database = db  # a vigil.store.db.Database
+    users = UserService(database)  # type: ignore[arg-type]
+    for username, role in ((REQUESTER, Role.SUPERVISOR), (AUTHORISER, Role.AUTHORISER)):
+        with contextlib.suppress(UserError):
+            users.add(username, HELPER_PASSWORD, role)
+    with database.session() as session:  # type: ignore[attr-defined]
+        every = list(session.scalars(select(Category.name)))
+    now = datetime.now(UTC)
+    kwargs = {} if clock is None else {"clock": clock}
+    service = AuthorisationService(database, AuditLog(database, key=b"k" * 32), **kwargs)  # type: ignore[arg-type]
+    return service.add(
+        cameras=cameras,
+        categories=every if categories is None and subjects is None else (categories or []),
+        subjects=subjects or [],
+        starts_at=starts_at or now - timedelta(hours=1),
+        ends_at=ends_at or now + timedelta(days=1),
+        purpose="test deployment",
+        requested_by=REQUESTER,
+        authorised_by=AUTHORISER,
+        source="test",
+    ).id
+
+
+def authorised_gate(db: object, cameras: list[str], **scope: object) -> object:
+    """A real gate (``AuthorisationBook``) over ``db`` after authorising ``cameras``."""
+    from vigil.domain.authorisations import AuthorisationBook
+
+    authorise(db, cameras, **scope)  # type: ignore[arg-type]
+    return AuthorisationBook(db)  # type: ignore[arg-type]
+
+
+def cli_authorise(base: list[str], cameras: str, *, categories: str = "missing-person,wanted") -> str:
+    """Through the command line, as a script would: a supervisor and an authoriser (created if missing)
+    and an authorisation of ``cameras`` from an hour ago for a day; returns its id."""
+    from typer.testing import CliRunner
+
+    from vigil.cli.main import app
+
+    runner = CliRunner()
+    env = {"VIGIL_TEST_PASSWORD": HELPER_PASSWORD}
+    for username, role in ((REQUESTER, "supervisor"), (AUTHORISER, "authoriser")):
+        runner.invoke(
+            app, [*base, "users", "add", username, "--role", role, "--password-env", "VIGIL_TEST_PASSWORD"], env=env
+        )
+    now = datetime.now(UTC)
+    result = runner.invoke(
+        app,
+        [
+            *base,
+            "authorisation",
+            "add",
+            "--cameras",
+            cameras,
+            "--categories",
+            categories,
+            "--from",
+            (now - timedelta(hours=1)).isoformat(),
+            "--until",
+            (now + timedelta(days=1)).isoformat(),
+            "--purpose",
+            "test deployment",
+            "--requested-by",
+            REQUESTER,
+            "--authorised-by",
+            AUTHORISER,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import VIDEO, needs_video
+from tests.helpers import cli_authorise
 from typer.testing import CliRunner
 
 from vigil.cli.main import app
@@ -25,7 +26,23 @@ def _invoke(args: list[str]):  # type: ignore[no-untyped-def]
 
 def test_camera_add_list_remove_never_shows_credentials(base: list[str]) -> None:
     url = "rtsp://admin:Sekret99@10.1.2.3:554/Streaming/Channels/101"
-    added = _invoke([*base, "camera", "add", "north-gate", url, "--lat", "51.5072", "--lon", "-0.1276", "--fps", "4"])
+    added = _invoke(
+        [
+            *base,
+            "camera",
+            "add",
+            "north-gate",
+            url,
+            "--lat",
+            "51.5072",
+            "--lon",
+            "-0.1276",
+            "--fps",
+            "4",
+            "--group",
+            "Hazratganj",
+        ]
+    )
     assert added.exit_code == 0, added.output
     assert "Sekret99" not in added.output and "admin:***@10.1.2.3" in added.output
     listed = _invoke([*base, "camera", "list", "--json"])
@@ -38,6 +55,7 @@ def test_camera_add_list_remove_never_shows_credentials(base: list[str]) -> None
         "latitude": 51.5072,
         "longitude": -0.1276,
         "analysis_fps": 4.0,
+        "group": "Hazratganj",
     }
     removed = _invoke([*base, "camera", "remove", "north-gate"])
     assert removed.exit_code == 0
@@ -92,6 +110,14 @@ def test_vigil_run_uses_the_registered_cameras(base: list[str], tmp_path: Path) 
     added = _invoke([*base, "camera", "add", "lobby", str(clip), "--lat", "1", "--lon", "2", "--fps", "2"])
     assert added.exit_code == 0
     out = tmp_path / "alerts.jsonl"
+    # no authorisation covers it yet: the camera stays idle (not even decoded) and says why
+    idle = _invoke([*base, "run", "--until-end", "--fast", "--json", str(out)])
+    assert idle.exit_code == 0, idle.output
+    assert "camera lobby: idle (no authorisation covers this camera)" in idle.stderr
+    summary = json.loads(idle.stderr.strip().splitlines()[-1])
+    assert summary["state"] == "idle" and summary["frames_analysed"] == 0
+    assert "camera lobby: streaming" not in idle.stderr
+    cli_authorise(base, "lobby")
     result = _invoke([*base, "run", "--until-end", "--fast", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_text() == ""  # an empty watchlist raises nothing

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 from tests.conftest import LFW, VIDEO, needs_lfw, needs_video
-from tests.helpers import enroll_lfw_people, jpeg, live_fields, live_service, live_settings
+from tests.helpers import (
+    authorised_gate,
+    cli_authorise,
+    enroll_lfw_people,
+    jpeg,
+    live_fields,
+    live_service,
+    live_settings,
+)
 from tests.streaming import read_clip, write_clip
 from typer.testing import CliRunner
 
@@ -84,6 +92,7 @@ def test_vigil_run_raises_exactly_one_alert_for_the_enrolled_passerby(
     assert added.exit_code == 0, added.output
     subject_id = added.stdout.strip().splitlines()[-1]
     out = tmp_path / "alerts.jsonl"
+    cli_authorise(base, "plaza", categories="wanted")
     result = runner.invoke(
         app, [*base, "run", "--camera", f"plaza={rest_of_clip}", "--until-end", "--fast", "--json", str(out)]
     )
@@ -126,6 +135,7 @@ def test_no_alert_with_a_gallery_of_1000_lfw_people_not_in_the_clip(lfw_watchlis
         engine,
         WatchlistMatcher(lfw_watchlist),
         recorder,
+        gate=authorised_gate(lfw_watchlist.db, ["plaza"]),
     )
     runner.start()
     assert runner.wait(300)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, inspect, select, text
 from tests.conftest import VIDEO, needs_video
-from tests.helpers import jpeg, live_fields, live_service, live_settings
+from tests.helpers import authorised_gate, jpeg, live_fields, live_service, live_settings
 
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
@@ -74,6 +74,7 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
             engine,
             WatchlistMatcher(service),
             AlertRecorder(service.db, service.media),
+            gate=authorised_gate(service.db, ["plaza"]),
             counts_sink=AnalysisCounter(service.db).add,
         )
         runner.start()

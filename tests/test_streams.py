@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 from tests.conftest import VIDEO, needs_video
-from tests.helpers import live_fields, live_service, live_settings
+from tests.helpers import authorised_gate, live_fields, live_service, live_settings
 from tests.streaming import MjpegServer, RtspServer, read_clip, rtsp_server_missing, write_clip
 
 from vigil.domain.alerts import AlertRecorder
@@ -193,6 +193,7 @@ def test_rtsp_server_stopped_mid_stream_reconnects_within_10s_with_one_alert(tmp
         engine,
         WatchlistMatcher(service),
         recorder,
+        gate=authorised_gate(service.db, ["door"]),
         analysis=AnalysisSettings(),
         policy=StreamPolicy(stall_timeout_s=3.0, open_timeout_s=3.0),  # the default backoff
         on_status=statuses.append,
@@ -245,6 +246,7 @@ def test_two_cameras_at_once_each_raise_their_own_alert(tmp_path, settings, engi
         engine,
         WatchlistMatcher(service),
         recorder,
+        gate=authorised_gate(service.db, ["east", "west"]),
     )
     runner.start()
     assert runner.wait(120)
@@ -279,6 +281,7 @@ def test_a_failed_alert_write_is_retried_and_the_camera_goes_on(tmp_path, settin
         engine,
         WatchlistMatcher(service),
         FlakyRecorder(service.db, service.media),
+        gate=authorised_gate(service.db, ["east"]),
     )
     runner.start()
     assert runner.wait(120)
@@ -296,12 +299,14 @@ def test_a_restarted_camera_folds_the_same_person_into_the_open_alert(tmp_path, 
     frames = read_clip(CARPHONE)
     service = live_service(live_settings(tmp_path, settings), engine)
     subject = service.enroll(live_fields("Caller"), [("caller.jpg", jpeg(frames[0]))]).subject_id
+    gate = authorised_gate(service.db, ["east"])
     for _run in range(2):
         runner = LiveRunner(
             [CameraConfig("east", parse_source(str(CARPHONE), realtime=False), 5.0)],
             engine,
             WatchlistMatcher(service),
             AlertRecorder(service.db, service.media),
+            gate=gate,
         )
         runner.start()
         assert runner.wait(120)

@@ -13,6 +13,7 @@ from tests.helpers import live_service, live_settings
 from tests.streaming import free_port
 
 from vigil.domain.alerts import AlertRecorder
+from vigil.domain.authorisations import AuthorisationBook
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.watchlist import WatchlistService
 from vigil.pipeline.runtime import LiveRunner, StreamPolicy
@@ -48,7 +49,9 @@ def start_server(tmp_path: Path, settings: VigilSettings, engine: object) -> Run
     recorder = AlertRecorder(watchlist.db, watchlist.media)
     recorder.subscribe(alert_listener(ctx))
     ctx.matcher = WatchlistMatcher(watchlist)
-    ctx.runner = LiveRunner([], watchlist.engine, ctx.matcher, recorder, policy=StreamPolicy())
+    ctx.runner = LiveRunner(
+        [], watchlist.engine, ctx.matcher, recorder, gate=AuthorisationBook(watchlist.db), policy=StreamPolicy()
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

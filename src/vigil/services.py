@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from vigil.domain.retention import RetentionPolicy, RetentionService
 from vigil.domain.thresholds import AnalysisCounter
 from vigil.domain.watchlist import WatchlistService
 from vigil.pipeline.analyser import AnalysisSettings
+from vigil.pipeline.gate import Coverage
 from vigil.pipeline.runtime import CameraConfig, LiveRunner, StreamPolicy
 from vigil.settings import VigilSettings
 from vigil.store.db import Database, open_database
@@ -20,6 +22,8 @@ from vigil.video.camera import CameraStatus
 from vigil.video.sources import parse_source
 from vigil.vision.catalogue import default_threshold
 from vigil.vision.engine import FaceEngine
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -55,17 +59,46 @@ def open_live(
 ) -> tuple[LiveRunner, AlertRecorder, WatchlistMatcher]:
     """A runner for ``cameras`` against the watchlist, the recorder its alerts go through, and the
     matcher (whose ``refresh`` picks up watchlist changes made by other processes)."""
+    from vigil.domain.audit import AuditLog
+    from vigil.domain.authorisations import AuthorisationBook, AuthorisationCounter
+
     recorder = AlertRecorder(watchlist.db, watchlist.media)
     matcher = WatchlistMatcher(watchlist)
+    audit = AuditLog(watchlist.db, key_file=settings.resolved_audit_key_file)
+
+    def record_coverage(camera: str, coverage: Coverage) -> None:
+        try:
+            if coverage:
+                audit.record(
+                    "system",
+                    "camera-scanning-started",
+                    object_type="camera",
+                    object_id=camera,
+                    details={"authorisations": list(coverage.authorisation_ids)},
+                )
+            else:
+                audit.record(
+                    "system",
+                    "camera-scanning-stopped",
+                    object_type="camera",
+                    object_id=camera,
+                    details={"why": coverage.why_not},
+                )
+        except Exception:
+            log.exception("could not audit camera %s starting or stopping", camera)
+
     runner = LiveRunner(
         cameras,
         watchlist.engine,
         matcher,
         recorder,
+        gate=AuthorisationBook(watchlist.db, clock=watchlist.clock),
         analysis=AnalysisSettings(min_quality=settings.live_min_quality, max_faces=settings.live_max_faces),
         policy=StreamPolicy(stall_timeout_s=settings.stall_timeout_s, backoff_cap_s=settings.reconnect_max_s),
         on_status=on_status,
+        on_coverage=record_coverage,
         counts_sink=AnalysisCounter(watchlist.db).add,
+        authorisation_counts_sink=AuthorisationCounter(watchlist.db).add,
     )
     return runner, recorder, matcher
 

@@ -17,6 +17,7 @@ import psutil
 
 from vigil.bench.embed import machine_description, pin_threads
 from vigil.bench.live import CollectingSink, GalleryMatcher, _random_gallery
+from vigil.pipeline.gate import RecordedClip
 from vigil.pipeline.runtime import CameraConfig, LiveRunner
 from vigil.recognition.decision import DecisionRule
 from vigil.video.sources import parse_source
@@ -73,7 +74,7 @@ def bench_cameras(
     runs = []
     for count in counts:
         cameras = [CameraConfig(f"cam{i}", parse_source(str(video), loop=True), fps) for i in range(count)]
-        runner = LiveRunner(cameras, engine, matcher, CollectingSink())  # type: ignore[arg-type]
+        runner = LiveRunner(cameras, engine, matcher, CollectingSink(), gate=RecordedClip())  # type: ignore[arg-type]
         runner.start()
         time.sleep(warmup_s)
         before = {name: c.frames for name, c in runner.counters().items()}

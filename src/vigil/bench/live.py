@@ -8,6 +8,7 @@ what a per-frame matcher would flag on. Both rules therefore see the same faces 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,10 @@ class RecordingMatcher:
     rule: DecisionRule
     best: list[tuple[str, float]] = field(default_factory=list)
 
-    def search(self, vectors: np.ndarray, k: int, at: float) -> list[list[Candidate]]:
-        results = self.inner.search(vectors, k, at)
+    def search(
+        self, vectors: np.ndarray, k: int, at: float, admit: Callable[[str], bool] | None = None
+    ) -> list[list[Candidate]]:
+        results = self.inner.search(vectors, k, at, admit)
         self.best.extend((r[0].subject_id, r[0].score) for r in results if r)
         return results
 
@@ -133,8 +136,10 @@ class GalleryMatcher:
         self.gallery = gallery
         self.rule = rule
 
-    def search(self, vectors: np.ndarray, k: int, at: float) -> list[list[Candidate]]:
-        return self.gallery.search(vectors, k, at=at)
+    def search(
+        self, vectors: np.ndarray, k: int, at: float, admit: Callable[[str], bool] | None = None
+    ) -> list[list[Candidate]]:
+        return self.gallery.search(vectors, k, at=at, admit=admit)
 
     def subject_scores(self, vectors: np.ndarray, subject_ids: list[str]) -> np.ndarray:
         return self.gallery.subject_scores(vectors, subject_ids)
@@ -249,6 +254,7 @@ def bench_soak(
     from vigil.bench.embed import machine_description
     from vigil.domain.alerts import AlertRecorder
     from vigil.domain.enrollment import EnrollmentError, SubjectFields
+    from vigil.pipeline.gate import RecordedClip
     from vigil.pipeline.runtime import CameraConfig, LiveRunner
     from vigil.services import open_watchlist
     from vigil.vision.quality import assess_quality
@@ -296,6 +302,7 @@ def bench_soak(
             engine,
             WatchlistMatcher(watchlist),
             recorder,
+            gate=RecordedClip(),  # a recorded clip on a loop, not a camera
             analysis=AnalysisSettings(rearm_s=0.0),
         )
         process = psutil.Process()

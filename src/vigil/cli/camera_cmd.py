@@ -27,9 +27,13 @@ def add(
     lat: Annotated[float, typer.Option("--lat", help="Latitude in degrees.")],
     lon: Annotated[float, typer.Option("--lon", help="Longitude in degrees.")],
     fps: Annotated[float, typer.Option("--fps", help="Frames analysed per second.")] = DEFAULT_ANALYSIS_FPS,
+    group: Annotated[
+        str, typer.Option("--group", help="The area it belongs to (e.g. a police station); authorisations can name it.")
+    ] = "",
 ) -> None:
-    """Register a camera. Credentials in the URL are stored for connecting but never shown or logged."""
-    view = _registry(ctx).add(name, url, latitude=lat, longitude=lon, analysis_fps=fps)
+    """Register a camera. Credentials in the URL are stored for connecting but never shown or logged. It
+    analyses nothing until an authorisation covers it (`vigil authorisation add`)."""
+    view = _registry(ctx).add(name, url, latitude=lat, longitude=lon, analysis_fps=fps, group=group)
     audit(ctx, "camera-added", object_type="camera", object_id=view.name, url=view.url)
     typer.echo(f"{view.name}  {view.kind}  {view.url}")
 
@@ -44,7 +48,8 @@ def list_cameras(
             typer.echo(json.dumps(view.__dict__))
         else:
             place = f"({view.latitude:.6f}, {view.longitude:.6f})"
-            typer.echo(f"{view.name}  {view.kind}  {view.url}  {place}  {view.analysis_fps:g} fps")
+            group = f"  group {view.group}" if view.group else ""
+            typer.echo(f"{view.name}  {view.kind}  {view.url}  {place}  {view.analysis_fps:g} fps{group}")
 
 
 @app.command("remove")

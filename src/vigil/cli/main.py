@@ -12,6 +12,7 @@ import typer
 from vigil import __version__
 from vigil.cli import (
     audit_cmd,
+    authorisation_cmd,
     bench_cmd,
     calibrate_cmd,
     camera_cmd,
@@ -42,6 +43,7 @@ app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(watchlist_cmd.app, name="watchlist")
 app.add_typer(camera_cmd.app, name="camera")
+app.add_typer(authorisation_cmd.app, name="authorisation")
 app.command("run")(run_cmd.run)
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(audit_cmd.app, name="audit")

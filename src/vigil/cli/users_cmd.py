@@ -9,7 +9,9 @@ import typer
 
 from vigil.cli.context import settings_from
 
-app = typer.Typer(help="Local users and their roles (admin, supervisor, operator, auditor).", no_args_is_help=True)
+app = typer.Typer(
+    help="Local users and their roles (admin, supervisor, operator, auditor, authoriser).", no_args_is_help=True
+)
 
 
 def _service(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -23,7 +25,7 @@ def _service(ctx: typer.Context):  # type: ignore[no-untyped-def]
 def add(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Login name (lower case).")],
-    role: Annotated[str, typer.Option("--role", help="admin, supervisor, operator or auditor.")],
+    role: Annotated[str, typer.Option("--role", help="admin, supervisor, operator, auditor or authoriser.")],
     name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
     password_env: Annotated[
         str | None, typer.Option("--password-env", help="Read the password from this environment variable.")

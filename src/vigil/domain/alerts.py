@@ -53,6 +53,7 @@ class AlertEvent:
     runner_up_id: str | None = None  # a near-tie: the second candidate (docs/calibration.md)
     runner_up_name: str | None = None
     runner_up_score: float | None = None
+    authorisation_id: str | None = None  # the authorisation the camera was scanning under
 
     @property
     def latency_ms(self) -> float | None:
@@ -131,6 +132,7 @@ class AlertRecorder:
             faces=event.faces,
             runner_up_subject_id=event.runner_up_id,
             runner_up_score=event.runner_up_score,
+            authorisation_id=event.authorisation_id,
             crop_name=crop_name,
             decisive_capture_at=_utc(event.decisive_capture_at),
         )

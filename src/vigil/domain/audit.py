@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from vigil.store.db import Database
 from vigil.store.models import AuditEvent
@@ -109,41 +110,48 @@ class AuditLog:
         object_id: str = "",
         source: str = "",
         details: dict[str, Any] | None = None,
+        session: Session | None = None,
     ) -> int:
-        """Append an entry; returns its number."""
+        """Append an entry; returns its number. With ``session`` the entry is written in that transaction,
+        so it commits (or rolls back) with the change it records."""
         clean = canonical_details(details)
+        fields = (actor[:64], action[:64], object_type[:32], object_id[:64], source[:64])
+        if session is not None:
+            with self._append_lock:
+                return self._append(session, fields, clean)
         for _attempt in range(20):
             with self._append_lock:
                 try:
-                    with self.db.session() as session:
-                        if session.get_bind().dialect.name == "postgresql":
-                            session.execute(text("SELECT pg_advisory_xact_lock(7320141)"))
-                        last = session.execute(
-                            select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-                        ).first()
-                        entry_id = (last[0] + 1) if last else 1
-                        prev = (last[1] or GENESIS) if last else GENESIS
-                        at = datetime.now(UTC)
-                        fields = (actor[:64], action[:64], object_type[:32], object_id[:64], source[:64])
-                        digest = entry_hash(self.key, entry_id, at, *fields, clean, prev)
-                        session.add(
-                            AuditEvent(
-                                id=entry_id,
-                                at=at,
-                                actor=fields[0],
-                                action=fields[1],
-                                object_type=fields[2],
-                                object_id=fields[3],
-                                source=fields[4],
-                                details=clean,
-                                prev_hash=prev,
-                                hash=digest,
-                            )
-                        )
-                    return entry_id
+                    with self.db.session() as own:
+                        return self._append(own, fields, clean)
                 except IntegrityError:
                     continue  # another process appended the same number first: take the next one
         raise RuntimeError("could not append to the audit log")
+
+    def _append(self, session: Session, fields: tuple[str, str, str, str, str], details: dict[str, Any]) -> int:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(7320141)"))
+        last = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+        entry_id = (last[0] + 1) if last else 1
+        prev = (last[1] or GENESIS) if last else GENESIS
+        at = datetime.now(UTC)
+        digest = entry_hash(self.key, entry_id, at, *fields, details, prev)
+        session.add(
+            AuditEvent(
+                id=entry_id,
+                at=at,
+                actor=fields[0],
+                action=fields[1],
+                object_type=fields[2],
+                object_id=fields[3],
+                source=fields[4],
+                details=details,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        session.flush()
+        return entry_id
 
     def entries(self, *, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """Newest first."""

@@ -34,6 +34,17 @@ class CameraView:
     latitude: float
     longitude: float
     analysis_fps: float
+    group: str = ""  # the area it belongs to (e.g. a police station's), or ""
+
+
+GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+
+
+def check_group(group: str) -> str:
+    group = group.strip()
+    if group and not GROUP.match(group):
+        raise CameraError("camera-group", f"{group!r}: use 1-64 letters, digits, spaces, '.', '_' or '-'")
+    return group
 
 
 def check_camera(name: str, url: str, latitude: float, longitude: float, analysis_fps: float) -> SourceSpec:
@@ -54,7 +65,15 @@ def check_camera(name: str, url: str, latitude: float, longitude: float, analysi
 
 def _view(camera: Camera) -> CameraView:
     kind = parse_source(camera.url).kind
-    return CameraView(camera.name, redact_url(camera.url), kind, camera.latitude, camera.longitude, camera.analysis_fps)
+    return CameraView(
+        camera.name,
+        redact_url(camera.url),
+        kind,
+        camera.latitude,
+        camera.longitude,
+        camera.analysis_fps,
+        camera.group_name,
+    )
 
 
 class CameraRegistry:
@@ -62,10 +81,24 @@ class CameraRegistry:
         self.db = db
 
     def add(
-        self, name: str, url: str, *, latitude: float, longitude: float, analysis_fps: float = DEFAULT_ANALYSIS_FPS
+        self,
+        name: str,
+        url: str,
+        *,
+        latitude: float,
+        longitude: float,
+        analysis_fps: float = DEFAULT_ANALYSIS_FPS,
+        group: str = "",
     ) -> CameraView:
         check_camera(name, url, latitude, longitude, analysis_fps)
-        camera = Camera(name=name, url=url, latitude=latitude, longitude=longitude, analysis_fps=analysis_fps)
+        camera = Camera(
+            name=name,
+            url=url,
+            latitude=latitude,
+            longitude=longitude,
+            analysis_fps=analysis_fps,
+            group_name=check_group(group),
+        )
         try:
             with self.db.session() as session:
                 if session.scalar(select(Camera.id).where(Camera.name == name)) is not None:

@@ -10,6 +10,7 @@ worked out again whenever the watchlist's size or the category rules change.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -43,8 +44,10 @@ class WatchlistMatcher:
     def size(self) -> int:
         return self.watchlist._gallery().subjects
 
-    def search(self, vectors: np.ndarray, k: int, at: float) -> list[list[Candidate]]:
-        return self.watchlist.search(vectors, k, at=datetime.fromtimestamp(at, UTC))
+    def search(
+        self, vectors: np.ndarray, k: int, at: float, admit: Callable[[str], bool] | None = None
+    ) -> list[list[Candidate]]:
+        return self.watchlist.search(vectors, k, at=datetime.fromtimestamp(at, UTC), admit=admit)
 
     def subject_scores(self, vectors: np.ndarray, subject_ids: list[str]) -> np.ndarray:
         return self.watchlist._gallery().subject_scores(vectors, subject_ids)

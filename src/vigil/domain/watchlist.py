@@ -225,9 +225,17 @@ class WatchlistService:
         with self.db.session() as session:
             return session.scalar(select(Photo.id).where(Photo.sha256 == sha256)) is not None
 
-    def search(self, vectors: np.ndarray, k: int = 5, *, at: datetime | None = None) -> list[list[Candidate]]:
-        """Who is this? Top-k matchable subjects per vector at time ``at`` (default: now)."""
-        return self._gallery().search(vectors, k, at=(at or self.clock()).timestamp())
+    def search(
+        self,
+        vectors: np.ndarray,
+        k: int = 5,
+        *,
+        at: datetime | None = None,
+        admit: Callable[[str], bool] | None = None,
+    ) -> list[list[Candidate]]:
+        """Who is this? Top-k matchable subjects per vector at time ``at`` (default: now), among those
+        ``admit`` admits (default: everyone)."""
+        return self._gallery().search(vectors, k, at=(at or self.clock()).timestamp(), admit=admit)
 
     # ----------------------------------------------------------- changes
     def check_photos(self, photos: list[tuple[str, bytes]]) -> list[CheckedPhoto]:

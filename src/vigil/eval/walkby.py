@@ -37,6 +37,7 @@ from vigil.errors import DatasetError
 from vigil.eval.lfw import LfwDataset
 from vigil.eval.walkby_render import draw_scene, encode_h264, render_frames, street_background
 from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, TrackFaces
+from vigil.pipeline.gate import Coverage
 from vigil.recognition.calibration import CategoryPolicy, ErrorCurves, category_rule
 from vigil.recognition.decision import DecisionRule, decide
 from vigil.recognition.gallery import Gallery
@@ -156,12 +157,12 @@ class RecordingAnalyser(CameraAnalyser):
         super().__init__(*args, **kwargs)
         self.judgements: list[Judgement] = []
 
-    def _judge(self, track: TrackFaces, frame: Frame) -> Any:
+    def _judge(self, track: TrackFaces, frame: Frame, coverage: Coverage | None) -> Any:
         if track.candidates:
             subject_ids = sorted(track.candidates)
             scores = self.matcher.subject_scores(np.stack(track.vectors), subject_ids)
             self.judgements.append(Judgement(track.uid, np.array(track.qualities), subject_ids, scores))
-        return super()._judge(track, frame)
+        return super()._judge(track, frame, coverage)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -23,12 +24,14 @@ import cv2
 import numpy as np
 
 from vigil.domain.alerts import AlertEvent, alert_key
+from vigil.pipeline.gate import Coverage, ScanGate
 from vigil.recognition.decision import DecisionRule, decide
 from vigil.recognition.gallery import Candidate
 from vigil.video.sources import Frame
 from vigil.video.tracker import FaceTracker, Track
 from vigil.vision.engine import FaceEngine
 from vigil.vision.quality import assess_quality
+from vigil.vision.redact import blur_regions
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,11 @@ class SubjectInfo(Protocol):
 
 
 class Matcher(Protocol):
-    def search(self, vectors: np.ndarray, k: int, at: float) -> list[list[Candidate]]: ...
+    def search(
+        self, vectors: np.ndarray, k: int, at: float, admit: Callable[[str], bool] | None = None
+    ) -> list[list[Candidate]]:
+        """Top ``k`` matchable subjects per vector; with ``admit``, only subjects it admits."""
+        ...
 
     def subject_scores(self, vectors: np.ndarray, subject_ids: list[str]) -> np.ndarray: ...
 
@@ -91,24 +98,46 @@ class AnalysisCounters:
     detect_s: float = 0.0  # time spent detecting and assessing quality
     embed_s: float = 0.0  # time spent embedding and searching
     busy_s: float = 0.0  # all analysis time
+    unauthorised_frames: int = 0  # frames seen while no authorisation covered the camera (not analysed)
+    # authorisation id -> [frames, faces, tracks] analysed under it (counts only)
+    by_authorisation: dict[str, list[int]] = field(default_factory=dict)
 
 
-def face_crop(image: np.ndarray, box: np.ndarray, *, margin: float = 1.6, max_px: int | None = None) -> np.ndarray:
+def face_crop(
+    image: np.ndarray,
+    box: np.ndarray,
+    *,
+    margin: float = 1.6,
+    max_px: int | None = None,
+    bystanders: np.ndarray | None = None,
+) -> np.ndarray:
     """A square around the face, ``margin`` times its larger side (clipped to the image), shrunk to at
-    most ``max_px`` on its longer side if given."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    w, h = x2 - x1, y2 - y1
-    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(w, h) * margin
-    H, W = image.shape[:2]
-    left, top = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
-    right, bottom = min(W, int(cx + side / 2)), min(H, int(cy + side / 2))
+    most ``max_px`` on its longer side if given. Faces in ``bystanders`` ((n, 4) boxes: everyone else
+    the detector found) that reach into the square are blurred beyond recognition first."""
+    left, top, right, bottom = crop_region(image.shape, box, margin)
     crop = image[top:bottom, left:right]
     if crop.size == 0:
         return np.zeros((1, 1, 3), np.uint8)
+    if bystanders is not None and len(bystanders):
+        offset = np.array([left, top, left, top], np.float32)
+        crop = blur_regions(crop, np.asarray(bystanders, np.float32).reshape(-1, 4) - offset, keep=box - offset)
     scale = 1.0 if max_px is None else max_px / max(crop.shape[:2])
     if scale < 1:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(crop)
+
+
+def crop_region(shape: tuple[int, ...], box: np.ndarray, margin: float) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the square :func:`face_crop` takes, clipped to the image."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * margin
+    H, W = shape[:2]
+    return (
+        max(0, int(cx - side / 2)),
+        max(0, int(cy - side / 2)),
+        min(W, int(cx + side / 2)),
+        min(H, int(cy + side / 2)),
+    )
 
 
 def encode_jpeg(image: np.ndarray) -> bytes:
@@ -141,8 +170,12 @@ class CameraAnalyser:
         settings: AnalysisSettings | None = None,
         *,
         tracker: FaceTracker | None = None,
+        gate: ScanGate | None = None,
     ) -> None:
+        """``gate``: the authorisations a camera scans under (``LiveRunner`` always gives one); without
+        it the frames are a recorded clip in an evaluation, analysed whole and matched against everyone."""
         self.camera = camera
+        self.gate = gate
         self.engine = engine
         self.matcher = matcher
         self.recorder = recorder
@@ -163,6 +196,13 @@ class CameraAnalyser:
             self.counters.busy_s += time.perf_counter() - started
 
     def _process(self, frame: Frame) -> list[AlertEvent]:
+        coverage = None
+        if self.gate is not None:
+            coverage = self.gate.coverage(self.camera, frame.seen_at)
+            if not coverage:  # outside every authorisation: nothing about this frame is looked at
+                self.counters.unauthorised_frames += 1
+                self.finish()
+                return []
         image = frame.image
         t0 = time.perf_counter()
         faces = self.engine.detect(image)
@@ -171,6 +211,13 @@ class CameraAnalyser:
         update = self.tracker.update(faces.xyxy, frame.timestamp)
         for ended in update.ended:
             self._end_track(ended)
+        new_tracks = sum(1 for track_id in update.track_ids if track_id not in self.tracks)
+        if coverage is not None:
+            for authorisation_id in coverage.authorisation_ids:
+                counts = self.counters.by_authorisation.setdefault(authorisation_id, [0, 0, 0])
+                counts[0] += 1
+                counts[1] += len(faces)
+                counts[2] += new_tracks
         if len(faces) == 0:
             return []
         quality = assess_quality(image, faces).score
@@ -197,13 +244,15 @@ class CameraAnalyser:
         t1 = time.perf_counter()
         vectors = self.engine.embed(image, faces[np.array(chosen)]).vectors
         self.counters.embedded += len(chosen)
-        results = self.matcher.search(vectors, self.settings.search_k, frame.seen_at)
+        admit = None if coverage is None else self._admits(coverage)
+        results = self.matcher.search(vectors, self.settings.search_k, frame.seen_at, admit)
         self.counters.embed_s += time.perf_counter() - t1
         touched: set[int] = set()
         for row, index in enumerate(chosen):
             track_id = update.track_ids[index]
             track = self.tracks[track_id]
-            crop = face_crop(image, faces.xyxy[index], max_px=self.settings.crop_max_px)
+            others = np.delete(faces.xyxy, index, axis=0)
+            crop = face_crop(image, faces.xyxy[index], max_px=self.settings.crop_max_px, bystanders=others)
             if len(track.qualities) >= self.settings.max_faces:
                 worst = track.worst()
                 del track.qualities[worst], track.vectors[worst], track.crops[worst]
@@ -214,7 +263,7 @@ class CameraAnalyser:
             touched.add(track_id)
         raised: list[AlertEvent] = []
         for track_id in touched:
-            event = self._judge(self.tracks[track_id], frame)
+            event = self._judge(self.tracks[track_id], frame, coverage)
             if event is not None:
                 raised.append(event)
         self._refresh_open_alerts(update.track_ids)
@@ -228,7 +277,15 @@ class CameraAnalyser:
             for subject_id, event in track.alerts.items():
                 self._open_alerts[subject_id] = replace(event, last_seen=track.last_seen, crop_jpeg=None)
 
-    def _judge(self, track: TrackFaces, frame: Frame) -> AlertEvent | None:
+    def _admits(self, coverage: Coverage) -> Callable[[str], bool]:
+        def admits(subject_id: str) -> bool:
+            return coverage.admits(subject_id, self.matcher.card(subject_id).category)
+
+        return admits
+
+    def _judge(self, track: TrackFaces, frame: Frame, coverage: Coverage | None) -> AlertEvent | None:
+        if coverage is not None:  # the scope may have narrowed since these candidates were found
+            track.candidates = set(filter(self._admits(coverage), track.candidates))
         if not track.candidates:
             return None
         subject_ids = sorted(track.candidates)
@@ -259,6 +316,9 @@ class CameraAnalyser:
             runner_up_id=None if runner_up is None else runner_up.subject_id,
             runner_up_name=None if runner_up is None else cards[runner_up.subject_id].display_name,
             runner_up_score=None if runner_up is None else runner_up.best_score,
+            authorisation_id=None
+            if coverage is None
+            else coverage.authorisation_for(verdict.subject_id, card.category),
         )
         if previous is not None:
             if event.score > previous.score or event.faces > previous.faces or event.evidence > previous.evidence:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,10 +149,18 @@ class Gallery:
                 self._expires[index] = expires_at
 
     # ---------------------------------------------------------------- search
-    def search(self, vectors: np.ndarray, k: int = 5, *, at: float | None = None) -> list[list[Candidate]]:
+    def search(
+        self,
+        vectors: np.ndarray,
+        k: int = 5,
+        *,
+        at: float | None = None,
+        admit: Callable[[str], bool] | None = None,
+    ) -> list[list[Candidate]]:
         """Top ``k`` subjects per query vector ((q, dim) unit vectors), best first.
 
-        ``at`` (POSIX seconds) drops subjects whose expiry is at or before it.
+        ``at`` (POSIX seconds) drops subjects whose expiry is at or before it; ``admit`` (a subject id
+        test, e.g. an authorisation's scope) drops the subjects it refuses, before the top ``k`` are taken.
         """
         queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         if k < 1:
@@ -159,7 +168,7 @@ class Gallery:
         with self._lock:
             if self._count == 0 or len(queries) == 0:
                 return [[] for _ in range(len(queries))]
-            fetch = min(self._count, max(4 * k, k + 16))
+            fetch = min(self._count, max(4 * k, k + 16) * (1 if admit is None else 4))
             if self._hnsw is None:
                 rows, scores = self._exact_topn(queries, fetch)
             else:
@@ -177,9 +186,14 @@ class Gallery:
                         continue
                     if subject not in best or score > best[subject]:
                         best[subject] = float(score)
-                ranked = sorted(best.items(), key=lambda item: -item[1])[:k]
+                ranked = sorted(best.items(), key=lambda item: -item[1])
                 results.append([Candidate(self._subject_ids[s], score) for s, score in ranked])
-            return results
+        if admit is not None:  # outside the lock: the test may read the database
+            verdicts = {c.subject_id: False for row in results for c in row}
+            for subject_id in verdicts:
+                verdicts[subject_id] = admit(subject_id)
+            results = [[c for c in row if verdicts[c.subject_id]] for row in results]
+        return [row[:k] for row in results]
 
     def subject_scores(self, vectors: np.ndarray, subject_ids: list[str]) -> np.ndarray:
         """(q, m) best-template similarity of each query vector to each named subject (−1 for a subject

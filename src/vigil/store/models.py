@@ -165,6 +165,8 @@ class Camera(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     analysis_fps: Mapped[float] = mapped_column(Float)
+    # The area it belongs to (e.g. a police station's): authorisations can cover a whole group.
+    group_name: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -206,6 +208,10 @@ class Alert(Base):
     )
     runner_up_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING)
+    # The authorisation under which the camera was scanning and whose scope admitted the subject.
+    authorisation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("authorisations.id", ondelete="SET NULL", name="fk_alerts_authorisation"), nullable=True, index=True
+    )
     decisive_capture_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
@@ -216,7 +222,8 @@ class Role:
     SUPERVISOR = "supervisor"  # watchlist, thresholds, second confirmation
     OPERATOR = "operator"  # live alerts, adjudication, sightings
     AUDITOR = "auditor"  # read-only: audit log and reports
-    ALL = (ADMIN, SUPERVISOR, OPERATOR, AUDITOR)
+    AUTHORISER = "authoriser"  # signs the authorisations cameras scan under (never their own requests)
+    ALL = (ADMIN, SUPERVISOR, OPERATOR, AUDITOR, AUTHORISER)
 
 
 class User(Base):
@@ -262,6 +269,68 @@ class Adjudication(Base):
     decision: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Outcome:
+    """What happened after a confirmed sighting, as the officers record it."""
+
+    LOCATED = "located"
+    NOT_LOCATED = "not-located"
+    SPOKEN_TO = "spoken-to"
+    ARRESTED = "arrested"
+    OTHER = "other"
+    ALL = (LOCATED, NOT_LOCATED, SPOKEN_TO, ARRESTED, OTHER)
+
+
+class AlertOutcome(Base):
+    """One officer's record of what happened after a confirmed alert (the latest one counts)."""
+
+    __tablename__ = "alert_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Authorisation(Base):
+    """What makes scanning lawful: who asked, who authorised it, why, where (cameras or camera groups),
+    for whom (categories or named subjects), from when until when, and the thresholds in force when it
+    was signed. A camera analyses only while one covering it is active (``vigil.domain.authorisations``)."""
+
+    __tablename__ = "authorisations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    purpose: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    authorised_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    cameras: Mapped[list[str]] = mapped_column(JSON, default=list)
+    camera_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subjects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    review_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    thresholds: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # ended early
+    ended_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuthorisationCount(Base):
+    """Counts only: what each camera analysed under an authorisation (for its published results)."""
+
+    __tablename__ = "authorisation_counts"
+
+    authorisation_id: Mapped[str] = mapped_column(ForeignKey("authorisations.id", ondelete="CASCADE"), primary_key=True)
+    camera: Mapped[str] = mapped_column(String(64), primary_key=True)
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    faces: Mapped[int] = mapped_column(Integer, default=0)
+    tracks: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEvent(Base):

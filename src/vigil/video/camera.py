@@ -35,6 +35,7 @@ class CameraState(enum.StrEnum):
     STALLED = "stalled"
     RECONNECTING = "reconnecting"
     STOPPED = "stopped"
+    IDLE = "idle"  # not read at all: no authorisation covers the camera now (set by the runner, not the stream)
 
 
 # The transitions the state machine allows; anything else is a bug (and raises).
@@ -44,6 +45,7 @@ TRANSITIONS: dict[CameraState, set[CameraState]] = {
     CameraState.STALLED: {CameraState.RECONNECTING, CameraState.STREAMING, CameraState.STOPPED},
     CameraState.RECONNECTING: {CameraState.CONNECTING, CameraState.STOPPED},
     CameraState.STOPPED: set(),
+    CameraState.IDLE: set(),
 }
 
 

@@ -217,6 +217,8 @@ def populate(deployment: Deployment, engine: object, portraits: dict[str, object
 
 
 def add_cameras(database_url: str, cameras: dict[str, Path], analysis_fps: float = 2.0) -> None:
+    from tests.helpers import authorise
+
     from vigil.domain.cameras import CameraRegistry
     from vigil.store.db import Database, create_db_engine
 
@@ -224,4 +226,5 @@ def add_cameras(database_url: str, cameras: dict[str, Path], analysis_fps: float
     registry = CameraRegistry(db)
     for name, clip in cameras.items():
         registry.add(name, str(clip), latitude=51.5, longitude=-0.12, analysis_fps=analysis_fps)
+    authorise(db, list(cameras))  # the workers analyse them only under an authorisation
     db.dispose()

@@ -9,6 +9,8 @@ from tests.helpers import live_service, live_settings
 from tests.test_cli import vigil
 
 from vigil.demo_room import setup_demo
+from vigil.domain.audit import AuditLog
+from vigil.domain.authorisations import AuthorisationService
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.users import UserService
 
@@ -25,8 +27,13 @@ def test_offline_demo_builds_users_watchlist_and_three_clip_cameras(tmp_path: Pa
     users = UserService(watchlist.db)
     for username, password in room.passwords.items():
         assert users.authenticate(username, password).role == username
+    authorisations = AuthorisationService(watchlist.db, AuditLog(watchlist.db, key=b"k" * 32))
+    (signed,) = authorisations.all()  # the demo's cameras scan under one authorisation, two people signed
+    assert sorted(signed.cameras) == sorted(room.cameras) and signed.requested_by != signed.authorised_by
+    assert signed.authorised_by == "authoriser" and signed.thresholds
     again = setup_demo(run_settings, watchlist, say=lambda _m: None, offline=True)  # idempotent, new passwords
     assert len(CameraRegistry(watchlist.db).cameras()) == 3 and len(watchlist.list_subjects()) == 2
+    assert len(authorisations.all()) == 1
     assert again.passwords["admin"] != room.passwords["admin"]
 
 

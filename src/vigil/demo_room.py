@@ -30,6 +30,7 @@ DEMO_USERS = [
     ("supervisor", "supervisor", "Demo Supervisor"),
     ("operator", "operator", "Demo Operator"),
     ("auditor", "auditor", "Demo Auditor"),
+    ("authoriser", "authoriser", "Demo Authoriser"),
 ]
 
 
@@ -232,5 +233,37 @@ def setup_demo(
             except CameraError as exc:
                 say(f"  camera {name} not added: {exc}")
         room.cameras.append(name)
+    _authorise(settings, watchlist, room.cameras, say)
     room.subjects = [s.display_name for s in watchlist.list_subjects()]
     return room
+
+
+def _authorise(
+    settings: VigilSettings, watchlist: WatchlistService, cameras: list[str], say: Callable[[str], None]
+) -> None:
+    """The demo's cameras scan under a 30-day authorisation (asked by the demo supervisor, signed by
+    the demo authoriser) unless one covers them already."""
+    from vigil.domain.audit import AuditLog
+    from vigil.domain.authorisations import AuthorisationService, threshold_snapshot
+    from vigil.domain.thresholds import ThresholdService
+
+    audit = AuditLog(watchlist.db, key_file=settings.resolved_audit_key_file)
+    service = AuthorisationService(watchlist.db, audit)
+    now = datetime.now(UTC)
+    if all(service.coverage(name, now) for name in cameras):
+        return
+    embedder = watchlist.engine.embedder
+    thresholds = ThresholdService(watchlist.db, audit, embedder.name, embedder.version).thresholds()
+    view = service.add(
+        cameras=cameras,
+        categories=[c.name for c in watchlist.categories()],
+        starts_at=now,
+        ends_at=now + timedelta(days=30),
+        purpose="demonstration of the control room on recorded clips",
+        requested_by="supervisor",
+        authorised_by="authoriser",
+        reason="demo data only",
+        thresholds=threshold_snapshot(thresholds),
+        source="demo",
+    )
+    say(f"  cameras authorised until {view.ends_at:%Y-%m-%d} ({view.id})")

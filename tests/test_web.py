@@ -15,7 +15,7 @@ from vigil.web.app import alert_listener, create_app
 from vigil.web.context import WebContext
 
 PASSWORD = "correct horse battery"
-ROLES = ("admin", "supervisor", "operator", "auditor")
+ROLES = ("admin", "supervisor", "operator", "auditor", "authoriser")
 
 # Every API route and the roles it allows; the test fails when a route is added without an entry here.
 MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
@@ -27,6 +27,9 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/cameras"): ("admin", "supervisor", "operator"),
     ("POST", "/api/cameras"): ("admin",),
     ("DELETE", "/api/cameras/{name}"): ("admin",),
+    ("GET", "/api/authorisations"): ("admin", "supervisor", "auditor", "authoriser"),
+    ("POST", "/api/authorisations"): ("authoriser",),
+    ("POST", "/api/authorisations/{authorisation_id}/end"): ("supervisor", "authoriser"),
     ("GET", "/api/subjects"): ("supervisor",),
     ("GET", "/api/subjects/due"): ("supervisor",),
     ("POST", "/api/subjects"): ("supervisor",),
@@ -38,6 +41,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/alerts/{alert_id}"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/decision"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/template"): ("supervisor",),
+    ("POST", "/api/alerts/{alert_id}/outcome"): ("operator", "supervisor"),
     ("GET", "/api/thresholds"): ("supervisor", "auditor"),
     ("POST", "/api/thresholds/{category}"): ("supervisor",),
     ("POST", "/api/thresholds/{category}/policy"): ("supervisor",),
@@ -55,6 +59,7 @@ PAGES = {
     "/cameras": ("admin", "supervisor", "operator"),
     "/watchlist": ("supervisor",),
     "/audit": ("auditor",),
+    "/authorisations": ("admin", "supervisor", "auditor", "authoriser"),
     "/alerts/x": ("operator", "supervisor"),
     "/subjects/x": ("operator", "supervisor"),
 }
@@ -349,3 +354,65 @@ def test_supervisors_state_a_policy_and_the_threshold_follows(client: TestClient
     )
     assert unknown.status_code == 422 and unknown.json()["detail"]["rule"] == "category"
     assert ctx.audit.entries(action="policy-changed")[0].object_id == "wanted"
+
+
+def test_outcomes_follow_a_confirmation_and_are_audited(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]
+    assert ctx.watchlist is not None
+    subject = ctx.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("c.jpg", jpeg(astronaut))])
+    alert = _raise(ctx, subject.subject_id)
+    op = bearer(client, "operator")
+    located = {"outcome": "located", "note": "found at the bus stand, taken home"}
+    assert client.post(f"/api/alerts/{alert}/outcome", json=located, headers=op).status_code == 409  # not confirmed
+    confirm = {"decision": "confirmed", "reason": "same face"}
+    assert client.post(f"/api/alerts/{alert}/decision", json=confirm, headers=op).json()["status"] == "confirmed"
+    assert client.post(f"/api/alerts/{alert}/outcome", json={"outcome": "vanished"}, headers=op).status_code == 422
+    other = client.post(f"/api/alerts/{alert}/outcome", json={"outcome": "other", "note": ""}, headers=op)
+    assert other.status_code == 422 and "outcome-note" in other.text  # "other" says what
+    done = client.post(f"/api/alerts/{alert}/outcome", json=located, headers=op).json()
+    assert [(o["user"], o["outcome"]) for o in done["outcomes"]] == [("operator", "located")]
+    entries = client.get("/api/audit", headers=bearer(client, "auditor")).json()
+    (recorded,) = [e for e in entries if e["action"] == "alert-outcome-recorded"]
+    assert recorded["object_id"] == alert and recorded["details"]["outcome"] == "located"
+
+
+def test_an_authoriser_signs_in_the_control_room_and_the_cameras_page_shows_it(
+    client: TestClient, ctx: WebContext
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    ctx.cameras.add("north-gate", "webcam:0", latitude=26.85, longitude=80.95, group="Hazratganj")
+    admin = bearer(client, "admin")
+    (camera,) = client.get("/api/cameras", headers=admin).json()
+    assert camera["scanning"] is False and camera["authorisation_status"] == "no authorisation covers this camera"
+    now = datetime.now(UTC)
+    body = {
+        "camera_groups": ["Hazratganj"],
+        "categories": ["missing-person"],
+        "starts_at": (now - timedelta(minutes=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=8)).isoformat(),
+        "purpose": "Diwali crowds at Hazratganj",
+        "requested_by": "supervisor",
+    }
+    authoriser = bearer(client, "authoriser")
+    itself = client.post("/api/authorisations", json={**body, "requested_by": "authoriser"}, headers=authoriser)
+    assert itself.status_code == 422 and itself.json()["detail"]["rule"] == "authorisation-two-person"
+    unknown = client.post("/api/authorisations", json={**body, "categories": ["litterers"]}, headers=authoriser)
+    assert unknown.status_code == 422 and unknown.json()["detail"]["rule"] == "authorisation-scope"
+    signed = client.post("/api/authorisations", json=body, headers=authoriser)
+    assert signed.status_code == 201, signed.text
+    made = signed.json()
+    assert made["state"] == "active" and made["authorised_by"] == "authoriser" and made["requested_by"] == "supervisor"
+    assert made["thresholds"]["missing-person"]["threshold"] > 0
+    (camera,) = client.get("/api/cameras", headers=admin).json()
+    assert camera["scanning"] is True and camera["authorisations"] == [made["id"]] and camera["group"] == "Hazratganj"
+    sup = bearer(client, "supervisor")
+    ended = client.post(f"/api/authorisations/{made['id']}/end", json={"reason": "crowds gone"}, headers=sup)
+    assert ended.status_code == 200 and ended.json()["state"] == "ended" and ended.json()["ended_by"] == "supervisor"
+    again = client.post(f"/api/authorisations/{made['id']}/end", json={"reason": "again"}, headers=sup)
+    assert again.status_code == 409
+    (camera,) = client.get("/api/cameras", headers=admin).json()
+    assert camera["scanning"] is False and "last ended" in camera["authorisation_status"]
+    listed = client.get("/api/authorisations", headers=bearer(client, "auditor")).json()
+    assert [a["id"] for a in listed] == [made["id"]]
+    actions = [e["action"] for e in client.get("/api/audit", headers=bearer(client, "auditor")).json()]
+    assert "authorisation-added" in actions and "authorisation-ended" in actions

@@ -7,12 +7,15 @@ Rules:
   to ``awaiting-second``; a supervisor other than the first confirmer makes it ``confirmed``.
 * A confirmed alert is a **sighting**; a subject's sightings in time order, placed at their cameras'
   locations, are the **trail**.
+* After confirmation, officers record the **outcome** (located, not located, spoken to, arrested, other
+  — "other" with a note); each record is kept, the latest counts, and each is audited with it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
@@ -20,9 +23,25 @@ from sqlalchemy.orm import Session, aliased
 from vigil.domain.users import Principal
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
-from vigil.store.models import Adjudication, Alert, AlertStatus, Camera, Category, Photo, Role, Subject, User
+from vigil.store.models import (
+    Adjudication,
+    Alert,
+    AlertOutcome,
+    AlertStatus,
+    Camera,
+    Category,
+    Outcome,
+    Photo,
+    Role,
+    Subject,
+    User,
+)
+
+if TYPE_CHECKING:
+    from vigil.domain.audit import AuditLog
 
 MIN_REASON = 3
+MAX_NOTE = 2000
 DECISIONS = (AlertStatus.CONFIRMED, AlertStatus.REJECTED, AlertStatus.INCONCLUSIVE)
 
 
@@ -40,6 +59,14 @@ class Decision:
     role: str
     decision: str
     reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    user: str
+    outcome: str
+    note: str
     at: datetime
 
 
@@ -68,6 +95,12 @@ class AlertView:
     runner_up_name: str | None = None
     runner_up_score: float | None = None
     runner_up_photo: str | None = None
+    authorisation_id: str | None = None  # the authorisation the camera was scanning under
+    outcomes: tuple[OutcomeRecord, ...] = ()  # oldest first; the last is what happened
+
+    @property
+    def outcome(self) -> str | None:
+        return self.outcomes[-1].outcome if self.outcomes else None
 
 
 def _first_photo(subject_id):  # type: ignore[no-untyped-def]
@@ -103,7 +136,7 @@ def _query():  # type: ignore[no-untyped-def]
     )
 
 
-def _view(row, decisions: tuple[Decision, ...] = ()) -> AlertView:  # type: ignore[no-untyped-def]
+def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeRecord, ...] = ()) -> AlertView:  # type: ignore[no-untyped-def]
     alert, name, category, high_risk, lat, lon, photo, runner_up_name, runner_up_photo = row
     return AlertView(
         id=alert.id,
@@ -129,6 +162,8 @@ def _view(row, decisions: tuple[Decision, ...] = ()) -> AlertView:  # type: igno
         runner_up_name=runner_up_name,
         runner_up_score=alert.runner_up_score,
         runner_up_photo=runner_up_photo,
+        authorisation_id=alert.authorisation_id,
+        outcomes=outcomes,
     )
 
 
@@ -168,7 +203,48 @@ class AlertService:
             row = session.execute(_query().where(Alert.id == alert_id)).first()
             if row is None:
                 raise AlertNotFoundError(f"no alert {alert_id!r}")
-            return _view(row, self._decisions(session, alert_id))
+            return _view(row, self._decisions(session, alert_id), self._outcomes(session, alert_id))
+
+    @staticmethod
+    def _outcomes(session: Session, alert_id: str) -> tuple[OutcomeRecord, ...]:
+        rows = session.execute(
+            select(AlertOutcome, User.username)
+            .join(User, User.id == AlertOutcome.user_id)
+            .where(AlertOutcome.alert_id == alert_id)
+            .order_by(AlertOutcome.id)
+        ).all()
+        return tuple(OutcomeRecord(username, o.outcome, o.note, o.created_at) for o, username in rows)
+
+    def record_outcome(
+        self, alert_id: str, who: Principal, outcome: str, note: str, *, audit: AuditLog, source: str = ""
+    ) -> AlertView:
+        """Record what happened after a confirmed sighting; audited in the same transaction."""
+        if outcome not in Outcome.ALL:
+            raise AdjudicationError("outcome", f"{outcome!r}: use one of {', '.join(Outcome.ALL)}")
+        note = note.strip()
+        if outcome == Outcome.OTHER and len(note) < MIN_REASON:
+            raise AdjudicationError("outcome-note", "say what happened")
+        if len(note) > MAX_NOTE:
+            raise AdjudicationError("outcome-note", f"at most {MAX_NOTE} characters")
+        if who.role not in (Role.OPERATOR, Role.SUPERVISOR):
+            raise AdjudicationError("role", "only operators and supervisors record outcomes")
+        with self.db.session() as session:
+            status = session.scalar(select(Alert.status).where(Alert.id == alert_id))
+            if status is None:
+                raise AlertNotFoundError(f"no alert {alert_id!r}")
+            if status != AlertStatus.CONFIRMED:
+                raise AdjudicationError("outcome-unconfirmed", f"the alert is {status}: outcomes follow a confirmation")
+            session.add(AlertOutcome(alert_id=alert_id, user_id=who.user_id, outcome=outcome, note=note))
+            audit.record(
+                who.username,
+                "alert-outcome-recorded",
+                object_type="alert",
+                object_id=alert_id,
+                source=source,
+                details={"outcome": outcome, "note": note},
+                session=session,
+            )
+        return self.get(alert_id)
 
     @staticmethod
     def _decisions(session: Session, alert_id: str) -> tuple[Decision, ...]:

@@ -21,6 +21,7 @@ from vigil.web.routers import (
     alerts,
     audit,
     auth,
+    authorisations,
     cameras,
     media,
     reports,
@@ -91,7 +92,19 @@ def create_app(ctx: WebContext) -> FastAPI:
 
     app = FastAPI(title="Vigil control room", version=__version__, lifespan=lifespan)
     app.state.ctx = ctx
-    for module in (auth, users, cameras, watchlist, sightings, alerts, thresholds, audit, reports, media):
+    for module in (
+        auth,
+        users,
+        cameras,
+        authorisations,
+        watchlist,
+        sightings,
+        alerts,
+        thresholds,
+        audit,
+        reports,
+        media,
+    ):
         app.include_router(module.router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")

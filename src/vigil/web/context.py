@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from vigil.bus import Bus, LocalBus, open_bus
 from vigil.domain.adjudication import AlertService
 from vigil.domain.audit import AuditLog
+from vigil.domain.authorisations import AuthorisationService
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.users import UserService
 from vigil.settings import VigilSettings
@@ -56,6 +57,7 @@ class WebContext:
     alerts: AlertService
     audit: AuditLog
     cameras: CameraRegistry
+    authorisations: AuthorisationService
     watchlist: WatchlistService | None = None
     runner: LiveRunner | None = None
     matcher: WatchlistMatcher | None = None  # refreshed while serving: picks up watchlist changes
@@ -78,7 +80,8 @@ class WebContext:
             media=open_media(settings, db),
             users=UserService(db),
             alerts=AlertService(db),
-            audit=AuditLog(db, key_file=settings.resolved_audit_key_file),
+            audit=(audit := AuditLog(db, key_file=settings.resolved_audit_key_file)),
             cameras=CameraRegistry(db),
+            authorisations=AuthorisationService(db, audit),
             bus=open_bus(settings.redis_url),
         )

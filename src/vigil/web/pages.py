@@ -19,10 +19,21 @@ router = APIRouter(include_in_schema=False)
 PAGES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "/live": ("live.html", (Role.OPERATOR, Role.SUPERVISOR), "Live"),
     "/cameras": ("cameras.html", (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR), "Cameras"),
+    "/authorisations": (
+        "authorisations.html",
+        (Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.AUTHORISER),
+        "Authorisations",
+    ),
     "/watchlist": ("watchlist.html", (Role.SUPERVISOR,), "Watchlist"),
     "/audit": ("audit.html", (Role.AUDITOR,), "Audit log"),
 }
-HOME = {Role.OPERATOR: "/live", Role.SUPERVISOR: "/live", Role.ADMIN: "/cameras", Role.AUDITOR: "/audit"}
+HOME = {
+    Role.OPERATOR: "/live",
+    Role.SUPERVISOR: "/live",
+    Role.ADMIN: "/cameras",
+    Role.AUDITOR: "/audit",
+    Role.AUTHORISER: "/authorisations",
+}
 
 
 def _nav(principal: Principal) -> list[tuple[str, str]]:

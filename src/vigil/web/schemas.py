@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.domain.adjudication import AlertView
+from vigil.domain.authorisations import AuthorisationView
 from vigil.domain.users import Principal
 
 
@@ -59,6 +60,7 @@ class CameraCreate(Strict):
     latitude: float
     longitude: float
     analysis_fps: float = 5.0
+    group: str = Field(default="", max_length=64)
 
 
 class CameraOut(BaseModel):
@@ -73,6 +75,69 @@ class CameraOut(BaseModel):
     dropped_frames: int | None = None
     last_frame_at: datetime | None = None
     worker: str | None = None  # scale-out: the worker holding the camera's lease
+    group: str = ""
+    scanning: bool = False  # an authorisation covers it now
+    authorisations: list[str] = []  # the ids of those active on it now
+    authorisation_status: str = ""  # why it is idle, when it is
+
+
+class AuthorisationIn(Strict):
+    cameras: list[str] = Field(default_factory=list, max_length=1000)
+    camera_groups: list[str] = Field(default_factory=list, max_length=100)
+    categories: list[str] = Field(default_factory=list, max_length=100)
+    subjects: list[str] = Field(default_factory=list, max_length=10000)
+    starts_at: datetime
+    ends_at: datetime
+    purpose: str = Field(max_length=2000)
+    requested_by: str = Field(max_length=64)
+    reason: str = Field(default="", max_length=4000)
+    review_date: date | None = None
+
+
+class AuthorisationEndIn(Strict):
+    reason: str = Field(max_length=2000)
+
+
+class AuthorisationOut(BaseModel):
+    id: str
+    state: str  # scheduled, active, ended (early) or expired
+    purpose: str
+    reason: str
+    requested_by: str
+    authorised_by: str
+    cameras: list[str]
+    camera_groups: list[str]
+    categories: list[str]
+    subjects: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    review_date: date | None
+    thresholds: dict[str, object]
+    ended_at: datetime | None
+    ended_by: str | None
+    end_reason: str
+
+    @classmethod
+    def of(cls, a: AuthorisationView, now: datetime) -> AuthorisationOut:
+        return cls(
+            id=a.id,
+            state=a.state(now),
+            purpose=a.purpose,
+            reason=a.reason,
+            requested_by=a.requested_by,
+            authorised_by=a.authorised_by,
+            cameras=list(a.cameras),
+            camera_groups=list(a.camera_groups),
+            categories=list(a.categories),
+            subjects=list(a.subjects),
+            starts_at=a.starts_at,
+            ends_at=a.ends_at,
+            review_date=a.review_date,
+            thresholds=a.thresholds,
+            ended_at=a.ended_at,
+            ended_by=a.ended_by,
+            end_reason=a.end_reason,
+        )
 
 
 class DecisionDone(BaseModel):
@@ -81,6 +146,18 @@ class DecisionDone(BaseModel):
     decision: str
     reason: str
     at: datetime
+
+
+class OutcomeDone(BaseModel):
+    user: str
+    outcome: str
+    note: str
+    at: datetime
+
+
+class OutcomeIn(Strict):
+    outcome: Literal["located", "not-located", "spoken-to", "arrested", "other"]
+    note: str = Field(default="", max_length=2000)
 
 
 class RunnerUpOut(BaseModel):
@@ -111,6 +188,8 @@ class AlertOut(BaseModel):
     decisions: list[DecisionDone] = []
     evidence: float | None = None
     runner_up: RunnerUpOut | None = None  # a near-tie: the second candidate, to be settled by a person
+    authorisation_id: str | None = None  # the authorisation the camera was scanning under
+    outcomes: list[OutcomeDone] = []  # what officers recorded after confirmation; the last counts
 
     @classmethod
     def of(cls, a: AlertView) -> AlertOut:
@@ -142,6 +221,8 @@ class AlertOut(BaseModel):
                 score=None if a.runner_up_score is None else round(a.runner_up_score, 4),
                 enrolled_photo_url=f"/api/media/photos/{a.runner_up_photo}" if a.runner_up_photo else None,
             ),
+            authorisation_id=a.authorisation_id,
+            outcomes=[OutcomeDone(**o.__dict__) for o in a.outcomes],
         )
 
 

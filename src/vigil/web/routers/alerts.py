@@ -12,7 +12,7 @@ from vigil.domain.thresholds import template_floor
 from vigil.domain.users import Principal
 from vigil.store.models import Role
 from vigil.web.context import WebContext
-from vigil.web.schemas import AlertList, AlertOut, DecisionIn
+from vigil.web.schemas import AlertList, AlertOut, DecisionIn, OutcomeIn
 from vigil.web.security import SESSION_COOKIE, client_address, context, require
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -74,6 +74,26 @@ def decide(
     out = AlertOut.of(view)
     ctx.feed.updated(alert_id)  # to this server's browsers and, scaled out, every other server's
     return out
+
+
+@router.post("/{alert_id}/outcome", response_model=AlertOut)
+def record_outcome(
+    alert_id: str,
+    body: OutcomeIn,
+    request: Request,
+    who: Principal = Depends(require(*LIVE)),
+    ctx: WebContext = Depends(context),
+) -> AlertOut:
+    """What happened after a confirmed sighting (located, not located, spoken to, arrested, other)."""
+    try:
+        view = ctx.alerts.record_outcome(
+            alert_id, who, body.outcome, body.note, audit=ctx.audit, source=client_address(request)
+        )
+    except AlertNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except AdjudicationError as exc:
+        raise HTTPException(409 if exc.rule == "outcome-unconfirmed" else 422, str(exc)) from None
+    return AlertOut.of(view)
 
 
 @router.post("/{alert_id}/template", response_model=AlertOut)

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from vigil.domain.authorisations import coverage_at
 from vigil.domain.cameras import CameraError
 from vigil.domain.leases import assignments
 from vigil.domain.users import Principal
@@ -48,7 +49,21 @@ def camera_list(ctx: WebContext) -> list[CameraOut]:
             }
             for name, a in assignments(ctx.db).items()
         }
-    return [CameraOut(**view.__dict__, **live.get(view.name, {})) for view in ctx.cameras.cameras()]
+    now = ctx.authorisations.clock()
+    signed = ctx.authorisations.all()
+    out = []
+    for view in ctx.cameras.cameras():
+        coverage = coverage_at(signed, view.name, view.group, now)
+        out.append(
+            CameraOut(
+                **view.__dict__,
+                **live.get(view.name, {}),
+                scanning=bool(coverage),
+                authorisations=list(coverage.authorisation_ids),
+                authorisation_status=coverage.why_not,
+            )
+        )
+    return out
 
 
 @router.get("", response_model=list[CameraOut])
@@ -65,7 +80,12 @@ def add_camera(
 ) -> CameraOut:
     try:
         view = ctx.cameras.add(
-            body.name, body.url, latitude=body.latitude, longitude=body.longitude, analysis_fps=body.analysis_fps
+            body.name,
+            body.url,
+            latitude=body.latitude,
+            longitude=body.longitude,
+            analysis_fps=body.analysis_fps,
+            group=body.group,
         )
     except CameraError as exc:
         raise HTTPException(422, str(exc)) from None

@@ -123,6 +123,12 @@ async function initAlert(section) {
     document.getElementById("decide").hidden = !["pending", "awaiting-second"].includes(a.status);
     const box = document.getElementById("template-box");
     if (box) box.hidden = a.status !== "confirmed";
+    const outcome = document.getElementById("outcome");
+    if (outcome) {
+      outcome.hidden = a.status !== "confirmed";
+      const list = document.getElementById("outcomes"); list.replaceChildren();
+      for (const o of a.outcomes) list.append(el("li", { "data-outcome": o.outcome }, `${when(o.at)} ${o.user}: ${o.outcome}` + (o.note ? ` — ${o.note}` : "")));
+    }
   };
   render(await api("/api/alerts/" + id));
   const addTemplate = document.getElementById("add-template");
@@ -130,6 +136,13 @@ async function initAlert(section) {
     const out = document.getElementById("template-result");
     try { await api(`/api/alerts/${id}/template`, { method: "POST" }); out.textContent = "Added: the subject now matches on this face too."; addTemplate.disabled = true; }
     catch (e) { out.textContent = e.message; }
+  });
+  const outcomeForm = document.getElementById("outcome");
+  if (outcomeForm) outcomeForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(outcomeForm);
+    try { render(await api(`/api/alerts/${id}/outcome`, { method: "POST", json: { outcome: data.get("outcome"), note: data.get("note") } })); outcomeForm.reset(); document.getElementById("outcome-error").textContent = ""; }
+    catch (e) { document.getElementById("outcome-error").textContent = e.message; }
   });
   document.getElementById("reveal").addEventListener("click", () => { document.getElementById("score").hidden = false; });
   const form = document.getElementById("decide");
@@ -176,7 +189,10 @@ async function initCameras(section) {
   const admin = section.dataset.admin === "yes";
   const load = async () => {
     const rows = (await api("/api/cameras")).map((c) => el("tr", { "data-camera": c.name },
-      el("td", {}, c.name), el("td", {}, c.state || "not running"), el("td", {}, c.analysed_fps ?? "—"), el("td", {}, c.dropped_frames ?? "—"),
+      el("td", {}, c.name), el("td", {}, c.group || "—"),
+      el("td", { class: c.scanning ? "scanning" : "idle", "data-authorisation": c.scanning ? "active" : "none" },
+        c.scanning ? "scanning under " + c.authorisations.join(", ") : "idle: " + c.authorisation_status),
+      el("td", {}, c.state || "not running"), el("td", {}, c.analysed_fps ?? "—"), el("td", {}, c.dropped_frames ?? "—"),
       el("td", {}, c.last_frame_at ? when(c.last_frame_at) : "—"), el("td", {}, `${c.latitude.toFixed(5)}, ${c.longitude.toFixed(5)}`), el("td", {}, c.url),
       el("td", {}, admin ? Object.assign(el("button", { type: "button" }, "Remove"), { onclick: async () => { await api("/api/cameras/" + encodeURIComponent(c.name), { method: "DELETE" }); load(); } }) : "")));
     document.querySelector("#cameras tbody").replaceChildren(...rows);
@@ -187,8 +203,42 @@ async function initCameras(section) {
   if (form) form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const d = Object.fromEntries(new FormData(form));
-    try { await api("/api/cameras", { method: "POST", json: { name: d.name, url: d.url, latitude: +d.latitude, longitude: +d.longitude, analysis_fps: +d.analysis_fps } }); form.reset(); load(); document.getElementById("camera-error").textContent = ""; }
+    try { await api("/api/cameras", { method: "POST", json: { name: d.name, url: d.url, latitude: +d.latitude, longitude: +d.longitude, analysis_fps: +d.analysis_fps, group: d.group || "" } }); form.reset(); load(); document.getElementById("camera-error").textContent = ""; }
     catch (e) { document.getElementById("camera-error").textContent = e.message; }
+  });
+}
+
+async function initAuthorisations(section) {
+  const canEnd = section.dataset.canEnd === "yes";
+  const list = (xs) => xs.length ? xs.join(", ") : "—";
+  const load = async () => {
+    const rows = (await api("/api/authorisations")).map((a) => el("tr", { "data-authorisation-id": a.id, "data-state": a.state },
+      el("td", {}, a.state), el("td", {}, a.purpose), el("td", {}, list([...a.cameras, ...a.camera_groups.map((g) => "group " + g)])),
+      el("td", {}, list([...a.categories, ...a.subjects.map((s) => "subject " + s)])), el("td", {}, when(a.starts_at)),
+      el("td", {}, when(a.ended_at || a.ends_at)), el("td", {}, a.review_date || "—"),
+      el("td", {}, `${a.authorised_by} (asked by ${a.requested_by})`),
+      el("td", {}, canEnd && ["active", "scheduled"].includes(a.state) ? Object.assign(el("button", { type: "button" }, "End now"), {
+        onclick: async () => {
+          const reason = prompt("Why does it end early?");
+          if (!reason) return;
+          try { await api(`/api/authorisations/${a.id}/end`, { method: "POST", json: { reason } }); load(); }
+          catch (e) { document.getElementById("authorisation-error").textContent = e.message; }
+        } }) : "")));
+    document.querySelector("#authorisations tbody").replaceChildren(...rows);
+  };
+  await load();
+  const form = document.getElementById("authorisation-add");
+  if (form) form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const d = Object.fromEntries(new FormData(form));
+    const split = (s) => (s || "").split(",").map((x) => x.trim()).filter(Boolean);
+    const iso = (local) => local ? new Date(local).toISOString() : "";
+    try {
+      await api("/api/authorisations", { method: "POST", json: { cameras: split(d.cameras), camera_groups: split(d.camera_groups),
+        categories: split(d.categories), subjects: split(d.subjects), starts_at: iso(d.starts_at), ends_at: iso(d.ends_at),
+        purpose: d.purpose, requested_by: d.requested_by, reason: d.reason, review_date: d.review_date || null } });
+      form.reset(); document.getElementById("authorisation-error").textContent = ""; load();
+    } catch (e) { document.getElementById("authorisation-error").textContent = e.message; }
   });
 }
 
@@ -261,6 +311,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (page || logout) await refreshCsrf();
   if (logout) logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); sessionStorage.removeItem("vigil-csrf"); location.href = "/login"; });
   if (!page) return;
-  const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, watchlist: initWatchlist, audit: initAudit }[page.dataset.page];
+  const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, authorisations: initAuthorisations, watchlist: initWatchlist, audit: initAudit }[page.dataset.page];
   if (init) await init(page);
 });

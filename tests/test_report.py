@@ -79,3 +79,66 @@ def test_report_from_the_cli(tmp_path: Path, settings, engine, astronaut) -> Non
         data_dir=run_settings.data_dir,
     )
     assert bad.returncode != 0
+
+
+def test_the_report_publishes_each_authorisations_results(tmp_path: Path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """A scripted deployment: alerts raised under an authorisation, confirmed or rejected, outcomes recorded."""
+    from tests.helpers import authorise
+
+    from vigil.domain.adjudication import AlertService
+    from vigil.domain.audit import AuditLog
+    from vigil.domain.authorisations import AuthorisationCounter
+    from vigil.domain.users import UserService
+
+    run_settings = live_settings(tmp_path, settings)
+    watchlist = open_watchlist(run_settings, engine=engine)
+    subject = watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("c.jpg", jpeg(astronaut))])
+    deployment = authorise(watchlist.db, ["north", "south"], categories=["missing-person"])
+    other = authorise(watchlist.db, ["east"], categories=["missing-person"])
+    users = UserService(watchlist.db)
+    operator = users.add("op.one", "correct horse battery", "operator")
+    recorder = AlertRecorder(watchlist.db, watchlist.media)
+    alerts = AlertService(watchlist.db)
+    audit = AuditLog(watchlist.db, key_file=run_settings.resolved_audit_key_file)
+    plan = [
+        ("confirmed", "arrested"),
+        ("confirmed", "spoken-to"),
+        ("confirmed", None),
+        ("rejected", None),
+        ("inconclusive", None),
+        (None, None),
+    ]
+    for i, (decision, outcome) in enumerate(plan):
+        stored = recorder.raise_alert(
+            alert_event(subject.subject_id, camera="north", track=f"t{i}", authorisation_id=deployment)
+        )
+        assert stored is not None and stored.alert_id is not None
+        if decision:
+            alerts.decide(stored.alert_id, operator, decision, "checked against the photo")
+        if outcome:
+            alerts.record_outcome(stored.alert_id, operator, "located", "", audit=audit)
+            alerts.record_outcome(stored.alert_id, operator, outcome, "as recorded later", audit=audit)  # latest counts
+    recorder.raise_alert(alert_event(subject.subject_id, camera="east", track="x", authorisation_id=other))
+    counter = AuthorisationCounter(watchlist.db)
+    counter.add(deployment, "north", frames=900, faces=4000, tracks=700)
+    counter.add(deployment, "south", frames=900, faces=1000, tracks=200)
+    counter.add(other, "east", frames=10, faces=12, tracks=3)
+    today = datetime.now(UTC).date()
+    out = tmp_path / "report"
+    result = vigil(
+        "report", "--from", str(today), "--to", str(today), "--out", str(out), data_dir=run_settings.data_dir
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {row["authorisation"]: row for row in csv.DictReader((out / "authorisations.csv").open())}
+    assert set(rows) == {deployment, other}
+    row = rows[deployment]
+    assert row["cameras"] == "north, south" and row["faces analysed"] == "5000"
+    assert (row["alerts"], row["confirmed"], row["rejected (false alerts)"]) == ("6", "3", "1")
+    assert (row["inconclusive"], row["open"]) == ("1", "1")
+    assert (row["engagements"], row["arrests"]) == ("2", "1")
+    assert row["outcome: arrested"] == "1" and row["outcome: spoken-to"] == "1" and row["outcome: located"] == "0"
+    assert float(row["median time to decide (s)"]) >= 0
+    assert rows[other]["alerts"] == "1" and rows[other]["faces analysed"] == "12"
+    assert rows[other]["median time to decide (s)"] == "—"
+    page = (out / "report.html").read_text()
+    assert "Per authorisation" in page and deployment in page and "Eileen" not in page

@@ -3,7 +3,9 @@
 Contents (HTML, CSV files and a PDF of the charts and tables): faces analysed; alerts and their outcomes
 (confirmed, rejected, inconclusive, still open) and the false-alert share (rejected of decided) by
 camera, category and day; false alerts per face track analysed; threshold changes; the watchlist's
-size over the period; retention runs. Generating a report is itself audited.
+size over the period; retention runs; and, per authorisation active in the period, its results in the
+format forces publish (period, cameras, faces analysed, alerts, confirmed, rejected as false, the
+outcomes officers recorded, time to decide). Generating a report is itself audited.
 """
 
 from __future__ import annotations
@@ -21,9 +23,52 @@ from sqlalchemy import func, select
 
 from vigil.domain.audit import AuditLog
 from vigil.store.db import Database
-from vigil.store.models import Alert, AlertStatus, AnalysisCount, Subject, ThresholdChange
+from vigil.store.models import (
+    Adjudication,
+    Alert,
+    AlertOutcome,
+    AlertStatus,
+    AnalysisCount,
+    Authorisation,
+    AuthorisationCount,
+    Outcome,
+    Subject,
+    ThresholdChange,
+)
 
 OUTCOMES = (AlertStatus.CONFIRMED, AlertStatus.REJECTED, AlertStatus.INCONCLUSIVE, "open")
+
+
+ENGAGED = (Outcome.LOCATED, Outcome.SPOKEN_TO, Outcome.ARRESTED)  # an officer met the person
+
+
+@dataclass(frozen=True)
+class AuthorisationResult:
+    """One authorisation's published results: counts only."""
+
+    authorisation_id: str
+    purpose: str
+    starts_at: datetime
+    until: datetime  # its end, or when it was ended early
+    cameras: str  # names and groups, as listed on it
+    faces_analysed: int
+    face_tracks: int
+    alerts: int
+    confirmed: int
+    rejected: int  # false alerts
+    inconclusive: int
+    open: int
+    outcomes: dict[str, int]  # the latest recorded outcome per confirmed alert
+    median_decision_s: float | None  # alert stored → decided
+    p90_decision_s: float | None
+
+    @property
+    def engagements(self) -> int:
+        return sum(self.outcomes.get(o, 0) for o in ENGAGED)
+
+    @property
+    def arrests(self) -> int:
+        return self.outcomes.get(Outcome.ARRESTED, 0)
 
 
 @dataclass
@@ -39,6 +84,7 @@ class ReportData:
     thresholds: list[dict[str, Any]] = field(default_factory=list)
     watchlist_size: dict[date, int] = field(default_factory=dict)
     retention: list[dict[str, Any]] = field(default_factory=list)
+    authorisations: list[AuthorisationResult] = field(default_factory=list)
 
     @property
     def totals(self) -> Counter[str]:
@@ -117,7 +163,116 @@ def collect(db: Database, audit: AuditLog, start: date, end: date) -> ReportData
         for e in reversed(audit.entries(limit=5000, action="retention-run"))
         if t0 <= e.at < t1
     ]
+    data.authorisations = authorisation_results(db, t0, t1)
     return data
+
+
+def authorisation_results(db: Database, t0: datetime, t1: datetime) -> list[AuthorisationResult]:
+    """Results of every authorisation whose period overlaps [t0, t1), over its whole period, oldest first."""
+    out = []
+    with db.session() as session:
+        signed = session.scalars(
+            select(Authorisation).where(Authorisation.starts_at < t1, Authorisation.ends_at > t0)
+        ).all()
+        for a in sorted(signed, key=lambda a: (a.starts_at, a.id)):
+            until = a.ends_at if a.ended_at is None else min(a.ends_at, a.ended_at)
+            if until <= t0 or (a.ended_at is not None and a.ended_at <= a.starts_at):
+                continue  # ended before it began: never scanned
+            faces, tracks = session.execute(
+                select(
+                    func.coalesce(func.sum(AuthorisationCount.faces), 0),
+                    func.coalesce(func.sum(AuthorisationCount.tracks), 0),
+                ).where(AuthorisationCount.authorisation_id == a.id)
+            ).one()
+            alerts = session.execute(
+                select(Alert.id, Alert.status, Alert.created_at).where(Alert.authorisation_id == a.id)
+            ).all()
+            status: Counter[str] = Counter(s if s in OUTCOMES else "open" for _, s, _ in alerts)
+            created = {alert_id: at for alert_id, _, at in alerts}
+            decided_at: dict[str, datetime] = {}
+            latest: dict[str, str] = {}
+            if created:
+                for alert_id, at in session.execute(
+                    select(Adjudication.alert_id, Adjudication.created_at)
+                    .where(Adjudication.alert_id.in_(created))
+                    .order_by(Adjudication.id)
+                ).all():
+                    decided_at[alert_id] = at  # the last decision closes it
+                for alert_id, outcome in session.execute(
+                    select(AlertOutcome.alert_id, AlertOutcome.outcome)
+                    .where(AlertOutcome.alert_id.in_(created))
+                    .order_by(AlertOutcome.id)
+                ).all():
+                    latest[alert_id] = outcome
+            waits = [
+                (decided_at[i] - created[i]).total_seconds()
+                for i, s, _ in alerts
+                if s in (AlertStatus.CONFIRMED, AlertStatus.REJECTED, AlertStatus.INCONCLUSIVE) and i in decided_at
+            ]
+            out.append(
+                AuthorisationResult(
+                    authorisation_id=a.id,
+                    purpose=a.purpose,
+                    starts_at=a.starts_at,
+                    until=until,
+                    cameras=", ".join([*a.cameras, *(f"group {g}" for g in a.camera_groups)]),
+                    faces_analysed=int(faces),
+                    face_tracks=int(tracks),
+                    alerts=len(alerts),
+                    confirmed=status[AlertStatus.CONFIRMED],
+                    rejected=status[AlertStatus.REJECTED],
+                    inconclusive=status[AlertStatus.INCONCLUSIVE],
+                    open=status["open"],
+                    outcomes=dict(Counter(latest.values())),
+                    median_decision_s=float(np.median(waits)) if waits else None,
+                    p90_decision_s=float(np.percentile(waits, 90)) if waits else None,
+                )
+            )
+    return out
+
+
+AUTHORISATION_HEAD = [
+    "authorisation",
+    "purpose",
+    "from",
+    "until",
+    "cameras",
+    "faces analysed",
+    "alerts",
+    "confirmed",
+    "rejected (false alerts)",
+    "inconclusive",
+    "open",
+    "engagements",
+    "arrests",
+    *(f"outcome: {o}" for o in Outcome.ALL),
+    "median time to decide (s)",
+    "90th percentile time to decide (s)",
+]
+
+
+def _authorisation_row(r: AuthorisationResult) -> list[Any]:
+    def seconds(x: float | None) -> str:
+        return "—" if x is None else f"{x:.0f}"
+
+    return [
+        r.authorisation_id,
+        r.purpose,
+        r.starts_at.isoformat(),
+        r.until.isoformat(),
+        r.cameras,
+        r.faces_analysed,
+        r.alerts,
+        r.confirmed,
+        r.rejected,
+        r.inconclusive,
+        r.open,
+        r.engagements,
+        r.arrests,
+        *(r.outcomes.get(o, 0) for o in Outcome.ALL),
+        seconds(r.median_decision_s),
+        seconds(r.p90_decision_s),
+    ]
 
 
 def _rate(x: float | None) -> str:
@@ -213,6 +368,9 @@ def write_report(data: ReportData, out: Path) -> list[Path]:
         ],
     )
 
+    authorisation_rows = [_authorisation_row(r) for r in data.authorisations]
+    csv_file("authorisations.csv", AUTHORISATION_HEAD, authorisation_rows)
+
     days = sorted(data.by_day)
     x = np.array(days, dtype="datetime64[D]")
     figures = []
@@ -252,9 +410,14 @@ def write_report(data: ReportData, out: Path) -> list[Path]:
             f"false-alert share (rejected of decided): {_rate(false_alert_share(totals))}",
             f"threshold changes: {len(data.thresholds)}",
             f"retention runs: {len(data.retention)}",
+            *(
+                f"authorisation {r.authorisation_id[:8]}: {r.faces_analysed} faces, {r.alerts} alerts, "
+                f"{r.rejected} false, {r.engagements} engagements, {r.arrests} arrests"
+                for r in data.authorisations[:3]
+            ),
         ]
         for i, line in enumerate(lines):
-            table.text(0.04, 0.85 - i * 0.08, line, fontsize=11)
+            table.text(0.04, 0.85 - i * 0.065, line, fontsize=10)
         pdf.savefig(table)
         plt.close("all")
     written.append(out / "report.pdf")
@@ -278,6 +441,11 @@ td,th{{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}}</style></hea
 <li>False-alert share (rejected of decided): {_rate(false_alert_share(totals))}</li>
 <li>Threshold changes: {len(data.thresholds)}; retention runs: {len(data.retention)}</li></ul>
 <img src="alerts_by_day.png" alt="Alerts per day by outcome"><img src="faces_by_day.png" alt="Faces analysed per day">
+<h2>Per authorisation</h2><p>Each authorisation scanning ran under, over its whole period: faces
+analysed, alerts, how they were decided (rejected = false alerts), what officers recorded afterwards
+(engagements: located, spoken to or arrested) and how long a decision took.</p>{
+        html_table(AUTHORISATION_HEAD, authorisation_rows)
+    }
 <h2>By camera</h2>{
         html_table(["camera", *HEAD, "faces analysed", "face tracks", "false alerts per track"], camera_rows)
     }
@@ -307,7 +475,8 @@ td,th{{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}}</style></hea
             ],
         )
     }
-<p>Files: by_day.csv, by_camera.csv, by_category.csv, thresholds.csv, retention.csv, report.pdf.</p>
+<p>Files: by_day.csv, by_camera.csv, by_category.csv, authorisations.csv, thresholds.csv, retention.csv,
+report.pdf.</p>
 </body></html>"""
     (out / "report.html").write_text(page, encoding="utf-8")
     written.append(out / "report.html")

@@ -27,6 +27,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/cameras"): ("admin", "supervisor", "operator"),
     ("POST", "/api/cameras"): ("admin",),
     ("DELETE", "/api/cameras/{name}"): ("admin",),
+    ("GET", "/api/cameras/{name}/frame"): ("admin",),
     ("GET", "/api/authorisations"): ("admin", "supervisor", "auditor", "authoriser"),
     ("POST", "/api/authorisations"): ("authoriser",),
     ("POST", "/api/authorisations/{authorisation_id}/end"): ("supervisor", "authoriser"),
@@ -416,3 +417,37 @@ def test_an_authoriser_signs_in_the_control_room_and_the_cameras_page_shows_it(
     assert [a["id"] for a in listed] == [made["id"]]
     actions = [e["action"] for e in client.get("/api/audit", headers=bearer(client, "auditor")).json()]
     assert "authorisation-added" in actions and "authorisation-ended" in actions
+
+
+def test_an_admin_sees_a_cameras_frame_with_every_face_blurred(
+    client: TestClient, ctx: WebContext, engine, two_faces, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import av
+
+    from vigil.video.sources import grab_frame, parse_source
+    from vigil.vision.image import decode_image
+
+    clip = tmp_path / "two.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=5)
+        stream.height, stream.width = (two_faces.shape[0] // 2) * 2, (two_faces.shape[1] // 2) * 2
+        stream.pix_fmt = "yuv420p"
+        image = np.ascontiguousarray(two_faces[: stream.height, : stream.width])
+        for _ in range(3):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    ctx.cameras.add("lobby", str(clip), latitude=26.85, longitude=80.95)
+    assert len(engine.detect(grab_frame(parse_source(str(clip))))) == 2  # the camera shows two faces
+    shown = client.get("/api/cameras/lobby/frame", headers=bearer(client, "admin"))
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+    assert shown.headers["cache-control"] == "no-store"
+    assert len(engine.detect(decode_image(shown.content))) == 0  # the admin sees none of them
+    assert client.get("/api/cameras/nowhere/frame", headers=bearer(client, "admin")).status_code == 404
+    media = list((ctx.settings.data_dir / "media").rglob("*")) if (ctx.settings.data_dir / "media").exists() else []
+    assert not [p for p in media if p.is_file() and "crops" in p.parts]  # nothing stored
+    (entry,) = [
+        e
+        for e in client.get("/api/audit", headers=bearer(client, "auditor")).json()
+        if e["action"] == "camera-frame-viewed"
+    ]
+    assert entry["object_id"] == "lobby" and entry["details"]["faces_blurred"] == 2

@@ -13,7 +13,7 @@ import errno
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -238,3 +238,15 @@ class AvSource:
                 return
             offset = last_time + frame_step
             self.open()
+
+
+def grab_frame(spec: SourceSpec, *, open_timeout_s: float = 5.0) -> np.ndarray:
+    """One decoded frame of a source (RGB), read now and kept nowhere: the source is closed again."""
+    source = AvSource(replace(spec, loop=False, realtime=False), open_timeout_s=open_timeout_s)
+    source.open()
+    try:
+        for frame in source.frames():
+            return frame.image
+    finally:
+        source.close()
+    raise SourceError(f"no frame from {spec.display}")

@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from vigil.domain.authorisations import coverage_at
 from vigil.domain.cameras import CameraError
 from vigil.domain.leases import assignments
 from vigil.domain.users import Principal
+from vigil.errors import VigilError
+from vigil.pipeline.analyser import encode_jpeg
 from vigil.pipeline.runtime import CameraConfig
 from vigil.store.models import Role
-from vigil.video.sources import parse_source
+from vigil.video.sources import grab_frame, parse_source
+from vigil.vision.redact import blur_all_faces
 from vigil.web.context import WebContext
 from vigil.web.schemas import CameraCreate, CameraOut
 from vigil.web.security import client_address, context, require
@@ -100,6 +103,38 @@ def add_camera(
         details={"url": view.url},
     )
     return CameraOut(**view.__dict__)
+
+
+@router.get("/{name}/frame", response_class=Response)
+def camera_frame(
+    name: str,
+    request: Request,
+    who: Principal = Depends(require(Role.ADMIN)),
+    ctx: WebContext = Depends(context),
+) -> Response:
+    """One frame of the camera as it is now, with every face blurred, for an admin aiming the camera or
+    drawing on it. Read from the source on request, shown once, never stored; audited."""
+    if ctx.watchlist is None:
+        raise HTTPException(503, "the face detector is not loaded in this server")
+    sources = {camera: spec for camera, spec, _rate in ctx.cameras.sources()}
+    if name not in sources:
+        raise HTTPException(404, f"no camera named {name!r}")
+    engine = ctx.watchlist.engine
+    try:
+        image = grab_frame(sources[name])
+    except VigilError as exc:
+        raise HTTPException(502, str(exc)) from None
+    faces = engine.detect(image)
+    blurred = blur_all_faces(image, faces.xyxy)
+    ctx.audit.record(
+        who.username,
+        "camera-frame-viewed",
+        object_type="camera",
+        object_id=name,
+        source=client_address(request),
+        details={"faces_blurred": len(faces)},
+    )
+    return Response(encode_jpeg(blurred), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.delete("/{name}", status_code=204)

@@ -194,7 +194,13 @@ async function initCameras(section) {
         c.scanning ? "scanning under " + c.authorisations.join(", ") : "idle: " + c.authorisation_status),
       el("td", {}, c.state || "not running"), el("td", {}, c.analysed_fps ?? "—"), el("td", {}, c.dropped_frames ?? "—"),
       el("td", {}, c.last_frame_at ? when(c.last_frame_at) : "—"), el("td", {}, `${c.latitude.toFixed(5)}, ${c.longitude.toFixed(5)}`), el("td", {}, c.url),
-      el("td", {}, admin ? Object.assign(el("button", { type: "button" }, "Remove"), { onclick: async () => { await api("/api/cameras/" + encodeURIComponent(c.name), { method: "DELETE" }); load(); } }) : "")));
+      el("td", {}, admin ? el("span", {},
+        Object.assign(el("button", { type: "button", class: "show-frame" }, "Frame"), { onclick: () => {
+          const figure = document.getElementById("camera-frame");
+          figure.querySelector("img").src = "/api/cameras/" + encodeURIComponent(c.name) + "/frame?at=" + Date.now();
+          figure.querySelector("figcaption").textContent = c.name + " now, every face blurred (not stored)";
+          figure.hidden = false; } }),
+        Object.assign(el("button", { type: "button" }, "Remove"), { onclick: async () => { await api("/api/cameras/" + encodeURIComponent(c.name), { method: "DELETE" }); load(); } })) : "")));
     document.querySelector("#cameras tbody").replaceChildren(...rows);
   };
   await load();

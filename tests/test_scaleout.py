@@ -341,3 +341,45 @@ def test_worker_stops_its_cameras_when_the_database_is_gone_too_long_and_resumes
     finally:
         worker.stop()
         worker._shutdown()
+
+
+@needs_postgres
+def test_a_worker_keeps_a_camera_it_holds_idle_outside_its_authorisation(pg, tmp_path: Path, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """Scaled out: the lease is held, but the camera is not decoded until an authorisation covers it,
+    and stops when it ends; the control room sees why through the lease row."""
+    from tests.helpers import authorise
+
+    from vigil.demo_room import portrait_clip
+    from vigil.domain.audit import AuditLog
+    from vigil.domain.authorisations import AuthorisationService
+    from vigil.scaleout.worker import Worker
+
+    url, db = pg
+    clip = portrait_clip(astronaut, tmp_path / "walk.mp4", seconds=2.0, fps=10, size=(320, 180))
+    CameraRegistry(db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=2.0)
+    settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
+    worker = Worker(settings, worker_id="w", engine=engine)
+    worker.sync.start()
+    worker.runner.start()
+    worker.leases.register("host", 1)
+    try:
+        worker.beat()
+        assert set(worker.running) == {"gate"}  # held ...
+        time.sleep(1.0)
+        worker.beat()
+        assert assignments(db)["gate"].state == "idle"  # ... but idle, and the control room sees it
+        assert worker.runner.counters()["gate"].frames == 0 and "gate" not in worker.runner.workers
+        authorisation_id = authorise(db, ["gate"])
+        wait_for(lambda: worker.runner.counters()["gate"].frames >= 2, 20, "the camera did not start scanning")
+        worker.beat()
+        assert assignments(db)["gate"].state in ("connecting", "streaming")
+        AuthorisationService(db, AuditLog(db, key=b"k" * 32)).end(authorisation_id, by="supervisor", reason="over")
+        wait_for(lambda: "gate" not in worker.runner.workers, 20, "the camera did not stop")
+        worker.beat()
+        assert assignments(db)["gate"].state == "idle"
+        frames = worker.runner.counters()["gate"].frames
+        time.sleep(1.5)
+        assert worker.runner.counters()["gate"].frames == frames
+    finally:
+        worker.stop()
+        worker._shutdown()

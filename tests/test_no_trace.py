@@ -16,6 +16,7 @@ from tests.conftest import VIDEO, needs_video
 from tests.helpers import authorised_gate, jpeg, live_fields, live_service, live_settings
 
 from vigil.domain.alerts import AlertRecorder
+from vigil.domain.authorisations import AuthorisationCounter
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.thresholds import AnalysisCounter
 from vigil.pipeline.runtime import CameraConfig, LiveRunner
@@ -48,6 +49,7 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
     run_settings = live_settings(tmp_path, settings)
     service = live_service(run_settings, engine)
     service.enroll(live_fields("Eileen Collins"), [("collins.jpg", jpeg(astronaut))])
+    gate = authorised_gate(service.db, ["plaza"])
     rows_before = _row_counts(service)
     files_before = _files(run_settings.data_dir)
 
@@ -74,8 +76,9 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
             engine,
             WatchlistMatcher(service),
             AlertRecorder(service.db, service.media),
-            gate=authorised_gate(service.db, ["plaza"]),
+            gate=gate,
             counts_sink=AnalysisCounter(service.db).add,
+            authorisation_counts_sink=AuthorisationCounter(service.db).add,
         )
         runner.start()
         if seconds:
@@ -105,7 +108,9 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
     # The database: not one row more anywhere, the counts aside.
     rows_after = _row_counts(service)
     assert rows_after.pop("analysis_counts") == 1
+    assert rows_after.pop("authorisation_counts") == 1  # the same counts, for the authorisation's results
     rows_before.pop("analysis_counts")
+    rows_before.pop("authorisation_counts")
     assert rows_after == rows_before
     with service.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Alert)) == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -78,7 +78,30 @@ def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp
             expect(admin.locator("#cameras tr[data-camera=lobby]")).to_be_visible()
             admin.wait_for_timeout(1500)
             admin.reload()
-            expect(admin.locator("#cameras tr[data-camera=lobby] td").nth(1)).to_have_text("streaming")
+            lobby = admin.locator("#cameras tr[data-camera=lobby] td")
+            expect(lobby.nth(2)).to_have_text("idle: no authorisation covers this camera")  # not scanning yet
+            expect(lobby.nth(3)).to_have_text("idle")
+            admin.screenshot(path=str(shots / "cameras-idle.png"))
+
+            # An authoriser signs the deployment the supervisor asked for; the camera starts scanning.
+            authoriser = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            _login(authoriser, base, "authoriser")
+            authoriser.wait_for_url("**/authorisations")
+            now = datetime.now()
+            form = "#authorisation-add "
+            authoriser.fill(form + "input[name=requested_by]", "supervisor")
+            authoriser.fill(form + "textarea[name=purpose]", "test deployment at the lobby")
+            authoriser.fill(form + "input[name=cameras]", "lobby")
+            authoriser.fill(form + "input[name=categories]", "missing-person")
+            authoriser.fill(form + "input[name=starts_at]", (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+            authoriser.fill(form + "input[name=ends_at]", (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+            authoriser.click(form + "button[type=submit]")
+            expect(authoriser.locator("#authorisations tr[data-state=active]")).to_have_count(1)
+            authoriser.screenshot(path=str(shots / "authorisations.png"))
+            admin.wait_for_timeout(2500)
+            admin.reload()
+            expect(lobby.nth(2)).to_contain_text("scanning under")
+            expect(lobby.nth(3)).to_have_text("streaming", timeout=10_000)
             admin.screenshot(path=str(shots / "cameras.png"))
 
             card = operator.locator("#alerts li[data-alert-id]").first
@@ -104,6 +127,11 @@ def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp
             operator.fill("#decide textarea[name=reason]", "same face and hair; camera image clear")
             operator.click("#decide button[value=confirmed]")
             expect(operator.locator("[data-fact=status]")).to_have_text("confirmed")
+            operator.select_option("#outcome select[name=outcome]", "spoken-to")
+            operator.fill("#outcome textarea[name=note]", "spoken to at the gate, no further action")
+            operator.click("#record-outcome")
+            expect(operator.locator("#outcomes li[data-outcome=spoken-to]")).to_have_count(1)
+            operator.screenshot(path=str(shots / "adjudication-outcome.png"))
 
             operator.goto(f"{base}/subjects/{subject}")
             expect(operator.locator("#timeline li")).to_have_count(1)

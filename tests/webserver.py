@@ -22,7 +22,7 @@ from vigil.web.app import alert_listener, create_app
 from vigil.web.context import WebContext
 
 PASSWORD = "correct horse battery"
-ROLES = ("admin", "supervisor", "operator", "auditor")
+ROLES = ("admin", "supervisor", "operator", "auditor", "authoriser")
 
 
 @dataclass

@@ -244,7 +244,7 @@ class CameraAnalyser:
         t1 = time.perf_counter()
         vectors = self.engine.embed(image, faces[np.array(chosen)]).vectors
         self.counters.embedded += len(chosen)
-        admit = None if coverage is None else self._admits(coverage)
+        admit = None if coverage is None or coverage.everyone else self._admits(coverage)
         results = self.matcher.search(vectors, self.settings.search_k, frame.seen_at, admit)
         self.counters.embed_s += time.perf_counter() - t1
         touched: set[int] = set()
@@ -284,7 +284,7 @@ class CameraAnalyser:
         return admits
 
     def _judge(self, track: TrackFaces, frame: Frame, coverage: Coverage | None) -> AlertEvent | None:
-        if coverage is not None:  # the scope may have narrowed since these candidates were found
+        if coverage is not None and not coverage.everyone:  # the scope may have narrowed since they were found
             track.candidates = set(filter(self._admits(coverage), track.candidates))
         if not track.candidates:
             return None

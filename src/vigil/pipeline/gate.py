@@ -41,6 +41,10 @@ class Coverage:
     def authorisation_ids(self) -> tuple[str, ...]:
         return tuple(s.authorisation_id for s in self.scopes)
 
+    @property
+    def everyone(self) -> bool:
+        return any(s.everyone for s in self.scopes)
+
     def admits(self, subject_id: str, category: str) -> bool:
         return any(s.admits(subject_id, category) for s in self.scopes)
 

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean settings-table
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+
+settings-table: install  # rewrite the README's settings table from vigil.settings.VigilSettings
+	$(BIN)/python -c "import re, pathlib; from vigil.settings import settings_table; p = pathlib.Path('README.md'); s = p.read_text(); a = s.index('\n', s.index('<!-- settings table')) + 1; b = s.index('<!-- end of settings table -->'); p.write_text(s[:a] + settings_table() + s[b:])"
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache

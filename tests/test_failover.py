@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from tests.conftest import fresh_postgres
 from tests.scaleout import (
+    REDIS_URL,
     Deployment,
     LiveClient,
     Population,
@@ -30,7 +31,6 @@ from tests.scaleout import (
 
 pytestmark = pytest.mark.skipif(bool(services_missing()), reason=services_missing() or "")
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
 TAKEOVER_LIMIT_S = 15.0
 
 
@@ -43,7 +43,7 @@ def deployment(tmp_path: Path, settings, engine, astronaut: np.ndarray, hopper: 
     logs = tmp_path / "logs"
     logs.mkdir()
     with fresh_postgres("vigil_failover") as url:
-        dep = Deployment(data_dir, url, REDIS_TEST_URL, logs)
+        dep = Deployment(data_dir, url, REDIS_URL, logs)
         population = populate(dep, engine, {"Eileen Collins": astronaut, "Grace Hopper": hopper})
         db = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
         try:

@@ -26,3 +26,17 @@ def test_unknown_and_out_of_range_settings_are_refused() -> None:
         VigilSettings(no_such_setting=1)  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
         VigilSettings(threads=-1)
+
+
+def test_the_readmes_settings_table_is_generated_from_the_settings() -> None:
+    """Every setting is in the README, as `make settings-table` writes it."""
+    from tests.conftest import REPO
+
+    from vigil.settings import VigilSettings, settings_table
+
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("<!-- settings table")
+    table = readme[readme.index("\n", start) + 1 : readme.index("<!-- end of settings table -->")]
+    assert table == settings_table(), "README's settings table is stale: run `make settings-table`"
+    for name in VigilSettings.model_fields:
+        assert f"`VIGIL_{name.upper()}`" in table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -24,26 +25,44 @@ class VigilSettings(BaseSettings):
     data_dir: Path = Field(
         default_factory=_default_data_dir,
         description="Where Vigil keeps its database, media and converted models.",
+        json_schema_extra={"flag": "--data-dir", "shown_default": "`$XDG_DATA_HOME/vigil` or `~/.local/share/vigil`"},
     )
     models_dir: Path | None = Field(
         default=None,
         description="Folder holding user-supplied model files (YuNet, ArcFace-style ONNX). "
         "Defaults to <data_dir>/models.",
+        json_schema_extra={"flag": "--models-dir", "shown_default": "`<data-dir>/models`"},
     )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the database, e.g. postgresql://user@host/vigil. "
         "Defaults to SQLite (WAL) at <data_dir>/vigil.db.",
+        json_schema_extra={"shown_default": "SQLite (WAL) at `<data-dir>/vigil.db`"},
     )
-    detector: str = Field(default="centerface", min_length=1, description="Face detector backend name.")
-    embedder: str = Field(default="dlib-resnet", min_length=1, description="Face embedder backend name.")
+    detector: str = Field(
+        default="centerface",
+        min_length=1,
+        description="Face detector backend name (`vigil models list`).",
+        json_schema_extra={"flag": "--detector (on commands)"},
+    )
+    embedder: str = Field(
+        default="dlib-resnet",
+        min_length=1,
+        description="Face embedder backend name (`vigil models list`).",
+        json_schema_extra={"flag": "--embedder (on commands)"},
+    )
     embed_flip: bool | None = Field(
         default=None,
         description="Average each face's embedding with its mirror image's (twice the cost). "
         "Unset: each model's measured default (on for dlib-resnet, off for mobilefacenet).",
+        json_schema_extra={"shown_default": "per model"},
     )
     threads: int = Field(
-        default=0, ge=0, le=256, description="CPU threads per model session; 0 lets ONNX Runtime decide."
+        default=0,
+        ge=0,
+        le=256,
+        description="CPU threads per model session; 0 lets ONNX Runtime decide (camera workers run best with 1).",
+        json_schema_extra={"flag": "--threads"},
     )
     max_image_pixels: int = Field(
         default=50_000_000,
@@ -60,6 +79,7 @@ class VigilSettings(BaseSettings):
         default=None,
         description="File holding the audit chain's HMAC key (created on first use). Keep it off the "
         "database server. Defaults to <data_dir>/audit.key.",
+        json_schema_extra={"shown_default": "`<data-dir>/audit.key`"},
     )
     retention_rejected_hours: float = Field(
         default=24.0,
@@ -101,6 +121,7 @@ class VigilSettings(BaseSettings):
         default=None,
         description="Redis URL, e.g. redis://host:6379/0. Set it to run scaled out: workers publish alerts "
         "and web servers push them to browsers through it. Unset: everything in one process.",
+        json_schema_extra={"shown_default": "unset (embedded)"},
     )
     lease_s: float = Field(
         default=8.0,
@@ -135,6 +156,30 @@ class VigilSettings(BaseSettings):
     def cache_dir(self) -> Path:
         """Where converted models are cached (e.g. dlib's network as ONNX)."""
         return self.data_dir / "cache"
+
+
+def settings_table() -> str:
+    """The README's settings table, generated from the fields (tests/test_settings.py keeps them equal)."""
+    lines = ["| setting | flag | environment | default |", "|---|---|---|---|"]
+    for name, field in VigilSettings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        flag = f"`{extra['flag']}`" if "flag" in extra else "—"
+        if "shown_default" in extra:
+            default = str(extra["shown_default"])
+        else:
+            value = field.get_default()
+            default = (
+                "unset"
+                if value is None
+                else f"`{value}`"
+                if isinstance(value, str)
+                else f"{value:g}"
+                if isinstance(value, float)
+                else str(value)
+            )
+        description = re.sub(r"<([a-z_-]+)>", r"`<\1>`", (field.description or "").replace("|", "\\|"))
+        lines.append(f"| {description} | {flag} | `VIGIL_{name.upper()}` | {default} |")
+    return "\n".join(lines) + "\n"
 
 
 def load_settings(**overrides: object) -> VigilSettings:

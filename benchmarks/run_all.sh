@@ -23,7 +23,7 @@ VIGIL_EMBEDDER=mobilefacenet vigil calibrate --data "$LFW" --people 1500 --json 
 # scale-out capacity and latency (the latency run needs the local PostgreSQL and Redis)
 vigil bench cameras --json "$OUT/bench_cameras_720p_crowd.json" --cameras 1 --cameras 2 --cameras 3
 VIDEO_1FACE="$DATA/clips/portrait_walk_720p.mp4"
-.venv/bin/python -c "import sys, numpy as np; from pathlib import Path; from vigil.bench.chips import sample_images; from vigil.demo_room import portrait_clip; p = Path(sys.argv[1]); p.exists() or portrait_clip(np.ascontiguousarray(sample_images()[0]), p, seconds=8, fps=25, size=(1280, 720))" "$VIDEO_1FACE"
+.venv/bin/python -c "import sys, numpy as np; from pathlib import Path; from vigil.samples import portrait_clip, sample_images; p = Path(sys.argv[1]); p.exists() or portrait_clip(np.ascontiguousarray(sample_images()[0]), p, seconds=8, fps=25, size=(1280, 720))" "$VIDEO_1FACE"
 vigil bench cameras --video "$VIDEO_1FACE" --json "$OUT/bench_cameras_720p_one_face.json" --cameras 1 --cameras 2 --cameras 3
 VIGIL_DETECTOR=yunet vigil bench cameras --json "$OUT/bench_cameras_720p_crowd_yunet.json" --cameras 2 --cameras 3 --cameras 4
 VIGIL_DETECTOR=yunet vigil bench cameras --video "$VIDEO_1FACE" --json "$OUT/bench_cameras_720p_one_face_yunet.json" --cameras 3 --cameras 4 --cameras 5

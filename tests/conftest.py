@@ -49,7 +49,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def hopper() -> np.ndarray:
-    from vigil.bench.chips import sample_images
+    from vigil.samples import sample_images
 
     return sample_images()[1]
 

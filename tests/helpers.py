@@ -11,9 +11,9 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import func, select
 
-from vigil.domain.alerts import AlertEvent
 from vigil.domain.enrollment import SubjectFields
 from vigil.domain.watchlist import WatchlistService
+from vigil.pipeline.events import AlertEvent
 from vigil.settings import VigilSettings
 from vigil.store.db import open_database
 from vigil.store.media import FolderMediaStore
@@ -121,8 +121,8 @@ def alert_event(subject_id: str, *, camera: str = "gate", track: str = "t-1", **
     import time
     from dataclasses import replace
 
-    from vigil.domain.alerts import alert_key
     from vigil.pipeline.analyser import encode_jpeg
+    from vigil.pipeline.events import alert_key
 
     now = time.time()
     event = AlertEvent(

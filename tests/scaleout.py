@@ -195,8 +195,8 @@ def populate(deployment: Deployment, engine: object, portraits: dict[str, object
     import numpy as np
     from tests.helpers import jpeg, live_fields
 
-    from vigil.demo_room import portrait_clip
     from vigil.domain.users import UserService
+    from vigil.samples import portrait_clip
     from vigil.services import open_watchlist
     from vigil.settings import VigilSettings
 

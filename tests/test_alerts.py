@@ -9,8 +9,9 @@ from pathlib import Path
 from sqlalchemy import select
 from tests.helpers import alert_event, jpeg, live_fields, live_service
 
-from vigil.domain.alerts import AlertEvent, AlertRecorder, JsonLinesWriter
+from vigil.domain.alerts import AlertRecorder, JsonLinesWriter
 from vigil.domain.cameras import CameraRegistry
+from vigil.pipeline.events import AlertEvent
 from vigil.settings import VigilSettings
 from vigil.store.models import Alert
 

@@ -309,7 +309,7 @@ def test_embedded_server_refuses_to_run_cameras_that_workers_run(pg, tmp_path: P
 def test_worker_stops_its_cameras_when_the_database_is_gone_too_long_and_resumes(  # type: ignore[no-untyped-def]
     pg, tmp_path: Path, engine, astronaut
 ) -> None:
-    from vigil.demo_room import portrait_clip
+    from vigil.samples import portrait_clip
     from vigil.scaleout.worker import Worker
 
     url, db = pg
@@ -349,9 +349,9 @@ def test_a_worker_keeps_a_camera_it_holds_idle_outside_its_authorisation(pg, tmp
     and stops when it ends; the control room sees why through the lease row."""
     from tests.helpers import authorise
 
-    from vigil.demo_room import portrait_clip
     from vigil.domain.audit import AuditLog
     from vigil.domain.authorisations import AuthorisationService
+    from vigil.samples import portrait_clip
     from vigil.scaleout.worker import Worker
 
     url, db = pg

@@ -25,7 +25,7 @@ class DemoImage:
 def demo_images() -> list[DemoImage]:
     """Two public-domain portraits (NASA's Eileen Collins; US Navy's Grace Hopper), each also mirrored and
     shrunk so the demo can show that the same person matches across views and different people do not."""
-    from vigil.bench.chips import sample_images
+    from vigil.samples import sample_images
 
     astronaut, hopper = sample_images()
     out = []

@@ -21,6 +21,7 @@ from vigil.domain.cameras import CameraError, CameraRegistry
 from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.users import UserError, UserService
 from vigil.domain.watchlist import WatchlistService
+from vigil.samples import portrait_clip
 from vigil.settings import VigilSettings
 
 # Three cameras around a square (latitude, longitude), a couple of hundred metres apart.
@@ -58,45 +59,6 @@ def _jpeg(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="JPEG", quality=92)
     return buffer.getvalue()
-
-
-def portrait_clip(
-    portrait: np.ndarray,
-    path: Path,
-    *,
-    seconds: float = 8.0,
-    fps: int = 25,
-    seed: int = 0,
-    size: tuple[int, int] = (960, 540),
-) -> Path:
-    """A clip (960×540 unless ``size`` says otherwise) of ``portrait`` walking across a plain background
-    (for offline demos and tests); the face is a little over half the clip's height."""
-    import av
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    width, height = size
-    scale = height / 540
-    background = np.full((height, width, 3), 40, np.uint8) + rng.integers(0, 12, (height, width, 3), dtype=np.uint8)
-    frames = int(seconds * fps)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast"}
-        for i in range(frames):
-            t = i / max(frames - 1, 1)
-            side = int(scale * (300 + 60 * np.sin(np.pi * t)))
-            face = cv2.resize(portrait, (side, side), interpolation=cv2.INTER_AREA)
-            x = int(40 * scale + t * (width - side - 80 * scale))
-            y = (height - side) // 2
-            canvas = background.copy()
-            canvas[y : y + side, x : x + side] = face
-            for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, "rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
 
 
 def _fields(name: str, ref: str, basis: str, category: str = "missing-person") -> SubjectFields:
@@ -183,7 +145,7 @@ def setup_demo(
                     photo.read_bytes(),
                     say,
                 )
-        from vigil.bench.chips import sample_images
+        from vigil.samples import sample_images
 
         astronaut, _ = sample_images()
         portrait = clips / "portrait_walk.mp4"
@@ -198,7 +160,7 @@ def setup_demo(
         sources = [str(crowd), str(carphone), str(portrait)]
     else:
         room.source = "portraits bundled with scikit-image and matplotlib (offline)"
-        from vigil.bench.chips import sample_images
+        from vigil.samples import sample_images
 
         astronaut, hopper = sample_images()
         _enroll(

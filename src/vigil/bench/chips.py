@@ -7,20 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from vigil.errors import ImageError, VigilError
+from vigil.samples import sample_images
 from vigil.vision.align import DLIB_150, align_faces
 from vigil.vision.detectors.base import Detector
 from vigil.vision.image import load_image
-
-
-def sample_images() -> list[np.ndarray]:
-    """Public-domain portraits that ship inside PyPI packages (scikit-image, matplotlib)."""
-    import matplotlib.cbook
-    import skimage.data
-
-    images = [skimage.data.astronaut()]
-    hopper = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    images.append(load_image(Path(str(hopper))))
-    return images
 
 
 def collect_chips(detector: Detector, count: int, images_dir: Path | None = None) -> np.ndarray:

@@ -37,8 +37,7 @@ def _people(watchlist: WatchlistService, clips_dir: Path) -> list[Path]:
     """Enroll the two bundled portraits; returns a walking clip of each."""
     from datetime import UTC, datetime, timedelta
 
-    from vigil.bench.chips import sample_images
-    from vigil.demo_room import portrait_clip
+    from vigil.samples import portrait_clip, sample_images
 
     clips = []
     for seed, (name, image) in enumerate(zip(("Eileen Collins", "Grace Hopper"), sample_images(), strict=True), 1):

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from vigil.domain.alerts import AlertEvent
 from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, Matcher, SubjectInfo, encode_jpeg, face_crop
+from vigil.pipeline.events import AlertEvent
 from vigil.recognition.decision import DecisionRule
 from vigil.recognition.gallery import Candidate
 from vigil.video.sources import AvSource, Frame, parse_source

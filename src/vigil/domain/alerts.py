@@ -6,12 +6,11 @@ matched to a watchlisted subject: its crop (JPEG, under a generated name) and th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -20,73 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from vigil.bus import Bus
+from vigil.pipeline.events import AlertEvent
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
 from vigil.store.models import Alert
 
 log = logging.getLogger(__name__)
-
-
-def alert_key(camera: str, track_uid: str, subject_id: str) -> str:
-    """The idempotency key: one alert per subject per track."""
-    return hashlib.sha256(f"{camera}\x1f{track_uid}\x1f{subject_id}".encode()).hexdigest()[:40]
-
-
-@dataclass(frozen=True)
-class AlertEvent:
-    key: str
-    subject_id: str
-    subject_name: str
-    category: str
-    camera: str
-    track_id: str
-    first_seen: float  # POSIX seconds
-    last_seen: float
-    score: float  # best single-face score
-    evidence: float  # the track's evidence, as the similarity one face would need for it
-    threshold: float
-    faces: int  # faces whose best match is the subject (vote rule: at or above the threshold)
-    decisive_capture_at: float  # capture time of the frame that completed the evidence
-    crop_jpeg: bytes | None = None
-    alert_id: str | None = None
-    stored_at: float | None = None
-    runner_up_id: str | None = None  # a near-tie: the second candidate (docs/calibration.md)
-    runner_up_name: str | None = None
-    runner_up_score: float | None = None
-    authorisation_id: str | None = None  # the authorisation the camera was scanning under
-
-    @property
-    def latency_ms(self) -> float | None:
-        """Capture of the decisive frame to the alert stored (once stored)."""
-        return None if self.stored_at is None else 1000 * (self.stored_at - self.decisive_capture_at)
-
-    def as_json(self) -> dict[str, Any]:
-        def iso(t: float) -> str:
-            return datetime.fromtimestamp(t, UTC).isoformat()
-
-        return {
-            "alert_id": self.alert_id,
-            "key": self.key,
-            "subject_id": self.subject_id,
-            "subject_name": self.subject_name,
-            "category": self.category,
-            "camera": self.camera,
-            "track_id": self.track_id,
-            "first_seen": iso(self.first_seen),
-            "last_seen": iso(self.last_seen),
-            "score": round(self.score, 4),
-            "evidence": round(self.evidence, 4),
-            "threshold": round(self.threshold, 4),
-            "faces": self.faces,
-            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
-            "runner_up": None
-            if self.runner_up_id is None
-            else {
-                "subject_id": self.runner_up_id,
-                "subject_name": self.runner_up_name,
-                "score": None if self.runner_up_score is None else round(self.runner_up_score, 4),
-            },
-        }
 
 
 def _utc(t: float) -> datetime:

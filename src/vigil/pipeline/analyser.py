@@ -23,7 +23,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vigil.domain.alerts import AlertEvent, alert_key
+from vigil.pipeline.events import AlertEvent, AlertSink, alert_key
 from vigil.pipeline.gate import Coverage, ScanGate
 from vigil.recognition.decision import DecisionRule, decide
 from vigil.recognition.gallery import Candidate
@@ -146,18 +146,6 @@ def encode_jpeg(image: np.ndarray) -> bytes:
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return bytes(data)
-
-
-class AlertSink(Protocol):
-    """Where the analyser's alerts go: ``AlertRecorder`` (database), or a collector in evaluations."""
-
-    def raise_alert(self, event: AlertEvent) -> AlertEvent | None: ...
-
-    def update_alert(self, event: AlertEvent) -> None: ...
-
-    def recent_alert(self, camera: str, subject_id: str, since: float) -> AlertEvent | None:
-        """The latest alert for ``subject_id`` on ``camera`` last seen at or after ``since``, if any."""
-        ...
 
 
 class CameraAnalyser:

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vigil.domain.alerts import AlertRecorder
 from vigil.pipeline.analyser import AnalysisCounters, AnalysisSettings, CameraAnalyser, Matcher
+from vigil.pipeline.events import AlertSink
 from vigil.pipeline.gate import Coverage, ScanGate
 from vigil.video.camera import CameraHealth, CameraState, CameraStatus, CameraStream
 from vigil.video.sources import SourceSpec
@@ -86,7 +86,7 @@ class LiveRunner:
         cameras: list[CameraConfig],
         engine: FaceEngine,
         matcher: Matcher,
-        recorder: AlertRecorder,
+        recorder: AlertSink,
         *,
         gate: ScanGate,
         analysis: AnalysisSettings | None = None,

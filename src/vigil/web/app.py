@@ -14,7 +14,8 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from vigil import __version__
-from vigil.domain.alerts import AlertEvent, announcer
+from vigil.domain.alerts import announcer
+from vigil.pipeline.events import AlertEvent
 from vigil.web.context import WebContext
 from vigil.web.pages import router as pages_router
 from vigil.web.routers import (

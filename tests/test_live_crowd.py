@@ -22,10 +22,11 @@ from tests.helpers import (
 from tests.streaming import read_clip, write_clip
 from typer.testing import CliRunner
 
-from vigil.bench.live import compare_rules, sample_frames
+from vigil.bench.live import compare_rules
 from vigil.cli.main import app
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
+from vigil.pipeline.offline import sample_frames
 from vigil.pipeline.runtime import CameraConfig, LiveRunner
 from vigil.store.models import Alert
 from vigil.video.sources import parse_source

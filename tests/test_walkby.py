@@ -11,7 +11,6 @@ import pytest
 from tests.conftest import LFW, needs_lfw
 from tests.test_cli import vigil
 
-from vigil.bench.live import sample_frames
 from vigil.eval.walkby import per_frame_alerts, tolerance_as_similarity, vote_rule_alerts
 from vigil.eval.walkby_render import (
     FPS,
@@ -25,6 +24,7 @@ from vigil.eval.walkby_render import (
     render_frames,
     street_background,
 )
+from vigil.pipeline.offline import sample_frames
 from vigil.vision.quality import assess_quality
 
 

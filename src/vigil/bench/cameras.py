@@ -16,8 +16,9 @@ import numpy as np
 import psutil
 
 from vigil.bench.embed import machine_description, pin_threads
-from vigil.bench.live import CollectingSink, GalleryMatcher, _random_gallery
+from vigil.bench.live import _random_gallery
 from vigil.pipeline.gate import RecordedClip
+from vigil.pipeline.offline import CollectingSink, GalleryMatcher
 from vigil.pipeline.runtime import CameraConfig, LiveRunner
 from vigil.recognition.decision import DecisionRule
 from vigil.video.sources import parse_source

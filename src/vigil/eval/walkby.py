@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from vigil.bench.live import CollectingSink, GalleryMatcher, sample_frames
 from vigil.errors import DatasetError
 from vigil.eval.lfw import LfwDataset
 from vigil.eval.walkby_render import draw_scene, encode_h264, render_frames, street_background
 from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, TrackFaces
 from vigil.pipeline.events import AlertEvent
 from vigil.pipeline.gate import Coverage
+from vigil.pipeline.offline import CollectingSink, GalleryMatcher, sample_frames
 from vigil.recognition.calibration import CategoryPolicy, ErrorCurves, category_rule
 from vigil.recognition.decision import DecisionRule, decide
 from vigil.recognition.gallery import Gallery

@@ -163,7 +163,8 @@ def authorise(
     from vigil.domain.audit import AuditLog
     from vigil.domain.authorisations import AuthorisationService
     from vigil.domain.users import UserError, UserService
-    from vigil.store.models import Category, Role
+    from vigil.domain.vocabulary import Role
+    from vigil.store.models import Category
 
     database = db  # a vigil.store.db.Database
     users = UserService(database)  # type: ignore[arg-type]

@@ -23,9 +23,10 @@ from vigil.domain.authorisations import (
 )
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.users import UserService
+from vigil.domain.vocabulary import Role
 from vigil.pipeline.analyser import CameraAnalyser
 from vigil.pipeline.runtime import CameraConfig, LiveRunner
-from vigil.store.models import Alert, AuditEvent, Authorisation, Role
+from vigil.store.models import Alert, AuditEvent, Authorisation
 from vigil.video.camera import CameraState
 from vigil.video.sources import Frame, parse_source
 

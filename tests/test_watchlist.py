@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from helpers import NOW, Clock, fields, jpeg, make_service, snapshot
 from vigil.domain.enrollment import MIN_ENROLL_QUALITY, EnrollmentError
+from vigil.domain.vocabulary import SubjectStatus
 from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService
 from vigil.settings import VigilSettings
-from vigil.store.models import PhotoEmbedding, SubjectStatus
+from vigil.store.models import PhotoEmbedding
 
 
 @pytest.fixture

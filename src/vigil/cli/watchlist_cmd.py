@@ -13,7 +13,8 @@ import typer
 from vigil.cli.context import audit, settings_from
 from vigil.domain.enrollment import SubjectFields
 from vigil.domain.importer import ImportDefaults, ImportRow, csv_jobs, folder_jobs, parse_expiry, run_import
-from vigil.store.models import Subject, SubjectStatus
+from vigil.domain.vocabulary import SubjectStatus
+from vigil.store.models import Subject
 
 app = typer.Typer(help="The watchlist: subjects with a legal basis, an approver and an expiry.", no_args_is_help=True)
 
@@ -153,7 +154,7 @@ def import_(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help=f"Only this status ({', '.join(SubjectStatus.ALL)}).")] = None,
+    status: Annotated[str | None, typer.Option(help=f"Only this status ({', '.join(tuple(SubjectStatus))}).")] = None,
     category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
     search: Annotated[str | None, typer.Option(help="Name contains this text.")] = None,
 ) -> None:

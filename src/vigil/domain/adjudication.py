@@ -21,21 +21,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from vigil.domain.users import Principal
+from vigil.domain.vocabulary import OPEN_ALERT_STATUSES, AlertStatus, Outcome, Role
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
-from vigil.store.models import (
-    Adjudication,
-    Alert,
-    AlertOutcome,
-    AlertStatus,
-    Camera,
-    Category,
-    Outcome,
-    Photo,
-    Role,
-    Subject,
-    User,
-)
+from vigil.store.models import Adjudication, Alert, AlertOutcome, Camera, Category, Photo, Subject, User
 
 if TYPE_CHECKING:
     from vigil.domain.audit import AuditLog
@@ -177,7 +166,7 @@ class AlertService:
         if status is not None:
             query = query.where(Alert.status == status)
         if open_only:
-            query = query.where(Alert.status.in_(AlertStatus.OPEN))
+            query = query.where(Alert.status.in_(OPEN_ALERT_STATUSES))
         with self.db.session() as session:
             return [_view(row) for row in session.execute(query).all()]
 
@@ -194,9 +183,8 @@ class AlertService:
 
     def open_count(self) -> int:
         with self.db.session() as session:
-            return int(
-                session.scalar(select(func.count()).select_from(Alert).where(Alert.status.in_(AlertStatus.OPEN))) or 0
-            )
+            query = select(func.count()).select_from(Alert).where(Alert.status.in_(OPEN_ALERT_STATUSES))
+            return int(session.scalar(query) or 0)
 
     def get(self, alert_id: str) -> AlertView:
         with self.db.session() as session:
@@ -219,8 +207,8 @@ class AlertService:
         self, alert_id: str, who: Principal, outcome: str, note: str, *, audit: AuditLog, source: str = ""
     ) -> AlertView:
         """Record what happened after a confirmed sighting; audited in the same transaction."""
-        if outcome not in Outcome.ALL:
-            raise AdjudicationError("outcome", f"{outcome!r}: use one of {', '.join(Outcome.ALL)}")
+        if outcome not in tuple(Outcome):
+            raise AdjudicationError("outcome", f"{outcome!r}: use one of {', '.join(tuple(Outcome))}")
         note = note.strip()
         if outcome == Outcome.OTHER and len(note) < MIN_REASON:
             raise AdjudicationError("outcome-note", "say what happened")
@@ -268,7 +256,7 @@ class AlertService:
             alert = session.scalar(select(Alert).where(Alert.id == alert_id).with_for_update())
             if alert is None:
                 raise AlertNotFoundError(f"no alert {alert_id!r}")
-            if alert.status not in AlertStatus.OPEN:
+            if alert.status not in OPEN_ALERT_STATUSES:
                 raise AdjudicationError("closed", f"the alert is {alert.status} already")
             high_risk = session.scalar(
                 select(Category.high_risk)

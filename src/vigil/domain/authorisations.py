@@ -26,10 +26,11 @@ from vigil.clock import Clock, system_clock
 from vigil.domain.audit import AuditLog
 from vigil.domain.cameras import NAME as CAMERA_NAME
 from vigil.domain.thresholds import CategoryThreshold
+from vigil.domain.vocabulary import Role
 from vigil.errors import RuleError
 from vigil.pipeline.gate import Coverage, Scope
 from vigil.store.db import Database
-from vigil.store.models import Authorisation, AuthorisationCount, Camera, Category, Role, Subject, User
+from vigil.store.models import Authorisation, AuthorisationCount, Camera, Category, Subject, User
 
 REVIEW_AFTER = timedelta(days=31)  # a longer period must name a review date inside it
 REQUESTER_ROLES = (Role.SUPERVISOR, Role.ADMIN)

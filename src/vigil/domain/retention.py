@@ -19,9 +19,10 @@ from sqlalchemy import delete, select, update
 
 from vigil.clock import Clock, system_clock
 from vigil.domain.audit import AuditLog
+from vigil.domain.vocabulary import AlertStatus, SubjectStatus
 from vigil.store.db import Database
 from vigil.store.media import SWEEP_MIN_AGE_S, MediaStore
-from vigil.store.models import Alert, AlertStatus, Photo, Subject, SubjectStatus
+from vigil.store.models import Alert, Photo, Subject
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from vigil.clock import Clock, system_clock
 from vigil.domain.audit import AuditLog
+from vigil.domain.vocabulary import AlertStatus, SubjectStatus
 from vigil.errors import RuleError
 from vigil.recognition.calibration import (
     CategoryPolicy,
@@ -36,16 +37,7 @@ from vigil.recognition.calibration import (
 from vigil.recognition.decision import DecisionRule
 from vigil.recognition.fusion import FaceScoreModel
 from vigil.store.db import Database
-from vigil.store.models import (
-    Alert,
-    AlertStatus,
-    AnalysisCount,
-    Calibration,
-    Category,
-    Subject,
-    SubjectStatus,
-    ThresholdChange,
-)
+from vigil.store.models import Alert, AnalysisCount, Calibration, Category, Subject, ThresholdChange
 from vigil.vision.catalogue import default_threshold
 
 DRIFT_FACTOR = 2.0

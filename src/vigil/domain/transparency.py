@@ -22,16 +22,15 @@ import numpy as np
 from sqlalchemy import func, select
 
 from vigil.domain.audit import AuditLog
+from vigil.domain.vocabulary import AlertStatus, Outcome
 from vigil.store.db import Database
 from vigil.store.models import (
     Adjudication,
     Alert,
     AlertOutcome,
-    AlertStatus,
     AnalysisCount,
     Authorisation,
     AuthorisationCount,
-    Outcome,
     Subject,
     ThresholdChange,
 )
@@ -245,7 +244,7 @@ AUTHORISATION_HEAD = [
     "open",
     "engagements",
     "arrests",
-    *(f"outcome: {o}" for o in Outcome.ALL),
+    *(f"outcome: {o}" for o in tuple(Outcome)),
     "median time to decide (s)",
     "90th percentile time to decide (s)",
 ]
@@ -269,7 +268,7 @@ def _authorisation_row(r: AuthorisationResult) -> list[Any]:
         r.open,
         r.engagements,
         r.arrests,
-        *(r.outcomes.get(o, 0) for o in Outcome.ALL),
+        *(r.outcomes.get(o, 0) for o in tuple(Outcome)),
         seconds(r.median_decision_s),
         seconds(r.p90_decision_s),
     ]

@@ -20,9 +20,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from vigil.clock import Clock, system_clock
+from vigil.domain.vocabulary import Role
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
-from vigil.store.models import AuthToken, Role, User
+from vigil.store.models import AuthToken, User
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 MIN_PASSWORD = 12
@@ -78,8 +79,8 @@ class UserService:
         username = username.strip().lower()
         if not USERNAME.match(username):
             raise UserError("username", "2-64 lower-case letters, digits, '.', '_' or '-', starting alphanumeric")
-        if role not in Role.ALL:
-            raise UserError("role", f"{role!r} is not a role; use one of {', '.join(Role.ALL)}")
+        if role not in tuple(Role):
+            raise UserError("role", f"{role!r} is not a role; use one of {', '.join(tuple(Role))}")
         if len(password) < MIN_PASSWORD:
             raise UserError("password", f"at least {MIN_PASSWORD} characters")
         if password.strip().lower() == username:

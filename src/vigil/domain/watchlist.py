@@ -27,12 +27,13 @@ from vigil.domain.enrollment import (
     check_photo,
     check_sighting_face,
 )
+from vigil.domain.vocabulary import AlertStatus, SubjectStatus
 from vigil.errors import VigilError
 from vigil.recognition.gallery import Candidate, Gallery
 from vigil.settings import VigilSettings
 from vigil.store.db import Database
 from vigil.store.media import SWEEP_MIN_AGE_S, MediaStore
-from vigil.store.models import Alert, AlertStatus, Category, Photo, PhotoEmbedding, Subject, SubjectStatus
+from vigil.store.models import Alert, Category, Photo, PhotoEmbedding, Subject
 from vigil.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)

@@ -54,13 +54,6 @@ class Base(DeclarativeBase):
     pass
 
 
-class SubjectStatus:
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    EXPIRED = "expired"
-    ALL = (ACTIVE, SUSPENDED, EXPIRED)
-
-
 class Category(Base):
     """A kind of watchlist entry (configurable; seeded by the first migration)."""
 
@@ -91,7 +84,7 @@ class Subject(Base):
     approved_by: Mapped[str] = mapped_column(String(200))
     review_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    status: Mapped[str] = mapped_column(String(16), default=SubjectStatus.ACTIVE)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # vigil.domain.vocabulary.SubjectStatus
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
@@ -102,7 +95,7 @@ class Subject(Base):
 
     def is_matchable(self, at: datetime) -> bool:
         """Active and not yet expired at ``at`` (the expiry instant itself is already expired)."""
-        return self.status == SubjectStatus.ACTIVE and at < self.expires_at
+        return self.status == "active" and at < self.expires_at
 
 
 class Photo(Base):
@@ -170,16 +163,6 @@ class Camera(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class AlertStatus:
-    PENDING = "pending"  # waiting for an operator
-    AWAITING_SECOND = "awaiting-second"  # high-risk category: confirmed once, a supervisor must confirm too
-    CONFIRMED = "confirmed"
-    REJECTED = "rejected"
-    INCONCLUSIVE = "inconclusive"
-    OPEN = (PENDING, AWAITING_SECOND)
-    ALL = (PENDING, AWAITING_SECOND, CONFIRMED, REJECTED, INCONCLUSIVE)
-
-
 class Alert(Base):
     """A red flag: one watchlisted subject seen on one face track of one camera.
 
@@ -207,7 +190,7 @@ class Alert(Base):
         ForeignKey("subjects.id", ondelete="SET NULL", name="fk_alerts_runner_up_subject"), nullable=True
     )
     runner_up_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # vigil.domain.vocabulary.AlertStatus
     # The authorisation under which the camera was scanning and whose scope admitted the subject.
     authorisation_id: Mapped[str | None] = mapped_column(
         ForeignKey("authorisations.id", ondelete="SET NULL", name="fk_alerts_authorisation"), nullable=True, index=True
@@ -215,15 +198,6 @@ class Alert(Base):
     decisive_capture_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
-
-
-class Role:
-    ADMIN = "admin"  # users, cameras, settings
-    SUPERVISOR = "supervisor"  # watchlist, thresholds, second confirmation
-    OPERATOR = "operator"  # live alerts, adjudication, sightings
-    AUDITOR = "auditor"  # read-only: audit log and reports
-    AUTHORISER = "authoriser"  # signs the authorisations cameras scan under (never their own requests)
-    ALL = (ADMIN, SUPERVISOR, OPERATOR, AUDITOR, AUTHORISER)
 
 
 class User(Base):
@@ -234,7 +208,7 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))  # vigil.domain.vocabulary.Role
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -271,17 +245,6 @@ class Adjudication(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class Outcome:
-    """What happened after a confirmed sighting, as the officers record it."""
-
-    LOCATED = "located"
-    NOT_LOCATED = "not-located"
-    SPOKEN_TO = "spoken-to"
-    ARRESTED = "arrested"
-    OTHER = "other"
-    ALL = (LOCATED, NOT_LOCATED, SPOKEN_TO, ARRESTED, OTHER)
-
-
 class AlertOutcome(Base):
     """One officer's record of what happened after a confirmed alert (the latest one counts)."""
 
@@ -290,7 +253,7 @@ class AlertOutcome(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
-    outcome: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))  # vigil.domain.vocabulary.Outcome
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 

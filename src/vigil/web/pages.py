@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from vigil.domain.users import Principal
-from vigil.store.models import Role
+from vigil.domain.vocabulary import Role
 from vigil.web.security import optional_principal
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -27,7 +27,7 @@ PAGES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "/watchlist": ("watchlist.html", (Role.SUPERVISOR,), "Watchlist"),
     "/audit": ("audit.html", (Role.AUDITOR,), "Audit log"),
 }
-HOME = {
+HOME: dict[str, str] = {
     Role.OPERATOR: "/live",
     Role.SUPERVISOR: "/live",
     Role.ADMIN: "/cameras",

@@ -10,7 +10,7 @@ from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError
 from vigil.domain.enrollment import EnrollmentError
 from vigil.domain.thresholds import template_floor
 from vigil.domain.users import Principal
-from vigil.store.models import Role
+from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import AlertList, AlertOut, DecisionIn, OutcomeIn
 from vigil.web.security import SESSION_COOKIE, client_address, context, require

@@ -9,7 +9,7 @@ import json
 from fastapi import APIRouter, Depends, Request, Response
 
 from vigil.domain.users import Principal
-from vigil.store.models import Role
+from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import AuditOut
 from vigil.web.security import client_address, context, require

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from vigil.domain.users import LoginFailed, Principal
-from vigil.store.models import Role
+from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import LoginRequest, SessionOut, TokenOut, TokenRequest, UserOut
 from vigil.web.security import SESSION_COOKIE, client_address, context, require
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-ANYONE = Role.ALL
+ANYONE = tuple(Role)
 
 
 def _login(ctx: WebContext, request: Request, username: str, password: str) -> Principal:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from vigil.domain.authorisations import AuthorisationError, threshold_snapshot
 from vigil.domain.thresholds import ThresholdService
 from vigil.domain.users import Principal
-from vigil.store.models import Role
+from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import AuthorisationEndIn, AuthorisationIn, AuthorisationOut
 from vigil.web.security import client_address, context, require

@@ -11,10 +11,10 @@ from vigil.domain.authorisations import coverage_at
 from vigil.domain.cameras import CameraError
 from vigil.domain.leases import assignments
 from vigil.domain.users import Principal
+from vigil.domain.vocabulary import Role
 from vigil.errors import VigilError
 from vigil.pipeline.analyser import encode_jpeg
 from vigil.pipeline.runtime import CameraConfig
-from vigil.store.models import Role
 from vigil.video.sources import grab_frame, parse_source
 from vigil.vision.redact import blur_all_faces
 from vigil.web.context import WebContext

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from vigil.domain.users import Principal
-from vigil.store.models import Role
+from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.security import client_address, context, require
 

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import func, select
 
 from vigil.domain.users import Principal
-from vigil.store.models import Alert, Role, Subject
+from vigil.domain.vocabulary import Role
+from vigil.store.models import Alert, Subject
 from vigil.web.context import WebContext
 from vigil.web.security import context, require
 

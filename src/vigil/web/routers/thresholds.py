@@ -8,7 +8,7 @@ from pydantic import Field
 
 from vigil.domain.thresholds import ThresholdError, ThresholdService
 from vigil.domain.users import Principal
-from vigil.store.models import Role
+from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import Strict
 from vigil.web.security import context, require

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from vigil.domain.users import Principal, UserError
-from vigil.store.models import Role
+from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import UserCreate, UserOut
 from vigil.web.security import client_address, context, require

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.importer import parse_expiry
 from vigil.domain.users import Principal
+from vigil.domain.vocabulary import Role
 from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService
 from vigil.errors import VigilError
-from vigil.store.models import Role, Subject
+from vigil.store.models import Subject
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
 from vigil.web.schemas import SubjectOut
 from vigil.web.security import client_address, context, require

@@ -170,7 +170,7 @@ def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp
             expect(auditor.locator("h1")).to_have_text("Not allowed")
             browser.close()
     finally:
-        running.ctx.runner.close() if running.ctx.runner else None
+        running.ctx.fleet.close()
         running.stop()
     (ARTIFACTS / "browser_latency.json").write_text(
         json.dumps({"red_flag_stored_to_screen_ms": round(screen_latency_ms, 1), "at": datetime.now().isoformat()})

@@ -310,13 +310,13 @@ def test_worker_stops_its_cameras_when_the_database_is_gone_too_long_and_resumes
     pg, tmp_path: Path, engine, astronaut
 ) -> None:
     from vigil.samples import portrait_clip
-    from vigil.scaleout.worker import Worker
+    from vigil.services import open_worker
 
     url, db = pg
     clip = portrait_clip(astronaut, tmp_path / "walk.mp4", seconds=2.0, fps=10, size=(320, 180))
     CameraRegistry(db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=1.0)
     settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
-    worker = Worker(settings, worker_id="w", engine=engine)
+    worker = open_worker(settings, worker_id="w", engine=engine)
     worker.sync.start()
     worker.runner.start()
     worker.leases.register("host", 1)
@@ -352,13 +352,13 @@ def test_a_worker_keeps_a_camera_it_holds_idle_outside_its_authorisation(pg, tmp
     from vigil.domain.audit import AuditLog
     from vigil.domain.authorisations import AuthorisationService
     from vigil.samples import portrait_clip
-    from vigil.scaleout.worker import Worker
+    from vigil.services import open_worker
 
     url, db = pg
     clip = portrait_clip(astronaut, tmp_path / "walk.mp4", seconds=2.0, fps=10, size=(320, 180))
     CameraRegistry(db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=2.0)
     settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
-    worker = Worker(settings, worker_id="w", engine=engine)
+    worker = open_worker(settings, worker_id="w", engine=engine)
     worker.sync.start()
     worker.runner.start()
     worker.leases.register("host", 1)

@@ -14,6 +14,7 @@ from tests.streaming import free_port
 
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.authorisations import AuthorisationBook
+from vigil.domain.fleet import EmbeddedFleet
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.watchlist import WatchlistService
 from vigil.pipeline.runtime import LiveRunner, StreamPolicy
@@ -49,9 +50,10 @@ def start_server(tmp_path: Path, settings: VigilSettings, engine: object) -> Run
     recorder = AlertRecorder(watchlist.db, watchlist.media)
     recorder.subscribe(alert_listener(ctx))
     ctx.matcher = WatchlistMatcher(watchlist)
-    ctx.runner = LiveRunner(
+    runner = LiveRunner(
         [], watchlist.engine, ctx.matcher, recorder, gate=AuthorisationBook(watchlist.db), policy=StreamPolicy()
     )
+    ctx.fleet = EmbeddedFleet(runner, ctx.cameras)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

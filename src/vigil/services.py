@@ -19,7 +19,6 @@ from vigil.settings import VigilSettings
 from vigil.store.db import Database, open_database
 from vigil.store.media import open_media
 from vigil.video.camera import CameraStatus
-from vigil.video.sources import parse_source
 from vigil.vision.catalogue import default_threshold
 from vigil.vision.engine import FaceEngine
 
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from vigil.domain.audit import AuditLog
+    from vigil.scaleout.worker import Worker
 
 
 def open_watchlist(
@@ -112,33 +112,74 @@ def open_control_room(
 ) -> FastAPI:
     """The web app over the configured database; with ``run_cameras`` the registered cameras run in the
     same process and their alerts are pushed to the browsers."""
-    from vigil.web.app import alert_listener, create_app
+    from vigil.bus import open_bus
+    from vigil.domain.alerts import announcer
+    from vigil.domain.cameras import CameraRegistry
+    from vigil.domain.fleet import EmbeddedFleet
+    from vigil.web.app import create_app
     from vigil.web.context import WebContext
 
     watchlist = watchlist or open_watchlist(settings)
-    ctx = WebContext.build(settings, watchlist.db)
-    ctx.watchlist = watchlist
-    audit_settings(ctx.audit, settings)
-    ctx.retention = open_retention(settings, watchlist.db)
-    ctx.retention.sweep_orphan_crops()  # before any camera runs: crops left by a crash
+    db = watchlist.db
+    retention = open_retention(settings, db)
+    retention.sweep_orphan_crops()  # before any camera runs: crops left by a crash
+    bus = open_bus(settings.redis_url)
+    fleet, matcher = None, None
     if run_cameras:
         from vigil.domain.leases import live_workers
         from vigil.errors import ConfigurationError
 
-        if live_workers(watchlist.db, settings.lease_s):
+        if live_workers(db, settings.lease_s):
             raise ConfigurationError(
                 "`vigil worker` processes are running this database's cameras: serve with VIGIL_REDIS_URL set "
                 "(scaled out) or with --no-cameras, so that no camera is analysed twice"
             )
-        configs = [
-            CameraConfig(name, parse_source(spec.url, loop=loop_files), rate)
-            for name, spec, rate in ctx.cameras.sources()
-        ]
-        runner, recorder, matcher = open_live(settings, watchlist, configs)
-        recorder.subscribe(alert_listener(ctx))
-        ctx.runner = runner
-        ctx.matcher = matcher
+        registry = CameraRegistry(db)
+        runner, recorder, matcher = open_live(settings, watchlist, registry.configs(loop=loop_files))
+        recorder.subscribe(announcer(bus))  # each alert to this server's browsers (and, scaled out, others')
+        fleet = EmbeddedFleet(runner, registry)
+    ctx = WebContext.build(
+        settings, db, watchlist=watchlist, fleet=fleet, matcher=matcher, retention=retention, bus=bus
+    )
+    audit_settings(ctx.audit, settings)
     return create_app(ctx)
+
+
+def open_worker(
+    settings: VigilSettings, *, worker_id: str | None = None, engine: FaceEngine | None = None, loop_files: bool = True
+) -> Worker:
+    """A scale-out camera worker over the shared database, with its collaborators built here."""
+    import os
+    import socket
+    import uuid
+
+    from vigil.bus import open_bus
+    from vigil.domain.alerts import announcer
+    from vigil.domain.cameras import CameraRegistry
+    from vigil.domain.leases import LeaseBook
+    from vigil.errors import ConfigurationError
+    from vigil.scaleout.watchlist_sync import WatchlistSync
+    from vigil.scaleout.worker import Worker
+
+    if not settings.database_url:
+        raise ConfigurationError("a worker needs the shared database: set VIGIL_DATABASE_URL (postgresql://...)")
+    if not settings.redis_url:
+        log.warning("no VIGIL_REDIS_URL: alerts reach web servers only through their periodic catch-up")
+    name = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    watchlist = open_watchlist(settings, engine=engine, start=False)
+    bus = open_bus(settings.redis_url)
+    runner, recorder, matcher = open_live(settings, watchlist, [])
+    recorder.subscribe(announcer(bus))
+    return Worker(
+        settings,
+        worker_id=name,
+        runner=runner,
+        leases=LeaseBook(watchlist.db, name, lease_s=settings.lease_s, max_cameras=settings.worker_max_cameras),
+        sync=WatchlistSync(settings.database_url, matcher),
+        registry=CameraRegistry(watchlist.db),
+        bus=bus,
+        loop_files=loop_files,
+    )
 
 
 def open_retention(settings: VigilSettings, db: Database | None = None) -> RetentionService:

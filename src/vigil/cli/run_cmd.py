@@ -78,10 +78,7 @@ def run(
     else:
         from vigil.store.db import open_database
 
-        configs = [
-            CameraConfig(name, parse_source(spec.url, loop=loop, realtime=not fast), rate)
-            for name, spec, rate in CameraRegistry(open_database(settings)).sources()
-        ]
+        configs = CameraRegistry(open_database(settings)).configs(loop=loop, realtime=not fast)
     if not configs:
         raise CameraError(
             "camera-none", "no cameras: give --camera NAME=SOURCE or register some with `vigil camera add`"

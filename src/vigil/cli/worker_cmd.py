@@ -22,11 +22,11 @@ def worker(
     their alerts on Redis (VIGIL_REDIS_URL). Start as many as needed, on any machines: cameras are shared
     out evenly and move to the live workers within lease_s + heartbeat_s when one dies. Stop with Ctrl-C
     or SIGTERM: the worker hands its cameras back first."""
-    from vigil.scaleout.worker import Worker
+    from vigil.services import open_worker
 
     settings = settings_from(ctx)
     logging.getLogger("vigil").setLevel(min(logging.getLogger("vigil").getEffectiveLevel(), logging.INFO))
-    runner = Worker(settings, worker_id=worker_id)
+    runner = open_worker(settings, worker_id=worker_id)
     typer.echo(
         f"Vigil worker {runner.worker_id}: lease {settings.lease_s:g} s, heartbeat {settings.heartbeat_s:g} s", err=True
     )

@@ -10,10 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from vigil.errors import RuleError
+from vigil.pipeline.analyser import encode_jpeg
+from vigil.pipeline.runtime import CameraConfig
 from vigil.redaction import redact_url
 from vigil.store.db import Database
 from vigil.store.models import Camera
-from vigil.video.sources import SourceError, SourceSpec, parse_source
+from vigil.video.sources import SourceError, SourceSpec, grab_frame, parse_source
+from vigil.vision.engine import FaceEngine
+from vigil.vision.redact import blur_all_faces
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_ANALYSIS_FPS = 30.0
@@ -127,6 +131,29 @@ class CameraRegistry:
                 select(Camera.name, Camera.url, Camera.analysis_fps).where(Camera.name.in_(names))
             ).all()
         return [(name, url, rate) for name, url, rate in rows]
+
+    def configs(
+        self, names: list[str] | None = None, *, loop: bool = False, realtime: bool = True
+    ) -> list[CameraConfig]:
+        """What the runner needs to run the registered cameras (all, or those named that are registered):
+        the one place a registry row becomes a camera configuration. Files loop with ``loop``."""
+        query = select(Camera.name, Camera.url, Camera.analysis_fps).order_by(Camera.name)
+        if names is not None:
+            query = query.where(Camera.name.in_(names))
+        with self.db.session() as session:
+            rows = session.execute(query).all()
+        return [CameraConfig(name, parse_source(url, loop=loop, realtime=realtime), rate) for name, url, rate in rows]
+
+    def blurred_frame(self, name: str, engine: FaceEngine) -> tuple[bytes, int]:
+        """One frame of the camera as it is now, as JPEG with every face blurred, and how many faces were
+        blurred. Read from the source on request; kept nowhere."""
+        with self.db.session() as session:
+            url = session.scalar(select(Camera.url).where(Camera.name == name))
+        if url is None:
+            raise CameraError("camera-unknown", f"no camera named {name!r}")
+        image = grab_frame(parse_source(url))
+        faces = engine.detect(image)
+        return encode_jpeg(blur_all_faces(image, faces.xyxy)), len(faces)
 
     def sources(self) -> list[tuple[str, SourceSpec, float]]:
         """(name, source, analysis rate) of every registered camera — with credentials, for connecting only."""

@@ -166,6 +166,25 @@ def collect(db: Database, audit: AuditLog, start: date, end: date) -> ReportData
     return data
 
 
+@dataclass(frozen=True)
+class AlertCount:
+    camera: str
+    category: str
+    status: str
+    alerts: int
+
+
+def alert_counts(db: Database) -> list[AlertCount]:
+    """Alerts by camera, category and status, all time (the control room's summary: counts only)."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Alert.camera, Subject.category, Alert.status, func.count())
+            .join(Subject, Subject.id == Alert.subject_id)
+            .group_by(Alert.camera, Subject.category, Alert.status)
+        ).all()
+    return [AlertCount(camera, category, status, int(n)) for camera, category, status, n in rows]
+
+
 def authorisation_results(db: Database, t0: datetime, t1: datetime) -> list[AuthorisationResult]:
     """Results of every authorisation whose period overlaps [t0, t1), over its whole period, oldest first."""
     out = []

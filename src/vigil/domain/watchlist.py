@@ -39,6 +39,9 @@ from vigil.vision.engine import FaceEngine
 log = logging.getLogger(__name__)
 
 
+SubjectRecord = Subject  # a stored subject as the service hands it out (with its photos loaded), to read only
+
+
 class SubjectNotFoundError(VigilError):
     """No subject with that id."""
 

@@ -17,49 +17,41 @@ import os
 import socket
 import threading
 import time
-import uuid
 
-from vigil.bus import open_bus
-from vigil.domain.alerts import announcer
+from vigil.bus import Bus
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.leases import LeaseBook
-from vigil.errors import ConfigurationError
-from vigil.pipeline.runtime import CameraConfig
+from vigil.pipeline.runtime import LiveRunner
 from vigil.scaleout.watchlist_sync import WatchlistSync
-from vigil.services import open_live, open_watchlist
 from vigil.settings import VigilSettings
-from vigil.video.sources import parse_source
-from vigil.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)
 
 
 class Worker:
+    """One worker's heartbeat loop. Its collaborators are given (``vigil.services.open_worker`` builds
+    them), so it runs in a test without processes: ``beat()`` is one heartbeat."""
+
     def __init__(
         self,
         settings: VigilSettings,
         *,
-        worker_id: str | None = None,
-        engine: FaceEngine | None = None,
+        worker_id: str,
+        runner: LiveRunner,
+        leases: LeaseBook,
+        sync: WatchlistSync,
+        registry: CameraRegistry,
+        bus: Bus,
         loop_files: bool = True,
     ) -> None:
-        if not settings.database_url:
-            raise ConfigurationError("a worker needs the shared database: set VIGIL_DATABASE_URL (postgresql://...)")
         self.settings = settings
-        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.worker_id = worker_id
         self.loop_files = loop_files
-        self.watchlist = open_watchlist(settings, engine=engine, start=False)
-        self.leases = LeaseBook(
-            self.watchlist.db, self.worker_id, lease_s=settings.lease_s, max_cameras=settings.worker_max_cameras
-        )
-        if not settings.redis_url:
-            log.warning("no VIGIL_REDIS_URL: alerts reach web servers only through their periodic catch-up")
-        self.bus = open_bus(settings.redis_url)
-        self.runner, self.recorder, self.matcher = open_live(settings, self.watchlist, [])
-        self.recorder.subscribe(announcer(self.bus))
-        assert settings.database_url is not None
-        self.sync = WatchlistSync(settings.database_url, self.matcher)
-        self.registry = CameraRegistry(self.watchlist.db)
+        self.runner = runner
+        self.leases = leases
+        self.sync = sync
+        self.registry = registry
+        self.bus = bus
         self.running: dict[str, int] = {}  # camera → lease token
         self._renewed_at = -float("inf")  # monotonic time a renewal last started and succeeded
         self._stop = threading.Event()
@@ -149,14 +141,12 @@ class Worker:
             self.running.pop(camera, None)
 
     def _start_cameras(self, claimed: dict[str, int]) -> None:
-        sources = {name: (url, rate) for name, url, rate in self.registry.connection_details(list(claimed))}
+        configs = {c.name: c for c in self.registry.configs(list(claimed), loop=self.loop_files)}
         for camera, token in claimed.items():
-            if camera not in sources:  # removed meanwhile; its lease row goes with it
+            if camera not in configs:  # removed meanwhile; its lease row goes with it
                 continue
-            url, rate = sources[camera]
             try:
-                spec = parse_source(url, loop=self.loop_files)
-                self.runner.add_camera(CameraConfig(camera, spec, rate))
+                self.runner.add_camera(configs[camera])
             except Exception:
                 log.exception("worker %s: camera %s could not start", self.worker_id, camera)
                 self.leases.release([camera])

@@ -77,18 +77,16 @@ def create_app(ctx: WebContext) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.hub.attach(asyncio.get_running_loop())
         ctx.feed.start()
-        if ctx.runner is not None:
-            ctx.runner.start()
+        ctx.fleet.start()
         tasks = [asyncio.create_task(_refresh_watchlist(ctx)), asyncio.create_task(_retention(ctx))]
-        if ctx.runner is None:
+        if not ctx.fleet.embedded:  # alerts come from workers: catch up on any announcement lost
             tasks.append(asyncio.create_task(_catch_up(ctx)))
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
-            if ctx.runner is not None:
-                await asyncio.to_thread(ctx.runner.close)
+            await asyncio.to_thread(ctx.fleet.close)
             await asyncio.to_thread(ctx.bus.close)
 
     app = FastAPI(title="Vigil control room", version=__version__, lifespan=lifespan)
@@ -114,11 +112,9 @@ def create_app(ctx: WebContext) -> FastAPI:
     def metrics(c: WebContext = Depends(context)) -> str:
         cams: list[tuple[str, str, int, int, int]] = []
         states = None
-        if c.runner is not None:
-            counters = c.runner.counters()
-            for h in c.runner.health():
-                n = counters[h.camera]
-                cams.append((h.camera, h.state.value, n.frames, n.faces, h.dropped_frames))
+        if c.fleet.embedded:
+            for name, live in c.fleet.live().items():
+                cams.append((name, live.state, live.frames or 0, live.faces or 0, live.dropped_frames or 0))
         else:  # scaled out: the states the workers reported
             states = [camera.state or "unassigned" for camera in camera_list(c)]
         bus = (c.bus.connected, c.bus.reconnects, c.feed.caught_up)

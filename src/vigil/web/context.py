@@ -12,6 +12,7 @@ from vigil.domain.adjudication import AlertService
 from vigil.domain.audit import AuditLog
 from vigil.domain.authorisations import AuthorisationService
 from vigil.domain.cameras import CameraRegistry
+from vigil.domain.fleet import CameraFleet, LeasedFleet
 from vigil.domain.users import UserService
 from vigil.settings import VigilSettings
 from vigil.store.db import Database
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from vigil.domain.matching import WatchlistMatcher
     from vigil.domain.retention import RetentionService
     from vigil.domain.watchlist import WatchlistService
-    from vigil.pipeline.runtime import LiveRunner
 
 MAX_UPLOAD_BYTES = 20_000_000
 
@@ -59,7 +59,7 @@ class WebContext:
     cameras: CameraRegistry
     authorisations: AuthorisationService
     watchlist: WatchlistService | None = None
-    runner: LiveRunner | None = None
+    fleet: CameraFleet = field(init=False)  # the cameras, whichever process runs them (given by services)
     matcher: WatchlistMatcher | None = None  # refreshed while serving: picks up watchlist changes
     retention: RetentionService | None = None  # run hourly while serving
     hub: PushHub = field(default_factory=PushHub)
@@ -71,10 +71,22 @@ class WebContext:
 
     def __post_init__(self) -> None:
         self.feed = AlertFeed(self.alerts, self.hub, self.metrics, self.bus)
+        self.fleet = LeasedFleet(self.db)
 
     @classmethod
-    def build(cls, settings: VigilSettings, db: Database) -> WebContext:
-        return cls(
+    def build(
+        cls,
+        settings: VigilSettings,
+        db: Database,
+        *,
+        watchlist: WatchlistService | None = None,
+        fleet: CameraFleet | None = None,
+        matcher: WatchlistMatcher | None = None,
+        retention: RetentionService | None = None,
+        bus: Bus | None = None,
+    ) -> WebContext:
+        """Every service over ``db``; ``fleet`` defaults to the cameras the workers report (no cameras here)."""
+        context = cls(
             settings=settings,
             db=db,
             media=open_media(settings, db),
@@ -83,5 +95,11 @@ class WebContext:
             audit=(audit := AuditLog(db, key_file=settings.resolved_audit_key_file)),
             cameras=CameraRegistry(db),
             authorisations=AuthorisationService(db, audit),
-            bus=open_bus(settings.redis_url),
+            watchlist=watchlist,
+            matcher=matcher,
+            retention=retention,
+            bus=bus if bus is not None else open_bus(settings.redis_url),
         )
+        if fleet is not None:
+            context.fleet = fleet
+        return context

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from vigil.domain.authorisations import coverage_at
 from vigil.domain.cameras import CameraError
-from vigil.domain.leases import assignments
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
 from vigil.errors import VigilError
-from vigil.pipeline.analyser import encode_jpeg
-from vigil.pipeline.runtime import CameraConfig
-from vigil.video.sources import grab_frame, parse_source
-from vigil.vision.redact import blur_all_faces
 from vigil.web.context import WebContext
 from vigil.web.schemas import CameraCreate, CameraOut
 from vigil.web.security import client_address, context, require
@@ -26,41 +18,23 @@ VIEWERS = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 
 
 def camera_list(ctx: WebContext) -> list[CameraOut]:
-    """Registered cameras with their health: from the cameras running in this process, or (scaled out)
-    as the workers holding them last reported it."""
-    live: dict[str, dict[str, Any]]
-    if ctx.runner is not None:
-        health = {h.camera: h for h in ctx.runner.health()}
-        live = {
-            name: {
-                "state": h.state.value,
-                "analysed_fps": round(h.analysed_fps, 2),
-                "dropped_frames": h.dropped_frames,
-                "last_frame_at": datetime.fromtimestamp(h.last_frame_at, UTC) if h.last_frame_at else None,
-            }
-            for name, h in health.items()
-        }
-    else:
-        now = datetime.now(UTC)
-        live = {
-            name: {
-                "state": a.state if a.lease_until is not None and a.lease_until > now else "unassigned",
-                "analysed_fps": a.analysed_fps,
-                "dropped_frames": a.dropped_frames,
-                "last_frame_at": a.last_frame_at,
-                "worker": a.worker_id if a.lease_until is not None and a.lease_until > now else None,
-            }
-            for name, a in assignments(ctx.db).items()
-        }
+    """Registered cameras with their health (as the fleet reports it: this process's runner, or the
+    workers holding them) and whether an authorisation covers each now."""
+    live = ctx.fleet.live()
     now = ctx.authorisations.clock()
     signed = ctx.authorisations.all()
     out = []
     for view in ctx.cameras.cameras():
         coverage = coverage_at(signed, view.name, view.group, now)
+        state = live.get(view.name)
         out.append(
             CameraOut(
                 **view.__dict__,
-                **live.get(view.name, {}),
+                state=None if state is None else state.state,
+                analysed_fps=None if state is None else state.analysed_fps,
+                dropped_frames=None if state is None else state.dropped_frames,
+                last_frame_at=None if state is None else state.last_frame_at,
+                worker=None if state is None else state.worker,
                 scanning=bool(coverage),
                 authorisations=list(coverage.authorisation_ids),
                 authorisation_status=coverage.why_not,
@@ -92,8 +66,7 @@ def add_camera(
         )
     except CameraError as exc:
         raise HTTPException(422, str(exc)) from None
-    if ctx.runner is not None:  # embedded mode: the new camera starts at once
-        ctx.runner.add_camera(CameraConfig(view.name, parse_source(body.url, loop=True), view.analysis_fps))
+    ctx.fleet.camera_added(view.name)  # embedded: it starts at once (once an authorisation covers it)
     ctx.audit.record(
         who.username,
         "camera-added",
@@ -116,25 +89,21 @@ def camera_frame(
     drawing on it. Read from the source on request, shown once, never stored; audited."""
     if ctx.watchlist is None:
         raise HTTPException(503, "the face detector is not loaded in this server")
-    sources = {camera: spec for camera, spec, _rate in ctx.cameras.sources()}
-    if name not in sources:
-        raise HTTPException(404, f"no camera named {name!r}")
-    engine = ctx.watchlist.engine
     try:
-        image = grab_frame(sources[name])
+        jpeg, blurred = ctx.cameras.blurred_frame(name, ctx.watchlist.engine)
+    except CameraError as exc:
+        raise HTTPException(404, str(exc)) from None
     except VigilError as exc:
         raise HTTPException(502, str(exc)) from None
-    faces = engine.detect(image)
-    blurred = blur_all_faces(image, faces.xyxy)
     ctx.audit.record(
         who.username,
         "camera-frame-viewed",
         object_type="camera",
         object_id=name,
         source=client_address(request),
-        details={"faces_blurred": len(faces)},
+        details={"faces_blurred": blurred},
     )
-    return Response(encode_jpeg(blurred), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.delete("/{name}", status_code=204)
@@ -148,8 +117,7 @@ def remove_camera(
         ctx.cameras.remove(name)
     except CameraError as exc:
         raise HTTPException(404, str(exc)) from None
-    if ctx.runner is not None:
-        ctx.runner.remove_camera(name)
+    ctx.fleet.camera_removed(name)
     ctx.audit.record(
         who.username, "camera-removed", object_type="camera", object_id=name, source=client_address(request)
     )

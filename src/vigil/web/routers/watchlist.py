@@ -11,9 +11,8 @@ from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.importer import parse_expiry
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
-from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService
+from vigil.domain.watchlist import SubjectNotFoundError, SubjectRecord, WatchlistService
 from vigil.errors import VigilError
-from vigil.store.models import Subject
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
 from vigil.web.schemas import SubjectOut
 from vigil.web.security import client_address, context, require
@@ -28,7 +27,7 @@ def _watchlist(ctx: WebContext) -> WatchlistService:
     return ctx.watchlist
 
 
-def _out(subject: Subject) -> SubjectOut:
+def _out(subject: SubjectRecord) -> SubjectOut:
     return SubjectOut(
         id=subject.id,
         display_name=subject.display_name,

@@ -24,6 +24,7 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 settings-table: install  # rewrite the README's settings table from vigil.settings.VigilSettings
 	$(BIN)/python -c "import re, pathlib; from vigil.settings import settings_table; p = pathlib.Path('README.md'); s = p.read_text(); a = s.index('\n', s.index('<!-- settings table')) + 1; b = s.index('<!-- end of settings table -->'); p.write_text(s[:a] + settings_table() + s[b:])"

@@ -26,6 +26,8 @@ from vigil.store.models import Alert
 
 log = logging.getLogger(__name__)
 
+AlertListener = Callable[[str, AlertEvent], None]  # (kind: "raised" | "updated", event)
+
 
 def _utc(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
@@ -37,10 +39,10 @@ class AlertRecorder:
     def __init__(self, db: Database, media: MediaStore) -> None:
         self.db = db
         self.media = media
-        self._listeners: list[Callable[[str, AlertEvent], None]] = []
+        self._listeners: list[AlertListener] = []
         self._lock = threading.Lock()
 
-    def subscribe(self, listener: Callable[[str, AlertEvent], None]) -> None:
+    def subscribe(self, listener: AlertListener) -> None:
         """``listener(kind, event)`` with kind ``"raised"`` or ``"updated"``."""
         self._listeners.append(listener)
 
@@ -150,7 +152,7 @@ def raised_announcement(alert_id: str, latency_ms: float | None = None) -> dict[
     return {"type": "alert-raised", "alert_id": alert_id, "latency_ms": latency_ms}
 
 
-def announcer(bus: Bus) -> Callable[[str, AlertEvent], None]:
+def announcer(bus: Bus) -> AlertListener:
     """An AlertRecorder listener that announces each stored alert on the bus (embedded or scaled out)."""
 
     def announce(kind: str, event: AlertEvent) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,8 +14,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from vigil import __version__
-from vigil.domain.alerts import announcer
-from vigil.pipeline.events import AlertEvent
+from vigil.domain.alerts import AlertListener, announcer
 from vigil.web.context import WebContext
 from vigil.web.pages import router as pages_router
 from vigil.web.routers import (
@@ -37,7 +36,7 @@ from vigil.web.security import context
 log = logging.getLogger(__name__)
 
 
-def alert_listener(ctx: WebContext) -> Callable[[str, AlertEvent], None]:
+def alert_listener(ctx: WebContext) -> AlertListener:
     """Subscribed to the in-process pipeline's AlertRecorder: announces each new alert on the feed's bus."""
     return announcer(ctx.bus)
 

@@ -1,0 +1,1 @@
+"""Pixels to numbers: detection, alignment, quality, embedding; knows nothing of databases or HTTP."""

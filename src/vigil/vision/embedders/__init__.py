@@ -1,0 +1,1 @@
+"""Face embedders behind one protocol (``base.Embedder``)."""

@@ -305,21 +305,27 @@ def test_embedded_server_refuses_to_run_cameras_that_workers_run(pg, tmp_path: P
     open_control_room(settings, run_cameras=False, watchlist=watchlist)  # the control room alone: fine
 
 
-@needs_postgres
-def test_worker_stops_its_cameras_when_the_database_is_gone_too_long_and_resumes(  # type: ignore[no-untyped-def]
-    pg, tmp_path: Path, engine, astronaut
-) -> None:
+def _worker_with_one_camera(pg, tmp_path: Path, engine, astronaut, *, fps: float):  # type: ignore[no-untyped-def]
+    """A worker, started in this process, over ``pg`` with one registered camera ``gate`` (a walk-by clip)."""
     from vigil.samples import portrait_clip
     from vigil.services import open_worker
 
     url, db = pg
     clip = portrait_clip(astronaut, tmp_path / "walk.mp4", seconds=2.0, fps=10, size=(320, 180))
-    CameraRegistry(db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=1.0)
+    CameraRegistry(db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=fps)
     settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
     worker = open_worker(settings, worker_id="w", engine=engine)
     worker.sync.start()
     worker.runner.start()
     worker.leases.register("host", 1)
+    return worker, settings
+
+
+@needs_postgres
+def test_worker_stops_its_cameras_when_the_database_is_gone_too_long_and_resumes(  # type: ignore[no-untyped-def]
+    pg, tmp_path: Path, engine, astronaut
+) -> None:
+    worker, settings = _worker_with_one_camera(pg, tmp_path, engine, astronaut, fps=1.0)
     try:
         worker.beat()
         assert set(worker.running) == {"gate"}
@@ -351,17 +357,9 @@ def test_a_worker_keeps_a_camera_it_holds_idle_outside_its_authorisation(pg, tmp
 
     from vigil.domain.audit import AuditLog
     from vigil.domain.authorisations import AuthorisationService
-    from vigil.samples import portrait_clip
-    from vigil.services import open_worker
 
-    url, db = pg
-    clip = portrait_clip(astronaut, tmp_path / "walk.mp4", seconds=2.0, fps=10, size=(320, 180))
-    CameraRegistry(db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=2.0)
-    settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
-    worker = open_worker(settings, worker_id="w", engine=engine)
-    worker.sync.start()
-    worker.runner.start()
-    worker.leases.register("host", 1)
+    _url, db = pg
+    worker, _settings = _worker_with_one_camera(pg, tmp_path, engine, astronaut, fps=2.0)
     try:
         worker.beat()
         assert set(worker.running) == {"gate"}  # held ...

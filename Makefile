@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean settings-table
+.PHONY: install demo test test-fast lint bench clean settings-table
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,11 @@ install: $(STAMP)
 demo: install
 	$(BIN)/vigil --data-dir demo-data demo
 
-test: install
+test: install  # the whole suite, as CI runs it
 	$(BIN)/python -m pytest
+
+test-fast: install  # what needs no service, no browser and no long wait (a few minutes)
+	$(BIN)/python -m pytest -m "not slow and not services and not browser and not soak"
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.test_cli import vigil
+from tests.helpers.cli import vigil
 
 from vigil.domain.audit import AuditLog
 from vigil.settings import VigilSettings

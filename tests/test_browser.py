@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import REPO, VIDEO, needs_video
 from tests.helpers import jpeg, live_fields
-from tests.streaming import read_clip
-from tests.webserver import PASSWORD, start_server
+from tests.helpers.streaming import read_clip
+from tests.helpers.webserver import PASSWORD, start_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts"
@@ -30,7 +30,12 @@ def _browser_missing() -> str | None:
     return None
 
 
-pytestmark = [needs_video, pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    needs_video,
+    pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing())),
+]
 
 
 def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 from tests.conftest import LFW, needs_lfw
 from tests.helpers import alert_event, jpeg, live_fields, live_service, live_settings
-from tests.test_cli import vigil
+from tests.helpers.cli import vigil
 
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.audit import AuditLog
@@ -134,6 +134,7 @@ def test_live_figures_warn_when_observed_false_alerts_drift_above_the_calibratio
     assert figure.observed_false_alert_rate == pytest.approx(0.01) and figure.drift
 
 
+@pytest.mark.slow
 @needs_lfw
 def test_measure_on_lfw_and_the_calibrate_command(tmp_path: Path, engine) -> None:  # type: ignore[no-untyped-def]
     scores = measure_scores(engine, LFW, people=80, looks=3)

@@ -9,22 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-from conftest import SHARED_MODELS
-
-
-def vigil(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "vigil.cli.main",
-        "--data-dir",
-        str(data_dir),
-        "--models-dir",
-        str(SHARED_MODELS),
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+from tests.helpers.cli import vigil
 
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:

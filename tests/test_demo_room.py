@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.conftest import needs_video
 from tests.helpers import live_service, live_settings
-from tests.test_cli import vigil
+from tests.helpers.cli import vigil
 
 from vigil.demo_room import setup_demo
 from vigil.domain.audit import AuditLog

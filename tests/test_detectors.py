@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import needs_shared_models
 
-from conftest import needs_shared_models
 from vigil.errors import ModelLoadError, ModelNotAvailableError, ModelNotPreparedError, UnknownModelError
 from vigil.settings import VigilSettings
 from vigil.vision.catalogue import create_detector, create_embedder

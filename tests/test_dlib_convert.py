@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import LFW, needs_lfw
 
-from conftest import LFW, needs_lfw
 from vigil.errors import ModelLoadError
 from vigil.vision.catalogue import dlib_model_file
 from vigil.vision.dlib_format import read_dlib_network
@@ -85,6 +85,7 @@ def test_onnx_matches_dlib_on_sample_faces(dlib_embedder, astronaut: np.ndarray,
     assert np.abs(reference - ours).max() < 1e-4
 
 
+@pytest.mark.slow
 @needs_lfw
 def test_onnx_matches_dlib_on_100_lfw_faces(dlib_embedder) -> None:  # type: ignore[no-untyped-def]
     people = sorted((LFW / "images").iterdir())[::50]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import SHARED_MODELS, needs_shared_models
 
-from conftest import SHARED_MODELS, needs_shared_models
 from vigil.errors import ModelLoadError, ModelNotPreparedError
 from vigil.settings import VigilSettings
 from vigil.vision.align import align_faces

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import LFW, needs_lfw
 
-from conftest import LFW, needs_lfw
 from vigil.errors import DatasetError
 from vigil.eval.lfw import LfwDataset, evaluate_lfw, write_report
+
+pytestmark = [pytest.mark.slow]
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:

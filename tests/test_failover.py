@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 from tests.conftest import fresh_postgres
-from tests.scaleout import (
+from tests.helpers.scaleout import (
     REDIS_URL,
     Deployment,
     LiveClient,
@@ -29,7 +29,11 @@ from tests.scaleout import (
     wait_for,
 )
 
-pytestmark = pytest.mark.skipif(bool(services_missing()), reason=services_missing() or "")
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(services_missing()), reason=services_missing() or ""),
+]
 
 TAKEOVER_LIMIT_S = 15.0
 

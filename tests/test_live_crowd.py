@@ -19,7 +19,7 @@ from tests.helpers import (
     live_service,
     live_settings,
 )
-from tests.streaming import read_clip, write_clip
+from tests.helpers.streaming import read_clip, write_clip
 from typer.testing import CliRunner
 
 from vigil.bench.live import compare_rules
@@ -36,7 +36,7 @@ CROWD = VIDEO / "crowd_walk_1080p.mp4"
 ENROLL_FRAME = 5  # 0.2 s into the clip
 REST_FROM = 10  # the pipeline sees the clip from 0.4 s on
 
-pytestmark = needs_video
+pytestmark = [pytest.mark.slow, needs_video]
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,11 @@ SOAK_SECONDS = float(os.environ.get("VIGIL_SOAK_SECONDS", "600"))
 
 
 @needs_video
-@pytest.mark.parametrize("seconds", [0.0, SOAK_SECONDS], ids=["clip-once", "looped-soak"])
+@pytest.mark.parametrize(
+    "seconds",
+    [pytest.param(0.0, marks=pytest.mark.slow), pytest.param(SOAK_SECONDS, marks=[pytest.mark.slow, pytest.mark.soak])],
+    ids=["clip-once", "looped-soak"],
+)
 def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
     tmp_path, settings, engine, astronaut, seconds
 ) -> None:  # type: ignore[no-untyped-def]
@@ -144,7 +148,7 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
 
 
 def _decoded_frames(video: Path, indices: list[int]):  # type: ignore[no-untyped-def]
-    from tests.streaming import read_clip
+    from tests.helpers.streaming import read_clip
 
     frames = read_clip(video)
     return [frames[i] for i in indices]

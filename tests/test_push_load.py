@@ -9,9 +9,12 @@ import time
 
 import httpx
 import numpy as np
+import pytest
 import websockets
 from tests.helpers import alert_event, jpeg, live_fields
-from tests.webserver import PASSWORD, start_server
+from tests.helpers.webserver import PASSWORD, start_server
+
+pytestmark = [pytest.mark.slow]
 
 CLIENTS = 50
 ALERTS = 5

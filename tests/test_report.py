@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 from tests.helpers import alert_event, jpeg, live_fields, live_settings
-from tests.test_cli import vigil
+from tests.helpers.cli import vigil
 
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.thresholds import AnalysisCounter

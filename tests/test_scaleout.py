@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from tests.conftest import _postgres_reachable, fresh_postgres
 from tests.helpers import jpeg, live_fields
-from tests.scaleout import PrivateRedis, redis_reachable, wait_for
+from tests.helpers.scaleout import PrivateRedis, redis_reachable, wait_for
 
 from vigil.bus import LocalBus
 from vigil.domain.adjudication import AlertService
@@ -24,6 +24,8 @@ from vigil.errors import ConfigurationError
 from vigil.settings import VigilSettings
 from vigil.store.db import Database, create_db_engine, open_database
 from vigil.store.media import DatabaseMediaStore
+
+pytestmark = [pytest.mark.services]
 
 needs_postgres = pytest.mark.skipif(bool(_postgres_reachable()), reason=_postgres_reachable() or "")
 needs_redis = pytest.mark.skipif(bool(redis_reachable()), reason=redis_reachable() or "")

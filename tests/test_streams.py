@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from tests.conftest import VIDEO, needs_video
 from tests.helpers import authorised_gate, live_fields, live_service, live_settings
-from tests.streaming import MjpegServer, RtspServer, read_clip, rtsp_server_missing, write_clip
+from tests.helpers.streaming import MjpegServer, RtspServer, read_clip, rtsp_server_missing, write_clip
 
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
@@ -22,6 +22,8 @@ from vigil.pipeline.runtime import CameraConfig, LiveRunner, StreamPolicy
 from vigil.store.models import Alert
 from vigil.video.camera import CameraState, CameraStatus, CameraStream
 from vigil.video.sources import parse_source
+
+pytestmark = [pytest.mark.slow]
 
 CARPHONE = VIDEO / "carphone_176x144.mp4"
 
@@ -117,7 +119,7 @@ def test_refused_credentials_stop_the_camera_without_retrying_or_showing_the_pas
 
 def test_unreachable_stream_retries_with_backoff_and_never_logs_credentials(caplog, capfd) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.DEBUG)
-    from tests.streaming import free_port
+    from tests.helpers.streaming import free_port
 
     url = f"rtsp://operator:Pa55w0rd%21@127.0.0.1:{free_port()}/cam1"
     seen: list[CameraStatus] = []

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.conftest import LFW, needs_lfw
-from tests.test_cli import vigil
+from tests.helpers.cli import vigil
 
 from vigil.eval.walkby import per_frame_alerts, tolerance_as_similarity, vote_rule_alerts
 from vigil.eval.walkby_render import (
@@ -26,6 +26,8 @@ from vigil.eval.walkby_render import (
 )
 from vigil.pipeline.offline import sample_frames
 from vigil.vision.quality import assess_quality
+
+pytestmark = [pytest.mark.slow]
 
 
 def test_background_has_no_faces(engine) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import uvicorn
 from tests.helpers import live_service, live_settings
-from tests.streaming import free_port
+from tests.helpers.streaming import free_port
 
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.authorisations import AuthorisationBook

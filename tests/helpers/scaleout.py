@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import _postgres_reachable
-from tests.streaming import free_port
+from tests.helpers.streaming import free_port
 
 REDIS_URL = os.environ.get("VIGIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 VIGIL = [sys.executable, "-m", "vigil.cli.main"]

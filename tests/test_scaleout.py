@@ -287,6 +287,7 @@ def test_alert_feed_pushes_each_alert_once_and_catches_up(tmp_path: Path, engine
     bus.publish(ALERTS_TOPIC, raised_announcement(first.alert_id))  # announced twice (a retried publish): pushed once
     unannounced = recorder.raise_alert(alert_event(subject, track="t-2"))  # its announcement was lost
     assert unannounced is not None
+    assert bus.flush()
     assert [e["alert"]["id"] for e in hub.events] == [first.alert_id]  # type: ignore[index]
     assert feed.catch_up() == 1
     assert feed.catch_up() == 0
@@ -383,3 +384,45 @@ def test_a_worker_keeps_a_camera_it_holds_idle_outside_its_authorisation(pg, tmp
     finally:
         worker.stop()
         worker._shutdown()
+
+
+def test_the_local_bus_runs_subscribers_on_its_own_thread_in_order() -> None:
+    """A camera's analysis thread publishing an alert never runs the web feed's work itself."""
+    bus = LocalBus()
+    seen: list[tuple[int, str]] = []
+    bus.subscribe("t", lambda event: seen.append((event["n"], threading.current_thread().name)))
+    for n in range(50):
+        bus.publish("t", {"n": n})
+    assert bus.flush()
+    assert [n for n, _ in seen] == list(range(50))
+    assert {name for _, name in seen} == {"local-bus"} != {threading.current_thread().name}
+    bus.close()
+    bus.publish("t", {"n": 99})  # closed: dropped, not delivered
+    assert len(seen) == 50
+
+
+def test_track_updates_are_announced_throttled_per_alert(tmp_path: Path, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from tests.helpers import alert_event
+
+    from vigil.domain.alerts import ALERTS_TOPIC, AlertRecorder, announcer
+    from vigil.services import open_watchlist
+
+    watchlist = open_watchlist(VigilSettings(data_dir=tmp_path / "data"), engine=engine)
+    subject = watchlist.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
+    bus = LocalBus()
+    events: list[dict[str, object]] = []
+    bus.subscribe(ALERTS_TOPIC, events.append)
+    recorder = AlertRecorder(watchlist.db, watchlist.media)
+    recorder.subscribe(announcer(bus, update_every_s=0.5))
+    event = alert_event(subject, track="t-1")
+    stored = recorder.raise_alert(event)
+    assert stored is not None
+    for faces in range(4, 10):  # the track goes on: six updates at once, then one after the interval
+        recorder.update_alert(replace(event, faces=faces))
+    time.sleep(0.6)
+    recorder.update_alert(replace(event, faces=12))
+    assert bus.flush()
+    assert [e["type"] for e in events] == ["alert-raised", "alert-updated"]
+    assert all(e["alert_id"] == stored.alert_id for e in events)

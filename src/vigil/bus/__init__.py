@@ -8,6 +8,7 @@ Events are small JSON objects that name rows of the database (the system of reco
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -41,20 +42,52 @@ class Bus(Protocol):
 
 
 class LocalBus:
-    """In-process delivery: handlers run in the publisher's thread, in order."""
+    """In-process delivery, in publication order, on the bus's own thread: a publisher (a camera's
+    analysis thread, a request handler) never runs a subscriber's work (the web feed's queries and
+    serialisation)."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = {}
         self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[tuple[str, Event] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._closed = False
 
     def publish(self, topic: str, event: Event) -> None:
         with self._lock:
-            handlers = list(self._handlers.get(topic, ()))
-        for handler in handlers:
-            try:
-                handler(event)
-            except Exception:
-                log.exception("event handler for %s failed", topic)
+            if self._closed:
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._dispatch, name="local-bus", daemon=True)
+                self._thread.start()
+        with self._idle:
+            self._pending += 1
+        self._queue.put((topic, event))
+
+    def _dispatch(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            topic, event = item
+            with self._lock:
+                handlers = list(self._handlers.get(topic, ()))
+            for handler in handlers:
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("event handler for %s failed", topic)
+            with self._idle:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every event published so far has been handled; False after ``timeout``."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def subscribe(self, topic: str, handler: Handler, *, on_reconnect: Callable[[], object] | None = None) -> None:
         with self._lock:
@@ -69,8 +102,14 @@ class LocalBus:
         return 0
 
     def close(self) -> None:
+        self.flush(2.0)
         with self._lock:
+            self._closed = True
+            thread, self._thread = self._thread, None
             self._handlers.clear()
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(2.0)
 
 
 def open_bus(redis_url: str | None) -> Bus:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -141,7 +143,7 @@ class AlertRecorder:
                     row.crop_name = self.media.save("crops", event.crop_jpeg, "jpg")
         if old_crop:
             self.media.delete("crops", old_crop)
-        self._notify("updated", replace(event, crop_jpeg=None))
+        self._notify("updated", replace(event, crop_jpeg=None, alert_id=row.id))
 
 
 ALERTS_TOPIC = "alerts"  # the bus topic on which stored alerts and decisions are announced
@@ -152,12 +154,33 @@ def raised_announcement(alert_id: str, latency_ms: float | None = None) -> dict[
     return {"type": "alert-raised", "alert_id": alert_id, "latency_ms": latency_ms}
 
 
-def announcer(bus: Bus) -> AlertListener:
-    """An AlertRecorder listener that announces each stored alert on the bus (embedded or scaled out)."""
+UPDATE_EVERY_S = 2.0  # a track's updates to its alert are announced at most this often
+
+
+def announcer(bus: Bus, *, update_every_s: float = UPDATE_EVERY_S) -> AlertListener:
+    """An AlertRecorder listener that announces each stored alert on the bus (embedded or scaled out),
+    and the track's updates to it (faces, last seen) at most every ``update_every_s`` per alert, so a
+    Live card does not go stale while the person is still in view."""
+    announced: dict[str, float] = {}
+    lock = threading.Lock()
 
     def announce(kind: str, event: AlertEvent) -> None:
-        if kind == "raised" and event.alert_id is not None:
+        if event.alert_id is None:
+            return
+        if kind == "raised":
             bus.publish(ALERTS_TOPIC, raised_announcement(event.alert_id, event.latency_ms))
+            with lock:
+                announced[event.alert_id] = time.monotonic()
+        elif kind == "updated":
+            now = time.monotonic()
+            with lock:
+                if now - announced.get(event.alert_id, -math.inf) < update_every_s:
+                    return
+                announced[event.alert_id] = now
+                if len(announced) > 10_000:  # forget the oldest: their tracks ended long ago
+                    for key in sorted(announced, key=announced.__getitem__)[:5_000]:
+                        del announced[key]
+            bus.publish(ALERTS_TOPIC, {"type": "alert-updated", "alert_id": event.alert_id})
 
     return announce
 

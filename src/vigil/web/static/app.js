@@ -62,7 +62,7 @@ function alertCard(a, fresh) {
       el("h2", {}, el("a", { href: "/subjects/" + a.subject_id }, a.subject_name)),
       el("p", {}, a.category + (a.high_risk ? " (high risk)" : "")),
       el("p", {}, "Camera " + a.camera + (a.latitude !== null ? ` (${a.latitude.toFixed(5)}, ${a.longitude.toFixed(5)})` : "")),
-      el("p", {}, when(a.first_seen) + " · score " + a.score.toFixed(3) + " · " + a.faces + " faces"),
+      el("p", { class: "seen" }, when(a.first_seen) + " · last seen " + when(a.last_seen) + " · score " + a.score.toFixed(3) + " · " + a.faces + " faces"),
       el("p", { class: "status-line" }, "Status: " + a.status),
       a.runner_up ? el("p", { class: "warning near-tie" }, "Near-tie with " + (a.runner_up.subject_name || "another subject") + ": compare both photos") : "",
       el("a", { href: "/alerts/" + a.id, class: "open" }, "Adjudicate")));

@@ -258,3 +258,63 @@ class AuditOut(BaseModel):
     object_id: str
     source: str
     details: dict[str, object]
+
+
+class MeOut(BaseModel):
+    user: UserOut
+    csrf_token: str | None  # the session's, for pages; None with a bearer token
+
+
+class EnrolledOut(BaseModel):
+    subject_id: str
+    warnings: list[str]
+
+
+class ThresholdOut(BaseModel):
+    """A category's rule in force and what it is expected to give at the current watchlist size."""
+
+    category: str
+    high_risk: bool
+    threshold: float
+    calibrated: bool  # set by hand
+    watchlist_size: int
+    expected_false_alert_rate: float | None
+    expected_miss_rate: float | None
+    floor: float | None
+    false_alerts_per_1000: float
+    rule: str  # "fused" or "votes"
+    source: str  # "set", "policy" or "provisional"
+    expected_hit_rate: float | None
+
+
+class ThresholdSetOut(BaseModel):
+    category: str
+    before: float | None
+    after: float
+
+
+class ThresholdChangeOut(BaseModel):
+    at: datetime
+    category: str
+    before: float | None
+    after: float
+    by: str
+    reason: str
+    watchlist_size: int
+    expected_false_alert_rate: float | None
+    expected_miss_rate: float | None
+
+
+class LiveFigureOut(BaseModel):
+    """Observed false alerts per camera and category against the expected rate."""
+
+    camera: str
+    category: str
+    alerts: int
+    confirmed: int
+    rejected: int
+    inconclusive: int
+    tracks: int
+    observed_false_alert_rate: float | None
+    expected_false_alert_rate: float | None
+    drift: bool

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from vigil.domain.users import LoginFailed, Principal
 from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
-from vigil.web.schemas import LoginRequest, SessionOut, TokenOut, TokenRequest, UserOut
+from vigil.web.schemas import LoginRequest, MeOut, SessionOut, TokenOut, TokenRequest, UserOut
 from vigil.web.security import SESSION_COOKIE, client_address, context, require
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -71,11 +71,11 @@ def token(body: TokenRequest, request: Request, ctx: WebContext = Depends(contex
     return TokenOut(token=issued.secret, expires_at=issued.expires_at)
 
 
-@router.get("/me")
+@router.get("/me", response_model=MeOut)
 def me(
     request: Request,
     who: Principal = Depends(require(*ANYONE)),
     ctx: WebContext = Depends(context),
-) -> dict[str, object]:
+) -> MeOut:
     resolved = ctx.users.resolve(request.cookies.get(SESSION_COOKIE, ""), "session")
-    return {"user": UserOut.of(who).model_dump(), "csrf_token": resolved[1] if resolved else None}
+    return MeOut(user=UserOut.of(who), csrf_token=resolved[1] if resolved else None)

@@ -10,7 +10,7 @@ from vigil.domain.thresholds import ThresholdError, ThresholdService
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
-from vigil.web.schemas import Strict
+from vigil.web.schemas import LiveFigureOut, Strict, ThresholdChangeOut, ThresholdOut, ThresholdSetOut
 from vigil.web.security import context, require
 
 router = APIRouter(prefix="/api/thresholds", tags=["thresholds"])
@@ -29,30 +29,30 @@ def _service(ctx: WebContext) -> ThresholdService:
     return ThresholdService(ctx.db, ctx.audit, embedder.name, embedder.version)
 
 
-@router.get("")
+@router.get("", response_model=list[ThresholdOut])
 def list_thresholds(
     _: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)
-) -> list[dict[str, object]]:
+) -> list[ThresholdOut]:
     """Each category's policy and threshold in force with its source, and the expected false alerts per
     passer-by, miss and hit rates at the current watchlist size (from the calibrated or shipped curves)."""
-    return [t.__dict__ for t in _service(ctx).thresholds()]
+    return [ThresholdOut(**t.__dict__) for t in _service(ctx).thresholds()]
 
 
-@router.post("/{category}")
+@router.post("/{category}", response_model=ThresholdSetOut)
 def set_threshold(
     category: str,
     body: ThresholdIn,
     request: Request,
     who: Principal = Depends(require(Role.SUPERVISOR)),
     ctx: WebContext = Depends(context),
-) -> dict[str, object]:
+) -> ThresholdSetOut:
     try:
         change = _service(ctx).set(category, body.value, by=who.username, reason=body.reason)
     except ThresholdError as exc:
         raise HTTPException(422, {"rule": exc.rule, "message": str(exc)}) from None
     if ctx.matcher is not None:
         ctx.matcher.forget()  # the pipeline picks up the new rule at once
-    return {"category": category, "before": change.before, "after": change.after}
+    return ThresholdSetOut(category=category, before=change.before, after=change.after)
 
 
 class PolicyIn(Strict):
@@ -60,13 +60,13 @@ class PolicyIn(Strict):
     reason: str = Field(max_length=2000)
 
 
-@router.post("/{category}/policy")
+@router.post("/{category}/policy", response_model=ThresholdOut)
 def set_policy(
     category: str,
     body: PolicyIn,
     who: Principal = Depends(require(Role.SUPERVISOR)),
     ctx: WebContext = Depends(context),
-) -> dict[str, object]:
+) -> ThresholdOut:
     """State a category's policy (false alerts per 1,000 passers-by): its threshold then follows the error
     curves and the watchlist size; a threshold set by hand is cleared."""
     try:
@@ -75,28 +75,28 @@ def set_policy(
         raise HTTPException(422, {"rule": exc.rule, "message": str(exc)}) from None
     if ctx.matcher is not None:
         ctx.matcher.forget()
-    return now.__dict__
+    return ThresholdOut(**now.__dict__)
 
 
-@router.get("/history")
-def history(_: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)) -> list[dict[str, object]]:
+@router.get("/history", response_model=list[ThresholdChangeOut])
+def history(_: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)) -> list[ThresholdChangeOut]:
     return [
-        {
-            "at": c.at,
-            "category": c.category,
-            "before": c.before,
-            "after": c.after,
-            "by": c.changed_by,
-            "reason": c.reason,
-            "watchlist_size": c.watchlist_size,
-            "expected_false_alert_rate": c.expected_false_alert_rate,
-            "expected_miss_rate": c.expected_miss_rate,
-        }
+        ThresholdChangeOut(
+            at=c.at,
+            category=c.category,
+            before=c.before,
+            after=c.after,
+            by=c.changed_by,
+            reason=c.reason,
+            watchlist_size=c.watchlist_size,
+            expected_false_alert_rate=c.expected_false_alert_rate,
+            expected_miss_rate=c.expected_miss_rate,
+        )
         for c in _service(ctx).history()
     ]
 
 
-@router.get("/live")
-def live(_: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)) -> list[dict[str, object]]:
+@router.get("/live", response_model=list[LiveFigureOut])
+def live(_: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)) -> list[LiveFigureOut]:
     """Observed false alerts per camera and category (rejected per track analysed) against the expected rate."""
-    return [f.__dict__ for f in _service(ctx).live_figures()]
+    return [LiveFigureOut(**f.__dict__) for f in _service(ctx).live_figures()]

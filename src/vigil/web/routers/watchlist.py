@@ -14,7 +14,7 @@ from vigil.domain.vocabulary import Role
 from vigil.domain.watchlist import SubjectNotFoundError, SubjectRecord, WatchlistService
 from vigil.errors import VigilError
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
-from vigil.web.schemas import SubjectOut
+from vigil.web.schemas import EnrolledOut, SubjectOut
 from vigil.web.security import client_address, context, require
 
 router = APIRouter(prefix="/api/subjects", tags=["watchlist"])
@@ -87,7 +87,7 @@ async def enroll(
     review: str = Form("", max_length=10),
     who: Principal = Depends(require(Role.SUPERVISOR)),
     ctx: WebContext = Depends(context),
-) -> dict[str, object]:
+) -> EnrolledOut:
     """Enroll one person from one photo. A broken rule answers 422 with the rule's name; nothing is stored."""
     data = await photo.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
@@ -115,7 +115,7 @@ async def enroll(
         source=client_address(request),
         details={"category": category},
     )
-    return {"subject_id": result.subject_id, "warnings": result.warnings}
+    return EnrolledOut(subject_id=result.subject_id, warnings=list(result.warnings))
 
 
 def _status_change(action: str):  # type: ignore[no-untyped-def]

@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
 from vigil.domain.users import Principal
+from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 
 SESSION_COOKIE = "vigil_session"
@@ -61,3 +63,13 @@ def require(*roles: str) -> Callable[..., Principal]:
 
     check.allowed_roles = tuple(sorted(allowed))  # type: ignore[attr-defined]
     return check
+
+
+# The dependencies every route declares, by what they give: the context, and the caller with a role.
+Ctx = Annotated[WebContext, Depends(context)]
+AnyUser = Annotated[Principal, Depends(require(*Role))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+Supervisor = Annotated[Principal, Depends(require(Role.SUPERVISOR))]
+Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
+Authoriser = Annotated[Principal, Depends(require(Role.AUTHORISER))]
+LiveUser = Annotated[Principal, Depends(require(Role.OPERATOR, Role.SUPERVISOR))]  # live alerts, adjudication

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
 
 from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError
 from vigil.domain.enrollment import EnrollmentError
 from vigil.domain.thresholds import template_floor
-from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import AlertList, AlertOut, DecisionIn, OutcomeIn
-from vigil.web.security import SESSION_COOKIE, client_address, context, require
+from vigil.web.security import SESSION_COOKIE, Ctx, LiveUser, Supervisor, client_address
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 LIVE = (Role.OPERATOR, Role.SUPERVISOR)
@@ -21,23 +20,14 @@ LIVE = (Role.OPERATOR, Role.SUPERVISOR)
 
 @router.get("", response_model=AlertList)
 def list_alerts(
-    status: str | None = None,
-    open_only: bool = False,
-    limit: int = 100,
-    _: Principal = Depends(require(*LIVE)),
-    ctx: WebContext = Depends(context),
+    _: LiveUser, ctx: Ctx, status: str | None = None, open_only: bool = False, limit: int = 100
 ) -> AlertList:
     alerts = ctx.alerts.recent(status=status, open_only=open_only, limit=limit)
     return AlertList(alerts=[AlertOut.of(a) for a in alerts], open=ctx.alerts.open_count())
 
 
 @router.get("/{alert_id}", response_model=AlertOut)
-def get_alert(
-    alert_id: str,
-    request: Request,
-    who: Principal = Depends(require(*LIVE)),
-    ctx: WebContext = Depends(context),
-) -> AlertOut:
+def get_alert(alert_id: str, request: Request, who: LiveUser, ctx: Ctx) -> AlertOut:
     try:
         view = ctx.alerts.get(alert_id)
     except AlertNotFoundError as exc:
@@ -49,13 +39,7 @@ def get_alert(
 
 
 @router.post("/{alert_id}/decision", response_model=AlertOut)
-def decide(
-    alert_id: str,
-    body: DecisionIn,
-    request: Request,
-    who: Principal = Depends(require(*LIVE)),
-    ctx: WebContext = Depends(context),
-) -> AlertOut:
+def decide(alert_id: str, body: DecisionIn, request: Request, who: LiveUser, ctx: Ctx) -> AlertOut:
     try:
         view = ctx.alerts.decide(alert_id, who, body.decision, body.reason)
     except AlertNotFoundError as exc:
@@ -77,13 +61,7 @@ def decide(
 
 
 @router.post("/{alert_id}/outcome", response_model=AlertOut)
-def record_outcome(
-    alert_id: str,
-    body: OutcomeIn,
-    request: Request,
-    who: Principal = Depends(require(*LIVE)),
-    ctx: WebContext = Depends(context),
-) -> AlertOut:
+def record_outcome(alert_id: str, body: OutcomeIn, request: Request, who: LiveUser, ctx: Ctx) -> AlertOut:
     """What happened after a confirmed sighting (located, not located, spoken to, arrested, other)."""
     try:
         view = ctx.alerts.record_outcome(
@@ -97,12 +75,7 @@ def record_outcome(
 
 
 @router.post("/{alert_id}/template", response_model=AlertOut)
-def add_template(
-    alert_id: str,
-    request: Request,
-    who: Principal = Depends(require(Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
-) -> AlertOut:
+def add_template(alert_id: str, request: Request, who: Supervisor, ctx: Ctx) -> AlertOut:
     """A supervisor adds the face of this confirmed sighting to its subject's templates (audited)."""
     if ctx.watchlist is None:
         raise HTTPException(503, "the watchlist is not loaded in this server")

@@ -6,34 +6,21 @@ import csv
 import io
 import json
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from vigil.domain.users import Principal
-from vigil.domain.vocabulary import Role
-from vigil.web.context import WebContext
 from vigil.web.schemas import AuditOut
-from vigil.web.security import client_address, context, require
+from vigil.web.security import Auditor, Ctx, client_address
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
 
 @router.get("", response_model=list[AuditOut])
-def entries(
-    limit: int = 200,
-    action: str | None = None,
-    _: Principal = Depends(require(Role.AUDITOR)),
-    ctx: WebContext = Depends(context),
-) -> list[AuditOut]:
+def entries(_: Auditor, ctx: Ctx, limit: int = 200, action: str | None = None) -> list[AuditOut]:
     return [AuditOut(**e.__dict__) for e in ctx.audit.entries(limit=limit, action=action)]
 
 
 @router.get("/export")
-def export(
-    request: Request,
-    format: str = "csv",
-    who: Principal = Depends(require(Role.AUDITOR)),
-    ctx: WebContext = Depends(context),
-) -> Response:
+def export(request: Request, who: Auditor, ctx: Ctx, format: str = "csv") -> Response:
     rows = [AuditOut(**e.__dict__).model_dump(mode="json") for e in ctx.audit.entries(limit=5000)]
     ctx.audit.record(who.username, "audit-exported", source=client_address(request), details={"format": format})
     if format == "json":

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from vigil.domain.users import LoginFailed, Principal
 from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import LoginRequest, MeOut, SessionOut, TokenOut, TokenRequest, UserOut
-from vigil.web.security import SESSION_COOKIE, client_address, context, require
+from vigil.web.security import SESSION_COOKIE, AnyUser, Ctx, client_address
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 ANYONE = tuple(Role)
@@ -32,7 +32,7 @@ def _login(ctx: WebContext, request: Request, username: str, password: str) -> P
 
 
 @router.post("/login", response_model=SessionOut)
-def login(body: LoginRequest, request: Request, response: Response, ctx: WebContext = Depends(context)) -> SessionOut:
+def login(body: LoginRequest, request: Request, response: Response, ctx: Ctx) -> SessionOut:
     """Start a browser session: sets an HttpOnly, SameSite=Strict cookie and returns the CSRF token."""
     principal = _login(ctx, request, body.username, body.password)
     issued = ctx.users.issue(principal, "session")
@@ -49,12 +49,7 @@ def login(body: LoginRequest, request: Request, response: Response, ctx: WebCont
 
 
 @router.post("/logout", status_code=204)
-def logout(
-    request: Request,
-    response: Response,
-    who: Principal = Depends(require(*ANYONE)),
-    ctx: WebContext = Depends(context),
-) -> None:
+def logout(request: Request, response: Response, who: AnyUser, ctx: Ctx) -> None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         ctx.users.revoke(cookie)
@@ -63,7 +58,7 @@ def logout(
 
 
 @router.post("/token", response_model=TokenOut)
-def token(body: TokenRequest, request: Request, ctx: WebContext = Depends(context)) -> TokenOut:
+def token(body: TokenRequest, request: Request, ctx: Ctx) -> TokenOut:
     """A bearer token for the API (shown once)."""
     principal = _login(ctx, request, body.username, body.password)
     issued = ctx.users.issue(principal, "api", label=body.label)
@@ -72,10 +67,6 @@ def token(body: TokenRequest, request: Request, ctx: WebContext = Depends(contex
 
 
 @router.get("/me", response_model=MeOut)
-def me(
-    request: Request,
-    who: Principal = Depends(require(*ANYONE)),
-    ctx: WebContext = Depends(context),
-) -> MeOut:
+def me(request: Request, who: AnyUser, ctx: Ctx) -> MeOut:
     resolved = ctx.users.resolve(request.cookies.get(SESSION_COOKIE, ""), "session")
     return MeOut(user=UserOut.of(who), csrf_token=resolved[1] if resolved else None)

@@ -7,18 +7,21 @@ entry in the audit log is written in the same transaction as the record.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from vigil.domain.authorisations import AuthorisationError, threshold_snapshot
 from vigil.domain.thresholds import ThresholdService
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
-from vigil.web.context import WebContext
 from vigil.web.schemas import AuthorisationEndIn, AuthorisationIn, AuthorisationOut
-from vigil.web.security import client_address, context, require
+from vigil.web.security import Authoriser, Ctx, client_address, require
 
 router = APIRouter(prefix="/api/authorisations", tags=["authorisations"])
 READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.AUTHORISER)
+Closer = Annotated[Principal, Depends(require(Role.AUTHORISER, Role.SUPERVISOR))]  # may end one early
+Reader = Annotated[Principal, Depends(require(*READERS))]
 
 
 def _error(exc: AuthorisationError) -> HTTPException:
@@ -27,20 +30,13 @@ def _error(exc: AuthorisationError) -> HTTPException:
 
 
 @router.get("", response_model=list[AuthorisationOut])
-def list_authorisations(
-    _: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)
-) -> list[AuthorisationOut]:
+def list_authorisations(_: Reader, ctx: Ctx) -> list[AuthorisationOut]:
     now = ctx.authorisations.clock()
     return [AuthorisationOut.of(a, now) for a in ctx.authorisations.all()]
 
 
 @router.post("", response_model=AuthorisationOut, status_code=201)
-def add_authorisation(
-    body: AuthorisationIn,
-    request: Request,
-    who: Principal = Depends(require(Role.AUTHORISER)),
-    ctx: WebContext = Depends(context),
-) -> AuthorisationOut:
+def add_authorisation(body: AuthorisationIn, request: Request, who: Authoriser, ctx: Ctx) -> AuthorisationOut:
     thresholds: dict[str, object] = {}
     if ctx.watchlist is not None:
         embedder = ctx.watchlist.engine.embedder
@@ -73,8 +69,8 @@ def end_authorisation(
     authorisation_id: str,
     body: AuthorisationEndIn,
     request: Request,
-    who: Principal = Depends(require(Role.AUTHORISER, Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
+    ctx: Ctx,
+    who: Closer,
 ) -> AuthorisationOut:
     """Stop scanning under it now (a supervisor may end what an authoriser signed, never extend it)."""
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from vigil.domain.authorisations import coverage_at
@@ -11,10 +13,11 @@ from vigil.domain.vocabulary import Role
 from vigil.errors import VigilError
 from vigil.web.context import WebContext
 from vigil.web.schemas import CameraCreate, CameraOut
-from vigil.web.security import client_address, context, require
+from vigil.web.security import Admin, Ctx, client_address, require
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 VIEWERS = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
+Viewer = Annotated[Principal, Depends(require(*VIEWERS))]
 
 
 def camera_list(ctx: WebContext) -> list[CameraOut]:
@@ -44,17 +47,12 @@ def camera_list(ctx: WebContext) -> list[CameraOut]:
 
 
 @router.get("", response_model=list[CameraOut])
-def list_cameras(_: Principal = Depends(require(*VIEWERS)), ctx: WebContext = Depends(context)) -> list[CameraOut]:
+def list_cameras(_: Viewer, ctx: Ctx) -> list[CameraOut]:
     return camera_list(ctx)
 
 
 @router.post("", response_model=CameraOut, status_code=201)
-def add_camera(
-    body: CameraCreate,
-    request: Request,
-    who: Principal = Depends(require(Role.ADMIN)),
-    ctx: WebContext = Depends(context),
-) -> CameraOut:
+def add_camera(body: CameraCreate, request: Request, who: Admin, ctx: Ctx) -> CameraOut:
     try:
         view = ctx.cameras.add(
             body.name,
@@ -79,12 +77,7 @@ def add_camera(
 
 
 @router.get("/{name}/frame", response_class=Response)
-def camera_frame(
-    name: str,
-    request: Request,
-    who: Principal = Depends(require(Role.ADMIN)),
-    ctx: WebContext = Depends(context),
-) -> Response:
+def camera_frame(name: str, request: Request, who: Admin, ctx: Ctx) -> Response:
     """One frame of the camera as it is now, with every face blurred, for an admin aiming the camera or
     drawing on it. Read from the source on request, shown once, never stored; audited."""
     if ctx.watchlist is None:
@@ -107,12 +100,7 @@ def camera_frame(
 
 
 @router.delete("/{name}", status_code=204)
-def remove_camera(
-    name: str,
-    request: Request,
-    who: Principal = Depends(require(Role.ADMIN)),
-    ctx: WebContext = Depends(context),
-) -> None:
+def remove_camera(name: str, request: Request, who: Admin, ctx: Ctx) -> None:
     try:
         ctx.cameras.remove(name)
     except CameraError as exc:

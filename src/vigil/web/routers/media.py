@@ -3,12 +3,11 @@ is audited."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
-from vigil.web.security import client_address, context, require
+from vigil.web.security import Ctx, LiveUser, client_address
 
 router = APIRouter(prefix="/api/media", tags=["media"])
 TYPES = {
@@ -41,20 +40,10 @@ def _serve(kind: str, name: str, request: Request, who: Principal, ctx: WebConte
 
 
 @router.get("/crops/{name}")
-def crop(
-    name: str,
-    request: Request,
-    who: Principal = Depends(require(Role.OPERATOR, Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
-) -> Response:
+def crop(name: str, request: Request, who: LiveUser, ctx: Ctx) -> Response:
     return _serve("crops", name, request, who, ctx)
 
 
 @router.get("/photos/{name}")
-def photo(
-    name: str,
-    request: Request,
-    who: Principal = Depends(require(Role.OPERATOR, Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
-) -> Response:
+def photo(name: str, request: Request, who: LiveUser, ctx: Ctx) -> Response:
     return _serve("photos", name, request, who, ctx)

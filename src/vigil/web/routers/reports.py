@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from vigil.domain.transparency import alert_counts
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
-from vigil.web.context import WebContext
-from vigil.web.security import context, require
+from vigil.web.security import Ctx, require
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
+Overseer = Annotated[Principal, Depends(require(Role.AUDITOR, Role.SUPERVISOR))]
 
 
 class SummaryRow(BaseModel):
@@ -27,9 +29,6 @@ class Summary(BaseModel):
 
 
 @router.get("/summary", response_model=Summary)
-def summary(
-    _: Principal = Depends(require(Role.AUDITOR, Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
-) -> Summary:
+def summary(ctx: Ctx, _: Overseer) -> Summary:
     counts = alert_counts(ctx.db)
     return Summary(rows=[SummaryRow(**c.__dict__) for c in counts], total=sum(c.alerts for c in counts))

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from vigil.domain.users import Principal
-from vigil.domain.vocabulary import Role
-from vigil.web.context import WebContext
 from vigil.web.schemas import AlertOut
-from vigil.web.security import context, require
+from vigil.web.security import Ctx, LiveUser
 
 router = APIRouter(prefix="/api/subjects", tags=["sightings"])
 
 
 @router.get("/{subject_id}/sightings", response_model=list[AlertOut])
-def trail(
-    subject_id: str,
-    _: Principal = Depends(require(Role.OPERATOR, Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
-) -> list[AlertOut]:
+def trail(subject_id: str, _: LiveUser, ctx: Ctx) -> list[AlertOut]:
     """The subject's confirmed sightings, oldest first: the movement trail (with each camera's position)."""
     return [AlertOut.of(a) for a in ctx.alerts.sightings(subject_id)]

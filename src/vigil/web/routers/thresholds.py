@@ -3,6 +3,8 @@ recorded with a reason), and live figures from adjudication outcomes."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import Field
 
@@ -11,10 +13,11 @@ from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import LiveFigureOut, Strict, ThresholdChangeOut, ThresholdOut, ThresholdSetOut
-from vigil.web.security import context, require
+from vigil.web.security import Ctx, Supervisor, require
 
 router = APIRouter(prefix="/api/thresholds", tags=["thresholds"])
 READERS = (Role.SUPERVISOR, Role.AUDITOR)
+Reader = Annotated[Principal, Depends(require(*READERS))]
 
 
 class ThresholdIn(Strict):
@@ -30,22 +33,14 @@ def _service(ctx: WebContext) -> ThresholdService:
 
 
 @router.get("", response_model=list[ThresholdOut])
-def list_thresholds(
-    _: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)
-) -> list[ThresholdOut]:
+def list_thresholds(_: Reader, ctx: Ctx) -> list[ThresholdOut]:
     """Each category's policy and threshold in force with its source, and the expected false alerts per
     passer-by, miss and hit rates at the current watchlist size (from the calibrated or shipped curves)."""
     return [ThresholdOut(**t.__dict__) for t in _service(ctx).thresholds()]
 
 
 @router.post("/{category}", response_model=ThresholdSetOut)
-def set_threshold(
-    category: str,
-    body: ThresholdIn,
-    request: Request,
-    who: Principal = Depends(require(Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
-) -> ThresholdSetOut:
+def set_threshold(category: str, body: ThresholdIn, request: Request, who: Supervisor, ctx: Ctx) -> ThresholdSetOut:
     try:
         change = _service(ctx).set(category, body.value, by=who.username, reason=body.reason)
     except ThresholdError as exc:
@@ -61,12 +56,7 @@ class PolicyIn(Strict):
 
 
 @router.post("/{category}/policy", response_model=ThresholdOut)
-def set_policy(
-    category: str,
-    body: PolicyIn,
-    who: Principal = Depends(require(Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
-) -> ThresholdOut:
+def set_policy(category: str, body: PolicyIn, who: Supervisor, ctx: Ctx) -> ThresholdOut:
     """State a category's policy (false alerts per 1,000 passers-by): its threshold then follows the error
     curves and the watchlist size; a threshold set by hand is cleared."""
     try:
@@ -79,7 +69,7 @@ def set_policy(
 
 
 @router.get("/history", response_model=list[ThresholdChangeOut])
-def history(_: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)) -> list[ThresholdChangeOut]:
+def history(_: Reader, ctx: Ctx) -> list[ThresholdChangeOut]:
     return [
         ThresholdChangeOut(
             at=c.at,
@@ -97,6 +87,6 @@ def history(_: Principal = Depends(require(*READERS)), ctx: WebContext = Depends
 
 
 @router.get("/live", response_model=list[LiveFigureOut])
-def live(_: Principal = Depends(require(*READERS)), ctx: WebContext = Depends(context)) -> list[LiveFigureOut]:
+def live(_: Reader, ctx: Ctx) -> list[LiveFigureOut]:
     """Observed false alerts per camera and category (rejected per track analysed) against the expected rate."""
     return [LiveFigureOut(**f.__dict__) for f in _service(ctx).live_figures()]

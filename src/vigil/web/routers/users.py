@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 
-from vigil.domain.users import Principal, UserError
-from vigil.domain.vocabulary import Role
-from vigil.web.context import WebContext
+from vigil.domain.users import UserError
 from vigil.web.schemas import UserCreate, UserOut
-from vigil.web.security import client_address, context, require
+from vigil.web.security import Admin, Ctx, client_address
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 
 @router.get("", response_model=list[UserOut])
-def list_users(_: Principal = Depends(require(Role.ADMIN)), ctx: WebContext = Depends(context)) -> list[UserOut]:
+def list_users(_: Admin, ctx: Ctx) -> list[UserOut]:
     return [UserOut.of(p) for p in ctx.users.all_users()]
 
 
 @router.post("", response_model=UserOut, status_code=201)
-def add_user(
-    body: UserCreate,
-    request: Request,
-    who: Principal = Depends(require(Role.ADMIN)),
-    ctx: WebContext = Depends(context),
-) -> UserOut:
+def add_user(body: UserCreate, request: Request, who: Admin, ctx: Ctx) -> UserOut:
     try:
         created = ctx.users.add(body.username, body.password, body.role, display_name=body.display_name)
     except UserError as exc:
@@ -41,12 +34,7 @@ def add_user(
 
 
 @router.post("/{username}/deactivate", status_code=204)
-def deactivate(
-    username: str,
-    request: Request,
-    who: Principal = Depends(require(Role.ADMIN)),
-    ctx: WebContext = Depends(context),
-) -> None:
+def deactivate(username: str, request: Request, who: Admin, ctx: Ctx) -> None:
     try:
         ctx.users.set_active(username, False)
     except UserError as exc:

@@ -4,6 +4,7 @@ enroll, search, suspend and reinstate)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 
@@ -15,10 +16,11 @@ from vigil.domain.watchlist import SubjectNotFoundError, SubjectRecord, Watchlis
 from vigil.errors import VigilError
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
 from vigil.web.schemas import EnrolledOut, SubjectOut
-from vigil.web.security import client_address, context, require
+from vigil.web.security import Ctx, Supervisor, client_address, require
 
 router = APIRouter(prefix="/api/subjects", tags=["watchlist"])
 READERS = (Role.OPERATOR, Role.SUPERVISOR)
+Reader = Annotated[Principal, Depends(require(*READERS))]
 
 
 def _watchlist(ctx: WebContext) -> WatchlistService:
@@ -43,31 +45,18 @@ def _out(subject: SubjectRecord) -> SubjectOut:
 
 
 @router.get("", response_model=list[SubjectOut])
-def list_subjects(
-    q: str | None = None,
-    status: str | None = None,
-    _: Principal = Depends(require(Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
-) -> list[SubjectOut]:
+def list_subjects(_: Supervisor, ctx: Ctx, q: str | None = None, status: str | None = None) -> list[SubjectOut]:
     return [_out(s) for s in _watchlist(ctx).list_subjects(search=q, status=status)]
 
 
 @router.get("/due", response_model=list[SubjectOut])
-def due(
-    days: float = 30.0,
-    _: Principal = Depends(require(Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
-) -> list[SubjectOut]:
+def due(_: Supervisor, ctx: Ctx, days: float = 30.0) -> list[SubjectOut]:
     """Entries whose expiry or review date falls within the next ``days`` days, soonest first."""
     return [_out(s) for s in _watchlist(ctx).due(days)]
 
 
 @router.get("/{subject_id}", response_model=SubjectOut)
-def get_subject(
-    subject_id: str,
-    _: Principal = Depends(require(*READERS)),
-    ctx: WebContext = Depends(context),
-) -> SubjectOut:
+def get_subject(subject_id: str, _: Reader, ctx: Ctx) -> SubjectOut:
     try:
         return _out(_watchlist(ctx).get(subject_id))
     except SubjectNotFoundError as exc:
@@ -77,6 +66,8 @@ def get_subject(
 @router.post("", status_code=201)
 async def enroll(
     request: Request,
+    who: Supervisor,
+    ctx: Ctx,
     photo: UploadFile = File(...),
     name: str = Form(..., max_length=200),
     category: str = Form(..., max_length=64),
@@ -85,8 +76,6 @@ async def enroll(
     approved_by: str = Form(..., max_length=200),
     expires: str = Form(..., max_length=40),
     review: str = Form("", max_length=10),
-    who: Principal = Depends(require(Role.SUPERVISOR)),
-    ctx: WebContext = Depends(context),
 ) -> EnrolledOut:
     """Enroll one person from one photo. A broken rule answers 422 with the rule's name; nothing is stored."""
     data = await photo.read(MAX_UPLOAD_BYTES + 1)
@@ -119,12 +108,7 @@ async def enroll(
 
 
 def _status_change(action: str):  # type: ignore[no-untyped-def]
-    def change(
-        subject_id: str,
-        request: Request,
-        who: Principal = Depends(require(Role.SUPERVISOR)),
-        ctx: WebContext = Depends(context),
-    ) -> SubjectOut:
+    def change(subject_id: str, request: Request, who: Supervisor, ctx: Ctx) -> SubjectOut:
         watchlist = _watchlist(ctx)
         try:
             subject = watchlist.suspend(subject_id) if action == "suspend" else watchlist.reinstate(subject_id)

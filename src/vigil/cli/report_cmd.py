@@ -20,7 +20,8 @@ def report(
     """Counts only: faces analysed, alerts and outcomes, false-alert share by camera, category and day;
     threshold history; watchlist size; retention runs. Audited."""
     from vigil.domain.audit import AuditLog
-    from vigil.domain.transparency import collect, write_report
+    from vigil.domain.transparency import collect
+    from vigil.reports import write_report
     from vigil.store.db import open_database
 
     try:
@@ -34,4 +35,4 @@ def report(
     audit = AuditLog(db, key_file=settings.resolved_audit_key_file)
     files = write_report(collect(db, audit, first, last), out)
     audit.record(cli_actor(), "report-generated", source="cli", details={"from": start, "to": end})
-    typer.echo(f"transparency report {first} – {last}: {out / 'report.html'} ({len(files)} files)")
+    typer.echo(f"transparency report {first} – {last}: {out / 'report.html'} ({len(files.all)} files)")

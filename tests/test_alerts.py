@@ -11,12 +11,12 @@ from tests.helpers import alert_event, jpeg, live_fields, live_service
 
 from vigil.domain.alerts import AlertRecorder, JsonLinesWriter
 from vigil.domain.cameras import CameraRegistry
-from vigil.pipeline.events import AlertEvent
+from vigil.pipeline.events import TrackMatch
 from vigil.settings import VigilSettings
 from vigil.store.models import Alert
 
 
-def _event(subject_id: str, track: str = "s1-1", **changes: object) -> AlertEvent:
+def _event(subject_id: str, track: str = "s1-1", **changes: object) -> TrackMatch:
     return alert_event(subject_id, track=track, **changes)
 
 

@@ -251,7 +251,7 @@ def test_an_idle_camera_is_not_decoded_until_authorised_and_stops_when_the_autho
         time.sleep(1.5)
         (health,) = runner.health()
         assert health.state == CameraState.IDLE and health.detail == "no authorisation covers this camera"
-        assert "lobby" not in runner.workers and runner.counters()["lobby"].frames == 0  # never opened
+        assert "lobby" not in runner.runs and runner.counters()["lobby"].frames == 0  # never opened
         authorisation_id = authorise(service.db, ["lobby"])
         deadline = time.monotonic() + 15
         while runner.counters()["lobby"].frames < 3 and time.monotonic() < deadline:
@@ -261,7 +261,7 @@ def test_an_idle_camera_is_not_decoded_until_authorised_and_stops_when_the_autho
             authorisation_id, by="supervisor", reason="test over"
         )
         deadline = time.monotonic() + 10
-        while "lobby" in runner.workers and time.monotonic() < deadline:
+        while "lobby" in runner.runs and time.monotonic() < deadline:
             time.sleep(0.2)
         (health,) = runner.health()
         assert health.state == CameraState.IDLE and "last ended" in health.detail

@@ -369,13 +369,13 @@ def test_a_worker_keeps_a_camera_it_holds_idle_outside_its_authorisation(pg, tmp
         time.sleep(1.0)
         worker.beat()
         assert assignments(db)["gate"].state == "idle"  # ... but idle, and the control room sees it
-        assert worker.runner.counters()["gate"].frames == 0 and "gate" not in worker.runner.workers
+        assert worker.runner.counters()["gate"].frames == 0 and "gate" not in worker.runner.runs
         authorisation_id = authorise(db, ["gate"])
         wait_for(lambda: worker.runner.counters()["gate"].frames >= 2, 20, "the camera did not start scanning")
         worker.beat()
         assert assignments(db)["gate"].state in ("connecting", "streaming")
         AuthorisationService(db, AuditLog(db, key=b"k" * 32)).end(authorisation_id, by="supervisor", reason="over")
-        wait_for(lambda: "gate" not in worker.runner.workers, 20, "the camera did not stop")
+        wait_for(lambda: "gate" not in worker.runner.runs, 20, "the camera did not stop")
         worker.beat()
         assert assignments(db)["gate"].state == "idle"
         frames = worker.runner.counters()["gate"].frames

@@ -288,7 +288,7 @@ def test_a_failed_alert_write_is_retried_and_the_camera_goes_on(tmp_path, settin
     runner.start()
     assert runner.wait(120)
     runner.close()
-    assert runner.errors() == {} and runner.workers["east"].failed_frames == 1
+    assert runner.errors() == {} and runner.runs["east"].failed_frames == 1
     with service.db.session() as session:
         assert [a.subject_id for a in session.scalars(select(Alert))] == [subject]
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from vigil.domain.enrollment import SubjectFields
 from vigil.domain.watchlist import WatchlistService
-from vigil.pipeline.events import AlertEvent
+from vigil.pipeline.events import TrackMatch
 from vigil.settings import VigilSettings
 from vigil.store.db import open_database
 from vigil.store.media import FolderMediaStore
@@ -116,7 +116,7 @@ def enroll_lfw_people(service: WatchlistService, lfw_dir: object, count: int) ->
     return enrolled
 
 
-def alert_event(subject_id: str, *, camera: str = "gate", track: str = "t-1", **changes: object) -> AlertEvent:
+def alert_event(subject_id: str, *, camera: str = "gate", track: str = "t-1", **changes: object) -> TrackMatch:
     """A plausible alert for ``subject_id`` as the pipeline would hand it over (with a crop)."""
     import time
     from dataclasses import replace
@@ -125,7 +125,7 @@ def alert_event(subject_id: str, *, camera: str = "gate", track: str = "t-1", **
     from vigil.pipeline.events import alert_key
 
     now = time.time()
-    event = AlertEvent(
+    event = TrackMatch(
         key=alert_key(camera, track, subject_id),
         subject_id=subject_id,
         subject_name="Eileen Collins",

@@ -60,7 +60,10 @@ class OutcomeRecord:
 
 
 @dataclass(frozen=True)
-class AlertView:
+class AlertCase:
+    """An alert as people decide it: the stored row with its subject, camera, photos, decisions and
+    outcomes (served to the control room as ``web.schemas.AlertOut``)."""
+
     id: str
     subject_id: str
     subject_name: str
@@ -125,9 +128,9 @@ def _query():  # type: ignore[no-untyped-def]
     )
 
 
-def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeRecord, ...] = ()) -> AlertView:  # type: ignore[no-untyped-def]
+def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeRecord, ...] = ()) -> AlertCase:  # type: ignore[no-untyped-def]
     alert, name, category, high_risk, lat, lon, photo, runner_up_name, runner_up_photo = row
-    return AlertView(
+    return AlertCase(
         id=alert.id,
         subject_id=alert.subject_id,
         subject_name=name,
@@ -160,7 +163,7 @@ class AlertService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def recent(self, *, status: str | None = None, open_only: bool = False, limit: int = 100) -> list[AlertView]:
+    def recent(self, *, status: str | None = None, open_only: bool = False, limit: int = 100) -> list[AlertCase]:
         """Newest first."""
         query = _query().order_by(Alert.created_at.desc()).limit(max(1, min(limit, 1000)))
         if status is not None:
@@ -186,7 +189,7 @@ class AlertService:
             query = select(func.count()).select_from(Alert).where(Alert.status.in_(OPEN_ALERT_STATUSES))
             return int(session.scalar(query) or 0)
 
-    def get(self, alert_id: str) -> AlertView:
+    def get(self, alert_id: str) -> AlertCase:
         with self.db.session() as session:
             row = session.execute(_query().where(Alert.id == alert_id)).first()
             if row is None:
@@ -205,7 +208,7 @@ class AlertService:
 
     def record_outcome(
         self, alert_id: str, who: Principal, outcome: str, note: str, *, audit: AuditLog, source: str = ""
-    ) -> AlertView:
+    ) -> AlertCase:
         """Record what happened after a confirmed sighting; audited in the same transaction."""
         if outcome not in tuple(Outcome):
             raise AdjudicationError("outcome", f"{outcome!r}: use one of {', '.join(tuple(Outcome))}")
@@ -244,7 +247,7 @@ class AlertService:
         ).all()
         return tuple(Decision(username, role, a.decision, a.reason, a.created_at) for a, username, role in rows)
 
-    def decide(self, alert_id: str, who: Principal, decision: str, reason: str) -> AlertView:
+    def decide(self, alert_id: str, who: Principal, decision: str, reason: str) -> AlertCase:
         if decision not in DECISIONS:
             raise AdjudicationError("decision", f"{decision!r}: use one of {', '.join(DECISIONS)}")
         reason = reason.strip()
@@ -284,7 +287,7 @@ class AlertService:
             alert.status = new_status
         return self.get(alert_id)
 
-    def sightings(self, subject_id: str) -> list[AlertView]:
+    def sightings(self, subject_id: str) -> list[AlertCase]:
         """The subject's confirmed alerts, oldest first: the movement trail."""
         query = (
             _query()

@@ -21,14 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from vigil.bus import Bus
-from vigil.pipeline.events import AlertEvent
+from vigil.pipeline.events import TrackMatch
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
 from vigil.store.models import Alert
 
 log = logging.getLogger(__name__)
 
-AlertListener = Callable[[str, AlertEvent], None]  # (kind: "raised" | "updated", event)
+AlertListener = Callable[[str, TrackMatch], None]  # (kind: "raised" | "updated", event)
 
 
 def _utc(t: float) -> datetime:
@@ -48,14 +48,14 @@ class AlertRecorder:
         """``listener(kind, event)`` with kind ``"raised"`` or ``"updated"``."""
         self._listeners.append(listener)
 
-    def _notify(self, kind: str, event: AlertEvent) -> None:
+    def _notify(self, kind: str, event: TrackMatch) -> None:
         for listener in self._listeners:
             try:
                 listener(kind, event)
             except Exception:
                 log.exception("alert listener failed")
 
-    def raise_alert(self, event: AlertEvent) -> AlertEvent | None:
+    def raise_alert(self, event: TrackMatch) -> TrackMatch | None:
         """Store a new alert; None if one with the same key exists already (nothing changes then)."""
         with self.db.session() as session:
             if session.scalar(select(Alert.id).where(Alert.key == event.key)) is not None:
@@ -96,7 +96,7 @@ class AlertRecorder:
         self._notify("raised", stored_event)
         return stored_event
 
-    def recent_alert(self, camera: str, subject_id: str, since: float) -> AlertEvent | None:
+    def recent_alert(self, camera: str, subject_id: str, since: float) -> TrackMatch | None:
         """The latest stored alert for the subject on the camera, last seen at or after ``since``."""
         with self.db.session() as session:
             row = session.scalar(
@@ -107,7 +107,7 @@ class AlertRecorder:
             )
             if row is None:
                 return None
-            return AlertEvent(
+            return TrackMatch(
                 key=row.key,
                 subject_id=row.subject_id,
                 subject_name="",
@@ -124,7 +124,7 @@ class AlertRecorder:
                 alert_id=row.id,
             )
 
-    def update_alert(self, event: AlertEvent) -> None:
+    def update_alert(self, event: TrackMatch) -> None:
         """The track went on: extend last seen, faces and best score (and the crop if a better one came)."""
         with self.db.session() as session:
             row = session.scalar(select(Alert).where(Alert.key == event.key))
@@ -164,7 +164,7 @@ def announcer(bus: Bus, *, update_every_s: float = UPDATE_EVERY_S) -> AlertListe
     announced: dict[str, float] = {}
     lock = threading.Lock()
 
-    def announce(kind: str, event: AlertEvent) -> None:
+    def announce(kind: str, event: TrackMatch) -> None:
         if event.alert_id is None:
             return
         if kind == "raised":
@@ -194,7 +194,7 @@ class JsonLinesWriter:
         self._lock = threading.Lock()
         self.count = 0
 
-    def __call__(self, kind: str, event: AlertEvent) -> None:
+    def __call__(self, kind: str, event: TrackMatch) -> None:
         if kind != "raised":
             return
         with self._lock:

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, select, text
 
 from vigil.errors import ConfigurationError
 from vigil.store.db import Database
-from vigil.store.models import CameraLease, Worker
+from vigil.store.models import CameraLease, WorkerRegistration
 from vigil.video.camera import CameraHealth
 
 
@@ -58,8 +58,9 @@ def assignments(db: Database) -> dict[str, Assignment]:
 def live_workers(db: Database, within_s: float) -> int:
     """Workers heard from within ``within_s`` (none in the embedded mode)."""
     since = datetime.now(UTC) - timedelta(seconds=within_s)
+    query = select(func.count()).select_from(WorkerRegistration).where(WorkerRegistration.heartbeat_at > since)
     with db.session() as session:
-        return int(session.scalar(select(func.count()).select_from(Worker).where(Worker.heartbeat_at > since)) or 0)
+        return int(session.scalar(query) or 0)
 
 
 _INTERVAL = "make_interval(secs => :lease_s)"

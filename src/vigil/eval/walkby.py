@@ -35,7 +35,7 @@ from vigil.errors import DatasetError
 from vigil.eval.lfw import LfwDataset
 from vigil.eval.walkby_render import draw_scene, encode_h264, render_frames, street_background
 from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser, TrackFaces
-from vigil.pipeline.events import AlertEvent
+from vigil.pipeline.events import TrackMatch
 from vigil.pipeline.gate import Coverage
 from vigil.pipeline.offline import CollectingSink, GalleryMatcher, sample_frames
 from vigil.recognition.calibration import CategoryPolicy, ErrorCurves, category_rule
@@ -319,15 +319,15 @@ class CropKeepingSink(CollectingSink):
         super().__init__()
         self.crops: dict[str, tuple[float, bytes]] = {}
 
-    def _keep(self, event: AlertEvent) -> None:
+    def _keep(self, event: TrackMatch) -> None:
         if event.crop_jpeg and event.score > self.crops.get(event.subject_id, (-2.0, b""))[0]:
             self.crops[event.subject_id] = (event.score, event.crop_jpeg)
 
-    def raise_alert(self, event: AlertEvent) -> AlertEvent | None:
+    def raise_alert(self, event: TrackMatch) -> TrackMatch | None:
         self._keep(event)
         return super().raise_alert(event)
 
-    def update_alert(self, event: AlertEvent) -> None:
+    def update_alert(self, event: TrackMatch) -> None:
         self._keep(event)
 
 

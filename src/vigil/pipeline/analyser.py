@@ -23,7 +23,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vigil.pipeline.events import AlertEvent, AlertSink, alert_key
+from vigil.pipeline.events import AlertSink, TrackMatch, alert_key
 from vigil.pipeline.gate import Coverage, ScanGate
 from vigil.recognition.decision import DecisionRule, decide
 from vigil.recognition.gallery import Candidate
@@ -80,7 +80,7 @@ class TrackFaces:
     vectors: list[np.ndarray] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)
     candidates: set[str] = field(default_factory=set)
-    alerts: dict[str, AlertEvent] = field(default_factory=dict)  # subject id -> raised alert
+    alerts: dict[str, TrackMatch] = field(default_factory=dict)  # subject id -> raised alert
     last_embedded: float = -math.inf  # source time of the last embedded face
     best_quality: float = 0.0
 
@@ -172,10 +172,10 @@ class CameraAnalyser:
         self.session = uuid.uuid4().hex[:12]  # track ids restart with each analyser: keep keys unique
         self.tracks: dict[int, TrackFaces] = {}
         self.counters = AnalysisCounters()
-        self._open_alerts: dict[str, AlertEvent] = {}  # subject id -> latest alert on this camera
+        self._open_alerts: dict[str, TrackMatch] = {}  # subject id -> latest alert on this camera
 
     # ------------------------------------------------------------------ frames
-    def process(self, frame: Frame) -> list[AlertEvent]:
+    def process(self, frame: Frame) -> list[TrackMatch]:
         """Analyse one frame; returns the alerts it raised (already stored)."""
         started = time.perf_counter()
         try:
@@ -183,7 +183,7 @@ class CameraAnalyser:
         finally:
             self.counters.busy_s += time.perf_counter() - started
 
-    def _process(self, frame: Frame) -> list[AlertEvent]:
+    def _process(self, frame: Frame) -> list[TrackMatch]:
         coverage = None
         if self.gate is not None:
             coverage = self.gate.coverage(self.camera, frame.seen_at)
@@ -249,7 +249,7 @@ class CameraAnalyser:
             track.crops.append(crop)
             track.candidates.update(c.subject_id for c in results[row])
             touched.add(track_id)
-        raised: list[AlertEvent] = []
+        raised: list[TrackMatch] = []
         for track_id in touched:
             event = self._judge(self.tracks[track_id], frame, coverage)
             if event is not None:
@@ -271,7 +271,7 @@ class CameraAnalyser:
 
         return admits
 
-    def _judge(self, track: TrackFaces, frame: Frame, coverage: Coverage | None) -> AlertEvent | None:
+    def _judge(self, track: TrackFaces, frame: Frame, coverage: Coverage | None) -> TrackMatch | None:
         if coverage is not None and not coverage.everyone:  # the scope may have narrowed since they were found
             track.candidates = set(filter(self._admits(coverage), track.candidates))
         if not track.candidates:
@@ -286,7 +286,7 @@ class CameraAnalyser:
         card = cards[verdict.subject_id]
         runner_up = verdict.runner_up
         previous = track.alerts.get(verdict.subject_id)
-        event = AlertEvent(
+        event = TrackMatch(
             key=alert_key(self.camera, track.uid, verdict.subject_id),
             subject_id=verdict.subject_id,
             subject_name=card.display_name,

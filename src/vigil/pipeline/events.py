@@ -1,6 +1,6 @@
 """What the live pipeline hands on: an alert event, its idempotency key, and where events go.
 
-``AlertEvent`` is the pipeline's output type; ``AlertSink`` is implemented by
+``TrackMatch`` is the pipeline's output type; ``AlertSink`` is implemented by
 ``vigil.domain.alerts.AlertRecorder`` (the database) and by collectors in evaluations.
 """
 
@@ -18,7 +18,10 @@ def alert_key(camera: str, track_uid: str, subject_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class AlertEvent:
+class TrackMatch:
+    """A face track matched to a watchlisted subject, as the analyser hands it on: raised once (the red
+    flag), then updated while the track goes on. Stored as an ``Alert`` row by ``AlertRecorder``."""
+
     key: str
     subject_id: str
     subject_name: str
@@ -77,10 +80,10 @@ class AlertEvent:
 class AlertSink(Protocol):
     """Where the analyser's alerts go: ``AlertRecorder`` (database), or a collector in evaluations."""
 
-    def raise_alert(self, event: AlertEvent) -> AlertEvent | None: ...
+    def raise_alert(self, event: TrackMatch) -> TrackMatch | None: ...
 
-    def update_alert(self, event: AlertEvent) -> None: ...
+    def update_alert(self, event: TrackMatch) -> None: ...
 
-    def recent_alert(self, camera: str, subject_id: str, since: float) -> AlertEvent | None:
+    def recent_alert(self, camera: str, subject_id: str, since: float) -> TrackMatch | None:
         """The latest alert for ``subject_id`` on ``camera`` last seen at or after ``since``, if any."""
         ...

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from vigil.pipeline.analyser import Matcher, SubjectInfo
-from vigil.pipeline.events import AlertEvent
+from vigil.pipeline.events import TrackMatch
 from vigil.recognition.decision import DecisionRule
 from vigil.recognition.gallery import Candidate
 from vigil.video.sources import AvSource, Frame, parse_source
@@ -69,19 +69,19 @@ class CollectingSink:
     """Keeps alerts in memory (evaluations write nothing)."""
 
     def __init__(self) -> None:
-        self.raised: list[AlertEvent] = []
+        self.raised: list[TrackMatch] = []
 
-    def raise_alert(self, event: AlertEvent) -> AlertEvent | None:
+    def raise_alert(self, event: TrackMatch) -> TrackMatch | None:
         if any(e.key == event.key for e in self.raised):
             return None
         stored = replace(event, crop_jpeg=None, stored_at=time.time())
         self.raised.append(stored)
         return stored
 
-    def update_alert(self, event: AlertEvent) -> None:
+    def update_alert(self, event: TrackMatch) -> None:
         pass
 
-    def recent_alert(self, camera: str, subject_id: str, since: float) -> AlertEvent | None:
+    def recent_alert(self, camera: str, subject_id: str, since: float) -> TrackMatch | None:
         found = [e for e in self.raised if e.camera == camera and e.subject_id == subject_id and e.last_seen >= since]
         return found[-1] if found else None
 

@@ -41,7 +41,9 @@ class StreamPolicy:
     open_timeout_s: float = 10.0
 
 
-class _CameraWorker:
+class _CameraRun:
+    """One camera while it runs: its reader (the stream) and its analysis thread."""
+
     def __init__(self, stream: CameraStream, analyser: CameraAnalyser) -> None:
         self.stream = stream
         self.analyser = analyser
@@ -116,7 +118,7 @@ class LiveRunner:
         self._counts_lock = threading.Lock()
         self.configs: dict[str, CameraConfig] = {}
         self.analysers: dict[str, CameraAnalyser] = {}  # one per camera, kept while it is idle
-        self.workers: dict[str, _CameraWorker] = {}  # cameras whose stream runs (or ran to its end)
+        self.runs: dict[str, _CameraRun] = {}  # cameras whose stream runs (or ran to its end)
         self.idle: dict[str, Coverage] = {}  # cameras kept idle, and why
         self._lock = threading.Lock()
         self._gate_lock = threading.RLock()  # re-entrant: stop() may come from a signal handler
@@ -133,7 +135,7 @@ class LiveRunner:
         )
         self.idle[config.name] = Coverage(why_not="not started")
 
-    def _worker(self, config: CameraConfig) -> _CameraWorker:
+    def _new_run(self, config: CameraConfig) -> _CameraRun:
         policy = self.policy
         stream = CameraStream(
             config.name,
@@ -145,7 +147,7 @@ class LiveRunner:
             backoff_cap_s=policy.backoff_cap_s,
             open_timeout_s=policy.open_timeout_s,
         )
-        return _CameraWorker(stream, self.analysers[config.name])
+        return _CameraRun(stream, self.analysers[config.name])
 
     def start(self) -> None:
         with self._lock:
@@ -186,24 +188,24 @@ class LiveRunner:
             config = self.configs.get(name)
             if config is None:
                 return
-            worker = self._worker(config)
-            self.workers[name] = worker
+            run = self._new_run(config)
+            self.runs[name] = run
             self.idle.pop(name, None)
-        worker.thread.start()
-        worker.stream.start()
+        run.thread.start()
+        run.stream.start()
         log.info("camera %s: scanning under %s", name, ", ".join(coverage.authorisation_ids))
         if self.on_coverage is not None:
             self.on_coverage(name, coverage)
 
     def _end(self, name: str, coverage: Coverage, timeout: float = 15.0) -> None:
         with self._lock:
-            worker = self.workers.get(name)
-        if worker is not None:
-            worker.stream.stop()
-            worker.thread.join(timeout)
-            worker.stream.join(timeout)
+            run = self.runs.get(name)
+        if run is not None:
+            run.stream.stop()
+            run.thread.join(timeout)
+            run.stream.join(timeout)
         with self._lock:
-            self.workers.pop(name, None)
+            self.runs.pop(name, None)
         self._set_idle(name, coverage)
         log.info("camera %s: idle (%s)", name, coverage.why_not)
         if self.on_coverage is not None:
@@ -225,16 +227,16 @@ class LiveRunner:
         """Stop cameras (all at once, then wait for each) and forget them; returns those that were running."""
         with self._gate_lock:
             with self._lock:
-                workers = {name: self.workers[name] for name in names if name in self.workers}
-            for worker in workers.values():
-                worker.stream.stop()
-            for worker in workers.values():
-                worker.thread.join(timeout)
-                worker.stream.join(timeout)
+                runs = {name: self.runs[name] for name in names if name in self.runs}
+            for run in runs.values():
+                run.stream.stop()
+            for run in runs.values():
+                run.thread.join(timeout)
+                run.stream.join(timeout)
             self.flush_counts()
             with self._lock:
                 for name in names:
-                    self.workers.pop(name, None)
+                    self.runs.pop(name, None)
                     self.configs.pop(name, None)
                     self.analysers.pop(name, None)
                     self.idle.pop(name, None)
@@ -243,7 +245,7 @@ class LiveRunner:
                     self._flushed.pop(name, None)
                 for key in [k for k in self._flushed_authorised if k[1] in names]:
                     self._flushed_authorised.pop(key)
-        return list(workers)
+        return list(runs)
 
     def _watch(self) -> None:
         last_flush = time.monotonic()
@@ -254,9 +256,9 @@ class LiveRunner:
             except Exception:
                 log.exception("could not apply the authorisations (cameras keep their state)")
             with self._lock:
-                workers = list(self.workers.values())
-            for worker in workers:
-                worker.stream.check_stalled()
+                runs = list(self.runs.values())
+            for run in runs:
+                run.stream.check_stalled()
             if time.monotonic() - last_flush >= self.counts_every_s:
                 last_flush = time.monotonic()
                 self.flush_counts()
@@ -297,23 +299,23 @@ class LiveRunner:
 
     def stop(self) -> None:
         self._stop.set()
-        # a camera being started now is in ``workers`` once the gate lock is acquired
+        # a camera being started now is in ``runs`` once the gate lock is acquired
         with self._gate_lock, self._lock:
-            workers = list(self.workers.values())
-        for worker in workers:
-            worker.stream.stop()
+            runs = list(self.runs.values())
+        for run in runs:
+            run.stream.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every camera has stopped and its analysis has finished (or ``timeout``). A camera
         idle until a scheduled authorisation starts counts as not finished."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            workers = list(self.workers.values())
+            runs = list(self.runs.values())
             waiting = any(c.resumes_at is not None for c in self.idle.values())
-        for worker in workers:
+        for run in runs:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            worker.thread.join(remaining)
-            if worker.thread.is_alive():
+            run.thread.join(remaining)
+            if run.thread.is_alive():
                 return False
         if waiting and not self._stop.is_set():
             if deadline is not None:
@@ -325,20 +327,20 @@ class LiveRunner:
         self.stop()
         self.wait(timeout)
         with self._lock:
-            workers = list(self.workers.values())
-        for worker in workers:
-            worker.stream.join(timeout)
+            runs = list(self.runs.values())
+        for run in runs:
+            run.stream.join(timeout)
         self.flush_counts()
 
     def health(self) -> list[CameraHealth]:
         with self._lock:
-            workers = dict(self.workers)
+            runs = dict(self.runs)
             idle = dict(self.idle)
             names = list(self.configs)
         out = []
         for name in names:
-            if name in workers:
-                out.append(workers[name].stream.health())
+            if name in runs:
+                out.append(runs[name].stream.health())
             elif name in idle:
                 frames = self.analysers[name].counters.frames if name in self.analysers else 0
                 out.append(CameraHealth(name, CameraState.IDLE, 0.0, frames, 0, 0, None, idle[name].why_not))
@@ -349,4 +351,4 @@ class LiveRunner:
             return {name: analyser.counters for name, analyser in self.analysers.items()}
 
     def errors(self) -> dict[str, BaseException]:
-        return {name: w.error for name, w in self.workers.items() if w.error is not None}
+        return {name: w.error for name, w in self.runs.items() if w.error is not None}

@@ -358,7 +358,7 @@ class AnalysisCount(Base):
     embedded: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Worker(Base):
+class WorkerRegistration(Base):
     """Scale-out: a running ``vigil worker`` process, alive while its heartbeat is recent."""
 
     __tablename__ = "workers"

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.domain.adjudication import AlertView
+from vigil.domain.adjudication import AlertCase
 from vigil.domain.authorisations import AuthorisationView
 from vigil.domain.users import Principal
 
@@ -192,7 +192,7 @@ class AlertOut(BaseModel):
     outcomes: list[OutcomeDone] = []  # what officers recorded after confirmation; the last counts
 
     @classmethod
-    def of(cls, a: AlertView) -> AlertOut:
+    def of(cls, a: AlertCase) -> AlertOut:
         return cls(
             id=a.id,
             subject_id=a.subject_id,

@@ -57,6 +57,34 @@ def _people(watchlist: WatchlistService, clips_dir: Path) -> list[Path]:
     return clips
 
 
+def _authorise(watchlist: WatchlistService, cameras: list[str]) -> None:
+    """The benchmark's cameras scan under an authorisation like any other (its own two users)."""
+    import contextlib
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from vigil.domain.audit import AuditLog
+    from vigil.domain.authorisations import AuthorisationService
+    from vigil.domain.users import UserError, UserService
+    from vigil.domain.vocabulary import Role
+
+    users = UserService(watchlist.db)
+    for username, role in (("bench.requester", Role.SUPERVISOR), ("bench.authoriser", Role.AUTHORISER)):
+        with contextlib.suppress(UserError):
+            users.add(username, secrets.token_urlsafe(16), role)
+    now = datetime.now(UTC)
+    AuthorisationService(watchlist.db, AuditLog(watchlist.db, key_file=watchlist.settings.resolved_audit_key_file)).add(
+        cameras=cameras,
+        categories=["wanted"],
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(days=1),
+        purpose="alert latency benchmark on recorded clips",
+        requested_by="bench.requester",
+        authorised_by="bench.authoriser",
+        source="bench",
+    )
+
+
 def _latencies_ms(watchlist: WatchlistService) -> list[float]:
     with watchlist.db.session() as session:
         rows = session.execute(select(Alert.created_at, Alert.decisive_capture_at)).all()
@@ -86,6 +114,7 @@ def _rounds(
 ) -> list[float]:
     for r in range(rounds):
         batch = [(f"r{r}-cam{i:02d}", clips[i % len(clips)]) for i in range(cameras)]
+        _authorise(watchlist, [name for name, _ in batch])
         start(batch)
         _wait_alerts(watchlist, [name for name, _ in batch], timeout_s)
         stop([name for name, _ in batch])

@@ -223,3 +223,37 @@ def test_a_near_tie_shows_both_enrolled_photos_before_any_score(tmp_path, settin
             browser.close()
     finally:
         running.stop()
+
+
+def test_login_never_sends_the_browser_off_site(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: `/login?next=//evil.example` used to send the browser to evil.example after login."""
+    from playwright.sync_api import sync_playwright
+
+    running = start_server(tmp_path, settings, engine)
+    base = running.url
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            for next_url in (
+                "//evil.example/steal",
+                "/\\\\evil.example",
+                "https://evil.example/",
+                "javascript:alert(1)",
+            ):
+                page = browser.new_context().new_page()
+                page.goto(base + "/login?next=" + next_url)
+                page.fill("input[name=username]", "operator")
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_url(base + "/live")  # home, on this server
+                assert page.url.startswith(base), (next_url, page.url)
+            page = browser.new_context().new_page()
+            page.goto(base + "/login?next=/cameras")
+            page.fill("input[name=username]", "operator")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(base + "/cameras")  # a path on this server is followed
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()

@@ -39,10 +39,18 @@ function initLogin() {
       const body = await session.json();
       if (!session.ok) throw new Error(body.detail || "login failed");
       sessionStorage.setItem("vigil-csrf", body.csrf_token);
-      const next = new URLSearchParams(location.search).get("next");
-      location.href = next && next.startsWith("/") ? next : "/";
+      location.href = sameSitePath(new URLSearchParams(location.search).get("next"));
     } catch (e) { document.getElementById("login-error").textContent = e.message; }
   });
+}
+
+// Where to go after logging in: a path on this server only ("//evil.example", "/\\evil", "https://…" go home).
+function sameSitePath(next) {
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  try {
+    const target = new URL(next, location.origin);
+    return target.origin === location.origin ? target.pathname + target.search + target.hash : "/";
+  } catch (e) { return "/"; }
 }
 
 // ------------------------------------------------------------------ live

@@ -225,6 +225,9 @@ def test_a_near_tie_shows_both_enrolled_photos_before_any_score(tmp_path, settin
         running.stop()
 
 
+OFF_SITE = 
+
+
 def test_login_never_sends_the_browser_off_site(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
     """Issue 14: `/login?next=//evil.example` used to send the browser to evil.example after login."""
     from playwright.sync_api import sync_playwright
@@ -234,7 +237,7 @@ def test_login_never_sends_the_browser_off_site(tmp_path, settings, engine) -> N
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            for next_url in (
+            for next_url in OFF_SITE:
                 "//evil.example/steal",
                 "/\\\\evil.example",
                 "https://evil.example/",

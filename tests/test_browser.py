@@ -225,7 +225,7 @@ def test_a_near_tie_shows_both_enrolled_photos_before_any_score(tmp_path, settin
         running.stop()
 
 
-OFF_SITE = 
+OFF_SITE = ("//evil.example/steal", "/\\\\evil.example", "https://evil.example/", "javascript:alert(1)")
 
 
 def test_login_never_sends_the_browser_off_site(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
@@ -238,11 +238,6 @@ def test_login_never_sends_the_browser_off_site(tmp_path, settings, engine) -> N
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             for next_url in OFF_SITE:
-                "//evil.example/steal",
-                "/\\\\evil.example",
-                "https://evil.example/",
-                "javascript:alert(1)",
-            ):
                 page = browser.new_context().new_page()
                 page.goto(base + "/login?next=" + next_url)
                 page.fill("input[name=username]", "operator")

@@ -175,3 +175,44 @@ def test_settings_changes_are_recorded_once_each(tmp_path: Path) -> None:
     entries = log.entries(action="settings-changed")
     assert entries[0].details["changed"] == ["retention_sighting_days"]
     assert "s3cret" not in str(entries) and log.verify().ok
+
+
+WRONG_VALUES = {  # what a hand on the database file can write (NOT NULL and the integer id hold)
+    "at": ["2026-12-01 06:27:00.999255x", "yesterday", "", 12345, 3.5, "2026-13-45 99:99:99"],
+    "actor": [42, 3.5, b"\x00\xff"],
+    "action": [7, b"x"],
+    "object_id": [1.25],
+    "details": ["not json", "[1, 2]", "{", 17],
+    "prev_hash": [99, b"\x02"],
+    "hash": [12, b"\x01"],
+}
+
+
+def test_the_verifier_reports_values_of_the_wrong_type_instead_of_crashing(chain: Path, tmp_path: Path) -> None:
+    """Issue 14: an edited time that no longer parses made `vigil audit verify` die with a traceback."""
+    rng = random.Random(7)
+    cases = [(column, value) for column, values in WRONG_VALUES.items() for value in values]
+    for column, value in cases:
+        copy = tmp_path / "copy.db"
+        shutil.copy(chain, copy)
+        k = rng.randint(2, ENTRIES)
+        con = sqlite3.connect(copy)
+        con.execute(f"UPDATE audit_events SET {column} = ? WHERE id = ?", (value, k))
+        con.commit()
+        con.close()
+        result = _verify(copy)  # never raises
+        assert not result.ok, (column, value)
+        assert result.first_bad == k, (column, value, result)
+
+
+def test_vigil_audit_verify_names_an_entry_whose_time_no_longer_parses(tmp_path: Path) -> None:
+    settings = VigilSettings(data_dir=tmp_path)
+    db = open_database(settings)
+    _fill(AuditLog(db, key_file=settings.resolved_audit_key_file), 5, random.Random(3))
+    db.dispose()
+    con = sqlite3.connect(tmp_path / "vigil.db")
+    con.execute("UPDATE audit_events SET at = '2026-12-01 06:27:00.999255x' WHERE id = 4")
+    con.commit()
+    con.close()
+    broken = vigil("audit", "verify", data_dir=tmp_path)
+    assert broken.returncode == 1 and "BROKEN at entry 4" in broken.stderr and "Traceback" not in broken.stderr

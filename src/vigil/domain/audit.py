@@ -164,40 +164,77 @@ class AuditLog:
                 for e in session.scalars(query)
             ]
 
-    def _all(self) -> Iterator[AuditEvent]:
+    def _stored_rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every entry as stored, column by column, without the ORM's parsing (an edited value that no
+        longer parses must be reported, not raise)."""
+        columns = "id, at, actor, action, object_type, object_id, source, details, prev_hash, hash"
         with self.db.session() as session:
-            yield from session.scalars(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000))
+            for row in session.execute(text(f"SELECT {columns} FROM audit_events ORDER BY id")):
+                yield tuple(row)
 
     def verify(self) -> Verification:
-        """Walk the chain from entry 1; the first entry that does not fit is reported."""
+        """Walk the chain from entry 1; the first entry that does not fit is reported — whatever was
+        written into it (values of the wrong type included): verification never raises on content."""
         expected_id, prev, count = 1, GENESIS, 0
-        for event in self._all():
+        for row in self._stored_rows():
             count += 1
-            if event.id != expected_id:
+            try:
+                entry = _read_stored(row)
+            except (TypeError, ValueError, OverflowError) as exc:
+                where = row[0] if isinstance(row[0], int) else expected_id
+                return Verification(False, count, prev, where, f"its stored values cannot be read ({exc})")
+            event_id, at, actor, action, object_type, object_id, source, details, prev_hash, stored_hash = entry
+            if event_id != expected_id:
                 return Verification(
                     False,
                     count,
                     prev,
                     expected_id,
-                    f"entry {expected_id} is missing (found {event.id} next)"
-                    if event.id > expected_id
-                    else f"entry {event.id} is out of order",
+                    f"entry {expected_id} is missing (found {event_id} next)"
+                    if event_id > expected_id
+                    else f"entry {event_id} is out of order",
                 )
-            if event.prev_hash != prev:
-                return Verification(False, count, prev, event.id, "its link to the previous entry does not match")
+            if prev_hash != prev:
+                return Verification(False, count, prev, event_id, "its link to the previous entry does not match")
             recomputed = entry_hash(
-                self.key,
-                event.id,
-                event.at,
-                event.actor,
-                event.action,
-                event.object_type,
-                event.object_id,
-                event.source,
-                canonical_details(event.details),
-                event.prev_hash,
+                self.key, event_id, at, actor, action, object_type, object_id, source, details, prev_hash
             )
-            if not hmac.compare_digest(recomputed, event.hash):
-                return Verification(False, count, prev, event.id, "its content does not match its hash")
-            prev, expected_id = event.hash, expected_id + 1
+            if not hmac.compare_digest(recomputed, stored_hash):
+                return Verification(False, count, prev, event_id, "its content does not match its hash")
+            prev, expected_id = stored_hash, expected_id + 1
         return Verification(True, count, prev)
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} is {type(value).__name__}, not text")
+    return value
+
+
+def _read_stored(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """One stored entry's values as the hash covers them; raises TypeError/ValueError for anything that
+    is not what Vigil writes (a time that does not parse, a number where text belongs, broken JSON)."""
+    event_id, at, actor, action, object_type, object_id, source, details, prev_hash, stored_hash = row
+    if isinstance(event_id, bool) or not isinstance(event_id, int):
+        raise TypeError(f"its number is {event_id!r}")
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    if not isinstance(at, datetime):
+        raise TypeError(f"its time is {type(at).__name__}")
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    if isinstance(details, str | bytes):
+        details = json.loads(details)
+    if not isinstance(details, dict):
+        raise TypeError("its details are not a JSON object")
+    return (
+        event_id,
+        at,
+        _text(actor, "actor"),
+        _text(action, "action"),
+        _text(object_type, "object type"),
+        _text(object_id, "object id"),
+        _text(source, "source"),
+        canonical_details(details),
+        _text(prev_hash, "previous hash"),
+        _text(stored_hash, "hash"),
+    )

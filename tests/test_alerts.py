@@ -91,3 +91,48 @@ def test_camera_registry_on_both_databases(database_url, tmp_path: Path) -> None
     ]
     (gate, lobby) = registry.sources()
     assert gate[1].url == "rtsp://u:p@10.0.0.1/s" and gate[2] == 4 and lobby[2] == 5.0
+
+
+def test_two_decisions_racing_on_one_alert_one_wins(database_url, tmp_path: Path, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: on SQLite (where FOR UPDATE does nothing) two decisions on one alert could both succeed."""
+    from sqlalchemy import func
+
+    from vigil.domain.adjudication import AdjudicationError, AlertService
+    from vigil.domain.users import UserService
+    from vigil.store.models import Adjudication
+
+    service = live_service(VigilSettings(data_dir=tmp_path / "data", database_url=database_url), engine)
+    subject = service.enroll(live_fields("Eileen Collins", "missing-person"), [("c.jpg", jpeg(astronaut))])
+    users = UserService(service.db)
+    deciders = [users.add(f"op.{i}", "correct horse battery", "operator") for i in range(4)]
+    alerts = AlertService(service.db)
+    recorder = AlertRecorder(service.db, service.media)
+    for round_ in range(5):
+        stored = recorder.raise_alert(_event(subject.subject_id, track=f"race-{round_}"))
+        assert stored is not None and stored.alert_id is not None
+        barrier = threading.Barrier(len(deciders))
+        outcomes: list[str] = []
+
+        def decide(who, decision: str, alert_id=stored.alert_id, barrier=barrier, outcomes=outcomes) -> None:  # type: ignore[no-untyped-def]
+            barrier.wait()
+            try:
+                alerts.decide(alert_id, who, decision, "checked against the photo")
+                outcomes.append("decided")
+            except AdjudicationError as exc:
+                outcomes.append(exc.rule)
+
+        threads = [
+            threading.Thread(target=decide, args=(who, "confirmed" if i % 2 else "rejected"))
+            for i, who in enumerate(deciders)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(outcomes) == ["closed", "closed", "closed", "decided"], outcomes
+        with service.db.session() as session:
+            decisions = session.scalar(
+                select(func.count()).select_from(Adjudication).where(Adjudication.alert_id == stored.alert_id)
+            )
+        assert decisions == 1
+    service.db.dispose()

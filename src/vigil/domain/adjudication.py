@@ -14,10 +14,10 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from vigil.domain.users import Principal
@@ -283,8 +283,17 @@ class AlertService:
                         raise AdjudicationError(
                             "second-confirmation", "the second confirmation must come from another person"
                         )
+            # Conditional on the status read above: of two decisions racing on one alert exactly one
+            # moves it (``FOR UPDATE`` serialises them on PostgreSQL; SQLite ignores it, this does not).
+            moved = session.execute(
+                update(Alert)
+                .where(Alert.id == alert_id, Alert.status == alert.status)
+                .values(status=new_status, updated_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise AdjudicationError("closed", "someone else decided the alert a moment ago")
             session.add(Adjudication(alert_id=alert_id, user_id=who.user_id, decision=decision, reason=reason))
-            alert.status = new_status
         return self.get(alert_id)
 
     def sightings(self, subject_id: str) -> list[AlertCase]:

@@ -40,3 +40,40 @@ def test_the_readmes_settings_table_is_generated_from_the_settings() -> None:
     assert table == settings_table(), "README's settings table is stale: run `make settings-table`"
     for name in VigilSettings.model_fields:
         assert f"`VIGIL_{name.upper()}`" in table
+
+
+SECRET = "hunter2Sekret"
+SECRET_FORMS = [
+    f"postgresql://vigil:{SECRET}@db.example:5432/vigil",
+    f"redis://:{SECRET}@cache.example:6379/0",
+    f"postgresql://db.example/vigil?password={SECRET}",
+    f"postgresql://db.example/vigil?sslmode=require&pw={SECRET}",
+    f"http://svc.example/api?credentials={SECRET}",
+    f"rtsp://cam.example/stream;password={SECRET}",
+    f"host=db.example password={SECRET} dbname=vigil",
+]
+
+
+def test_no_setting_puts_a_secret_into_the_audit_snapshot(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: a Redis URL with a password was written forever into the hash-chained log. Every
+    setting that takes text is tried with every form a credential comes in."""
+    import json
+
+    from pydantic import ValidationError
+
+    from vigil.services import settings_snapshot
+    from vigil.settings import VigilSettings
+
+    tried = 0
+    for name in VigilSettings.model_fields:
+        for form in SECRET_FORMS:
+            try:
+                settings = VigilSettings(data_dir=tmp_path, **{name: form})
+            except (ValidationError, TypeError):
+                continue  # the setting does not take text (a number, a choice)
+            tried += 1
+            snapshot = json.dumps(settings_snapshot(settings))
+            assert SECRET not in snapshot, (name, form)
+    assert tried >= 7 * 6  # database_url, redis_url, the paths, the model names at least
+    masked = settings_snapshot(VigilSettings(data_dir=tmp_path, redis_url="opaque-token-value"))
+    assert masked["redis_url"] == "***"  # a secret setting that is not a URL is masked whole

@@ -11,7 +11,12 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
-_SECRET_QUERY_KEYS = re.compile(r"pass|pwd|token|secret|key|auth|sig", re.IGNORECASE)
+_SECRET_QUERY_KEYS = re.compile(r"pass|pwd|pw\b|^pw|token|secret|key|auth|sig|cred", re.IGNORECASE)
+# name=value secrets wherever they sit: query strings, ";password=" path parameters, DSN-style text
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?i)((?:^|[;?&\s,])(?:[a-z_]*(?:password|passwd|pass|pwd|pw|token|secret|credentials?|api[_-]?key|auth))=)"
+    r"[^;&#\s,]*"
+)
 
 
 def redact_url(url: str) -> str:
@@ -21,7 +26,7 @@ def redact_url(url: str) -> str:
     except ValueError:
         return "<unparseable URL>"
     if not parts.scheme or not parts.netloc:
-        return url
+        return _SECRET_ASSIGNMENT.sub(rf"\1{MASK}", url)
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
@@ -31,7 +36,16 @@ def redact_url(url: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, MASK if _SECRET_QUERY_KEYS.search(k) else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return _SECRET_ASSIGNMENT.sub(rf"\1{MASK}", urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+
+
+_USERINFO = re.compile(r"(:/{1,2}[^/@:\s]*:)[^@\s/]+@")  # "scheme://user:secret@", also once mangled
+
+
+def redact_text(text: str) -> str:
+    """``text`` — a URL, a DSN, any setting's value — with every credential in it masked: a URL's user
+    information and secret query values, and ``password=…``-style assignments anywhere."""
+    return _USERINFO.sub(rf"\1{MASK}@", _SECRET_ASSIGNMENT.sub(rf"\1{MASK}", redact_url(text)))
 
 
 def secrets_of(url: str) -> list[str]:

@@ -200,12 +200,21 @@ def open_retention(settings: VigilSettings, db: Database | None = None) -> Reten
 
 
 def settings_snapshot(settings: VigilSettings) -> dict[str, object]:
-    """The settings as recorded in the audit log (no secrets: the database URL's password is masked)."""
-    from vigil.store.db import redact_url
+    """The settings as recorded in the (forever, hash-chained) audit log, with no secret in them: every
+    text value goes through one redaction path, and a setting marked secret that is not a URL is masked
+    whole."""
+    from vigil.redaction import MASK, redact_text
 
     values = settings.model_dump(mode="json")
-    if values.get("database_url"):
-        values["database_url"] = redact_url(str(values["database_url"]))
+    for name, field in VigilSettings.model_fields.items():
+        value = values.get(name)
+        if not isinstance(value, str):
+            continue
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        redacted = redact_text(value)
+        if extra.get("secret") and redacted == value and "://" not in value:
+            redacted = MASK
+        values[name] = redacted
     return values
 
 

@@ -37,7 +37,7 @@ class VigilSettings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the database, e.g. postgresql://user@host/vigil. "
         "Defaults to SQLite (WAL) at <data_dir>/vigil.db.",
-        json_schema_extra={"shown_default": "SQLite (WAL) at `<data-dir>/vigil.db`"},
+        json_schema_extra={"shown_default": "SQLite (WAL) at `<data-dir>/vigil.db`", "secret": True},
     )
     detector: str = Field(
         default="centerface",
@@ -121,7 +121,7 @@ class VigilSettings(BaseSettings):
         default=None,
         description="Redis URL, e.g. redis://host:6379/0. Set it to run scaled out: workers publish alerts "
         "and web servers push them to browsers through it. Unset: everything in one process.",
-        json_schema_extra={"shown_default": "unset (embedded)"},
+        json_schema_extra={"shown_default": "unset (embedded)", "secret": True},
     )
     lease_s: float = Field(
         default=8.0,

@@ -451,3 +451,25 @@ def test_an_admin_sees_a_cameras_frame_with_every_face_blurred(
         if e["action"] == "camera-frame-viewed"
     ]
     assert entry["object_id"] == "lobby" and entry["details"]["faces_blurred"] == 2
+
+
+def test_bad_query_values_get_422_and_csv_exports_neutralise_formulas(client: TestClient, ctx: WebContext) -> None:
+    """Issue 14, item 17: `/api/subjects/due?days=1e10` answered 500; a formula in a cell ran in a spreadsheet."""
+    sup, op, auditor = bearer(client, "supervisor"), bearer(client, "operator"), bearer(client, "auditor")
+    for url, headers in (
+        ("/api/subjects/due?days=1e10", sup),
+        ("/api/subjects/due?days=nan", sup),
+        ("/api/subjects/due?days=-1", sup),
+        ("/api/alerts?limit=0", op),
+        ("/api/alerts?limit=99999999999999999999", op),
+        ("/api/alerts?status=whatever", op),
+        ("/api/audit?limit=-5", auditor),
+        ("/api/audit/export?format=xlsx", auditor),
+    ):
+        assert client.get(url, headers=headers).status_code == 422, url
+    assert client.get("/api/subjects/due?days=30", headers=sup).status_code == 200
+    ctx.audit.record('=HYPERLINK("http://evil.example","x")', "login", source="+cmd|' /C calc'!A0")
+    exported = client.get("/api/audit/export?format=csv", headers=auditor)
+    assert exported.status_code == 200
+    assert "'=HYPERLINK" in exported.text and "'+cmd" in exported.text
+    assert "\n=HYPERLINK" not in exported.text and ",=HYPERLINK" not in exported.text

@@ -72,3 +72,14 @@ def scrub(text: str, url: str) -> str:
     for secret in sorted(secrets_of(url), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text, never runs: text starting like a formula gets a
+    leading apostrophe (numbers stay numbers)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from vigil.redaction import spreadsheet_safe
 from vigil.reports.charts import write_charts_and_pdf
 from vigil.reports.tables import Table, report_tables, summary_lines
 
@@ -39,7 +40,7 @@ def _write_csv(table: Table, out: Path) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(table.header)
-        writer.writerows(table.rows)
+        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in table.rows])
     return path
 
 

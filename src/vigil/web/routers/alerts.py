@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 
 from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError
 from vigil.domain.enrollment import EnrollmentError
 from vigil.domain.thresholds import template_floor
-from vigil.domain.vocabulary import Role
+from vigil.domain.vocabulary import AlertStatus, Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import AlertList, AlertOut, DecisionIn, OutcomeIn
 from vigil.web.security import SESSION_COOKIE, Ctx, LiveUser, Supervisor, client_address
@@ -20,7 +21,11 @@ LIVE = (Role.OPERATOR, Role.SUPERVISOR)
 
 @router.get("", response_model=AlertList)
 def list_alerts(
-    _: LiveUser, ctx: Ctx, status: str | None = None, open_only: bool = False, limit: int = 100
+    _: LiveUser,
+    ctx: Ctx,
+    status: AlertStatus | None = None,
+    open_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AlertList:
     alerts = ctx.alerts.recent(status=status, open_only=open_only, limit=limit)
     return AlertList(alerts=[AlertOut.of(a) for a in alerts], open=ctx.alerts.open_count())

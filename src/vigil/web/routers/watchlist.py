@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 
 from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.importer import parse_expiry
@@ -50,7 +50,9 @@ def list_subjects(_: Supervisor, ctx: Ctx, q: str | None = None, status: str | N
 
 
 @router.get("/due", response_model=list[SubjectOut])
-def due(_: Supervisor, ctx: Ctx, days: float = 30.0) -> list[SubjectOut]:
+def due(
+    _: Supervisor, ctx: Ctx, days: Annotated[float, Query(ge=0, le=3650, allow_inf_nan=False)] = 30.0
+) -> list[SubjectOut]:
     """Entries whose expiry or review date falls within the next ``days`` days, soonest first."""
     return [_out(s) for s in _watchlist(ctx).due(days)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
@@ -16,6 +17,7 @@ from vigil.web.schemas import AlertList, AlertOut, DecisionIn, OutcomeIn
 from vigil.web.security import SESSION_COOKIE, Ctx, LiveUser, Supervisor, client_address
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+CREDENTIAL_CHECK_S = 1.0  # an open live socket re-checks its session or token this often
 LIVE = (Role.OPERATOR, Role.SUPERVISOR)
 
 
@@ -116,13 +118,27 @@ async def live(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     queue = ctx.hub.subscribe()
+    secret, kind = (token, "api") if token else (cookie, "session")
+    checked = time.monotonic()
     try:
         await websocket.send_json({"type": "hello", "open": ctx.alerts.open_count()})
         while True:
-            message = await queue.get()
+            try:
+                message = await asyncio.wait_for(queue.get(), timeout=CREDENTIAL_CHECK_S)
+            except TimeoutError:
+                message = ""
+            # The credential is checked again at least every CREDENTIAL_CHECK_S: after a logout, a
+            # deactivation, a revoked token or an expired session the socket is closed, not left streaming.
+            if time.monotonic() - checked >= CREDENTIAL_CHECK_S:
+                checked = time.monotonic()
+                still = await asyncio.to_thread(ctx.users.resolve, secret, kind)
+                if still is None or still[0].role not in LIVE:
+                    await websocket.close(code=4401 if still is None else 4403)
+                    break
             if message is None:
                 break
-            await websocket.send_text(message)
+            if message:
+                await websocket.send_text(message)
     except (WebSocketDisconnect, asyncio.CancelledError, RuntimeError):
         pass
     finally:

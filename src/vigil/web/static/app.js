@@ -89,7 +89,12 @@ async function initLive() {
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/alerts/live");
     const status = document.getElementById("connection");
     ws.onopen = () => { status.textContent = "live"; };
-    ws.onclose = () => { status.textContent = "reconnecting…"; setTimeout(connect, 1000); };
+    ws.onclose = (event) => {
+      if (event.code === 4401 || event.code === 4403) {  // logged out, deactivated, expired: log in again
+        location.href = "/login?next=" + encodeURIComponent(location.pathname); return;
+      }
+      status.textContent = "reconnecting…"; setTimeout(connect, 1000);
+    };
     ws.onmessage = (message) => {
       const event = JSON.parse(message.data);
       if (event.open !== undefined) setWaiting(event.open);

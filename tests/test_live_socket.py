@@ -1,0 +1,84 @@
+"""Issue 14, item 1: an open Live socket is closed within 5 s of a logout, a deactivation, a session's
+expiry or a revoked token — before, it kept streaming names, places and times. A real server, real
+WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import websockets
+from sqlalchemy import update
+from tests.helpers.webserver import PASSWORD, start_server
+
+from vigil.store.models import AuthToken
+
+CLOSE_WITHIN_S = 5.0
+
+
+def _login(base: str, username: str) -> tuple[str, str]:
+    with httpx.Client(base_url=base) as http:
+        response = http.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+        assert response.status_code == 200
+        return response.cookies["vigil_session"], response.json()["csrf_token"]
+
+
+async def _closed_after(url: str, headers: dict[str, str], act) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    """Connect, let ``act()`` (blocking, in a thread) cut the credential, and time the close."""
+    async with websockets.connect(url, additional_headers=headers) as socket:
+        assert json.loads(await socket.recv())["type"] == "hello"
+        await asyncio.to_thread(act)
+        cut = time.monotonic()
+        try:
+            while True:
+                await asyncio.wait_for(socket.recv(), timeout=CLOSE_WITHIN_S + 2)
+        except websockets.ConnectionClosed as closed:
+            return (closed.rcvd.code if closed.rcvd else -1), time.monotonic() - cut
+    raise AssertionError("the socket was not closed")
+
+
+@pytest.mark.parametrize("cut", ["logout", "deactivation", "session-expiry", "token-revocation"])
+def test_the_live_socket_closes_when_the_credential_goes(tmp_path, settings, engine, cut: str) -> None:  # type: ignore[no-untyped-def]
+    running = start_server(tmp_path, settings, engine)
+    base = running.url
+    ws_url = base.replace("http://", "ws://") + "/api/alerts/live"
+    try:
+        users = running.ctx.users
+        if cut == "token-revocation":
+            issued = users.issue(users.authenticate("operator", PASSWORD), "api", label="wall display")
+            url, headers = f"{ws_url}?token={issued.secret}", {}
+
+            def act() -> None:
+                users.revoke(issued.secret)
+
+        else:
+            cookie, csrf = _login(base, "operator")
+            url, headers = ws_url, {"Cookie": f"vigil_session={cookie}"}
+
+            def act() -> None:
+                if cut == "logout":
+                    with httpx.Client(base_url=base, cookies={"vigil_session": cookie}) as http:
+                        assert http.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+                elif cut == "deactivation":
+                    admin_cookie, admin_csrf = _login(base, "admin")
+                    with httpx.Client(base_url=base, cookies={"vigil_session": admin_cookie}) as http:
+                        done = http.post("/api/users/operator/deactivate", headers={"X-CSRF-Token": admin_csrf})
+                        assert done.status_code == 204
+                else:  # the session's 12 hours are up
+                    with running.ctx.db.session() as session:
+                        session.execute(
+                            update(AuthToken)
+                            .where(AuthToken.kind == "session")
+                            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+                        )
+
+        code, seconds = asyncio.run(_closed_after(url, headers, act))
+        assert code == 4401, code
+        assert seconds <= CLOSE_WITHIN_S, seconds
+    finally:
+        running.ctx.fleet.close()
+        running.stop()

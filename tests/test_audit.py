@@ -216,3 +216,20 @@ def test_vigil_audit_verify_names_an_entry_whose_time_no_longer_parses(tmp_path:
     con.close()
     broken = vigil("audit", "verify", data_dir=tmp_path)
     assert broken.returncode == 1 and "BROKEN at entry 4" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_the_database_file_is_the_owners_only(tmp_path: Path) -> None:
+    """Issue 14, item 12: the SQLite file holding the watchlist and the audit chain is created 0600."""
+    import os
+    import stat
+
+    db = open_database(VigilSettings(data_dir=tmp_path))
+    AuditLog(db, KEY).record("cli", "login")  # a write: the WAL file exists now
+    for name in ("vigil.db", "vigil.db-wal"):
+        mode = stat.S_IMODE(os.stat(tmp_path / name).st_mode)
+        assert mode == 0o600, (name, oct(mode))
+    db.dispose()
+    (tmp_path / "old.db").touch(mode=0o644)  # a file from before: tightened when opened
+    other = open_database(VigilSettings(data_dir=tmp_path), url=f"sqlite:///{tmp_path / 'old.db'}")
+    assert stat.S_IMODE(os.stat(tmp_path / "old.db").st_mode) == 0o600
+    other.dispose()

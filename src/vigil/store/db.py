@@ -6,6 +6,7 @@ any database to the latest revision before handing out sessions.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _owner_only(path: Path) -> None:
+    """The SQLite file readable and writable by its owner only (SQLite gives its -wal and -shm files the
+    same mode): the watchlist and the audit chain are in it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
 def create_db_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -50,7 +61,7 @@ def create_db_engine(url: str) -> Engine:
         raise ConfigurationError(f"invalid database URL {redact_url(url)!r}") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _owner_only(Path(parsed.database))
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

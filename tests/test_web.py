@@ -473,3 +473,26 @@ def test_bad_query_values_get_422_and_csv_exports_neutralise_formulas(client: Te
     assert exported.status_code == 200
     assert "'=HYPERLINK" in exported.text and "'+cmd" in exported.text
     assert "\n=HYPERLINK" not in exported.text and ",=HYPERLINK" not in exported.text
+
+
+def test_pages_and_api_carry_security_headers_and_the_cookie_is_secure_off_loopback(ctx: WebContext) -> None:
+    """Issue 14, item 16: CSP with frame-ancestors, nosniff, Referrer-Policy; Secure cookie unless loopback."""
+    from vigil.services import is_loopback
+
+    with TestClient(create_app(ctx)) as client:
+        for path in ("/login", "/api/auth/me", "/static/app.js"):
+            headers = client.get(path).headers
+            assert headers["x-content-type-options"] == "nosniff", path
+            assert headers["referrer-policy"] == "same-origin", path
+            assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+            assert "script-src 'self'" in headers["content-security-policy"], path
+        assert "strict-transport-security" not in client.get("/login").headers  # plain HTTP: no HSTS
+        login = client.post("/api/auth/login", json={"username": "operator", "password": PASSWORD})
+        assert "secure" not in login.headers["set-cookie"].lower()  # served on loopback (the test client)
+    ctx.secure_cookies = True  # what `vigil serve --host 0.0.0.0` sets
+    with TestClient(create_app(ctx), base_url="https://vigil.example") as client:
+        login = client.post("/api/auth/login", json={"username": "operator", "password": PASSWORD})
+        assert "; secure" in login.headers["set-cookie"].lower()
+        assert client.get("/login").headers["strict-transport-security"].startswith("max-age=")
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and not is_loopback("vigil.example")

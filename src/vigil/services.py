@@ -109,9 +109,11 @@ def open_control_room(
     run_cameras: bool = True,
     watchlist: WatchlistService | None = None,
     loop_files: bool = True,
+    host: str = "127.0.0.1",
 ) -> FastAPI:
     """The web app over the configured database; with ``run_cameras`` the registered cameras run in the
-    same process and their alerts are pushed to the browsers."""
+    same process and their alerts are pushed to the browsers. Served on a ``host`` other than loopback
+    (so behind TLS), the session cookie is ``Secure``."""
     from vigil.bus import open_bus
     from vigil.domain.alerts import announcer
     from vigil.domain.cameras import CameraRegistry
@@ -141,8 +143,21 @@ def open_control_room(
     ctx = WebContext.build(
         settings, db, watchlist=watchlist, fleet=fleet, matcher=matcher, retention=retention, bus=bus
     )
+    ctx.secure_cookies = not is_loopback(host)
     audit_settings(ctx.audit, settings)
     return create_app(ctx)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (plain HTTP is acceptable there, nowhere else)."""
+    import ipaddress
+
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def open_worker(

@@ -39,6 +39,6 @@ def demo(
 
     from vigil.services import open_control_room
 
-    app = open_control_room(settings, watchlist=watchlist)
+    app = open_control_room(settings, watchlist=watchlist, host=host)
     typer.echo(f"\nVigil control room: http://{host}:{port}/  (log in as operator to see red flags; Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -35,6 +35,6 @@ def serve(
             "scaled out (VIGIL_REDIS_URL is set), cameras run in `vigil worker` processes, not in the web server"
         )
     run_cameras = cameras if cameras is not None else not settings.redis_url
-    app = open_control_room(settings, run_cameras=run_cameras)
+    app = open_control_room(settings, run_cameras=run_cameras, host=host)
     typer.echo(f"Vigil control room: http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

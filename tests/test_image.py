@@ -87,3 +87,18 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         load_image(tmp_path / "absent.jpg")
     with pytest.raises(UnreadableImageError, match="directory"):
         load_image(tmp_path)
+
+
+def test_sixteen_bit_conversion_keeps_the_levels_without_a_float64_copy() -> None:
+    """Issue 14, item 13: a big 16-bit PNG was converted through float64 copies (8 bytes a pixel)."""
+    import tracemalloc
+
+    levels = np.array([[0, 256, 32768, 65535]], np.uint16).repeat(4, axis=0)
+    pixels = decode_image(_encode(Image.fromarray(levels), "PNG"))
+    assert pixels[0, :, 0].tolist() == [0, 1, 128, 255]
+    big = _encode(Image.fromarray(np.full((1500, 1500), 40000, np.uint16)), "PNG")  # 2.25 Mpx
+    tracemalloc.start()
+    decode_image(big)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1500 * 1500 * 8, peak  # less than one float64 copy of the image at its peak

@@ -16,10 +16,14 @@ DEFAULT_MAX_PIXELS = 50_000_000
 
 
 def _to_rgb8(img: Image.Image) -> np.ndarray:
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        array = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") else max(float(array.max()), 1.0)
-        gray = np.clip(array / top * 255.0, 0, 255).astype(np.uint8)
+    if img.mode.startswith("I;16"):  # 16-bit grey: the high byte, without a float copy of the image
+        gray = (np.asarray(img).astype(np.uint16, copy=False) >> 8).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if img.mode in ("I", "F"):  # 32-bit grey: scaled by its maximum, in float32 and in place
+        array = np.asarray(img, dtype=np.float32).copy()
+        array *= 255.0 / max(float(array.max()), 1.0)
+        np.clip(array, 0, 255, out=array)
+        gray = array.astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")

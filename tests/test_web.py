@@ -496,3 +496,20 @@ def test_pages_and_api_carry_security_headers_and_the_cookie_is_secure_off_loopb
         assert client.get("/login").headers["strict-transport-security"].startswith("max-age=")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and not is_loopback("vigil.example")
+
+
+def test_request_bodies_are_limited_before_authentication(client: TestClient) -> None:
+    """Issue 14, item 13: 150 MB of JSON to the login route was read whole (7 s, 650 MB)."""
+    big = b'{"username": "' + b"a" * 5_000_000 + b'", "password": "x"}'
+    declared = client.post("/api/auth/login", content=big, headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"username": "'
+        for _ in range(50):
+            yield b"a" * 100_000
+        yield b'", "password": "x"}'
+
+    streamed = client.post("/api/auth/login", content=chunks(), headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413  # no length declared: stopped while it streams
+    assert client.post("/api/auth/login", json={"username": "operator", "password": PASSWORD}).status_code == 200

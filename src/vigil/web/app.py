@@ -12,10 +12,11 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil import __version__
 from vigil.domain.alerts import AlertListener, announcer
-from vigil.web.context import WebContext
+from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
 from vigil.web.pages import router as pages_router
 from vigil.web.routers import (
     alerts,
@@ -77,6 +78,60 @@ async def _retention(ctx: WebContext, every_s: float = 3600.0) -> None:
         await asyncio.sleep(every_s)
 
 
+MAX_BODY_BYTES = 1_000_000  # any JSON the API takes is far smaller
+MAX_UPLOAD_BODY_BYTES = MAX_UPLOAD_BYTES + 1_000_000  # an enrollment: the largest photo plus its form fields
+UPLOAD_PATHS = ("/api/subjects",)
+
+
+class BodyLimit:
+    """Refuses a request body over its limit with 413 before any route (or authentication) reads it:
+    by its declared length at once, and while it streams in when it declares none."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int, upload_paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
+        self.upload_paths = upload_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_bytes if scope.get("path") in self.upload_paths else self.max_bytes
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
+            return
+        if declared is not None:  # within the limit: the server stops reading at the declared length
+            await self.app(scope, receive, send)
+            return
+        # No length declared (chunked): read it here, up to the limit, then hand it on whole.
+        chunks, seen = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # the client went away: let the app see it
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > limit:
+                await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
 def create_app(ctx: WebContext) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,6 +151,9 @@ def create_app(ctx: WebContext) -> FastAPI:
 
     app = FastAPI(title="Vigil control room", version=__version__, lifespan=lifespan)
     app.state.ctx = ctx
+    app.add_middleware(
+        BodyLimit, max_bytes=MAX_BODY_BYTES, upload_bytes=MAX_UPLOAD_BODY_BYTES, upload_paths=UPLOAD_PATHS
+    )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -3,6 +3,7 @@ enroll, search, suspend and reinstate)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated
 
@@ -93,7 +94,9 @@ async def enroll(
             expires_at=parse_expiry(expires),
             review_date=date.fromisoformat(review) if review else None,
         )
-        result = _watchlist(ctx).enroll(fields, [(photo.filename or "photo", data)])
+        # decoding, detection and embedding take seconds on a big photo: off the event loop, so every
+        # other page and the live push go on meanwhile
+        result = await asyncio.to_thread(_watchlist(ctx).enroll, fields, [(photo.filename or "photo", data)])
     except EnrollmentError as exc:
         raise HTTPException(422, {"rule": exc.rule, "message": str(exc)}) from None
     except (VigilError, ValueError) as exc:

@@ -137,3 +137,27 @@ def test_a_big_enrollment_does_not_stall_other_requests(tmp_path, settings, engi
     finally:
         running.ctx.fleet.close()
         running.stop()
+
+
+def test_the_live_socket_refuses_pages_of_other_sites(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14, item 17: a page on another site could open the operator's live feed with their cookie."""
+    running = start_server(tmp_path, settings, engine)
+    base = running.url
+    ws_url = base.replace("http://", "ws://") + "/api/alerts/live"
+    try:
+        cookie, _csrf = _login(base, "operator")
+
+        async def hello(origin: str) -> str:
+            headers = {"Cookie": f"vigil_session={cookie}", "Origin": origin}
+            try:
+                async with websockets.connect(ws_url, additional_headers=headers) as socket:
+                    return str(json.loads(await socket.recv())["type"])
+            except websockets.InvalidStatus as refused:
+                return f"refused {refused.response.status_code}"
+
+        assert asyncio.run(hello("http://evil.example")) == "refused 403"
+        assert asyncio.run(hello(base.replace("127.0.0.1", "localhost"))) == "refused 403"  # another origin
+        assert asyncio.run(hello(base)) == "hello"  # this server's own page
+    finally:
+        running.ctx.fleet.close()
+        running.stop()

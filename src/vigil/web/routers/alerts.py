@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 
@@ -106,17 +107,31 @@ def add_template(alert_id: str, request: Request, who: Supervisor, ctx: Ctx) -> 
     return AlertOut.of(ctx.alerts.get(alert_id))
 
 
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """A browser's WebSocket from a page of this server (or a client that sends no Origin: not a browser)."""
+    if origin is None:
+        return True
+    try:
+        parsed = urlsplit(origin)
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(host) and parsed.netloc.lower() == (host or "").lower()
+
+
 @router.websocket("/live")
 async def live(websocket: WebSocket) -> None:
     """Every new or decided alert, pushed as JSON, to logged-in operators and supervisors."""
     ctx: WebContext = websocket.app.state.ctx
+    if not same_origin(websocket.headers.get("origin"), websocket.headers.get("host")):
+        await websocket.close()  # another site's page using the operator's cookie: the handshake is refused
+        return
     cookie = websocket.cookies.get(SESSION_COOKIE, "")
     token = websocket.query_params.get("token", "")
     resolved = ctx.users.resolve(token, "api") if token else ctx.users.resolve(cookie, "session")
+    await websocket.accept()  # then closed with a code the page can read: 4401 log in again, 4403 not allowed
     if resolved is None or resolved[0].role not in LIVE:
         await websocket.close(code=4401 if resolved is None else 4403)
         return
-    await websocket.accept()
     queue = ctx.hub.subscribe()
     secret, kind = (token, "api") if token else (cookie, "session")
     checked = time.monotonic()

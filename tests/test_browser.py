@@ -255,3 +255,36 @@ def test_login_never_sends_the_browser_off_site(tmp_path, settings, engine) -> N
     finally:
         running.ctx.fleet.close()
         running.stop()
+
+
+def test_red_flags_raised_while_the_socket_was_down_appear_on_reconnect(
+    tmp_path, settings, engine, astronaut
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14, item 18: the Live page did not fetch alerts raised while its socket was down."""
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    running = start_server(tmp_path, settings, engine)
+    subject = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
+    base = running.url
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_context().new_page()
+            _login(page, base, "operator")
+            page.wait_for_url("**/live")
+            expect(page.locator("#connection")).to_have_text("live")
+            page.evaluate("window.vigilSocket.close()")  # the network drops
+            expect(page.locator("#connection")).to_have_text("reconnecting…")
+            missed = [
+                running.recorder.raise_alert(alert_event(subject.subject_id, track=f"while-down-{i}")) for i in range(2)
+            ]
+            for stored in missed:
+                assert stored is not None
+                expect(page.locator(f"#alerts li[data-alert-id='{stored.alert_id}']")).to_be_visible(timeout=15_000)
+            expect(page.locator("#connection")).to_have_text("live")
+            expect(page.locator("#waiting")).to_have_text("2 waiting")
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()

@@ -85,15 +85,34 @@ async function initLive() {
   for (const a of data.alerts) list.append(alertCard(a, false));
   document.getElementById("empty").hidden = data.alerts.length > 0;
   setWaiting(data.open);
+  // Red flags raised while the socket was down are fetched on every reconnect; reconnects back off.
+  let attempts = 0, opened = false;
+  const catchUp = async () => {
+    const missed = await api("/api/alerts?limit=50");
+    let added = false;
+    for (const a of [...missed.alerts].reverse()) {
+      if (!list.querySelector(`[data-alert-id="${a.id}"]`)) { list.prepend(alertCard(a, true)); added = true; }
+    }
+    document.getElementById("empty").hidden = list.children.length > 0;
+    setWaiting(missed.open);
+    if (added) beep();
+  };
   const connect = () => {
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/alerts/live");
+    window.vigilSocket = ws;
     const status = document.getElementById("connection");
-    ws.onopen = () => { status.textContent = "live"; };
+    ws.onopen = () => {
+      status.textContent = "live";
+      if (opened) catchUp();
+      opened = true; attempts = 0;
+    };
     ws.onclose = (event) => {
       if (event.code === 4401 || event.code === 4403) {  // logged out, deactivated, expired: log in again
         location.href = "/login?next=" + encodeURIComponent(location.pathname); return;
       }
-      status.textContent = "reconnecting…"; setTimeout(connect, 1000);
+      const delay = Math.min(30000, 1000 * 2 ** attempts) * (0.5 + Math.random() / 2);
+      attempts += 1;
+      status.textContent = "reconnecting…"; setTimeout(connect, delay);
     };
     ws.onmessage = (message) => {
       const event = JSON.parse(message.data);

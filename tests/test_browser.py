@@ -257,9 +257,7 @@ def test_login_never_sends_the_browser_off_site(tmp_path, settings, engine) -> N
         running.stop()
 
 
-def test_red_flags_raised_while_the_socket_was_down_appear_on_reconnect(
-    tmp_path, settings, engine, astronaut
-) -> None:  # type: ignore[no-untyped-def]
+def test_red_flags_raised_while_the_socket_was_down_appear_on_reconnect(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
     """Issue 14, item 18: the Live page did not fetch alerts raised while its socket was down."""
     from playwright.sync_api import expect, sync_playwright
     from tests.helpers import alert_event

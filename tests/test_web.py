@@ -513,3 +513,28 @@ def test_request_bodies_are_limited_before_authentication(client: TestClient) ->
     streamed = client.post("/api/auth/login", content=chunks(), headers={"Content-Type": "application/json"})
     assert streamed.status_code == 413  # no length declared: stopped while it streams
     assert client.post("/api/auth/login", json={"username": "operator", "password": PASSWORD}).status_code == 200
+
+
+def test_reads_of_personal_data_leave_a_trace_and_a_name_search_needs_a_reason(
+    client: TestClient, ctx: WebContext, astronaut
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14, item 2: subject search and view, trails and alert lists were read without an entry."""
+    assert ctx.watchlist is not None
+    subject = ctx.watchlist.enroll(live_fields("Eileen Collins"), [("c.jpg", jpeg(astronaut))]).subject_id
+    sup, op = bearer(client, "supervisor"), bearer(client, "operator")
+    no_reason = client.get("/api/subjects?q=Collins", headers=sup)
+    assert no_reason.status_code == 422 and no_reason.json()["detail"]["rule"] == "search-reason"
+    found = client.get("/api/subjects?q=Collins&reason=case MP-2026-0042: check the entry", headers=sup)
+    assert found.status_code == 200 and [s["id"] for s in found.json()] == [subject]
+    assert client.get(f"/api/subjects/{subject}", headers=op).status_code == 200
+    assert client.get(f"/api/subjects/{subject}/sightings", headers=op).status_code == 200
+    assert client.get("/api/alerts", headers=op).status_code == 200
+    entries = client.get("/api/audit", headers=bearer(client, "auditor")).json()
+    by_action = {e["action"]: e for e in entries}
+    searched = by_action["subjects-searched"]
+    assert searched["actor"] == "supervisor" and searched["details"]["query"] == "Collins"
+    assert searched["details"]["reason"] == "case MP-2026-0042: check the entry" and searched["source"]
+    assert by_action["subject-viewed"]["object_id"] == subject and by_action["subject-viewed"]["actor"] == "operator"
+    assert by_action["trail-viewed"]["object_id"] == subject
+    assert by_action["alerts-listed"]["actor"] == "operator"
+    assert not any(e["action"] == "subjects-searched" and not e["details"]["reason"] for e in entries)

@@ -24,13 +24,21 @@ LIVE = (Role.OPERATOR, Role.SUPERVISOR)
 
 @router.get("", response_model=AlertList)
 def list_alerts(
-    _: LiveUser,
+    request: Request,
+    who: LiveUser,
     ctx: Ctx,
     status: AlertStatus | None = None,
     open_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AlertList:
     alerts = ctx.alerts.recent(status=status, open_only=open_only, limit=limit)
+    ctx.audit.record(
+        who.username,
+        "alerts-listed",
+        object_type="alert",
+        source=client_address(request),
+        details={"status": status, "open_only": open_only, "limit": limit, "results": len(alerts)},
+    )
     return AlertList(alerts=[AlertOut.of(a) for a in alerts], open=ctx.alerts.open_count())
 
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from vigil.web.schemas import AlertOut
-from vigil.web.security import Ctx, LiveUser
+from vigil.web.security import Ctx, LiveUser, client_address
 
 router = APIRouter(prefix="/api/subjects", tags=["sightings"])
 
 
 @router.get("/{subject_id}/sightings", response_model=list[AlertOut])
-def trail(subject_id: str, _: LiveUser, ctx: Ctx) -> list[AlertOut]:
-    """The subject's confirmed sightings, oldest first: the movement trail (with each camera's position)."""
-    return [AlertOut.of(a) for a in ctx.alerts.sightings(subject_id)]
+def trail(subject_id: str, request: Request, who: LiveUser, ctx: Ctx) -> list[AlertOut]:
+    """The subject's confirmed sightings, oldest first: the movement trail (with each camera's position).
+    Audited: following someone's movements is the read an insider would misuse first."""
+    sightings = [AlertOut.of(a) for a in ctx.alerts.sightings(subject_id)]
+    ctx.audit.record(
+        who.username,
+        "trail-viewed",
+        object_type="subject",
+        object_id=subject_id,
+        source=client_address(request),
+        details={"sightings": len(sightings)},
+    )
+    return sightings

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.importer import parse_expiry
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import Role
+from vigil.domain.vocabulary import Role, SubjectStatus
 from vigil.domain.watchlist import SubjectNotFoundError, SubjectRecord, WatchlistService
 from vigil.errors import VigilError
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
@@ -20,6 +20,7 @@ from vigil.web.schemas import EnrolledOut, SubjectOut
 from vigil.web.security import Ctx, Supervisor, client_address, require
 
 router = APIRouter(prefix="/api/subjects", tags=["watchlist"])
+MIN_SEARCH_REASON = 5
 READERS = (Role.OPERATOR, Role.SUPERVISOR)
 Reader = Annotated[Principal, Depends(require(*READERS))]
 
@@ -46,8 +47,26 @@ def _out(subject: SubjectRecord) -> SubjectOut:
 
 
 @router.get("", response_model=list[SubjectOut])
-def list_subjects(_: Supervisor, ctx: Ctx, q: str | None = None, status: str | None = None) -> list[SubjectOut]:
-    return [_out(s) for s in _watchlist(ctx).list_subjects(search=q, status=status)]
+def list_subjects(
+    request: Request,
+    who: Supervisor,
+    ctx: Ctx,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    status: SubjectStatus | None = None,
+    reason: Annotated[str, Query(max_length=500)] = "",
+) -> list[SubjectOut]:
+    """The watchlist (audited). Searching it by name needs a stated reason, kept in the audit entry."""
+    if q and len(reason.strip()) < MIN_SEARCH_REASON:
+        raise HTTPException(422, {"rule": "search-reason", "message": "say why you are searching for this name"})
+    subjects = _watchlist(ctx).list_subjects(search=q, status=status)
+    ctx.audit.record(
+        who.username,
+        "subjects-searched" if q else "subjects-listed",
+        object_type="subject",
+        source=client_address(request),
+        details={"query": q, "status": status, "reason": reason.strip(), "results": len(subjects)},
+    )
+    return [_out(s) for s in subjects]
 
 
 @router.get("/due", response_model=list[SubjectOut])
@@ -59,11 +78,15 @@ def due(
 
 
 @router.get("/{subject_id}", response_model=SubjectOut)
-def get_subject(subject_id: str, _: Reader, ctx: Ctx) -> SubjectOut:
+def get_subject(subject_id: str, request: Request, who: Reader, ctx: Ctx) -> SubjectOut:
     try:
-        return _out(_watchlist(ctx).get(subject_id))
+        subject = _out(_watchlist(ctx).get(subject_id))
     except SubjectNotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
+    ctx.audit.record(
+        who.username, "subject-viewed", object_type="subject", object_id=subject_id, source=client_address(request)
+    )
+    return subject
 
 
 @router.post("", status_code=201)

@@ -283,15 +283,20 @@ async function initAuthorisations(section) {
 async function initWatchlist() {
   const tbody = document.querySelector("#subjects tbody");
   const load = async () => {
-    const q = document.getElementById("search").value;
-    const subjects = await api("/api/subjects" + (q ? "?q=" + encodeURIComponent(q) : ""));
+    const q = document.getElementById("search").value.trim();
+    const reason = document.getElementById("search-reason").value.trim();
+    let subjects;
+    try {
+      subjects = await api("/api/subjects" + (q ? "?q=" + encodeURIComponent(q) + "&reason=" + encodeURIComponent(reason) : ""));
+      document.getElementById("search-error").textContent = "";
+    } catch (e) { document.getElementById("search-error").textContent = e.message; return; }
     tbody.replaceChildren(...subjects.map((s) => el("tr", { "data-subject-id": s.id },
       el("td", {}, el("a", { href: "/subjects/" + s.id }, s.display_name)), el("td", {}, s.category), el("td", {}, s.status),
       el("td", {}, s.legal_basis_type + ": " + s.legal_basis_reference), el("td", {}, s.approved_by), el("td", {}, when(s.expires_at)),
       el("td", {}, Object.assign(el("button", { type: "button" }, s.status === "active" ? "Suspend" : "Reinstate"), {
         onclick: async () => { await api(`/api/subjects/${s.id}/${s.status === "active" ? "suspend" : "reinstate"}`, { method: "POST" }); load(); } })))));
   };
-  document.getElementById("search").addEventListener("input", load);
+  document.getElementById("search-form").addEventListener("submit", (event) => { event.preventDefault(); load(); });
   const pct = (x) => (x === null || x === undefined ? "no calibration" : (100 * x).toFixed(x < 0.001 ? 4 : 2) + "%");
   const loadThresholds = async () => {
     const rows = await api("/api/thresholds");

@@ -33,10 +33,19 @@ def test_compose_runs_postgres_redis_web_and_workers() -> None:
     assert services["worker"]["environment"]["VIGIL_THREADS"] == "1"
     for name in ("web", "worker"):
         env = services[name]["environment"]
-        _check_settings({k: str(v).replace("${POSTGRES_PASSWORD:-vigil}", "vigil") for k, v in env.items()})
+        _check_settings(
+            {
+                k: str(v)
+                .replace("${POSTGRES_PASSWORD:-vigil}", "vigil")
+                .replace("${REDIS_PASSWORD:?set REDIS_PASSWORD}", "pw")
+                for k, v in env.items()
+            }
+        )
+        assert env["VIGIL_REDIS_URL"].startswith("redis://:${REDIS_PASSWORD")  # Redis asks for a password
         assert env["VIGIL_DATABASE_URL"].startswith("postgresql://")
         assert env["VIGIL_MEDIA_STORE"] == "database"  # no shared disk between containers
     assert compose["secrets"]["audit_key"]["file"] == "./deploy/secrets/audit.key"
+    assert "--requirepass" in services["redis"]["command"]
 
 
 def _k8s_documents() -> list[dict]:  # type: ignore[type-arg]
@@ -61,3 +70,8 @@ def test_k8s_manifests_web_and_workers_use_only_settings() -> None:
         assert container["env"][0]["name"] == "VIGIL_DATABASE_URL"
         _check_settings({**env, **{e["name"]: e["value"] for e in container["env"] if "value" in e}})
     assert deployments["vigil-web"]["spec"]["replicas"] >= 2  # behind a load balancer
+    redis = deployments["redis"]["spec"]["template"]["spec"]["containers"][0]
+    assert "--requirepass" in redis["args"]  # issue 14: a forged bus message needs the password now
+    for name in ("vigil-web", "vigil-worker"):
+        env_names = [e["name"] for e in deployments[name]["spec"]["template"]["spec"]["containers"][0]["env"]]
+        assert "VIGIL_REDIS_URL" in env_names and "VIGIL_REDIS_URL" not in config["data"]

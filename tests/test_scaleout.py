@@ -426,3 +426,54 @@ def test_track_updates_are_announced_throttled_per_alert(tmp_path: Path, engine,
     assert bus.flush()
     assert [e["type"] for e in events] == ["alert-raised", "alert-updated"]
     assert all(e["alert_id"] == stored.alert_id for e in events)
+
+
+def test_forged_or_stale_bus_messages_are_not_pushed_as_red_flags(tmp_path: Path, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14, item 10: a forged `alert-raised` for an old alert was pushed as a fresh red flag, and
+    `latency_ms: "NaN"` poisoned a metric."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+    from tests.helpers import alert_event
+
+    from vigil.domain.alerts import ALERTS_TOPIC, AlertRecorder, raised_announcement
+    from vigil.services import open_watchlist
+    from vigil.store.models import Alert
+    from vigil.web.feed import AlertFeed
+    from vigil.web.metrics import Metrics
+
+    watchlist = open_watchlist(VigilSettings(data_dir=tmp_path / "data"), engine=engine)
+    subject = watchlist.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
+    pushed: list[dict[str, object]] = []
+
+    class Hub:
+        def publish(self, event: dict[str, object]) -> None:
+            pushed.append(event)
+
+    bus, metrics = LocalBus(), Metrics()
+    feed = AlertFeed(AlertService(watchlist.db), Hub(), metrics, bus)  # type: ignore[arg-type]
+    feed.start()
+    recorder = AlertRecorder(watchlist.db, watchlist.media)
+    old = recorder.raise_alert(alert_event(subject, track="yesterday"))
+    fresh = recorder.raise_alert(alert_event(subject, track="now"))
+    assert old is not None and fresh is not None and old.alert_id and fresh.alert_id
+    with watchlist.db.session() as session:
+        session.execute(
+            update(Alert).where(Alert.id == old.alert_id).values(created_at=datetime.now(UTC) - timedelta(days=1))
+        )
+    for forged in (
+        raised_announcement(old.alert_id),  # a replay of yesterday's alert
+        {"type": "alert-raised", "alert_id": fresh.alert_id, "latency_ms": "NaN"},
+        {"type": "alert-raised", "alert_id": fresh.alert_id, "latency_ms": float("inf")},
+        {"type": "alert-raised", "alert_id": "../../etc/passwd"},
+        {"type": "alert-raised", "alert_id": 12345},
+        {"type": "something-else", "alert_id": fresh.alert_id},
+        {"alert_id": fresh.alert_id},
+    ):
+        bus.publish(ALERTS_TOPIC, forged)
+    assert bus.flush()
+    assert pushed == []  # none of them reached a screen
+    bus.publish(ALERTS_TOPIC, raised_announcement(fresh.alert_id, 120.0))
+    assert bus.flush()
+    assert [e["alert"]["id"] for e in pushed] == [fresh.alert_id]  # type: ignore[index]
+    assert "NaN" not in metrics.render([], 0, 0) and "nan" not in metrics.render([], 0, 0)

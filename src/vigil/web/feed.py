@@ -11,6 +11,8 @@ has not pushed yet, so an announcement lost on the way never loses an alert. Eac
 from __future__ import annotations
 
 import logging
+import math
+import re
 import threading
 from collections import OrderedDict
 from datetime import datetime, timedelta
@@ -25,8 +27,27 @@ from vigil.web.schemas import AlertOut
 
 log = logging.getLogger(__name__)
 
+FRESH = timedelta(minutes=5)  # an announced alert stored longer ago than this is not pushed as new
+ALERT_ID = re.compile(r"^[0-9a-f]{32}$")
 REMEMBERED = 20_000  # alert ids already pushed (far more than a catch-up window can hold)
 LATE_COMMIT = timedelta(seconds=60)  # an alert may be committed this long after its created_at
+
+
+def parse_announcement(event: object) -> tuple[str, str, float | None] | None:
+    """(kind, alert id, latency in ms) of a well-formed message on the alerts topic, else None: the bus
+    is a network service, so its messages are checked like any other input."""
+    if not isinstance(event, dict):
+        return None
+    kind, alert_id, latency = event.get("type"), event.get("alert_id"), event.get("latency_ms")
+    if kind not in ("alert-raised", "alert-updated") or not isinstance(alert_id, str) or not ALERT_ID.match(alert_id):
+        return None
+    if latency is not None:
+        if isinstance(latency, bool) or not isinstance(latency, int | float) or not math.isfinite(latency):
+            return None
+        if not 0 <= latency < 3_600_000:
+            return None
+        latency = float(latency)
+    return kind, alert_id, latency
 
 
 class AlertFeed:
@@ -63,21 +84,25 @@ class AlertFeed:
             return True
 
     def _on_event(self, event: Event) -> None:
-        alert_id = str(event.get("alert_id") or "")
-        if not alert_id:
+        announced = parse_announcement(event)
+        if announced is None:
+            log.warning("ignored a malformed message on the alerts topic")
             return
-        kind = event.get("type")
+        kind, alert_id, latency = announced
         if kind == "alert-raised":
             if self._claim(alert_id):
-                latency = event.get("latency_ms")
-                self._push("alert", alert_id, float(latency) if latency is not None else None)
-        elif kind == "alert-updated":
+                self._push("alert", alert_id, latency, fresh_only=True)
+        else:
             self._push("alert-updated", alert_id, None)
 
-    def _push(self, kind: str, alert_id: str, latency_ms: float | None) -> None:
+    def _push(self, kind: str, alert_id: str, latency_ms: float | None, *, fresh_only: bool = False) -> None:
         try:
             view = self.alerts.get(alert_id)
-        except AlertNotFoundError:  # deleted meanwhile (retention)
+        except AlertNotFoundError:  # deleted meanwhile (retention), or an id that never was
+            return
+        if fresh_only and self.clock() - view.created_at > FRESH:
+            # an announcement of an old alert (a replay, a forged message): not a new red flag
+            log.warning("ignored an announcement of alert %s, stored %s", alert_id, view.created_at.isoformat())
             return
         if kind == "alert":
             self.metrics.alert(latency_ms)

@@ -50,12 +50,17 @@ def test_the_live_socket_closes_when_the_credential_goes(tmp_path, settings, eng
     ws_url = base.replace("http://", "ws://") + "/api/alerts/live"
     try:
         users = running.ctx.users
-        if cut == "token-revocation":
+        if cut == "token-revocation":  # a wall display on an API token, through a single-use ticket
             issued = users.issue(users.authenticate("operator", PASSWORD), "api", label="wall display")
-            url, headers = f"{ws_url}?token={issued.secret}", {}
+            bearer = {"Authorization": f"Bearer {issued.secret}"}
+            with httpx.Client(base_url=base) as http:
+                ticket = http.post("/api/auth/ticket", headers=bearer).json()["ticket"]
+                (token,) = http.get("/api/auth/tokens", headers=bearer).json()
+            url, headers = f"{ws_url}?ticket={ticket}", {}
 
             def act() -> None:
-                users.revoke(issued.secret)
+                with httpx.Client(base_url=base) as http:
+                    assert http.delete(f"/api/auth/tokens/{token['id']}", headers=bearer).status_code == 204
 
         else:
             cookie, csrf = _login(base, "operator")

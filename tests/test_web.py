@@ -21,6 +21,9 @@ ROLES = ("admin", "supervisor", "operator", "auditor", "authoriser")
 MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/auth/logout"): ROLES,
     ("GET", "/api/auth/me"): ROLES,
+    ("GET", "/api/auth/tokens"): ROLES,
+    ("DELETE", "/api/auth/tokens/{token_id}"): ROLES,
+    ("POST", "/api/auth/ticket"): ("operator", "supervisor"),
     ("GET", "/api/users"): ("admin",),
     ("POST", "/api/users"): ("admin",),
     ("POST", "/api/users/{username}/deactivate"): ("admin",),
@@ -112,7 +115,8 @@ def test_every_route_checks_its_role(client: TestClient) -> None:
     routes = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
     assert routes == set(MATRIX) | PUBLIC, "every API route needs an entry in MATRIX"
     tokens = {role: bearer(client, role) for role in ROLES}
-    for (method, path), allowed in MATRIX.items():
+    # logging out with a bearer token revokes it: that route goes last
+    for (method, path), allowed in sorted(MATRIX.items(), key=lambda item: item[0][1] == "/api/auth/logout"):
         url = path.replace("{", "").replace("}", "")  # dummy ids: allowed roles may get 404/422, never 401/403
         anonymous = client.request(method, url)
         assert anonymous.status_code == 401, (method, path, "anonymous", anonymous.status_code)
@@ -246,7 +250,7 @@ def test_enrollment_upload_is_validated_and_errors_name_the_rule(client: TestCli
     assert client.get("/api/subjects", headers=sup).json() == []
     ok = client.post("/api/subjects", data=form, files={"photo": ("c.jpg", jpeg(astronaut), "image/jpeg")}, headers=sup)
     assert ok.status_code == 201
-    (listed,) = client.get("/api/subjects?q=collins", headers=sup).json()
+    (listed,) = client.get("/api/subjects?q=collins&reason=check the new entry", headers=sup).json()
     assert listed["approved_by"] == "Insp. Lee" and listed["status"] == "active"
     assert client.post(f"/api/subjects/{listed['id']}/suspend", headers=sup).json()["status"] == "suspended"
 
@@ -538,3 +542,28 @@ def test_reads_of_personal_data_leave_a_trace_and_a_name_search_needs_a_reason(
     assert by_action["trail-viewed"]["object_id"] == subject
     assert by_action["alerts-listed"]["actor"] == "operator"
     assert not any(e["action"] == "subjects-searched" and not e["details"]["reason"] for e in entries)
+
+
+def test_api_tokens_are_listed_and_revoked_and_the_socket_takes_a_single_use_ticket(
+    client: TestClient, ctx: WebContext
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14, item 6."""
+    op = bearer(client, "operator")
+    second = bearer(client, "operator")
+    tokens = client.get("/api/auth/tokens", headers=op).json()
+    assert len(tokens) == 2 and all("token" not in t for t in tokens)  # never the secret
+    assert client.delete(f"/api/auth/tokens/{tokens[1]['id']}", headers=bearer(client, "supervisor")).status_code == 404
+    assert client.delete(f"/api/auth/tokens/{tokens[1]['id']}", headers=op).status_code == 204
+    assert client.get("/api/auth/me", headers=second).status_code == 401  # that token is gone
+    # a ticket opens the live socket once; a token in the URL does not open it at all
+    ticket = client.post("/api/auth/ticket", headers=op).json()["ticket"]
+    with client.websocket_connect(f"/api/alerts/live?ticket={ticket}") as socket:
+        assert socket.receive_json()["type"] == "hello"
+    for url in (f"/api/alerts/live?ticket={ticket}", f"/api/alerts/live?token={op['Authorization'][7:]}"):
+        with client.websocket_connect(url) as socket, pytest.raises(Exception):  # noqa: B017
+            socket.receive_json()  # closed with 4401
+    # logging out with a bearer token revokes it
+    assert client.post("/api/auth/logout", headers=op).status_code == 204
+    assert client.get("/api/auth/me", headers=op).status_code == 401
+    actions = [e["action"] for e in client.get("/api/audit", headers=bearer(client, "auditor")).json()]
+    assert actions.count("api-token-revoked") == 2

@@ -31,6 +31,7 @@ MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 API_TOKEN_LIFETIME = timedelta(days=90)
+TICKET_LIFETIME = timedelta(seconds=30)  # a live-socket ticket: used once, within this
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -51,6 +52,16 @@ class Principal:
     username: str
     display_name: str
     role: str
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token as its owner may see it (never the secret)."""
+
+    id: str
+    label: str
+    created_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -190,3 +201,74 @@ class UserService:
     def revoke(self, secret: str) -> None:
         with self.db.session() as session:
             session.execute(delete(AuthToken).where(AuthToken.token_hash == _digest(secret)))
+
+    # ------------------------------------------------------------- API tokens and socket tickets
+    def api_tokens(self, user_id: str) -> list[TokenInfo]:
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(AuthToken)
+                .where(AuthToken.user_id == user_id, AuthToken.kind == "api")
+                .order_by(AuthToken.created_at)
+            )
+            return [TokenInfo(t.id, t.label, t.created_at, t.expires_at) for t in rows]
+
+    def revoke_token(self, token_id: str, *, owner_id: str | None) -> bool:
+        """Revoke an API token by id (``owner_id`` None: anyone's, for admins); whether one went."""
+        query = delete(AuthToken).where(AuthToken.id == token_id, AuthToken.kind == "api")
+        if owner_id is not None:
+            query = query.where(AuthToken.user_id == owner_id)
+        with self.db.session() as session:
+            return bool(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
+    def issue_ticket(self, secret: str, kind: str) -> tuple[str, datetime] | None:
+        """A single-use ticket for opening the live socket, valid ``TICKET_LIFETIME``, tied to the live
+        session or API token ``secret`` (so the socket never carries that secret in its URL)."""
+        if self.resolve(secret, kind) is None:
+            return None
+        ticket = secrets.token_urlsafe(32)
+        expires = self.clock() + TICKET_LIFETIME
+        with self.db.session() as session:
+            parent = session.scalar(select(AuthToken).where(AuthToken.token_hash == _digest(secret)))
+            if parent is None:
+                return None
+            session.add(
+                AuthToken(
+                    token_hash=_digest(ticket),
+                    user_id=parent.user_id,
+                    kind="ticket",
+                    parent_id=parent.id,
+                    expires_at=expires,
+                )
+            )
+        return ticket, expires
+
+    def redeem_ticket(self, ticket: str) -> tuple[Principal, str] | None:
+        """The principal and the parent token's id behind a live ticket, which is used up here."""
+        if not ticket:
+            return None
+        with self.db.session() as session:
+            row = session.execute(
+                select(AuthToken, User)
+                .join(User, User.id == AuthToken.user_id)
+                .where(AuthToken.token_hash == _digest(ticket), AuthToken.kind == "ticket")
+            ).first()
+            if row is None:
+                return None
+            token, user = row
+            used = session.execute(delete(AuthToken).where(AuthToken.id == token.id)).rowcount  # type: ignore[attr-defined]
+            if not used or token.expires_at <= self.clock() or not user.active or token.parent_id is None:
+                return None
+            return _principal(user), token.parent_id
+
+    def resolve_id(self, token_id: str) -> Principal | None:
+        """The principal behind a live session or API token, by its id (a socket re-checking its credential)."""
+        with self.db.session() as session:
+            row = session.execute(
+                select(AuthToken, User).join(User, User.id == AuthToken.user_id).where(AuthToken.id == token_id)
+            ).first()
+            if row is None:
+                return None
+            token, user = row
+            if token.expires_at <= self.clock() or not user.active:
+                return None
+            return _principal(user)

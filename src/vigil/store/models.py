@@ -228,6 +228,10 @@ class AuthToken(Base):
     kind: Mapped[str] = mapped_column(String(16))
     csrf_token: Mapped[str] = mapped_column(String(64), default="")
     label: Mapped[str] = mapped_column(String(200), default="")
+    # a live-socket ticket (kind "ticket"): the session or API token it was issued from
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("auth_tokens.id", ondelete="CASCADE", name="fk_auth_tokens_parent"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

@@ -318,3 +318,15 @@ class LiveFigureOut(BaseModel):
     observed_false_alert_rate: float | None
     expected_false_alert_rate: float | None
     drift: bool
+
+
+class TokenInfoOut(BaseModel):
+    id: str
+    label: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class TicketOut(BaseModel):
+    ticket: str
+    expires_at: datetime

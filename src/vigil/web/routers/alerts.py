@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSock
 from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError
 from vigil.domain.enrollment import EnrollmentError
 from vigil.domain.thresholds import template_floor
+from vigil.domain.users import Principal
 from vigil.domain.vocabulary import AlertStatus, Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import AlertList, AlertOut, DecisionIn, OutcomeIn
@@ -134,15 +135,24 @@ async def live(websocket: WebSocket) -> None:
         await websocket.close()  # another site's page using the operator's cookie: the handshake is refused
         return
     cookie = websocket.cookies.get(SESSION_COOKIE, "")
-    token = websocket.query_params.get("token", "")
-    resolved = ctx.users.resolve(token, "api") if token else ctx.users.resolve(cookie, "session")
+    ticket = websocket.query_params.get("ticket", "")
+    # a single-use ticket (POST /api/auth/ticket) or the session cookie; never a token in the URL
+    redeemed = await asyncio.to_thread(ctx.users.redeem_ticket, ticket) if ticket else None
+    parent_id = redeemed[1] if redeemed else None
+    resolved = (redeemed[0], "") if redeemed else (None if ticket else ctx.users.resolve(cookie, "session"))
     await websocket.accept()  # then closed with a code the page can read: 4401 log in again, 4403 not allowed
     if resolved is None or resolved[0].role not in LIVE:
         await websocket.close(code=4401 if resolved is None else 4403)
         return
     queue = ctx.hub.subscribe()
-    secret, kind = (token, "api") if token else (cookie, "session")
     checked = time.monotonic()
+
+    def still_valid() -> Principal | None:
+        if parent_id is not None:
+            return ctx.users.resolve_id(parent_id)
+        again = ctx.users.resolve(cookie, "session")
+        return None if again is None else again[0]
+
     try:
         await websocket.send_json({"type": "hello", "open": ctx.alerts.open_count()})
         while True:
@@ -154,8 +164,8 @@ async def live(websocket: WebSocket) -> None:
             # deactivation, a revoked token or an expired session the socket is closed, not left streaming.
             if time.monotonic() - checked >= CREDENTIAL_CHECK_S:
                 checked = time.monotonic()
-                still = await asyncio.to_thread(ctx.users.resolve, secret, kind)
-                if still is None or still[0].role not in LIVE:
+                still = await asyncio.to_thread(still_valid)
+                if still is None or still.role not in LIVE:
                     await websocket.close(code=4401 if still is None else 4403)
                     break
             if message is None:

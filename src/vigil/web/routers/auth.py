@@ -7,8 +7,17 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from vigil.domain.users import LoginFailed, Principal
 from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
-from vigil.web.schemas import LoginRequest, MeOut, SessionOut, TokenOut, TokenRequest, UserOut
-from vigil.web.security import SESSION_COOKIE, AnyUser, Ctx, client_address
+from vigil.web.schemas import (
+    LoginRequest,
+    MeOut,
+    SessionOut,
+    TicketOut,
+    TokenInfoOut,
+    TokenOut,
+    TokenRequest,
+    UserOut,
+)
+from vigil.web.security import SESSION_COOKIE, AnyUser, Ctx, LiveUser, client_address
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 ANYONE = tuple(Role)
@@ -48,13 +57,55 @@ def login(body: LoginRequest, request: Request, response: Response, ctx: Ctx) ->
     return SessionOut(user=UserOut.of(principal), csrf_token=issued.csrf, expires_at=issued.expires_at)
 
 
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
+
+
+def _credential(request: Request) -> tuple[str, str]:
+    """The secret this request was authenticated with, and its kind."""
+    bearer = _bearer(request)
+    return (bearer, "api") if bearer else (request.cookies.get(SESSION_COOKIE, ""), "session")
+
+
 @router.post("/logout", status_code=204)
 def logout(request: Request, response: Response, who: AnyUser, ctx: Ctx) -> None:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        ctx.users.revoke(cookie)
+    """End this session — or, called with a bearer token, revoke that token."""
+    secret, kind = _credential(request)
+    if secret:
+        ctx.users.revoke(secret)
     response.delete_cookie(SESSION_COOKIE, path="/")
-    ctx.audit.record(who.username, "logout", source=client_address(request))
+    ctx.audit.record(
+        who.username, "logout" if kind == "session" else "api-token-revoked", source=client_address(request)
+    )
+
+
+@router.get("/tokens", response_model=list[TokenInfoOut])
+def my_tokens(who: AnyUser, ctx: Ctx) -> list[TokenInfoOut]:
+    """Your API tokens (label, created, expires; never the secret)."""
+    return [TokenInfoOut(**t.__dict__) for t in ctx.users.api_tokens(who.user_id)]
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: str, request: Request, who: AnyUser, ctx: Ctx) -> None:
+    """Revoke one of your API tokens (an admin may revoke anyone's)."""
+    owner = None if who.role == Role.ADMIN else who.user_id
+    if not ctx.users.revoke_token(token_id, owner_id=owner):
+        raise HTTPException(404, "no such token of yours")
+    ctx.audit.record(
+        who.username, "api-token-revoked", object_type="token", object_id=token_id, source=client_address(request)
+    )
+
+
+@router.post("/ticket", response_model=TicketOut)
+def ticket(request: Request, who: LiveUser, ctx: Ctx) -> TicketOut:
+    """A single-use ticket, valid 30 s, to open the live socket with (`/api/alerts/live?ticket=…`)
+    without putting a session or API token into a URL."""
+    secret, kind = _credential(request)
+    issued = ctx.users.issue_ticket(secret, kind)
+    if issued is None:
+        raise HTTPException(401, "log in first")
+    return TicketOut(ticket=issued[0], expires_at=issued[1])
 
 
 @router.post("/token", response_model=TokenOut)

@@ -74,3 +74,30 @@ def test_thresholds_follow_a_stated_policy_and_sightings_need_a_confirmed_alert(
     assert missing.returncode == 2 and "[alert]" in missing.stderr
     audit = vigil("audit", "list", data_dir=tmp_path)
     assert "policy-changed" in audit.stdout
+
+
+def test_users_deactivate_reactivate_and_role_keep_one_admin(tmp_path: Path) -> None:
+    """Issue 14, item 5 (in part): `vigil users deactivate|reactivate|role`, audited; the last active
+    admin can be neither deactivated nor demoted."""
+    import os
+
+    env_password = {"VIGIL_PW": "correct horse battery"}
+    os.environ.update(env_password)
+    try:
+        for name, role in (("chief", "admin"), ("op.one", "operator")):
+            added = vigil("users", "add", name, "--role", role, "--password-env", "VIGIL_PW", data_dir=tmp_path)
+            assert added.returncode == 0, added.stderr
+    finally:
+        os.environ.pop("VIGIL_PW")
+    last = vigil("users", "deactivate", "chief", data_dir=tmp_path)
+    assert last.returncode == 2 and "[last-admin]" in last.stderr
+    demote = vigil("users", "role", "chief", "operator", data_dir=tmp_path)
+    assert demote.returncode == 2 and "[last-admin]" in demote.stderr
+    assert vigil("users", "role", "op.one", "admin", data_dir=tmp_path).returncode == 0  # a second admin ...
+    assert vigil("users", "deactivate", "chief", data_dir=tmp_path).returncode == 0  # ... so now it can go
+    assert vigil("users", "reactivate", "chief", data_dir=tmp_path).returncode == 0
+    bad = vigil("users", "role", "chief", "overlord", data_dir=tmp_path)
+    assert bad.returncode == 2 and "[role]" in bad.stderr
+    listed = vigil("audit", "list", "--json", data_dir=tmp_path).stdout
+    for action in ("user-role-changed", "user-deactivated", "user-reactivated"):
+        assert action in listed

@@ -56,3 +56,44 @@ def list_users(ctx: typer.Context) -> None:
     """Every user with their role."""
     for user in _service(ctx).all_users():
         typer.echo(f"{user.username}  {user.role}  {user.display_name}")
+
+
+def _audited(ctx: typer.Context, action: str, username: str, **details: object) -> None:
+    from vigil.cli.context import cli_actor
+    from vigil.domain.audit import AuditLog
+    from vigil.store.db import open_database
+
+    settings = settings_from(ctx)
+    AuditLog(open_database(settings), key_file=settings.resolved_audit_key_file).record(
+        cli_actor(), action, object_type="user", object_id=username, source="cli", details=dict(details)
+    )
+
+
+@app.command("deactivate")
+def deactivate(ctx: typer.Context, username: Annotated[str, typer.Argument(help="Login name.")]) -> None:
+    """Deactivate a user: their sessions and tokens end at once (the last active admin cannot be)."""
+    _service(ctx).set_active(username, False)
+    _audited(ctx, "user-deactivated", username)
+    typer.echo(f"deactivated {username}")
+
+
+@app.command("reactivate")
+def reactivate(ctx: typer.Context, username: Annotated[str, typer.Argument(help="Login name.")]) -> None:
+    """Let a deactivated user log in again."""
+    _service(ctx).set_active(username, True)
+    _audited(ctx, "user-reactivated", username)
+    typer.echo(f"reactivated {username}")
+
+
+@app.command("role")
+def role(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    new_role: Annotated[
+        str, typer.Argument(metavar="ROLE", help="admin, supervisor, operator, auditor or authoriser.")
+    ],
+) -> None:
+    """Change a user's role; their sessions and tokens end (the last active admin keeps the role)."""
+    changed = _service(ctx).set_role(username, new_role)
+    _audited(ctx, "user-role-changed", username, role=changed.role)
+    typer.echo(f"{changed.username}  {changed.role}")

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from vigil.clock import Clock, system_clock
 from vigil.domain.vocabulary import Role
@@ -129,13 +130,42 @@ class UserService:
             session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
 
     def set_active(self, username: str, active: bool) -> None:
+        """Deactivate (its sessions and tokens end) or reactivate a user; the last active admin stays."""
         with self.db.session() as session:
             user = session.scalar(select(User).where(User.username == username))
             if user is None:
                 raise UserError("user-unknown", f"no user named {username!r}")
+            if not active and user.active and user.role == Role.ADMIN and self._other_admins(session, user.id) == 0:
+                raise UserError("last-admin", f"{username} is the last active admin: make another admin first")
             user.active = active
             if not active:
                 session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+
+    def set_role(self, username: str, role: str) -> Principal:
+        """Change a user's role (their sessions and tokens end: they log in again under the new one)."""
+        if role not in tuple(Role):
+            raise UserError("role", f"{role!r} is not a role; use one of {', '.join(Role)}")
+        with self.db.session() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserError("user-unknown", f"no user named {username!r}")
+            if user.role == Role.ADMIN and role != Role.ADMIN and self._other_admins(session, user.id) == 0:
+                raise UserError("last-admin", f"{username} is the last active admin: make another admin first")
+            user.role = role
+            session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+            session.flush()
+            return _principal(user)
+
+    @staticmethod
+    def _other_admins(session: Session, user_id: str) -> int:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user_id)
+            )
+            or 0
+        )
 
     # ------------------------------------------------------------- login
     def authenticate(self, username: str, password: str) -> Principal:

@@ -38,7 +38,7 @@ def deactivate(username: str, request: Request, who: Admin, ctx: Ctx) -> None:
     try:
         ctx.users.set_active(username, False)
     except UserError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(404 if exc.rule == "user-unknown" else 409, str(exc)) from None
     ctx.audit.record(
         who.username, "user-deactivated", object_type="user", object_id=username, source=client_address(request)
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from tests.conftest import _postgres_reachable
 from tests.helpers.streaming import free_port
 
@@ -151,7 +152,9 @@ class LiveClient:
     """A WebSocket client of /api/alerts/live that records every message (and reconnects if dropped)."""
 
     def __init__(self, base_url: str, token: str) -> None:
-        self.url = base_url.replace("http://", "ws://") + f"/api/alerts/live?token={token}"
+        self.base_url = base_url
+        self.token = token  # an API token: each connection opens with a single-use ticket fetched with it
+        self.url = base_url.replace("http://", "ws://") + "/api/alerts/live"
         self.messages: list[dict[str, object]] = []
         self.connected = threading.Event()
         self._stop = threading.Event()
@@ -163,7 +166,13 @@ class LiveClient:
 
         while not self._stop.is_set():
             try:
-                with connect(self.url, open_timeout=5) as ws:
+                ticket = httpx.post(
+                    self.base_url + "/api/auth/ticket", headers={"Authorization": f"Bearer {self.token}"}, timeout=5
+                ).json()["ticket"]
+                with connect(f"{self.url}?ticket={ticket}", open_timeout=5) as ws:
+                    hello = json.loads(ws.recv(timeout=5))
+                    if hello.get("type") != "hello":
+                        raise ConnectionError("the live socket refused the ticket")
                     self.connected.set()
                     while not self._stop.is_set():
                         try:

@@ -129,7 +129,7 @@ def lfw_watchlist(tmp_path_factory: pytest.TempPathFactory, settings, engine):  
 
 @needs_lfw
 def test_no_alert_with_a_gallery_of_1000_lfw_people_not_in_the_clip(lfw_watchlist, engine) -> None:  # type: ignore[no-untyped-def]
-    assert lfw_watchlist.gallery.subjects >= 1000
+    assert lfw_watchlist.replica.subjects >= 1000
     recorder = AlertRecorder(lfw_watchlist.db, lfw_watchlist.media)
     runner = LiveRunner(
         [CameraConfig("plaza", parse_source(str(CROWD), realtime=False), 5.0)],

@@ -128,19 +128,20 @@ def test_watchlist_changes_reach_a_replica_within_2_s_without_a_rebuild(
     pg, tmp_path: Path, engine, astronaut, hopper
 ) -> None:  # type: ignore[no-untyped-def]
     from vigil.domain.matching import WatchlistMatcher
-    from vigil.scaleout.watchlist_sync import WatchlistSync
     from vigil.services import open_watchlist
 
     url, _ = pg
     settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
     editor = open_watchlist(settings, engine=engine)  # the control room
     collins = editor.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
-    replica = open_watchlist(settings, engine=engine, start=False)  # a worker's gallery
-    matcher = WatchlistMatcher(replica)
-    sync = WatchlistSync(url, matcher, poll_s=30.0)  # a notification must do it, not the poll
-    sync.start()
+    worker_side = open_watchlist(settings, engine=engine, start=False)  # a worker's gallery
+    matcher = WatchlistMatcher(worker_side)
+    replica = worker_side.replica
+    replica.poll_s = 30.0  # a notification must do it, not the poll
+    replica.load()
+    replica.follow()
     try:
-        assert matcher.size == 1 and sync.full_reloads == 1
+        assert matcher.size == 1 and replica.full_loads == 1
 
         def timed(change, done) -> float:  # type: ignore[no-untyped-def]
             started = time.monotonic()
@@ -168,11 +169,11 @@ def test_watchlist_changes_reach_a_replica_within_2_s_without_a_rebuild(
             f"replica: enrollment {enrolled:.2f} s, suspension {suspended:.2f} s, reinstatement {reinstated:.2f} s, "
             f"removal {removed:.2f} s, rule change {ruled:.2f} s"
         )
-        assert sync.full_reloads == 1  # every change applied subject by subject
+        assert replica.full_loads == 1  # every change applied subject by subject
         hits = matcher.search(engine.analyse(astronaut).embeddings.vectors[:1], 1, time.time())
         assert hits[0][0].subject_id == collins
     finally:
-        sync.stop()
+        replica.close()
 
 
 # ---------------------------------------------------------------- media in the database
@@ -318,7 +319,8 @@ def _worker_with_one_camera(pg, tmp_path: Path, engine, astronaut, *, fps: float
     CameraRegistry(db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=fps)
     settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
     worker = open_worker(settings, worker_id="w", engine=engine)
-    worker.sync.start()
+    worker.replica.load()
+    worker.replica.follow()
     worker.runner.start()
     worker.leases.register("host", 1)
     return worker, settings

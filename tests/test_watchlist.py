@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from helpers import NOW, Clock, fields, jpeg, make_service, snapshot
+from helpers.scaleout import wait_for
 from vigil.domain.enrollment import MIN_ENROLL_QUALITY, EnrollmentError
+from vigil.domain.replica import ReplicaChange
 from vigil.domain.vocabulary import SubjectStatus
 from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService
 from vigil.settings import VigilSettings
@@ -149,10 +152,10 @@ def test_expired_subject_never_matches_from_the_expiry_instant(service, astronau
     assert service.search(probe, at=expiry)[0] == []
     clock.now = expiry  # a gallery rebuilt from the database at that instant leaves the subject out
     service.start()
-    assert result.subject_id not in service.gallery  # type: ignore[operator]
+    assert result.subject_id not in service.replica.gallery
     clock.now = expiry - timedelta(microseconds=1)
     service.start()
-    assert result.subject_id in service.gallery  # type: ignore[operator]
+    assert result.subject_id in service.replica.gallery
 
 
 def test_suspended_subject_never_matches_until_reinstated(service, astronaut) -> None:  # type: ignore[no-untyped-def]
@@ -250,17 +253,60 @@ def test_categories_are_configurable(service, astronaut) -> None:  # type: ignor
         service.add_category("Bad Name/..", "x")
 
 
-def test_refresh_picks_up_changes_made_by_another_process(tmp_path, engine, astronaut, clock) -> None:  # type: ignore[no-untyped-def]
+def test_another_process_s_changes_reach_the_replica_subject_by_subject(tmp_path, engine, astronaut, clock) -> None:  # type: ignore[no-untyped-def]
     settings = VigilSettings(data_dir=tmp_path / "data")
     writer = make_service(settings, engine, clock)  # e.g. `vigil watchlist add` while `vigil run` runs
     reader = make_service(settings, engine, clock)
+    changes: list[ReplicaChange] = []
+    reader.replica.subscribe(changes.append)
     probe = reader.engine.analyse(np.ascontiguousarray(astronaut[:, ::-1])).embeddings.vectors
-    assert reader.refresh() is False
+    assert reader.replica.catch_up() == 0
     subject = writer.enroll(fields(), [("a.jpg", jpeg(astronaut))]).subject_id
-    assert reader.search(probe)[0] == []
-    assert reader.refresh() is True and reader.search(probe)[0][0].subject_id == subject
-    assert reader.refresh() is False
+    assert reader.search(probe)[0] == []  # not applied until the reader reads the log
+    assert reader.replica.catch_up() > 0 and reader.search(probe)[0][0].subject_id == subject
+    assert changes[-1].subjects == {subject} and not changes[-1].reloaded
+    assert reader.replica.catch_up() == 0  # each change once
     writer.suspend(subject)
-    assert reader.refresh() is True and reader.search(probe)[0] == []
+    assert reader.replica.catch_up() == 1 and reader.search(probe)[0] == []
     writer.reinstate(subject)
-    assert reader.refresh() is True and reader.search(probe)[0][0].subject_id == subject
+    assert reader.replica.catch_up() == 1 and reader.search(probe)[0][0].subject_id == subject
+    writer.add_category("bail-conditions", "Bail conditions")
+    assert reader.replica.catch_up() == 1 and changes[-1].rules and not changes[-1].subjects
+    writer.remove(subject)
+    assert reader.replica.catch_up() >= 1 and reader.search(probe)[0] == []
+    assert reader.replica.full_loads == 1  # loaded at start only
+
+
+def test_own_writes_reach_the_gallery_through_the_same_log(service, astronaut) -> None:  # type: ignore[no-untyped-def]
+    probe = service.engine.analyse(astronaut).embeddings.vectors
+    subject = service.enroll(fields(), [("a.jpg", jpeg(astronaut))]).subject_id
+    assert service.search(probe)[0][0].subject_id == subject  # at once: no poll in between
+    service.suspend(subject)
+    assert service.search(probe)[0] == []
+    assert service.replica.full_loads == 1 and service.replica.changes_applied >= 2
+
+
+def test_a_following_replica_picks_up_changes_within_a_poll(tmp_path, engine, astronaut, clock) -> None:  # type: ignore[no-untyped-def]
+    settings = VigilSettings(data_dir=tmp_path / "data")
+    writer = make_service(settings, engine, clock)
+    reader = make_service(settings, engine, clock)
+    reader.replica.poll_s = 0.2
+    reader.replica.follow()
+    try:
+        probe = reader.engine.analyse(astronaut).embeddings.vectors
+        subject = writer.enroll(fields(), [("a.jpg", jpeg(astronaut))]).subject_id
+        wait_for(lambda: bool(reader.search(probe)[0]), 3.0, "the follower did not apply the enrollment", every=0.05)
+        assert reader.search(probe)[0][0].subject_id == subject
+    finally:
+        reader.replica.close()
+    assert reader.replica.full_loads == 1
+
+
+def test_a_gap_longer_than_the_log_loads_the_whole_gallery(service, astronaut, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from vigil.domain import replica as replica_module
+
+    service.enroll(fields(), [("a.jpg", jpeg(astronaut))])
+    monkeypatch.setattr(replica_module, "KEEP", replica_module.WINDOW + timedelta(milliseconds=50))
+    time.sleep(0.1)
+    service.replica.catch_up()
+    assert service.replica.full_loads == 2 and len(service.replica.gallery) == 1

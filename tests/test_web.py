@@ -215,6 +215,27 @@ def test_new_alerts_are_pushed_to_connected_operators(client: TestClient, ctx: W
         socket.receive_json()
 
 
+def test_an_alert_raised_in_this_process_is_pushed_as_stored_not_read_back(  # type: ignore[no-untyped-def]
+    client: TestClient, ctx: WebContext, astronaut, monkeypatch
+) -> None:
+    assert ctx.watchlist is not None
+    subject = ctx.watchlist.enroll(live_fields("Eileen Collins", "wanted"), [("c.jpg", jpeg(astronaut))]).subject_id
+    from vigil.domain.cameras import CameraRegistry
+
+    CameraRegistry(ctx.db).add("north-gate", "rtsp://127.0.0.1:8554/n", latitude=51.5, longitude=-0.12)
+    reads: list[str] = []
+    real_get = ctx.alerts.get
+    monkeypatch.setattr(ctx.alerts, "get", lambda alert_id: reads.append(alert_id) or real_get(alert_id))
+    session(client, "operator")
+    with client.websocket_connect("/api/alerts/live") as socket:
+        assert socket.receive_json()["type"] == "hello"
+        alert_id = _raise(ctx, subject)
+        pushed = socket.receive_json()["alert"]
+    assert reads == []  # built from the stored match (and the subject's and camera's facts)
+    assert pushed == client.get(f"/api/alerts/{alert_id}", headers=bearer(client, "operator")).json()
+    assert pushed["latitude"] == 51.5 and pushed["enrolled_photo_url"]
+
+
 def test_media_is_served_to_allowed_roles_only_and_audited(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]
     assert ctx.watchlist is not None
     subject = ctx.watchlist.enroll(

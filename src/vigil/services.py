@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from vigil.clock import Clock, system_clock
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.matching import WatchlistMatcher
+from vigil.domain.replica import GalleryReplica
 from vigil.domain.retention import RetentionPolicy, RetentionService
 from vigil.domain.thresholds import AnalysisCounter
 from vigil.domain.watchlist import WatchlistService
@@ -37,13 +38,23 @@ def open_watchlist(
     """The watchlist over the configured database, media folder and face engine."""
     db = open_database(settings)
     face_engine = engine or FaceEngine.from_settings(settings).prepare()
+    embedder = face_engine.embedder
+    replica = GalleryReplica(
+        db,
+        model=embedder.name,
+        version=embedder.version,
+        dim=embedder.dim,
+        clock=clock,
+        poll_s=settings.watchlist_poll_s,
+    )
     service = WatchlistService(
         db,
         open_media(settings, db),
         face_engine,
         settings,
-        duplicate_threshold=default_threshold(face_engine.embedder.name),
+        duplicate_threshold=default_threshold(embedder.name),
         clock=clock,
+        replica=replica,
     )
     if start:
         service.start()
@@ -115,10 +126,9 @@ def open_control_room(
     same process and their alerts are pushed to the browsers. Served on a ``host`` other than loopback
     (so behind TLS), the session cookie is ``Secure``."""
     from vigil.bus import open_bus
-    from vigil.domain.alerts import announcer
     from vigil.domain.cameras import CameraRegistry
     from vigil.domain.fleet import EmbeddedFleet
-    from vigil.web.app import create_app
+    from vigil.web.app import alert_listener, create_app
     from vigil.web.context import WebContext
 
     watchlist = watchlist or open_watchlist(settings)
@@ -138,11 +148,12 @@ def open_control_room(
             )
         registry = CameraRegistry(db)
         runner, recorder, matcher = open_live(settings, watchlist, registry.configs(loop=loop_files))
-        recorder.subscribe(announcer(bus))  # each alert to this server's browsers (and, scaled out, others')
         fleet = EmbeddedFleet(runner, registry)
     ctx = WebContext.build(
         settings, db, watchlist=watchlist, fleet=fleet, matcher=matcher, retention=retention, bus=bus
     )
+    if run_cameras:  # each alert to this server's browsers (and, scaled out, others')
+        recorder.subscribe(alert_listener(ctx))
     ctx.secure_cookies = not is_loopback(host)
     audit_settings(ctx.audit, settings)
     return create_app(ctx)
@@ -173,7 +184,6 @@ def open_worker(
     from vigil.domain.cameras import CameraRegistry
     from vigil.domain.leases import LeaseBook
     from vigil.errors import ConfigurationError
-    from vigil.scaleout.watchlist_sync import WatchlistSync
     from vigil.scaleout.worker import Worker
 
     if not settings.database_url:
@@ -183,14 +193,14 @@ def open_worker(
     name = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     watchlist = open_watchlist(settings, engine=engine, start=False)
     bus = open_bus(settings.redis_url)
-    runner, recorder, matcher = open_live(settings, watchlist, [])
+    runner, recorder, _ = open_live(settings, watchlist, [])
     recorder.subscribe(announcer(bus))
     return Worker(
         settings,
         worker_id=name,
         runner=runner,
         leases=LeaseBook(watchlist.db, name, lease_s=settings.lease_s, max_cameras=settings.worker_max_cameras),
-        sync=WatchlistSync(settings.database_url, matcher),
+        replica=watchlist.replica,
         registry=CameraRegistry(watchlist.db),
         bus=bus,
         loop_files=loop_files,

@@ -123,6 +123,14 @@ class VigilSettings(BaseSettings):
         "and web servers push them to browsers through it. Unset: everything in one process.",
         json_schema_extra={"shown_default": "unset (embedded)", "secret": True},
     )
+    watchlist_poll_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=60.0,
+        description="How often a running process reads the watchlist change log to bring its gallery in step "
+        "with changes made by other processes. On PostgreSQL a notification wakes it at once; this is the "
+        "fallback.",
+    )
     lease_s: float = Field(
         default=8.0,
         ge=2.0,

@@ -169,10 +169,9 @@ def run_scaled_out(
     timeout_s: float,
 ) -> list[float]:
     import psycopg
+    from sqlalchemy.engine import make_url
 
-    from vigil.scaleout.watchlist_sync import libpq_url
-
-    admin = libpq_url(admin_url)
+    admin = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
     name = f"vigil_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

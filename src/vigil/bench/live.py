@@ -241,7 +241,7 @@ def bench_soak(
             "analysis_fps": fps,
             "threads": settings.threads,
             "enrolled_from_clip": enrolled,
-            "gallery_subjects": watchlist._gallery().subjects,
+            "gallery_subjects": watchlist.replica.subjects,
             "alerts": len(latencies),
             "latency_ms": {
                 "p50": round(float(np.percentile(values, 50)), 1),

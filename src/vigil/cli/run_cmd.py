@@ -14,6 +14,7 @@ import typer
 
 from vigil.cli.context import settings_from
 from vigil.domain.cameras import DEFAULT_ANALYSIS_FPS, CameraError, CameraRegistry, check_camera
+from vigil.domain.replica import ReplicaChange
 from vigil.pipeline.runtime import CameraConfig
 from vigil.video.camera import CameraHealth, CameraStatus
 from vigil.video.sources import parse_source
@@ -25,9 +26,6 @@ def _parse_camera(text: str, *, loop: bool, realtime: bool, fps: float) -> Camer
         raise CameraError("camera-arg", f"--camera takes NAME=SOURCE, got {text.split('=', 1)[0]!r}=…")
     check_camera(name, source, 0.0, 0.0, fps)
     return CameraConfig(name, parse_source(source, loop=loop, realtime=realtime), fps)
-
-
-WATCHLIST_POLL_S = 2.0
 
 
 def _health_json(health: CameraHealth) -> dict[str, object]:
@@ -91,7 +89,7 @@ def run(
         typer.echo(f"[{time.strftime('%H:%M:%S')}] camera {status.camera}: {status.state.value}{detail}", err=True)
 
     watchlist = open_watchlist(settings)
-    runner, recorder, matcher = open_live(settings, watchlist, configs, on_status=show_status)
+    runner, recorder, _ = open_live(settings, watchlist, configs, on_status=show_status)
     writer = JsonLinesWriter(json_out) if json_out else JsonLinesWriter(sys.stdout)
     recorder.subscribe(writer)
     stop_requested = False
@@ -104,8 +102,14 @@ def run(
     previous = signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
     started = time.monotonic()
     next_health = started + health_every
-    next_refresh = started + WATCHLIST_POLL_S
+
+    def show_change(change: ReplicaChange) -> None:  # enrollments, suspensions and removals made elsewhere
+        what = "reloaded" if change.reloaded else f"{len(change.subjects)} subject(s) changed"
+        typer.echo(f"[{time.strftime('%H:%M:%S')}] watchlist {what}", err=True)
+
+    watchlist.replica.subscribe(show_change)
     try:
+        watchlist.replica.follow()
         runner.start()
         while not stop_requested:
             if runner.wait(timeout=0.5) and (until_end or all(not c.spec.is_live for c in configs)):
@@ -113,16 +117,13 @@ def run(
             now = time.monotonic()
             if duration is not None and now - started >= duration:
                 break
-            if now >= next_refresh:  # enrollments, suspensions and removals made by other processes
-                next_refresh = now + WATCHLIST_POLL_S
-                if matcher.refresh():
-                    typer.echo(f"[{time.strftime('%H:%M:%S')}] watchlist reloaded", err=True)
             if health_every > 0 and now >= next_health:
                 next_health = now + health_every
                 for health in runner.health():
                     typer.echo(json.dumps({"health": _health_json(health)}), err=True)
     finally:
         runner.close()
+        watchlist.replica.close()
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
         writer.close()

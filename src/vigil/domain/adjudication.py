@@ -13,6 +13,8 @@ Rules:
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from vigil.domain.alerts import TrackMatch, alert_row
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import OPEN_ALERT_STATUSES, AlertStatus, Outcome, Role
 from vigil.errors import RuleError, VigilError
@@ -159,9 +162,81 @@ def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeReco
     )
 
 
+FACTS_TTL_S = 60.0  # how long a subject's photo and category risk, or a camera's place, are reused
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a new alert's case shows besides the match itself: rows that change rarely."""
+
+    high_risk: bool
+    photo: str | None
+    runner_up_photo: str | None
+    latitude: float | None
+    longitude: float | None
+
+
 class AlertService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._facts: dict[tuple[str, str | None, str], tuple[float, _Facts]] = {}
+        self._facts_lock = threading.Lock()
+
+    def case_of_raised(self, match: TrackMatch) -> AlertCase:
+        """The case of an alert this process has just stored, from the match it stored — not read back
+        from the database. Only the rarely changing facts around it (the subject's enrolled photo, its
+        category's risk, the camera's place) are read, and reused for ``FACTS_TTL_S``."""
+        if match.alert_id is None or match.stored_at is None:
+            raise ValueError("only a stored match has a case")
+        facts = self._facts_for(match.subject_id, match.runner_up_id, match.camera)
+        row = alert_row(match, crop_name=match.crop_name)
+        row.id, row.status = match.alert_id, AlertStatus.PENDING
+        row.created_at = datetime.fromtimestamp(match.stored_at, UTC)
+        return _view(
+            (
+                row,
+                match.subject_name,
+                match.category,
+                facts.high_risk,
+                facts.latitude,
+                facts.longitude,
+                facts.photo,
+                match.runner_up_name,
+                facts.runner_up_photo,
+            )
+        )
+
+    def _facts_for(self, subject_id: str, runner_up_id: str | None, camera: str) -> _Facts:
+        key = (subject_id, runner_up_id, camera)
+        now = time.monotonic()
+        with self._facts_lock:
+            cached = self._facts.get(key)
+        if cached is not None and now - cached[0] < FACTS_TTL_S:
+            return cached[1]
+        with self.db.session() as session:
+            high_risk = session.scalar(
+                select(Category.high_risk)
+                .join(Subject, Subject.category == Category.name)
+                .where(Subject.id == subject_id)
+            )
+            place = session.execute(select(Camera.latitude, Camera.longitude).where(Camera.name == camera)).first()
+            photos = [
+                session.scalar(
+                    select(Photo.media_name)
+                    .where(Photo.subject_id == sid, Photo.from_alert_id.is_(None))
+                    .order_by(Photo.created_at)
+                    .limit(1)
+                )
+                if sid is not None
+                else None
+                for sid in (subject_id, runner_up_id)
+            ]
+        facts = _Facts(bool(high_risk), photos[0], photos[1], *(place or (None, None)))
+        with self._facts_lock:
+            if len(self._facts) > 10_000:
+                self._facts.clear()
+            self._facts[key] = (now, facts)
+        return facts
 
     def recent(self, *, status: str | None = None, open_only: bool = False, limit: int = 100) -> list[AlertCase]:
         """Newest first."""

@@ -35,6 +35,27 @@ def _utc(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
+def alert_row(event: TrackMatch, *, crop_name: str | None) -> Alert:
+    """The row that stores a match (not added to any session)."""
+    return Alert(
+        key=event.key,
+        subject_id=event.subject_id,
+        camera=event.camera,
+        track_id=event.track_id,
+        first_seen=_utc(event.first_seen),
+        last_seen=_utc(event.last_seen),
+        best_score=event.score,
+        evidence=event.evidence,
+        threshold=event.threshold,
+        faces=event.faces,
+        runner_up_subject_id=event.runner_up_id,
+        runner_up_score=event.runner_up_score,
+        authorisation_id=event.authorisation_id,
+        crop_name=crop_name,
+        decisive_capture_at=_utc(event.decisive_capture_at),
+    )
+
+
 class AlertRecorder:
     """Stores alerts (database + crop) and tells listeners; safe to call from several camera threads."""
 
@@ -61,23 +82,7 @@ class AlertRecorder:
             if session.scalar(select(Alert.id).where(Alert.key == event.key)) is not None:
                 return None
         crop_name = self.media.save("crops", event.crop_jpeg, "jpg") if event.crop_jpeg else None
-        row = Alert(
-            key=event.key,
-            subject_id=event.subject_id,
-            camera=event.camera,
-            track_id=event.track_id,
-            first_seen=_utc(event.first_seen),
-            last_seen=_utc(event.last_seen),
-            best_score=event.score,
-            evidence=event.evidence,
-            threshold=event.threshold,
-            faces=event.faces,
-            runner_up_subject_id=event.runner_up_id,
-            runner_up_score=event.runner_up_score,
-            authorisation_id=event.authorisation_id,
-            crop_name=crop_name,
-            decisive_capture_at=_utc(event.decisive_capture_at),
-        )
+        row = alert_row(event, crop_name=crop_name)
         try:
             with self.db.session() as session:
                 session.add(row)
@@ -91,7 +96,9 @@ class AlertRecorder:
             if crop_name:
                 self.media.delete("crops", crop_name)
             raise
-        stored_event = replace(event, alert_id=alert_id, stored_at=stored.timestamp(), crop_jpeg=None)
+        stored_event = replace(
+            event, alert_id=alert_id, stored_at=stored.timestamp(), crop_jpeg=None, crop_name=crop_name
+        )
         log.info("alert %s: camera %s, category %s", alert_id, event.camera, event.category)
         self._notify("raised", stored_event)
         return stored_event

@@ -1,10 +1,11 @@
 """What the live pipeline asks of the watchlist: who might this be, and by which rule is it decided?
 
-A thin read-only view over :class:`~vigil.domain.watchlist.WatchlistService`: gallery search, exact
-per-subject scores, and each subject's name, category and decision rule — the category's operating
-point from its false-alert policy, the error curves and the current watchlist size (or a threshold set
-by hand; ``vigil.domain.thresholds.category_rules``). Subject details are cached by id; the rules are
-worked out again whenever the watchlist's size or the category rules change.
+A thin read-only view over the watchlist's :class:`~vigil.domain.replica.GalleryReplica`: gallery
+search, exact per-subject scores, and each subject's name, category and decision rule — the category's
+operating point from its false-alert policy, the error curves and the current watchlist size (or a
+threshold set by hand; ``vigil.domain.thresholds.category_rules``). Subject details are cached by id and
+dropped when the replica reports the subject changed; the rules are worked out again whenever the
+watchlist's size or the category rules change.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import select
 
+from vigil.domain.replica import ReplicaChange
 from vigil.domain.thresholds import category_rules
 from vigil.domain.watchlist import WatchlistService
 from vigil.recognition.decision import DecisionRule
@@ -35,22 +36,24 @@ class SubjectCard:
 class WatchlistMatcher:
     def __init__(self, watchlist: WatchlistService) -> None:
         self.watchlist = watchlist
+        self.replica = watchlist.replica
         self._cards: dict[str, SubjectCard] = {}
         self._rules: dict[str, DecisionRule] = {}
         self._rules_size = -1  # the watchlist size the rules were worked out for
         self._lock = threading.Lock()
+        self.replica.subscribe(self._changed)
 
     @property
     def size(self) -> int:
-        return self.watchlist._gallery().subjects
+        return self.replica.subjects
 
     def search(
         self, vectors: np.ndarray, k: int, at: float, admit: Callable[[str], bool] | None = None
     ) -> list[list[Candidate]]:
-        return self.watchlist.search(vectors, k, at=datetime.fromtimestamp(at, UTC), admit=admit)
+        return self.replica.search(vectors, k, at=at, admit=admit)
 
     def subject_scores(self, vectors: np.ndarray, subject_ids: list[str]) -> np.ndarray:
-        return self.watchlist._gallery().subject_scores(vectors, subject_ids)
+        return self.replica.subject_scores(vectors, subject_ids)
 
     def rule(self, category: str) -> DecisionRule:
         """The category's rule at the gallery's current size."""
@@ -83,23 +86,13 @@ class WatchlistMatcher:
             self._cards[subject_id] = card
         return card
 
-    def refresh(self, *, force: bool = False) -> bool:
-        """Pick up watchlist changes made elsewhere (see ``WatchlistService.refresh``)."""
-        if not self.watchlist.refresh(force=force):
-            return False
-        self.forget()
-        return True
-
-    def apply_changes(self, subject_ids: set[str], *, rules: bool = False) -> None:
-        """Apply changes made elsewhere to these subjects (and, with ``rules``, to category rules)
-        without rebuilding the gallery."""
-        for subject_id in subject_ids:
-            self.watchlist.refresh_subject(subject_id)
+    def _changed(self, change: ReplicaChange) -> None:
+        """The replica applied a change: forget what it may have made stale."""
+        if change.rules or change.reloaded:
+            self.forget()
+            return
         with self._lock:
-            if rules:
-                self._cards.clear()
-                self._rules_size = -1
-            for subject_id in subject_ids:
+            for subject_id in change.subjects:
                 self._cards.pop(subject_id, None)
 
     def forget(self) -> None:

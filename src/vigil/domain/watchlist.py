@@ -1,8 +1,11 @@
-"""The watchlist service: enroll, review, suspend and remove subjects; keep the gallery in step.
+"""The watchlist service: enroll, review, suspend and remove subjects.
 
 Writes are all-or-nothing: photos are checked in memory first, files are written under generated
 names, then one database transaction records everything; if that fails the files are removed again.
-Media files left behind by a crash between the two steps are swept on start.
+Media files left behind by a crash between the two steps are swept on start. The gallery matching
+searches is the :class:`~vigil.domain.replica.GalleryReplica`'s: after each write the service asks it to
+catch up with the change log (which the database's triggers wrote in the same transaction), the same
+feed that brings other processes' changes.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -27,9 +29,10 @@ from vigil.domain.enrollment import (
     check_photo,
     check_sighting_face,
 )
+from vigil.domain.replica import GalleryReplica
 from vigil.domain.vocabulary import AlertStatus, SubjectStatus
 from vigil.errors import VigilError
-from vigil.recognition.gallery import Candidate, Gallery
+from vigil.recognition.gallery import Candidate
 from vigil.settings import VigilSettings
 from vigil.store.db import Database
 from vigil.store.media import SWEEP_MIN_AGE_S, MediaStore
@@ -63,6 +66,7 @@ class WatchlistService:
         *,
         duplicate_threshold: float,
         clock: Clock = system_clock,
+        replica: GalleryReplica | None = None,
     ) -> None:
         self.db = db
         self.media = media
@@ -72,80 +76,15 @@ class WatchlistService:
         self.clock = clock
         self.model = engine.embedder.name
         self.version = engine.embedder.version
-        self.gallery: Gallery | None = None
-        self._fingerprint: tuple[Any, ...] = ()
+        self.replica = replica or GalleryReplica(
+            db, model=self.model, version=self.version, dim=engine.embedder.dim, clock=clock
+        )
 
     # ----------------------------------------------------------- start-up
     def start(self) -> None:
-        """Sweep orphaned media and build the gallery from the database."""
+        """Sweep orphaned media and load the gallery replica from the database."""
         self.sweep_orphan_media()
-        self._fingerprint = self.fingerprint()
-        self.gallery = self.load_gallery()
-
-    def fingerprint(self) -> tuple[Any, ...]:
-        """A cheap summary of everything matching depends on: it changes whenever a subject, template or
-        category rule is added, changed or removed (by this process or any other)."""
-        with self.db.session() as session:
-            subjects = session.execute(select(func.count(Subject.id), func.max(Subject.updated_at))).one()
-            templates = session.execute(
-                select(func.count(PhotoEmbedding.id), func.max(PhotoEmbedding.id)).where(
-                    PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version
-                )
-            ).one()
-            rules = session.execute(
-                select(Category.name, Category.match_threshold, Category.min_faces).order_by(Category.name)
-            ).all()
-        return (tuple(subjects), tuple(templates), tuple(tuple(r) for r in rules))
-
-    def refresh(self, *, force: bool = False) -> bool:
-        """Rebuild the gallery if the database changed since it was built — e.g. another process
-        enrolled, suspended or removed someone — or always with ``force``. Returns whether it was
-        rebuilt. Searches running meanwhile finish on the old gallery; the new one replaces it in one step."""
-        fingerprint = self.fingerprint()
-        if not force and self.gallery is not None and fingerprint == self._fingerprint:
-            return False
-        gallery = self.load_gallery()
-        self.gallery, self._fingerprint = gallery, fingerprint
-        return True
-
-    def refresh_subject(self, subject_id: str) -> None:
-        """Bring one subject's templates in the gallery in line with the database (enrolled, changed,
-        suspended, expired or removed elsewhere): cheap, whatever the gallery's size."""
-        gallery = self._gallery()
-        gallery.remove(subject_id)
-        self._add_templates(gallery, self._matchable_templates(subject_id))
-
-    def load_gallery(self) -> Gallery:
-        """A fresh gallery of every matchable subject's templates for the current embedder."""
-        rows = self._matchable_templates()
-        gallery = Gallery(int(rows[0][3]) if rows else self.engine.embedder.dim)
-        self._add_templates(gallery, rows)
-        return gallery
-
-    def _matchable_templates(self, subject_id: str | None = None) -> list[Any]:
-        """(subject id, expiry, vector bytes, dim) of every template of the current embedder version
-        whose subject matches now — all subjects, or just ``subject_id``."""
-        query = (
-            select(Subject.id, Subject.expires_at, PhotoEmbedding.vector, PhotoEmbedding.dim)
-            .join(Photo, Photo.subject_id == Subject.id)
-            .join(PhotoEmbedding, PhotoEmbedding.photo_id == Photo.id)
-            .where(Subject.status == SubjectStatus.ACTIVE, Subject.expires_at > self.clock())
-            .where(PhotoEmbedding.model == self.model, PhotoEmbedding.version == self.version)
-            .order_by(Subject.id)
-        )
-        if subject_id is not None:
-            query = query.where(Subject.id == subject_id)
-        with self.db.session() as session:
-            return list(session.execute(query).all())
-
-    @staticmethod
-    def _add_templates(gallery: Gallery, rows: list[Any]) -> None:
-        if rows:
-            gallery.add_many(
-                [row[0] for row in rows],
-                np.stack([np.frombuffer(row[2], np.float32) for row in rows]),
-                np.array([row[1].timestamp() for row in rows]),
-            )
+        self.replica.load()
 
     def sweep_orphan_media(self) -> int:
         """Delete photo files no database row refers to (left by a crash mid-enrollment), once they are old
@@ -159,12 +98,6 @@ class WatchlistService:
         if orphans:
             log.info("removed %d orphaned photo files", len(orphans))
         return len(orphans)
-
-    def _gallery(self) -> Gallery:
-        if self.gallery is None:
-            self.start()
-        assert self.gallery is not None
-        return self.gallery
 
     # ----------------------------------------------------------- queries
     def categories(self) -> list[Category]:
@@ -182,6 +115,7 @@ class WatchlistService:
                 raise EnrollmentError("category", f"category {name!r} already exists")
             category = Category(name=name, label=label.strip(), description=description, high_risk=high_risk)
             session.add(category)
+        self.replica.catch_up()
         return category
 
     def get(self, subject_id: str) -> Subject:
@@ -239,7 +173,7 @@ class WatchlistService:
     ) -> list[list[Candidate]]:
         """Who is this? Top-k matchable subjects per vector at time ``at`` (default: now), among those
         ``admit`` admits (default: everyone)."""
-        return self._gallery().search(vectors, k, at=(at or self.clock()).timestamp(), admit=admit)
+        return self.replica.search(vectors, k, at=(at or self.clock()).timestamp(), admit=admit)
 
     # ----------------------------------------------------------- changes
     def check_photos(self, photos: list[tuple[str, bytes]]) -> list[CheckedPhoto]:
@@ -325,7 +259,7 @@ class WatchlistService:
             min_quality=self.settings.live_min_quality,
             max_pixels=self.settings.max_image_pixels,
         )
-        own = self._gallery().subject_scores(checked.vector[None], [subject_id])
+        own = self.replica.subject_scores(checked.vector[None], [subject_id])
         if float(own[0, 0]) < min_similarity:
             raise EnrollmentError(
                 "not-the-subject",
@@ -370,11 +304,7 @@ class WatchlistService:
             for name in written:
                 self.media.delete("photos", name)
             raise
-        vectors = np.stack([p.vector for p in checked])
-        self._gallery()
-        if subject.is_matchable(self.clock()):
-            assert self.gallery is not None
-            self.gallery.add(subject.id, vectors, expires_at=subject.expires_at.timestamp())
+        self.replica.catch_up()
 
     def _insert_photos(
         self,
@@ -433,8 +363,7 @@ class WatchlistService:
                 session.add(self._embedding_row(photo_id, vector))
             if progress is not None:
                 progress(done, len(todo))
-        if todo:
-            self.gallery = self.load_gallery()
+        self.replica.catch_up()
         return len(todo)
 
     def _embedding_row(self, photo_id: str, vector: np.ndarray) -> PhotoEmbedding:
@@ -464,7 +393,7 @@ class WatchlistService:
                 raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
             subject.status = status
             subject.updated_at = self.clock()
-        self.refresh_subject(subject_id)
+        self.replica.catch_up()
         return self.get(subject_id)
 
     def remove(self, subject_id: str) -> int:
@@ -475,7 +404,7 @@ class WatchlistService:
                 raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
             names = list(session.scalars(select(Photo.media_name).where(Photo.subject_id == subject_id)))
             session.delete(subject)
-        self._gallery().remove(subject_id)
+        self.replica.catch_up()
         for name in names:
             self.media.delete("photos", name)
         return len(names)

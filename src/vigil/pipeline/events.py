@@ -36,7 +36,8 @@ class TrackMatch:
     faces: int  # faces whose best match is the subject (vote rule: at or above the threshold)
     decisive_capture_at: float  # capture time of the frame that completed the evidence
     crop_jpeg: bytes | None = None
-    alert_id: str | None = None
+    alert_id: str | None = None  # set once stored, with stored_at and crop_name (the crop's stored name)
+    crop_name: str | None = None
     stored_at: float | None = None
     runner_up_id: str | None = None  # a near-tie: the second candidate (docs/calibration.md)
     runner_up_name: str | None = None

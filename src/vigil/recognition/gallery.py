@@ -142,6 +142,14 @@ class Gallery:
                 self._compact()
             return len(rows)
 
+    def replace(self, subject_id: str, vectors: np.ndarray, expires_at: float) -> None:
+        """Swap a subject's templates for ``vectors`` (none: the subject leaves) in one step: a search
+        running meanwhile sees either the old templates or the new, never neither."""
+        with self._lock:
+            self.remove(subject_id)
+            if len(vectors):
+                self.add(subject_id, vectors, expires_at=expires_at)
+
     def set_expiry(self, subject_id: str, expires_at: float) -> None:
         with self._lock:
             index = self._subject_index.get(subject_id)

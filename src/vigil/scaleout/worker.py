@@ -21,8 +21,8 @@ import time
 from vigil.bus import Bus
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.leases import LeaseBook
+from vigil.domain.replica import GalleryReplica
 from vigil.pipeline.runtime import LiveRunner
-from vigil.scaleout.watchlist_sync import WatchlistSync
 from vigil.settings import VigilSettings
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class Worker:
         worker_id: str,
         runner: LiveRunner,
         leases: LeaseBook,
-        sync: WatchlistSync,
+        replica: GalleryReplica,
         registry: CameraRegistry,
         bus: Bus,
         loop_files: bool = True,
@@ -49,7 +49,7 @@ class Worker:
         self.loop_files = loop_files
         self.runner = runner
         self.leases = leases
-        self.sync = sync
+        self.replica = replica
         self.registry = registry
         self.bus = bus
         self.running: dict[str, int] = {}  # camera → lease token
@@ -60,7 +60,8 @@ class Worker:
     # ------------------------------------------------------------ life cycle
     def run(self) -> None:
         """Work until :meth:`stop` (or SIGTERM through the CLI); hands every camera back on the way out."""
-        self.sync.start()  # loads the gallery replica (no sweep of media: this process enrolls nobody)
+        self.replica.load()  # no sweep of media: this process enrolls nobody
+        self.replica.follow()
         self.runner.start()
         self.leases.register(socket.gethostname(), os.getpid())
         log.info("worker %s started", self.worker_id)
@@ -84,7 +85,7 @@ class Worker:
         except Exception:
             log.exception("could not hand the cameras back; their leases expire in %.0f s", self.settings.lease_s)
         self.runner.close()
-        self.sync.stop()
+        self.replica.close()
         self.bus.close()
         log.info("worker %s stopped", self.worker_id)
 

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil import __version__
-from vigil.domain.alerts import AlertListener, announcer
+from vigil.domain.alerts import AlertListener, TrackMatch, announcer
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
 from vigil.web.pages import router as pages_router
 from vigil.web.routers import (
@@ -44,16 +44,15 @@ CONTENT_SECURITY_POLICY = (
 
 
 def alert_listener(ctx: WebContext) -> AlertListener:
-    """Subscribed to the in-process pipeline's AlertRecorder: announces each new alert on the feed's bus."""
-    return announcer(ctx.bus)
+    """Subscribed to the in-process pipeline's AlertRecorder: hands each new alert to this server's feed
+    (so it is pushed as stored, not read back) and announces it on the feed's bus (to every server)."""
+    announce = announcer(ctx.bus)
 
+    def listener(kind: str, match: TrackMatch) -> None:
+        ctx.feed.hold(kind, match)
+        announce(kind, match)
 
-async def _refresh_watchlist(ctx: WebContext, every_s: float = 2.0) -> None:
-    """Pick up watchlist changes made elsewhere (CLI, another server) within ``every_s``."""
-    while True:
-        await asyncio.sleep(every_s)
-        if ctx.matcher is not None:
-            await asyncio.to_thread(ctx.matcher.refresh)
+    return listener
 
 
 async def _catch_up(ctx: WebContext, every_s: float = 5.0) -> None:
@@ -137,8 +136,10 @@ def create_app(ctx: WebContext) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.hub.attach(asyncio.get_running_loop())
         ctx.feed.start()
+        if ctx.watchlist is not None:  # changes made elsewhere (CLI, another server) reach the gallery
+            ctx.watchlist.replica.follow()
         ctx.fleet.start()
-        tasks = [asyncio.create_task(_refresh_watchlist(ctx)), asyncio.create_task(_retention(ctx))]
+        tasks = [asyncio.create_task(_retention(ctx))]
         if not ctx.fleet.embedded:  # alerts come from workers: catch up on any announcement lost
             tasks.append(asyncio.create_task(_catch_up(ctx)))
         try:
@@ -147,6 +148,8 @@ def create_app(ctx: WebContext) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.to_thread(ctx.fleet.close)
+            if ctx.watchlist is not None:
+                await asyncio.to_thread(ctx.watchlist.replica.close)
             await asyncio.to_thread(ctx.bus.close)
 
     app = FastAPI(title="Vigil control room", version=__version__, lifespan=lifespan)

@@ -60,7 +60,7 @@ class WebContext:
     authorisations: AuthorisationService
     watchlist: WatchlistService | None = None
     fleet: CameraFleet = field(init=False)  # the cameras, whichever process runs them (given by services)
-    matcher: WatchlistMatcher | None = None  # refreshed while serving: picks up watchlist changes
+    matcher: WatchlistMatcher | None = None  # the in-process pipeline's (its replica follows the change log)
     retention: RetentionService | None = None  # run hourly while serving
     hub: PushHub = field(default_factory=PushHub)
     metrics: Metrics = field(default_factory=Metrics)

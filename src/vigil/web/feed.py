@@ -6,6 +6,9 @@ server subscribes and pushes each announced alert to its own WebSocket clients, 
 servers behind a load balancer show every alert. The database stays the system of record: after the
 bus reconnects (say Redis restarted) and every ``catch_up_s`` anyway, the feed looks for stored alerts it
 has not pushed yet, so an announcement lost on the way never loses an alert. Each alert is pushed once.
+
+An alert stored by this very process (the embedded mode) is handed to the feed first (:meth:`hold`),
+so when its announcement comes round the case is built from what was stored rather than read back.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import datetime, timedelta
 from vigil.bus import Bus, Event
 from vigil.clock import Clock, system_clock
 from vigil.domain.adjudication import AlertNotFoundError, AlertService
-from vigil.domain.alerts import ALERTS_TOPIC
+from vigil.domain.alerts import ALERTS_TOPIC, TrackMatch
 from vigil.web.metrics import Metrics
 from vigil.web.push import PushHub
 from vigil.web.schemas import AlertOut
@@ -31,6 +34,7 @@ FRESH = timedelta(minutes=5)  # an announced alert stored longer ago than this i
 ALERT_ID = re.compile(r"^[0-9a-f]{32}$")
 REMEMBERED = 20_000  # alert ids already pushed (far more than a catch-up window can hold)
 LATE_COMMIT = timedelta(seconds=60)  # an alert may be committed this long after its created_at
+HELD = 1_000  # stored matches waiting for their announcement
 
 
 def parse_announcement(event: object) -> tuple[str, str, float | None] | None:
@@ -58,6 +62,7 @@ class AlertFeed:
         self.bus = bus
         self.clock = clock
         self._pushed: OrderedDict[str, None] = OrderedDict()
+        self._held: OrderedDict[str, TrackMatch] = OrderedDict()
         self._lock = threading.Lock()
         self._since: datetime | None = None
         self.caught_up = 0
@@ -71,6 +76,16 @@ class AlertFeed:
     def updated(self, alert_id: str) -> None:
         """A decision changed the alert: every server's browsers get it again."""
         self.bus.publish(ALERTS_TOPIC, {"type": "alert-updated", "alert_id": alert_id})
+
+    def hold(self, kind: str, match: TrackMatch) -> None:
+        """An AlertRecorder listener (before the announcer): keep the match of an alert this process has
+        just stored until its announcement arrives."""
+        if kind != "raised" or match.alert_id is None:
+            return
+        with self._lock:
+            self._held[match.alert_id] = match
+            while len(self._held) > HELD:
+                self._held.popitem(last=False)
 
     # ------------------------------------------------------------ pushing
     def _claim(self, alert_id: str) -> bool:
@@ -96,8 +111,10 @@ class AlertFeed:
             self._push("alert-updated", alert_id, None)
 
     def _push(self, kind: str, alert_id: str, latency_ms: float | None, *, fresh_only: bool = False) -> None:
+        with self._lock:
+            held = self._held.pop(alert_id, None) if kind == "alert" else None
         try:
-            view = self.alerts.get(alert_id)
+            view = self.alerts.case_of_raised(held) if held is not None else self.alerts.get(alert_id)
         except AlertNotFoundError:  # deleted meanwhile (retention), or an id that never was
             return
         if fresh_only and self.clock() - view.created_at > FRESH:

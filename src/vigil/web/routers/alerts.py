@@ -111,8 +111,6 @@ def add_template(alert_id: str, request: Request, who: Supervisor, ctx: Ctx) -> 
         source=client_address(request),
         details={"alert": alert_id},
     )
-    if ctx.matcher is not None:
-        ctx.matcher.apply_changes({result.subject_id})
     return AlertOut.of(ctx.alerts.get(alert_id))
 
 

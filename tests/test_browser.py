@@ -286,3 +286,47 @@ def test_red_flags_raised_while_the_socket_was_down_appear_on_reconnect(tmp_path
     finally:
         running.ctx.fleet.close()
         running.stop()
+
+
+def test_the_live_page_announces_red_flags_asks_for_sound_and_pages_older_alerts(  # type: ignore[no-untyped-def]
+    tmp_path, settings, engine, astronaut
+) -> None:
+    """Issue 14, item 18: aria-live announcements, the one-time "enable sound" click (the browser runs
+    with the autoplay rule that blocks audio until a gesture), and older alerts a click away."""
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    running = start_server(tmp_path, settings, engine)
+    subject = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
+    for i in range(51):  # one more than the page loads at first
+        assert running.recorder.raise_alert(alert_event(subject.subject_id, track=f"earlier-{i}")) is not None
+    base = running.url
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--autoplay-policy=user-gesture-required"]
+            )
+            page = browser.new_context().new_page()
+            _login(page, base, "operator")
+            page.wait_for_url("**/live")
+            expect(page.locator("#connection")).to_have_text("live")
+            expect(page.locator("#sound-state")).to_have_text("Sound is off")
+            page.click("#enable-sound")
+            expect(page.locator("#sound-state")).to_have_text("Sound on")
+            expect(page.locator("#enable-sound")).to_be_hidden()
+
+            cards = page.locator("#alerts li[data-alert-id]")
+            expect(cards).to_have_count(50)
+            page.click("#older")
+            expect(cards).to_have_count(51)
+            expect(page.locator("#older")).to_be_hidden()
+
+            stored = running.recorder.raise_alert(alert_event(subject.subject_id, track="now"))
+            assert stored is not None
+            expect(page.locator("#alerts li").first).to_have_attribute("data-alert-id", str(stored.alert_id))
+            expect(page.locator("#announcer")).to_have_attribute("aria-live", "assertive")
+            expect(page.locator("#announcer")).to_contain_text("Red flag: Eileen Collins")
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()

@@ -236,6 +236,25 @@ def test_an_alert_raised_in_this_process_is_pushed_as_stored_not_read_back(  # t
     assert pushed["latitude"] == 51.5 and pushed["enrolled_photo_url"]
 
 
+def test_the_alert_list_pages_newest_first_and_pages_stay_put(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]
+    assert ctx.watchlist is not None
+    subject = ctx.watchlist.enroll(live_fields("Eileen Collins"), [("c.jpg", jpeg(astronaut))]).subject_id
+    raised = [_raise(ctx, subject, track=f"t-{i}") for i in range(5)]
+    op = bearer(client, "operator")
+    first = client.get("/api/alerts?limit=2", headers=op).json()
+    assert [a["id"] for a in first["alerts"]] == raised[::-1][:2] and first["next"]
+    _raise(ctx, subject, track="t-new")  # a new alert does not shift the pages already handed out
+    seen = [a["id"] for a in first["alerts"]]
+    mark = first["next"]
+    while mark:
+        page = client.get("/api/alerts", params={"limit": 2, "after": mark}, headers=op).json()
+        seen += [a["id"] for a in page["alerts"]]
+        mark = page["next"]
+    assert seen == raised[::-1]
+    for bad in ("yesterday", "2026-12-01T00:00:00~x", "2026-12-01T00:00:00~" + "a" * 32):
+        assert client.get("/api/alerts", params={"after": bad}, headers=op).status_code == 422, bad
+
+
 def test_media_is_served_to_allowed_roles_only_and_audited(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]
     assert ctx.watchlist is not None
     subject = ctx.watchlist.enroll(

@@ -162,6 +162,11 @@ def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeReco
     )
 
 
+def page_mark(case: AlertCase) -> tuple[datetime, str]:
+    """Where a page ending with ``case`` ends (newest-first order)."""
+    return case.created_at, case.id
+
+
 FACTS_TTL_S = 60.0  # how long a subject's photo and category risk, or a camera's place, are reused
 
 
@@ -238,9 +243,20 @@ class AlertService:
             self._facts[key] = (now, facts)
         return facts
 
-    def recent(self, *, status: str | None = None, open_only: bool = False, limit: int = 100) -> list[AlertCase]:
-        """Newest first."""
-        query = _query().order_by(Alert.created_at.desc()).limit(max(1, min(limit, 1000)))
+    def recent(
+        self,
+        *,
+        status: str | None = None,
+        open_only: bool = False,
+        limit: int = 100,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[AlertCase]:
+        """Newest first; ``after`` (a case's (created_at, id), see :func:`page_mark`) starts the page just
+        after that case, so pages stay put while new alerts arrive."""
+        query = _query().order_by(Alert.created_at.desc(), Alert.id.desc()).limit(max(1, min(limit, 1000)))
+        if after is not None:
+            created, alert_id = after
+            query = query.where((Alert.created_at < created) | ((Alert.created_at == created) & (Alert.id < alert_id)))
         if status is not None:
             query = query.where(Alert.status == status)
         if open_only:

@@ -229,6 +229,7 @@ class AlertOut(BaseModel):
 class AlertList(BaseModel):
     alerts: list[AlertOut]
     open: int
+    next: str | None = None  # pass as ?after= for the next (older) page; none when this was the last
 
 
 class DecisionIn(Strict):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 
-from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError
+from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError, page_mark
 from vigil.domain.enrollment import EnrollmentError
 from vigil.domain.thresholds import template_floor
 from vigil.domain.users import Principal
@@ -31,16 +33,42 @@ def list_alerts(
     status: AlertStatus | None = None,
     open_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[str | None, Query(max_length=120, description="the previous page's `next`")] = None,
 ) -> AlertList:
-    alerts = ctx.alerts.recent(status=status, open_only=open_only, limit=limit)
+    """Newest first, a page at a time."""
+    mark = parse_page_mark(after)
+    alerts = ctx.alerts.recent(status=status, open_only=open_only, limit=limit, after=mark)
     ctx.audit.record(
         who.username,
         "alerts-listed",
         object_type="alert",
         source=client_address(request),
-        details={"status": status, "open_only": open_only, "limit": limit, "results": len(alerts)},
+        details={"status": status, "open_only": open_only, "limit": limit, "after": after, "results": len(alerts)},
     )
-    return AlertList(alerts=[AlertOut.of(a) for a in alerts], open=ctx.alerts.open_count())
+    more = len(alerts) == limit
+    return AlertList(
+        alerts=[AlertOut.of(a) for a in alerts],
+        open=ctx.alerts.open_count(),
+        next=format_page_mark(page_mark(alerts[-1])) if more else None,
+    )
+
+
+def format_page_mark(mark: tuple[datetime, str]) -> str:
+    return f"{mark[0].isoformat()}~{mark[1]}"
+
+
+def parse_page_mark(text: str | None) -> tuple[datetime, str] | None:
+    """A page mark from ``?after=``; a malformed one is the client's error (422)."""
+    if text is None:
+        return None
+    created, _, alert_id = text.partition("~")
+    try:
+        when = datetime.fromisoformat(created)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None or not re.fullmatch(r"[0-9a-f]{32}", alert_id):
+        raise HTTPException(422, "after: not a page mark from this list's `next`")
+    return when, alert_id
 
 
 @router.get("/{alert_id}", response_model=AlertOut)

@@ -54,16 +54,34 @@ function sameSitePath(next) {
 }
 
 // ------------------------------------------------------------------ live
-function beep() {
+// Browsers play no sound before a gesture on the page: the operator clicks "Enable sound" once per page
+// load, and the page says so while sound is off.
+const sound = { context: null };
+function enableSound() {
   try {
-    const ctx = new (window.AudioContext || window.webkitAudioContext)();
-    const osc = ctx.createOscillator(); osc.frequency.value = 880; osc.connect(ctx.destination);
-    osc.start(); osc.stop(ctx.currentTime + 0.25);
-  } catch (e) { /* no audio device */ }
+    sound.context = sound.context || new (window.AudioContext || window.webkitAudioContext)();
+    sound.context.onstatechange = showSound;
+    sound.context.resume().then(showSound, showSound);
+  } catch (e) { sound.context = null; }
+  showSound();
+}
+function soundOn() { return sound.context !== null && sound.context.state === "running"; }
+function showSound() {
+  const on = soundOn();
+  document.getElementById("sound-state").textContent = on ? "Sound on" : "Sound is off";
+  document.getElementById("sound-state").classList.toggle("warning", !on);
+  document.getElementById("enable-sound").hidden = on;
+}
+function beep() {
+  if (!soundOn()) { showSound(); return; }
+  const osc = sound.context.createOscillator(); osc.frequency.value = 880; osc.connect(sound.context.destination);
+  osc.start(); osc.stop(sound.context.currentTime + 0.25);
 }
 
+const LIVE_CAP = 200;  // cards kept on the page; older ones are a click on "Show older alerts" away
+
 function alertCard(a, fresh) {
-  const card = el("li", { class: "alert" + (fresh ? " fresh" : "") + (["pending", "awaiting-second"].includes(a.status) ? "" : " decided"), "data-alert-id": a.id },
+  const card = el("li", { class: "alert" + (fresh ? " fresh" : "") + (["pending", "awaiting-second"].includes(a.status) ? "" : " decided"), "data-alert-id": a.id, "data-page-mark": a.created_at + "~" + a.id },
     el("img", { src: a.crop_url, alt: "Face seen on camera" }),
     el("img", { src: a.enrolled_photo_url, alt: "Enrolled photo" }),
     el("div", {},
@@ -80,20 +98,38 @@ function alertCard(a, fresh) {
 async function initLive() {
   const list = document.getElementById("alerts");
   const waiting = document.getElementById("waiting");
+  const older = document.getElementById("older");
+  const announcer = document.getElementById("announcer");
+  document.getElementById("enable-sound").addEventListener("click", enableSound);
+  showSound();
   const setWaiting = (n) => { waiting.textContent = n + " waiting"; document.title = (n ? `(${n}) ` : "") + "Live · Vigil"; };
+  const showEmpty = () => { document.getElementById("empty").hidden = list.children.length > 0; };
+  const announce = (a) => { announcer.textContent = `Red flag: ${a.subject_name}, ${a.category}, camera ${a.camera}`; };
+  const addNew = (a) => {
+    list.prepend(alertCard(a, true));
+    announce(a);
+    while (list.children.length > LIVE_CAP) { list.lastElementChild.remove(); older.hidden = false; }  // off the page, not the record
+  };
   const data = await api("/api/alerts?limit=50");
   for (const a of data.alerts) list.append(alertCard(a, false));
-  document.getElementById("empty").hidden = data.alerts.length > 0;
+  older.hidden = !data.next;
+  showEmpty();
   setWaiting(data.open);
+  older.addEventListener("click", async () => {  // the next page after the oldest card shown
+    const mark = list.lastElementChild ? list.lastElementChild.dataset.pageMark : "";
+    const page = await api("/api/alerts?limit=50" + (mark ? "&after=" + encodeURIComponent(mark) : ""));
+    for (const a of page.alerts) if (!list.querySelector(`[data-alert-id="${a.id}"]`)) list.append(alertCard(a, false));
+    older.hidden = !page.next;
+  });
   // Red flags raised while the socket was down are fetched on every reconnect; reconnects back off.
   let attempts = 0, opened = false;
   const catchUp = async () => {
     const missed = await api("/api/alerts?limit=50");
     let added = false;
     for (const a of [...missed.alerts].reverse()) {
-      if (!list.querySelector(`[data-alert-id="${a.id}"]`)) { list.prepend(alertCard(a, true)); added = true; }
+      if (!list.querySelector(`[data-alert-id="${a.id}"]`)) { addNew(a); added = true; }
     }
-    document.getElementById("empty").hidden = list.children.length > 0;
+    showEmpty();
     setWaiting(missed.open);
     if (added) beep();
   };
@@ -118,8 +154,8 @@ async function initLive() {
       const event = JSON.parse(message.data);
       if (event.open !== undefined) setWaiting(event.open);
       if (event.type === "alert") {
-        document.getElementById("empty").hidden = true;
-        list.prepend(alertCard(event.alert, true));
+        addNew(event.alert);
+        showEmpty();
         beep();
       } else if (event.type === "alert-updated") {
         const old = list.querySelector(`[data-alert-id="${event.alert.id}"]`);

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from tests.conftest import fresh_postgres
 from tests.helpers.scaleout import (
+    METRICS_TOKEN,
     REDIS_URL,
     Deployment,
     LiveClient,
@@ -166,7 +167,7 @@ def test_failover_redis_restart_everything_reconnects_and_no_alert_is_lost(deplo
         stream = redis_client.Redis.from_url(redis.url, decode_responses=True).xrange("vigil:alerts")
         announced = {json_id for _id, fields in stream for json_id in [fields["event"]]}
         assert sum('"alert-raised"' in e for e in announced) >= 4
-        metrics = httpx.get(server + "/metrics", timeout=5).text
+        metrics = httpx.get(server + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5).text
         assert "vigil_bus_connected 1" in metrics
         assert "vigil_bus_reconnects_total 0" not in metrics
         client.close()

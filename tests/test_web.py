@@ -255,6 +255,38 @@ def test_the_alert_list_pages_newest_first_and_pages_stay_put(client: TestClient
         assert client.get("/api/alerts", params={"after": bad}, headers=op).status_code == 422, bad
 
 
+def test_the_control_room_adds_network_cameras_only(client: TestClient, ctx: WebContext, tmp_path: Path) -> None:
+    admin = bearer(client, "admin")
+    place = {"latitude": 51.5, "longitude": -0.12}
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"")
+    refused = [
+        str(clip),
+        f"file://{clip}",
+        "webcam:0",
+        "/dev/video0",
+        "rtsp://127.0.0.1:8554/cam",
+        "rtsp://localhost/cam",
+        "http://cam.localhost/mjpeg",
+        "http://169.254.169.254/latest/meta-data",  # the cloud metadata service
+        "rtsp://[::1]/cam",
+        "rtsp://[::ffff:127.0.0.1]/cam",
+        "rtsp://0.0.0.0/cam",
+    ]
+    for i, url in enumerate(refused):
+        response = client.post("/api/cameras", json={"name": f"c{i}", "url": url, **place}, headers=admin)
+        assert response.status_code == 422, (url, response.text)
+    assert client.get("/api/cameras", headers=admin).json() == []  # nothing changed
+    for i, url in enumerate(["rtsp://10.0.0.9/s", "rtsp://192.168.1.20:554/live", "http://172.16.4.2/mjpeg"]):
+        assert (
+            client.post("/api/cameras", json={"name": f"ok{i}", "url": url, **place}, headers=admin).status_code == 201
+        )
+    ctx.settings = ctx.settings.model_copy(update={"web_cameras_local": True})  # demos and tests
+    assert (
+        client.post("/api/cameras", json={"name": "clip", "url": str(clip), **place}, headers=admin).status_code == 201
+    )
+
+
 def test_media_is_served_to_allowed_roles_only_and_audited(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]
     assert ctx.watchlist is not None
     subject = ctx.watchlist.enroll(
@@ -301,7 +333,12 @@ def test_metrics_hold_counts_only(client: TestClient, ctx: WebContext, astronaut
         live_fields("Eileen Collins", "missing-person"), [("c.jpg", jpeg(astronaut))]
     ).subject_id
     _raise(ctx, subject)
-    text = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers=bearer(client, "operator")).status_code == 403
+    assert client.get("/metrics", headers={"Authorization": "Bearer guess-the-scraper-token"}).status_code == 401
+    ctx.settings = ctx.settings.model_copy(update={"metrics_token": "scraper-token-0123456789"})
+    assert client.get("/metrics", headers={"Authorization": "Bearer scraper-token-0123456789"}).status_code == 200
+    text = client.get("/metrics", headers=bearer(client, "auditor")).text
     assert "vigil_alerts_raised_total 1" in text and "vigil_alerts_open 1" in text
     assert "vigil_alert_latency_ms_count 1" in text
     assert "Eileen" not in text and subject not in text

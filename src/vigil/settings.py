@@ -123,6 +123,19 @@ class VigilSettings(BaseSettings):
         "and web servers push them to browsers through it. Unset: everything in one process.",
         json_schema_extra={"shown_default": "unset (embedded)", "secret": True},
     )
+    metrics_token: str | None = Field(
+        default=None,
+        min_length=16,
+        description="The bearer token a Prometheus scraper sends to /metrics. Without it only a signed-in "
+        "admin or auditor can read /metrics.",
+        json_schema_extra={"shown_default": "unset (admins and auditors only)", "secret": True},
+    )
+    web_cameras_local: bool = Field(
+        default=False,
+        description="Let the control room register camera sources on the server itself: files, webcams, "
+        "loopback and link-local addresses (demos and tests). Off, the web takes network cameras only; "
+        "`vigil camera add` on the server takes any source.",
+    )
     watchlist_poll_s: float = Field(
         default=1.0,
         gt=0.0,

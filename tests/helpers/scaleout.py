@@ -19,6 +19,7 @@ import httpx
 from tests.conftest import _postgres_reachable
 from tests.helpers.streaming import free_port
 
+METRICS_TOKEN = "failover-test-scraper-token"  # what Prometheus would send to /metrics
 REDIS_URL = os.environ.get("VIGIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 VIGIL = [sys.executable, "-m", "vigil.cli.main"]
 
@@ -88,6 +89,7 @@ class Deployment:
             VIGIL_DATABASE_URL=self.database_url,
             VIGIL_REDIS_URL=self.redis_url,
             VIGIL_MEDIA_STORE="database",
+            VIGIL_METRICS_TOKEN=METRICS_TOKEN,
             PYTHONUNBUFFERED="1",
             **extra,
         )

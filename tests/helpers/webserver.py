@@ -41,7 +41,8 @@ class RunningServer:
 
 
 def start_server(tmp_path: Path, settings: VigilSettings, engine: object) -> RunningServer:
-    run_settings = live_settings(tmp_path, settings)
+    # the browser tests register clip files as cameras through the Cameras page
+    run_settings = live_settings(tmp_path, settings).model_copy(update={"web_cameras_local": True})
     watchlist = live_service(run_settings, engine)
     ctx = WebContext.build(run_settings, watchlist.db)
     ctx.watchlist = watchlist

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -65,6 +69,54 @@ def check_camera(name: str, url: str, latitude: float, longitude: float, analysi
     if not (math.isfinite(analysis_fps) and 0 < analysis_fps <= MAX_ANALYSIS_FPS):
         raise CameraError("camera-rate", f"analysis rate {analysis_fps} must be above 0 and at most {MAX_ANALYSIS_FPS}")
     return spec
+
+
+def check_network_source(
+    url: str,
+    *,
+    allow_local: bool,
+    resolve: Callable[[str], list[str]] | None = None,
+) -> None:
+    """A source someone asks for over the network (the control room) must be a network camera: never a
+    file or a device on the server, and not the server's own loopback, link-local or unspecified
+    addresses (the cloud metadata service, a database port) unless ``allow_local`` (demos and tests).
+    Private ranges (10/8, 192.168/16 …) are where cameras live and are allowed. Names are resolved now;
+    a name that does not resolve here is taken (the camera may be reachable only from the workers)."""
+    try:
+        spec = parse_source(url)
+    except SourceError as exc:
+        raise CameraError("camera-url", str(exc)) from None
+    if allow_local:
+        return
+    if spec.kind not in ("rtsp", "http"):
+        raise CameraError(
+            "camera-local",
+            f"a {spec.kind} source is on the server itself: add it with `vigil camera add` on the server",
+        )
+    host = (urlsplit(spec.url).hostname or "").rstrip(".").lower()
+    named_local = host == "localhost" or host.endswith(".localhost")
+    addresses = ["127.0.0.1"] if named_local else (resolve or _resolve)(host)
+    for text in addresses:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if address.is_loopback or address.is_link_local or address.is_unspecified:
+            raise CameraError(
+                "camera-local",
+                f"{host} is this server's own loopback or link-local address ({address}): not a camera",
+            )
+
+
+def _resolve(host: str) -> list[str]:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return [host.strip("[]")]
+    except ValueError:
+        pass
+    try:
+        return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
+    except OSError:
+        return []
 
 
 def _view(camera: Camera) -> CameraView:

@@ -4,18 +4,20 @@ default the cameras' pipeline in the same process."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil import __version__
 from vigil.domain.alerts import AlertListener, TrackMatch, announcer
+from vigil.domain.vocabulary import Role
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
 from vigil.web.pages import router as pages_router
 from vigil.web.routers import (
@@ -32,7 +34,7 @@ from vigil.web.routers import (
     watchlist,
 )
 from vigil.web.routers.cameras import camera_list
-from vigil.web.security import context
+from vigil.web.security import context, optional_principal
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +191,17 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
 
     @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
-    def metrics(c: WebContext = Depends(context)) -> str:
+    def metrics(request: Request, c: WebContext = Depends(context)) -> str:
+        """Counts only, for a scraper holding ``metrics_token`` or a signed-in admin or auditor."""
+        header = request.headers.get("authorization", "")
+        token = c.settings.metrics_token
+        scraper = token is not None and hmac.compare_digest(header.encode(), f"Bearer {token}".encode())
+        if not scraper:
+            who = optional_principal(request, c)
+            if who is None:
+                raise HTTPException(401, "a metrics token or an admin's or auditor's login is needed")
+            if who.role not in (Role.ADMIN, Role.AUDITOR):
+                raise HTTPException(403, f"the {who.role} role may not read /metrics")
         cams: list[tuple[str, str, int, int, int]] = []
         states = None
         if c.fleet.embedded:

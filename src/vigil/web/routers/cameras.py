@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from vigil.domain.authorisations import coverage_at
-from vigil.domain.cameras import CameraError
+from vigil.domain.cameras import CameraError, check_network_source
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
 from vigil.errors import VigilError
@@ -54,6 +54,7 @@ def list_cameras(_: Viewer, ctx: Ctx) -> list[CameraOut]:
 @router.post("", response_model=CameraOut, status_code=201)
 def add_camera(body: CameraCreate, request: Request, who: Admin, ctx: Ctx) -> CameraOut:
     try:
+        check_network_source(body.url, allow_local=ctx.settings.web_cameras_local)
         view = ctx.cameras.add(
             body.name,
             body.url,

@@ -576,6 +576,15 @@ def test_pages_and_api_carry_security_headers_and_the_cookie_is_secure_off_loopb
         assert "; secure" in login.headers["set-cookie"].lower()
         assert client.get("/login").headers["strict-transport-security"].startswith("max-age=")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    with TestClient(create_app(ctx)) as client:  # the API docs page: every file from this server
+        docs = client.get("/docs")
+        assert docs.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in docs.text
+        assert "http://" not in docs.text and "https://" not in docs.text and "cdn" not in docs.text
+        policy = docs.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "http" not in policy
+        for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
+            assert client.get(asset).status_code == 200, asset
+        assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not offered
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and not is_loopback("vigil.example")
 
 

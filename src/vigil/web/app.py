@@ -11,9 +11,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from vigil import __version__
 from vigil.domain.alerts import AlertListener, TrackMatch, announcer
@@ -42,6 +44,11 @@ log = logging.getLogger(__name__)
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
+# The API docs page: Swagger UI from this server's own files; its start-up script is inline.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 )
 
 
@@ -154,7 +161,7 @@ def create_app(ctx: WebContext) -> FastAPI:
                 await asyncio.to_thread(ctx.watchlist.replica.close)
             await asyncio.to_thread(ctx.bus.close)
 
-    app = FastAPI(title="Vigil control room", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Vigil control room", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     app.add_middleware(
         BodyLimit, max_bytes=MAX_BODY_BYTES, upload_bytes=MAX_UPLOAD_BODY_BYTES, upload_paths=UPLOAD_PATHS
@@ -167,8 +174,8 @@ def create_app(ctx: WebContext) -> FastAPI:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
-        if not request.url.path.startswith(("/docs", "/redoc")):  # the API docs page loads Swagger UI
-            headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        docs = request.url.path == "/docs" or request.url.path.startswith("/docs/")
+        headers.setdefault("Content-Security-Policy", DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY)
         if request.url.scheme == "https":
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
@@ -189,6 +196,18 @@ def create_app(ctx: WebContext) -> FastAPI:
         app.include_router(module.router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        """The API reference (Swagger UI), every file from this server."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Vigil control room API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
 
     @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
     def metrics(request: Request, c: WebContext = Depends(context)) -> str:

@@ -287,6 +287,33 @@ def test_the_control_room_adds_network_cameras_only(client: TestClient, ctx: Web
     )
 
 
+def test_refused_requests_are_audited_at_a_bounded_rate(client: TestClient, ctx: WebContext) -> None:
+    """Issue 14, item 12: 401s and 403s leave a trace, and a flood of them does not flood the log."""
+    from vigil.domain.audit import RefusalRecorder
+
+    assert client.get("/api/subjects").status_code == 401
+    assert client.get("/api/audit", headers=bearer(client, "operator")).status_code == 403
+    assert client.get("/api/alerts", headers={"Authorization": "Bearer forged"}).status_code == 401
+    refused = [e for e in ctx.audit.entries(action="access-refused")][::-1]
+    assert [(e.actor, e.details["status"], e.details["path"]) for e in refused] == [
+        ("anonymous", 401, "/api/subjects"),
+        ("operator", 403, "/api/audit"),
+        ("anonymous", 401, "/api/alerts"),
+    ]
+    assert refused[1].source == "testclient" and "operator role" in refused[1].details["reason"]
+
+    now = [0.0]
+    recorder = RefusalRecorder(ctx.audit, per_minute=5, clock=lambda: now[0])
+    written = [recorder.refused("", 401, "GET", "/api/subjects", "10.0.0.66", "log in first") for _ in range(40)]
+    assert written.count(True) == 5  # the rest counted, not written
+    assert recorder.refused("", 401, "GET", "/api/subjects", "10.0.0.99", "log in first")  # another source
+    now[0] = 61.0
+    assert recorder.refused("", 401, "GET", "/api/subjects", "10.0.0.66", "log in first")
+    (latest,) = ctx.audit.entries(limit=1, action="access-refused")
+    assert latest.source == "10.0.0.66" and latest.details["held_back_before"] == 35
+    assert ctx.audit.verify().ok
+
+
 def test_media_is_served_to_allowed_roles_only_and_audited(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]
     assert ctx.watchlist is not None
     subject = ctx.watchlist.enroll(

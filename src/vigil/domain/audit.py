@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -203,6 +204,39 @@ class AuditLog:
                 return Verification(False, count, prev, event_id, "its content does not match its hash")
             prev, expected_id = stored_hash, expected_id + 1
         return Verification(True, count, prev)
+
+
+class RefusalRecorder:
+    """Audits refused requests (401/403: a missing or wrong credential, a role that may not, a bad CSRF
+    token) without letting a flood of them flood the log: at most ``per_minute`` entries per source
+    address a minute; what is held back is counted and written with that source's next entry."""
+
+    def __init__(self, audit: AuditLog, *, per_minute: int = 10, clock: Any = None) -> None:
+        self.audit = audit
+        self.per_minute = per_minute
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[float, int, int]] = {}  # source -> (window start, written, held back)
+
+    def refused(self, actor: str, status: int, method: str, path: str, source: str, reason: str) -> bool:
+        """Record one refusal; False if it was only counted (over the rate)."""
+        now = self._clock()
+        with self._lock:
+            start, written, held = self._windows.get(source, (now, 0, 0))
+            if now - start >= 60.0:
+                start, written = now, 0
+            if written >= self.per_minute:
+                self._windows[source] = (start, written, held + 1)
+                return False
+            self._windows[source] = (start, written + 1, 0)
+            if len(self._windows) > 10_000:  # forget quiet sources
+                for key in [k for k, (t, _, h) in self._windows.items() if now - t >= 60.0 and h == 0]:
+                    del self._windows[key]
+        details: dict[str, Any] = {"status": status, "method": method, "path": path[:200], "reason": reason[:200]}
+        if held:
+            details["held_back_before"] = held  # refusals from this source not written one by one
+        self.audit.record(actor or "anonymous", "access-refused", object_type="request", source=source, details=details)
+        return True
 
 
 def _text(value: Any, name: str) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from vigil.bus import Bus, LocalBus, open_bus
 from vigil.domain.adjudication import AlertService
-from vigil.domain.audit import AuditLog
+from vigil.domain.audit import AuditLog, RefusalRecorder
 from vigil.domain.authorisations import AuthorisationService
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.fleet import CameraFleet, LeasedFleet
@@ -67,10 +67,12 @@ class WebContext:
     bus: Bus = field(default_factory=LocalBus)
     feed: AlertFeed = field(init=False)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    refusals: RefusalRecorder = field(init=False)  # 401/403s into the audit log, rate-limited per source
     secure_cookies: bool = False
 
     def __post_init__(self) -> None:
         self.feed = AlertFeed(self.alerts, self.hub, self.metrics, self.bus)
+        self.refusals = RefusalRecorder(self.audit)
         self.fleet = LeasedFleet(self.db)
 
     @classmethod

@@ -10,7 +10,8 @@ from fastapi.templating import Jinja2Templates
 
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
-from vigil.web.security import optional_principal
+from vigil.web.security import client_address, optional_principal
+from vigil.web.security import context as web_context
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 router = APIRouter(include_in_schema=False)
@@ -46,6 +47,10 @@ def _render(
     if principal is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if principal.role not in roles:
+        reason = f"the page is not for the {principal.role} role"
+        web_context(request).refusals.refused(
+            principal.username, 403, "GET", request.url.path, client_address(request), reason
+        )
         return templates.TemplateResponse(
             request,
             "forbidden.html",

@@ -32,12 +32,19 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def refuse(request: Request, ctx: WebContext, code: int, reason: str, actor: str = "") -> HTTPException:
+    """The 401/403 to raise, audited first (rate-limited per source: RefusalRecorder)."""
+    ctx.refusals.refused(actor, code, request.method, request.url.path, client_address(request), reason)
+    headers = {"WWW-Authenticate": "Bearer"} if code == status.HTTP_401_UNAUTHORIZED else None
+    return HTTPException(code, reason, headers=headers)
+
+
 def optional_principal(request: Request, ctx: WebContext = Depends(context)) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         resolved = ctx.users.resolve(header[7:].strip(), "api")
         if resolved is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token")
+            raise refuse(request, ctx, status.HTTP_401_UNAUTHORIZED, "invalid or expired token")
         return resolved[0]
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -47,18 +54,23 @@ def optional_principal(request: Request, ctx: WebContext = Depends(context)) -> 
         return None
     principal, csrf = resolved
     if request.method not in SAFE_METHODS and request.headers.get("x-csrf-token") != csrf:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+        raise refuse(request, ctx, status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token", principal.username)
     return principal
 
 
 def require(*roles: str) -> Callable[..., Principal]:
     allowed = set(roles)
 
-    def check(principal: Principal | None = Depends(optional_principal)) -> Principal:
+    def check(
+        request: Request,
+        principal: Principal | None = Depends(optional_principal),
+        ctx: WebContext = Depends(context),
+    ) -> Principal:
         if principal is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first", headers={"WWW-Authenticate": "Bearer"})
+            raise refuse(request, ctx, status.HTTP_401_UNAUTHORIZED, "log in first")
         if principal.role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {principal.role} role may not do this")
+            reason = f"the {principal.role} role may not do this"
+            raise refuse(request, ctx, status.HTTP_403_FORBIDDEN, reason, principal.username)
         return principal
 
     check.allowed_roles = tuple(sorted(allowed))  # type: ignore[attr-defined]

@@ -168,7 +168,11 @@ async def live(websocket: WebSocket) -> None:
     resolved = (redeemed[0], "") if redeemed else (None if ticket else ctx.users.resolve(cookie, "session"))
     await websocket.accept()  # then closed with a code the page can read: 4401 log in again, 4403 not allowed
     if resolved is None or resolved[0].role not in LIVE:
-        await websocket.close(code=4401 if resolved is None else 4403)
+        who, code = ("", 4401) if resolved is None else (resolved[0].username, 4403)
+        source = websocket.client.host if websocket.client else "unknown"
+        reason = "no valid ticket or session" if resolved is None else "this role does not see live alerts"
+        await asyncio.to_thread(ctx.refusals.refused, who, code, "WS", websocket.url.path, source, reason)
+        await websocket.close(code=code)
         return
     queue = ctx.hub.subscribe()
     checked = time.monotonic()

@@ -4,10 +4,12 @@ non-zero naming the entry."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -233,3 +235,97 @@ def test_the_database_file_is_the_owners_only(tmp_path: Path) -> None:
     other = open_database(VigilSettings(data_dir=tmp_path), url=f"sqlite:///{tmp_path / 'old.db'}")
     assert stat.S_IMODE(os.stat(tmp_path / "old.db").st_mode) == 0o600
     other.dispose()
+
+
+# ---------------------------------------------------------------- anchors (issue 14, item 12)
+def _cut_newest(path: Path, count: int) -> None:
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM audit_events WHERE id > (SELECT max(id) FROM audit_events) - ?", (count,))
+    con.commit()
+    con.close()
+
+
+def test_an_anchor_on_another_volume_shows_that_the_newest_entries_were_cut_off(tmp_path: Path) -> None:
+    settings = VigilSettings(data_dir=tmp_path / "data")
+    db = open_database(settings)
+    log = AuditLog(db, key_file=settings.resolved_audit_key_file)
+    _fill(log, 8, random.Random(5))
+    anchors = tmp_path / "elsewhere" / "anchors.jsonl"  # another volume, in real life
+    made = vigil("audit", "anchor", "--to", str(anchors), data_dir=settings.data_dir)
+    assert made.returncode == 0 and "anchored 8 entries" in made.stdout, made.stderr
+    assert (anchors.stat().st_mode & 0o777) == 0o600
+    _fill(log, 2, random.Random(6))  # the log goes on after the anchor: fine
+    ok = vigil("audit", "verify", "--anchor", str(anchors), data_dir=settings.data_dir)
+    assert ok.returncode == 0 and "intact: 10 entries" in ok.stdout and "saw 8 entries" in ok.stdout
+    db.dispose()
+
+    _cut_newest(settings.data_dir / "vigil.db", 3)  # someone with the database hides their last actions
+    plain = vigil("audit", "verify", data_dir=settings.data_dir)
+    assert plain.returncode == 0  # the chain alone cannot tell
+    anchored = vigil("audit", "verify", "--anchor", str(anchors), data_dir=settings.data_dir)
+    assert anchored.returncode == 1 and "cut off" in anchored.stderr and "saw 8 entries" in anchored.stderr
+
+    forged = tmp_path / "forged.jsonl"
+    line = json.loads(anchors.read_text().splitlines()[-1])
+    forged.write_text(json.dumps({**line, "entries": 7}) + "\n")
+    refused = vigil("audit", "verify", "--anchor", str(forged), data_dir=settings.data_dir)
+    assert refused.returncode == 1 and "not a genuine anchor" in refused.stderr
+
+
+def test_anchors_go_to_a_url_and_are_checked_from_it(tmp_path: Path) -> None:
+    """A real HTTP receiver stands in for the force's write-once store: POSTed lines, GET the last."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from vigil.domain.audit_anchor import last_anchor, make_anchor, publish, verify_against
+
+    received: list[str] = []
+
+    class Store(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            self.send_response(201)
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            body = (received[-1] + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Store)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/anchors"
+    try:
+        db = open_database(VigilSettings(data_dir=tmp_path), url=f"sqlite:///{tmp_path / 'v.db'}")
+        log = AuditLog(db, KEY)
+        _fill(log, 4, random.Random(7))
+        publish(make_anchor(log), url)
+        assert len(received) == 1 and json.loads(received[0])["entries"] == 4
+        assert verify_against(log, last_anchor(url)).ok
+        _cut_newest(tmp_path / "v.db", 1)
+        result = verify_against(log, last_anchor(url))
+        assert not result.ok and result.first_bad == 4
+        db.dispose()
+    finally:
+        server.shutdown()
+
+
+def test_the_server_anchors_at_start_when_told_where(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from vigil.web.app import create_app
+    from vigil.web.context import WebContext
+
+    anchors = tmp_path / "anchors.jsonl"
+    run = settings.model_copy(update={"data_dir": tmp_path / "data", "audit_anchor": str(anchors)})
+    ctx = WebContext.build(run, open_database(run))
+    ctx.audit.record("cli", "settings-changed")
+    with TestClient(create_app(ctx)):
+        deadline = time.monotonic() + 10
+        while not anchors.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert json.loads(anchors.read_text().splitlines()[0])["entries"] >= 1

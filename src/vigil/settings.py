@@ -81,6 +81,17 @@ class VigilSettings(BaseSettings):
         "database server. Defaults to <data_dir>/audit.key.",
         json_schema_extra={"shown_default": "`<data-dir>/audit.key`"},
     )
+    audit_anchor: str | None = Field(
+        default=None,
+        description="Where the audit log's signed head is published (an anchor line appended to a file on "
+        "another volume or host, or POSTed to an http(s) URL): `vigil serve` does it every "
+        "audit_anchor_every_s, `vigil audit anchor` on demand, and `vigil audit verify` checks against the "
+        "last one, so cutting off the newest entries is detected.",
+        json_schema_extra={"shown_default": "unset (no anchoring)"},
+    )
+    audit_anchor_every_s: float = Field(
+        default=3600.0, ge=10.0, le=86_400.0, description="How often `vigil serve` publishes an audit anchor."
+    )
     retention_rejected_hours: float = Field(
         default=24.0,
         ge=0.0,

@@ -6,7 +6,7 @@ details, previous entry's hash])``. Editing an entry changes its hash; deleting 
 inserting or reordering breaks the numbering or the links. The key lives in a file outside the
 database (``<data-dir>/audit.key`` unless ``VIGIL_AUDIT_KEY_FILE`` says otherwise), so someone who can
 write to the database cannot recompute the chain. What a chain alone cannot show is the loss of its
-newest entries: ``vigil audit verify`` prints the head (count and last hash) for keeping elsewhere.
+newest entries: anchors (``vigil.domain.audit_anchor``: the signed head, published elsewhere) do.
 """
 
 from __future__ import annotations
@@ -164,6 +164,12 @@ class AuditLog:
                 AuditEntry(e.id, e.at, e.actor, e.action, e.object_type, e.object_id, e.source, dict(e.details))
                 for e in session.scalars(query)
             ]
+
+    def hash_of(self, entry_id: int) -> str | None:
+        """The stored hash of entry ``entry_id`` (None if there is no such entry)."""
+        with self.db.session() as session:
+            value = session.execute(text("SELECT hash FROM audit_events WHERE id = :id"), {"id": entry_id}).scalar()
+        return value if isinstance(value, str) else None
 
     def _stored_rows(self) -> Iterator[tuple[Any, ...]]:
         """Every entry as stored, column by column, without the ORM's parsing (an edited value that no

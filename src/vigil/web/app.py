@@ -86,6 +86,22 @@ async def _retention(ctx: WebContext, every_s: float = 3600.0) -> None:
         await asyncio.sleep(every_s)
 
 
+async def _anchor(ctx: WebContext) -> None:
+    """Publish the audit log's signed head where the settings say, at start and then periodically."""
+    from vigil.domain.audit_anchor import make_anchor, publish
+
+    target = ctx.settings.audit_anchor
+    assert target is not None
+    while True:
+        try:
+            made = await asyncio.to_thread(make_anchor, ctx.audit)
+            await asyncio.to_thread(publish, made, target)
+            log.info("audit anchored: %d entries", made.entries)
+        except Exception:
+            log.exception("audit anchoring failed")
+        await asyncio.sleep(ctx.settings.audit_anchor_every_s)
+
+
 MAX_BODY_BYTES = 1_000_000  # any JSON the API takes is far smaller
 MAX_UPLOAD_BODY_BYTES = MAX_UPLOAD_BYTES + 1_000_000  # an enrollment: the largest photo plus its form fields
 UPLOAD_PATHS = ("/api/subjects",)
@@ -149,6 +165,8 @@ def create_app(ctx: WebContext) -> FastAPI:
             ctx.watchlist.replica.follow()
         ctx.fleet.start()
         tasks = [asyncio.create_task(_retention(ctx))]
+        if ctx.settings.audit_anchor:
+            tasks.append(asyncio.create_task(_anchor(ctx)))
         if not ctx.fleet.embedded:  # alerts come from workers: catch up on any announcement lost
             tasks.append(asyncio.create_task(_catch_up(ctx)))
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -134,6 +135,13 @@ class VigilSettings(BaseSettings):
         "and web servers push them to browsers through it. Unset: everything in one process.",
         json_schema_extra={"shown_default": "unset (embedded)", "secret": True},
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or ranges (CIDR) of the reverse proxies in front of the "
+        "control room. Only a request from one of them has its X-Forwarded-For (client address) and "
+        "X-Forwarded-Proto believed; from anyone else they are ignored. Empty: believed from no one.",
+        json_schema_extra={"shown_default": "empty (no proxy trusted)"},
+    )
     metrics_token: str | None = Field(
         default=None,
         min_length=16,
@@ -168,6 +176,20 @@ class VigilSettings(BaseSettings):
     worker_max_cameras: int = Field(
         default=64, ge=1, le=10_000, description="Scale-out: the most cameras one worker process runs."
     )
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False) for part in self.trusted_proxies.split(",") if part.strip()
+        )
+
+    @model_validator(mode="after")
+    def _proxies_parse(self) -> VigilSettings:
+        try:
+            self.trusted_proxy_networks  # noqa: B018
+        except ValueError as exc:
+            raise ValueError(f"trusted_proxies: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _heartbeat_within_lease(self) -> VigilSettings:

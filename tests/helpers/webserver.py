@@ -19,7 +19,7 @@ from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.watchlist import WatchlistService
 from vigil.pipeline.runtime import LiveRunner, StreamPolicy
 from vigil.settings import VigilSettings
-from vigil.web.app import alert_listener, create_app
+from vigil.web.app import alert_listener, create_app, server_config
 from vigil.web.context import WebContext
 
 PASSWORD = "correct horse battery"
@@ -56,7 +56,7 @@ def start_server(tmp_path: Path, settings: VigilSettings, engine: object) -> Run
     )
     ctx.fleet = EmbeddedFleet(runner, ctx.cameras)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(create_app(ctx), "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -38,7 +38,8 @@ def demo(
     import uvicorn
 
     from vigil.services import open_control_room
+    from vigil.web.app import server_config
 
     app = open_control_room(settings, watchlist=watchlist, host=host)
     typer.echo(f"\nVigil control room: http://{host}:{port}/  (log in as operator to see red flags; Ctrl-C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(server_config(app, host, port)).run()

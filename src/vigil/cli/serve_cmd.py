@@ -28,6 +28,7 @@ def serve(
 
     from vigil.errors import ConfigurationError
     from vigil.services import open_control_room
+    from vigil.web.app import server_config
 
     settings = settings_from(ctx)
     if cameras and settings.redis_url:
@@ -37,4 +38,4 @@ def serve(
     run_cameras = cameras if cameras is not None else not settings.redis_url
     app = open_control_room(settings, run_cameras=run_cameras, host=host)
     typer.echo(f"Vigil control room: http://{host}:{port}/", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+    uvicorn.Server(server_config(app, host, port)).run()

@@ -1,9 +1,10 @@
 """Local users: argon2id passwords, roles, lockout after repeated failures, sessions and API tokens.
 
 Secrets (passwords, session and API tokens) are never stored: passwords as argon2id hashes, tokens as
-their SHA-256. A login that fails ``MAX_FAILURES`` times in a row locks the account for
-``LOCKOUT``; the same message answers an unknown user, a wrong password and a locked account, so the
-response says nothing about which usernames exist.
+their SHA-256. A login that fails ``MAX_FAILURES`` times in a row from one client address locks that address out of
+the account for ``LOCKOUT`` (and ``ACCOUNT_CEILING`` failures from everywhere lock the account); the
+same message, after the same work, answers an unknown user, a wrong password, an inactive and a locked
+account, so the response says nothing about which usernames exist.
 """
 
 from __future__ import annotations
@@ -24,17 +25,19 @@ from vigil.clock import Clock, system_clock
 from vigil.domain.vocabulary import Role
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
-from vigil.store.models import AuthToken, User
+from vigil.store.models import AuthToken, LoginFailure, User
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 MIN_PASSWORD = 12
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # in a row, from one address: that address is locked out of the account
 LOCKOUT = timedelta(minutes=15)
+ACCOUNT_CEILING = 50  # failures from all addresses within LOCKOUT: the account is locked for everyone
 SESSION_LIFETIME = timedelta(hours=12)
 API_TOKEN_LIFETIME = timedelta(days=90)
 TICKET_LIFETIME = timedelta(seconds=30)  # a live-socket ticket: used once, within this
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))  # checked when there is no usable account: same cost
 
 
 class UserError(RuleError):
@@ -125,8 +128,7 @@ class UserService:
             if user is None:
                 raise UserError("user-unknown", f"no user named {username!r}")
             user.password_hash = _hasher.hash(password)
-            user.failed_logins = 0
-            user.locked_until = None
+            session.execute(delete(LoginFailure).where(LoginFailure.username == user.username))  # unlocked
             session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
 
     def set_active(self, username: str, active: bool) -> None:
@@ -168,30 +170,59 @@ class UserService:
         )
 
     # ------------------------------------------------------------- login
-    def authenticate(self, username: str, password: str) -> Principal:
-        """Check a password; counts failures and locks the account after ``MAX_FAILURES``."""
+    def authenticate(self, username: str, password: str, *, source: str = "") -> Principal:
+        """Check a password from client address ``source``.
+
+        ``MAX_FAILURES`` wrong passwords in a row lock the account *for that address* for ``LOCKOUT``
+        (so one attacker cannot lock everyone out); ``ACCOUNT_CEILING`` failures from all addresses
+        within ``LOCKOUT`` lock it for every address (a distributed guess). Every answer — unknown
+        user, inactive or locked account, wrong password — costs one password check, so none is
+        quicker than another."""
         now = self.clock()
+        name = username.strip().lower()[:64]
+        source = source[:64]
         with self.db.session() as session:
-            user = session.scalar(select(User).where(User.username == username.strip().lower()))
-            if user is None:
-                _hasher.hash(password)  # spend the same time as a real check
-                raise LoginFailed("wrong username or password, or the account is locked")
-            if not user.active or (user.locked_until is not None and user.locked_until > now):
-                raise LoginFailed("wrong username or password, or the account is locked")
+            user = session.scalar(select(User).where(User.username == name))
+            pair = session.get(LoginFailure, (name, source)) if user is not None else None
+            locked = pair is not None and pair.locked_until is not None and pair.locked_until > now
+            usable = user is not None and user.active and not locked and not self._under_siege(session, name, now)
             try:
-                _hasher.verify(user.password_hash, password)
+                _hasher.verify(user.password_hash if usable and user is not None else _DUMMY_HASH, password)
+                right = usable
             except (VerificationError, InvalidHashError):
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILURES:
-                    user.locked_until = now + LOCKOUT
-                    user.failed_logins = 0
-                session.commit()
-                raise LoginFailed("wrong username or password, or the account is locked") from None
-            user.failed_logins = 0
-            user.locked_until = None
+                right = False
+            if not right:
+                if user is not None:
+                    self._count_failure(session, pair, name, source, now)
+                    session.commit()  # kept although the login fails (the session rolls back on raise)
+                raise LoginFailed("wrong username or password, or the account is locked")
+            assert user is not None
+            if pair is not None:
+                session.delete(pair)
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)
             return _principal(user)
+
+    @staticmethod
+    def _under_siege(session: Session, username: str, now: datetime) -> bool:
+        recent = session.scalar(
+            select(func.coalesce(func.sum(LoginFailure.failures), 0)).where(
+                LoginFailure.username == username, LoginFailure.last_at > now - LOCKOUT
+            )
+        )
+        return int(recent or 0) >= ACCOUNT_CEILING
+
+    @staticmethod
+    def _count_failure(session: Session, pair: LoginFailure | None, username: str, source: str, now: datetime) -> None:
+        if pair is None:
+            pair = LoginFailure(username=username, source=source, failures=0, last_at=now)
+            session.add(pair)
+        elif pair.locked_until is not None and pair.locked_until <= now:  # the lock ran out: count afresh
+            pair.failures, pair.locked_until = 0, None
+        pair.failures += 1
+        pair.last_at = now
+        if pair.failures >= MAX_FAILURES and pair.locked_until is None:
+            pair.locked_until = now + LOCKOUT
 
     def issue(self, principal: Principal, kind: str = "session", *, label: str = "") -> IssuedToken:
         lifetime = SESSION_LIFETIME if kind == "session" else API_TOKEN_LIFETIME

@@ -211,9 +211,21 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # vigil.domain.vocabulary.Role
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # unused since 0011: see LoginFailure
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # unused since 0011
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LoginFailure(Base):
+    """Consecutive failed logins to one account from one client address, and the lock they led to."""
+
+    __tablename__ = "login_failures"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class AuthToken(Base):

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import PlainTextResponse
@@ -36,7 +37,7 @@ from vigil.web.routers import (
     watchlist,
 )
 from vigil.web.routers.cameras import camera_list
-from vigil.web.security import context, optional_principal
+from vigil.web.security import client_scheme, context, optional_principal
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,15 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How the control room is served. uvicorn's own proxy-header handling is off (it believes
+    X-Forwarded-For from any loopback peer): Vigil decides whose forwarding headers count
+    (VIGIL_TRUSTED_PROXIES, ``web.security.client_address``)."""
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10, proxy_headers=False
+    )
+
+
 def create_app(ctx: WebContext) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -194,7 +204,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         headers.setdefault("X-Frame-Options", "DENY")
         docs = request.url.path == "/docs" or request.url.path.startswith("/docs/")
         headers.setdefault("Content-Security-Policy", DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY)
-        if request.url.scheme == "https":
+        if client_scheme(request) == "https":
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 

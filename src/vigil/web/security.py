@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, WebSocket, status
 
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
@@ -24,12 +25,56 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def context(request: Request) -> WebContext:
+    return context_of(request)
+
+
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def is_trusted_proxy(text: str, trusted: Networks) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
+def forwarded_client(peer: str, forwarded_for: str | None, trusted: Networks) -> str:
+    """The client's address: the peer's, unless the peer is a trusted proxy — then the nearest address
+    in X-Forwarded-For that is not a trusted proxy itself (read right to left: a client can write
+    anything at the left end, each proxy appends what it saw). Pure."""
+    if not trusted or not forwarded_for or not is_trusted_proxy(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_trusted_proxy(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage where an address belongs: believe nothing
+    return hops[0] if hops else peer
+
+
+def client_address(request: Request | WebSocket) -> str:
+    """Who is asking, as the audit log and the login throttle see it (VIGIL_TRUSTED_PROXIES)."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = context_of(request).settings.trusted_proxy_networks
+    return forwarded_client(peer, request.headers.get("x-forwarded-for"), trusted)
+
+
+def client_scheme(request: Request) -> str:
+    """http or https as the client used it: a trusted proxy's X-Forwarded-Proto, else the connection's."""
+    peer = request.client.host if request.client else ""
+    trusted = context_of(request).settings.trusted_proxy_networks
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    if proto in ("http", "https") and is_trusted_proxy(peer, trusted):
+        return proto
+    return request.url.scheme
+
+
+def context_of(request: Request | WebSocket) -> WebContext:
     ctx: WebContext = request.app.state.ctx
     return ctx
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def refuse(request: Request, ctx: WebContext, code: int, reason: str, actor: str = "") -> HTTPException:

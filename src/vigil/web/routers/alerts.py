@@ -169,7 +169,7 @@ async def live(websocket: WebSocket) -> None:
     await websocket.accept()  # then closed with a code the page can read: 4401 log in again, 4403 not allowed
     if resolved is None or resolved[0].role not in LIVE:
         who, code = ("", 4401) if resolved is None else (resolved[0].username, 4403)
-        source = websocket.client.host if websocket.client else "unknown"
+        source = client_address(websocket)
         reason = "no valid ticket or session" if resolved is None else "this role does not see live alerts"
         await asyncio.to_thread(ctx.refusals.refused, who, code, "WS", websocket.url.path, source, reason)
         await websocket.close(code=code)

@@ -29,7 +29,7 @@ def _login(ctx: WebContext, request: Request, username: str, password: str) -> P
         ctx.metrics.logins["throttled"] += 1
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins; wait a minute")
     try:
-        principal = ctx.users.authenticate(username, password)
+        principal = ctx.users.authenticate(username, password, source=client)
     except LoginFailed as exc:
         ctx.throttle.failed(client)
         ctx.metrics.logins["failed"] += 1

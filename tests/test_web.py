@@ -27,6 +27,8 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/users"): ("admin",),
     ("POST", "/api/users"): ("admin",),
     ("POST", "/api/users/{username}/deactivate"): ("admin",),
+    ("POST", "/api/users/{username}/role"): ("admin",),
+    ("POST", "/api/users/{username}/approve"): ("admin",),
     ("GET", "/api/cameras"): ("admin", "supervisor", "operator"),
     ("POST", "/api/cameras"): ("admin",),
     ("DELETE", "/api/cameras/{name}"): ("admin",),
@@ -135,6 +137,33 @@ def test_every_route_checks_its_role(client: TestClient) -> None:
             status = client.get(path, follow_redirects=False).status_code
             assert status == (200 if role in allowed else 403), (path, role, status)
     client.cookies.clear()
+
+
+def test_access_is_granted_by_two_admins(client: TestClient, ctx: WebContext) -> None:
+    """Issue 14, item 5: an admin could give anyone (a puppet account, themselves) watchlist access."""
+    ctx.users.add("admin2", PASSWORD, "admin")
+    admin, admin2 = bearer(client, "admin"), bearer(client, "admin2")
+    body = {"username": "mole", "password": PASSWORD, "role": "supervisor"}
+    proposed = client.post("/api/users", json=body, headers=admin)
+    assert proposed.status_code == 201 and proposed.json()["active"] is False
+    assert proposed.json()["pending_role"] == "supervisor" and proposed.json()["requested_by"] == "admin"
+    assert client.post("/api/auth/token", json={"username": "mole", "password": PASSWORD}).status_code == 401
+    itself = client.post("/api/users/mole/approve", headers=admin)
+    assert itself.status_code == 409  # not by the admin who asked
+    approved = client.post("/api/users/mole/approve", headers=admin2).json()
+    assert approved["active"] is True and approved["pending_role"] is None and approved["approved_by"] == "admin2"
+    mole = bearer(client, "mole")
+    assert client.get("/api/subjects/due", headers=mole).status_code == 200
+
+    operator = bearer(client, "operator")
+    asked = client.post("/api/users/operator/role", json={"role": "supervisor"}, headers=admin).json()
+    assert asked["role"] == "operator" and asked["pending_role"] == "supervisor"  # not yet
+    assert client.get("/api/auth/me", headers=operator).json()["user"]["role"] == "operator"
+    assert client.post("/api/users/operator/approve", headers=admin2).json()["role"] == "supervisor"
+    assert client.get("/api/auth/me", headers=operator).status_code == 401  # logs in again under the new role
+    assert client.post("/api/users/operator/approve", headers=admin2).status_code == 409  # nothing waits now
+    actions = [e.action for e in ctx.audit.entries(limit=50)]
+    assert {"user-proposed", "user-grant-approved", "user-role-requested"} <= set(actions)
 
 
 def test_cookie_sessions_need_the_csrf_token_for_changes(client: TestClient) -> None:

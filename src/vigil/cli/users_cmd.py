@@ -55,7 +55,13 @@ def add(
 def list_users(ctx: typer.Context) -> None:
     """Every user with their role."""
     for user in _service(ctx).all_users():
-        typer.echo(f"{user.username}  {user.role}  {user.display_name}")
+        state = "" if user.active else "  (inactive)"
+        pending = (
+            f"  (waiting for a second admin: {user.pending_role}, asked by {user.requested_by})"
+            if user.pending_role
+            else ""
+        )
+        typer.echo(f"{user.username}  {user.role}  {user.display_name}{state}{pending}")
 
 
 def _audited(ctx: typer.Context, action: str, username: str, **details: object) -> None:

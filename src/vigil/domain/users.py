@@ -59,6 +59,20 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class UserSummary:
+    """A user as admins list them, with any grant waiting for a second admin."""
+
+    user_id: str
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    pending_role: str | None = None
+    requested_by: str | None = None
+    approved_by: str | None = None
+
+
+@dataclass(frozen=True)
 class TokenInfo:
     """An API token as its owner may see it (never the secret)."""
 
@@ -84,13 +98,31 @@ def _principal(user: User) -> Principal:
     return Principal(user.id, user.username, user.display_name, user.role)
 
 
+def _summary(user: User) -> UserSummary:
+    return UserSummary(
+        user.id,
+        user.username,
+        user.display_name,
+        user.role,
+        bool(user.active),
+        user.pending_role,
+        user.requested_by,
+        user.approved_by,
+    )
+
+
 class UserService:
     def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
         self.db = db
         self.clock = clock
 
     # ------------------------------------------------------------- users
-    def add(self, username: str, password: str, role: str, *, display_name: str = "") -> Principal:
+    def add(
+        self, username: str, password: str, role: str, *, display_name: str = "", requested_by: str | None = None
+    ) -> Principal:
+        """Create a user. With ``requested_by`` (an admin in the control room) the user is created
+        inactive, waiting for a *different* admin's :meth:`approve`; without (the server's own
+        administrator at the command line, or set-up) it is active at once."""
         username = username.strip().lower()
         if not USERNAME.match(username):
             raise UserError("username", "2-64 lower-case letters, digits, '.', '_' or '-', starting alphanumeric")
@@ -105,8 +137,11 @@ class UserService:
             display_name=display_name.strip() or username,
             role=role,
             password_hash=_hasher.hash(password),
-            active=True,
+            active=requested_by is None,
             failed_logins=0,
+            pending_role=role if requested_by is not None else None,
+            requested_by=requested_by,
+            requested_at=self.clock() if requested_by is not None else None,
         )
         try:
             with self.db.session() as session:
@@ -116,9 +151,62 @@ class UserService:
         except IntegrityError:
             raise UserError("username-taken", f"a user named {username!r} exists already") from None
 
-    def all_users(self) -> list[Principal]:
+    def all_users(self) -> list[UserSummary]:
         with self.db.session() as session:
-            return [_principal(u) for u in session.scalars(select(User).order_by(User.username))]
+            return [_summary(u) for u in session.scalars(select(User).order_by(User.username))]
+
+    def summary(self, username: str) -> UserSummary:
+        with self.db.session() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserError("user-unknown", f"no user named {username!r}")
+            return _summary(user)
+
+    # ------------------------------------------------------------- grants (two admins)
+    def request_role(self, username: str, role: str, *, requested_by: str) -> UserSummary:
+        """Ask for a role change; it takes effect when a different admin approves it."""
+        if role not in tuple(Role):
+            raise UserError("role", f"{role!r} is not a role; use one of {', '.join(Role)}")
+        with self.db.session() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserError("user-unknown", f"no user named {username!r}")
+            if user.role == role and user.pending_role is None:
+                raise UserError("role-unchanged", f"{username} has the {role} role already")
+            user.pending_role, user.requested_by, user.requested_at = role, requested_by, self.clock()
+            session.flush()
+            return _summary(user)
+
+    def approve(self, username: str, *, approver: str) -> UserSummary:
+        """A second admin approves the grant waiting on ``username``: a new user becomes active, a role
+        change takes effect (the user's sessions and tokens end)."""
+        with self.db.session() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserError("user-unknown", f"no user named {username!r}")
+            if user.pending_role is None:
+                raise UserError("nothing-pending", f"no grant is waiting on {username}")
+            admin = session.scalar(select(User).where(User.username == approver))
+            if admin is None or not admin.active or admin.role != Role.ADMIN:
+                raise UserError("approver", f"{approver!r} is not an active admin")
+            if approver in (user.requested_by, user.username):
+                raise UserError(
+                    "two-admins", "a grant is approved by an admin other than the one who asked (and not by its user)"
+                )
+            new_user = user.approved_by is None and not user.active and user.role == user.pending_role
+            if (
+                user.role == Role.ADMIN
+                and user.pending_role != Role.ADMIN
+                and self._other_admins(session, user.id) == 0
+            ):
+                raise UserError("last-admin", f"{username} is the last active admin: make another admin first")
+            if user.role != user.pending_role:
+                session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+            user.role, user.pending_role, user.approved_by = user.pending_role, None, approver
+            if new_user:
+                user.active = True
+            session.flush()
+            return _summary(user)
 
     def set_password(self, username: str, password: str) -> None:
         if len(password) < MIN_PASSWORD:

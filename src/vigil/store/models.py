@@ -214,6 +214,11 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # unused since 0011: see LoginFailure
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # unused since 0011
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # a grant waiting for a second admin: the role asked for (a new user stays inactive until then)
+    pending_role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    requested_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # who approved the last grant
 
 
 class LoginFailure(Base):

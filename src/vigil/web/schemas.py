@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.domain.adjudication import AlertCase
 from vigil.domain.authorisations import AuthorisationView
-from vigil.domain.users import Principal
+from vigil.domain.users import Principal, UserSummary
 
 
 class Strict(BaseModel):
@@ -36,6 +36,28 @@ class UserOut(BaseModel):
         return cls(id=p.user_id, username=p.username, display_name=p.display_name, role=p.role)
 
 
+class UserAdminOut(UserOut):
+    """A user as admins see it: whether active, and a grant waiting for a second admin."""
+
+    active: bool
+    pending_role: str | None
+    requested_by: str | None
+    approved_by: str | None
+
+    @classmethod
+    def of_summary(cls, u: UserSummary) -> UserAdminOut:
+        return cls(
+            id=u.user_id,
+            username=u.username,
+            display_name=u.display_name,
+            role=u.role,
+            active=u.active,
+            pending_role=u.pending_role,
+            requested_by=u.requested_by,
+            approved_by=u.approved_by,
+        )
+
+
 class SessionOut(BaseModel):
     user: UserOut
     csrf_token: str
@@ -50,8 +72,12 @@ class TokenOut(BaseModel):
 class UserCreate(Strict):
     username: str = Field(max_length=64)
     password: str = Field(max_length=1024)
-    role: Literal["admin", "supervisor", "operator", "auditor"]
+    role: Literal["admin", "supervisor", "operator", "auditor", "authoriser"]
     display_name: str = Field(default="", max_length=200)
+
+
+class RoleChange(Strict):
+    role: Literal["admin", "supervisor", "operator", "auditor", "authoriser"]
 
 
 class CameraCreate(Strict):

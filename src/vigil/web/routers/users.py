@@ -1,36 +1,76 @@
-"""Users (admin only)."""
+"""Users (admin only). Access is granted by two admins: a user added here, or a role changed, waits
+(inactive, or on the old role) until a different admin approves it."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 
 from vigil.domain.users import UserError
-from vigil.web.schemas import UserCreate, UserOut
+from vigil.web.schemas import RoleChange, UserAdminOut, UserCreate
 from vigil.web.security import Admin, Ctx, client_address
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 
-@router.get("", response_model=list[UserOut])
-def list_users(_: Admin, ctx: Ctx) -> list[UserOut]:
-    return [UserOut.of(p) for p in ctx.users.all_users()]
+@router.get("", response_model=list[UserAdminOut])
+def list_users(_: Admin, ctx: Ctx) -> list[UserAdminOut]:
+    return [UserAdminOut.of_summary(u) for u in ctx.users.all_users()]
 
 
-@router.post("", response_model=UserOut, status_code=201)
-def add_user(body: UserCreate, request: Request, who: Admin, ctx: Ctx) -> UserOut:
+@router.post("", response_model=UserAdminOut, status_code=201)
+def add_user(body: UserCreate, request: Request, who: Admin, ctx: Ctx) -> UserAdminOut:
+    """Propose a user: created inactive, active once another admin approves."""
     try:
-        created = ctx.users.add(body.username, body.password, body.role, display_name=body.display_name)
+        created = ctx.users.add(
+            body.username, body.password, body.role, display_name=body.display_name, requested_by=who.username
+        )
     except UserError as exc:
         raise HTTPException(422, str(exc)) from None
     ctx.audit.record(
         who.username,
-        "user-added",
+        "user-proposed",
         object_type="user",
         object_id=created.user_id,
         source=client_address(request),
         details={"username": created.username, "role": created.role},
     )
-    return UserOut.of(created)
+    return UserAdminOut.of_summary(ctx.users.summary(created.username))
+
+
+@router.post("/{username}/role", response_model=UserAdminOut)
+def request_role(username: str, body: RoleChange, request: Request, who: Admin, ctx: Ctx) -> UserAdminOut:
+    """Ask for a role change: it takes effect when another admin approves."""
+    try:
+        asked = ctx.users.request_role(username, body.role, requested_by=who.username)
+    except UserError as exc:
+        raise HTTPException(404 if exc.rule == "user-unknown" else 422, str(exc)) from None
+    ctx.audit.record(
+        who.username,
+        "user-role-requested",
+        object_type="user",
+        object_id=asked.user_id,
+        source=client_address(request),
+        details={"username": username, "role": asked.role, "requested_role": body.role},
+    )
+    return UserAdminOut.of_summary(asked)
+
+
+@router.post("/{username}/approve", response_model=UserAdminOut)
+def approve(username: str, request: Request, who: Admin, ctx: Ctx) -> UserAdminOut:
+    """A second admin approves the user or role change waiting on ``username``."""
+    try:
+        approved = ctx.users.approve(username, approver=who.username)
+    except UserError as exc:
+        raise HTTPException(404 if exc.rule == "user-unknown" else 409, str(exc)) from None
+    ctx.audit.record(
+        who.username,
+        "user-grant-approved",
+        object_type="user",
+        object_id=approved.user_id,
+        source=client_address(request),
+        details={"username": username, "role": approved.role, "requested_by": approved.requested_by},
+    )
+    return UserAdminOut.of_summary(approved)
 
 
 @router.post("/{username}/deactivate", status_code=204)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import REPO, VIDEO, needs_video
-from tests.helpers import jpeg, live_fields
+from tests.helpers import in_months, jpeg, live_fields
 from tests.helpers.streaming import read_clip
 from tests.helpers.webserver import PASSWORD, start_server
 
@@ -156,8 +156,7 @@ def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp
                 ("name", "Nobody"),
                 ("legal_basis_type", "test"),
                 ("legal_basis_reference", "T-1"),
-                ("approved_by", "Test"),
-                ("expires", "2099-12-31"),
+                ("expires", in_months(6)),
             ):
                 supervisor.fill(f"#enroll input[name={field}]", value)
             supervisor.click("#enroll button[type=submit]")

@@ -26,7 +26,9 @@ def test_offline_demo_builds_users_watchlist_and_three_clip_cameras(tmp_path: Pa
     assert all(Path(c.url).is_file() and c.url.endswith(".mp4") for c in cameras)
     users = UserService(watchlist.db)
     for username, password in room.passwords.items():
-        assert users.authenticate(username, password).role == username
+        assert users.authenticate(username, password).role == username.rstrip("2")
+    for subject in watchlist.list_subjects():  # two people: proposed by one supervisor, approved by the other
+        assert (subject.proposed_by, subject.approved_by, subject.status) == ("supervisor", "supervisor2", "active")
     authorisations = AuthorisationService(watchlist.db, AuditLog(watchlist.db, key=b"k" * 32))
     (signed,) = authorisations.all()  # the demo's cameras scan under one authorisation, two people signed
     assert sorted(signed.cameras) == sorted(room.cameras) and signed.requested_by != signed.authorised_by

@@ -13,7 +13,9 @@ from tests.conftest import LFW, VIDEO, needs_lfw, needs_video
 from tests.helpers import (
     authorised_gate,
     cli_authorise,
+    cli_supervisors,
     enroll_lfw_people,
+    in_months,
     jpeg,
     live_fields,
     live_service,
@@ -84,10 +86,9 @@ def test_vigil_run_raises_exactly_one_alert_for_the_enrolled_passerby(
             "wanted",
             "--legal-basis",
             "warrant: W-2026-77",
-            "--approved-by",
-            "Supt. R. Diaz",
+            *cli_supervisors(base),
             "--expires",
-            "2099-12-31",
+            in_months(6),
         ],
     )
     assert added.exit_code == 0, added.output

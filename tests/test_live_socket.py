@@ -13,6 +13,7 @@ import httpx
 import pytest
 import websockets
 from sqlalchemy import update
+from tests.helpers import in_months
 from tests.helpers.webserver import PASSWORD, start_server
 
 from vigil.store.models import AuthToken
@@ -119,8 +120,7 @@ def test_a_big_enrollment_does_not_stall_other_requests(tmp_path, settings, engi
                         "category": "wanted",
                         "legal_basis_type": "test",
                         "legal_basis_reference": "T-1",
-                        "approved_by": "Test",
-                        "expires": "2099-12-31",
+                        "expires": in_months(6),
                     },
                 )
                 done.append(response.status_code)

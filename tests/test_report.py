@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
-from tests.helpers import alert_event, jpeg, live_fields, live_settings
+from tests.helpers import alert_event, jpeg, live_fields, live_settings, with_approvers
 from tests.helpers.cli import vigil
 
 from vigil.domain.alerts import AlertRecorder
@@ -19,7 +19,7 @@ from vigil.store.models import Alert
 
 def test_report_from_the_cli(tmp_path: Path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
     run_settings = live_settings(tmp_path, settings)
-    watchlist = open_watchlist(run_settings, engine=engine)
+    watchlist = with_approvers(open_watchlist(run_settings, engine=engine))
     subject = watchlist.enroll(live_fields("Eileen Collins"), [("c.jpg", jpeg(astronaut))]).subject_id
     recorder = AlertRecorder(watchlist.db, watchlist.media)
     outcomes = ["confirmed", "rejected", "rejected", "inconclusive", "pending"]
@@ -91,7 +91,7 @@ def test_the_report_publishes_each_authorisations_results(tmp_path: Path, settin
     from vigil.domain.users import UserService
 
     run_settings = live_settings(tmp_path, settings)
-    watchlist = open_watchlist(run_settings, engine=engine)
+    watchlist = with_approvers(open_watchlist(run_settings, engine=engine))
     subject = watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("c.jpg", jpeg(astronaut))])
     deployment = authorise(watchlist.db, ["north", "south"], categories=["missing-person"])
     other = authorise(watchlist.db, ["east"], categories=["missing-person"])

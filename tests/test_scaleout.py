@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 from tests.conftest import _postgres_reachable, fresh_postgres
-from tests.helpers import jpeg, live_fields
+from tests.helpers import APPROVER, PROPOSER, jpeg, live_fields, with_approvers
 from tests.helpers.scaleout import PrivateRedis, redis_reachable, wait_for
 
 from vigil.bus import LocalBus
@@ -132,7 +132,7 @@ def test_watchlist_changes_reach_a_replica_within_2_s_without_a_rebuild(
 
     url, _ = pg
     settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
-    editor = open_watchlist(settings, engine=engine)  # the control room
+    editor = with_approvers(open_watchlist(settings, engine=engine))  # the control room
     collins = editor.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
     worker_side = open_watchlist(settings, engine=engine, start=False)  # a worker's gallery
     matcher = WatchlistMatcher(worker_side)
@@ -155,7 +155,9 @@ def test_watchlist_changes_reach_a_replica_within_2_s_without_a_rebuild(
             lambda: matcher.size == 2,
         )
         suspended = timed(lambda: editor.suspend(collins), lambda: matcher.size == 1)
-        reinstated = timed(lambda: editor.reinstate(collins), lambda: matcher.size == 2)
+        reinstated = timed(
+            lambda: editor.reinstate(collins, requested_by=PROPOSER, approved_by=APPROVER), lambda: matcher.size == 2
+        )
         removed = timed(lambda: editor.remove(hopper_id[0]), lambda: matcher.size == 1)
         # category rules too: a rule change reaches the replica's decisions
         category = matcher.card(collins).category
@@ -267,7 +269,7 @@ def test_alert_feed_pushes_each_alert_once_and_catches_up(tmp_path: Path, engine
     from vigil.web.metrics import Metrics
 
     settings = VigilSettings(data_dir=tmp_path / "data")
-    watchlist = open_watchlist(settings, engine=engine)
+    watchlist = with_approvers(open_watchlist(settings, engine=engine))
     subject = watchlist.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
 
     class Hub:
@@ -301,7 +303,7 @@ def test_embedded_server_refuses_to_run_cameras_that_workers_run(pg, tmp_path: P
 
     url, db = pg
     settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
-    watchlist = open_watchlist(settings, engine=engine)
+    watchlist = with_approvers(open_watchlist(settings, engine=engine))
     open_control_room(settings, run_cameras=True, watchlist=watchlist)  # no workers: fine
     LeaseBook(db, "w1", lease_s=8, max_cameras=10).register("host", 1)
     with pytest.raises(ConfigurationError, match="vigil worker"):
@@ -411,7 +413,7 @@ def test_track_updates_are_announced_throttled_per_alert(tmp_path: Path, engine,
     from vigil.domain.alerts import ALERTS_TOPIC, AlertRecorder, announcer
     from vigil.services import open_watchlist
 
-    watchlist = open_watchlist(VigilSettings(data_dir=tmp_path / "data"), engine=engine)
+    watchlist = with_approvers(open_watchlist(VigilSettings(data_dir=tmp_path / "data"), engine=engine))
     subject = watchlist.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
     bus = LocalBus()
     events: list[dict[str, object]] = []
@@ -444,7 +446,7 @@ def test_forged_or_stale_bus_messages_are_not_pushed_as_red_flags(tmp_path: Path
     from vigil.web.feed import AlertFeed
     from vigil.web.metrics import Metrics
 
-    watchlist = open_watchlist(VigilSettings(data_dir=tmp_path / "data"), engine=engine)
+    watchlist = with_approvers(open_watchlist(VigilSettings(data_dir=tmp_path / "data"), engine=engine))
     subject = watchlist.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
     pushed: list[dict[str, object]] = []
 

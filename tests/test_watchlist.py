@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from helpers import NOW, Clock, fields, jpeg, make_service, snapshot
+from helpers import APPROVER, NOW, PROPOSER, Clock, fields, jpeg, make_service, snapshot
 from helpers.scaleout import wait_for
 from vigil.domain.enrollment import MIN_ENROLL_QUALITY, EnrollmentError
 from vigil.domain.replica import ReplicaChange
 from vigil.domain.vocabulary import SubjectStatus
-from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService
+from vigil.domain.watchlist import SubjectNotFoundError, WatchlistService, subject_state
 from vigil.settings import VigilSettings
 from vigil.store.models import PhotoEmbedding
 
@@ -85,7 +85,10 @@ BAD_FIELDS = [
     ("control-chars", {"display_name": "Eileen\x00\x1bCollins"}, "name"),
     ("unknown-category", {"category": "suspicious-looking"}, "category"),
     ("missing-legal-basis", {"legal_basis_reference": ""}, "legal-basis"),
-    ("missing-approver", {"approved_by": ""}, "approver"),
+    ("missing-proposer", {"proposed_by": ""}, "proposer"),
+    ("one-person", {"approved_by": PROPOSER}, "two-person"),
+    ("unknown-approver", {"approved_by": "insp.nobody"}, "approver"),
+    ("beyond-longest-validity", {"expires_at": NOW + timedelta(days=366)}, "expiry-too-long"),
     ("past-expiry", {"expires_at": NOW - timedelta(seconds=1)}, "expiry"),
     ("expiry-now", {"expires_at": NOW}, "expiry"),
     ("naive-expiry", {"expires_at": datetime(2030, 1, 1)}, "expiry"),
@@ -165,7 +168,7 @@ def test_suspended_subject_never_matches_until_reinstated(service, astronaut) ->
     assert service.search(probe)[0] == []
     service.start()  # also after a restart
     assert service.search(probe)[0] == []
-    service.reinstate(result.subject_id)
+    service.reinstate(result.subject_id, requested_by=PROPOSER, approved_by=APPROVER)
     assert service.search(probe)[0][0].subject_id == result.subject_id
 
 
@@ -268,8 +271,8 @@ def test_another_process_s_changes_reach_the_replica_subject_by_subject(tmp_path
     assert reader.replica.catch_up() == 0  # each change once
     writer.suspend(subject)
     assert reader.replica.catch_up() == 1 and reader.search(probe)[0] == []
-    writer.reinstate(subject)
-    assert reader.replica.catch_up() == 1 and reader.search(probe)[0][0].subject_id == subject
+    writer.reinstate(subject, requested_by=PROPOSER, approved_by=APPROVER)
+    assert reader.replica.catch_up() >= 1 and reader.search(probe)[0][0].subject_id == subject
     writer.add_category("bail-conditions", "Bail conditions")
     assert reader.replica.catch_up() == 1 and changes[-1].rules and not changes[-1].subjects
     writer.remove(subject)
@@ -310,3 +313,52 @@ def test_a_gap_longer_than_the_log_loads_the_whole_gallery(service, astronaut, m
     time.sleep(0.1)
     service.replica.catch_up()
     assert service.replica.full_loads == 2 and len(service.replica.gallery) == 1
+
+
+# ---------------------------------------------------------------- two people (issue 14, item 3)
+def test_a_proposal_matches_nobody_until_a_second_supervisor_approves(service, astronaut) -> None:  # type: ignore[no-untyped-def]
+    probe = service.engine.analyse(astronaut).embeddings.vectors
+    proposal = service.enroll(fields(approved_by=""), [("a.jpg", jpeg(astronaut))]).subject_id
+    assert subject_state(service.get(proposal)) == "proposed" and service.search(probe)[0] == []
+    with pytest.raises(EnrollmentError) as same:
+        service.approve(proposal, approver=PROPOSER)  # the proposer cannot approve their own entry
+    assert same.value.rule == "two-person"
+    approved = service.approve(proposal, approver=APPROVER)
+    assert approved.status == "active" and approved.approved_by == APPROVER and approved.proposed_by == PROPOSER
+    assert service.search(probe)[0][0].subject_id == proposal
+    with pytest.raises(EnrollmentError) as twice:
+        service.approve(proposal, approver=APPROVER)
+    assert twice.value.rule == "nothing-pending"
+
+
+def test_reinstating_and_renewing_take_a_second_supervisor(service, astronaut, clock) -> None:  # type: ignore[no-untyped-def]
+    probe = service.engine.analyse(astronaut).embeddings.vectors
+    subject = service.enroll(fields(), [("a.jpg", jpeg(astronaut))]).subject_id
+    service.suspend(subject)
+    asked = service.request_reinstatement(subject, requested_by=APPROVER)
+    assert asked.status == "suspended" and asked.pending_action == "reinstate" and service.search(probe)[0] == []
+    with pytest.raises(EnrollmentError):
+        service.approve(subject, approver=APPROVER)
+    assert service.approve(subject, approver=PROPOSER).status == "active"
+    assert service.search(probe)[0][0].subject_id == subject
+
+    with pytest.raises(EnrollmentError) as too_long:
+        service.request_renewal(subject, NOW + timedelta(days=400), requested_by=PROPOSER)
+    assert too_long.value.rule == "expiry-too-long"
+    service.set_max_validity("missing-person", 500)  # the category's rule, configurable
+    later = NOW + timedelta(days=400)
+    asked = service.request_renewal(subject, later, requested_by=PROPOSER)
+    assert asked.expires_at < later and asked.pending_expires_at == later  # not before approval
+    assert service.approve(subject, approver=APPROVER).expires_at == later
+
+
+def test_only_active_supervisors_propose_and_approve(service, astronaut) -> None:  # type: ignore[no-untyped-def]
+    from vigil.domain.users import UserService
+
+    users = UserService(service.db)
+    users.add("op.one", "correct horse battery", "operator")
+    users.set_active(APPROVER, False)
+    for changes, rule in (({"proposed_by": "op.one"}, "proposer"), ({}, "approver")):
+        with pytest.raises(EnrollmentError) as error:
+            service.enroll(fields(**changes), [("a.jpg", jpeg(astronaut))])
+        assert error.value.rule == rule

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.helpers import alert_event, jpeg, live_fields, live_service, live_settings
+from tests.helpers import alert_event, in_months, jpeg, live_fields, live_service, live_settings
 
 from vigil.domain.alerts import AlertRecorder
 from vigil.web.app import alert_listener, create_app
@@ -43,6 +43,8 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/subjects/{subject_id}/sightings"): ("operator", "supervisor"),
     ("POST", "/api/subjects/{subject_id}/suspend"): ("supervisor",),
     ("POST", "/api/subjects/{subject_id}/reinstate"): ("supervisor",),
+    ("POST", "/api/subjects/{subject_id}/renew"): ("supervisor",),
+    ("POST", "/api/subjects/{subject_id}/approve"): ("supervisor",),
     ("GET", "/api/alerts"): ("operator", "supervisor"),
     ("GET", "/api/alerts/{alert_id}"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/decision"): ("operator", "supervisor"),
@@ -358,15 +360,17 @@ def test_media_is_served_to_allowed_roles_only_and_audited(client: TestClient, c
     assert {"crop-viewed", "alert-viewed"} <= actions
 
 
-def test_enrollment_upload_is_validated_and_errors_name_the_rule(client: TestClient, astronaut) -> None:  # type: ignore[no-untyped-def]
+def test_enrollment_upload_is_validated_and_errors_name_the_rule(
+    client: TestClient, ctx: WebContext, astronaut
+) -> None:  # type: ignore[no-untyped-def]
+    """In the control room one supervisor proposes, another approves (issue 14, item 3)."""
     sup = bearer(client, "supervisor")
     form = {
         "name": "Eileen Collins",
         "category": "missing-person",
         "legal_basis_type": "missing person report",
         "legal_basis_reference": "MP-1",
-        "approved_by": "Insp. Lee",
-        "expires": "2099-12-31",
+        "expires": in_months(6),
     }
     blank = jpeg(np.full((200, 200, 3), 128, np.uint8))
     refused = client.post("/api/subjects", data=form, files={"photo": ("b.jpg", blank, "image/jpeg")}, headers=sup)
@@ -378,9 +382,28 @@ def test_enrollment_upload_is_validated_and_errors_name_the_rule(client: TestCli
     assert client.get("/api/subjects", headers=sup).json() == []
     ok = client.post("/api/subjects", data=form, files={"photo": ("c.jpg", jpeg(astronaut), "image/jpeg")}, headers=sup)
     assert ok.status_code == 201
+    assert ok.json()["status"] == "proposed"
     (listed,) = client.get("/api/subjects?q=collins&reason=check the new entry", headers=sup).json()
-    assert listed["approved_by"] == "Insp. Lee" and listed["status"] == "active"
-    assert client.post(f"/api/subjects/{listed['id']}/suspend", headers=sup).json()["status"] == "suspended"
+    assert listed["status"] == "proposed" and listed["proposed_by"] == "supervisor" and listed["approved_by"] == ""
+    subject = listed["id"]
+    assert [s["id"] for s in client.get("/api/subjects?pending=true", headers=sup).json()] == [subject]
+    own = client.post(f"/api/subjects/{subject}/approve", headers=sup)
+    assert own.status_code == 409 and own.json()["detail"]["rule"] == "two-person"
+    sup2 = bearer(client, "supervisor2")
+    approved = client.post(f"/api/subjects/{subject}/approve", headers=sup2).json()
+    assert approved["status"] == "active" and approved["approved_by"] == "supervisor2"
+    assert client.post(f"/api/subjects/{subject}/suspend", headers=sup).json()["status"] == "suspended"
+    asked = client.post(f"/api/subjects/{subject}/reinstate", headers=sup).json()
+    assert asked["status"] == "suspended" and asked["pending_action"] == "reinstate"
+    assert client.post(f"/api/subjects/{subject}/approve", headers=sup2).json()["status"] == "active"
+    far = client.post(f"/api/subjects/{subject}/renew", json={"expires": in_months(14)}, headers=sup)
+    assert far.status_code == 409 and far.json()["detail"]["rule"] == "expiry-too-long"
+    renewal = client.post(f"/api/subjects/{subject}/renew", json={"expires": in_months(9)}, headers=sup2).json()
+    assert renewal["pending_action"] == "renew"
+    renewed = client.post(f"/api/subjects/{subject}/approve", headers=sup).json()
+    assert renewed["expires_at"].startswith(in_months(9)) and renewed["approved_by"] == "supervisor"
+    actions = [e.action for e in ctx.audit.entries(limit=20)]
+    assert {"subject-proposed", "subject-approved", "subject-reinstatement-requested"} <= set(actions)
 
 
 def test_metrics_hold_counts_only(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]

@@ -114,11 +114,13 @@ def run_watchlist_demo(settings: VigilSettings, engine: FaceEngine, images: list
     from PIL import Image
 
     from vigil.domain.enrollment import SubjectFields
+    from vigil.domain.users import ensure_supervisors
     from vigil.services import open_watchlist
 
     watchlist = open_watchlist(settings, engine=engine)
     enrolled = images[0]
     if watchlist.find_by_ref("demo:collins") is None:
+        proposer, approver = ensure_supervisors(watchlist.db, "demo.proposer", "demo.approver")
         buffer = io.BytesIO()
         Image.fromarray(enrolled.pixels).save(buffer, format="JPEG", quality=92)
         watchlist.enroll(
@@ -127,9 +129,10 @@ def run_watchlist_demo(settings: VigilSettings, engine: FaceEngine, images: list
                 category="missing-person",
                 legal_basis_type="demonstration",
                 legal_basis_reference="DEMO-1 (public-domain NASA portrait)",
-                approved_by="demo",
+                approved_by=approver,
                 expires_at=datetime.now(UTC) + timedelta(days=30),
                 external_ref="demo:collins",
+                proposed_by=proposer,
             ),
             [("eileen_collins.jpg", buffer.getvalue())],
         )

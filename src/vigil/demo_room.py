@@ -29,6 +29,7 @@ PLACES = [("north-gate", 51.50853, -0.12803), ("market-street", 51.50715, -0.126
 DEMO_USERS = [
     ("admin", "admin", "Demo Admin"),
     ("supervisor", "supervisor", "Demo Supervisor"),
+    ("supervisor2", "supervisor", "Demo Second Supervisor"),  # approves what the first proposes
     ("operator", "operator", "Demo Operator"),
     ("auditor", "auditor", "Demo Auditor"),
     ("authoriser", "authoriser", "Demo Authoriser"),
@@ -67,9 +68,10 @@ def _fields(name: str, ref: str, basis: str, category: str = "missing-person") -
         category=category,
         legal_basis_type="demonstration",
         legal_basis_reference=basis,
-        approved_by="Demo Supervisor",
+        approved_by="supervisor2",
         expires_at=datetime.now(UTC) + timedelta(days=30),
         external_ref=ref,
+        proposed_by="supervisor",
     )
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from vigil.domain.enrollment import SubjectFields
+from vigil.domain.users import ensure_supervisors
 from vigil.domain.watchlist import WatchlistService
 from vigil.pipeline.events import TrackMatch
 from vigil.settings import VigilSettings
@@ -20,6 +21,7 @@ from vigil.store.media import FolderMediaStore
 from vigil.store.models import Photo, PhotoEmbedding, Subject
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+PROPOSER, APPROVER = "insp.proposer", "insp.approver"  # the two supervisors test entries are enrolled under
 
 
 class Clock:
@@ -42,7 +44,8 @@ def fields(name: str = "Eileen Collins", **changes: object) -> SubjectFields:
         "category": "missing-person",
         "legal_basis_type": "missing person report",
         "legal_basis_reference": "MP-2026-0042",
-        "approved_by": "Insp. A. Lee",
+        "approved_by": APPROVER,
+        "proposed_by": PROPOSER,
         "expires_at": NOW + timedelta(days=90),
     }
     values.update(changes)
@@ -61,7 +64,8 @@ def snapshot(service: WatchlistService) -> tuple[int, int, int, list[str]]:
 
 
 def make_service(settings: VigilSettings, engine: object, clock: Clock) -> WatchlistService:
-    """A started watchlist over the settings' database and media folder."""
+    """A started watchlist over the settings' database and media folder, with the two supervisors that
+    :func:`fields` names as proposer and approver."""
     service = WatchlistService(
         open_database(settings),
         FolderMediaStore(settings.data_dir / "media"),
@@ -71,6 +75,13 @@ def make_service(settings: VigilSettings, engine: object, clock: Clock) -> Watch
         clock=clock,
     )
     service.start()
+    ensure_supervisors(service.db, PROPOSER, APPROVER)
+    return service
+
+
+def with_approvers(service: WatchlistService) -> WatchlistService:
+    """``service`` with the two supervisors :func:`fields` names (for watchlists opened another way)."""
+    ensure_supervisors(service.db, PROPOSER, APPROVER)
     return service
 
 
@@ -195,6 +206,29 @@ def authorised_gate(db: object, cameras: list[str], **scope: object) -> object:
 
     authorise(db, cameras, **scope)  # type: ignore[arg-type]
     return AuthorisationBook(db)  # type: ignore[arg-type]
+
+
+def cli_supervisors(base: list[str]) -> list[str]:
+    """Through the command line: the two supervisors (created if missing) an entry is proposed and
+    approved by; returns the ``--proposed-by … --approved-by …`` options naming them."""
+    from typer.testing import CliRunner
+
+    from vigil.cli.main import app
+
+    runner = CliRunner()
+    env = {"VIGIL_TEST_PASSWORD": HELPER_PASSWORD}
+    for username in (PROPOSER, APPROVER):
+        runner.invoke(
+            app,
+            [*base, "users", "add", username, "--role", "supervisor", "--password-env", "VIGIL_TEST_PASSWORD"],
+            env=env,
+        )
+    return ["--proposed-by", PROPOSER, "--approved-by", APPROVER]
+
+
+def in_months(months: int = 6) -> str:
+    """An expiry this many months ahead (within every category's longest validity), as YYYY-MM-DD."""
+    return (datetime.now(UTC) + timedelta(days=30 * months)).date().isoformat()
 
 
 def cli_authorise(base: list[str], cameras: str, *, categories: str = "missing-person,wanted") -> str:

@@ -204,7 +204,7 @@ def populate(deployment: Deployment, engine: object, portraits: dict[str, object
     """The shared database: migrated, one subject per portrait, an operator with an API token, and a
     short small clip of each portrait (cameras are added by the tests)."""
     import numpy as np
-    from tests.helpers import jpeg, live_fields
+    from tests.helpers import jpeg, live_fields, with_approvers
 
     from vigil.domain.users import UserService
     from vigil.samples import portrait_clip
@@ -212,7 +212,7 @@ def populate(deployment: Deployment, engine: object, portraits: dict[str, object
     from vigil.settings import VigilSettings
 
     settings = VigilSettings(data_dir=deployment.data_dir, database_url=deployment.database_url, media_store="database")
-    watchlist = open_watchlist(settings, engine=engine)  # type: ignore[arg-type]
+    watchlist = with_approvers(open_watchlist(settings, engine=engine))  # type: ignore[arg-type]
     subjects, clips = {}, {}
     for seed, (name, image) in enumerate(portraits.items(), start=1):
         pixels = np.asarray(image)

@@ -37,8 +37,10 @@ def _people(watchlist: WatchlistService, clips_dir: Path) -> list[Path]:
     """Enroll the two bundled portraits; returns a walking clip of each."""
     from datetime import UTC, datetime, timedelta
 
+    from vigil.domain.users import ensure_supervisors
     from vigil.samples import portrait_clip, sample_images
 
+    proposer, approver = ensure_supervisors(watchlist.db, "bench.proposer", "bench.approver")
     clips = []
     for seed, (name, image) in enumerate(zip(("Eileen Collins", "Grace Hopper"), sample_images(), strict=True), 1):
         fields = SubjectFields(
@@ -46,8 +48,9 @@ def _people(watchlist: WatchlistService, clips_dir: Path) -> list[Path]:
             category="wanted",
             legal_basis_type="benchmark",
             legal_basis_reference="BENCH-LATENCY",
-            approved_by="benchmark",
+            approved_by=approver,
             expires_at=datetime.now(UTC) + timedelta(days=1),
+            proposed_by=proposer,
         )
         watchlist.enroll(fields, [(f"{seed}.jpg", encode_jpeg(image))])
         clip = clips_dir / f"walk_{seed}.mp4"

@@ -181,6 +181,9 @@ def bench_soak(
         enrolled = 0
         from datetime import UTC, datetime, timedelta
 
+        from vigil.domain.users import ensure_supervisors
+
+        proposer, approver = ensure_supervisors(watchlist.db, "bench.proposer", "bench.approver")
         for index in order:
             crop = face_crop(first, faces.xyxy[index], margin=2.2)
             fields = SubjectFields(
@@ -188,8 +191,9 @@ def bench_soak(
                 category="wanted",
                 legal_basis_type="benchmark",
                 legal_basis_reference=f"BENCH-{enrolled + 1}",
-                approved_by="benchmark",
+                approved_by=approver,
                 expires_at=datetime.now(UTC) + timedelta(days=1),
+                proposed_by=proposer,
             )
             try:
                 watchlist.enroll(fields, [(f"p{index}.jpg", encode_jpeg(crop))])

@@ -34,10 +34,28 @@ def _split_legal_basis(text: str) -> tuple[str, str]:
 
 
 def _summary(subject: Subject) -> str:
-    return (
-        f"{subject.id}  {subject.display_name}  [{subject.category}]  {subject.status}  "
-        f"expires {subject.expires_at:%Y-%m-%d %H:%M}Z  photos {len(subject.photos)}"
+    from vigil.domain.watchlist import subject_state
+
+    pending = (
+        f"  (waiting for approval: {subject.pending_action}, asked by {subject.pending_by})"
+        if subject.pending_action
+        else ""
     )
+    return (
+        f"{subject.id}  {subject.display_name}  [{subject.category}]  {subject_state(subject)}  "
+        f"expires {subject.expires_at:%Y-%m-%d %H:%M}Z  photos {len(subject.photos)}{pending}"
+    )
+
+
+ProposedBy = Annotated[
+    str, typer.Option("--proposed-by", help="Username of the supervisor proposing (an active supervisor).")
+]
+ApprovedBy = Annotated[
+    str,
+    typer.Option(
+        "--approved-by", help="Username of the supervisor approving: an active supervisor other than the proposer."
+    ),
+]
 
 
 @app.command("add")
@@ -49,13 +67,22 @@ def add(
     legal_basis: Annotated[
         str, typer.Option("--legal-basis", help="Instrument and reference, e.g. 'court order: CO-2026-114'.")
     ],
-    approved_by: Annotated[str, typer.Option("--approved-by", help="Who approved the entry.")],
-    expires: Annotated[str, typer.Option("--expires", help="Expiry: YYYY-MM-DD (end of day, UTC) or ISO 8601.")],
+    proposed_by: ProposedBy,
+    approved_by: ApprovedBy,
+    expires: Annotated[
+        str,
+        typer.Option(
+            "--expires",
+            help="Expiry: YYYY-MM-DD (end of day, UTC) or ISO 8601; within the category's longest validity.",
+        ),
+    ],
     review: Annotated[str | None, typer.Option("--review", help="Review date, YYYY-MM-DD.")] = None,
     ref: Annotated[str | None, typer.Option("--ref", help="External reference (e.g. the police record id).")] = None,
     notes: Annotated[str, typer.Option("--notes", help="Free-text notes.")] = "",
 ) -> None:
-    """Enroll a person; prints the new subject's id. Any broken rule: nothing is stored, exit status 2."""
+    """Enroll a person, proposed and approved by two different supervisors (both recorded and audited):
+    the entry matches at once. Prints the new subject's id. Any broken rule: nothing is stored, exit status 2.
+    (In the control room one supervisor proposes and another approves later.)"""
     basis_type, basis_ref = _split_legal_basis(legal_basis)
     fields = SubjectFields(
         display_name=name,
@@ -67,6 +94,7 @@ def add(
         review_date=date.fromisoformat(review) if review else None,
         notes=notes,
         external_ref=ref,
+        proposed_by=proposed_by,
     )
     payload = []
     for path in photos:
@@ -84,6 +112,8 @@ def add(
         object_id=result.subject_id,
         category=category,
         photos=result.photos_added,
+        proposed_by=proposed_by,
+        approved_by=approved_by,
     )
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -94,30 +124,34 @@ def add(
 def import_(
     ctx: typer.Context,
     source: Annotated[Path, typer.Argument(help="A folder with one sub-folder of photos per person, or a CSV file.")],
+    proposed_by: ProposedBy,
+    approved_by: ApprovedBy,
     category: Annotated[str | None, typer.Option(help="Folder import: category for everyone.")] = None,
     legal_basis: Annotated[
         str | None, typer.Option("--legal-basis", help="Folder import: legal basis for everyone.")
     ] = None,
-    approved_by: Annotated[str | None, typer.Option("--approved-by", help="Folder import: approver.")] = None,
     expires: Annotated[str | None, typer.Option(help="Folder import: expiry (YYYY-MM-DD or ISO 8601).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the per-file report here (JSON lines).")] = None,
 ) -> None:
-    """Bulk enrollment. Resumable and idempotent: re-running enrolls nothing twice.
+    """Bulk enrollment, every entry proposed and approved by the two supervisors named (matching at once).
+    Resumable and idempotent: re-running enrolls nothing twice.
 
-    CSV columns: photo, name, category, legal_basis_type, legal_basis_reference, approved_by, expires,
-    and optionally ref, review_date, notes (photo paths relative to the CSV file).
+    CSV columns: photo, name, category, legal_basis_type, legal_basis_reference, expires, and optionally
+    ref, review_date, notes (photo paths relative to the CSV file). An approved_by column, if present,
+    must name the --approved-by supervisor on every row.
     """
     from vigil.domain.enrollment import EnrollmentError
 
     if source.is_dir():
-        if not (category and legal_basis and approved_by and expires):
-            raise EnrollmentError(
-                "legal-basis", "a folder import needs --category, --legal-basis, --approved-by and --expires"
-            )
+        if not (category and legal_basis and expires):
+            raise EnrollmentError("legal-basis", "a folder import needs --category, --legal-basis and --expires")
         basis_type, basis_ref = _split_legal_basis(legal_basis)
-        jobs = folder_jobs(source, ImportDefaults(category, basis_type, basis_ref, approved_by, parse_expiry(expires)))
+        defaults = ImportDefaults(
+            category, basis_type, basis_ref, approved_by, parse_expiry(expires), proposed_by=proposed_by
+        )
+        jobs = folder_jobs(source, defaults)
     elif source.is_file():
-        jobs = csv_jobs(source)
+        jobs = csv_jobs(source, proposed_by=proposed_by, approved_by=approved_by)
     else:
         raise EnrollmentError("photo-format", f"{source} is neither a folder nor a CSV file")
     service = _service(ctx)
@@ -140,7 +174,13 @@ def import_(
     counts = Counter(row.status for row in rows)
     reasons = Counter(row.rule for row in rows if row.status == "rejected")
     audit(
-        ctx, "watchlist-imported", enrolled=counts["enrolled"], skipped=counts["skipped"], rejected=counts["rejected"]
+        ctx,
+        "watchlist-imported",
+        enrolled=counts["enrolled"],
+        skipped=counts["skipped"],
+        rejected=counts["rejected"],
+        proposed_by=proposed_by,
+        approved_by=approved_by,
     )
     warned = sum(1 for row in rows if row.status == "enrolled" and row.message)
     typer.echo(
@@ -209,10 +249,56 @@ def suspend(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="
 
 
 @app.command("reinstate")
-def reinstate(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
-    """Make a suspended, unexpired subject match again."""
-    typer.echo(_summary(_service(ctx).reinstate(subject_id)))
-    audit(ctx, "subject-reinstated", object_type="subject", object_id=subject_id)
+def reinstate(
+    ctx: typer.Context,
+    subject_id: Annotated[str, typer.Argument(help="Subject id.")],
+    requested_by: Annotated[str, typer.Option("--requested-by", help="Username of the supervisor asking.")],
+    approved_by: ApprovedBy,
+) -> None:
+    """Make a suspended, unexpired subject match again: asked for by one supervisor, approved by another."""
+    typer.echo(_summary(_service(ctx).reinstate(subject_id, requested_by=requested_by, approved_by=approved_by)))
+    audit(
+        ctx,
+        "subject-reinstated",
+        object_type="subject",
+        object_id=subject_id,
+        requested_by=requested_by,
+        approved_by=approved_by,
+    )
+
+
+@app.command("renew")
+def renew(
+    ctx: typer.Context,
+    subject_id: Annotated[str, typer.Argument(help="Subject id.")],
+    expires: Annotated[str, typer.Option("--expires", help="The new expiry: YYYY-MM-DD or ISO 8601.")],
+    requested_by: Annotated[str, typer.Option("--requested-by", help="Username of the supervisor asking.")],
+    approved_by: ApprovedBy,
+) -> None:
+    """Give an entry a new expiry (within its category's longest validity): a renewal is a new approval."""
+    subject = _service(ctx).renew(subject_id, parse_expiry(expires), requested_by=requested_by, approved_by=approved_by)
+    audit(
+        ctx,
+        "subject-renewed",
+        object_type="subject",
+        object_id=subject_id,
+        expires=subject.expires_at.isoformat(),
+        requested_by=requested_by,
+        approved_by=approved_by,
+    )
+    typer.echo(_summary(subject))
+
+
+@app.command("approve")
+def approve(
+    ctx: typer.Context,
+    subject_id: Annotated[str, typer.Argument(help="Subject id.")],
+    approved_by: ApprovedBy,
+) -> None:
+    """Approve the change waiting on an entry (a proposal from the control room, a reinstatement, a renewal)."""
+    subject = _service(ctx).approve(subject_id, approver=approved_by)
+    audit(ctx, "subject-approved", object_type="subject", object_id=subject_id, approved_by=approved_by)
+    typer.echo(_summary(subject))
 
 
 @app.command("add-sighting")
@@ -256,11 +342,35 @@ def category_add(
     label: Annotated[str, typer.Option("--label", help="Human-readable name.")],
     description: Annotated[str, typer.Option(help="What the category is for.")] = "",
     high_risk: Annotated[bool, typer.Option("--high-risk", help="Confirmations need a supervisor.")] = False,
+    max_validity_days: Annotated[
+        int, typer.Option("--max-validity-days", min=1, max=3660, help="An entry's longest validity.")
+    ] = 365,
 ) -> None:
     """Add a category to the configurable list."""
-    category = _service(ctx).add_category(name, label, description=description, high_risk=high_risk)
-    audit(ctx, "category-added", object_type="category", object_id=category.name, high_risk=high_risk)
+    service = _service(ctx)
+    category = service.add_category(name, label, description=description, high_risk=high_risk)
+    service.set_max_validity(category.name, max_validity_days)
+    audit(
+        ctx,
+        "category-added",
+        object_type="category",
+        object_id=category.name,
+        high_risk=high_risk,
+        max_validity_days=max_validity_days,
+    )
     typer.echo(f"{category.name}: {category.label}")
+
+
+@app.command("category-validity")
+def category_validity(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Category.")],
+    days: Annotated[int, typer.Argument(help="The longest validity of a new entry or renewal, in days.")],
+) -> None:
+    """Set a category's longest validity (entries already approved keep their expiry)."""
+    category = _service(ctx).set_max_validity(name, days)
+    audit(ctx, "category-validity-set", object_type="category", object_id=name, max_validity_days=days)
+    typer.echo(f"{category.name}: entries valid for at most {category.max_validity_days} days")
 
 
 @app.command("categories")
@@ -268,4 +378,4 @@ def categories(ctx: typer.Context) -> None:
     """The configured categories."""
     for category in _service(ctx).categories():
         flag = "  (high risk: confirmation needs a supervisor)" if category.high_risk else ""
-        typer.echo(f"{category.name}: {category.label}{flag}")
+        typer.echo(f"{category.name}: {category.label}  (at most {category.max_validity_days} days){flag}")

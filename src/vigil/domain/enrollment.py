@@ -52,11 +52,12 @@ class SubjectFields:
     category: str
     legal_basis_type: str
     legal_basis_reference: str
-    approved_by: str
+    approved_by: str  # the approving supervisor's username; empty: a proposal waiting for one
     expires_at: datetime
     review_date: date | None = None
     notes: str = ""
     external_ref: str | None = None
+    proposed_by: str = ""  # the proposing supervisor's username (required)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,10 @@ def check_fields(fields: SubjectFields, *, categories: set[str], now: datetime) 
         )
     basis_type = _clean_text(fields.legal_basis_type, "legal basis type", "legal-basis", required=True, max_len=100)
     basis_ref = _clean_text(fields.legal_basis_reference, "legal basis reference", "legal-basis", required=True)
-    approver = _clean_text(fields.approved_by, "approver", "approver", required=True)
+    proposer = _clean_text(fields.proposed_by, "proposer", "proposer", required=True, max_len=64)
+    approver = _clean_text(fields.approved_by, "approver", "approver", required=False, max_len=64)
+    if approver and approver == proposer:
+        raise EnrollmentError("two-person", "the entry is approved by a supervisor other than the one proposing it")
     if fields.expires_at.tzinfo is None:
         raise EnrollmentError("expiry", "expiry must carry a timezone")
     if fields.expires_at <= now:
@@ -119,6 +123,7 @@ def check_fields(fields: SubjectFields, *, categories: set[str], now: datetime) 
         fields.review_date,
         notes,
         ref or None,
+        proposer,
     )
 
 

@@ -19,8 +19,8 @@ from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.watchlist import WatchlistService
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
-CSV_REQUIRED = ("photo", "name", "category", "legal_basis_type", "legal_basis_reference", "approved_by", "expires")
-CSV_OPTIONAL = ("ref", "review_date", "notes")
+CSV_REQUIRED = ("photo", "name", "category", "legal_basis_type", "legal_basis_reference", "expires")
+CSV_OPTIONAL = ("ref", "review_date", "notes", "approved_by")  # approved_by: must name the import's approver
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class ImportDefaults:
     approved_by: str
     expires_at: datetime
     review_date: date | None = None
+    proposed_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def folder_jobs(root: Path, defaults: ImportDefaults) -> list[_Job]:
             expires_at=defaults.expires_at,
             review_date=defaults.review_date,
             external_ref=f"folder:{folder.name}",
+            proposed_by=defaults.proposed_by,
         )
         for photo in sorted(folder.iterdir()):
             if photo.is_file() and photo.suffix.lower() in PHOTO_SUFFIXES:
@@ -94,8 +96,9 @@ def folder_jobs(root: Path, defaults: ImportDefaults) -> list[_Job]:
     return jobs
 
 
-def csv_jobs(csv_path: Path) -> list[_Job]:
-    """One job per CSV row; photo paths are relative to the CSV's folder and may not leave it."""
+def csv_jobs(csv_path: Path, *, proposed_by: str, approved_by: str) -> list[_Job]:
+    """One job per CSV row, each proposed and approved by the two supervisors named; photo paths are
+    relative to the CSV's folder and may not leave it."""
     base = csv_path.parent.resolve()
     jobs: list[_Job] = []
     try:
@@ -114,12 +117,16 @@ def csv_jobs(csv_path: Path) -> list[_Job]:
             photo = (base / row["photo"].strip()).resolve()
             if not photo.is_relative_to(base):
                 raise EnrollmentError("csv-row", f"photo path {row['photo']!r} leaves the CSV's folder")
+            named = (row.get("approved_by") or "").strip()
+            if named and named != approved_by:
+                raise EnrollmentError("approver", f"the row names approver {named!r}, the import {approved_by!r}")
             fields = SubjectFields(
                 display_name=row["name"],
                 category=row["category"].strip(),
                 legal_basis_type=row["legal_basis_type"],
                 legal_basis_reference=row["legal_basis_reference"],
-                approved_by=row["approved_by"],
+                approved_by=approved_by,
+                proposed_by=proposed_by,
                 expires_at=parse_expiry(row["expires"]),
                 review_date=parse_review_date(row.get("review_date") or ""),
                 notes=row.get("notes") or "",

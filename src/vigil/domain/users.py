@@ -9,6 +9,7 @@ account, so the response says nothing about which usernames exist.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -92,6 +93,16 @@ class IssuedToken:
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def ensure_supervisors(db: Database, *usernames: str) -> tuple[str, ...]:
+    """Supervisor accounts with these names (created with random passwords if missing): the two people
+    that demos and benchmarks enroll their sample entries under."""
+    service = UserService(db)
+    for username in usernames:
+        with contextlib.suppress(UserError):
+            service.add(username, secrets.token_urlsafe(16), Role.SUPERVISOR)
+    return usernames
 
 
 def _principal(user: User) -> Principal:

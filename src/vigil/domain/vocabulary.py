@@ -20,6 +20,17 @@ class SubjectStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class PendingAction(StrEnum):
+    """A watchlist change one supervisor asked for and a second must approve."""
+
+    ENROLL = "enroll"  # a new entry (stored suspended until approved: it never matches before)
+    REINSTATE = "reinstate"  # a suspended entry back to active
+    RENEW = "renew"  # a new expiry (within the category's longest validity)
+
+
+PROPOSED = "proposed"  # how an entry waiting for its enrollment approval is shown (stored suspended)
+
+
 class AlertStatus(StrEnum):
     PENDING = "pending"  # waiting for an operator
     AWAITING_SECOND = "awaiting-second"  # high-risk category: confirmed once, a supervisor must confirm too

@@ -30,13 +30,13 @@ from vigil.domain.enrollment import (
     check_sighting_face,
 )
 from vigil.domain.replica import GalleryReplica
-from vigil.domain.vocabulary import AlertStatus, SubjectStatus
+from vigil.domain.vocabulary import PROPOSED, AlertStatus, PendingAction, Role, SubjectStatus
 from vigil.errors import VigilError
 from vigil.recognition.gallery import Candidate
 from vigil.settings import VigilSettings
 from vigil.store.db import Database
 from vigil.store.media import SWEEP_MIN_AGE_S, MediaStore
-from vigil.store.models import Alert, Category, Photo, PhotoEmbedding, Subject
+from vigil.store.models import Alert, Category, Photo, PhotoEmbedding, Subject, User
 from vigil.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,19 @@ SubjectRecord = Subject  # a stored subject as the service hands it out (with it
 
 class SubjectNotFoundError(VigilError):
     """No subject with that id."""
+
+
+def subject_state(subject: Subject) -> str:
+    """What the entry is, as people read it: active, suspended, expired — or proposed (waiting for its
+    enrollment approval; stored suspended)."""
+    return PROPOSED if subject.pending_action == PendingAction.ENROLL else subject.status
+
+
+def _check_supervisor(session: Session, username: str, what: str) -> None:
+    """``username`` is an active supervisor: who may propose and approve watchlist entries."""
+    user = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
+    if user is None or not user.active or user.role != Role.SUPERVISOR:
+        raise EnrollmentError(what, f"the {what} {username!r} is not an active supervisor")
 
 
 @dataclass(frozen=True)
@@ -128,9 +141,17 @@ class WatchlistService:
             return subject
 
     def list_subjects(
-        self, *, status: str | None = None, category: str | None = None, search: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        category: str | None = None,
+        search: str | None = None,
+        pending: bool = False,
     ) -> list[Subject]:
+        """``pending``: only entries with a change waiting for a second supervisor."""
         query = select(Subject).options(selectinload(Subject.photos)).order_by(Subject.display_name)
+        if pending:
+            query = query.where(Subject.pending_action.is_not(None))
         if status:
             query = query.where(Subject.status == status)
         if category:
@@ -196,10 +217,20 @@ class WatchlistService:
         return checked
 
     def enroll(self, fields: SubjectFields, photos: list[tuple[str, bytes]]) -> EnrollmentResult:
-        """Create a subject from ``photos`` ((source name, bytes) pairs). All or nothing."""
+        r"""Create a subject from ``photos`` ((source name, bytes) pairs). All or nothing.
+
+        Two people: ``fields.proposed_by`` and ``fields.approved_by`` are two different active
+        supervisors. With an approver the entry matches at once; without, it is a proposal — stored
+        suspended, matching nobody — until a second supervisor :meth:`approve`\s it. The expiry may not
+        lie beyond the category's longest validity."""
         now = self.clock()
-        categories = {c.name for c in self.categories()}
-        fields = check_fields(fields, categories=categories, now=now)
+        categories = {c.name: c for c in self.categories()}
+        fields = check_fields(fields, categories=set(categories), now=now)
+        self._check_validity(categories[fields.category], fields.expires_at, now)
+        with self.db.session() as session:
+            _check_supervisor(session, fields.proposed_by, "proposer")
+            if fields.approved_by:
+                _check_supervisor(session, fields.approved_by, "approver")
         if not photos:
             raise EnrollmentError("no-photos", "at least one photo is required")
         checked = self.check_photos(photos)
@@ -214,7 +245,12 @@ class WatchlistService:
             approved_by=fields.approved_by,
             review_date=fields.review_date,
             expires_at=fields.expires_at,
-            status=SubjectStatus.ACTIVE,
+            status=SubjectStatus.ACTIVE if fields.approved_by else SubjectStatus.SUSPENDED,
+            proposed_by=fields.proposed_by,
+            approved_at=now if fields.approved_by else None,
+            pending_action=None if fields.approved_by else PendingAction.ENROLL,
+            pending_by=None if fields.approved_by else fields.proposed_by,
+            pending_at=None if fields.approved_by else now,
             notes=fields.notes,
             created_at=now,
             updated_at=now,
@@ -380,11 +416,103 @@ class WatchlistService:
         """Suspended subjects never match until reinstated."""
         return self._set_status(subject_id, SubjectStatus.SUSPENDED)
 
-    def reinstate(self, subject_id: str) -> Subject:
+    def reinstate(self, subject_id: str, *, requested_by: str, approved_by: str) -> Subject:
+        """Two supervisors at once (the command line's scriptable path): asked for and approved."""
+        self.request_reinstatement(subject_id, requested_by=requested_by)
+        return self.approve(subject_id, approver=approved_by)
+
+    def request_reinstatement(self, subject_id: str, *, requested_by: str) -> Subject:
+        """Ask for a suspended entry to match again; a second supervisor approves."""
         subject = self.get(subject_id)
+        if subject.status != SubjectStatus.SUSPENDED or subject.pending_action == PendingAction.ENROLL:
+            raise EnrollmentError("not-suspended", f"the entry is {subject_state(subject)}: only a suspended one")
         if subject.expires_at <= self.clock():
             raise EnrollmentError("expiry", "the entry has expired; enroll it again with a new legal basis")
-        return self._set_status(subject_id, SubjectStatus.ACTIVE)
+        return self._ask(subject_id, PendingAction.REINSTATE, requested_by)
+
+    def renew(self, subject_id: str, expires_at: datetime, *, requested_by: str, approved_by: str) -> Subject:
+        """Two supervisors at once: a new expiry asked for and approved."""
+        self.request_renewal(subject_id, expires_at, requested_by=requested_by)
+        return self.approve(subject_id, approver=approved_by)
+
+    def request_renewal(self, subject_id: str, expires_at: datetime, *, requested_by: str) -> Subject:
+        """Ask for a new expiry (within the category's longest validity from now); a second supervisor
+        approves: a renewal is a new approval."""
+        subject = self.get(subject_id)
+        now = self.clock()
+        if expires_at.tzinfo is None or expires_at <= now:
+            raise EnrollmentError("expiry", "the new expiry must be a future instant with a timezone")
+        if subject.status == SubjectStatus.EXPIRED:
+            raise EnrollmentError("expiry", "the entry has expired; enroll it again with a new legal basis")
+        self._check_validity(self._category(subject.category), expires_at, now)
+        return self._ask(subject_id, PendingAction.RENEW, requested_by, expires_at=expires_at)
+
+    def _ask(self, subject_id: str, action: str, requested_by: str, *, expires_at: datetime | None = None) -> Subject:
+        with self.db.session() as session:
+            _check_supervisor(session, requested_by, "proposer")
+            subject = session.get(Subject, subject_id)
+            if subject is None:
+                raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
+            if subject.pending_action is not None:
+                raise EnrollmentError("pending", f"a {subject.pending_action} already waits for approval")
+            subject.pending_action, subject.pending_by, subject.pending_at = action, requested_by, self.clock()
+            subject.pending_expires_at = expires_at
+        return self.get(subject_id)
+
+    def approve(self, subject_id: str, *, approver: str) -> Subject:
+        """A second supervisor approves the change waiting on the entry (enrollment, reinstatement or
+        renewal); from then on the entry matches under it. Never the supervisor who asked."""
+        now = self.clock()
+        with self.db.session() as session:
+            _check_supervisor(session, approver, "approver")
+            subject = session.get(Subject, subject_id)
+            if subject is None:
+                raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
+            action = subject.pending_action
+            if action is None:
+                raise EnrollmentError("nothing-pending", "no change waits for approval on this entry")
+            if approver == subject.pending_by:
+                raise EnrollmentError("two-person", "a supervisor other than the one who asked approves")
+            if action == PendingAction.RENEW:
+                assert subject.pending_expires_at is not None
+                subject.expires_at = subject.pending_expires_at
+            elif subject.expires_at <= now:
+                raise EnrollmentError("expiry", "the entry has expired; enroll it again with a new legal basis")
+            if action in (PendingAction.ENROLL, PendingAction.REINSTATE):
+                subject.status = SubjectStatus.ACTIVE
+            subject.approved_by, subject.approved_at = approver, now
+            subject.pending_action = subject.pending_by = subject.pending_at = subject.pending_expires_at = None
+            subject.updated_at = now
+        self.replica.catch_up()
+        return self.get(subject_id)
+
+    def _category(self, name: str) -> Category:
+        with self.db.session() as session:
+            category = session.get(Category, name)
+            if category is None:
+                raise EnrollmentError("category", f"unknown category {name!r}")
+            return category
+
+    @staticmethod
+    def _check_validity(category: Category, expires_at: datetime, now: datetime) -> None:
+        longest = now + timedelta(days=category.max_validity_days)
+        if expires_at > longest:
+            raise EnrollmentError(
+                "expiry-too-long",
+                f"a {category.name} entry is valid for at most {category.max_validity_days} days "
+                f"(until {longest.date().isoformat()}); renew it with a new approval when it ends",
+            )
+
+    def set_max_validity(self, category: str, days: int) -> Category:
+        """A category's longest validity (new entries and renewals; entries already approved keep theirs)."""
+        if not 1 <= days <= 3660:
+            raise EnrollmentError("expiry", "the longest validity is between 1 and 3660 days")
+        with self.db.session() as session:
+            row = session.get(Category, category)
+            if row is None:
+                raise EnrollmentError("category", f"unknown category {category!r}")
+            row.max_validity_days = days
+        return self._category(category)
 
     def _set_status(self, subject_id: str, status: str) -> Subject:
         with self.db.session() as session:

@@ -67,6 +67,7 @@ class Category(Base):
     # the operating point from the error curves and the watchlist size; a non-null threshold overrides it.
     match_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
     min_faces: Mapped[int] = mapped_column(Integer, default=1)
+    max_validity_days: Mapped[int] = mapped_column(Integer, default=365)  # an entry's longest life; renew = approve
     false_alerts_per_1000: Mapped[float] = mapped_column(Float, default=0.1)
 
 
@@ -81,7 +82,14 @@ class Subject(Base):
     category: Mapped[str] = mapped_column(ForeignKey("categories.name"))
     legal_basis_type: Mapped[str] = mapped_column(String(100))
     legal_basis_reference: Mapped[str] = mapped_column(String(200))
-    approved_by: Mapped[str] = mapped_column(String(200))
+    approved_by: Mapped[str] = mapped_column(String(200))  # the approving supervisor's username ("" until then)
+    proposed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # a change waiting for a second supervisor: "enroll" (stored suspended until then), "reinstate", "renew"
+    pending_action: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    pending_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pending_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    pending_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # for "renew"
     review_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16), default="active")  # vigil.domain.vocabulary.SubjectStatus

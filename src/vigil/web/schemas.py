@@ -267,13 +267,22 @@ class SubjectOut(BaseModel):
     id: str
     display_name: str
     category: str
-    status: str
+    status: str  # active, suspended, expired, or proposed (waiting for its enrollment approval)
     legal_basis_type: str
     legal_basis_reference: str
-    approved_by: str
+    proposed_by: str | None
+    approved_by: str  # the approving supervisor's username ("" while proposed)
+    approved_at: datetime | None
+    pending_action: str | None  # enroll, reinstate or renew: waiting for a second supervisor
+    pending_by: str | None
+    pending_expires_at: datetime | None
     expires_at: datetime
     review_date: str | None
     photo_urls: list[str]
+
+
+class RenewalIn(Strict):
+    expires: str = Field(max_length=40, description="The new expiry: YYYY-MM-DD (end of day, UTC) or ISO 8601.")
 
 
 class AuditOut(BaseModel):
@@ -295,6 +304,7 @@ class MeOut(BaseModel):
 class EnrolledOut(BaseModel):
     subject_id: str
     warnings: list[str]
+    status: str  # "proposed" (waiting for a second supervisor) or "active"
 
 
 class ThresholdOut(BaseModel):

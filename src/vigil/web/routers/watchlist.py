@@ -1,5 +1,6 @@
 """The watchlist: subjects for the control room (operators see a subject and its trail; supervisors
-enroll, search, suspend and reinstate)."""
+propose, approve, search, suspend, and ask for reinstatements and renewals — every addition to what can
+match takes two supervisors: one asks, a different one approves)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.importer import parse_expiry
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import Role, SubjectStatus
-from vigil.domain.watchlist import SubjectNotFoundError, SubjectRecord, WatchlistService
+from vigil.domain.vocabulary import PROPOSED, Role, SubjectStatus
+from vigil.domain.watchlist import SubjectNotFoundError, SubjectRecord, WatchlistService, subject_state
 from vigil.errors import VigilError
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
-from vigil.web.schemas import EnrolledOut, SubjectOut
+from vigil.web.schemas import EnrolledOut, RenewalIn, SubjectOut
 from vigil.web.security import Ctx, Supervisor, client_address, require
 
 router = APIRouter(prefix="/api/subjects", tags=["watchlist"])
@@ -36,10 +37,15 @@ def _out(subject: SubjectRecord) -> SubjectOut:
         id=subject.id,
         display_name=subject.display_name,
         category=subject.category,
-        status=subject.status,
+        status=subject_state(subject),
         legal_basis_type=subject.legal_basis_type,
         legal_basis_reference=subject.legal_basis_reference,
+        proposed_by=subject.proposed_by,
         approved_by=subject.approved_by,
+        approved_at=subject.approved_at,
+        pending_action=subject.pending_action,
+        pending_by=subject.pending_by,
+        pending_expires_at=subject.pending_expires_at,
         expires_at=subject.expires_at,
         review_date=subject.review_date.isoformat() if subject.review_date else None,
         photo_urls=[f"/api/media/photos/{p.media_name}" for p in subject.photos],
@@ -53,12 +59,14 @@ def list_subjects(
     ctx: Ctx,
     q: Annotated[str | None, Query(max_length=200)] = None,
     status: SubjectStatus | None = None,
+    pending: bool = False,
     reason: Annotated[str, Query(max_length=500)] = "",
 ) -> list[SubjectOut]:
-    """The watchlist (audited). Searching it by name needs a stated reason, kept in the audit entry."""
+    """The watchlist (audited). Searching it by name needs a stated reason, kept in the audit entry.
+    ``pending``: only entries with a change waiting for a second supervisor."""
     if q and len(reason.strip()) < MIN_SEARCH_REASON:
         raise HTTPException(422, {"rule": "search-reason", "message": "say why you are searching for this name"})
-    subjects = _watchlist(ctx).list_subjects(search=q, status=status)
+    subjects = _watchlist(ctx).list_subjects(search=q, status=status, pending=pending)
     ctx.audit.record(
         who.username,
         "subjects-searched" if q else "subjects-listed",
@@ -99,11 +107,11 @@ async def enroll(
     category: str = Form(..., max_length=64),
     legal_basis_type: str = Form(..., max_length=100),
     legal_basis_reference: str = Form(..., max_length=200),
-    approved_by: str = Form(..., max_length=200),
     expires: str = Form(..., max_length=40),
     review: str = Form("", max_length=10),
 ) -> EnrolledOut:
-    """Enroll one person from one photo. A broken rule answers 422 with the rule's name; nothing is stored."""
+    """Propose one person from one photo: stored, matching nobody, until a second supervisor approves
+    (``POST /api/subjects/{id}/approve``). A broken rule answers 422 with the rule's name; nothing is stored."""
     data = await photo.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise HTTPException(413, f"photo larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
@@ -113,9 +121,10 @@ async def enroll(
             category=category,
             legal_basis_type=legal_basis_type,
             legal_basis_reference=legal_basis_reference,
-            approved_by=approved_by,
+            approved_by="",
             expires_at=parse_expiry(expires),
             review_date=date.fromisoformat(review) if review else None,
+            proposed_by=who.username,
         )
         # decoding, detection and embedding take seconds on a big photo: off the event loop, so every
         # other page and the live push go on meanwhile
@@ -126,35 +135,76 @@ async def enroll(
         raise HTTPException(422, {"rule": "input", "message": str(exc)}) from None
     ctx.audit.record(
         who.username,
-        "subject-enrolled",
+        "subject-proposed",
         object_type="subject",
         object_id=result.subject_id,
         source=client_address(request),
-        details={"category": category},
+        details={"category": category, "legal_basis": f"{legal_basis_type}: {legal_basis_reference}"},
     )
-    return EnrolledOut(subject_id=result.subject_id, warnings=list(result.warnings))
+    return EnrolledOut(subject_id=result.subject_id, warnings=list(result.warnings), status=PROPOSED)
 
 
-def _status_change(action: str):  # type: ignore[no-untyped-def]
-    def change(subject_id: str, request: Request, who: Supervisor, ctx: Ctx) -> SubjectOut:
-        watchlist = _watchlist(ctx)
-        try:
-            subject = watchlist.suspend(subject_id) if action == "suspend" else watchlist.reinstate(subject_id)
-        except SubjectNotFoundError as exc:
-            raise HTTPException(404, str(exc)) from None
-        except VigilError as exc:
-            raise HTTPException(409, str(exc)) from None
-        ctx.audit.record(
-            who.username,
-            {"suspend": "subject-suspended", "reinstate": "subject-reinstated"}[action],
-            object_type="subject",
-            object_id=subject_id,
-            source=client_address(request),
-        )
-        return _out(watchlist.get(subject.id))
+def _changed(request: Request, who: Principal, ctx: WebContext, action: str, subject_id: str, change) -> SubjectOut:  # type: ignore[no-untyped-def]
+    """Run a watchlist change for ``who`` and audit it; rule errors answer 409 (404: no such entry)."""
+    watchlist = _watchlist(ctx)
+    try:
+        subject = change(watchlist)
+    except SubjectNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except EnrollmentError as exc:
+        raise HTTPException(409, {"rule": exc.rule, "message": str(exc)}) from None
+    except VigilError as exc:
+        raise HTTPException(409, str(exc)) from None
+    ctx.audit.record(
+        who.username,
+        action,
+        object_type="subject",
+        object_id=subject_id,
+        source=client_address(request),
+        details={"state": subject_state(subject), "pending": subject.pending_action},
+    )
+    return _out(subject)
 
-    return change
+
+@router.post("/{subject_id}/suspend", response_model=SubjectOut)
+def suspend(subject_id: str, request: Request, who: Supervisor, ctx: Ctx) -> SubjectOut:
+    """Suspend at once (taking someone off what can match needs one person)."""
+    return _changed(request, who, ctx, "subject-suspended", subject_id, lambda w: w.suspend(subject_id))
 
 
-router.post("/{subject_id}/suspend", response_model=SubjectOut)(_status_change("suspend"))
-router.post("/{subject_id}/reinstate", response_model=SubjectOut)(_status_change("reinstate"))
+@router.post("/{subject_id}/reinstate", response_model=SubjectOut)
+def reinstate(subject_id: str, request: Request, who: Supervisor, ctx: Ctx) -> SubjectOut:
+    """Ask for a suspended entry to match again: it does once a second supervisor approves."""
+    return _changed(
+        request,
+        who,
+        ctx,
+        "subject-reinstatement-requested",
+        subject_id,
+        lambda w: w.request_reinstatement(subject_id, requested_by=who.username),
+    )
+
+
+@router.post("/{subject_id}/renew", response_model=SubjectOut)
+def renew(subject_id: str, body: RenewalIn, request: Request, who: Supervisor, ctx: Ctx) -> SubjectOut:
+    """Ask for a new expiry (within the category's longest validity): a renewal is a new approval."""
+    try:
+        expires_at = parse_expiry(body.expires)
+    except EnrollmentError as exc:
+        raise HTTPException(422, {"rule": exc.rule, "message": str(exc)}) from None
+    return _changed(
+        request,
+        who,
+        ctx,
+        "subject-renewal-requested",
+        subject_id,
+        lambda w: w.request_renewal(subject_id, expires_at, requested_by=who.username),
+    )
+
+
+@router.post("/{subject_id}/approve", response_model=SubjectOut)
+def approve(subject_id: str, request: Request, who: Supervisor, ctx: Ctx) -> SubjectOut:
+    """Approve the change waiting on the entry — never the supervisor who asked for it."""
+    return _changed(
+        request, who, ctx, "subject-approved", subject_id, lambda w: w.approve(subject_id, approver=who.username)
+    )

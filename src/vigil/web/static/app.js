@@ -326,11 +326,27 @@ async function initWatchlist() {
       subjects = await api("/api/subjects" + (q ? "?q=" + encodeURIComponent(q) + "&reason=" + encodeURIComponent(reason) : ""));
       document.getElementById("search-error").textContent = "";
     } catch (e) { document.getElementById("search-error").textContent = e.message; return; }
+    const action = (s) => s.status === "active" ? "suspend" : (s.status === "suspended" && !s.pending_action ? "reinstate" : null);
     tbody.replaceChildren(...subjects.map((s) => el("tr", { "data-subject-id": s.id },
-      el("td", {}, el("a", { href: "/subjects/" + s.id }, s.display_name)), el("td", {}, s.category), el("td", {}, s.status),
-      el("td", {}, s.legal_basis_type + ": " + s.legal_basis_reference), el("td", {}, s.approved_by), el("td", {}, when(s.expires_at)),
-      el("td", {}, Object.assign(el("button", { type: "button" }, s.status === "active" ? "Suspend" : "Reinstate"), {
-        onclick: async () => { await api(`/api/subjects/${s.id}/${s.status === "active" ? "suspend" : "reinstate"}`, { method: "POST" }); load(); } })))));
+      el("td", {}, el("a", { href: "/subjects/" + s.id }, s.display_name)), el("td", {}, s.category),
+      el("td", {}, s.status + (s.pending_action && s.status !== "proposed" ? ` (${s.pending_action} waiting)` : "")),
+      el("td", {}, s.legal_basis_type + ": " + s.legal_basis_reference),
+      el("td", {}, (s.proposed_by || "—") + " / " + (s.approved_by || "not yet")), el("td", {}, when(s.expires_at)),
+      el("td", {}, action(s) ? Object.assign(el("button", { type: "button" }, action(s) === "suspend" ? "Suspend" : "Ask to reinstate"), {
+        onclick: async () => { await api(`/api/subjects/${s.id}/${action(s)}`, { method: "POST" }); load(); } }) : ""))));
+    await loadPending();
+  };
+  const loadPending = async () => {
+    const waiting = await api("/api/subjects?pending=true");
+    document.querySelector("#pending tbody").replaceChildren(...(waiting.length ? waiting.map((s) => el("tr", { "data-subject-id": s.id },
+      el("td", {}, el("a", { href: "/subjects/" + s.id }, s.display_name)), el("td", {}, s.category),
+      el("td", {}, s.pending_action + (s.pending_expires_at ? " to " + when(s.pending_expires_at) : "")), el("td", {}, s.pending_by),
+      el("td", {}, s.legal_basis_type + ": " + s.legal_basis_reference), el("td", {}, when(s.expires_at)),
+      el("td", {}, Object.assign(el("button", { type: "button", "data-action": "approve" }, "Approve"), {
+        onclick: async () => {
+          try { await api(`/api/subjects/${s.id}/approve`, { method: "POST" }); document.getElementById("pending-error").textContent = ""; load(); }
+          catch (e) { document.getElementById("pending-error").textContent = e.message; } } })))) :
+      [el("tr", {}, el("td", { class: "muted", colspan: "7" }, "nothing waiting"))]));
   };
   document.getElementById("search-form").addEventListener("submit", (event) => { event.preventDefault(); load(); });
   const pct = (x) => (x === null || x === undefined ? "no calibration" : (100 * x).toFixed(x < 0.001 ? 4 : 2) + "%");

@@ -57,6 +57,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/thresholds/live"): ("supervisor", "auditor"),
     ("GET", "/api/audit"): ("auditor",),
     ("GET", "/api/audit/export"): ("auditor",),
+    ("GET", "/api/audit/access"): ("auditor",),
     ("GET", "/api/reports/summary"): ("auditor", "supervisor"),
     ("GET", "/api/media/crops/{name}"): ("operator", "supervisor"),
     ("GET", "/api/media/photos/{name}"): ("operator", "supervisor"),
@@ -343,6 +344,59 @@ def test_refused_requests_are_audited_at_a_bounded_rate(client: TestClient, ctx:
     (latest,) = ctx.audit.entries(limit=1, action="access-refused")
     assert latest.source == "10.0.0.66" and latest.details["held_back_before"] == 35
     assert ctx.audit.verify().ok
+
+
+def test_no_list_comes_whole_and_faces_are_viewed_within_an_hourly_limit(  # type: ignore[no-untyped-def]
+    client: TestClient, ctx: WebContext, astronaut, hopper
+) -> None:
+    """Issue 14, item 4: the whole watchlist with photo links came in one call; nothing limited views."""
+    assert ctx.watchlist is not None
+    ids = [
+        ctx.watchlist.enroll(live_fields(name), [(f"{i}.jpg", jpeg(image))]).subject_id
+        for i, (name, image) in enumerate((("Eileen Collins", astronaut), ("Grace Hopper", hopper)))
+    ]
+    sup = bearer(client, "supervisor")
+    first = client.get("/api/subjects?limit=1", headers=sup)
+    assert len(first.json()) == 1 and first.headers["x-next-offset"] == "1"
+    second = client.get("/api/subjects?limit=1&offset=1", headers=sup)
+    assert len(second.json()) == 1 and "x-next-offset" not in second.headers
+    assert {first.json()[0]["id"], second.json()[0]["id"]} == set(ids)
+    assert client.get("/api/subjects?limit=100000", headers=sup).status_code == 422  # no mass export
+    for path in ("/api/cameras", "/api/authorisations", "/api/subjects/due", "/api/thresholds/history"):
+        assert (
+            client.get(path + "?limit=1", headers=sup if "cameras" not in path else bearer(client, "admin")).status_code
+            == 200
+        )
+
+    crops = [_raise(ctx, ids[0], track=f"t-{i}") for i in range(4)]
+    ctx.access.views_per_hour = 3
+    op = bearer(client, "operator")
+    urls = [client.get(f"/api/alerts/{a}", headers=op).json()["crop_url"] for a in crops]
+    for url in urls[:3]:
+        assert client.get(url, headers=op).status_code == 200
+    assert client.get(urls[0], headers=op).status_code == 200  # one already seen this hour: free
+    refused = client.get(urls[3], headers=op)
+    assert refused.status_code == 429 and "view limit" in refused.text
+    (entry,) = ctx.audit.entries(limit=1, action="access-refused")
+    assert entry.actor == "operator" and entry.details["status"] == 429
+    assert client.get(urls[3], headers=bearer(client, "supervisor")).status_code == 200  # per user
+
+
+def test_auditors_see_each_users_reads_per_day_with_outliers_marked(
+    client: TestClient, ctx: WebContext, astronaut
+) -> None:  # type: ignore[no-untyped-def]
+    assert ctx.watchlist is not None
+    subject = ctx.watchlist.enroll(live_fields("Eileen Collins"), [("c.jpg", jpeg(astronaut))]).subject_id
+    for username, reads in (("operator", 1), ("operator2", 2), ("supervisor2", 1), ("supervisor", 30)):
+        token = bearer(client, username)
+        for _ in range(reads):
+            assert client.get(f"/api/subjects/{subject}", headers=token).status_code == 200
+    client.get(f"/api/subjects/{subject}/sightings", headers=bearer(client, "operator"))
+    summary = client.get("/api/audit/access?days=1", headers=bearer(client, "auditor")).json()
+    by_user = {d["username"]: d for d in summary}
+    assert by_user["supervisor"]["subjects_viewed"] == 30 and by_user["supervisor"]["outliers"] == ["subjects_viewed"]
+    assert by_user["operator"]["trails_viewed"] == 1 and by_user["operator"]["outliers"] == []
+    assert by_user["operator2"]["subjects_viewed"] == 2
 
 
 def test_media_is_served_to_allowed_roles_only_and_audited(client: TestClient, ctx: WebContext, astronaut) -> None:  # type: ignore[no-untyped-def]

@@ -135,6 +135,13 @@ class VigilSettings(BaseSettings):
         "and web servers push them to browsers through it. Unset: everything in one process.",
         json_schema_extra={"shown_default": "unset (embedded)", "secret": True},
     )
+    media_views_per_hour: int = Field(
+        default=600,
+        ge=1,
+        le=1_000_000,
+        description="The most different enrolled photos and alert crops one user may open in an hour; past "
+        "it the control room refuses (audited, and marked in the auditors' access summary).",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or ranges (CIDR) of the reverse proxies in front of the "

@@ -154,9 +154,9 @@ class AuditLog:
         session.flush()
         return entry_id
 
-    def entries(self, *, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+    def entries(self, *, limit: int = 200, action: str | None = None, offset: int = 0) -> list[AuditEntry]:
         """Newest first."""
-        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(max(1, min(limit, 5000)))
+        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(max(1, min(limit, 5001))).offset(offset)
         if action:
             query = query.where(AuditEvent.action == action)
         with self.db.session() as session:

@@ -147,9 +147,14 @@ class WatchlistService:
         category: str | None = None,
         search: str | None = None,
         pending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Subject]:
-        """``pending``: only entries with a change waiting for a second supervisor."""
-        query = select(Subject).options(selectinload(Subject.photos)).order_by(Subject.display_name)
+        """By name; ``pending``: only entries with a change waiting for a second supervisor; ``limit`` and
+        ``offset``: one page."""
+        query = select(Subject).options(selectinload(Subject.photos)).order_by(Subject.display_name, Subject.id)
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
         if pending:
             query = query.where(Subject.pending_action.is_not(None))
         if status:

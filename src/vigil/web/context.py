@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vigil.bus import Bus, LocalBus, open_bus
+from vigil.domain.access import AccessWatch
 from vigil.domain.adjudication import AlertService
 from vigil.domain.audit import AuditLog, RefusalRecorder
 from vigil.domain.authorisations import AuthorisationService
@@ -68,11 +69,13 @@ class WebContext:
     feed: AlertFeed = field(init=False)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     refusals: RefusalRecorder = field(init=False)  # 401/403s into the audit log, rate-limited per source
+    access: AccessWatch = field(init=False)  # view limits and the auditors' access summary
     secure_cookies: bool = False
 
     def __post_init__(self) -> None:
         self.feed = AlertFeed(self.alerts, self.hub, self.metrics, self.bus)
         self.refusals = RefusalRecorder(self.audit)
+        self.access = AccessWatch(self.db, views_per_hour=self.settings.media_views_per_hour)
         self.fleet = LeasedFleet(self.db)
 
     @classmethod

@@ -296,6 +296,19 @@ class AuditOut(BaseModel):
     details: dict[str, object]
 
 
+class AccessDayOut(BaseModel):
+    """One user's reads on one UTC day, with the measures out of line marked."""
+
+    username: str
+    day: str
+    searches: int
+    subjects_viewed: int
+    trails_viewed: int
+    photos_viewed: int
+    refused_views: int
+    outliers: list[str]
+
+
 class MeOut(BaseModel):
     user: UserOut
     csrf_token: str | None  # the session's, for pages; None with a bearer token

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from vigil.redaction import spreadsheet_safe
-from vigil.web.schemas import AuditOut
+from vigil.web.paging import Page, Paged
+from vigil.web.schemas import AccessDayOut, AuditOut
 from vigil.web.security import Auditor, Ctx, client_address
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -18,9 +20,40 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 
 @router.get("", response_model=list[AuditOut])
 def entries(
-    _: Auditor, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=5000)] = 200, action: str | None = None
+    _: Auditor,
+    ctx: Ctx,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+    action: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[AuditOut]:
-    return [AuditOut(**e.__dict__) for e in ctx.audit.entries(limit=limit, action=action)]
+    """Newest first, a page at a time (``X-Next-Offset``)."""
+    rows = ctx.audit.entries(limit=limit + 1, action=action, offset=offset)
+    return [AuditOut(**e.__dict__) for e in Page(limit, offset).cut(rows, response)]
+
+
+@router.get("/access", response_model=list[AccessDayOut])
+def access_summary(
+    request: Request,
+    response: Response,
+    who: Auditor,
+    ctx: Ctx,
+    paged: Paged,
+    days: Annotated[int, Query(ge=1, le=92)] = 7,
+) -> list[AccessDayOut]:
+    """Each user's searches, subjects, trails and photos viewed per day, newest first, outliers marked."""
+    summary = ctx.access.summary(days=days, now=datetime.now(UTC))
+    ctx.audit.record(who.username, "access-summary-viewed", source=client_address(request), details={"days": days})
+    return [
+        AccessDayOut(
+            username=d.username,
+            day=d.day.isoformat(),
+            refused_views=d.refused_views,
+            outliers=list(d.outliers),
+            **d.counts,
+        )
+        for d in paged.take(summary, response)
+    ]
 
 
 @router.get("/export")

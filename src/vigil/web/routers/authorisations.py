@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from vigil.domain.authorisations import AuthorisationError, threshold_snapshot
 from vigil.domain.thresholds import ThresholdService
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
+from vigil.web.paging import Paged
 from vigil.web.schemas import AuthorisationEndIn, AuthorisationIn, AuthorisationOut
 from vigil.web.security import Authoriser, Ctx, client_address, require
 
@@ -30,9 +31,9 @@ def _error(exc: AuthorisationError) -> HTTPException:
 
 
 @router.get("", response_model=list[AuthorisationOut])
-def list_authorisations(_: Reader, ctx: Ctx) -> list[AuthorisationOut]:
+def list_authorisations(_: Reader, ctx: Ctx, response: Response, paged: Paged) -> list[AuthorisationOut]:
     now = ctx.authorisations.clock()
-    return [AuthorisationOut.of(a, now) for a in ctx.authorisations.all()]
+    return [AuthorisationOut.of(a, now) for a in paged.take(ctx.authorisations.all(), response)]
 
 
 @router.post("", response_model=AuthorisationOut, status_code=201)

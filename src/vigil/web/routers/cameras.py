@@ -12,6 +12,7 @@ from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
 from vigil.errors import VigilError
 from vigil.web.context import WebContext
+from vigil.web.paging import Paged
 from vigil.web.schemas import CameraCreate, CameraOut
 from vigil.web.security import Admin, Ctx, client_address, require
 
@@ -47,8 +48,8 @@ def camera_list(ctx: WebContext) -> list[CameraOut]:
 
 
 @router.get("", response_model=list[CameraOut])
-def list_cameras(_: Viewer, ctx: Ctx) -> list[CameraOut]:
-    return camera_list(ctx)
+def list_cameras(_: Viewer, ctx: Ctx, response: Response, paged: Paged) -> list[CameraOut]:
+    return paged.take(camera_list(ctx), response)
 
 
 @router.post("", response_model=CameraOut, status_code=201)

@@ -1,7 +1,10 @@
 """Media: alert crops and enrolled photos, only for the roles that see alerts and subjects. Every view
-is audited."""
+is audited, and each user opens at most ``media_views_per_hour`` different ones an hour
+(``vigil.domain.access``)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
@@ -21,6 +24,11 @@ TYPES = {
 
 
 def _serve(kind: str, name: str, request: Request, who: Principal, ctx: WebContext) -> Response:
+    allowed, viewed = ctx.access.may_view(who.username, name, datetime.now(UTC))
+    if not allowed:
+        reason = f"view limit: {viewed} photos and crops in the last hour (at most {ctx.access.views_per_hour})"
+        ctx.refusals.refused(who.username, 429, request.method, request.url.path, client_address(request), reason)
+        raise HTTPException(429, reason)
     try:
         data = ctx.media.read(kind, name)
     except (ValueError, FileNotFoundError):

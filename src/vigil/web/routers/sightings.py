@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
+from vigil.web.paging import Paged
 from vigil.web.schemas import AlertOut
 from vigil.web.security import Ctx, LiveUser, client_address
 
@@ -11,10 +12,12 @@ router = APIRouter(prefix="/api/subjects", tags=["sightings"])
 
 
 @router.get("/{subject_id}/sightings", response_model=list[AlertOut])
-def trail(subject_id: str, request: Request, who: LiveUser, ctx: Ctx) -> list[AlertOut]:
+def trail(
+    subject_id: str, request: Request, response: Response, who: LiveUser, ctx: Ctx, paged: Paged
+) -> list[AlertOut]:
     """The subject's confirmed sightings, oldest first: the movement trail (with each camera's position).
     Audited: following someone's movements is the read an insider would misuse first."""
-    sightings = [AlertOut.of(a) for a in ctx.alerts.sightings(subject_id)]
+    sightings = [AlertOut.of(a) for a in paged.take(ctx.alerts.sightings(subject_id), response)]
     ctx.audit.record(
         who.username,
         "trail-viewed",

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import Field
 
 from vigil.domain.thresholds import ThresholdError, ThresholdService
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
+from vigil.web.paging import Paged
 from vigil.web.schemas import LiveFigureOut, Strict, ThresholdChangeOut, ThresholdOut, ThresholdSetOut
 from vigil.web.security import Ctx, Supervisor, require
 
@@ -69,7 +70,7 @@ def set_policy(category: str, body: PolicyIn, who: Supervisor, ctx: Ctx) -> Thre
 
 
 @router.get("/history", response_model=list[ThresholdChangeOut])
-def history(_: Reader, ctx: Ctx) -> list[ThresholdChangeOut]:
+def history(_: Reader, ctx: Ctx, response: Response, paged: Paged) -> list[ThresholdChangeOut]:
     return [
         ThresholdChangeOut(
             at=c.at,
@@ -82,7 +83,7 @@ def history(_: Reader, ctx: Ctx) -> list[ThresholdChangeOut]:
             expected_false_alert_rate=c.expected_false_alert_rate,
             expected_miss_rate=c.expected_miss_rate,
         )
-        for c in _service(ctx).history()
+        for c in paged.take(_service(ctx).history(), response)
     ]
 
 

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from vigil.domain.users import UserError
+from vigil.web.paging import Paged
 from vigil.web.schemas import RoleChange, UserAdminOut, UserCreate
 from vigil.web.security import Admin, Ctx, client_address
 
@@ -13,8 +14,8 @@ router = APIRouter(prefix="/api/users", tags=["users"])
 
 
 @router.get("", response_model=list[UserAdminOut])
-def list_users(_: Admin, ctx: Ctx) -> list[UserAdminOut]:
-    return [UserAdminOut.of_summary(u) for u in ctx.users.all_users()]
+def list_users(_: Admin, ctx: Ctx, response: Response, paged: Paged) -> list[UserAdminOut]:
+    return [UserAdminOut.of_summary(u) for u in paged.take(ctx.users.all_users(), response)]
 
 
 @router.post("", response_model=UserAdminOut, status_code=201)

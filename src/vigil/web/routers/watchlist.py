@@ -8,7 +8,7 @@ import asyncio
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
 
 from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.importer import parse_expiry
@@ -17,6 +17,7 @@ from vigil.domain.vocabulary import PROPOSED, Role, SubjectStatus
 from vigil.domain.watchlist import SubjectNotFoundError, SubjectRecord, WatchlistService, subject_state
 from vigil.errors import VigilError
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
+from vigil.web.paging import Paged
 from vigil.web.schemas import EnrolledOut, RenewalIn, SubjectOut
 from vigil.web.security import Ctx, Supervisor, client_address, require
 
@@ -55,8 +56,10 @@ def _out(subject: SubjectRecord) -> SubjectOut:
 @router.get("", response_model=list[SubjectOut])
 def list_subjects(
     request: Request,
+    response: Response,
     who: Supervisor,
     ctx: Ctx,
+    paged: Paged,
     q: Annotated[str | None, Query(max_length=200)] = None,
     status: SubjectStatus | None = None,
     pending: bool = False,
@@ -66,23 +69,36 @@ def list_subjects(
     ``pending``: only entries with a change waiting for a second supervisor."""
     if q and len(reason.strip()) < MIN_SEARCH_REASON:
         raise HTTPException(422, {"rule": "search-reason", "message": "say why you are searching for this name"})
-    subjects = _watchlist(ctx).list_subjects(search=q, status=status, pending=pending)
+    limit, offset = paged.fetch()
+    subjects = paged.cut(
+        _watchlist(ctx).list_subjects(search=q, status=status, pending=pending, limit=limit, offset=offset), response
+    )
     ctx.audit.record(
         who.username,
         "subjects-searched" if q else "subjects-listed",
         object_type="subject",
         source=client_address(request),
-        details={"query": q, "status": status, "reason": reason.strip(), "results": len(subjects)},
+        details={
+            "query": q,
+            "status": status,
+            "reason": reason.strip(),
+            "results": len(subjects),
+            "offset": paged.offset,
+        },
     )
     return [_out(s) for s in subjects]
 
 
 @router.get("/due", response_model=list[SubjectOut])
 def due(
-    _: Supervisor, ctx: Ctx, days: Annotated[float, Query(ge=0, le=3650, allow_inf_nan=False)] = 30.0
+    _: Supervisor,
+    ctx: Ctx,
+    response: Response,
+    paged: Paged,
+    days: Annotated[float, Query(ge=0, le=3650, allow_inf_nan=False)] = 30.0,
 ) -> list[SubjectOut]:
     """Entries whose expiry or review date falls within the next ``days`` days, soonest first."""
-    return [_out(s) for s in _watchlist(ctx).due(days)]
+    return [_out(s) for s in paged.take(_watchlist(ctx).due(days), response)]
 
 
 @router.get("/{subject_id}", response_model=SubjectOut)

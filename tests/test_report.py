@@ -98,8 +98,8 @@ def test_the_report_publishes_each_authorisations_results(tmp_path: Path, settin
     users = UserService(watchlist.db)
     operator = users.add("op.one", "correct horse battery", "operator")
     recorder = AlertRecorder(watchlist.db, watchlist.media)
-    alerts = AlertService(watchlist.db)
     audit = AuditLog(watchlist.db, key_file=run_settings.resolved_audit_key_file)
+    alerts = AlertService(watchlist.db, audit)
     plan = [
         ("confirmed", "arrested"),
         ("confirmed", "spoken-to"),
@@ -116,8 +116,8 @@ def test_the_report_publishes_each_authorisations_results(tmp_path: Path, settin
         if decision:
             alerts.decide(stored.alert_id, operator, decision, "checked against the photo")
         if outcome:
-            alerts.record_outcome(stored.alert_id, operator, "located", "", audit=audit)
-            alerts.record_outcome(stored.alert_id, operator, outcome, "as recorded later", audit=audit)  # latest counts
+            alerts.record_outcome(stored.alert_id, operator, "located", "")
+            alerts.record_outcome(stored.alert_id, operator, outcome, "as recorded later")  # latest counts
     recorder.raise_alert(alert_event(subject.subject_id, camera="east", track="x", authorisation_id=other))
     counter = AuthorisationCounter(watchlist.db)
     counter.add(deployment, "north", frames=900, faces=4000, tracks=700)

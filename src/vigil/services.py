@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 from vigil.clock import Clock, system_clock
 from vigil.domain.alerts import AlertRecorder
+from vigil.domain.audit import AuditLog
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.replica import GalleryReplica
 from vigil.domain.retention import RetentionPolicy, RetentionService
 from vigil.domain.thresholds import AnalysisCounter
+from vigil.domain.vocabulary import AuditAction
 from vigil.domain.watchlist import WatchlistService
 from vigil.pipeline.analyser import AnalysisSettings
 from vigil.pipeline.gate import Coverage
@@ -28,7 +30,6 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from vigil.domain.audit import AuditLog
     from vigil.scaleout.worker import Worker
 
 
@@ -55,6 +56,7 @@ def open_watchlist(
         duplicate_threshold=default_threshold(embedder.name),
         clock=clock,
         replica=replica,
+        audit=AuditLog(db, key_file=settings.resolved_audit_key_file),
     )
     if start:
         service.start()
@@ -70,7 +72,6 @@ def open_live(
 ) -> tuple[LiveRunner, AlertRecorder, WatchlistMatcher]:
     """A runner for ``cameras`` against the watchlist, the recorder its alerts go through, and the
     matcher (whose ``refresh`` picks up watchlist changes made by other processes)."""
-    from vigil.domain.audit import AuditLog
     from vigil.domain.authorisations import AuthorisationBook, AuthorisationCounter
 
     recorder = AlertRecorder(watchlist.db, watchlist.media)
@@ -82,7 +83,7 @@ def open_live(
             if coverage:
                 audit.record(
                     "system",
-                    "camera-scanning-started",
+                    AuditAction.CAMERA_SCANNING_STARTED,
                     object_type="camera",
                     object_id=camera,
                     details={"authorisations": list(coverage.authorisation_ids)},
@@ -90,7 +91,7 @@ def open_live(
             else:
                 audit.record(
                     "system",
-                    "camera-scanning-stopped",
+                    AuditAction.CAMERA_SCANNING_STOPPED,
                     object_type="camera",
                     object_id=camera,
                     details={"why": coverage.why_not},
@@ -209,7 +210,6 @@ def open_worker(
 
 def open_retention(settings: VigilSettings, db: Database | None = None) -> RetentionService:
     """The retention job over the configured database and media folder, with the configured periods."""
-    from vigil.domain.audit import AuditLog
 
     database = db or open_database(settings)
     return RetentionService(
@@ -252,6 +252,9 @@ def audit_settings(audit: AuditLog, settings: VigilSettings, actor: str = "syste
         return False
     changed = sorted(k for k in current if not isinstance(before, dict) or before.get(k) != current[k])
     audit.record(
-        actor, "settings-changed", source="serve", details={"before": before, "after": current, "changed": changed}
+        actor,
+        AuditAction.SETTINGS_CHANGED,
+        source="serve",
+        details={"before": before, "after": current, "changed": changed},
     )
     return True

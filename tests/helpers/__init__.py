@@ -64,15 +64,19 @@ def snapshot(service: WatchlistService) -> tuple[int, int, int, list[str]]:
 
 
 def make_service(settings: VigilSettings, engine: object, clock: Clock) -> WatchlistService:
-    """A started watchlist over the settings' database and media folder, with the two supervisors that
-    :func:`fields` names as proposer and approver."""
+    """A started watchlist over the settings' database and media folder (its changes audited with the
+    settings' audit key), with the two supervisors that :func:`fields` names as proposer and approver."""
+    from vigil.domain.audit import AuditLog
+
+    db = open_database(settings)
     service = WatchlistService(
-        open_database(settings),
+        db,
         FolderMediaStore(settings.data_dir / "media"),
         engine,  # type: ignore[arg-type]
         settings,
         duplicate_threshold=0.956,
         clock=clock,
+        audit=AuditLog(db, key_file=settings.resolved_audit_key_file),
     )
     service.start()
     ensure_supervisors(service.db, PROPOSER, APPROVER)

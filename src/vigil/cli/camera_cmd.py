@@ -7,16 +7,19 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.context import audit, settings_from
+from vigil.cli.context import cli_by, settings_from
 from vigil.domain.cameras import DEFAULT_ANALYSIS_FPS, CameraRegistry
 
 app = typer.Typer(help="Cameras: a name, a stream URL, a location and an analysis rate.", no_args_is_help=True)
 
 
 def _registry(ctx: typer.Context) -> CameraRegistry:
+    from vigil.domain.audit import AuditLog
     from vigil.store.db import open_database
 
-    return CameraRegistry(open_database(settings_from(ctx)))
+    settings = settings_from(ctx)
+    db = open_database(settings)
+    return CameraRegistry(db, audit=AuditLog(db, key_file=settings.resolved_audit_key_file))
 
 
 @app.command("add")
@@ -33,8 +36,7 @@ def add(
 ) -> None:
     """Register a camera. Credentials in the URL are stored for connecting but never shown or logged. It
     analyses nothing until an authorisation covers it (`vigil authorisation add`)."""
-    view = _registry(ctx).add(name, url, latitude=lat, longitude=lon, analysis_fps=fps, group=group)
-    audit(ctx, "camera-added", object_type="camera", object_id=view.name, url=view.url)
+    view = _registry(ctx).add(name, url, latitude=lat, longitude=lon, analysis_fps=fps, group=group, by=cli_by())
     typer.echo(f"{view.name}  {view.kind}  {view.url}")
 
 
@@ -55,6 +57,5 @@ def list_cameras(
 @app.command("remove")
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Camera name.")]) -> None:
     """Unregister a camera."""
-    _registry(ctx).remove(name)
-    audit(ctx, "camera-removed", object_type="camera", object_id=name)
+    _registry(ctx).remove(name, by=cli_by())
     typer.echo(f"removed {name}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from vigil.domain.audit import Actor
+from vigil.domain.vocabulary import AuditAction
 from vigil.settings import VigilSettings
 
 
@@ -25,7 +27,14 @@ def cli_actor() -> str:
         return "cli"
 
 
-def audit(ctx: typer.Context, action: str, *, object_type: str = "", object_id: str = "", **details: object) -> None:
+def cli_by() -> Actor:
+    """The command line's user as the actor of a change a domain service audits with it."""
+    return Actor(cli_actor(), "cli")
+
+
+def audit(
+    ctx: typer.Context, action: AuditAction, *, object_type: str = "", object_id: str = "", **details: object
+) -> None:
     """Append an audit entry for a command that changed something."""
     from vigil.domain.audit import AuditLog
     from vigil.store.db import open_database

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from vigil.cli.context import cli_actor, settings_from
+from vigil.domain.vocabulary import AuditAction
 
 
 def report(
@@ -34,5 +35,5 @@ def report(
     db = open_database(settings)
     audit = AuditLog(db, key_file=settings.resolved_audit_key_file)
     files = write_report(collect(db, audit, first, last), out)
-    audit.record(cli_actor(), "report-generated", source="cli", details={"from": start, "to": end})
+    audit.record(cli_actor(), AuditAction.REPORT_GENERATED, source="cli", details={"from": start, "to": end})
     typer.echo(f"transparency report {first} – {last}: {out / 'report.html'} ({len(files.all)} files)")

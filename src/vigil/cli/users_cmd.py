@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.context import settings_from
+from vigil.cli.context import cli_by, settings_from
 
 app = typer.Typer(
     help="Local users and their roles (admin, supervisor, operator, auditor, authoriser).", no_args_is_help=True
@@ -15,10 +15,14 @@ app = typer.Typer(
 
 
 def _service(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    """The users, their every change audited in its own transaction."""
+    from vigil.domain.audit import AuditLog
     from vigil.domain.users import UserService
     from vigil.store.db import open_database
 
-    return UserService(open_database(settings_from(ctx)))
+    settings = settings_from(ctx)
+    db = open_database(settings)
+    return UserService(db, audit=AuditLog(db, key_file=settings.resolved_audit_key_file))
 
 
 @app.command("add")
@@ -31,23 +35,14 @@ def add(
         str | None, typer.Option("--password-env", help="Read the password from this environment variable.")
     ] = None,
 ) -> None:
-    """Create a user; the password is asked for (or read from --password-env), never taken as an argument."""
-    from vigil.domain.audit import AuditLog
-
+    """Create a user; the password is asked for (or read from --password-env), never taken as an argument.
+    The server's administrator at the command line adds users directly; in the control room an admin
+    proposes and a second admin approves."""
     if password_env:
         password = os.environ.get(password_env, "")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    service = _service(ctx)
-    created = service.add(username, password, role, display_name=name)
-    AuditLog(service.db, key_file=settings_from(ctx).resolved_audit_key_file).record(
-        "cli",
-        "user-added",
-        object_type="user",
-        object_id=created.user_id,
-        source="cli",
-        details={"username": created.username, "role": created.role},
-    )
+    created = _service(ctx).add(username, password, role, display_name=name, by=cli_by())
     typer.echo(f"{created.username}  {created.role}  {created.user_id}")
 
 
@@ -64,30 +59,17 @@ def list_users(ctx: typer.Context) -> None:
         typer.echo(f"{user.username}  {user.role}  {user.display_name}{state}{pending}")
 
 
-def _audited(ctx: typer.Context, action: str, username: str, **details: object) -> None:
-    from vigil.cli.context import cli_actor
-    from vigil.domain.audit import AuditLog
-    from vigil.store.db import open_database
-
-    settings = settings_from(ctx)
-    AuditLog(open_database(settings), key_file=settings.resolved_audit_key_file).record(
-        cli_actor(), action, object_type="user", object_id=username, source="cli", details=dict(details)
-    )
-
-
 @app.command("deactivate")
 def deactivate(ctx: typer.Context, username: Annotated[str, typer.Argument(help="Login name.")]) -> None:
     """Deactivate a user: their sessions and tokens end at once (the last active admin cannot be)."""
-    _service(ctx).set_active(username, False)
-    _audited(ctx, "user-deactivated", username)
+    _service(ctx).set_active(username, False, by=cli_by())
     typer.echo(f"deactivated {username}")
 
 
 @app.command("reactivate")
 def reactivate(ctx: typer.Context, username: Annotated[str, typer.Argument(help="Login name.")]) -> None:
     """Let a deactivated user log in again."""
-    _service(ctx).set_active(username, True)
-    _audited(ctx, "user-reactivated", username)
+    _service(ctx).set_active(username, True, by=cli_by())
     typer.echo(f"reactivated {username}")
 
 
@@ -100,6 +82,5 @@ def role(
     ],
 ) -> None:
     """Change a user's role; their sessions and tokens end (the last active admin keeps the role)."""
-    changed = _service(ctx).set_role(username, new_role)
-    _audited(ctx, "user-role-changed", username, role=changed.role)
+    changed = _service(ctx).set_role(username, new_role, by=cli_by())
     typer.echo(f"{changed.username}  {changed.role}")

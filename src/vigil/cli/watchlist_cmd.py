@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.context import audit, settings_from
+from vigil.cli.context import audit, cli_by, settings_from
 from vigil.domain.enrollment import SubjectFields
 from vigil.domain.importer import ImportDefaults, ImportRow, csv_jobs, folder_jobs, parse_expiry, run_import
-from vigil.domain.vocabulary import SubjectStatus
+from vigil.domain.vocabulary import AuditAction, SubjectStatus
 from vigil.store.models import Subject
 
 app = typer.Typer(help="The watchlist: subjects with a legal basis, an approver and an expiry.", no_args_is_help=True)
@@ -104,17 +104,7 @@ def add(
             from vigil.domain.enrollment import EnrollmentError
 
             raise EnrollmentError("photo-format", f"{path.name}: cannot be read ({exc.strerror})") from exc
-    result = _service(ctx).enroll(fields, payload)
-    audit(
-        ctx,
-        "subject-enrolled",
-        object_type="subject",
-        object_id=result.subject_id,
-        category=category,
-        photos=result.photos_added,
-        proposed_by=proposed_by,
-        approved_by=approved_by,
-    )
+    result = _service(ctx).enroll(fields, payload, by=cli_by())
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.subject_id)
@@ -167,7 +157,7 @@ def import_(
                 if row.status == "rejected":
                     typer.echo(f"\nrejected {row.source}: [{row.rule}] {row.message}", err=True)
 
-            rows = run_import(service, jobs, progress=progress)
+            rows = run_import(service, jobs, progress=progress, by=cli_by())
     finally:
         if handle:
             handle.close()
@@ -175,7 +165,7 @@ def import_(
     reasons = Counter(row.rule for row in rows if row.status == "rejected")
     audit(
         ctx,
-        "watchlist-imported",
+        AuditAction.WATCHLIST_IMPORTED,
         enrolled=counts["enrolled"],
         skipped=counts["skipped"],
         rejected=counts["rejected"],
@@ -244,8 +234,7 @@ def due(ctx: typer.Context, days: Annotated[float, typer.Option(help="Look this 
 @app.command("suspend")
 def suspend(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
     """Stop matching a subject until reinstated."""
-    typer.echo(_summary(_service(ctx).suspend(subject_id)))
-    audit(ctx, "subject-suspended", object_type="subject", object_id=subject_id)
+    typer.echo(_summary(_service(ctx).suspend(subject_id, by=cli_by())))
 
 
 @app.command("reinstate")
@@ -256,15 +245,8 @@ def reinstate(
     approved_by: ApprovedBy,
 ) -> None:
     """Make a suspended, unexpired subject match again: asked for by one supervisor, approved by another."""
-    typer.echo(_summary(_service(ctx).reinstate(subject_id, requested_by=requested_by, approved_by=approved_by)))
-    audit(
-        ctx,
-        "subject-reinstated",
-        object_type="subject",
-        object_id=subject_id,
-        requested_by=requested_by,
-        approved_by=approved_by,
-    )
+    service = _service(ctx)
+    typer.echo(_summary(service.reinstate(subject_id, requested_by=requested_by, approved_by=approved_by, by=cli_by())))
 
 
 @app.command("renew")
@@ -276,15 +258,8 @@ def renew(
     approved_by: ApprovedBy,
 ) -> None:
     """Give an entry a new expiry (within its category's longest validity): a renewal is a new approval."""
-    subject = _service(ctx).renew(subject_id, parse_expiry(expires), requested_by=requested_by, approved_by=approved_by)
-    audit(
-        ctx,
-        "subject-renewed",
-        object_type="subject",
-        object_id=subject_id,
-        expires=subject.expires_at.isoformat(),
-        requested_by=requested_by,
-        approved_by=approved_by,
+    subject = _service(ctx).renew(
+        subject_id, parse_expiry(expires), requested_by=requested_by, approved_by=approved_by, by=cli_by()
     )
     typer.echo(_summary(subject))
 
@@ -296,8 +271,7 @@ def approve(
     approved_by: ApprovedBy,
 ) -> None:
     """Approve the change waiting on an entry (a proposal from the control room, a reinstatement, a renewal)."""
-    subject = _service(ctx).approve(subject_id, approver=approved_by)
-    audit(ctx, "subject-approved", object_type="subject", object_id=subject_id, approved_by=approved_by)
+    subject = _service(ctx).approve(subject_id, approver=approved_by, by=cli_by())
     typer.echo(_summary(subject))
 
 
@@ -312,17 +286,15 @@ def add_sighting(
     service = _service(ctx)
     embedder = service.engine.embedder
     result = service.add_sighting_template(
-        alert_id, min_similarity=template_floor(service.db, embedder.name, embedder.version)
+        alert_id, min_similarity=template_floor(service.db, embedder.name, embedder.version), by=cli_by()
     )
-    audit(ctx, "sighting-template-added", object_type="subject", object_id=result.subject_id, alert=alert_id)
     typer.echo(f"{result.subject_id}: added the face of sighting {alert_id} as a template")
 
 
 @app.command("remove")
 def remove(ctx: typer.Context, subject_id: Annotated[str, typer.Argument(help="Subject id.")]) -> None:
     """Delete a subject with its photos and embeddings."""
-    deleted = _service(ctx).remove(subject_id)
-    audit(ctx, "subject-removed", object_type="subject", object_id=subject_id, photos=deleted)
+    deleted = _service(ctx).remove(subject_id, by=cli_by())
     typer.echo(f"removed {subject_id} ({deleted} photos deleted)")
 
 
@@ -331,7 +303,7 @@ def reembed(ctx: typer.Context) -> None:
     """Embed stored photos with the current embedder (after a model change), without re-enrolling."""
     service = _service(ctx)
     added = service.reembed()
-    audit(ctx, "watchlist-reembedded", model=service.model, version=service.version, photos=added)
+    audit(ctx, AuditAction.WATCHLIST_REEMBEDDED, model=service.model, version=service.version, photos=added)
     typer.echo(f"{added} photos embedded with {service.model}@{service.version}")
 
 
@@ -348,16 +320,8 @@ def category_add(
 ) -> None:
     """Add a category to the configurable list."""
     service = _service(ctx)
-    category = service.add_category(name, label, description=description, high_risk=high_risk)
-    service.set_max_validity(category.name, max_validity_days)
-    audit(
-        ctx,
-        "category-added",
-        object_type="category",
-        object_id=category.name,
-        high_risk=high_risk,
-        max_validity_days=max_validity_days,
-    )
+    category = service.add_category(name, label, description=description, high_risk=high_risk, by=cli_by())
+    service.set_max_validity(category.name, max_validity_days, by=cli_by())
     typer.echo(f"{category.name}: {category.label}")
 
 
@@ -368,8 +332,7 @@ def category_validity(
     days: Annotated[int, typer.Argument(help="The longest validity of a new entry or renewal, in days.")],
 ) -> None:
     """Set a category's longest validity (entries already approved keep their expiry)."""
-    category = _service(ctx).set_max_validity(name, days)
-    audit(ctx, "category-validity-set", object_type="category", object_id=name, max_validity_days=days)
+    category = _service(ctx).set_max_validity(name, days, by=cli_by())
     typer.echo(f"{category.name}: entries valid for at most {category.max_validity_days} days")
 
 

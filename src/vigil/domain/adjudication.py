@@ -17,20 +17,17 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from vigil.domain.alerts import TrackMatch, alert_row
+from vigil.domain.audit import Actor, AuditLog
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import OPEN_ALERT_STATUSES, AlertStatus, Outcome, Role
+from vigil.domain.vocabulary import OPEN_ALERT_STATUSES, AlertStatus, AuditAction, Outcome, Role
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
 from vigil.store.models import Adjudication, Alert, AlertOutcome, Camera, Category, Photo, Subject, User
-
-if TYPE_CHECKING:
-    from vigil.domain.audit import AuditLog
 
 MIN_REASON = 3
 MAX_NOTE = 2000
@@ -182,8 +179,11 @@ class _Facts:
 
 
 class AlertService:
-    def __init__(self, db: Database) -> None:
+    """``audit``: where decisions and outcomes are recorded, each in the transaction that stores it."""
+
+    def __init__(self, db: Database, audit: AuditLog | None = None) -> None:
         self.db = db
+        self.audit = audit
         self._facts: dict[tuple[str, str | None, str], tuple[float, _Facts]] = {}
         self._facts_lock = threading.Lock()
 
@@ -297,9 +297,7 @@ class AlertService:
         ).all()
         return tuple(OutcomeRecord(username, o.outcome, o.note, o.created_at) for o, username in rows)
 
-    def record_outcome(
-        self, alert_id: str, who: Principal, outcome: str, note: str, *, audit: AuditLog, source: str = ""
-    ) -> AlertCase:
+    def record_outcome(self, alert_id: str, who: Principal, outcome: str, note: str, *, source: str = "") -> AlertCase:
         """Record what happened after a confirmed sighting; audited in the same transaction."""
         if outcome not in tuple(Outcome):
             raise AdjudicationError("outcome", f"{outcome!r}: use one of {', '.join(tuple(Outcome))}")
@@ -317,15 +315,16 @@ class AlertService:
             if status != AlertStatus.CONFIRMED:
                 raise AdjudicationError("outcome-unconfirmed", f"the alert is {status}: outcomes follow a confirmation")
             session.add(AlertOutcome(alert_id=alert_id, user_id=who.user_id, outcome=outcome, note=note))
-            audit.record(
-                who.username,
-                "alert-outcome-recorded",
-                object_type="alert",
-                object_id=alert_id,
-                source=source,
-                details={"outcome": outcome, "note": note},
-                session=session,
-            )
+            session.flush()
+            if self.audit is not None:
+                self.audit.record_change(
+                    session,
+                    Actor(who.username, source),
+                    AuditAction.ALERT_OUTCOME_RECORDED,
+                    object_type="alert",
+                    object_id=alert_id,
+                    details={"outcome": outcome, "note": note},
+                )
         return self.get(alert_id)
 
     @staticmethod
@@ -338,7 +337,9 @@ class AlertService:
         ).all()
         return tuple(Decision(username, role, a.decision, a.reason, a.created_at) for a, username, role in rows)
 
-    def decide(self, alert_id: str, who: Principal, decision: str, reason: str) -> AlertCase:
+    def decide(self, alert_id: str, who: Principal, decision: str, reason: str, *, source: str = "") -> AlertCase:
+        """Record ``who``'s decision (with its reason) and move the alert on; the audit entry commits with
+        it, or neither does."""
         if decision not in DECISIONS:
             raise AdjudicationError("decision", f"{decision!r}: use one of {', '.join(DECISIONS)}")
         reason = reason.strip()
@@ -385,6 +386,16 @@ class AlertService:
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise AdjudicationError("closed", "someone else decided the alert a moment ago")
             session.add(Adjudication(alert_id=alert_id, user_id=who.user_id, decision=decision, reason=reason))
+            session.flush()
+            if self.audit is not None:
+                self.audit.record_change(
+                    session,
+                    Actor(who.username, source),
+                    AuditAction.ALERT_DECIDED,
+                    object_type="alert",
+                    object_id=alert_id,
+                    details={"decision": decision, "status": new_status, "reason": reason},
+                )
         return self.get(alert_id)
 
     def sightings(self, subject_id: str) -> list[AlertCase]:

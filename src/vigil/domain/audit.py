@@ -28,6 +28,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from vigil.domain.vocabulary import AuditAction
 from vigil.store.db import Database
 from vigil.store.models import AuditEvent
 
@@ -44,6 +45,15 @@ class AuditEntry:
     object_id: str
     source: str
     details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes something, and from where (a client address, or "cli"): what a domain service writes
+    into the audit entry it commits together with the change."""
+
+    username: str
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,7 @@ class AuditLog:
     def record(
         self,
         actor: str,
-        action: str,
+        action: AuditAction,
         *,
         object_type: str = "",
         object_id: str = "",
@@ -164,6 +174,27 @@ class AuditLog:
                 AuditEntry(e.id, e.at, e.actor, e.action, e.object_type, e.object_id, e.source, dict(e.details))
                 for e in session.scalars(query)
             ]
+
+    def record_change(
+        self,
+        session: Session,
+        by: Actor,
+        action: AuditAction,
+        *,
+        object_type: str = "",
+        object_id: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        """The entry of a change, written in the change's own transaction: both commit or neither."""
+        return self.record(
+            by.username,
+            action,
+            object_type=object_type,
+            object_id=object_id,
+            source=by.source,
+            details=details,
+            session=session,
+        )
 
     def hash_of(self, entry_id: int) -> str | None:
         """The stored hash of entry ``entry_id`` (None if there is no such entry)."""
@@ -241,7 +272,9 @@ class RefusalRecorder:
         details: dict[str, Any] = {"status": status, "method": method, "path": path[:200], "reason": reason[:200]}
         if held:
             details["held_back_before"] = held  # refusals from this source not written one by one
-        self.audit.record(actor or "anonymous", "access-refused", object_type="request", source=source, details=details)
+        self.audit.record(
+            actor or "anonymous", AuditAction.ACCESS_REFUSED, object_type="request", source=source, details=details
+        )
         return True
 
 

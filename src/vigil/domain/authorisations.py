@@ -26,7 +26,7 @@ from vigil.clock import Clock, system_clock
 from vigil.domain.audit import AuditLog
 from vigil.domain.cameras import NAME as CAMERA_NAME
 from vigil.domain.thresholds import CategoryThreshold
-from vigil.domain.vocabulary import Role
+from vigil.domain.vocabulary import AuditAction, Role
 from vigil.errors import RuleError
 from vigil.pipeline.gate import Coverage, Scope
 from vigil.store.db import Database
@@ -248,7 +248,7 @@ class AuthorisationService:
             view = _view(row, {requester.id: requester.username, authoriser.id: authoriser.username})
             self.audit.record(
                 authoriser.username,
-                "authorisation-added",
+                AuditAction.AUTHORISATION_ADDED,
                 object_type="authorisation",
                 object_id=row.id,
                 source=source,
@@ -310,7 +310,7 @@ class AuthorisationService:
                 raise AuthorisationError("authorisation-over", f"authorisation {authorisation_id} is over already")
             self.audit.record(
                 by,
-                "authorisation-ended",
+                AuditAction.AUTHORISATION_ENDED,
                 object_type="authorisation",
                 object_id=authorisation_id,
                 source=source,

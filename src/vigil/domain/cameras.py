@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from vigil.domain.audit import Actor, AuditLog
+from vigil.domain.vocabulary import AuditAction
 from vigil.errors import RuleError
 from vigil.pipeline.analyser import encode_jpeg
 from vigil.pipeline.runtime import CameraConfig
@@ -133,8 +135,11 @@ def _view(camera: Camera) -> CameraView:
 
 
 class CameraRegistry:
-    def __init__(self, db: Database) -> None:
+    """``audit``: where additions and removals are recorded, each in the transaction that makes it."""
+
+    def __init__(self, db: Database, *, audit: AuditLog | None = None) -> None:
         self.db = db
+        self.audit = audit
 
     def add(
         self,
@@ -145,6 +150,7 @@ class CameraRegistry:
         longitude: float,
         analysis_fps: float = DEFAULT_ANALYSIS_FPS,
         group: str = "",
+        by: Actor | None = None,
     ) -> CameraView:
         check_camera(name, url, latitude, longitude, analysis_fps)
         camera = Camera(
@@ -161,7 +167,13 @@ class CameraRegistry:
                     raise CameraError("camera-exists", f"a camera named {name!r} is registered already")
                 session.add(camera)
                 session.flush()
-                return _view(camera)
+                view = _view(camera)
+                if self.audit is not None and by is not None:
+                    details = {"url": view.url, "latitude": latitude, "longitude": longitude, "group": view.group}
+                    self.audit.record_change(
+                        session, by, AuditAction.CAMERA_ADDED, object_type="camera", object_id=name, details=details
+                    )
+                return view
         except IntegrityError:
             raise CameraError("camera-exists", f"a camera named {name!r} is registered already") from None
 
@@ -169,12 +181,15 @@ class CameraRegistry:
         with self.db.session() as session:
             return [_view(c) for c in session.scalars(select(Camera).order_by(Camera.name))]
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, *, by: Actor | None = None) -> None:
         with self.db.session() as session:
             camera = session.scalar(select(Camera).where(Camera.name == name))
             if camera is None:
                 raise CameraError("camera-unknown", f"no camera named {name!r}")
             session.delete(camera)
+            session.flush()
+            if self.audit is not None and by is not None:
+                self.audit.record_change(session, by, AuditAction.CAMERA_REMOVED, object_type="camera", object_id=name)
 
     def connection_details(self, names: list[str]) -> list[tuple[str, str, float]]:
         """(name, URL with credentials, analysis rate) of the named cameras that are registered."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+from vigil.domain.audit import Actor
 from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.watchlist import WatchlistService
 
@@ -139,18 +140,22 @@ def csv_jobs(csv_path: Path, *, proposed_by: str, approved_by: str) -> list[_Job
 
 
 def run_import(
-    service: WatchlistService, jobs: list[_Job], *, progress: Callable[[ImportRow], None] | None = None
+    service: WatchlistService,
+    jobs: list[_Job],
+    *,
+    progress: Callable[[ImportRow], None] | None = None,
+    by: Actor | None = None,
 ) -> list[ImportRow]:
     """Enroll every job; returns one report row per job (also passed to ``progress`` as it goes)."""
     rows = []
-    for row in _run(service, jobs):
+    for row in _run(service, jobs, by):
         rows.append(row)
         if progress is not None:
             progress(row)
     return rows
 
 
-def _run(service: WatchlistService, jobs: list[_Job]) -> Iterator[ImportRow]:
+def _run(service: WatchlistService, jobs: list[_Job], by: Actor | None) -> Iterator[ImportRow]:
     for job in jobs:
         if job.error is not None or job.path is None or job.fields is None:
             error = job.error or EnrollmentError("csv-row", "unusable row")
@@ -169,9 +174,9 @@ def _run(service: WatchlistService, jobs: list[_Job]) -> Iterator[ImportRow]:
         try:
             existing = service.find_by_ref(ref)
             if existing is None:
-                result = service.enroll(fields, [(job.path.name, data)])
+                result = service.enroll(fields, [(job.path.name, data)], by=by)
             else:
-                result = service.add_photos(existing.id, [(job.path.name, data)])
+                result = service.add_photos(existing.id, [(job.path.name, data)], by=by)
         except EnrollmentError as exc:
             yield ImportRow(job.source, "rejected", exc.rule, exc.detail)
             continue

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 
 from vigil.clock import Clock, system_clock
 from vigil.domain.audit import AuditLog
-from vigil.domain.vocabulary import AlertStatus, SubjectStatus
+from vigil.domain.vocabulary import AlertStatus, AuditAction, SubjectStatus
 from vigil.store.db import Database
 from vigil.store.media import SWEEP_MIN_AGE_S, MediaStore
 from vigil.store.models import Alert, Photo, Subject
@@ -109,7 +109,7 @@ class RetentionService:
             subjects_purged=len({s for _, _, s in purge}),
             photos=len(purge),
         )
-        self.audit.record(actor, "retention-run", source="retention", details=report.as_dict())
+        self.audit.record(actor, AuditAction.RETENTION_RUN, source="retention", details=report.as_dict())
         return report
 
     def sweep_orphan_crops(self) -> int:

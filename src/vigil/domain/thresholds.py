@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from vigil.clock import Clock, system_clock
 from vigil.domain.audit import AuditLog
-from vigil.domain.vocabulary import AlertStatus, SubjectStatus
+from vigil.domain.vocabulary import AlertStatus, AuditAction, SubjectStatus
 from vigil.errors import RuleError
 from vigil.recognition.calibration import (
     CategoryPolicy,
@@ -155,7 +155,7 @@ class ThresholdService:
             )
         self.audit.record(
             actor,
-            "calibration-stored",
+            AuditAction.CALIBRATION_STORED,
             source="calibrate",
             details={
                 "embedder": self.embedder,
@@ -234,7 +234,7 @@ class ThresholdService:
         now = next(t for t in self.thresholds() if t.category == category)
         self.audit.record(
             by,
-            "policy-changed",
+            AuditAction.POLICY_CHANGED,
             object_type="category",
             object_id=category,
             details={
@@ -300,7 +300,7 @@ class ThresholdService:
             session.expunge(change)
         self.audit.record(
             by,
-            "threshold-changed",
+            AuditAction.THRESHOLD_CHANGED,
             object_type="category",
             object_id=category,
             details={

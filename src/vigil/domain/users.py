@@ -23,7 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigil.clock import Clock, system_clock
-from vigil.domain.vocabulary import Role
+from vigil.domain.audit import Actor, AuditLog
+from vigil.domain.vocabulary import AuditAction, Role
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
 from vigil.store.models import AuthToken, LoginFailure, User
@@ -123,13 +124,34 @@ def _summary(user: User) -> UserSummary:
 
 
 class UserService:
-    def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
+    def __init__(self, db: Database, *, clock: Clock = system_clock, audit: AuditLog | None = None) -> None:
+        """``audit``: where user changes are recorded, each in the transaction that makes it (given ``by``)."""
         self.db = db
         self.clock = clock
+        self.audit = audit
+
+    def _audited(self, session: Session, by: Actor | None, action: AuditAction, user: User, **details: object) -> None:
+        session.flush()
+        if self.audit is not None and by is not None:
+            self.audit.record_change(
+                session,
+                by,
+                action,
+                object_type="user",
+                object_id=user.id,
+                details={"username": user.username, **details},
+            )
 
     # ------------------------------------------------------------- users
     def add(
-        self, username: str, password: str, role: str, *, display_name: str = "", requested_by: str | None = None
+        self,
+        username: str,
+        password: str,
+        role: str,
+        *,
+        display_name: str = "",
+        requested_by: str | None = None,
+        by: Actor | None = None,
     ) -> Principal:
         """Create a user. With ``requested_by`` (an admin in the control room) the user is created
         inactive, waiting for a *different* admin's :meth:`approve`; without (the server's own
@@ -158,6 +180,8 @@ class UserService:
             with self.db.session() as session:
                 session.add(user)
                 session.flush()
+                action = AuditAction.USER_PROPOSED if requested_by is not None else AuditAction.USER_ADDED
+                self._audited(session, by, action, user, role=role)
                 return _principal(user)
         except IntegrityError:
             raise UserError("username-taken", f"a user named {username!r} exists already") from None
@@ -174,7 +198,7 @@ class UserService:
             return _summary(user)
 
     # ------------------------------------------------------------- grants (two admins)
-    def request_role(self, username: str, role: str, *, requested_by: str) -> UserSummary:
+    def request_role(self, username: str, role: str, *, requested_by: str, by: Actor | None = None) -> UserSummary:
         """Ask for a role change; it takes effect when a different admin approves it."""
         if role not in tuple(Role):
             raise UserError("role", f"{role!r} is not a role; use one of {', '.join(Role)}")
@@ -185,10 +209,10 @@ class UserService:
             if user.role == role and user.pending_role is None:
                 raise UserError("role-unchanged", f"{username} has the {role} role already")
             user.pending_role, user.requested_by, user.requested_at = role, requested_by, self.clock()
-            session.flush()
+            self._audited(session, by, AuditAction.USER_ROLE_REQUESTED, user, role=user.role, requested_role=role)
             return _summary(user)
 
-    def approve(self, username: str, *, approver: str) -> UserSummary:
+    def approve(self, username: str, *, approver: str, by: Actor | None = None) -> UserSummary:
         """A second admin approves the grant waiting on ``username``: a new user becomes active, a role
         change takes effect (the user's sessions and tokens end)."""
         with self.db.session() as session:
@@ -216,7 +240,9 @@ class UserService:
             user.role, user.pending_role, user.approved_by = user.pending_role, None, approver
             if new_user:
                 user.active = True
-            session.flush()
+            self._audited(
+                session, by, AuditAction.USER_GRANT_APPROVED, user, role=user.role, requested_by=user.requested_by
+            )
             return _summary(user)
 
     def set_password(self, username: str, password: str) -> None:
@@ -230,7 +256,7 @@ class UserService:
             session.execute(delete(LoginFailure).where(LoginFailure.username == user.username))  # unlocked
             session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
 
-    def set_active(self, username: str, active: bool) -> None:
+    def set_active(self, username: str, active: bool, *, by: Actor | None = None) -> None:
         """Deactivate (its sessions and tokens end) or reactivate a user; the last active admin stays."""
         with self.db.session() as session:
             user = session.scalar(select(User).where(User.username == username))
@@ -241,8 +267,9 @@ class UserService:
             user.active = active
             if not active:
                 session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+            self._audited(session, by, AuditAction.USER_REACTIVATED if active else AuditAction.USER_DEACTIVATED, user)
 
-    def set_role(self, username: str, role: str) -> Principal:
+    def set_role(self, username: str, role: str, *, by: Actor | None = None) -> Principal:
         """Change a user's role (their sessions and tokens end: they log in again under the new one)."""
         if role not in tuple(Role):
             raise UserError("role", f"{role!r} is not a role; use one of {', '.join(Role)}")
@@ -254,7 +281,7 @@ class UserService:
                 raise UserError("last-admin", f"{username} is the last active admin: make another admin first")
             user.role = role
             session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
-            session.flush()
+            self._audited(session, by, AuditAction.USER_ROLE_CHANGED, user, role=role)
             return _principal(user)
 
     @staticmethod

@@ -50,3 +50,67 @@ class Outcome(StrEnum):
     SPOKEN_TO = "spoken-to"
     ARRESTED = "arrested"
     OTHER = "other"
+
+
+class AuditAction(StrEnum):
+    """Every kind of entry the audit log holds: one list, so a report or a search can rely on the names."""
+
+    # access
+    LOGIN = "login"
+    LOGIN_FAILED = "login-failed"
+    LOGOUT = "logout"
+    API_TOKEN_ISSUED = "api-token-issued"
+    API_TOKEN_REVOKED = "api-token-revoked"
+    ACCESS_REFUSED = "access-refused"
+    # reads of personal data
+    ALERTS_LISTED = "alerts-listed"
+    ALERT_VIEWED = "alert-viewed"
+    SUBJECTS_LISTED = "subjects-listed"
+    SUBJECTS_SEARCHED = "subjects-searched"
+    SUBJECT_VIEWED = "subject-viewed"
+    TRAIL_VIEWED = "trail-viewed"
+    PHOTO_VIEWED = "photo-viewed"
+    CROP_VIEWED = "crop-viewed"
+    CAMERA_FRAME_VIEWED = "camera-frame-viewed"
+    AUDIT_EXPORTED = "audit-exported"
+    ACCESS_SUMMARY_VIEWED = "access-summary-viewed"
+    REPORT_GENERATED = "report-generated"
+    # alerts
+    ALERT_DECIDED = "alert-decided"
+    ALERT_OUTCOME_RECORDED = "alert-outcome-recorded"
+    SIGHTING_TEMPLATE_ADDED = "sighting-template-added"
+    # the watchlist
+    SUBJECT_ENROLLED = "subject-enrolled"
+    SUBJECT_PHOTOS_ADDED = "subject-photos-added"
+    SUBJECT_PROPOSED = "subject-proposed"
+    SUBJECT_APPROVED = "subject-approved"
+    SUBJECT_SUSPENDED = "subject-suspended"
+    SUBJECT_REINSTATEMENT_REQUESTED = "subject-reinstatement-requested"
+    SUBJECT_RENEWAL_REQUESTED = "subject-renewal-requested"
+    SUBJECT_REMOVED = "subject-removed"
+    WATCHLIST_IMPORTED = "watchlist-imported"
+    WATCHLIST_REEMBEDDED = "watchlist-reembedded"
+    CATEGORY_ADDED = "category-added"
+    CATEGORY_VALIDITY_SET = "category-validity-set"
+    # users
+    USER_ADDED = "user-added"
+    USER_PROPOSED = "user-proposed"
+    USER_ROLE_REQUESTED = "user-role-requested"
+    USER_GRANT_APPROVED = "user-grant-approved"
+    USER_ROLE_CHANGED = "user-role-changed"
+    USER_DEACTIVATED = "user-deactivated"
+    USER_REACTIVATED = "user-reactivated"
+    # cameras and scanning
+    CAMERA_ADDED = "camera-added"
+    CAMERA_REMOVED = "camera-removed"
+    CAMERA_SCANNING_STARTED = "camera-scanning-started"
+    CAMERA_SCANNING_STOPPED = "camera-scanning-stopped"
+    AUTHORISATION_ADDED = "authorisation-added"
+    AUTHORISATION_ENDED = "authorisation-ended"
+    # thresholds and calibration
+    THRESHOLD_CHANGED = "threshold-changed"
+    POLICY_CHANGED = "policy-changed"
+    CALIBRATION_STORED = "calibration-stored"
+    # the system
+    SETTINGS_CHANGED = "settings-changed"
+    RETENTION_RUN = "retention-run"

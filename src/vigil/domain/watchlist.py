@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from vigil.clock import Clock, system_clock
+from vigil.domain.audit import Actor, AuditLog
 from vigil.domain.enrollment import (
     CheckedPhoto,
     EnrollmentError,
@@ -30,7 +31,7 @@ from vigil.domain.enrollment import (
     check_sighting_face,
 )
 from vigil.domain.replica import GalleryReplica
-from vigil.domain.vocabulary import PROPOSED, AlertStatus, PendingAction, Role, SubjectStatus
+from vigil.domain.vocabulary import PROPOSED, AlertStatus, AuditAction, PendingAction, Role, SubjectStatus
 from vigil.errors import VigilError
 from vigil.recognition.gallery import Candidate
 from vigil.settings import VigilSettings
@@ -80,7 +81,9 @@ class WatchlistService:
         duplicate_threshold: float,
         clock: Clock = system_clock,
         replica: GalleryReplica | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
+        """``audit``: where each change is recorded, in the transaction that makes it (given ``by``)."""
         self.db = db
         self.media = media
         self.engine = engine
@@ -89,9 +92,21 @@ class WatchlistService:
         self.clock = clock
         self.model = engine.embedder.name
         self.version = engine.embedder.version
+        self.audit = audit
         self.replica = replica or GalleryReplica(
             db, model=self.model, version=self.version, dim=engine.embedder.dim, clock=clock
         )
+
+    def _audited(
+        self, session: Session, by: Actor | None, action: AuditAction, object_id: str, **details: object
+    ) -> None:
+        """The change's audit entry, in its transaction (after its rows are written: ``flush`` first)."""
+        session.flush()
+        if self.audit is not None and by is not None:
+            kind = (
+                "category" if action in (AuditAction.CATEGORY_ADDED, AuditAction.CATEGORY_VALIDITY_SET) else "subject"
+            )
+            self.audit.record_change(session, by, action, object_type=kind, object_id=object_id, details=details)
 
     # ----------------------------------------------------------- start-up
     def start(self) -> None:
@@ -117,7 +132,9 @@ class WatchlistService:
         with self.db.session() as session:
             return list(session.scalars(select(Category).order_by(Category.name)))
 
-    def add_category(self, name: str, label: str, *, description: str = "", high_risk: bool = False) -> Category:
+    def add_category(
+        self, name: str, label: str, *, description: str = "", high_risk: bool = False, by: Actor | None = None
+    ) -> Category:
         """Extend the configurable category list (names are lower-case slugs)."""
         if not re.fullmatch(r"[a-z][a-z0-9-]{1,63}", name):
             raise EnrollmentError("category", f"category name {name!r} must be a lower-case slug (a-z, 0-9, '-')")
@@ -128,6 +145,7 @@ class WatchlistService:
                 raise EnrollmentError("category", f"category {name!r} already exists")
             category = Category(name=name, label=label.strip(), description=description, high_risk=high_risk)
             session.add(category)
+            self._audited(session, by, AuditAction.CATEGORY_ADDED, name, label=label.strip(), high_risk=high_risk)
         self.replica.catch_up()
         return category
 
@@ -221,7 +239,9 @@ class WatchlistService:
             checked.append(photo)
         return checked
 
-    def enroll(self, fields: SubjectFields, photos: list[tuple[str, bytes]]) -> EnrollmentResult:
+    def enroll(
+        self, fields: SubjectFields, photos: list[tuple[str, bytes]], *, by: Actor | None = None
+    ) -> EnrollmentResult:
         r"""Create a subject from ``photos`` ((source name, bytes) pairs). All or nothing.
 
         Two people: ``fields.proposed_by`` and ``fields.approved_by`` are two different active
@@ -261,20 +281,41 @@ class WatchlistService:
             updated_at=now,
         )
         warnings = self._resemblance_warnings(checked, exclude=None)
-        self._store(subject, checked, new_subject=True)
+        entry: tuple[AuditAction, dict[str, object]] = (
+            AuditAction.SUBJECT_ENROLLED if fields.approved_by else AuditAction.SUBJECT_PROPOSED,
+            {
+                "category": fields.category,
+                "legal_basis": f"{fields.legal_basis_type}: {fields.legal_basis_reference}",
+                "proposed_by": fields.proposed_by,
+                "approved_by": fields.approved_by,
+                "expires_at": fields.expires_at.isoformat(),
+                "photos": len(checked),
+            },
+        )
+        self._store(subject, checked, new_subject=True, by=by, entry=entry)
         return EnrollmentResult(subject.id, len(checked), warnings)
 
-    def add_photos(self, subject_id: str, photos: list[tuple[str, bytes]]) -> EnrollmentResult:
+    def add_photos(
+        self, subject_id: str, photos: list[tuple[str, bytes]], *, by: Actor | None = None
+    ) -> EnrollmentResult:
         """Add photos to an existing subject. All or nothing."""
         if not photos:
             raise EnrollmentError("no-photos", "at least one photo is required")
         subject = self.get(subject_id)
         checked = self.check_photos(photos)
         warnings = self._resemblance_warnings(checked, exclude=subject_id)
-        self._store(subject, checked, new_subject=False)
+        self._store(
+            subject,
+            checked,
+            new_subject=False,
+            by=by,
+            entry=(AuditAction.SUBJECT_PHOTOS_ADDED, {"photos": len(checked)}),
+        )
         return EnrollmentResult(subject_id, len(checked), warnings)
 
-    def add_sighting_template(self, alert_id: str, *, min_similarity: float) -> EnrollmentResult:
+    def add_sighting_template(
+        self, alert_id: str, *, min_similarity: float, by: Actor | None = None
+    ) -> EnrollmentResult:
         """Add the matched face of a **confirmed** sighting to its subject's templates (docs/watchlist.md).
 
         Only the face at the crop's centre is taken, and only if it resembles the subject's enrolled
@@ -307,7 +348,8 @@ class WatchlistService:
                 f"the sighting's face scores {float(own[0, 0]):.3f} against the subject's photos, below "
                 f"{min_similarity:.3f}: it is not taken as a template",
             )
-        self._store(subject, [checked], new_subject=False, from_alert_id=alert_id)
+        entry: tuple[AuditAction, dict[str, object]] = (AuditAction.SIGHTING_TEMPLATE_ADDED, {"alert": alert_id})
+        self._store(subject, [checked], new_subject=False, from_alert_id=alert_id, by=by, entry=entry)
         return EnrollmentResult(subject_id, 1, [])
 
     def _resemblance_warnings(self, checked: list[CheckedPhoto], *, exclude: str | None) -> list[str]:
@@ -330,7 +372,14 @@ class WatchlistService:
         return warnings
 
     def _store(
-        self, subject: Subject, checked: list[CheckedPhoto], *, new_subject: bool, from_alert_id: str | None = None
+        self,
+        subject: Subject,
+        checked: list[CheckedPhoto],
+        *,
+        new_subject: bool,
+        from_alert_id: str | None = None,
+        by: Actor | None = None,
+        entry: tuple[AuditAction, dict[str, object]] | None = None,
     ) -> None:
         written: list[str] = []
         try:
@@ -341,6 +390,8 @@ class WatchlistService:
                     session.add(subject)
                     session.flush()
                 self._insert_photos(session, subject.id, checked, written, from_alert_id=from_alert_id)
+                if entry is not None:
+                    self._audited(session, by, entry[0], subject.id, **entry[1])
         except BaseException:
             for name in written:
                 self.media.delete("photos", name)
@@ -417,30 +468,42 @@ class WatchlistService:
             created_at=self.clock(),
         )
 
-    def suspend(self, subject_id: str) -> Subject:
-        """Suspended subjects never match until reinstated."""
-        return self._set_status(subject_id, SubjectStatus.SUSPENDED)
+    def suspend(self, subject_id: str, *, by: Actor | None = None) -> Subject:
+        """Suspended subjects never match until reinstated (one person suffices: it narrows the watchlist)."""
+        with self.db.session() as session:
+            subject = session.get(Subject, subject_id)
+            if subject is None:
+                raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
+            subject.status = SubjectStatus.SUSPENDED
+            subject.updated_at = self.clock()
+            self._audited(session, by, AuditAction.SUBJECT_SUSPENDED, subject_id)
+        self.replica.catch_up()
+        return self.get(subject_id)
 
-    def reinstate(self, subject_id: str, *, requested_by: str, approved_by: str) -> Subject:
+    def reinstate(self, subject_id: str, *, requested_by: str, approved_by: str, by: Actor | None = None) -> Subject:
         """Two supervisors at once (the command line's scriptable path): asked for and approved."""
-        self.request_reinstatement(subject_id, requested_by=requested_by)
-        return self.approve(subject_id, approver=approved_by)
+        self.request_reinstatement(subject_id, requested_by=requested_by, by=by)
+        return self.approve(subject_id, approver=approved_by, by=by)
 
-    def request_reinstatement(self, subject_id: str, *, requested_by: str) -> Subject:
+    def request_reinstatement(self, subject_id: str, *, requested_by: str, by: Actor | None = None) -> Subject:
         """Ask for a suspended entry to match again; a second supervisor approves."""
         subject = self.get(subject_id)
         if subject.status != SubjectStatus.SUSPENDED or subject.pending_action == PendingAction.ENROLL:
             raise EnrollmentError("not-suspended", f"the entry is {subject_state(subject)}: only a suspended one")
         if subject.expires_at <= self.clock():
             raise EnrollmentError("expiry", "the entry has expired; enroll it again with a new legal basis")
-        return self._ask(subject_id, PendingAction.REINSTATE, requested_by)
+        return self._ask(subject_id, PendingAction.REINSTATE, requested_by, by=by)
 
-    def renew(self, subject_id: str, expires_at: datetime, *, requested_by: str, approved_by: str) -> Subject:
+    def renew(
+        self, subject_id: str, expires_at: datetime, *, requested_by: str, approved_by: str, by: Actor | None = None
+    ) -> Subject:
         """Two supervisors at once: a new expiry asked for and approved."""
-        self.request_renewal(subject_id, expires_at, requested_by=requested_by)
-        return self.approve(subject_id, approver=approved_by)
+        self.request_renewal(subject_id, expires_at, requested_by=requested_by, by=by)
+        return self.approve(subject_id, approver=approved_by, by=by)
 
-    def request_renewal(self, subject_id: str, expires_at: datetime, *, requested_by: str) -> Subject:
+    def request_renewal(
+        self, subject_id: str, expires_at: datetime, *, requested_by: str, by: Actor | None = None
+    ) -> Subject:
         """Ask for a new expiry (within the category's longest validity from now); a second supervisor
         approves: a renewal is a new approval."""
         subject = self.get(subject_id)
@@ -450,9 +513,17 @@ class WatchlistService:
         if subject.status == SubjectStatus.EXPIRED:
             raise EnrollmentError("expiry", "the entry has expired; enroll it again with a new legal basis")
         self._check_validity(self._category(subject.category), expires_at, now)
-        return self._ask(subject_id, PendingAction.RENEW, requested_by, expires_at=expires_at)
+        return self._ask(subject_id, PendingAction.RENEW, requested_by, expires_at=expires_at, by=by)
 
-    def _ask(self, subject_id: str, action: str, requested_by: str, *, expires_at: datetime | None = None) -> Subject:
+    def _ask(
+        self,
+        subject_id: str,
+        action: str,
+        requested_by: str,
+        *,
+        expires_at: datetime | None = None,
+        by: Actor | None = None,
+    ) -> Subject:
         with self.db.session() as session:
             _check_supervisor(session, requested_by, "proposer")
             subject = session.get(Subject, subject_id)
@@ -462,9 +533,18 @@ class WatchlistService:
                 raise EnrollmentError("pending", f"a {subject.pending_action} already waits for approval")
             subject.pending_action, subject.pending_by, subject.pending_at = action, requested_by, self.clock()
             subject.pending_expires_at = expires_at
+            what = (
+                AuditAction.SUBJECT_RENEWAL_REQUESTED
+                if action == PendingAction.RENEW
+                else AuditAction.SUBJECT_REINSTATEMENT_REQUESTED
+            )
+            details: dict[str, object] = {"requested_by": requested_by}
+            if expires_at is not None:
+                details["expires_at"] = expires_at.isoformat()
+            self._audited(session, by, what, subject_id, **details)
         return self.get(subject_id)
 
-    def approve(self, subject_id: str, *, approver: str) -> Subject:
+    def approve(self, subject_id: str, *, approver: str, by: Actor | None = None) -> Subject:
         """A second supervisor approves the change waiting on the entry (enrollment, reinstatement or
         renewal); from then on the entry matches under it. Never the supervisor who asked."""
         now = self.clock()
@@ -485,9 +565,20 @@ class WatchlistService:
                 raise EnrollmentError("expiry", "the entry has expired; enroll it again with a new legal basis")
             if action in (PendingAction.ENROLL, PendingAction.REINSTATE):
                 subject.status = SubjectStatus.ACTIVE
+            asked_by = subject.pending_by
             subject.approved_by, subject.approved_at = approver, now
             subject.pending_action = subject.pending_by = subject.pending_at = subject.pending_expires_at = None
             subject.updated_at = now
+            self._audited(
+                session,
+                by,
+                AuditAction.SUBJECT_APPROVED,
+                subject_id,
+                approved=action,
+                approved_by=approver,
+                asked_by=asked_by,
+                expires_at=subject.expires_at.isoformat(),
+            )
         self.replica.catch_up()
         return self.get(subject_id)
 
@@ -508,7 +599,7 @@ class WatchlistService:
                 f"(until {longest.date().isoformat()}); renew it with a new approval when it ends",
             )
 
-    def set_max_validity(self, category: str, days: int) -> Category:
+    def set_max_validity(self, category: str, days: int, *, by: Actor | None = None) -> Category:
         """A category's longest validity (new entries and renewals; entries already approved keep theirs)."""
         if not 1 <= days <= 3660:
             raise EnrollmentError("expiry", "the longest validity is between 1 and 3660 days")
@@ -517,19 +608,10 @@ class WatchlistService:
             if row is None:
                 raise EnrollmentError("category", f"unknown category {category!r}")
             row.max_validity_days = days
+            self._audited(session, by, AuditAction.CATEGORY_VALIDITY_SET, category, max_validity_days=days)
         return self._category(category)
 
-    def _set_status(self, subject_id: str, status: str) -> Subject:
-        with self.db.session() as session:
-            subject = session.get(Subject, subject_id)
-            if subject is None:
-                raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
-            subject.status = status
-            subject.updated_at = self.clock()
-        self.replica.catch_up()
-        return self.get(subject_id)
-
-    def remove(self, subject_id: str) -> int:
+    def remove(self, subject_id: str, *, by: Actor | None = None) -> int:
         """Delete a subject with its photos (files too) and embeddings; returns photos deleted."""
         with self.db.session() as session:
             subject = session.get(Subject, subject_id)
@@ -537,6 +619,7 @@ class WatchlistService:
                 raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
             names = list(session.scalars(select(Photo.media_name).where(Photo.subject_id == subject_id)))
             session.delete(subject)
+            self._audited(session, by, AuditAction.SUBJECT_REMOVED, subject_id, photos=len(names))
         self.replica.catch_up()
         for name in names:
             self.media.delete("photos", name)

@@ -91,14 +91,15 @@ class WebContext:
         bus: Bus | None = None,
     ) -> WebContext:
         """Every service over ``db``; ``fleet`` defaults to the cameras the workers report (no cameras here)."""
+        audit = AuditLog(db, key_file=settings.resolved_audit_key_file)
         context = cls(
             settings=settings,
             db=db,
             media=open_media(settings, db),
-            users=UserService(db),
-            alerts=AlertService(db),
-            audit=(audit := AuditLog(db, key_file=settings.resolved_audit_key_file)),
-            cameras=CameraRegistry(db),
+            users=UserService(db, audit=audit),
+            alerts=AlertService(db, audit),
+            audit=audit,
+            cameras=CameraRegistry(db, audit=audit),
             authorisations=AuthorisationService(db, audit),
             watchlist=watchlist,
             matcher=matcher,

@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 
 from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError, page_mark
+from vigil.domain.audit import Actor
 from vigil.domain.enrollment import EnrollmentError
 from vigil.domain.thresholds import template_floor
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import AlertStatus, Role
+from vigil.domain.vocabulary import AlertStatus, AuditAction, Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import AlertList, AlertOut, DecisionIn, OutcomeIn
 from vigil.web.security import SESSION_COOKIE, Ctx, LiveUser, Supervisor, client_address
@@ -40,7 +41,7 @@ def list_alerts(
     alerts = ctx.alerts.recent(status=status, open_only=open_only, limit=limit, after=mark)
     ctx.audit.record(
         who.username,
-        "alerts-listed",
+        AuditAction.ALERTS_LISTED,
         object_type="alert",
         source=client_address(request),
         details={"status": status, "open_only": open_only, "limit": limit, "after": after, "results": len(alerts)},
@@ -78,7 +79,7 @@ def get_alert(alert_id: str, request: Request, who: LiveUser, ctx: Ctx) -> Alert
     except AlertNotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
     ctx.audit.record(
-        who.username, "alert-viewed", object_type="alert", object_id=alert_id, source=client_address(request)
+        who.username, AuditAction.ALERT_VIEWED, object_type="alert", object_id=alert_id, source=client_address(request)
     )
     return AlertOut.of(view)
 
@@ -86,20 +87,12 @@ def get_alert(alert_id: str, request: Request, who: LiveUser, ctx: Ctx) -> Alert
 @router.post("/{alert_id}/decision", response_model=AlertOut)
 def decide(alert_id: str, body: DecisionIn, request: Request, who: LiveUser, ctx: Ctx) -> AlertOut:
     try:
-        view = ctx.alerts.decide(alert_id, who, body.decision, body.reason)
+        view = ctx.alerts.decide(alert_id, who, body.decision, body.reason, source=client_address(request))
     except AlertNotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
     except AdjudicationError as exc:
         raise HTTPException(409 if exc.rule in ("closed", "second-confirmation") else 422, str(exc)) from None
     ctx.metrics.decisions[body.decision] += 1
-    ctx.audit.record(
-        who.username,
-        "alert-decided",
-        object_type="alert",
-        object_id=alert_id,
-        source=client_address(request),
-        details={"decision": body.decision, "status": view.status, "reason": body.reason},
-    )
     out = AlertOut.of(view)
     ctx.feed.updated(alert_id)  # to this server's browsers and, scaled out, every other server's
     return out
@@ -109,9 +102,7 @@ def decide(alert_id: str, body: DecisionIn, request: Request, who: LiveUser, ctx
 def record_outcome(alert_id: str, body: OutcomeIn, request: Request, who: LiveUser, ctx: Ctx) -> AlertOut:
     """What happened after a confirmed sighting (located, not located, spoken to, arrested, other)."""
     try:
-        view = ctx.alerts.record_outcome(
-            alert_id, who, body.outcome, body.note, audit=ctx.audit, source=client_address(request)
-        )
+        view = ctx.alerts.record_outcome(alert_id, who, body.outcome, body.note, source=client_address(request))
     except AlertNotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
     except AdjudicationError as exc:
@@ -126,19 +117,13 @@ def add_template(alert_id: str, request: Request, who: Supervisor, ctx: Ctx) -> 
         raise HTTPException(503, "the watchlist is not loaded in this server")
     embedder = ctx.watchlist.engine.embedder
     try:
-        result = ctx.watchlist.add_sighting_template(
-            alert_id, min_similarity=template_floor(ctx.db, embedder.name, embedder.version)
+        ctx.watchlist.add_sighting_template(
+            alert_id,
+            min_similarity=template_floor(ctx.db, embedder.name, embedder.version),
+            by=Actor(who.username, client_address(request)),
         )
     except EnrollmentError as exc:
         raise HTTPException(404 if exc.rule == "alert" else 422, {"rule": exc.rule, "message": str(exc)}) from None
-    ctx.audit.record(
-        who.username,
-        "sighting-template-added",
-        object_type="subject",
-        object_id=result.subject_id,
-        source=client_address(request),
-        details={"alert": alert_id},
-    )
     return AlertOut.of(ctx.alerts.get(alert_id))
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from vigil.domain.vocabulary import AuditAction
 from vigil.redaction import spreadsheet_safe
 from vigil.web.paging import Page, Paged
 from vigil.web.schemas import AccessDayOut, AuditOut
@@ -43,7 +44,9 @@ def access_summary(
 ) -> list[AccessDayOut]:
     """Each user's searches, subjects, trails and photos viewed per day, newest first, outliers marked."""
     summary = ctx.access.summary(days=days, now=datetime.now(UTC))
-    ctx.audit.record(who.username, "access-summary-viewed", source=client_address(request), details={"days": days})
+    ctx.audit.record(
+        who.username, AuditAction.ACCESS_SUMMARY_VIEWED, source=client_address(request), details={"days": days}
+    )
     return [
         AccessDayOut(
             username=d.username,
@@ -59,7 +62,9 @@ def access_summary(
 @router.get("/export")
 def export(request: Request, who: Auditor, ctx: Ctx, format: Literal["csv", "json"] = "csv") -> Response:
     rows = [AuditOut(**e.__dict__).model_dump(mode="json") for e in ctx.audit.entries(limit=5000)]
-    ctx.audit.record(who.username, "audit-exported", source=client_address(request), details={"format": format})
+    ctx.audit.record(
+        who.username, AuditAction.AUDIT_EXPORTED, source=client_address(request), details={"format": format}
+    )
     if format == "json":
         return Response(
             json.dumps(rows, indent=1),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from vigil.domain.users import LoginFailed, Principal
-from vigil.domain.vocabulary import Role
+from vigil.domain.vocabulary import AuditAction, Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import (
     LoginRequest,
@@ -33,10 +33,12 @@ def _login(ctx: WebContext, request: Request, username: str, password: str) -> P
     except LoginFailed as exc:
         ctx.throttle.failed(client)
         ctx.metrics.logins["failed"] += 1
-        ctx.audit.record(username[:64] or "?", "login-failed", source=client)
+        ctx.audit.record(username[:64] or "?", AuditAction.LOGIN_FAILED, source=client)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
     ctx.metrics.logins["ok"] += 1
-    ctx.audit.record(principal.username, "login", object_type="user", object_id=principal.user_id, source=client)
+    ctx.audit.record(
+        principal.username, AuditAction.LOGIN, object_type="user", object_id=principal.user_id, source=client
+    )
     return principal
 
 
@@ -76,7 +78,9 @@ def logout(request: Request, response: Response, who: AnyUser, ctx: Ctx) -> None
         ctx.users.revoke(secret)
     response.delete_cookie(SESSION_COOKIE, path="/")
     ctx.audit.record(
-        who.username, "logout" if kind == "session" else "api-token-revoked", source=client_address(request)
+        who.username,
+        AuditAction.LOGOUT if kind == "session" else AuditAction.API_TOKEN_REVOKED,
+        source=client_address(request),
     )
 
 
@@ -93,7 +97,11 @@ def revoke_token(token_id: str, request: Request, who: AnyUser, ctx: Ctx) -> Non
     if not ctx.users.revoke_token(token_id, owner_id=owner):
         raise HTTPException(404, "no such token of yours")
     ctx.audit.record(
-        who.username, "api-token-revoked", object_type="token", object_id=token_id, source=client_address(request)
+        who.username,
+        AuditAction.API_TOKEN_REVOKED,
+        object_type="token",
+        object_id=token_id,
+        source=client_address(request),
     )
 
 
@@ -113,7 +121,7 @@ def token(body: TokenRequest, request: Request, ctx: Ctx) -> TokenOut:
     """A bearer token for the API (shown once)."""
     principal = _login(ctx, request, body.username, body.password)
     issued = ctx.users.issue(principal, "api", label=body.label)
-    ctx.audit.record(principal.username, "api-token-issued", object_type="user", object_id=principal.user_id)
+    ctx.audit.record(principal.username, AuditAction.API_TOKEN_ISSUED, object_type="user", object_id=principal.user_id)
     return TokenOut(token=issued.secret, expires_at=issued.expires_at)
 
 

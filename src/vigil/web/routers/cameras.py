@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
+from vigil.domain.audit import Actor
 from vigil.domain.authorisations import coverage_at
 from vigil.domain.cameras import CameraError, check_network_source
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import Role
+from vigil.domain.vocabulary import AuditAction, Role
 from vigil.errors import VigilError
 from vigil.web.context import WebContext
 from vigil.web.paging import Paged
@@ -63,18 +64,11 @@ def add_camera(body: CameraCreate, request: Request, who: Admin, ctx: Ctx) -> Ca
             longitude=body.longitude,
             analysis_fps=body.analysis_fps,
             group=body.group,
+            by=Actor(who.username, client_address(request)),
         )
     except CameraError as exc:
         raise HTTPException(422, str(exc)) from None
     ctx.fleet.camera_added(view.name)  # embedded: it starts at once (once an authorisation covers it)
-    ctx.audit.record(
-        who.username,
-        "camera-added",
-        object_type="camera",
-        object_id=view.name,
-        source=client_address(request),
-        details={"url": view.url},
-    )
     return CameraOut(**view.__dict__)
 
 
@@ -92,7 +86,7 @@ def camera_frame(name: str, request: Request, who: Admin, ctx: Ctx) -> Response:
         raise HTTPException(502, str(exc)) from None
     ctx.audit.record(
         who.username,
-        "camera-frame-viewed",
+        AuditAction.CAMERA_FRAME_VIEWED,
         object_type="camera",
         object_id=name,
         source=client_address(request),
@@ -104,10 +98,7 @@ def camera_frame(name: str, request: Request, who: Admin, ctx: Ctx) -> Response:
 @router.delete("/{name}", status_code=204)
 def remove_camera(name: str, request: Request, who: Admin, ctx: Ctx) -> None:
     try:
-        ctx.cameras.remove(name)
+        ctx.cameras.remove(name, by=Actor(who.username, client_address(request)))
     except CameraError as exc:
         raise HTTPException(404, str(exc)) from None
     ctx.fleet.camera_removed(name)
-    ctx.audit.record(
-        who.username, "camera-removed", object_type="camera", object_id=name, source=client_address(request)
-    )

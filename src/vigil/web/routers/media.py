@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from vigil.domain.users import Principal
+from vigil.domain.vocabulary import AuditAction
 from vigil.web.context import WebContext
 from vigil.web.security import Ctx, LiveUser, client_address
 
@@ -35,7 +36,7 @@ def _serve(kind: str, name: str, request: Request, who: Principal, ctx: WebConte
         raise HTTPException(404, "no such media") from None
     ctx.audit.record(
         who.username,
-        "photo-viewed" if kind == "photos" else "crop-viewed",
+        AuditAction.PHOTO_VIEWED if kind == "photos" else AuditAction.CROP_VIEWED,
         object_type=kind,
         object_id=name,
         source=client_address(request),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from vigil.domain.vocabulary import AuditAction
 from vigil.web.paging import Paged
 from vigil.web.schemas import AlertOut
 from vigil.web.security import Ctx, LiveUser, client_address
@@ -20,7 +21,7 @@ def trail(
     sightings = [AlertOut.of(a) for a in paged.take(ctx.alerts.sightings(subject_id), response)]
     ctx.audit.record(
         who.username,
-        "trail-viewed",
+        AuditAction.TRAIL_VIEWED,
         object_type="subject",
         object_id=subject_id,
         source=client_address(request),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from vigil.domain.audit import Actor
 from vigil.domain.users import UserError
 from vigil.web.paging import Paged
 from vigil.web.schemas import RoleChange, UserAdminOut, UserCreate
@@ -23,18 +24,15 @@ def add_user(body: UserCreate, request: Request, who: Admin, ctx: Ctx) -> UserAd
     """Propose a user: created inactive, active once another admin approves."""
     try:
         created = ctx.users.add(
-            body.username, body.password, body.role, display_name=body.display_name, requested_by=who.username
+            body.username,
+            body.password,
+            body.role,
+            display_name=body.display_name,
+            requested_by=who.username,
+            by=Actor(who.username, client_address(request)),
         )
     except UserError as exc:
         raise HTTPException(422, str(exc)) from None
-    ctx.audit.record(
-        who.username,
-        "user-proposed",
-        object_type="user",
-        object_id=created.user_id,
-        source=client_address(request),
-        details={"username": created.username, "role": created.role},
-    )
     return UserAdminOut.of_summary(ctx.users.summary(created.username))
 
 
@@ -42,17 +40,11 @@ def add_user(body: UserCreate, request: Request, who: Admin, ctx: Ctx) -> UserAd
 def request_role(username: str, body: RoleChange, request: Request, who: Admin, ctx: Ctx) -> UserAdminOut:
     """Ask for a role change: it takes effect when another admin approves."""
     try:
-        asked = ctx.users.request_role(username, body.role, requested_by=who.username)
+        asked = ctx.users.request_role(
+            username, body.role, requested_by=who.username, by=Actor(who.username, client_address(request))
+        )
     except UserError as exc:
         raise HTTPException(404 if exc.rule == "user-unknown" else 422, str(exc)) from None
-    ctx.audit.record(
-        who.username,
-        "user-role-requested",
-        object_type="user",
-        object_id=asked.user_id,
-        source=client_address(request),
-        details={"username": username, "role": asked.role, "requested_role": body.role},
-    )
     return UserAdminOut.of_summary(asked)
 
 
@@ -60,26 +52,15 @@ def request_role(username: str, body: RoleChange, request: Request, who: Admin, 
 def approve(username: str, request: Request, who: Admin, ctx: Ctx) -> UserAdminOut:
     """A second admin approves the user or role change waiting on ``username``."""
     try:
-        approved = ctx.users.approve(username, approver=who.username)
+        approved = ctx.users.approve(username, approver=who.username, by=Actor(who.username, client_address(request)))
     except UserError as exc:
         raise HTTPException(404 if exc.rule == "user-unknown" else 409, str(exc)) from None
-    ctx.audit.record(
-        who.username,
-        "user-grant-approved",
-        object_type="user",
-        object_id=approved.user_id,
-        source=client_address(request),
-        details={"username": username, "role": approved.role, "requested_by": approved.requested_by},
-    )
     return UserAdminOut.of_summary(approved)
 
 
 @router.post("/{username}/deactivate", status_code=204)
 def deactivate(username: str, request: Request, who: Admin, ctx: Ctx) -> None:
     try:
-        ctx.users.set_active(username, False)
+        ctx.users.set_active(username, False, by=Actor(who.username, client_address(request)))
     except UserError as exc:
         raise HTTPException(404 if exc.rule == "user-unknown" else 409, str(exc)) from None
-    ctx.audit.record(
-        who.username, "user-deactivated", object_type="user", object_id=username, source=client_address(request)
-    )

@@ -10,10 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
 
+from vigil.domain.audit import Actor
 from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.importer import parse_expiry
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import PROPOSED, Role, SubjectStatus
+from vigil.domain.vocabulary import PROPOSED, AuditAction, Role, SubjectStatus
 from vigil.domain.watchlist import SubjectNotFoundError, SubjectRecord, WatchlistService, subject_state
 from vigil.errors import VigilError
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
@@ -75,7 +76,7 @@ def list_subjects(
     )
     ctx.audit.record(
         who.username,
-        "subjects-searched" if q else "subjects-listed",
+        AuditAction.SUBJECTS_SEARCHED if q else AuditAction.SUBJECTS_LISTED,
         object_type="subject",
         source=client_address(request),
         details={
@@ -108,7 +109,11 @@ def get_subject(subject_id: str, request: Request, who: Reader, ctx: Ctx) -> Sub
     except SubjectNotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
     ctx.audit.record(
-        who.username, "subject-viewed", object_type="subject", object_id=subject_id, source=client_address(request)
+        who.username,
+        AuditAction.SUBJECT_VIEWED,
+        object_type="subject",
+        object_id=subject_id,
+        source=client_address(request),
     )
     return subject
 
@@ -144,60 +149,43 @@ async def enroll(
         )
         # decoding, detection and embedding take seconds on a big photo: off the event loop, so every
         # other page and the live push go on meanwhile
-        result = await asyncio.to_thread(_watchlist(ctx).enroll, fields, [(photo.filename or "photo", data)])
+        by = Actor(who.username, client_address(request))
+        result = await asyncio.to_thread(
+            lambda: _watchlist(ctx).enroll(fields, [(photo.filename or "photo", data)], by=by)
+        )
     except EnrollmentError as exc:
         raise HTTPException(422, {"rule": exc.rule, "message": str(exc)}) from None
     except (VigilError, ValueError) as exc:
         raise HTTPException(422, {"rule": "input", "message": str(exc)}) from None
-    ctx.audit.record(
-        who.username,
-        "subject-proposed",
-        object_type="subject",
-        object_id=result.subject_id,
-        source=client_address(request),
-        details={"category": category, "legal_basis": f"{legal_basis_type}: {legal_basis_reference}"},
-    )
     return EnrolledOut(subject_id=result.subject_id, warnings=list(result.warnings), status=PROPOSED)
 
 
-def _changed(request: Request, who: Principal, ctx: WebContext, action: str, subject_id: str, change) -> SubjectOut:  # type: ignore[no-untyped-def]
-    """Run a watchlist change for ``who`` and audit it; rule errors answer 409 (404: no such entry)."""
+def _changed(request: Request, who: Principal, ctx: WebContext, change) -> SubjectOut:  # type: ignore[no-untyped-def]
+    """Run a watchlist change as ``who`` (the service audits it in the change's transaction); rule
+    errors answer 409 (404: no such entry)."""
     watchlist = _watchlist(ctx)
     try:
-        subject = change(watchlist)
+        subject = change(watchlist, Actor(who.username, client_address(request)))
     except SubjectNotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
     except EnrollmentError as exc:
         raise HTTPException(409, {"rule": exc.rule, "message": str(exc)}) from None
     except VigilError as exc:
         raise HTTPException(409, str(exc)) from None
-    ctx.audit.record(
-        who.username,
-        action,
-        object_type="subject",
-        object_id=subject_id,
-        source=client_address(request),
-        details={"state": subject_state(subject), "pending": subject.pending_action},
-    )
     return _out(subject)
 
 
 @router.post("/{subject_id}/suspend", response_model=SubjectOut)
 def suspend(subject_id: str, request: Request, who: Supervisor, ctx: Ctx) -> SubjectOut:
     """Suspend at once (taking someone off what can match needs one person)."""
-    return _changed(request, who, ctx, "subject-suspended", subject_id, lambda w: w.suspend(subject_id))
+    return _changed(request, who, ctx, lambda w, by: w.suspend(subject_id, by=by))
 
 
 @router.post("/{subject_id}/reinstate", response_model=SubjectOut)
 def reinstate(subject_id: str, request: Request, who: Supervisor, ctx: Ctx) -> SubjectOut:
     """Ask for a suspended entry to match again: it does once a second supervisor approves."""
     return _changed(
-        request,
-        who,
-        ctx,
-        "subject-reinstatement-requested",
-        subject_id,
-        lambda w: w.request_reinstatement(subject_id, requested_by=who.username),
+        request, who, ctx, lambda w, by: w.request_reinstatement(subject_id, requested_by=who.username, by=by)
     )
 
 
@@ -212,15 +200,11 @@ def renew(subject_id: str, body: RenewalIn, request: Request, who: Supervisor, c
         request,
         who,
         ctx,
-        "subject-renewal-requested",
-        subject_id,
-        lambda w: w.request_renewal(subject_id, expires_at, requested_by=who.username),
+        lambda w, by: w.request_renewal(subject_id, expires_at, requested_by=who.username, by=by),
     )
 
 
 @router.post("/{subject_id}/approve", response_model=SubjectOut)
 def approve(subject_id: str, request: Request, who: Supervisor, ctx: Ctx) -> SubjectOut:
     """Approve the change waiting on the entry — never the supervisor who asked for it."""
-    return _changed(
-        request, who, ctx, "subject-approved", subject_id, lambda w: w.approve(subject_id, approver=who.username)
-    )
+    return _changed(request, who, ctx, lambda w, by: w.approve(subject_id, approver=who.username, by=by))

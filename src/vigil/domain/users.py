@@ -350,7 +350,10 @@ class UserService:
         if pair.failures >= MAX_FAILURES and pair.locked_until is None:
             pair.locked_until = now + LOCKOUT
 
-    def issue(self, principal: Principal, kind: str = "session", *, label: str = "") -> IssuedToken:
+    def issue(
+        self, principal: Principal, kind: str = "session", *, label: str = "", by: Actor | None = None
+    ) -> IssuedToken:
+        """A session or API token (``by``: audit an API token's issue with it, in its transaction)."""
         lifetime = SESSION_LIFETIME if kind == "session" else API_TOKEN_LIFETIME
         secret = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24) if kind == "session" else ""
@@ -366,6 +369,16 @@ class UserService:
                     expires_at=expires,
                 )
             )
+            session.flush()
+            if self.audit is not None and by is not None and kind == "api":
+                self.audit.record_change(
+                    session,
+                    by,
+                    AuditAction.API_TOKEN_ISSUED,
+                    object_type="user",
+                    object_id=principal.user_id,
+                    details={"label": label},
+                )
         return IssuedToken(secret, csrf, expires, principal)
 
     def resolve(self, secret: str, kind: str) -> tuple[Principal, str] | None:
@@ -385,9 +398,14 @@ class UserService:
                 return None
             return _principal(user), token.csrf_token
 
-    def revoke(self, secret: str) -> None:
+    def revoke(self, secret: str, *, by: Actor | None = None) -> None:
+        """End a session or revoke an API token by its secret (audited with ``by``: logout, revocation)."""
         with self.db.session() as session:
+            kind = session.scalar(select(AuthToken.kind).where(AuthToken.token_hash == _digest(secret)))
             session.execute(delete(AuthToken).where(AuthToken.token_hash == _digest(secret)))
+            if self.audit is not None and by is not None and kind is not None:
+                action = AuditAction.LOGOUT if kind == "session" else AuditAction.API_TOKEN_REVOKED
+                self.audit.record_change(session, by, action)
 
     # ------------------------------------------------------------- API tokens and socket tickets
     def api_tokens(self, user_id: str) -> list[TokenInfo]:
@@ -399,13 +417,18 @@ class UserService:
             )
             return [TokenInfo(t.id, t.label, t.created_at, t.expires_at) for t in rows]
 
-    def revoke_token(self, token_id: str, *, owner_id: str | None) -> bool:
+    def revoke_token(self, token_id: str, *, owner_id: str | None, by: Actor | None = None) -> bool:
         """Revoke an API token by id (``owner_id`` None: anyone's, for admins); whether one went."""
         query = delete(AuthToken).where(AuthToken.id == token_id, AuthToken.kind == "api")
         if owner_id is not None:
             query = query.where(AuthToken.user_id == owner_id)
         with self.db.session() as session:
-            return bool(session.execute(query).rowcount)  # type: ignore[attr-defined]
+            gone = bool(session.execute(query).rowcount)  # type: ignore[attr-defined]
+            if gone and self.audit is not None and by is not None:
+                self.audit.record_change(
+                    session, by, AuditAction.API_TOKEN_REVOKED, object_type="token", object_id=token_id
+                )
+            return gone
 
     def issue_ticket(self, secret: str, kind: str) -> tuple[str, datetime] | None:
         """A single-use ticket for opening the live socket, valid ``TICKET_LIFETIME``, tied to the live

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
+from vigil.domain.audit import Actor
 from vigil.domain.users import LoginFailed, Principal
 from vigil.domain.vocabulary import AuditAction, Role
 from vigil.web.context import WebContext
@@ -73,15 +74,10 @@ def _credential(request: Request) -> tuple[str, str]:
 @router.post("/logout", status_code=204)
 def logout(request: Request, response: Response, who: AnyUser, ctx: Ctx) -> None:
     """End this session — or, called with a bearer token, revoke that token."""
-    secret, kind = _credential(request)
+    secret, _kind = _credential(request)
     if secret:
-        ctx.users.revoke(secret)
+        ctx.users.revoke(secret, by=Actor(who.username, client_address(request)))
     response.delete_cookie(SESSION_COOKIE, path="/")
-    ctx.audit.record(
-        who.username,
-        AuditAction.LOGOUT if kind == "session" else AuditAction.API_TOKEN_REVOKED,
-        source=client_address(request),
-    )
 
 
 @router.get("/tokens", response_model=list[TokenInfoOut])
@@ -94,15 +90,8 @@ def my_tokens(who: AnyUser, ctx: Ctx) -> list[TokenInfoOut]:
 def revoke_token(token_id: str, request: Request, who: AnyUser, ctx: Ctx) -> None:
     """Revoke one of your API tokens (an admin may revoke anyone's)."""
     owner = None if who.role == Role.ADMIN else who.user_id
-    if not ctx.users.revoke_token(token_id, owner_id=owner):
+    if not ctx.users.revoke_token(token_id, owner_id=owner, by=Actor(who.username, client_address(request))):
         raise HTTPException(404, "no such token of yours")
-    ctx.audit.record(
-        who.username,
-        AuditAction.API_TOKEN_REVOKED,
-        object_type="token",
-        object_id=token_id,
-        source=client_address(request),
-    )
 
 
 @router.post("/ticket", response_model=TicketOut)
@@ -120,8 +109,7 @@ def ticket(request: Request, who: LiveUser, ctx: Ctx) -> TicketOut:
 def token(body: TokenRequest, request: Request, ctx: Ctx) -> TokenOut:
     """A bearer token for the API (shown once)."""
     principal = _login(ctx, request, body.username, body.password)
-    issued = ctx.users.issue(principal, "api", label=body.label)
-    ctx.audit.record(principal.username, AuditAction.API_TOKEN_ISSUED, object_type="user", object_id=principal.user_id)
+    issued = ctx.users.issue(principal, "api", label=body.label, by=Actor(principal.username, client_address(request)))
     return TokenOut(token=issued.secret, expires_at=issued.expires_at)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from vigil.clock import Clock, system_clock
-from vigil.domain.audit import AuditLog
+from vigil.domain.audit import Actor, AuditLog
 from vigil.domain.vocabulary import AlertStatus, AuditAction, SubjectStatus
 from vigil.errors import RuleError
 from vigil.recognition.calibration import (
@@ -153,20 +153,21 @@ class ThresholdService:
                     floor=validated_floor(curve),
                 )
             )
-        self.audit.record(
-            actor,
-            AuditAction.CALIBRATION_STORED,
-            source="calibrate",
-            details={
-                "embedder": self.embedder,
-                "version": self.version,
-                "genuine": curve.genuine,
-                "impostor": curve.impostor,
-                "floor": validated_floor(curve),
-                "data": source,
-                "rho": None if model is None else model.rho,
-            },
-        )
+            session.flush()
+            self.audit.record_change(
+                session,
+                Actor(actor, "calibrate"),
+                AuditAction.CALIBRATION_STORED,
+                details={
+                    "embedder": self.embedder,
+                    "version": self.version,
+                    "genuine": curve.genuine,
+                    "impostor": curve.impostor,
+                    "floor": validated_floor(curve),
+                    "data": source,
+                    "rho": None if model is None else model.rho,
+                },
+            )
         return curve
 
     def curves(self) -> ErrorCurves | None:
@@ -187,40 +188,44 @@ class ThresholdService:
     # ------------------------------------------------------------ thresholds
     def thresholds(self) -> list[CategoryThreshold]:
         curves, size = self.curves(), self.watchlist_size()
-        floor = validated_floor(curves.curve) if curves else None
-        provisional = default_threshold(self.embedder)
-        out = []
         with self.db.session() as session:
-            for category in session.scalars(select(Category).order_by(Category.name)):
-                policy = policy_of(category)
-                rule, point = category_rule(curves, policy, size, provisional)
-                source = "set" if category.match_threshold is not None else ("policy" if curves else "provisional")
-                out.append(
-                    CategoryThreshold(
-                        category.name,
-                        category.high_risk,
-                        rule.threshold,
-                        category.match_threshold is not None,
-                        size,
-                        point.false_alert_rate if point else None,
-                        point.miss_rate if point else None,
-                        floor,
-                        category.false_alerts_per_1000,
-                        "fused" if rule.fused else "votes",
-                        source,
-                        1.0 - point.miss_rate if point else None,
-                    )
-                )
-        return out
+            return [
+                self._threshold_of(category, curves, size)
+                for category in session.scalars(select(Category).order_by(Category.name))
+            ]
 
-    def set_policy(self, category: str, false_alerts_per_1000: float, *, by: str, reason: str) -> CategoryThreshold:
+    def _threshold_of(self, category: Category, curves: ErrorCurves | None, size: int) -> CategoryThreshold:
+        """A category's threshold in force, from its row as it is (committed or not)."""
+        floor = validated_floor(curves.curve) if curves else None
+        policy = policy_of(category)
+        rule, point = category_rule(curves, policy, size, default_threshold(self.embedder))
+        source = "set" if category.match_threshold is not None else ("policy" if curves else "provisional")
+        return CategoryThreshold(
+            category.name,
+            category.high_risk,
+            rule.threshold,
+            category.match_threshold is not None,
+            size,
+            point.false_alert_rate if point else None,
+            point.miss_rate if point else None,
+            floor,
+            category.false_alerts_per_1000,
+            "fused" if rule.fused else "votes",
+            source,
+            1.0 - point.miss_rate if point else None,
+        )
+
+    def set_policy(
+        self, category: str, false_alerts_per_1000: float, *, by: str, reason: str, source: str = ""
+    ) -> CategoryThreshold:
         """State a category's policy; its threshold then follows the curves and the watchlist size (a
         threshold set by hand is cleared)."""
         if len(reason.strip()) < 3:
             raise ThresholdError("reason", "say why the policy changes")
         if not 0.0 < false_alerts_per_1000 < 1000.0:
             raise ThresholdError("policy", "false alerts per 1,000 passers-by must be between 0 and 1,000")
-        if self.curves() is None:
+        curves, size = self.curves(), self.watchlist_size()
+        if curves is None:
             raise ThresholdError(
                 "no-calibration", "no error curves for this embedder: run `vigil calibrate` or set a threshold"
             )
@@ -231,22 +236,24 @@ class ThresholdService:
             before = (row.false_alerts_per_1000, row.match_threshold)
             row.false_alerts_per_1000 = false_alerts_per_1000
             row.match_threshold = None
-        now = next(t for t in self.thresholds() if t.category == category)
-        self.audit.record(
-            by,
-            AuditAction.POLICY_CHANGED,
-            object_type="category",
-            object_id=category,
-            details={
-                "before_false_alerts_per_1000": before[0],
-                "before_threshold_set": before[1],
-                "false_alerts_per_1000": false_alerts_per_1000,
-                "reason": reason,
-                "watchlist_size": now.watchlist_size,
-                "threshold": now.threshold,
-                "expected_hit_rate": now.expected_hit_rate,
-            },
-        )
+            session.flush()
+            now = self._threshold_of(row, curves, size)
+            self.audit.record_change(
+                session,
+                Actor(by, source),
+                AuditAction.POLICY_CHANGED,
+                object_type="category",
+                object_id=category,
+                details={
+                    "before_false_alerts_per_1000": before[0],
+                    "before_threshold_set": before[1],
+                    "false_alerts_per_1000": false_alerts_per_1000,
+                    "reason": reason,
+                    "watchlist_size": now.watchlist_size,
+                    "threshold": now.threshold,
+                    "expected_hit_rate": now.expected_hit_rate,
+                },
+            )
         return now
 
     def recommend(self, targets: dict[str, float]) -> dict[str, tuple[float, float, float, bool]]:
@@ -265,7 +272,7 @@ class ThresholdService:
             out[category] = (threshold, passerby_false_alert_rate(fmr, size), fnmr, point.resolved)
         return out
 
-    def set(self, category: str, threshold: float, *, by: str, reason: str) -> ThresholdChange:
+    def set(self, category: str, threshold: float, *, by: str, reason: str, source: str = "") -> ThresholdChange:
         if len(reason.strip()) < 3:
             raise ThresholdError("reason", "say why the threshold changes")
         if not 0.0 < threshold < 1.0:
@@ -297,21 +304,22 @@ class ThresholdService:
             row.match_threshold = threshold
             session.add(change)
             session.flush()
+            self.audit.record_change(
+                session,
+                Actor(by, source),
+                AuditAction.THRESHOLD_CHANGED,
+                object_type="category",
+                object_id=category,
+                details={
+                    "before": change.before,
+                    "after": threshold,
+                    "reason": reason,
+                    "watchlist_size": size,
+                    "expected_false_alert_rate": far,
+                    "expected_miss_rate": fnmr,
+                },
+            )
             session.expunge(change)
-        self.audit.record(
-            by,
-            AuditAction.THRESHOLD_CHANGED,
-            object_type="category",
-            object_id=category,
-            details={
-                "before": change.before,
-                "after": threshold,
-                "reason": reason,
-                "watchlist_size": size,
-                "expected_false_alert_rate": far,
-                "expected_miss_rate": fnmr,
-            },
-        )
         return change
 
     def history(self, start: datetime | None = None, end: datetime | None = None) -> list[ThresholdChange]:

@@ -14,7 +14,7 @@ from vigil.domain.vocabulary import Role
 from vigil.web.context import WebContext
 from vigil.web.paging import Paged
 from vigil.web.schemas import LiveFigureOut, Strict, ThresholdChangeOut, ThresholdOut, ThresholdSetOut
-from vigil.web.security import Ctx, Supervisor, require
+from vigil.web.security import Ctx, Supervisor, client_address, require
 
 router = APIRouter(prefix="/api/thresholds", tags=["thresholds"])
 READERS = (Role.SUPERVISOR, Role.AUDITOR)
@@ -43,7 +43,9 @@ def list_thresholds(_: Reader, ctx: Ctx) -> list[ThresholdOut]:
 @router.post("/{category}", response_model=ThresholdSetOut)
 def set_threshold(category: str, body: ThresholdIn, request: Request, who: Supervisor, ctx: Ctx) -> ThresholdSetOut:
     try:
-        change = _service(ctx).set(category, body.value, by=who.username, reason=body.reason)
+        change = _service(ctx).set(
+            category, body.value, by=who.username, reason=body.reason, source=client_address(request)
+        )
     except ThresholdError as exc:
         raise HTTPException(422, {"rule": exc.rule, "message": str(exc)}) from None
     if ctx.matcher is not None:
@@ -57,11 +59,13 @@ class PolicyIn(Strict):
 
 
 @router.post("/{category}/policy", response_model=ThresholdOut)
-def set_policy(category: str, body: PolicyIn, who: Supervisor, ctx: Ctx) -> ThresholdOut:
+def set_policy(category: str, body: PolicyIn, request: Request, who: Supervisor, ctx: Ctx) -> ThresholdOut:
     """State a category's policy (false alerts per 1,000 passers-by): its threshold then follows the error
     curves and the watchlist size; a threshold set by hand is cleared."""
     try:
-        now = _service(ctx).set_policy(category, body.false_alerts_per_1000, by=who.username, reason=body.reason)
+        now = _service(ctx).set_policy(
+            category, body.false_alerts_per_1000, by=who.username, reason=body.reason, source=client_address(request)
+        )
     except ThresholdError as exc:
         raise HTTPException(422, {"rule": exc.rule, "message": str(exc)}) from None
     if ctx.matcher is not None:

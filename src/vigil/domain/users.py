@@ -106,6 +106,18 @@ def ensure_supervisors(db: Database, *usernames: str) -> tuple[str, ...]:
     return usernames
 
 
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise UserError("user-unknown", f"no user named {username!r}")
+    return user
+
+
+def _check_role(role: str) -> None:
+    if role not in tuple(Role):
+        raise UserError("role", f"{role!r} is not a role; use one of {', '.join(Role)}")
+
+
 def _principal(user: User) -> Principal:
     return Principal(user.id, user.username, user.display_name, user.role)
 
@@ -159,8 +171,7 @@ class UserService:
         username = username.strip().lower()
         if not USERNAME.match(username):
             raise UserError("username", "2-64 lower-case letters, digits, '.', '_' or '-', starting alphanumeric")
-        if role not in tuple(Role):
-            raise UserError("role", f"{role!r} is not a role; use one of {', '.join(tuple(Role))}")
+        _check_role(role)
         if len(password) < MIN_PASSWORD:
             raise UserError("password", f"at least {MIN_PASSWORD} characters")
         if password.strip().lower() == username:
@@ -192,20 +203,15 @@ class UserService:
 
     def summary(self, username: str) -> UserSummary:
         with self.db.session() as session:
-            user = session.scalar(select(User).where(User.username == username))
-            if user is None:
-                raise UserError("user-unknown", f"no user named {username!r}")
+            user = _user(session, username)
             return _summary(user)
 
     # ------------------------------------------------------------- grants (two admins)
     def request_role(self, username: str, role: str, *, requested_by: str, by: Actor | None = None) -> UserSummary:
         """Ask for a role change; it takes effect when a different admin approves it."""
-        if role not in tuple(Role):
-            raise UserError("role", f"{role!r} is not a role; use one of {', '.join(Role)}")
+        _check_role(role)
         with self.db.session() as session:
-            user = session.scalar(select(User).where(User.username == username))
-            if user is None:
-                raise UserError("user-unknown", f"no user named {username!r}")
+            user = _user(session, username)
             if user.role == role and user.pending_role is None:
                 raise UserError("role-unchanged", f"{username} has the {role} role already")
             user.pending_role, user.requested_by, user.requested_at = role, requested_by, self.clock()
@@ -216,9 +222,7 @@ class UserService:
         """A second admin approves the grant waiting on ``username``: a new user becomes active, a role
         change takes effect (the user's sessions and tokens end)."""
         with self.db.session() as session:
-            user = session.scalar(select(User).where(User.username == username))
-            if user is None:
-                raise UserError("user-unknown", f"no user named {username!r}")
+            user = _user(session, username)
             if user.pending_role is None:
                 raise UserError("nothing-pending", f"no grant is waiting on {username}")
             admin = session.scalar(select(User).where(User.username == approver))
@@ -249,9 +253,7 @@ class UserService:
         if len(password) < MIN_PASSWORD:
             raise UserError("password", f"at least {MIN_PASSWORD} characters")
         with self.db.session() as session:
-            user = session.scalar(select(User).where(User.username == username))
-            if user is None:
-                raise UserError("user-unknown", f"no user named {username!r}")
+            user = _user(session, username)
             user.password_hash = _hasher.hash(password)
             session.execute(delete(LoginFailure).where(LoginFailure.username == user.username))  # unlocked
             session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
@@ -259,9 +261,7 @@ class UserService:
     def set_active(self, username: str, active: bool, *, by: Actor | None = None) -> None:
         """Deactivate (its sessions and tokens end) or reactivate a user; the last active admin stays."""
         with self.db.session() as session:
-            user = session.scalar(select(User).where(User.username == username))
-            if user is None:
-                raise UserError("user-unknown", f"no user named {username!r}")
+            user = _user(session, username)
             if not active and user.active and user.role == Role.ADMIN and self._other_admins(session, user.id) == 0:
                 raise UserError("last-admin", f"{username} is the last active admin: make another admin first")
             user.active = active
@@ -271,12 +271,9 @@ class UserService:
 
     def set_role(self, username: str, role: str, *, by: Actor | None = None) -> Principal:
         """Change a user's role (their sessions and tokens end: they log in again under the new one)."""
-        if role not in tuple(Role):
-            raise UserError("role", f"{role!r} is not a role; use one of {', '.join(Role)}")
+        _check_role(role)
         with self.db.session() as session:
-            user = session.scalar(select(User).where(User.username == username))
-            if user is None:
-                raise UserError("user-unknown", f"no user named {username!r}")
+            user = _user(session, username)
             if user.role == Role.ADMIN and role != Role.ADMIN and self._other_admins(session, user.id) == 0:
                 raise UserError("last-admin", f"{username} is the last active admin: make another admin first")
             user.role = role

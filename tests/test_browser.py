@@ -209,7 +209,9 @@ def test_a_near_tie_shows_both_enrolled_photos_before_any_score(tmp_path, settin
             expect(page.locator("#runner-up-caption")).to_contain_text("Grace Hopper")
             expect(page.locator("#enrolled-caption")).to_contain_text("Eileen Collins")
             for image in ("#crop", "#enrolled", "#runner-up-photo"):  # every face loaded, side by side
-                page.wait_for_function(f"document.querySelector('{image}').naturalWidth > 0")
+                # (polled by Playwright, not by a string evaluated in the page: the page's CSP forbids eval)
+                expect(page.locator(image)).to_have_js_property("complete", True)
+                assert page.locator(image).evaluate("(img) => img.naturalWidth") > 0, image
             expect(page.locator("#score")).to_be_hidden()  # faces first, scores on request
             page.screenshot(path=str(shots / "adjudication-near-tie.png"))
             page.click("#reveal")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import func, select, update
 from tests.helpers import NOW, Clock, alert_event, fields, jpeg, make_service
 
 from vigil.domain.alerts import AlertRecorder
@@ -66,6 +67,7 @@ def test_retention_deletes_exactly_what_is_due(database_url, tmp_path: Path, eng
         "subjects_expired": 2,
         "subjects_purged": 1,
         "photos": 1,
+        "login_failures": 0,
     }
     assert _files(service.media.root) == files_before
 
@@ -104,3 +106,29 @@ def test_due_lists_expiry_and_review_in_the_window(tmp_path: Path, engine, astro
     ).subject_id
     assert [s.id for s in service.due(7)] == [soon]
     assert [s.id for s in service.due(14)] == [soon, later]
+
+
+def test_retention_drops_failed_login_counters_once_the_lockout_is_over(tmp_path: Path) -> None:
+    """An attack that tries thousands of addresses must not leave a table growing for ever."""
+    from vigil.domain.users import LOCKOUT, MAX_FAILURES, LoginFailed, UserService
+    from vigil.store.db import open_database
+    from vigil.store.media import FolderMediaStore
+    from vigil.store.models import LoginFailure
+
+    db = open_database(VigilSettings(data_dir=tmp_path))
+    users = UserService(db)
+    users.add("operator", "correct horse battery", "operator")
+    for source, times in (("203.0.113.1", MAX_FAILURES), ("203.0.113.2", 1)):
+        for _ in range(times):
+            with pytest.raises(LoginFailed):
+                users.authenticate("operator", "wrong password!", source=source)
+    audit = AuditLog(db, bytes(32))
+    retention = RetentionService(db, FolderMediaStore(tmp_path / "media"), audit)
+    assert retention.run().login_failures == 0  # recent: kept (one of them is a running lock)
+    later = RetentionService(
+        db, FolderMediaStore(tmp_path / "media"), audit, clock=lambda: datetime.now(UTC) + LOCKOUT * 2
+    )
+    assert later.run().login_failures == 2
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(LoginFailure)) == 0
+    assert audit.verify().ok

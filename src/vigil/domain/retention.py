@@ -6,8 +6,12 @@
 * A subject whose **expiry** has passed is marked ``expired`` (it stopped matching at that instant
   already); ``grace_days`` later its photos and embeddings are deleted. The subject row — who, on what
   legal basis, approved by whom, until when — stays for the record.
+* **Failed-login counters** (per account and client address) are dropped once their last failure and
+  any lock they caused are older than the lockout: an attack leaves no table growing for ever.
 
-Every run (dry runs included) writes one audit entry with what it deleted, by kind and count.
+Every run (dry runs included) writes one audit entry with what it deleted, by kind and count — in the
+same transaction as the deletions (files go after the commit; a crash in between leaves orphans that
+the sweep removes).
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from vigil.clock import Clock, system_clock
-from vigil.domain.audit import AuditLog
+from vigil.domain.audit import Actor, AuditLog
+from vigil.domain.users import LOCKOUT
 from vigil.domain.vocabulary import AlertStatus, AuditAction, SubjectStatus
 from vigil.store.db import Database
 from vigil.store.media import SWEEP_MIN_AGE_S, MediaStore
-from vigil.store.models import Alert, Photo, Subject
+from vigil.store.models import Alert, LoginFailure, Photo, Subject
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class RetentionReport:
     subjects_expired: int
     subjects_purged: int
     photos: int
+    login_failures: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -86,6 +92,18 @@ class RetentionService:
                 .join(Subject, Subject.id == Photo.subject_id)
                 .where(Subject.expires_at <= now - timedelta(days=policy.grace_days))
             ).all()
+            stale = LoginFailure.last_at <= now - LOCKOUT
+            unlocked = LoginFailure.locked_until.is_(None) | (LoginFailure.locked_until <= now)
+            failures = int(session.scalar(select(func.count()).select_from(LoginFailure).where(stale, unlocked)) or 0)
+            report = RetentionReport(
+                dry_run=dry_run,
+                rejected_crops=len(decided),
+                sightings=len(sightings),
+                subjects_expired=len(to_expire),
+                subjects_purged=len({s for _, _, s in purge}),
+                photos=len(purge),
+                login_failures=failures,
+            )
             if not dry_run:
                 if decided:
                     session.execute(update(Alert).where(Alert.id.in_([a for a, _ in decided])).values(crop_name=None))
@@ -97,19 +115,20 @@ class RetentionService:
                     )
                 if purge:
                     session.execute(delete(Photo).where(Photo.id.in_([p for p, _, _ in purge])))
+                if failures:
+                    session.execute(delete(LoginFailure).where(stale, unlocked))
+            changed = not dry_run and any((decided, sightings, to_expire, purge, failures))
+            if changed:  # the deletions hold the write lock: the entry is appended after them, in their transaction
+                session.flush()
+                self.audit.record_change(
+                    session, Actor(actor, "retention"), AuditAction.RETENTION_RUN, details=report.as_dict()
+                )
             files = [("crops", c) for _, c in [*decided, *sightings] if c] + [("photos", m) for _, m, _ in purge]
+        if not changed:  # nothing deleted (or a dry run): the entry on its own
+            self.audit.record(actor, AuditAction.RETENTION_RUN, source="retention", details=report.as_dict())
         if not dry_run:
             for kind, name in files:  # after the commit: a crash in between leaves orphans, swept later
                 self.media.delete(kind, name)
-        report = RetentionReport(
-            dry_run=dry_run,
-            rejected_crops=len(decided),
-            sightings=len(sightings),
-            subjects_expired=len(to_expire),
-            subjects_purged=len({s for _, _, s in purge}),
-            photos=len(purge),
-        )
-        self.audit.record(actor, AuditAction.RETENTION_RUN, source="retention", details=report.as_dict())
         return report
 
     def sweep_orphan_crops(self) -> int:

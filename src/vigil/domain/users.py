@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -104,6 +104,12 @@ def ensure_supervisors(db: Database, *usernames: str) -> tuple[str, ...]:
         with contextlib.suppress(UserError):
             service.add(username, secrets.token_urlsafe(16), Role.SUPERVISOR)
     return usernames
+
+
+def _token_row(session: Session, *conditions: ColumnElement[bool]) -> tuple[AuthToken, User] | None:
+    """The token matching ``conditions`` with its user, live or not."""
+    row = session.execute(select(AuthToken, User).join(User, User.id == AuthToken.user_id).where(*conditions)).first()
+    return None if row is None else (row[0], row[1])
 
 
 def _user(session: Session, username: str) -> User:
@@ -383,17 +389,15 @@ class UserService:
         if not secret:
             return None
         with self.db.session() as session:
-            row = session.execute(
-                select(AuthToken, User)
-                .join(User, User.id == AuthToken.user_id)
-                .where(AuthToken.token_hash == _digest(secret), AuthToken.kind == kind)
-            ).first()
-            if row is None:
+            row = _token_row(session, AuthToken.token_hash == _digest(secret), AuthToken.kind == kind)
+            if row is None or not self._live(*row):
                 return None
             token, user = row
-            if token.expires_at <= self.clock() or not user.active:
-                return None
             return _principal(user), token.csrf_token
+
+    def _live(self, token: AuthToken, user: User) -> bool:
+        """Neither expired nor belonging to a deactivated user."""
+        return token.expires_at > self.clock() and user.active
 
     def revoke(self, secret: str, *, by: Actor | None = None) -> None:
         """End a session or revoke an API token by its secret (audited with ``by``: logout, revocation)."""
@@ -430,14 +434,15 @@ class UserService:
     def issue_ticket(self, secret: str, kind: str) -> tuple[str, datetime] | None:
         """A single-use ticket for opening the live socket, valid ``TICKET_LIFETIME``, tied to the live
         session or API token ``secret`` (so the socket never carries that secret in its URL)."""
-        if self.resolve(secret, kind) is None:
+        if not secret:
             return None
         ticket = secrets.token_urlsafe(32)
         expires = self.clock() + TICKET_LIFETIME
         with self.db.session() as session:
-            parent = session.scalar(select(AuthToken).where(AuthToken.token_hash == _digest(secret)))
-            if parent is None:
+            row = _token_row(session, AuthToken.token_hash == _digest(secret), AuthToken.kind == kind)
+            if row is None or not self._live(*row):
                 return None
+            parent = row[0]
             session.add(
                 AuthToken(
                     token_hash=_digest(ticket),
@@ -454,28 +459,19 @@ class UserService:
         if not ticket:
             return None
         with self.db.session() as session:
-            row = session.execute(
-                select(AuthToken, User)
-                .join(User, User.id == AuthToken.user_id)
-                .where(AuthToken.token_hash == _digest(ticket), AuthToken.kind == "ticket")
-            ).first()
+            row = _token_row(session, AuthToken.token_hash == _digest(ticket), AuthToken.kind == "ticket")
             if row is None:
                 return None
             token, user = row
             used = session.execute(delete(AuthToken).where(AuthToken.id == token.id)).rowcount  # type: ignore[attr-defined]
-            if not used or token.expires_at <= self.clock() or not user.active or token.parent_id is None:
+            if not used or not self._live(token, user) or token.parent_id is None:
                 return None
             return _principal(user), token.parent_id
 
     def resolve_id(self, token_id: str) -> Principal | None:
         """The principal behind a live session or API token, by its id (a socket re-checking its credential)."""
         with self.db.session() as session:
-            row = session.execute(
-                select(AuthToken, User).join(User, User.id == AuthToken.user_id).where(AuthToken.id == token_id)
-            ).first()
-            if row is None:
+            row = _token_row(session, AuthToken.id == token_id)
+            if row is None or not self._live(*row):
                 return None
-            token, user = row
-            if token.expires_at <= self.clock() or not user.active:
-                return None
-            return _principal(user)
+            return _principal(row[1])

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from vigil.domain.alerts import TrackMatch, alert_row
-from vigil.domain.audit import Actor, AuditLog
+from vigil.domain.audit import Actor, AuditLog, audit_change
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import OPEN_ALERT_STATUSES, AlertStatus, AuditAction, Outcome, Role
 from vigil.errors import RuleError, VigilError
@@ -315,16 +315,15 @@ class AlertService:
             if status != AlertStatus.CONFIRMED:
                 raise AdjudicationError("outcome-unconfirmed", f"the alert is {status}: outcomes follow a confirmation")
             session.add(AlertOutcome(alert_id=alert_id, user_id=who.user_id, outcome=outcome, note=note))
-            session.flush()
-            if self.audit is not None:
-                self.audit.record_change(
-                    session,
-                    Actor(who.username, source),
-                    AuditAction.ALERT_OUTCOME_RECORDED,
-                    object_type="alert",
-                    object_id=alert_id,
-                    details={"outcome": outcome, "note": note},
-                )
+            audit_change(
+                self.audit,
+                session,
+                Actor(who.username, source),
+                AuditAction.ALERT_OUTCOME_RECORDED,
+                object_type="alert",
+                object_id=alert_id,
+                details={"outcome": outcome, "note": note},
+            )
         return self.get(alert_id)
 
     @staticmethod
@@ -386,16 +385,15 @@ class AlertService:
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise AdjudicationError("closed", "someone else decided the alert a moment ago")
             session.add(Adjudication(alert_id=alert_id, user_id=who.user_id, decision=decision, reason=reason))
-            session.flush()
-            if self.audit is not None:
-                self.audit.record_change(
-                    session,
-                    Actor(who.username, source),
-                    AuditAction.ALERT_DECIDED,
-                    object_type="alert",
-                    object_id=alert_id,
-                    details={"decision": decision, "status": new_status, "reason": reason},
-                )
+            audit_change(
+                self.audit,
+                session,
+                Actor(who.username, source),
+                AuditAction.ALERT_DECIDED,
+                object_type="alert",
+                object_id=alert_id,
+                details={"decision": decision, "status": new_status, "reason": reason},
+            )
         return self.get(alert_id)
 
     def sightings(self, subject_id: str) -> list[AlertCase]:

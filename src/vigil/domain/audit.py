@@ -243,6 +243,23 @@ class AuditLog:
         return Verification(True, count, prev)
 
 
+def audit_change(
+    audit: AuditLog | None,
+    session: Session,
+    by: Actor | None,
+    action: AuditAction,
+    *,
+    object_type: str = "",
+    object_id: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """A domain service's audit of its own change: written in the change's transaction after its rows
+    are flushed (so the write lock is held), when the service has an audit log and knows who acts."""
+    session.flush()
+    if audit is not None and by is not None:
+        audit.record_change(session, by, action, object_type=object_type, object_id=object_id, details=details)
+
+
 class RefusalRecorder:
     """Audits refused requests (401/403: a missing or wrong credential, a role that may not, a bad CSRF
     token) without letting a flood of them flood the log: at most ``per_minute`` entries per source

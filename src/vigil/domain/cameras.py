@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from vigil.domain.audit import Actor, AuditLog
+from vigil.domain.audit import Actor, AuditLog, audit_change
 from vigil.domain.vocabulary import AuditAction
 from vigil.errors import RuleError
 from vigil.pipeline.analyser import encode_jpeg
@@ -168,11 +168,16 @@ class CameraRegistry:
                 session.add(camera)
                 session.flush()
                 view = _view(camera)
-                if self.audit is not None and by is not None:
-                    details = {"url": view.url, "latitude": latitude, "longitude": longitude, "group": view.group}
-                    self.audit.record_change(
-                        session, by, AuditAction.CAMERA_ADDED, object_type="camera", object_id=name, details=details
-                    )
+                details = {"url": view.url, "latitude": latitude, "longitude": longitude, "group": view.group}
+                audit_change(
+                    self.audit,
+                    session,
+                    by,
+                    AuditAction.CAMERA_ADDED,
+                    object_type="camera",
+                    object_id=name,
+                    details=details,
+                )
                 return view
         except IntegrityError:
             raise CameraError("camera-exists", f"a camera named {name!r} is registered already") from None
@@ -187,9 +192,7 @@ class CameraRegistry:
             if camera is None:
                 raise CameraError("camera-unknown", f"no camera named {name!r}")
             session.delete(camera)
-            session.flush()
-            if self.audit is not None and by is not None:
-                self.audit.record_change(session, by, AuditAction.CAMERA_REMOVED, object_type="camera", object_id=name)
+            audit_change(self.audit, session, by, AuditAction.CAMERA_REMOVED, object_type="camera", object_id=name)
 
     def connection_details(self, names: list[str]) -> list[tuple[str, str, float]]:
         """(name, URL with credentials, analysis rate) of the named cameras that are registered."""

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigil.clock import Clock, system_clock
-from vigil.domain.audit import Actor, AuditLog
+from vigil.domain.audit import Actor, AuditLog, audit_change
 from vigil.domain.vocabulary import AuditAction, Role
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
@@ -149,16 +149,15 @@ class UserService:
         self.audit = audit
 
     def _audited(self, session: Session, by: Actor | None, action: AuditAction, user: User, **details: object) -> None:
-        session.flush()
-        if self.audit is not None and by is not None:
-            self.audit.record_change(
-                session,
-                by,
-                action,
-                object_type="user",
-                object_id=user.id,
-                details={"username": user.username, **details},
-            )
+        audit_change(
+            self.audit,
+            session,
+            by,
+            action,
+            object_type="user",
+            object_id=user.id,
+            details={"username": user.username, **details},
+        )
 
     # ------------------------------------------------------------- users
     def add(
@@ -372,9 +371,9 @@ class UserService:
                     expires_at=expires,
                 )
             )
-            session.flush()
-            if self.audit is not None and by is not None and kind == "api":
-                self.audit.record_change(
+            if kind == "api":
+                audit_change(
+                    self.audit,
                     session,
                     by,
                     AuditAction.API_TOKEN_ISSUED,
@@ -404,9 +403,10 @@ class UserService:
         with self.db.session() as session:
             kind = session.scalar(select(AuthToken.kind).where(AuthToken.token_hash == _digest(secret)))
             session.execute(delete(AuthToken).where(AuthToken.token_hash == _digest(secret)))
-            if self.audit is not None and by is not None and kind is not None:
-                action = AuditAction.LOGOUT if kind == "session" else AuditAction.API_TOKEN_REVOKED
-                self.audit.record_change(session, by, action)
+            if kind is not None:
+                audit_change(
+                    self.audit, session, by, AuditAction.LOGOUT if kind == "session" else AuditAction.API_TOKEN_REVOKED
+                )
 
     # ------------------------------------------------------------- API tokens and socket tickets
     def api_tokens(self, user_id: str) -> list[TokenInfo]:
@@ -425,9 +425,9 @@ class UserService:
             query = query.where(AuthToken.user_id == owner_id)
         with self.db.session() as session:
             gone = bool(session.execute(query).rowcount)  # type: ignore[attr-defined]
-            if gone and self.audit is not None and by is not None:
-                self.audit.record_change(
-                    session, by, AuditAction.API_TOKEN_REVOKED, object_type="token", object_id=token_id
+            if gone:
+                audit_change(
+                    self.audit, session, by, AuditAction.API_TOKEN_REVOKED, object_type="token", object_id=token_id
                 )
             return gone
 

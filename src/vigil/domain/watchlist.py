@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from vigil.clock import Clock, system_clock
-from vigil.domain.audit import Actor, AuditLog
+from vigil.domain.audit import Actor, AuditLog, audit_change
 from vigil.domain.enrollment import (
     CheckedPhoto,
     EnrollmentError,
@@ -98,15 +98,17 @@ class WatchlistService:
         )
 
     def _audited(
-        self, session: Session, by: Actor | None, action: AuditAction, object_id: str, **details: object
+        self,
+        session: Session,
+        by: Actor | None,
+        action: AuditAction,
+        object_id: str,
+        details: dict[str, object] | None = None,
+        *,
+        on: str = "subject",
     ) -> None:
-        """The change's audit entry, in its transaction (after its rows are written: ``flush`` first)."""
-        session.flush()
-        if self.audit is not None and by is not None:
-            kind = (
-                "category" if action in (AuditAction.CATEGORY_ADDED, AuditAction.CATEGORY_VALIDITY_SET) else "subject"
-            )
-            self.audit.record_change(session, by, action, object_type=kind, object_id=object_id, details=details)
+        """The change's audit entry (on a subject, or ``on`` a category), in its transaction."""
+        audit_change(self.audit, session, by, action, object_type=on, object_id=object_id, details=details)
 
     # ----------------------------------------------------------- start-up
     def start(self) -> None:
@@ -145,7 +147,14 @@ class WatchlistService:
                 raise EnrollmentError("category", f"category {name!r} already exists")
             category = Category(name=name, label=label.strip(), description=description, high_risk=high_risk)
             session.add(category)
-            self._audited(session, by, AuditAction.CATEGORY_ADDED, name, label=label.strip(), high_risk=high_risk)
+            self._audited(
+                session,
+                by,
+                AuditAction.CATEGORY_ADDED,
+                name,
+                {"label": label.strip(), "high_risk": high_risk},
+                on="category",
+            )
         self.replica.catch_up()
         return category
 
@@ -391,7 +400,7 @@ class WatchlistService:
                     session.flush()
                 self._insert_photos(session, subject.id, checked, written, from_alert_id=from_alert_id)
                 if entry is not None:
-                    self._audited(session, by, entry[0], subject.id, **entry[1])
+                    self._audited(session, by, entry[0], subject.id, entry[1])
         except BaseException:
             for name in written:
                 self.media.delete("photos", name)
@@ -541,7 +550,7 @@ class WatchlistService:
             details: dict[str, object] = {"requested_by": requested_by}
             if expires_at is not None:
                 details["expires_at"] = expires_at.isoformat()
-            self._audited(session, by, what, subject_id, **details)
+            self._audited(session, by, what, subject_id, details)
         return self.get(subject_id)
 
     def approve(self, subject_id: str, *, approver: str, by: Actor | None = None) -> Subject:
@@ -574,10 +583,12 @@ class WatchlistService:
                 by,
                 AuditAction.SUBJECT_APPROVED,
                 subject_id,
-                approved=action,
-                approved_by=approver,
-                asked_by=asked_by,
-                expires_at=subject.expires_at.isoformat(),
+                {
+                    "approved": action,
+                    "approved_by": approver,
+                    "asked_by": asked_by,
+                    "expires_at": subject.expires_at.isoformat(),
+                },
             )
         self.replica.catch_up()
         return self.get(subject_id)
@@ -608,7 +619,9 @@ class WatchlistService:
             if row is None:
                 raise EnrollmentError("category", f"unknown category {category!r}")
             row.max_validity_days = days
-            self._audited(session, by, AuditAction.CATEGORY_VALIDITY_SET, category, max_validity_days=days)
+            self._audited(
+                session, by, AuditAction.CATEGORY_VALIDITY_SET, category, {"max_validity_days": days}, on="category"
+            )
         return self._category(category)
 
     def remove(self, subject_id: str, *, by: Actor | None = None) -> int:
@@ -619,7 +632,7 @@ class WatchlistService:
                 raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
             names = list(session.scalars(select(Photo.media_name).where(Photo.subject_id == subject_id)))
             session.delete(subject)
-            self._audited(session, by, AuditAction.SUBJECT_REMOVED, subject_id, photos=len(names))
+            self._audited(session, by, AuditAction.SUBJECT_REMOVED, subject_id, {"photos": len(names)})
         self.replica.catch_up()
         for name in names:
             self.media.delete("photos", name)

@@ -141,3 +141,30 @@ def test_one_detector_serves_several_camera_threads(name: str, settings, detecto
         expected = alone[i % len(images)]
         assert len(found) == len(expected)
         np.testing.assert_allclose(found.xyxy, expected.xyxy, atol=1e-3)
+
+
+def test_weights_made_constants_give_the_same_detections_as_the_model_as_shipped(  # type: ignore[no-untyped-def]
+    settings, detectors, astronaut, two_faces
+) -> None:
+    """CenterFace lists its weights among its inputs; the session makes them constants (so ONNX Runtime
+    folds batch norm into the convolutions). The outputs must be the model's own, to float rounding."""
+    import onnxruntime as ort
+
+    from vigil.vision.detectors.centerface import load_centerface
+
+    detector = _prepared("centerface", settings, detectors)
+    model = load_centerface(detector.model_path)
+    weights = {init.name for init in model.graph.initializer}
+    assert sum(value.name in weights for value in model.graph.input) > 100  # as shipped: weights as inputs
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # it warns that weights listed as inputs cannot be folded: that is the point
+    as_shipped = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for image in (astronaut, two_faces, rng.integers(0, 255, (288, 512, 3), dtype=np.uint8)):
+        h, w = (image.shape[0] // 32) * 32, (image.shape[1] // 32) * 32
+        blob = np.ascontiguousarray(image[:h, :w].transpose(2, 0, 1)[None], dtype=np.float32)
+        ours = detector._session.run(None, {"input.1": blob})
+        theirs = as_shipped.run(None, {"input.1": blob})
+        for a, b in zip(ours, theirs, strict=True):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, atol=2e-3, rtol=1e-3)

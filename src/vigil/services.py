@@ -105,7 +105,7 @@ def open_live(
         matcher,
         recorder,
         gate=AuthorisationBook(watchlist.db, clock=watchlist.clock),
-        analysis=AnalysisSettings(min_quality=settings.live_min_quality, max_faces=settings.live_max_faces),
+        analysis=AnalysisSettings.from_settings(settings),
         policy=StreamPolicy(stall_timeout_s=settings.stall_timeout_s, backoff_cap_s=settings.reconnect_max_s),
         on_status=on_status,
         on_coverage=record_coverage,

@@ -112,6 +112,19 @@ class VigilSettings(BaseSettings):
         default=0.3, ge=0.0, le=1.0, description="Live faces below this quality are tracked but never embedded."
     )
     live_max_faces: int = Field(default=10, ge=1, le=100, description="Embedded faces kept per face track.")
+    detect_schedule: Literal["adaptive", "full"] = Field(
+        default="adaptive",
+        description="Where the detector looks on each analysed frame: 'adaptive' (around followed faces and "
+        "unexplained motion, the whole frame at start, on a scene change and every detect_full_every_s) or "
+        "'full' (every analysed frame whole: the reference, as before the scheduler; docs/capacity.md).",
+    )
+    detect_full_every_s: float = Field(
+        default=3.0,
+        gt=0.0,
+        le=60.0,
+        description="Adaptive schedule: the longest time between two searches of the whole frame while the "
+        "picture changes (an unchanged picture is not searched again).",
+    )
     stall_timeout_s: float = Field(
         default=5.0, gt=0.0, le=600.0, description="A stream without a frame for this long is restarted."
     )

@@ -24,6 +24,7 @@ from vigil.domain.audit import Actor, AuditLog
 from vigil.domain.vocabulary import AlertStatus, AuditAction, SubjectStatus
 from vigil.errors import RuleError
 from vigil.recognition.calibration import (
+    DEFAULT_FALSE_ALERTS_PER_1000,
     CategoryPolicy,
     ErrorCurves,
     ScoreCurve,
@@ -58,7 +59,7 @@ class CategoryThreshold:
     expected_false_alert_rate: float | None
     expected_miss_rate: float | None
     floor: float | None
-    false_alerts_per_1000: float = 0.1  # the category's policy
+    false_alerts_per_1000: float = DEFAULT_FALSE_ALERTS_PER_1000  # the category's policy
     rule: str = "votes"  # "fused" (curves with a fusion model) or "votes"
     source: str = "provisional"  # "set" by hand, "policy" (from the curves), "provisional"
     expected_hit_rate: float | None = None  # a track at the threshold (one face, without a track curve)

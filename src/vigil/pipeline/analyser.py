@@ -25,13 +25,18 @@ import numpy as np
 
 from vigil.pipeline.events import AlertSink, TrackMatch, alert_key
 from vigil.pipeline.gate import Coverage, ScanGate
-from vigil.recognition.decision import DecisionRule, decide
+from vigil.recognition.decision import DecisionRule, closest_call, decide
 from vigil.recognition.gallery import Candidate
+from vigil.settings import VigilSettings
+from vigil.video.scheduler import DetectionPlan, DetectionScheduler, ScheduleCounts, ScheduleMode, ScheduleSettings
 from vigil.video.sources import Frame
 from vigil.video.tracker import FaceTracker, Track
+from vigil.video.zones import CameraZones
+from vigil.vision.detectors.base import non_max_suppression
 from vigil.vision.engine import FaceEngine
 from vigil.vision.quality import assess_quality
 from vigil.vision.redact import blur_regions
+from vigil.vision.types import FaceDetections
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,20 @@ class AnalysisSettings:
     search_k: int = 3
     rearm_s: float = 30.0  # a subject seen again on the same camera within this is the same alert
     crop_max_px: int = 240
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)  # where faces are looked for
+    # A track is *settled* once it raised its alert, or has this many embedded faces and no candidate
+    # within ``settle_margin`` (similarity) of a red flag; it is then embedded at most every
+    # ``settled_embed_interval_s`` (new and undecided tracks keep ``embed_interval_s``).
+    settle_faces: int = 4
+    settle_margin: float = 0.02
+    settled_embed_interval_s: float = 1.5
+
+    @classmethod
+    def from_settings(cls, settings: VigilSettings) -> AnalysisSettings:
+        schedule = ScheduleSettings(
+            mode=ScheduleMode(settings.detect_schedule), full_every_s=settings.detect_full_every_s
+        )
+        return cls(min_quality=settings.live_min_quality, max_faces=settings.live_max_faces, schedule=schedule)
 
 
 @dataclass
@@ -83,6 +102,7 @@ class TrackFaces:
     alerts: dict[str, TrackMatch] = field(default_factory=dict)  # subject id -> raised alert
     last_embedded: float = -math.inf  # source time of the last embedded face
     best_quality: float = 0.0
+    settled: bool = False  # alerted, or clearly nobody on the watchlist: embedded less often
 
     def worst(self) -> int:
         return int(np.argmin(self.qualities))
@@ -99,6 +119,8 @@ class AnalysisCounters:
     embed_s: float = 0.0  # time spent embedding and searching
     busy_s: float = 0.0  # all analysis time
     unauthorised_frames: int = 0  # frames seen while no authorisation covered the camera (not analysed)
+    settled_skips: int = 0  # faces not embedded because their track was settled
+    schedule: ScheduleCounts = field(default_factory=ScheduleCounts)  # the detection scheduler's choices
     # authorisation id -> [frames, faces, tracks] analysed under it (counts only)
     by_authorisation: dict[str, list[int]] = field(default_factory=dict)
 
@@ -159,9 +181,13 @@ class CameraAnalyser:
         *,
         tracker: FaceTracker | None = None,
         gate: ScanGate | None = None,
+        zones: CameraZones | None = None,
+        on_faces: Callable[[Frame, list[int], FaceDetections, np.ndarray], None] | None = None,
     ) -> None:
         """``gate``: the authorisations a camera scans under (``LiveRunner`` always gives one); without
-        it the frames are a recorded clip in an evaluation, analysed whole and matched against everyone."""
+        it the frames are a recorded clip in an evaluation, analysed whole and matched against everyone.
+        ``zones``: where on the picture faces are looked for (None: everywhere). ``on_faces``: for
+        evaluations, called per frame with its tracked faces' track ids, boxes and qualities."""
         self.camera = camera
         self.gate = gate
         self.engine = engine
@@ -171,7 +197,10 @@ class CameraAnalyser:
         self.tracker = tracker or FaceTracker()
         self.session = uuid.uuid4().hex[:12]  # track ids restart with each analyser: keep keys unique
         self.tracks: dict[int, TrackFaces] = {}
-        self.counters = AnalysisCounters()
+        self.on_faces = on_faces
+        self.scheduler = DetectionScheduler(self.settings.schedule, zones)
+        self.counters = AnalysisCounters(schedule=self.scheduler.counts)
+        self._last_frame: tuple[int, float] | None = None  # (index, source time) of the last analysed frame
         self._open_alerts: dict[str, TrackMatch] = {}  # subject id -> latest alert on this camera
 
     # ------------------------------------------------------------------ frames
@@ -193,7 +222,12 @@ class CameraAnalyser:
                 return []
         image = frame.image
         t0 = time.perf_counter()
-        faces = self.engine.detect(image)
+        if self._restarted(frame):
+            self.scheduler.reset()
+        followed = [track.predicted_box(frame.timestamp) for track in self.tracker.tracks.values()]
+        plan = self.scheduler.plan(image, frame.timestamp, followed)
+        found = self._detect(image, plan)  # every face the detector saw where it looked
+        faces = self._in_zones(found, image)  # those that may be analysed
         self.counters.frames += 1
         self.counters.faces += len(faces)
         update = self.tracker.update(faces.xyxy, frame.timestamp)
@@ -210,6 +244,8 @@ class CameraAnalyser:
             return []
         quality = assess_quality(image, faces).score
         self.counters.detect_s += time.perf_counter() - t0
+        if self.on_faces is not None:
+            self.on_faces(frame, update.track_ids, faces, quality)
         chosen: list[int] = []
         for index, track_id in enumerate(update.track_ids):
             track = self.tracks.get(track_id)
@@ -221,11 +257,16 @@ class CameraAnalyser:
             q = float(quality[index])
             if q < self.settings.min_quality:
                 continue
-            due = frame.timestamp - track.last_embedded >= self.settings.embed_interval_s
-            if (due and len(track.qualities) < self.settings.max_faces) or q > track.best_quality + 0.05:
+            since = frame.timestamp - track.last_embedded
+            interval = self.settings.settled_embed_interval_s if track.settled else self.settings.embed_interval_s
+            due = since >= interval and len(track.qualities) < self.settings.max_faces
+            better = q > track.best_quality + 0.05 and (not track.settled or since >= self.settings.embed_interval_s)
+            if due or better:
                 chosen.append(index)
                 track.last_embedded = frame.timestamp
                 track.best_quality = max(track.best_quality, q)
+            elif track.settled and since >= self.settings.embed_interval_s:
+                self.counters.settled_skips += 1
         if not chosen:
             self._refresh_open_alerts(update.track_ids)
             return []
@@ -239,7 +280,7 @@ class CameraAnalyser:
         for row, index in enumerate(chosen):
             track_id = update.track_ids[index]
             track = self.tracks[track_id]
-            others = np.delete(faces.xyxy, index, axis=0)
+            others = self._bystanders(image, plan, found, faces.xyxy[index])
             crop = face_crop(image, faces.xyxy[index], max_px=self.settings.crop_max_px, bystanders=others)
             if len(track.qualities) >= self.settings.max_faces:
                 worst = track.worst()
@@ -256,6 +297,48 @@ class CameraAnalyser:
                 raised.append(event)
         self._refresh_open_alerts(update.track_ids)
         return raised
+
+    def _restarted(self, frame: Frame) -> bool:
+        """Is this frame the first of a new stream (a reconnect, or a gap in the source's time)?"""
+        last, self._last_frame = self._last_frame, (frame.index, frame.timestamp)
+        return last is not None and (frame.index <= last[0] or frame.timestamp - last[1] > 2.0)
+
+    def _detect(self, image: np.ndarray, plan: DetectionPlan) -> FaceDetections:
+        """Faces where the plan says to look, in frame coordinates."""
+        if plan.full:
+            return self.engine.detect(image)
+        found = FaceDetections.concat(
+            [self.engine.detect(image[y1:y2, x1:x2]).shifted(x1, y1) for x1, y1, x2, y2 in plan.regions]
+        )
+        if len(plan.regions) > 1 and len(found) > 1:  # regions may overlap: one face, found twice
+            found = found[non_max_suppression(found.xyxy, found.score, 0.3)]
+        return found
+
+    def _in_zones(self, faces: FaceDetections, image: np.ndarray) -> FaceDetections:
+        area = self.scheduler.area(image.shape[1], image.shape[0])
+        if area is None or not len(faces):
+            return faces
+        return faces[area.admits(faces.xyxy)]
+
+    def _bystanders(
+        self, image: np.ndarray, plan: DetectionPlan, found: FaceDetections, face: np.ndarray
+    ) -> np.ndarray:
+        """Every other face that may reach into ``face``'s crop (to be blurred in it): those found on
+        this frame (in masks too), and — when the crop reaches beyond where the detector looked — those
+        a detection over the crop itself finds."""
+        others = found.xyxy[~np.all(found.xyxy == face, axis=1)]
+        x1, y1, x2, y2 = crop_region(image.shape, face, 1.6)
+        if plan.full or any(r[0] <= x1 and r[1] <= y1 and x2 <= r[2] and y2 <= r[3] for r in plan.regions):
+            return others
+        extra = self.engine.detect(image[y1:y2, x1:x2]).shifted(x1, y1).xyxy
+        centre = np.array([(face[0] + face[2]) / 2, (face[1] + face[3]) / 2])
+        inside = (
+            (extra[:, 0] <= centre[0])
+            & (centre[0] <= extra[:, 2])
+            & (extra[:, 1] <= centre[1])
+            & (centre[1] <= extra[:, 3])
+        )
+        return np.concatenate([others, extra[~inside]])
 
     def _refresh_open_alerts(self, track_ids: list[int]) -> None:
         for track_id in set(track_ids):
@@ -274,15 +357,22 @@ class CameraAnalyser:
     def _judge(self, track: TrackFaces, frame: Frame, coverage: Coverage | None) -> TrackMatch | None:
         if coverage is not None and not coverage.everyone:  # the scope may have narrowed since they were found
             track.candidates = set(filter(self._admits(coverage), track.candidates))
+        enough = len(track.vectors) >= self.settings.settle_faces
         if not track.candidates:
+            track.settled = enough
             return None
         subject_ids = sorted(track.candidates)
         stacked = np.stack(track.vectors)
         scores = self.matcher.subject_scores(stacked, subject_ids)
         cards = {s: self.matcher.card(s) for s in subject_ids}
-        verdict = decide(track.qualities, subject_ids, scores, {s: c.rule for s, c in cards.items()})
+        rules = {s: c.rule for s, c in cards.items()}
+        verdict = decide(track.qualities, subject_ids, scores, rules)
         if verdict is None:
+            track.settled = (
+                enough and closest_call(track.qualities, subject_ids, scores, rules) < -self.settings.settle_margin
+            )
             return None
+        track.settled = True
         card = cards[verdict.subject_id]
         runner_up = verdict.runner_up
         previous = track.alerts.get(verdict.subject_id)

@@ -201,13 +201,14 @@ def load_curves_file(path: Path, embedder: Any) -> ErrorCurves:
 
 @dataclass(frozen=True)
 class CategoryPolicy:
-    """What the operator states for a category."""
+    """What the operator states for a category (a new category's: ``DEFAULT_FALSE_ALERTS_PER_1000``)."""
 
     false_alerts_per_1000: float  # per 1,000 passers-by
     min_faces: int
     threshold_override: float | None  # a threshold set by hand (recorded); None: follow the policy
 
 
+DEFAULT_FALSE_ALERTS_PER_1000 = 0.1
 VOTE_RULE_MIN_FACES = 3
 
 

@@ -86,10 +86,40 @@ def decide(
     ``qualities``: (n,) quality of each embedded face; ``subject_ids``: the m candidate subjects;
     ``scores``: (n, m) similarity of each face to each candidate; ``rules``: each candidate's rule.
     """
+    ranked = _ranked(qualities, subject_ids, scores, rules)
+    winner = next((v for v, ok in ranked if ok), None)
+    if winner is None:
+        return None
+    others = [v for v, _ in ranked if v.subject_id != winner.subject_id]
+    margin = rules[winner.subject_id].margin
+    if others and winner.strength - others[0].strength <= margin:
+        return replace(winner, runner_up=others[0])
+    return winner
+
+
+def closest_call(
+    qualities: Sequence[float] | np.ndarray,
+    subject_ids: Sequence[str],
+    scores: np.ndarray,
+    rules: Mapping[str, DecisionRule],
+) -> float:
+    """How far the closest candidate's evidence is from its threshold, in similarity (negative: below
+    it; -inf without candidates): how near the track is to a red flag."""
+    ranked = _ranked(qualities, subject_ids, scores, rules)
+    return max((v.evidence - v.threshold for v, _ in ranked), default=-np.inf)
+
+
+def _ranked(
+    qualities: Sequence[float] | np.ndarray,
+    subject_ids: Sequence[str],
+    scores: np.ndarray,
+    rules: Mapping[str, DecisionRule],
+) -> list[tuple[Verdict, bool]]:
+    """Every candidate's verdict, strongest first, and whether it qualifies."""
     q = np.asarray(qualities, np.float64).reshape(-1)
     scores = np.asarray(scores, np.float64).reshape(len(q), len(subject_ids))
     if len(q) == 0 or len(subject_ids) == 0 or q.sum() <= 0:
-        return None
+        return []
     mean_score = (q[:, None] * scores).sum(axis=0) / q.sum()
     best_of_face = scores.argmax(axis=1)
     ranked: list[tuple[Verdict, bool]] = []  # every candidate's verdict, and whether it qualifies
@@ -112,14 +142,7 @@ def decide(
         )
         ranked.append((verdict, qualifies))
     ranked.sort(key=lambda item: item[0].strength, reverse=True)
-    winner = next((v for v, ok in ranked if ok), None)
-    if winner is None:
-        return None
-    others = [v for v, _ in ranked if v.subject_id != winner.subject_id]
-    margin = rules[winner.subject_id].margin
-    if others and winner.strength - others[0].strength <= margin:
-        return replace(winner, runner_up=others[0])
-    return winner
+    return ranked
 
 
 def per_frame_flags(best_scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

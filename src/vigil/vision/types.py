@@ -81,6 +81,21 @@ class FaceDetections:
         scale = np.array([factor_x, factor_y], dtype=np.float32)
         return FaceDetections(self.xyxy * np.tile(scale, 2), self.kps * scale, self.score)
 
+    def shifted(self, dx: float, dy: float) -> FaceDetections:
+        """Coordinates moved by (dx, dy) (to map from a crop of an image back to the image)."""
+        offset = np.array([dx, dy], dtype=np.float32)
+        return FaceDetections(self.xyxy + np.tile(offset, 2), self.kps + offset, self.score)
+
+    @classmethod
+    def concat(cls, parts: list[FaceDetections]) -> FaceDetections:
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.xyxy for p in parts]),
+            np.concatenate([p.kps for p in parts]),
+            np.concatenate([p.score for p in parts]),
+        )
+
 
 @dataclass(frozen=True)
 class Embeddings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from vigil.errors import ModelLoadError, ModelNotPreparedError
 from vigil.vision.detectors.base import check_image, clip_to_image, fit_within, non_max_suppression, resize_for
@@ -43,6 +44,24 @@ def decode_centerface(
     return xyxy, kps.astype(np.float32), score
 
 
+def load_centerface(path: Path) -> onnx.ModelProto:
+    """The CenterFace graph as shipped, with free batch and image sizes."""
+    model = load_onnx(path, "CenterFace")
+    names = [out.name for out in model.graph.output]
+    if tuple(names) != _OUTPUTS:
+        raise ModelLoadError(f"{path}: expected CenterFace outputs {list(_OUTPUTS)}, found {names}")
+    return set_dims(
+        model,
+        {
+            "input.1": ["N", 3, "H", "W"],
+            "537": ["N", 1, "h", "w"],
+            "538": ["N", 2, "h", "w"],
+            "539": ["N", 2, "h", "w"],
+            "540": ["N", 10, "h", "w"],
+        },
+    )
+
+
 class CenterFaceDetector:
     """CenterFace run through ONNX Runtime at up to ``max_side`` pixels on the long side."""
 
@@ -65,21 +84,7 @@ class CenterFaceDetector:
         self._session: object | None = None
 
     def prepare(self) -> None:
-        model = load_onnx(self.model_path, "CenterFace")
-        names = [out.name for out in model.graph.output]
-        if tuple(names) != _OUTPUTS:
-            raise ModelLoadError(f"{self.model_path}: expected CenterFace outputs {list(_OUTPUTS)}, found {names}")
-        model = set_dims(
-            model,
-            {
-                "input.1": ["N", 3, "H", "W"],
-                "537": ["N", 1, "h", "w"],
-                "538": ["N", 2, "h", "w"],
-                "539": ["N", 2, "h", "w"],
-                "540": ["N", 10, "h", "w"],
-            },
-        )
-        self._session = make_session(model, self.threads)
+        self._session = make_session(load_centerface(self.model_path), self.threads)
 
     def detect(self, image: np.ndarray) -> FaceDetections:
         if self._session is None:

@@ -331,3 +331,68 @@ def test_the_live_page_announces_red_flags_asks_for_sound_and_pages_older_alerts
     finally:
         running.ctx.fleet.close()
         running.stop()
+
+
+def test_an_admin_draws_a_zone_and_a_mask_on_a_blurred_frame(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: zones and masks are drawn on one live frame (every face blurred, not stored), saved,
+    shown in the camera list and applied to the camera's analysis at once."""
+    import numpy as np
+    from playwright.sync_api import expect, sync_playwright
+
+    from vigil.samples import sample_images, street_scene_clip
+
+    clip = street_scene_clip(
+        tmp_path / "street.mp4",
+        np.ascontiguousarray(sample_images()[0]),
+        size=(640, 360),
+        seconds=2.0,
+        crossing=(0.0, 2.0),
+    )
+    running = start_server(tmp_path, settings, engine)
+    base = running.url
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            admin = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            _login(admin, base, "admin")
+            admin.wait_for_url("**/cameras")
+            admin.fill("#camera-add input[name=name]", "street")
+            admin.fill("#camera-add input[name=url]", str(clip))
+            admin.fill("#camera-add input[name=latitude]", "26.85")
+            admin.fill("#camera-add input[name=longitude]", "80.95")
+            admin.click("#camera-add button[type=submit]")
+            row = admin.locator("#cameras tr[data-camera=street]")
+            expect(row.locator("td.detection")).to_contain_text("whole frame")
+            row.locator("button.edit-zones").click()
+            editor = admin.locator("#zone-editor")
+            expect(editor).to_be_visible()
+            admin.wait_for_function("() => document.querySelector('#zone-editor img').naturalWidth === 640")
+            overlay = editor.locator("svg.zone-overlay")
+            box = overlay.bounding_box()
+            assert box is not None
+
+            def click(x: float, y: float) -> None:  # frame pixels → screen
+                overlay.click(position={"x": x * box["width"] / 640, "y": y * box["height"] / 360})
+
+            for x, y in [(0, 100), (640, 100), (640, 360), (0, 360)]:
+                click(min(x, 639), min(y, 359))
+            editor.locator(".zone-close").click()
+            editor.locator("input[value=mask]").check()
+            for x, y in [(400, 150), (600, 150), (600, 300)]:
+                click(x, y)
+            editor.locator(".zone-close").click()
+            expect(editor.locator(".zone-status")).to_have_text("1 zone(s), 1 mask(s)")
+            expect(editor.locator("polygon.zones")).to_have_count(1)
+            expect(editor.locator("polygon.masks")).to_have_count(1)
+            admin.screenshot(path=str(ARTIFACTS / "screenshots" / "camera-zones.png"))
+            editor.locator(".zone-save").click()
+            expect(editor).to_be_hidden()
+            expect(row.locator("td.detection")).to_contain_text("1 zone(s), 1 mask(s)")
+            browser.close()
+        zones = running.ctx.cameras.zones(["street"])["street"]
+        assert zones is not None and zones.frame == (640, 360) and len(zones.zones[0]) == 4 and len(zones.masks[0]) == 3
+        assert running.ctx.fleet.runner.analysers["street"].scheduler.zones == zones  # applied at once
+        assert not list(running.ctx.settings.data_dir.rglob("*.jpg"))  # the frame drawn on was not kept
+    finally:
+        running.ctx.fleet.close()
+        running.stop()

@@ -56,6 +56,7 @@ def test_camera_add_list_remove_never_shows_credentials(base: list[str]) -> None
         "longitude": -0.1276,
         "analysis_fps": 4.0,
         "group": "Hazratganj",
+        "zones": None,
     }
     removed = _invoke([*base, "camera", "remove", "north-gate"])
     assert removed.exit_code == 0
@@ -131,3 +132,28 @@ def test_vigil_run_without_cameras_says_how_to_add_them(base: list[str]) -> None
     assert "[camera-none]" in str(result.exception)
     bad = _invoke([*base, "run", "--camera", "no-equals-sign"])
     assert "[camera-arg]" in str(bad.exception)
+
+
+def test_camera_zones_are_set_shown_and_cleared_and_bad_polygons_change_nothing(base: list[str]) -> None:
+    assert _invoke([*base, "camera", "add", "gate", "rtsp://10.0.0.9/s", "--lat", "0", "--lon", "0"]).exit_code == 0
+    zone = "0,200 1280,200 1280,720 0,720"
+    for args, rule in [
+        (["--zone", "0,0 10,10", "--frame", "1280x720"], "zone-points"),
+        (["--zone", "0,0 1300,0 0,700", "--frame", "1280x720"], "zone-outside"),
+        (["--zone", "0,0 100,100 100,0 0,100", "--frame", "1280x720"], "zone-self-intersecting"),
+        (["--mask", "0,0 1280,0 1280,720 0,720", "--frame", "1280x720"], "zone-nothing-left"),
+        (["--zone", zone, "--frame", "big"], "zone-frame"),
+        (["--zone", "0;0 1,1", "--frame", "1280x720"], "zone-format"),
+    ]:
+        result = _invoke([*base, "camera", "zone", "set", "gate", *args])
+        assert result.exit_code != 0 and f"[{rule}]" in str(result.exception), (rule, result.output)
+    shown = json.loads(_invoke([*base, "camera", "zone", "show", "gate"]).stdout)
+    assert shown == {"camera": "gate", "frame": None, "zones": [], "masks": []}  # nothing changed
+    mask = "900,250 1100,250 1100,450 900,450"
+    result = _invoke([*base, "camera", "zone", "set", "gate", "--zone", zone, "--mask", mask, "--frame", "1280x720"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(_invoke([*base, "camera", "zone", "show", "gate"]).stdout)
+    assert shown["frame"] == [1280, 720] and len(shown["zones"]) == 1 and len(shown["masks"]) == 1
+    assert _invoke([*base, "camera", "zone", "clear", "gate"]).exit_code == 0
+    assert json.loads(_invoke([*base, "camera", "zone", "show", "gate"]).stdout)["zones"] == []
+    assert "[camera-unknown]" in str(_invoke([*base, "camera", "zone", "show", "nowhere"]).exception)

@@ -98,6 +98,10 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
 
     counters = runner.counters()["plaza"]
     assert counters.faces > 100 and counters.embedded > 30 and counters.alerts == 0  # faces were analysed
+    # under the default (adaptive) detection schedule: its motion maps and regions were made and kept nowhere
+    plans = counters.schedule
+    assert plans.full_passes >= 1 and plans.region_passes >= 1, plans
+    assert plans.pixels_detected < plans.pixels_seen
     if seconds:
         assert counters.frames > 2 * seconds  # real time at ~4-5 analysed frames/s
     # The counts — and only the counts — were stored.

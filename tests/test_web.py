@@ -33,6 +33,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/cameras"): ("admin",),
     ("DELETE", "/api/cameras/{name}"): ("admin",),
     ("GET", "/api/cameras/{name}/frame"): ("admin",),
+    ("PUT", "/api/cameras/{name}/zones"): ("admin",),
     ("GET", "/api/authorisations"): ("admin", "supervisor", "auditor", "authoriser"),
     ("POST", "/api/authorisations"): ("authoriser",),
     ("POST", "/api/authorisations/{authorisation_id}/end"): ("supervisor", "authoriser"),
@@ -475,6 +476,25 @@ def test_metrics_hold_counts_only(client: TestClient, ctx: WebContext, astronaut
     assert "vigil_alerts_raised_total 1" in text and "vigil_alerts_open 1" in text
     assert "vigil_alert_latency_ms_count 1" in text
     assert "Eileen" not in text and subject not in text
+    assert "# TYPE vigil_detector_full_passes_total counter" in text  # per camera run here (none in this test)
+
+
+def test_metrics_show_the_detection_schedulers_choices_per_camera() -> None:
+    from vigil.domain.fleet import DetectionCounts
+    from vigil.web.metrics import Metrics
+
+    counts = DetectionCounts(3, 40, 57, 4_000_000, 92_160_000, 12)
+    text = Metrics().render([("gate", "streaming", 100, 9, 0)], 0, 0, detection={"gate": counts})
+    for line in (
+        'vigil_detector_full_passes_total{camera="gate"} 3',
+        'vigil_detector_region_passes_total{camera="gate"} 40',
+        'vigil_detector_quiet_frames_total{camera="gate"} 57',
+        'vigil_detector_pixels_total{camera="gate"} 4000000',
+        'vigil_detector_pixels_seen_total{camera="gate"} 92160000',
+        'vigil_faces_settled_skipped_total{camera="gate"} 12',
+    ):
+        assert line in text.splitlines()
+    assert counts.detected_share == pytest.approx(4 / 92.16)
 
 
 def _face_crop_jpeg(engine, image: np.ndarray) -> bytes:  # type: ignore[no-untyped-def]
@@ -665,6 +685,38 @@ def test_an_admin_sees_a_cameras_frame_with_every_face_blurred(
         if e["action"] == "camera-frame-viewed"
     ]
     assert entry["object_id"] == "lobby" and entry["details"]["faces_blurred"] == 2
+
+
+def test_an_admin_sets_zones_and_masks_and_bad_polygons_change_nothing(client: TestClient, ctx: WebContext) -> None:
+    ctx.cameras.add("gate", "rtsp://10.0.0.9/s", latitude=26.85, longitude=80.95)
+    admin = bearer(client, "admin")
+    url = "/api/cameras/gate/zones"
+    good = {
+        "frame": [1280, 720],
+        "zones": [[[0, 200], [1280, 200], [1280, 720], [0, 720]]],
+        "masks": [[[900, 250], [1100, 250], [1100, 450], [900, 450]]],
+    }
+    for body, rule in [
+        ({**good, "zones": [[[0, 0], [10, 10]]]}, "zone-points"),
+        ({**good, "zones": [[[0, 0], [1300, 0], [0, 700]]]}, "zone-outside"),
+        ({**good, "zones": [[[0, 0], [100, 100], [100, 0], [0, 100]]]}, "zone-self-intersecting"),
+        ({"frame": [1280, 720], "zones": [], "masks": [[[0, 0], [1280, 0], [1280, 720], [0, 720]]]}, "zone-nothing-left"),
+        ({**good, "frame": [0, 720]}, "zone-frame"),
+    ]:
+        refused = client.put(url, json=body, headers=admin)
+        assert refused.status_code == 422 and f"[{rule}]" in refused.json()["detail"], (rule, refused.text)
+    (camera,) = client.get("/api/cameras", headers=admin).json()
+    assert camera["zones"] is None  # nothing changed
+    assert client.put(url, json=good, headers=bearer(client, "supervisor")).status_code == 403
+    saved = client.put(url, json=good, headers=admin)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["zones"]["zones"] == [[[0.0, 200.0], [1280.0, 200.0], [1280.0, 720.0], [0.0, 720.0]]]
+    assert ctx.cameras.configs(["gate"])[0].zones is not None  # what the runner will be given
+    assert client.put("/api/cameras/nowhere/zones", json=good, headers=admin).status_code == 404
+    cleared = client.put(url, json={"frame": [1280, 720], "zones": [], "masks": []}, headers=admin)
+    assert cleared.status_code == 200 and cleared.json()["zones"] is None
+    entries = [e for e in client.get("/api/audit", headers=bearer(client, "auditor")).json() if e["action"] == "camera-zones-set"]
+    assert [(e["details"]["zones"], e["details"]["masks"]) for e in entries] == [(0, 0), (1, 1)]  # newest first
 
 
 def test_bad_query_values_get_422_and_csv_exports_neutralise_formulas(client: TestClient, ctx: WebContext) -> None:

@@ -47,7 +47,7 @@ def list_cameras(
     """The registered cameras (URLs without credentials)."""
     for view in _registry(ctx).cameras():
         if as_json:
-            typer.echo(json.dumps(view.__dict__))
+            typer.echo(json.dumps({**view.__dict__, "zones": view.zones.as_json() if view.zones else None}))
         else:
             place = f"({view.latitude:.6f}, {view.longitude:.6f})"
             group = f"  group {view.group}" if view.group else ""
@@ -59,3 +59,69 @@ def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Camera 
     """Unregister a camera."""
     _registry(ctx).remove(name, by=cli_by())
     typer.echo(f"removed {name}")
+
+
+zone_app = typer.Typer(
+    help="Detection zones and masks: faces are looked for only inside zones (none: the whole frame) and never "
+    "inside masks (a billboard, a television, a private doorway). Points are x,y in the pixels of a frame "
+    "of --frame WxH (default: the camera's own frame size, read from it now).",
+    no_args_is_help=True,
+)
+app.add_typer(zone_app, name="zone")
+
+
+def _frame_size(ctx: typer.Context, name: str, frame: str | None) -> tuple[int, int]:
+    from vigil.video.zones import ZoneError
+
+    if frame is None:
+        return _registry(ctx).frame_size(name)
+    try:
+        width, height = (int(v) for v in frame.lower().split("x"))
+    except ValueError:
+        raise ZoneError("zone-frame", f"{frame!r}: write the frame size as WIDTHxHEIGHT, e.g. 1280x720") from None
+    return width, height
+
+
+@zone_app.command("set")
+def zone_set(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Camera name.")],
+    zone: Annotated[
+        list[str] | None, typer.Option("--zone", help='A zone polygon: "x,y x,y x,y ..." (at least three points).')
+    ] = None,
+    mask: Annotated[list[str] | None, typer.Option("--mask", help="A mask polygon, written the same way.")] = None,
+    frame: Annotated[
+        str | None, typer.Option("--frame", help="WIDTHxHEIGHT of the frame the points are in (default: the camera's).")
+    ] = None,
+) -> None:
+    """Replace the camera's zones and masks (every polygon checked first; one bad point changes nothing)."""
+    from vigil.video.zones import check_zones, parse_points
+
+    zones = [parse_points(z) for z in zone or []]
+    masks = [parse_points(m) for m in mask or []]
+    if not zones and not masks:
+        raise typer.BadParameter("give at least one --zone or --mask (or use `vigil camera zone clear`)")
+    checked = check_zones(_frame_size(ctx, name, frame), zones, masks)
+    view = _registry(ctx).set_zones(name, checked, by=cli_by())
+    typer.echo(json.dumps({"camera": view.name, **checked.as_json()}))
+
+
+@zone_app.command("clear")
+def zone_clear(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Camera name.")]) -> None:
+    """Search the camera's whole frame again."""
+    _registry(ctx).set_zones(name, None, by=cli_by())
+    typer.echo(json.dumps({"camera": name, "zones": [], "masks": []}))
+
+
+@zone_app.command("show")
+def zone_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Camera name.")]) -> None:
+    """The camera's zones and masks as JSON (frame size, polygons)."""
+    from vigil.domain.cameras import CameraError
+
+    found = _registry(ctx).zones([name])
+    if name not in found:
+        raise CameraError("camera-unknown", f"no camera named {name!r}")
+    zones = found[name]
+    typer.echo(
+        json.dumps({"camera": name, **(zones.as_json() if zones else {"frame": None, "zones": [], "masks": []})})
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
 import socket
@@ -22,6 +23,7 @@ from vigil.redaction import redact_url
 from vigil.store.db import Database
 from vigil.store.models import Camera
 from vigil.video.sources import SourceError, SourceSpec, grab_frame, parse_source
+from vigil.video.zones import CameraZones, ZoneError
 from vigil.vision.engine import FaceEngine
 from vigil.vision.redact import blur_all_faces
 
@@ -45,6 +47,7 @@ class CameraView:
     longitude: float
     analysis_fps: float
     group: str = ""  # the area it belongs to (e.g. a police station's), or ""
+    zones: CameraZones | None = None  # where faces are looked for (None: the whole frame)
 
 
 GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
@@ -131,7 +134,21 @@ def _view(camera: Camera) -> CameraView:
         camera.longitude,
         camera.analysis_fps,
         camera.group_name,
+        zones_of(camera.zones),
     )
+
+
+def checked_zones(data: object) -> CameraZones:
+    """Zones and masks as submitted ({"frame": [w, h], "zones": [...], "masks": [...]}), validated; a
+    :class:`~vigil.video.zones.ZoneError` names the broken rule."""
+    return CameraZones.from_json(data)
+
+
+def zones_of(stored: str | None) -> CameraZones | None:
+    """A camera's stored zones (None: none set)."""
+    if not stored:
+        return None
+    return CameraZones.from_json(json.loads(stored))
 
 
 class CameraRegistry:
@@ -194,6 +211,48 @@ class CameraRegistry:
             session.delete(camera)
             audit_change(self.audit, session, by, AuditAction.CAMERA_REMOVED, object_type="camera", object_id=name)
 
+    def set_zones(self, name: str, zones: CameraZones | None, *, by: Actor | None = None) -> CameraView:
+        """Replace a camera's zones and masks (None or empty: search the whole frame). ``zones`` come
+        validated (:func:`vigil.video.zones.check_zones`); the change is audited in its transaction."""
+        if zones is not None and not isinstance(zones, CameraZones):
+            raise ZoneError("zone-format", "zones must be checked first")
+        stored = None if zones is None or zones.empty else json.dumps(zones.as_json(), separators=(",", ":"))
+        with self.db.session() as session:
+            camera = session.scalar(select(Camera).where(Camera.name == name))
+            if camera is None:
+                raise CameraError("camera-unknown", f"no camera named {name!r}")
+            camera.zones = stored
+            details: dict[str, object] = (
+                {"zones": 0, "masks": 0}
+                if zones is None
+                else {"frame": list(zones.frame), "zones": len(zones.zones), "masks": len(zones.masks)}
+            )
+            audit_change(
+                self.audit,
+                session,
+                by,
+                AuditAction.CAMERA_ZONES_SET,
+                object_type="camera",
+                object_id=name,
+                details=details,
+            )
+            return _view(camera)
+
+    def zones(self, names: list[str]) -> dict[str, CameraZones | None]:
+        """The zones of the named cameras that are registered."""
+        with self.db.session() as session:
+            rows = session.execute(select(Camera.name, Camera.zones).where(Camera.name.in_(names))).all()
+        return {name: zones_of(stored) for name, stored in rows}
+
+    def frame_size(self, name: str) -> tuple[int, int]:
+        """(width, height) of the camera's frames now (one frame read and dropped)."""
+        with self.db.session() as session:
+            url = session.scalar(select(Camera.url).where(Camera.name == name))
+        if url is None:
+            raise CameraError("camera-unknown", f"no camera named {name!r}")
+        image = grab_frame(parse_source(url))
+        return image.shape[1], image.shape[0]
+
     def connection_details(self, names: list[str]) -> list[tuple[str, str, float]]:
         """(name, URL with credentials, analysis rate) of the named cameras that are registered."""
         with self.db.session() as session:
@@ -207,12 +266,15 @@ class CameraRegistry:
     ) -> list[CameraConfig]:
         """What the runner needs to run the registered cameras (all, or those named that are registered):
         the one place a registry row becomes a camera configuration. Files loop with ``loop``."""
-        query = select(Camera.name, Camera.url, Camera.analysis_fps).order_by(Camera.name)
+        query = select(Camera.name, Camera.url, Camera.analysis_fps, Camera.zones).order_by(Camera.name)
         if names is not None:
             query = query.where(Camera.name.in_(names))
         with self.db.session() as session:
             rows = session.execute(query).all()
-        return [CameraConfig(name, parse_source(url, loop=loop, realtime=realtime), rate) for name, url, rate in rows]
+        return [
+            CameraConfig(name, parse_source(url, loop=loop, realtime=realtime), rate, zones_of(zones))
+            for name, url, rate, zones in rows
+        ]
 
     def blurred_frame(self, name: str, engine: FaceEngine) -> tuple[bytes, int]:
         """One frame of the camera as it is now, as JPEG with every face blurred, and how many faces were

@@ -30,6 +30,23 @@ class CameraLive:
     worker: str | None = None  # scaled out: the worker holding its lease
     frames: int | None = None
     faces: int | None = None
+    detection: DetectionCounts | None = None  # where this process runs it: the detection scheduler's choices
+
+
+@dataclass(frozen=True)
+class DetectionCounts:
+    """What the detection scheduler did on one camera since it started (counts only)."""
+
+    full_passes: int
+    region_passes: int
+    quiet_frames: int
+    pixels_detected: int
+    pixels_seen: int
+    settled_skips: int  # faces not embedded because their track was already decided
+
+    @property
+    def detected_share(self) -> float:
+        return self.pixels_detected / self.pixels_seen if self.pixels_seen else 0.0
 
 
 class CameraFleet(Protocol):
@@ -47,6 +64,10 @@ class CameraFleet(Protocol):
         ...
 
     def camera_removed(self, name: str) -> None: ...
+
+    def zones_changed(self, name: str) -> None:
+        """A camera's zones or masks changed: apply them where it runs."""
+        ...
 
     def close(self) -> None: ...
 
@@ -77,6 +98,16 @@ class EmbeddedFleet:
                 last_frame_at=datetime.fromtimestamp(h.last_frame_at, UTC) if h.last_frame_at else None,
                 frames=None if n is None else n.frames,
                 faces=None if n is None else n.faces,
+                detection=None
+                if n is None
+                else DetectionCounts(
+                    n.schedule.full_passes,
+                    n.schedule.region_passes,
+                    n.schedule.quiet_frames,
+                    n.schedule.pixels_detected,
+                    n.schedule.pixels_seen,
+                    n.settled_skips,
+                ),
             )
         return out
 
@@ -86,6 +117,10 @@ class EmbeddedFleet:
 
     def camera_removed(self, name: str) -> None:
         self.runner.remove_camera(name)
+
+    def zones_changed(self, name: str) -> None:
+        for camera, zones in self.registry.zones([name]).items():
+            self.runner.set_zones(camera, zones)
 
     def close(self) -> None:
         self.runner.close()
@@ -123,6 +158,9 @@ class LeasedFleet:
 
     def camera_removed(self, name: str) -> None:
         return None  # its lease row goes with it; the worker stops it at its next heartbeat
+
+    def zones_changed(self, name: str) -> None:
+        return None  # the worker running it reads its zones at its next heartbeat
 
     def close(self) -> None:
         return None

@@ -103,6 +103,7 @@ class AuditAction(StrEnum):
     # cameras and scanning
     CAMERA_ADDED = "camera-added"
     CAMERA_REMOVED = "camera-removed"
+    CAMERA_ZONES_SET = "camera-zones-set"
     CAMERA_SCANNING_STARTED = "camera-scanning-started"
     CAMERA_SCANNING_STOPPED = "camera-scanning-stopped"
     AUTHORISATION_ADDED = "authorisation-added"

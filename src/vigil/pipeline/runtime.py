@@ -14,13 +14,14 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vigil.pipeline.analyser import AnalysisCounters, AnalysisSettings, CameraAnalyser, Matcher
 from vigil.pipeline.events import AlertSink
 from vigil.pipeline.gate import Coverage, ScanGate
 from vigil.video.camera import CameraHealth, CameraState, CameraStatus, CameraStream
 from vigil.video.sources import SourceSpec
+from vigil.video.zones import CameraZones
 from vigil.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class CameraConfig:
     name: str
     spec: SourceSpec
     analysis_fps: float
+    zones: CameraZones | None = None  # where faces are looked for (None: the whole frame)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ class LiveRunner:
     def _register(self, config: CameraConfig) -> None:
         self.configs[config.name] = config
         self.analysers[config.name] = CameraAnalyser(
-            config.name, self.engine, self.matcher, self.recorder, self.analysis, gate=self.gate
+            config.name, self.engine, self.matcher, self.recorder, self.analysis, gate=self.gate, zones=config.zones
         )
         self.idle[config.name] = Coverage(why_not="not started")
 
@@ -218,6 +220,16 @@ class LiveRunner:
             self.idle[name] = coverage
         if self.on_status is not None:
             self.on_status(CameraStatus(name, CameraState.IDLE, time.time(), coverage.why_not))
+
+    def set_zones(self, name: str, zones: CameraZones | None) -> None:
+        """Look for faces on this camera only where ``zones`` say, from its next frame on."""
+        with self._lock:
+            analyser = self.analysers.get(name)
+            config = self.configs.get(name)
+            if analyser is None or config is None:
+                return
+            self.configs[name] = replace(config, zones=zones)
+            analyser.scheduler.set_zones(zones)
 
     def remove_camera(self, name: str, timeout: float = 15.0) -> bool:
         """Stop a camera and forget it; returns whether it was running."""

@@ -111,6 +111,7 @@ class Worker:
             if idle:  # held but not running: after fencing, once the database answers again
                 self._start_cameras(idle)
             self.leases.report([h for h in self.runner.health() if h.camera in held])
+            self._refresh_zones()
             share = self.leases.fair_share()
             if len(held) > share:
                 surplus = sorted(held)[share:]
@@ -135,6 +136,14 @@ class Worker:
         )
         self.fenced += 1
         self._stop_cameras(list(self.running))
+
+    def _refresh_zones(self) -> None:
+        """Apply zones an admin changed since the last heartbeat to the cameras running here."""
+        for camera, zones in self.registry.zones(list(self.running)).items():
+            config = self.runner.configs.get(camera)
+            if config is not None and config.zones != zones:
+                self.runner.set_zones(camera, zones)
+                log.info("worker %s: camera %s zones changed", self.worker_id, camera)
 
     def _stop_cameras(self, cameras: list[str]) -> None:
         self.runner.remove_cameras(cameras)

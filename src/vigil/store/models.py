@@ -169,6 +169,8 @@ class Camera(Base):
     analysis_fps: Mapped[float] = mapped_column(Float)
     # The area it belongs to (e.g. a police station's): authorisations can cover a whole group.
     group_name: Mapped[str] = mapped_column(String(64), default="")
+    # Where faces are looked for: {"frame": [w, h], "zones": [...], "masks": [...]}; NULL: everywhere.
+    zones: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

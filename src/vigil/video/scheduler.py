@@ -190,8 +190,10 @@ class MotionMap:
         return cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)
 
     def changed(self, current: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        """(h, w) bool: cells that changed by more than the threshold, brightness shift taken out."""
-        difference = current - reference
+        """(h, w) bool: cells that changed by more than the threshold, the picture's overall brightness
+        change (gain and offset, as auto exposure or a cloud makes it) taken out."""
+        gain = float(np.median(current)) / max(float(np.median(reference)), 1.0)
+        difference = current - gain * reference
         difference -= float(np.median(difference))
         return np.abs(difference) > self.threshold
 
@@ -211,6 +213,13 @@ class DetectionScheduler:
         self._last_full: float | None = None
         self._area: SearchArea | None = None
         self._small_area: np.ndarray | None = None
+
+    def set_zones(self, zones: CameraZones | None) -> None:
+        """New zones (an admin changed them): the next frame is searched whole within them."""
+        self.zones = zones if zones is not None and not zones.empty else None
+        self._area = None
+        self._small_area = None
+        self._last_full = None
 
     def area(self, width: int, height: int) -> SearchArea | None:
         """The zones rasterised for frames of this size (None: the whole frame is searched)."""

@@ -251,12 +251,17 @@ def create_app(ctx: WebContext) -> FastAPI:
                 raise HTTPException(403, f"the {who.role} role may not read /metrics")
         cams: list[tuple[str, str, int, int, int]] = []
         states = None
+        detection = {}
         if c.fleet.embedded:
             for name, live in c.fleet.live().items():
                 cams.append((name, live.state, live.frames or 0, live.faces or 0, live.dropped_frames or 0))
+                if live.detection is not None:
+                    detection[name] = live.detection
         else:  # scaled out: the states the workers reported
             states = [camera.state or "unassigned" for camera in camera_list(c)]
         bus = (c.bus.connected, c.bus.reconnects, c.feed.caught_up)
-        return c.metrics.render(cams, c.alerts.open_count(), c.hub.clients, camera_states=states, bus=bus)
+        return c.metrics.render(
+            cams, c.alerts.open_count(), c.hub.clients, camera_states=states, bus=bus, detection=detection
+        )
 
     return app

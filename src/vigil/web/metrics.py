@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from vigil.domain.fleet import DetectionCounts
+
 LATENCY_BUCKETS_MS = (100, 250, 500, 750, 1000, 2000, 5000)
 
 
@@ -37,10 +39,12 @@ class Metrics:
         *,
         camera_states: list[str] | None = None,
         bus: tuple[bool, int, int] | None = None,
+        detection: dict[str, DetectionCounts] | None = None,
     ) -> str:
         """``cameras``: (name, state, frames analysed, faces analysed, dropped frames) per camera run here;
         ``camera_states``: every camera's state when workers run them instead (scale-out);
-        ``bus``: (connected, reconnects, alerts caught up from the database)."""
+        ``bus``: (connected, reconnects, alerts caught up from the database); ``detection``: per camera
+        run here, the detection scheduler's choices."""
         lines = [
             "# HELP vigil_cameras Cameras by state.",
             "# TYPE vigil_cameras gauge",
@@ -55,6 +59,16 @@ class Metrics:
         ):
             lines += [f"# HELP {metric} {text}", f"# TYPE {metric} counter"]
             lines += [f'{metric}{{camera="{c[0]}"}} {c[index]}' for c in cameras]
+        for metric, field, text in (
+            ("vigil_detector_full_passes_total", "full_passes", "Frames the detector searched whole."),
+            ("vigil_detector_region_passes_total", "region_passes", "Frames the detector searched in regions."),
+            ("vigil_detector_quiet_frames_total", "quiet_frames", "Frames that needed no detection at all."),
+            ("vigil_detector_pixels_total", "pixels_detected", "Pixels sent to the detector."),
+            ("vigil_detector_pixels_seen_total", "pixels_seen", "Pixels of every analysed frame."),
+            ("vigil_faces_settled_skipped_total", "settled_skips", "Faces not embedded: their track was decided."),
+        ):
+            lines += [f"# HELP {metric} {text}", f"# TYPE {metric} counter"]
+            lines += [f'{metric}{{camera="{name}"}} {getattr(d, field)}' for name, d in (detection or {}).items()]
         with self._lock:
             lines += [
                 "# HELP vigil_alerts_raised_total New alerts pushed to this server's browsers.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,6 +89,16 @@ class CameraCreate(Strict):
     group: str = Field(default="", max_length=64)
 
 
+class DetectionOut(BaseModel):
+    full_passes: int
+    region_passes: int
+    quiet_frames: int
+    pixels_detected: int
+    pixels_seen: int
+    settled_skips: int
+    detected_share: float  # share of the analysed pixels the detector saw (1.0: every frame whole)
+
+
 class CameraOut(BaseModel):
     name: str
     url: str  # credentials redacted
@@ -105,6 +115,14 @@ class CameraOut(BaseModel):
     scanning: bool = False  # an authorisation covers it now
     authorisations: list[str] = []  # the ids of those active on it now
     authorisation_status: str = ""  # why it is idle, when it is
+    zones: dict[str, Any] | None = None  # {"frame": [w, h], "zones": [...], "masks": [...]}; None: whole frame
+    detection: DetectionOut | None = None  # where this server runs it: the detection scheduler's choices
+
+
+class ZonesIn(Strict):
+    frame: list[int] = Field(min_length=2, max_length=2, description="[width, height] of the frame drawn on")
+    zones: list[list[list[float]]] = Field(default_factory=list, max_length=32)
+    masks: list[list[list[float]]] = Field(default_factory=list, max_length=32)
 
 
 class AuthorisationIn(Strict):

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from vigil.domain.audit import Actor
 from vigil.domain.authorisations import coverage_at
-from vigil.domain.cameras import CameraError, check_network_source
+from vigil.domain.cameras import CameraError, CameraView, check_network_source, checked_zones
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import AuditAction, Role
 from vigil.errors import VigilError
 from vigil.web.context import WebContext
 from vigil.web.paging import Paged
-from vigil.web.schemas import CameraCreate, CameraOut
+from vigil.web.schemas import CameraCreate, CameraOut, DetectionOut, ZonesIn
 from vigil.web.security import Admin, Ctx, client_address, require
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 VIEWERS = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 Viewer = Annotated[Principal, Depends(require(*VIEWERS))]
+
+
+def _fields(view: CameraView) -> dict[str, Any]:
+    return {**view.__dict__, "zones": None if view.zones is None else view.zones.as_json()}
 
 
 def camera_list(ctx: WebContext) -> list[CameraOut]:
@@ -32,9 +36,13 @@ def camera_list(ctx: WebContext) -> list[CameraOut]:
     for view in ctx.cameras.cameras():
         coverage = coverage_at(signed, view.name, view.group, now)
         state = live.get(view.name)
+        detection = None if state is None else state.detection
         out.append(
             CameraOut(
-                **view.__dict__,
+                **_fields(view),
+                detection=None
+                if detection is None
+                else DetectionOut(**detection.__dict__, detected_share=round(detection.detected_share, 4)),
                 state=None if state is None else state.state,
                 analysed_fps=None if state is None else state.analysed_fps,
                 dropped_frames=None if state is None else state.dropped_frames,
@@ -69,7 +77,7 @@ def add_camera(body: CameraCreate, request: Request, who: Admin, ctx: Ctx) -> Ca
     except CameraError as exc:
         raise HTTPException(422, str(exc)) from None
     ctx.fleet.camera_added(view.name)  # embedded: it starts at once (once an authorisation covers it)
-    return CameraOut(**view.__dict__)
+    return CameraOut(**_fields(view))
 
 
 @router.get("/{name}/frame", response_class=Response)
@@ -93,6 +101,21 @@ def camera_frame(name: str, request: Request, who: Admin, ctx: Ctx) -> Response:
         details={"faces_blurred": blurred},
     )
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.put("/{name}/zones", response_model=CameraOut)
+def set_zones(name: str, body: ZonesIn, request: Request, who: Admin, ctx: Ctx) -> CameraOut:
+    """Replace the camera's detection zones and masks (polygons in the pixels of a ``frame`` of [w, h]);
+    none of either: the whole frame. Every polygon is checked first; a broken rule changes nothing."""
+    try:
+        zones = checked_zones(body.model_dump()) if body.zones or body.masks else None
+        view = ctx.cameras.set_zones(name, zones, by=Actor(who.username, client_address(request)))
+    except CameraError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except VigilError as exc:
+        raise HTTPException(422, str(exc)) from None
+    ctx.fleet.zones_changed(name)
+    return CameraOut(**_fields(view))
 
 
 @router.delete("/{name}", status_code=204)

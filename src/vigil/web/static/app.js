@@ -261,6 +261,7 @@ async function initCameras(section) {
       el("td", { class: c.scanning ? "scanning" : "idle", "data-authorisation": c.scanning ? "active" : "none" },
         c.scanning ? "scanning under " + c.authorisations.join(", ") : "idle: " + c.authorisation_status),
       el("td", {}, c.state || "not running"), el("td", {}, c.analysed_fps ?? "—"), el("td", {}, c.dropped_frames ?? "—"),
+      el("td", { class: "detection" }, detectionText(c)),
       el("td", {}, c.last_frame_at ? when(c.last_frame_at) : "—"), el("td", {}, `${c.latitude.toFixed(5)}, ${c.longitude.toFixed(5)}`), el("td", {}, c.url),
       el("td", {}, admin ? el("span", {},
         Object.assign(el("button", { type: "button", class: "show-frame" }, "Frame"), { onclick: () => {
@@ -268,9 +269,11 @@ async function initCameras(section) {
           figure.querySelector("img").src = "/api/cameras/" + encodeURIComponent(c.name) + "/frame?at=" + Date.now();
           figure.querySelector("figcaption").textContent = c.name + " now, every face blurred (not stored)";
           figure.hidden = false; } }),
+        Object.assign(el("button", { type: "button", class: "edit-zones" }, "Zones"), { onclick: () => zoneEditor.open(c) }),
         Object.assign(el("button", { type: "button" }, "Remove"), { onclick: async () => { await api("/api/cameras/" + encodeURIComponent(c.name), { method: "DELETE" }); load(); } })) : "")));
     document.querySelector("#cameras tbody").replaceChildren(...rows);
   };
+  const zoneEditor = admin ? makeZoneEditor(load) : null;
   await load();
   setInterval(load, 5000);
   const form = document.getElementById("camera-add");
@@ -280,6 +283,75 @@ async function initCameras(section) {
     try { await api("/api/cameras", { method: "POST", json: { name: d.name, url: d.url, latitude: +d.latitude, longitude: +d.longitude, analysis_fps: +d.analysis_fps, group: d.group || "" } }); form.reset(); load(); document.getElementById("camera-error").textContent = ""; }
     catch (e) { document.getElementById("camera-error").textContent = e.message; }
   });
+}
+
+function detectionText(c) {
+  const d = c.detection;
+  const where = c.zones ? `${c.zones.zones.length} zone(s), ${c.zones.masks.length} mask(s)` : "whole frame";
+  if (!d) return where;
+  const frames = d.full_passes + d.region_passes + d.quiet_frames;
+  const pct = (n) => frames ? Math.round(100 * n / frames) + "%" : "—";
+  return `${where}; searched whole ${pct(d.full_passes)}, in regions ${pct(d.region_passes)}, not needed ${pct(d.quiet_frames)}; ` +
+    `${Math.round(100 * d.detected_share)}% of pixels`;
+}
+
+// Zones and masks drawn on one blurred live frame (never stored): click to add points, close a polygon,
+// save. Coordinates are in the frame's own pixels.
+function makeZoneEditor(reload) {
+  const card = document.getElementById("zone-editor");
+  const image = card.querySelector("img");
+  const svg = card.querySelector("svg");
+  const status = card.querySelector(".zone-status");
+  const error = document.getElementById("zone-error");
+  let camera = null, polygons = { zones: [], masks: [] }, current = [];
+  const kind = () => card.querySelector("input[name=zone-kind]:checked").value;
+  const make = (tag, attrs) => { const n = document.createElementNS("http://www.w3.org/2000/svg", tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); return n; };
+  const draw = () => {
+    svg.setAttribute("viewBox", `0 0 ${image.naturalWidth || 1} ${image.naturalHeight || 1}`);
+    svg.replaceChildren();
+    for (const [name, colour] of [["zones", "#30a46c"], ["masks", "#e5484d"]]) {
+      for (const p of polygons[name]) svg.append(make("polygon", { points: p.map((q) => q.join(",")).join(" "), fill: colour, "fill-opacity": 0.3, stroke: colour, "stroke-width": 3, class: name }));
+    }
+    if (current.length) svg.append(make("polyline", { points: current.map((q) => q.join(",")).join(" "), fill: "none", stroke: "#f5d90a", "stroke-width": 3 }));
+    for (const q of current) svg.append(make("circle", { cx: q[0], cy: q[1], r: 6, fill: "#f5d90a" }));
+    status.textContent = `${polygons.zones.length} zone(s), ${polygons.masks.length} mask(s)` + (current.length ? `; drawing a ${kind()} (${current.length} point(s))` : "");
+  };
+  svg.addEventListener("click", (event) => {
+    const box = svg.getBoundingClientRect();
+    current.push([Math.round((event.clientX - box.left) * image.naturalWidth / box.width), Math.round((event.clientY - box.top) * image.naturalHeight / box.height)]);
+    draw();
+  });
+  card.querySelector(".zone-close").onclick = () => {
+    if (current.length < 3) { error.textContent = "A polygon needs at least three points."; return; }
+    polygons[kind() === "mask" ? "masks" : "zones"].push(current); current = []; error.textContent = ""; draw();
+  };
+  card.querySelector(".zone-undo").onclick = () => { current.pop(); draw(); };
+  card.querySelector(".zone-clear").onclick = () => { polygons = { zones: [], masks: [] }; current = []; draw(); };
+  card.querySelector(".zone-cancel").onclick = () => { card.hidden = true; image.removeAttribute("src"); };
+  card.querySelector(".zone-save").onclick = async () => {
+    try {
+      await api("/api/cameras/" + encodeURIComponent(camera) + "/zones", { method: "PUT", json: { frame: [image.naturalWidth, image.naturalHeight], zones: polygons.zones, masks: polygons.masks } });
+      error.textContent = ""; card.hidden = true; image.removeAttribute("src"); reload();
+    } catch (e) { error.textContent = e.message; }
+  };
+  image.addEventListener("load", () => {
+    const stored = card.dataset.stored ? JSON.parse(card.dataset.stored) : null;
+    if (stored) {  // drawn on a frame of another size: scale to this one
+      const fx = image.naturalWidth / stored.frame[0], fy = image.naturalHeight / stored.frame[1];
+      const scale = (p) => p.map((q) => [Math.round(q[0] * fx), Math.round(q[1] * fy)]);
+      polygons = { zones: stored.zones.map(scale), masks: stored.masks.map(scale) };
+    }
+    draw();
+  });
+  return {
+    open(c) {
+      camera = c.name; current = []; polygons = { zones: [], masks: [] }; error.textContent = "";
+      card.dataset.stored = c.zones ? JSON.stringify(c.zones) : "";
+      card.querySelector("h2").textContent = "Zones and masks: " + c.name;
+      image.src = "/api/cameras/" + encodeURIComponent(c.name) + "/frame?at=" + Date.now();
+      card.hidden = false;
+    },
+  };
 }
 
 async function initAuthorisations(section) {

@@ -17,8 +17,9 @@ from vigil.video.scheduler import (
     PassReason,
     ScheduleMode,
     ScheduleSettings,
-    fit_region,
-    merge_regions,
+    Window,
+    fit_window,
+    merge_windows,
 )
 from vigil.video.zones import CameraZones, SearchArea, ZoneError, check_zones, parse_points, self_intersects
 
@@ -59,7 +60,7 @@ def test_something_new_moving_is_searched_in_a_region_around_it() -> None:
     moved[100:180, 300:360] = 255  # someone steps in
     plan = scheduler.plan(_noisy(moved, rng), 0.2, [])
     assert not plan.full and len(plan.regions) == 1
-    (x1, y1, x2, y2) = plan.regions[0]
+    (x1, y1, x2, y2) = plan.regions[0].box
     assert x1 <= 300 and 360 <= x2 and y1 <= 100 and (x2 - x1) % 32 == 0 and (y2 - y1) % 32 == 0
     assert (x2 - x1) * (y2 - y1) < W * H / 3
 
@@ -74,7 +75,7 @@ def test_a_followed_face_is_searched_where_it_is_predicted_and_its_body_explains
     face = np.array([300.0, 80.0, 340.0, 120.0])
     plan = scheduler.plan(_noisy(moved, rng), 0.2, [face])
     assert not plan.full and len(plan.regions) == 1  # the face's region only: the body is explained
-    x1, y1, x2, y2 = plan.regions[0]
+    x1, y1, x2, y2 = plan.regions[0].box
     assert x1 <= 300 and y1 <= 80 and 340 <= x2 and 120 <= y2
 
 
@@ -96,11 +97,15 @@ def test_a_wholesale_change_or_the_interval_brings_a_full_pass_and_the_reference
     assert all(reference.plan(_noisy(scene, rng), t, []).full for t in (0.0, 0.2, 0.4))
 
 
-def test_regions_merge_only_where_that_costs_nothing_and_fit_the_frame() -> None:
-    assert merge_regions([(0, 0, 100, 100), (10, 10, 110, 110)]) == [(0, 0, 110, 110)]
-    assert merge_regions([(0, 0, 100, 100), (90, 90, 200, 200)]) == [(0, 0, 100, 100), (90, 90, 200, 200)]
-    assert fit_region(600, 300, 650, 350, W, H, minimum=96, multiple=32) == (544, 264, 640, 360)
-    assert fit_region(-50, -50, 20, 20, W, H, minimum=96, multiple=32) == (0, 0, 96, 96)
+def test_windows_merge_only_where_that_costs_nothing_and_fit_the_frame() -> None:
+    a, b = Window((0, 0, 96, 96)), Window((8, 8, 104, 104))
+    assert merge_windows([a, b], 960) == [Window((0, 0, 104, 104))]
+    far = Window((90, 90, 200, 200))
+    assert merge_windows([a, far], 960) == [a, far]
+    assert fit_window(600, 300, 650, 350, W, H, minimum=96, multiple=32) == Window((544, 264, 640, 360))
+    assert fit_window(-50, -50, 20, 20, W, H, minimum=64, multiple=32) == Window((0, 0, 96, 96))
+    big = fit_window(100, 100, 300, 300, W, H, scale=0.5, minimum=64, multiple=32)  # a large followed face
+    assert big.input_size == (128, 128) and big.box == (72, 72, 328, 328) and big.cost(960) == 128 * 128
 
 
 def test_zone_rules_and_the_searched_area() -> None:

@@ -700,7 +700,10 @@ def test_an_admin_sets_zones_and_masks_and_bad_polygons_change_nothing(client: T
         ({**good, "zones": [[[0, 0], [10, 10]]]}, "zone-points"),
         ({**good, "zones": [[[0, 0], [1300, 0], [0, 700]]]}, "zone-outside"),
         ({**good, "zones": [[[0, 0], [100, 100], [100, 0], [0, 100]]]}, "zone-self-intersecting"),
-        ({"frame": [1280, 720], "zones": [], "masks": [[[0, 0], [1280, 0], [1280, 720], [0, 720]]]}, "zone-nothing-left"),
+        (
+            {"frame": [1280, 720], "zones": [], "masks": [[[0, 0], [1280, 0], [1280, 720], [0, 720]]]},
+            "zone-nothing-left",
+        ),
         ({**good, "frame": [0, 720]}, "zone-frame"),
     ]:
         refused = client.put(url, json=body, headers=admin)
@@ -715,7 +718,11 @@ def test_an_admin_sets_zones_and_masks_and_bad_polygons_change_nothing(client: T
     assert client.put("/api/cameras/nowhere/zones", json=good, headers=admin).status_code == 404
     cleared = client.put(url, json={"frame": [1280, 720], "zones": [], "masks": []}, headers=admin)
     assert cleared.status_code == 200 and cleared.json()["zones"] is None
-    entries = [e for e in client.get("/api/audit", headers=bearer(client, "auditor")).json() if e["action"] == "camera-zones-set"]
+    entries = [
+        e
+        for e in client.get("/api/audit", headers=bearer(client, "auditor")).json()
+        if e["action"] == "camera-zones-set"
+    ]
     assert [(e["details"]["zones"], e["details"]["masks"]) for e in entries] == [(0, 0), (1, 1)]  # newest first
 
 

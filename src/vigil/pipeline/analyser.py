@@ -28,7 +28,15 @@ from vigil.pipeline.gate import Coverage, ScanGate
 from vigil.recognition.decision import DecisionRule, closest_call, decide
 from vigil.recognition.gallery import Candidate
 from vigil.settings import VigilSettings
-from vigil.video.scheduler import DetectionPlan, DetectionScheduler, ScheduleCounts, ScheduleMode, ScheduleSettings
+from vigil.video.scheduler import (
+    DetectionPlan,
+    DetectionScheduler,
+    ScheduleCounts,
+    ScheduleMode,
+    ScheduleSettings,
+    Window,
+    pack_windows,
+)
 from vigil.video.sources import Frame
 from vigil.video.tracker import FaceTracker, Track
 from vigil.video.zones import CameraZones
@@ -224,7 +232,8 @@ class CameraAnalyser:
         t0 = time.perf_counter()
         if self._restarted(frame):
             self.scheduler.reset()
-        followed = [track.predicted_box(frame.timestamp) for track in self.tracker.tracks.values()]
+        recent = frame.timestamp - self.settings.schedule.follow_missed_s
+        followed = [t.predicted_box(frame.timestamp) for t in self.tracker.tracks.values() if t.last_time >= recent]
         plan = self.scheduler.plan(image, frame.timestamp, followed)
         found = self._detect(image, plan)  # every face the detector saw where it looked
         faces = self._in_zones(found, image)  # those that may be analysed
@@ -307,12 +316,43 @@ class CameraAnalyser:
         """Faces where the plan says to look, in frame coordinates."""
         if plan.full:
             return self.engine.detect(image)
-        found = FaceDetections.concat(
-            [self.engine.detect(image[y1:y2, x1:x2]).shifted(x1, y1) for x1, y1, x2, y2 in plan.regions]
-        )
+        found = self._detect_windows(image, list(plan.regions))
         if len(plan.regions) > 1 and len(found) > 1:  # regions may overlap: one face, found twice
             found = found[non_max_suppression(found.xyxy, found.score, 0.3)]
         return found
+
+    def _detect_windows(self, image: np.ndarray, windows: list[Window]) -> FaceDetections:
+        """Every window's faces from one detector call over a mosaic of their crops, in frame pixels."""
+        if not windows:
+            return FaceDetections.empty()
+        crops = []
+        for window in windows:
+            x1, y1, x2, y2 = window.box
+            crop = image[y1:y2, x1:x2]
+            if window.scale < 1.0:
+                crop = cv2.resize(crop, window.input_size, interpolation=cv2.INTER_AREA)
+            crops.append(crop)
+        sizes = [(c.shape[1], c.shape[0]) for c in crops]
+        side = self.settings.schedule.detector_max_side
+        mosaic = pack_windows(sizes, max_width=side)
+        if len(windows) > 1 and max(mosaic.width, mosaic.height) > side:  # one canvas would be shrunk: one call each
+            return FaceDetections.concat([self._detect_windows(image, [w]) for w in windows])
+        canvas = np.zeros((mosaic.height, mosaic.width, 3), np.uint8)
+        for crop, (left, top) in zip(crops, mosaic.offsets, strict=True):
+            canvas[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+        found = self.engine.detect(canvas)
+        parts = []
+        for index, window in enumerate(windows):
+            centres_x = (found.xyxy[:, 0] + found.xyxy[:, 2]) / 2
+            centres_y = (found.xyxy[:, 1] + found.xyxy[:, 3]) / 2
+            mine = [i for i in range(len(found)) if mosaic.tile_of(centres_x[i], centres_y[i], sizes) == index]
+            if not mine:
+                continue
+            left, top = mosaic.offsets[index]
+            x1, y1, x2, y2 = window.box
+            width, height = sizes[index]
+            parts.append(found[mine].shifted(-left, -top).scaled((x2 - x1) / width, (y2 - y1) / height).shifted(x1, y1))
+        return FaceDetections.concat(parts)
 
     def _in_zones(self, faces: FaceDetections, image: np.ndarray) -> FaceDetections:
         area = self.scheduler.area(image.shape[1], image.shape[0])
@@ -328,7 +368,9 @@ class CameraAnalyser:
         a detection over the crop itself finds."""
         others = found.xyxy[~np.all(found.xyxy == face, axis=1)]
         x1, y1, x2, y2 = crop_region(image.shape, face, 1.6)
-        if plan.full or any(r[0] <= x1 and r[1] <= y1 and x2 <= r[2] and y2 <= r[3] for r in plan.regions):
+        if plan.full or any(
+            r[0] <= x1 and r[1] <= y1 and x2 <= r[2] and y2 <= r[3] for r in (w.box for w in plan.regions)
+        ):
             return others
         extra = self.engine.detect(image[y1:y2, x1:x2]).shifted(x1, y1).xyxy
         centre = np.array([(face[0] + face[2]) / 2, (face[1] + face[3]) / 2])

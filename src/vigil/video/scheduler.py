@@ -58,7 +58,9 @@ class ScheduleSettings:
     busy_full_every_s: float = 1.0  # the same while motion is everywhere (followed faces only in between)
     scene_change_fraction: float = 0.5  # more of the picture changed than this at once: a full pass
     track_margin: float = 0.75  # a followed face's region: its predicted box grown by this × its size per side
-    min_region_px: int = 96  # regions are at least this wide and high (source pixels)
+    track_face_px: int = 40  # a followed face larger than this is searched shrunk to this size (it needs no more)
+    follow_missed_s: float = 1.0  # a track not seen for longer is no longer searched for in its own region
+    min_region_px: int = 64  # regions are at least this wide and high (detector input pixels)
     region_multiple: int = 32  # region sides rounded up to this (the detector's stride: no resizing)
     max_region_share: float = 0.6  # followed faces' regions costing more than this share of a full pass: full pass
     max_motion_share: float = 0.3  # regions with motion's costing more: motion is everywhere (busy)
@@ -72,12 +74,34 @@ class ScheduleSettings:
 Region = tuple[int, int, int, int]  # left, top, right, bottom in frame pixels
 
 
+@dataclass(frozen=True, order=True)
+class Window:
+    """A part of the frame the detector searches: ``box`` (frame pixels), shrunk by ``scale`` first (a
+    large followed face needs no more pixels than a full pass gives it; distant faces keep theirs)."""
+
+    box: Region
+    scale: float = 1.0
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(width, height) of the crop as the detector is given it."""
+        x1, y1, x2, y2 = self.box
+        return max(1, round((x2 - x1) * self.scale)), max(1, round((y2 - y1) * self.scale))
+
+    def cost(self, max_side: int) -> int:
+        """Pixels the detector runs on for this window (its input, padded to the stride)."""
+        width, height = self.input_size
+        if max(width, height) > max_side:
+            width, height = fit_within(width, height, max_side, multiple=32)
+        return (-(-width // 32) * 32) * (-(-height // 32) * 32)
+
+
 @dataclass(frozen=True)
 class DetectionPlan:
     """What the detector is run on for one frame: the whole frame, or ``regions`` (possibly none)."""
 
     full: bool
-    regions: tuple[Region, ...] = ()
+    regions: tuple[Window, ...] = ()
     reason: PassReason | None = None  # why a full pass
 
     @property
@@ -93,21 +117,21 @@ class ScheduleCounts:
     region_passes: int = 0  # frames searched in regions
     regions: int = 0  # regions searched in all
     quiet_frames: int = 0  # frames on which no detection was needed
-    pixels_detected: int = 0  # source pixels sent to the detector
-    pixels_seen: int = 0  # source pixels of every analysed frame (what full passes alone would send)
+    pixels_detected: int = 0  # detector input pixels run
+    pixels_seen: int = 0  # detector input pixels full passes on every analysed frame would have run
     full_by_reason: dict[str, int] = field(default_factory=dict)
 
-    def count(self, plan: DetectionPlan, frame_pixels: int) -> None:
-        self.pixels_seen += frame_pixels
+    def count(self, plan: DetectionPlan, full_cost: int, max_side: int) -> None:
+        self.pixels_seen += full_cost
         if plan.full:
             self.full_passes += 1
-            self.pixels_detected += frame_pixels
+            self.pixels_detected += full_cost
             reason = str(plan.reason or PassReason.EVERY_FRAME)
             self.full_by_reason[reason] = self.full_by_reason.get(reason, 0) + 1
         elif plan.regions:
             self.region_passes += 1
             self.regions += len(plan.regions)
-            self.pixels_detected += sum(_area(r) for r in plan.regions)
+            self.pixels_detected += sum(w.cost(max_side) for w in plan.regions)
         else:
             self.quiet_frames += 1
 
@@ -117,48 +141,110 @@ class ScheduleCounts:
         return self.pixels_detected / self.pixels_seen if self.pixels_seen else 0.0
 
 
-def _area(box: Region) -> int:
-    return (box[2] - box[0]) * (box[3] - box[1])
+def _overlap(a: Region, b: Region) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def merge_regions(boxes: list[Region]) -> list[Region]:
-    """Overlapping rectangles merged into their bounding box where that costs the detector no more
-    pixels than searching both; others are kept apart (they may overlap: the detections are merged)."""
-    merged = list(boxes)
+def merge_windows(windows: list[Window], max_side: int) -> list[Window]:
+    """Overlapping windows merged into their bounding box (at the finer of their scales) where that
+    costs the detector no more than searching both; others are kept apart (they may overlap: the
+    detections are merged)."""
+    merged = list(windows)
     changed = True
     while changed:
         changed = False
-        out: list[Region] = []
-        for box in merged:
+        out: list[Window] = []
+        for window in merged:
             for i, other in enumerate(out):
-                union = (min(box[0], other[0]), min(box[1], other[1]), max(box[2], other[2]), max(box[3], other[3]))
-                if _area(union) <= _area(box) + _area(other):
+                if not _overlap(window.box, other.box):
+                    continue
+                a, b = window.box, other.box
+                union = Window(
+                    (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])), max(window.scale, other.scale)
+                )
+                if union.cost(max_side) <= window.cost(max_side) + other.cost(max_side):
                     out[i] = union
                     changed = True
                     break
             else:
-                out.append(box)
+                out.append(window)
         merged = out
     return sorted(merged)
 
 
-def fit_region(
-    left: float, top: float, right: float, bottom: float, width: int, height: int, *, minimum: int, multiple: int
-) -> Region:
-    """A box grown to at least ``minimum`` and to a ``multiple`` on each side, kept inside the frame
-    (moved inward at an edge rather than cut, where the frame is large enough)."""
+def fit_window(
+    left: float,
+    top: float,
+    right: float,
+    bottom: float,
+    width: int,
+    height: int,
+    *,
+    scale: float = 1.0,
+    minimum: int,
+    multiple: int,
+) -> Window:
+    """A window over the box, grown so that the detector's input is at least ``minimum`` and a
+    ``multiple`` on each side, kept inside the frame (moved inward at an edge rather than cut)."""
 
     def span(lo: float, hi: float, limit: int) -> tuple[int, int]:
-        size = max(hi - lo, float(minimum))
-        size = min(int(np.ceil(size / multiple)) * multiple, limit)
-        centre = (lo + hi) / 2
-        start = round(centre - size / 2)
+        wanted = max((hi - lo) * scale, float(minimum))
+        size = min(round(int(np.ceil(wanted / multiple)) * multiple / scale), limit)
+        start = round((lo + hi) / 2 - size / 2)
         start = min(max(start, 0), limit - size)
         return start, start + size
 
     x1, x2 = span(left, right, width)
     y1, y2 = span(top, bottom, height)
-    return x1, y1, x2, y2
+    return Window((x1, y1, x2, y2), scale)
+
+
+@dataclass(frozen=True)
+class Mosaic:
+    """Where each window's crop goes on one canvas, so that all of a frame's windows are searched in a
+    single detector call (each call has a fixed cost of its own). Tiles are ``gap`` pixels apart."""
+
+    width: int
+    height: int
+    offsets: tuple[tuple[int, int], ...]  # top-left corner of each window's tile, in the windows' order
+    gap: int
+
+    def tile_of(self, x: float, y: float, sizes: list[tuple[int, int]]) -> int | None:
+        """The tile holding the canvas point (x, y), or None if it falls in a gap."""
+        for index, ((left, top), (w, h)) in enumerate(zip(self.offsets, sizes, strict=True)):
+            if left <= x < left + w and top <= y < top + h:
+                return index
+        return None
+
+
+def pack_windows(sizes: list[tuple[int, int]], *, max_width: int = 960, gap: int = 16, multiple: int = 32) -> Mosaic:
+    """Shelf packing: tiles left to right in rows, the tallest first, at the row width (from the widest
+    tile up to ``max_width``) that gives the smallest canvas no taller than ``max_width``; the canvas's
+    sides are a ``multiple``."""
+    order = sorted(range(len(sizes)), key=lambda i: (-sizes[i][1], -sizes[i][0]))
+
+    def up(v: int) -> int:
+        return -(-v // multiple) * multiple
+
+    def shelve(limit: int) -> tuple[int, int, dict[int, tuple[int, int]]]:
+        offsets: dict[int, tuple[int, int]] = {}
+        x = y = row_height = width = 0
+        for i in order:
+            w, h = sizes[i]
+            if x and x + w > limit:
+                x, y, row_height = 0, y + row_height + gap, 0
+            offsets[i] = (x, y)
+            x += w + gap
+            row_height = max(row_height, h)
+            width = max(width, x - gap)
+        return up(width), up(y + row_height), offsets
+
+    widest = max((w for w, _ in sizes), default=multiple)
+    limits = range(up(widest), max(up(widest), max_width) + 1, multiple)
+    packings = [shelve(limit) for limit in limits]
+    fitting = [p for p in packings if p[1] <= max_width] or packings[-1:]  # never taller than the detector's side
+    width, height, offsets = min(fitting, key=lambda p: (p[0] * p[1], p[1]))
+    return Mosaic(width, height, tuple(offsets[i] for i in range(len(sizes))), gap)
 
 
 def body_box(face: np.ndarray, width: int, height: int) -> Region:
@@ -243,7 +329,8 @@ class DetectionScheduler:
         if plan.full:
             self._last_full = at
             self.motion.at_full_pass = self.motion.previous
-        self.counts.count(plan, width * height)
+        side = self.settings.detector_max_side
+        self.counts.count(plan, int(np.prod(fit_within(width, height, side, multiple=32))), side)
         return plan
 
     def _plan(self, image: np.ndarray, at: float, followed: list[np.ndarray], width: int, height: int) -> DetectionPlan:
@@ -276,12 +363,11 @@ class DetectionScheduler:
             return DetectionPlan(True, reason=PassReason.REGIONS_COST_MORE)
         return DetectionPlan(False, tuple(regions))
 
-    def _cheap(self, regions: list[Region], width: int, height: int, share: float) -> bool:
-        """Do the regions cost the detector at most ``share`` of a full pass?"""
+    def _cheap(self, windows: list[Window], width: int, height: int, share: float) -> bool:
+        """Do the windows cost the detector at most ``share`` of a full pass?"""
         side = self.settings.detector_max_side
         full_cost = np.prod(fit_within(width, height, side, multiple=32))
-        cost = sum(np.prod(fit_within(r - x, b - y, side, multiple=32)) for x, y, r, b in regions)
-        return bool(cost <= share * full_cost)
+        return bool(sum(w.cost(side) for w in windows) <= share * full_cost)
 
     def _searched_small(self, width: int, height: int, shape: tuple[int, ...]) -> np.ndarray | None:
         area = self.area(width, height)
@@ -301,27 +387,29 @@ class DetectionScheduler:
         # a lone cell is noise; two neighbouring cells are something that moved or appeared
         return bool(cv2.erode(changed.astype(np.uint8), np.ones((2, 2), np.uint8)).any())
 
-    def _track_regions(self, followed: list[np.ndarray], width: int, height: int) -> list[Region]:
+    def _track_regions(self, followed: list[np.ndarray], width: int, height: int) -> list[Window]:
         s = self.settings
-        boxes = []
+        windows = []
         for face in followed:
             x1, y1, x2, y2 = (float(v) for v in face)
-            grow = s.track_margin * max(x2 - x1, y2 - y1, 1.0)
-            boxes.append(
-                fit_region(
+            side = max(x2 - x1, y2 - y1, 1.0)
+            grow = s.track_margin * side
+            windows.append(
+                fit_window(
                     x1 - grow,
                     y1 - grow,
                     x2 + grow,
                     y2 + grow,
                     width,
                     height,
+                    scale=min(1.0, s.track_face_px / side),
                     minimum=s.min_region_px,
                     multiple=s.region_multiple,
                 )
             )
-        return boxes
+        return windows
 
-    def _motion_regions(self, moving: np.ndarray, followed: list[np.ndarray], width: int, height: int) -> list[Region]:
+    def _motion_regions(self, moving: np.ndarray, followed: list[np.ndarray], width: int, height: int) -> list[Window]:
         """Boxes around the patches of motion that no followed person's body explains."""
         s = self.settings
         fx, fy = width / moving.shape[1], height / moving.shape[0]
@@ -331,7 +419,7 @@ class DetectionScheduler:
             unexplained[int(by1 / fy) : int(np.ceil(by2 / fy)), int(bx1 / fx) : int(np.ceil(bx2 / fx))] = 0
         if not unexplained.any():
             return []
-        boxes = []
+        boxes: list[Window] = []
         grown = cv2.dilate(unexplained, np.ones((3, 3), np.uint8))
         count, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
         for left, top, w, h, cells in stats[1:count]:
@@ -341,7 +429,7 @@ class DetectionScheduler:
             head = min(h, max(w, 0.4 * h))
             margin_x, margin_y = 0.25 * w * fx + 16, 0.25 * head * fy + 16
             boxes.append(
-                fit_region(
+                fit_window(
                     left * fx - margin_x,
                     top * fy - margin_y,
                     (left + w) * fx + margin_x,
@@ -354,15 +442,16 @@ class DetectionScheduler:
             )
         return boxes
 
-    def _fitted(self, boxes: list[Region], width: int, height: int) -> list[Region]:
+    def _fitted(self, windows: list[Window], width: int, height: int) -> list[Window]:
         """Merged where that costs nothing, each side a multiple of the detector's stride."""
         s = self.settings
-        regions = merge_regions(boxes)
-        for _ in range(3):  # a merged box is re-fitted to the stride, which may make it touch another
-            fitted = [
-                fit_region(*r, width, height, minimum=s.min_region_px, multiple=s.region_multiple) for r in regions
-            ]
-            regions = merge_regions(fitted)
-            if regions == sorted(fitted):
+        merged = merge_windows(windows, s.detector_max_side)
+        for _ in range(3):  # a merged window is re-fitted to the stride, which may make it touch another
+            fitted = sorted(
+                fit_window(*w.box, width, height, scale=w.scale, minimum=s.min_region_px, multiple=s.region_multiple)
+                for w in merged
+            )
+            merged = merge_windows(fitted, s.detector_max_side)
+            if merged == fitted:
                 break
-        return regions
+        return merged

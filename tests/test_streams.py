@@ -317,3 +317,35 @@ def test_a_restarted_camera_folds_the_same_person_into_the_open_alert(tmp_path, 
         alerts = session.scalars(select(Alert)).all()
     assert [a.subject_id for a in alerts] == [subject]
     assert alerts[0].last_seen > alerts[0].first_seen
+
+
+def test_frames_no_analysis_needs_are_not_decoded_and_the_rest_are_unchanged(tmp_path: Path) -> None:
+    """Issue 13: sampling 5 of 25 frames/s, non-reference frames (B-frames here) are skipped undecoded;
+    every frame handed over is pixel for pixel the frame a full decode gives at that time."""
+    import av
+
+    from vigil.samples import sample_images, street_scene_clip
+    from vigil.video.sources import AvSource
+
+    clip = street_scene_clip(
+        tmp_path / "b.mp4", np.ascontiguousarray(sample_images()[0]), size=(320, 180), seconds=4.0, crossing=(0.5, 3.5)
+    )
+    with av.open(str(clip)) as container:
+        types = [int(f.pict_type) for f in container.decode(container.streams.video[0])]
+    assert types.count(3) > 30  # AV_PICTURE_TYPE_B: x264's defaults make B-frames, most not referenced
+    everything = {}
+    source = AvSource(parse_source(str(clip), realtime=False))
+    source.open()
+    for frame in source.frames(every_s=0.0):  # every frame, nothing skipped
+        everything[round(frame.timestamp, 3)] = frame.image
+    source.close()
+    assert len(everything) == len(types)
+    sampled = []
+    source.open()
+    for frame in source.frames(every_s=0.2):
+        sampled.append(frame)
+    source.close()
+    assert 18 <= len(sampled) <= 21  # still 5 frames/s of a 4 s clip
+    assert all(b.timestamp - a.timestamp < 0.25 for a, b in itertools.pairwise(sampled))
+    for frame in sampled:
+        assert np.array_equal(frame.image, everything[round(frame.timestamp, 3)])  # not corrupted

@@ -185,8 +185,9 @@ class AvSource:
         """Frames until the source ends (files loop if asked), at most one per ``every_s`` seconds of
         source time. Call :meth:`open` first.
 
-        Every frame is decoded (the codec needs them), but only the sampled ones are converted to
-        pixels. Files with ``realtime`` are paced at their own frame rate; otherwise as fast as decoding
+        Every frame the codec needs is decoded; when the sampling keeps at most every other frame,
+        frames no other frame refers to are skipped undecoded (their absence corrupts nothing). Only
+        the sampled frames are converted to pixels. Files with ``realtime`` are paced at their own frame rate; otherwise as fast as decoding
         allows. A live stream that ends raises :class:`ConnectionLost` (the server went away).
         """
         if self._container is None:
@@ -204,6 +205,11 @@ class AvSource:
                 stream.thread_type = "AUTO"
                 if stream.average_rate:
                     frame_step = 1.0 / float(stream.average_rate)
+                if every_s >= 2 * frame_step:
+                    # Frames that no other frame refers to (most B-frames) and that no analysis needs are not
+                    # decoded at all: later frames cannot be corrupted by their absence (BENCHMARKS.md: 40-47 %
+                    # less decoding on streams with B-frames; streams without them decode as before).
+                    stream.codec_context.skip_frame = "NONREF"
                 first_pts_time: float | None = None
                 for av_frame in self._container.decode(stream):
                     raw = av_frame.time

@@ -188,7 +188,8 @@ class AvSource:
         Every frame the codec needs is decoded; when the sampling keeps at most every other frame,
         frames no other frame refers to are skipped undecoded (their absence corrupts nothing). Only
         the sampled frames are converted to pixels. Files with ``realtime`` are paced at their own
-        frame rate; otherwise as fast as decoding allows. A live stream that ends raises :class:`ConnectionLost` (the server went away).
+        frame rate; otherwise as fast as decoding allows. A live stream that ends raises
+        :class:`ConnectionLost` (the server went away).
         """
         if self._container is None:
             raise SourceError("source is not open")

@@ -88,10 +88,13 @@ class AlertRecorder:
                 session.add(row)
                 session.flush()
                 alert_id, stored = row.id, row.created_at
-        except IntegrityError:  # a concurrent writer stored the same key first
+        except IntegrityError:
             if crop_name:
                 self.media.delete("crops", crop_name)
-            return None
+            with self.db.session() as session:
+                if session.scalar(select(Alert.id).where(Alert.key == event.key)) is not None:
+                    return None  # a concurrent writer stored the same key first
+            raise  # any other broken constraint is a bug to see, not a duplicate to skip
         except Exception:
             if crop_name:
                 self.media.delete("crops", crop_name)

@@ -49,10 +49,11 @@ class Coverage:
         return any(s.admits(subject_id, category) for s in self.scopes)
 
     def authorisation_for(self, subject_id: str, category: str) -> str | None:
-        """The first active authorisation whose scope admits the subject (the alert is raised under it)."""
+        """The first active authorisation whose scope admits the subject (the alert is raised under it);
+        None for a recorded clip's coverage, which is no authorisation."""
         for scope in self.scopes:
             if scope.admits(subject_id, category):
-                return scope.authorisation_id
+                return None if scope.everyone else scope.authorisation_id
         return None
 
 

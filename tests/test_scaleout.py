@@ -122,6 +122,24 @@ def test_leases_of_removed_cameras_disappear(pg) -> None:  # type: ignore[no-unt
         assert session.execute(text("SELECT count(*) FROM workers")).scalar() == 0
 
 
+@needs_postgres
+def test_a_workers_report_carries_its_cameras_detection_counts_to_the_control_room(pg) -> None:  # type: ignore[no-untyped-def]
+    from vigil.domain.fleet import DetectionCounts, LeasedFleet
+    from vigil.video.camera import CameraHealth, CameraState
+
+    _, db = pg
+    _add_cameras(db, 1)
+    book = LeaseBook(db, "w", lease_s=8, max_cameras=10)
+    book.register("host", 1)
+    assert list(book.claim(1)) == ["cam00"]
+    counts = DetectionCounts(2, 30, 18, 1_000_000, 26_000_000, 4)
+    health = CameraHealth("cam00", CameraState.STREAMING, 5.0, 50, 0, 0, None, "")
+    book.report([health], {"cam00": counts.as_json()})
+    live = LeasedFleet(db).live()["cam00"]
+    assert live.state == "streaming" and live.worker == "w" and live.detection == counts
+    book.retire()
+
+
 # ---------------------------------------------------------------- watchlist replicas
 @needs_postgres
 def test_watchlist_changes_reach_a_replica_within_2_s_without_a_rebuild(

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.leases import assignments
+from vigil.pipeline.analyser import AnalysisCounters
 from vigil.pipeline.runtime import LiveRunner
 from vigil.store.db import Database
 
@@ -47,6 +48,22 @@ class DetectionCounts:
     @property
     def detected_share(self) -> float:
         return self.pixels_detected / self.pixels_seen if self.pixels_seen else 0.0
+
+    def as_json(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def detection_counts(counters: AnalysisCounters) -> DetectionCounts:
+    """A camera analyser's scheduler counts, as the control room shows them."""
+    plans = counters.schedule
+    return DetectionCounts(
+        plans.full_passes,
+        plans.region_passes,
+        plans.quiet_frames,
+        plans.pixels_detected,
+        plans.pixels_seen,
+        counters.settled_skips,
+    )
 
 
 class CameraFleet(Protocol):
@@ -98,16 +115,7 @@ class EmbeddedFleet:
                 last_frame_at=datetime.fromtimestamp(h.last_frame_at, UTC) if h.last_frame_at else None,
                 frames=None if n is None else n.frames,
                 faces=None if n is None else n.faces,
-                detection=None
-                if n is None
-                else DetectionCounts(
-                    n.schedule.full_passes,
-                    n.schedule.region_passes,
-                    n.schedule.quiet_frames,
-                    n.schedule.pixels_detected,
-                    n.schedule.pixels_seen,
-                    n.settled_skips,
-                ),
+                detection=None if n is None else detection_counts(n),
             )
         return out
 
@@ -150,6 +158,7 @@ class LeasedFleet:
                 dropped_frames=a.dropped_frames,
                 last_frame_at=a.last_frame_at,
                 worker=a.worker_id if held else None,
+                detection=DetectionCounts(**a.detection) if held and a.detection else None,
             )
         return out
 

@@ -10,6 +10,7 @@ after ``lease_s`` and the next heartbeat of a live worker claims them. Each clai
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ class Assignment:
     analysed_fps: float | None
     dropped_frames: int | None
     last_frame_at: datetime | None
+    detection: dict[str, int] | None = None  # the detection scheduler's counts, as the worker reported them
 
 
 def assignments(db: Database) -> dict[str, Assignment]:
@@ -50,6 +52,7 @@ def assignments(db: Database) -> dict[str, Assignment]:
                 r.analysed_fps,
                 r.dropped_frames,
                 r.last_frame_at,
+                json.loads(r.detection) if r.detection else None,
             )
             for r in rows
         }
@@ -160,15 +163,16 @@ class LeaseBook:
                 self._params(cameras=list(cameras)),
             )
 
-    def report(self, health: list[CameraHealth]) -> None:
-        """Record each held camera's state for the control room."""
+    def report(self, health: list[CameraHealth], detection: dict[str, dict[str, int]] | None = None) -> None:
+        """Record each held camera's state (and the detection scheduler's counts) for the control room."""
         if not health:
             return
+        counts = detection or {}
         with self.db.session() as session:
             session.execute(
                 text(
                     "UPDATE camera_leases SET state = :state, analysed_fps = :fps, dropped_frames = :dropped, "
-                    "last_frame_at = :last WHERE camera = :camera AND worker_id = :me"
+                    "last_frame_at = :last, detection = :detection WHERE camera = :camera AND worker_id = :me"
                 ),
                 [
                     self._params(
@@ -177,6 +181,7 @@ class LeaseBook:
                         fps=round(h.analysed_fps, 3),
                         dropped=h.dropped_frames,
                         last=datetime.fromtimestamp(h.last_frame_at, UTC) if h.last_frame_at else None,
+                        detection=json.dumps(counts[h.camera]) if h.camera in counts else None,
                     )
                     for h in health
                 ],

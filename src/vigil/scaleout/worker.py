@@ -20,6 +20,7 @@ import time
 
 from vigil.bus import Bus
 from vigil.domain.cameras import CameraRegistry
+from vigil.domain.fleet import detection_counts
 from vigil.domain.leases import LeaseBook
 from vigil.domain.replica import GalleryReplica
 from vigil.pipeline.runtime import LiveRunner
@@ -110,7 +111,11 @@ class Worker:
             idle = {c: token for c, token in held.items() if c not in self.running}
             if idle:  # held but not running: after fencing, once the database answers again
                 self._start_cameras(idle)
-            self.leases.report([h for h in self.runner.health() if h.camera in held])
+            counters = self.runner.counters()
+            self.leases.report(
+                [h for h in self.runner.health() if h.camera in held],
+                {c: detection_counts(n).as_json() for c, n in counters.items() if c in held},
+            )
             self._refresh_zones()
             share = self.leases.fair_share()
             if len(held) > share:

@@ -422,6 +422,7 @@ class CameraLease(Base):
     analysed_fps: Mapped[float | None] = mapped_column(Float, nullable=True)
     dropped_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_frame_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    detection: Mapped[str | None] = mapped_column(Text, nullable=True)  # the detection scheduler's counts (JSON)
 
 
 class MediaBlob(Base):

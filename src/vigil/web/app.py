@@ -257,8 +257,9 @@ def create_app(ctx: WebContext) -> FastAPI:
                 cams.append((name, live.state, live.frames or 0, live.faces or 0, live.dropped_frames or 0))
                 if live.detection is not None:
                     detection[name] = live.detection
-        else:  # scaled out: the states the workers reported
+        else:  # scaled out: the states (and detection counts) the workers reported
             states = [camera.state or "unassigned" for camera in camera_list(c)]
+            detection = {name: live.detection for name, live in c.fleet.live().items() if live.detection is not None}
         bus = (c.bus.connected, c.bus.reconnects, c.feed.caught_up)
         return c.metrics.render(
             cams, c.alerts.open_count(), c.hub.clients, camera_states=states, bus=bus, detection=detection

@@ -1,5 +1,6 @@
-"""How many live cameras one core sustains: real streams (decoded at their own frame rate, looping),
-each analysed at a set rate by the live runner, for a while, on a pinned number of cores.
+"""How many live cameras one core sustains: real streams (decoded at their own frame rate, looping,
+started staggered over one loop of the clip), each analysed at a set rate by the live runner, for a
+while, on a pinned number of cores.
 
 A camera count is *sustained* when every camera keeps at least 95 % of the asked analysis rate. The
 measurement includes everything a worker does per camera — decoding every frame of the stream, the
@@ -75,6 +76,16 @@ def scene_clip(scene: str, crowd_video: Path, cache: Path, height: int) -> Path:
     return target
 
 
+def clip_seconds(video: Path) -> float:
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        return float(container.duration or 0) / 1e6
+
+
 def bench_cameras(
     settings: Any,
     video: Path,
@@ -138,11 +149,17 @@ def _runs(
     analysis: AnalysisSettings,
 ) -> list[dict[str, Any]]:
     process = psutil.Process()
+    loop_s = clip_seconds(video)
     runs = []
     for count in counts:
         cameras = [CameraConfig(f"cam{i}", parse_source(str(video), loop=True), fps) for i in range(count)]
-        runner = LiveRunner(cameras, engine, matcher, CollectingSink(), gate=RecordedClip(), analysis=analysis)  # type: ignore[arg-type]
+        runner = LiveRunner([], engine, matcher, CollectingSink(), gate=RecordedClip(), analysis=analysis)  # type: ignore[arg-type]
         runner.start()
+        # Real cameras do not show the same moment of the same scene at the same instant: the streams start
+        # staggered over one loop of the clip (otherwise every camera's full passes would fall together).
+        for camera in cameras:
+            runner.add_camera(camera)
+            time.sleep(loop_s / count)
         time.sleep(warmup_s)
         before = {name: c.frames for name, c in runner.counters().items()}
         dropped_before = {h.camera: h.dropped_frames for h in runner.health()}

@@ -135,15 +135,21 @@ def walkby(
             help="Also measure a later walk-by (third photo) with the first walk-by's face added as a template.",
         ),
     ] = True,
+    schedule: Annotated[
+        str, typer.Option(help="Detection schedule of the live analysis: adaptive (the default) or full.")
+    ] = "adaptive",
 ) -> None:
     """Synthetic CCTV walk-bys through the live pipeline: enrolled from one photo, seen from another
     (docs/evaluation.md). Hit rate, wrong-subject rate and false alerts per 1,000 passers-by per watchlist
     size, beside today's vote rule and a per-frame rule at the same false-alert rate."""
     from vigil.eval.walkby import WalkbyConfig, run_walkby
+    from vigil.pipeline.analyser import AnalysisSettings
     from vigil.recognition.calibration import load_curves_file, shipped_curves
     from vigil.vision.catalogue import default_threshold
 
     settings = settings_from(ctx)
+    if schedule not in ("adaptive", "full"):
+        raise typer.BadParameter(f"{schedule!r}: adaptive or full", param_hint="--schedule")
     sizes = tuple(watchlist_size or [10, 100, 1000])
     if any(n < 1 for n in sizes):
         raise typer.BadParameter("--watchlist-size must be at least 1")
@@ -163,6 +169,7 @@ def walkby(
         seed=seed,
         groups=read_groups(groups),
         sighting_templates=sighting_templates,
+        analysis=AnalysisSettings.from_settings(settings.model_copy(update={"detect_schedule": schedule})),
     )
     report = run_walkby(
         engine,

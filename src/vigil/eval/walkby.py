@@ -23,6 +23,7 @@ The result holds counts and rates only.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,34 +102,43 @@ def plan_people(dataset: LfwDataset, *, enrolled: int, distractors: int, padding
 
 # ------------------------------------------------------------------------------------------ the engine
 class MemoEngine:
-    """The face engine with its outputs remembered per frame image (they do not depend on the watchlist)."""
+    """The face engine with its outputs remembered per image content (they do not depend on the
+    watchlist): the same clip analysed against several watchlists detects and embeds once. Keys are the
+    pixels' digest, not the array's identity — the detection schedule's mosaics are short-lived arrays
+    whose ids are reused."""
 
     def __init__(self, engine: FaceEngine) -> None:
         self.engine = engine
         self.detector = engine.detector
         self.embedder = engine.embedder
-        self._detections: dict[int, FaceDetections] = {}
-        self._vectors: dict[tuple[int, int], np.ndarray] = {}
+        self._detections: dict[bytes, FaceDetections] = {}
+        self._vectors: dict[tuple[bytes, bytes], np.ndarray] = {}
 
     def forget(self) -> None:
         self._detections.clear()
         self._vectors.clear()
 
+    @staticmethod
+    def _key(image: np.ndarray) -> bytes:
+        digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16)
+        digest.update(repr(image.shape).encode())
+        return digest.digest()
+
     def detect(self, image: np.ndarray) -> FaceDetections:
-        key = id(image)
+        key = self._key(image)
         if key not in self._detections:
             self._detections[key] = self.engine.detect(image)
         return self._detections[key]
 
     def embed(self, image: np.ndarray, faces: FaceDetections) -> Embeddings:
-        every = self._detections[id(image)]
-        rows = [int(np.flatnonzero((every.xyxy == box).all(axis=1))[0]) for box in faces.xyxy]
-        missing = [r for r in rows if (id(image), r) not in self._vectors]
+        key = self._key(image)
+        boxes = [(key, face.tobytes()) for face in np.concatenate([faces.xyxy, faces.kps.reshape(-1, 10)], axis=1)]
+        missing = [i for i, box in enumerate(boxes) if box not in self._vectors]
         if missing:
-            fresh = self.engine.embed(image, every[np.array(missing)]).vectors
-            for r, v in zip(missing, fresh, strict=True):
-                self._vectors[(id(image), r)] = v
-        vectors = np.stack([self._vectors[(id(image), r)] for r in rows])
+            fresh = self.engine.embed(image, faces[np.array(missing)]).vectors
+            for i, vector in zip(missing, fresh, strict=True):
+                self._vectors[boxes[i]] = vector
+        vectors = np.stack([self._vectors[box] for box in boxes])
         return Embeddings(vectors, model=self.embedder.name, version=self.embedder.version)
 
 
@@ -289,6 +299,7 @@ class WalkbyConfig:
     groups: dict[str, str] = field(default_factory=dict)
     sighting_templates: bool = True  # also measure the gain of one confirmed sighting's face as a template
     distractor_watchlists: int = 5  # each distractor walk-by is a passer-by trial against this many watchlists
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)  # the live analysis (its detection schedule)
 
 
 def rule_for(
@@ -331,10 +342,17 @@ class CropKeepingSink(CollectingSink):
         self._keep(event)
 
 
-def run_clip(engine: MemoEngine, person: Person, kind: str, matcher: GalleryMatcher, frames: list[Frame]) -> ClipRun:
+def run_clip(
+    engine: MemoEngine,
+    person: Person,
+    kind: str,
+    matcher: GalleryMatcher,
+    frames: list[Frame],
+    analysis: AnalysisSettings | None = None,
+) -> ClipRun:
     """One walk-by through the real analyser at the analysis rate the frames were sampled at."""
     sink = CropKeepingSink()
-    analyser = RecordingAnalyser(person.name, engine, matcher, sink, AnalysisSettings())  # type: ignore[arg-type]
+    analyser = RecordingAnalyser(person.name, engine, matcher, sink, analysis or AnalysisSettings())  # type: ignore[arg-type]
     for frame in frames:
         analyser.process(frame)
     analyser.finish()
@@ -417,7 +435,7 @@ def run_walkby(
             else:
                 which = list(range(min(config.distractor_watchlists, len(members[n]))))
             for i in which:
-                run = run_clip(memo, person, kind, watchlists[n][i], frames)
+                run = run_clip(memo, person, kind, watchlists[n][i], frames, config.analysis)
                 runs_by_size[n].append(run)
                 if kind == "enrolled" and person.name in run.crops and person.next_image is not None:
                     sightings[n][person.name] = run.crops[person.name]
@@ -440,6 +458,7 @@ def run_walkby(
                 templates,
                 rules[n][0],
                 config.analysis_fps,
+                config.analysis,
             )
     tolerance = tolerance_as_similarity(FACE_RECOGNITION_TOLERANCE)
     for n in config.watchlist_sizes:
@@ -492,6 +511,7 @@ def run_walkby(
         "enrolled": len(enrolled),
         "distractors": len(distractors),
         "analysis_fps": config.analysis_fps,
+        "detect_schedule": str(config.analysis.schedule.mode),
         "seed": config.seed,
         "results": results,
         "seconds": round(time.perf_counter() - started, 1),
@@ -508,6 +528,7 @@ def measure_sighting_gain(
     templates: dict[str, np.ndarray],
     rule: DecisionRule,
     analysis_fps: float,
+    analysis: AnalysisSettings | None = None,
 ) -> dict[str, Any]:
     """Hit rate on each person's *next* walk-by (rendered from a third photo), enrolled from one photo,
     without and with the face of their first, confirmed walk-by added as a template. A first walk-by that
@@ -517,7 +538,7 @@ def measure_sighting_gain(
         names = next(names for names in members if person.name in names)
         vectors = np.stack([templates[x] for x in names])
         frames = sample_frames(next_clips[person.name], analysis_fps)
-        plain = run_clip(memo, person, "enrolled", watchlist_of(names, vectors, rule), frames)
+        plain = run_clip(memo, person, "enrolled", watchlist_of(names, vectors, rule), frames, analysis)
         before += person.name in plain.alerted
         extra = sighting_template(engine, sighting_crops[person.name]) if person.name in sighting_crops else None
         if extra is None:
@@ -525,7 +546,7 @@ def measure_sighting_gain(
         else:
             added += 1
             grown = watchlist_of([*names, person.name], np.vstack([vectors, extra[None]]), rule)
-            after += person.name in run_clip(memo, person, "enrolled", grown, frames).alerted
+            after += person.name in run_clip(memo, person, "enrolled", grown, frames, analysis).alerted
         memo.forget()
     count = max(1, len(people))
     return {

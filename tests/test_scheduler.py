@@ -17,10 +17,8 @@ from vigil.video.scheduler import (
     PassReason,
     ScheduleMode,
     ScheduleSettings,
-    Window,
-    fit_window,
-    merge_windows,
 )
+from vigil.video.windows import Window, detect_in_windows, fit_window, merge_windows, pack_windows
 from vigil.video.zones import CameraZones, SearchArea, ZoneError, check_zones, parse_points, self_intersects
 
 W, H = 640, 360
@@ -106,6 +104,37 @@ def test_windows_merge_only_where_that_costs_nothing_and_fit_the_frame() -> None
     assert fit_window(-50, -50, 20, 20, W, H, minimum=64, multiple=32) == Window((0, 0, 96, 96))
     big = fit_window(100, 100, 300, 300, W, H, scale=0.5, minimum=64, multiple=32)  # a large followed face
     assert big.input_size == (128, 128) and big.box == (72, 72, 328, 328) and big.cost(960) == 128 * 128
+
+
+def test_windows_are_packed_apart_on_one_canvas_and_searched_in_one_call(engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    sizes = [(128, 128), (96, 64), (320, 224), (64, 64), (160, 96)]
+    mosaic = pack_windows(sizes, max_width=960)
+    assert mosaic.width % 32 == 0 and mosaic.height % 32 == 0 and max(mosaic.width, mosaic.height) <= 960
+    boxes = [(x, y, x + w, y + h) for (x, y), (w, h) in zip(mosaic.offsets, sizes, strict=True)]
+    assert all(b[2] <= mosaic.width and b[3] <= mosaic.height for b in boxes)
+    for i, a in enumerate(boxes):  # tiles never touch: at least the gap between them
+        for b in boxes[i + 1 :]:
+            assert (
+                a[2] + mosaic.gap <= b[0]
+                or b[2] + mosaic.gap <= a[0]
+                or a[3] + mosaic.gap <= b[1]
+                or b[3] + mosaic.gap <= a[1]
+            )
+    whole = engine.detect(astronaut)
+    face = whole.xyxy[int(np.argmax(whole.widths))]
+    calls: list[tuple[int, ...]] = []
+
+    def detect(image: np.ndarray):  # type: ignore[no-untyped-def]
+        calls.append(image.shape)
+        return engine.detect(image)
+
+    x1, y1, x2, y2 = (int(v) for v in face)
+    around = fit_window(x1 - 60, y1 - 60, x2 + 60, y2 + 60, 512, 512, scale=0.5, minimum=64, multiple=32)
+    elsewhere = Window((400, 400, 496, 496))
+    found = detect_in_windows(detect, astronaut, [elsewhere, around], 960)
+    assert len(calls) == 1  # both windows in one call
+    best = found.xyxy[int(np.argmax(found.widths))]
+    assert np.abs(best - face).max() < 0.08 * (x2 - x1)  # the face, back in frame pixels
 
 
 def test_zone_rules_and_the_searched_area() -> None:

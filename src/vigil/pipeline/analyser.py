@@ -28,19 +28,11 @@ from vigil.pipeline.gate import Coverage, ScanGate
 from vigil.recognition.decision import DecisionRule, closest_call, decide
 from vigil.recognition.gallery import Candidate
 from vigil.settings import VigilSettings
-from vigil.video.scheduler import (
-    DetectionPlan,
-    DetectionScheduler,
-    ScheduleCounts,
-    ScheduleMode,
-    ScheduleSettings,
-    Window,
-    pack_windows,
-)
+from vigil.video.scheduler import DetectionPlan, DetectionScheduler, ScheduleCounts, ScheduleMode, ScheduleSettings
 from vigil.video.sources import Frame
 from vigil.video.tracker import FaceTracker, Track
+from vigil.video.windows import detect_in_windows
 from vigil.video.zones import CameraZones
-from vigil.vision.detectors.base import non_max_suppression
 from vigil.vision.engine import FaceEngine
 from vigil.vision.quality import assess_quality
 from vigil.vision.redact import blur_regions
@@ -316,43 +308,9 @@ class CameraAnalyser:
         """Faces where the plan says to look, in frame coordinates."""
         if plan.full:
             return self.engine.detect(image)
-        found = self._detect_windows(image, list(plan.regions))
-        if len(plan.regions) > 1 and len(found) > 1:  # regions may overlap: one face, found twice
-            found = found[non_max_suppression(found.xyxy, found.score, 0.3)]
-        return found
-
-    def _detect_windows(self, image: np.ndarray, windows: list[Window]) -> FaceDetections:
-        """Every window's faces from one detector call over a mosaic of their crops, in frame pixels."""
-        if not windows:
-            return FaceDetections.empty()
-        crops = []
-        for window in windows:
-            x1, y1, x2, y2 = window.box
-            crop = image[y1:y2, x1:x2]
-            if window.scale < 1.0:
-                crop = cv2.resize(crop, window.input_size, interpolation=cv2.INTER_AREA)
-            crops.append(crop)
-        sizes = [(c.shape[1], c.shape[0]) for c in crops]
-        side = self.settings.schedule.detector_max_side
-        mosaic = pack_windows(sizes, max_width=side)
-        if len(windows) > 1 and max(mosaic.width, mosaic.height) > side:  # one canvas would be shrunk: one call each
-            return FaceDetections.concat([self._detect_windows(image, [w]) for w in windows])
-        canvas = np.zeros((mosaic.height, mosaic.width, 3), np.uint8)
-        for crop, (left, top) in zip(crops, mosaic.offsets, strict=True):
-            canvas[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
-        found = self.engine.detect(canvas)
-        parts = []
-        for index, window in enumerate(windows):
-            centres_x = (found.xyxy[:, 0] + found.xyxy[:, 2]) / 2
-            centres_y = (found.xyxy[:, 1] + found.xyxy[:, 3]) / 2
-            mine = [i for i in range(len(found)) if mosaic.tile_of(centres_x[i], centres_y[i], sizes) == index]
-            if not mine:
-                continue
-            left, top = mosaic.offsets[index]
-            x1, y1, x2, y2 = window.box
-            width, height = sizes[index]
-            parts.append(found[mine].shifted(-left, -top).scaled((x2 - x1) / width, (y2 - y1) / height).shifted(x1, y1))
-        return FaceDetections.concat(parts)
+        return detect_in_windows(
+            self.engine.detect, image, list(plan.regions), self.settings.schedule.detector_max_side
+        )
 
     def _in_zones(self, faces: FaceDetections, image: np.ndarray) -> FaceDetections:
         area = self.scheduler.area(image.shape[1], image.shape[0])

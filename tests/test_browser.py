@@ -384,6 +384,7 @@ def test_an_admin_draws_a_zone_and_a_mask_on_a_blurred_frame(tmp_path, settings,
             expect(editor.locator(".zone-status")).to_have_text("1 zone(s), 1 mask(s)")
             expect(editor.locator("polygon.zones")).to_have_count(1)
             expect(editor.locator("polygon.masks")).to_have_count(1)
+            (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
             admin.screenshot(path=str(ARTIFACTS / "screenshots" / "camera-zones.png"))
             editor.locator(".zone-save").click()
             expect(editor).to_be_hidden()

@@ -38,6 +38,15 @@ pytestmark = [
 ]
 
 
+def _add_camera(page, name: str, source: Path, latitude: float, longitude: float) -> None:  # type: ignore[no-untyped-def]
+    """An admin on the Cameras page registers a camera through its form."""
+    page.fill("#camera-add input[name=name]", name)
+    page.fill("#camera-add input[name=url]", str(source))
+    page.fill("#camera-add input[name=latitude]", str(latitude))
+    page.fill("#camera-add input[name=longitude]", str(longitude))
+    page.click("#camera-add button[type=submit]")
+
+
 def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(base + "/login")
     page.fill("input[name=username]", username)
@@ -75,11 +84,7 @@ def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp
             admin = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
             _login(admin, base, "admin")
             admin.wait_for_url("**/cameras")
-            admin.fill("#camera-add input[name=name]", "lobby")
-            admin.fill("#camera-add input[name=url]", str(clip))
-            admin.fill("#camera-add input[name=latitude]", "51.5074")
-            admin.fill("#camera-add input[name=longitude]", "-0.1278")
-            admin.click("#camera-add button[type=submit]")
+            _add_camera(admin, "lobby", clip, 51.5074, -0.1278)
             expect(admin.locator("#cameras tr[data-camera=lobby]")).to_be_visible()
             admin.wait_for_timeout(1500)
             admin.reload()
@@ -356,11 +361,7 @@ def test_an_admin_draws_a_zone_and_a_mask_on_a_blurred_frame(tmp_path, settings,
             admin = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             _login(admin, base, "admin")
             admin.wait_for_url("**/cameras")
-            admin.fill("#camera-add input[name=name]", "street")
-            admin.fill("#camera-add input[name=url]", str(clip))
-            admin.fill("#camera-add input[name=latitude]", "26.85")
-            admin.fill("#camera-add input[name=longitude]", "80.95")
-            admin.click("#camera-add button[type=submit]")
+            _add_camera(admin, "street", clip, 26.85, 80.95)
             row = admin.locator("#cameras tr[data-camera=street]")
             expect(row.locator("td.detection")).to_contain_text("whole frame")
             row.locator("button.edit-zones").click()

@@ -169,6 +169,7 @@ def test_failover_redis_restart_everything_reconnects_and_no_alert_is_lost(deplo
         assert sum('"alert-raised"' in e for e in announced) >= 4
         metrics = httpx.get(server + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5).text
         assert "vigil_bus_connected 1" in metrics
+        assert 'vigil_detector_full_passes_total{camera="' in metrics  # as the workers reported them
         assert "vigil_bus_reconnects_total 0" not in metrics
         client.close()
     finally:

@@ -4,6 +4,7 @@ the benchmarks and the tests; no product path depends on them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,6 @@ def portrait_clip(
 ) -> Path:
     """A clip (960×540 unless ``size`` says otherwise) of ``portrait`` walking across a plain background
     (for offline demos and tests); the face is a little over half the clip's height."""
-    import av
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -41,11 +41,8 @@ def portrait_clip(
     scale = height / 540
     background = np.full((height, width, 3), 40, np.uint8) + rng.integers(0, 12, (height, width, 3), dtype=np.uint8)
     frames = int(seconds * fps)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast"}
+
+    def pictures() -> Iterator[np.ndarray]:
         for i in range(frames):
             t = i / max(frames - 1, 1)
             side = int(scale * (300 + 60 * np.sin(np.pi * t)))
@@ -54,7 +51,22 @@ def portrait_clip(
             y = (height - side) // 2
             canvas = background.copy()
             canvas[y : y + side, x : x + side] = face
-            for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, "rgb24")):
+            yield canvas
+
+    return write_h264(path, pictures(), size, fps)
+
+
+def write_h264(path: Path, pictures: Iterable[np.ndarray], size: tuple[int, int], fps: int) -> Path:
+    """``pictures`` (RGB, ``size``) as an H.264 clip at ``fps`` (x264's veryfast preset)."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"preset": "veryfast"}
+        for picture in pictures:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, "rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
@@ -76,7 +88,6 @@ def street_scene_clip(
     every frame and slow lighting change (±8 % over the clip). With ``portrait``, one person (the
     portrait, ``face_px`` wide, with a body below it) crosses the frame between ``crossing`` seconds;
     without, nobody is ever in it (the *empty* scene of the capacity benchmark)."""
-    import av
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -98,11 +109,8 @@ def street_scene_clip(
         figure[face_px:] = (40, 50, 90)
         figure[:face_px, (body - face_px) // 2 : (body - face_px) // 2 + face_px] = head
     frames = int(seconds * fps)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast"}
+
+    def pictures() -> Iterator[np.ndarray]:
         for i in range(frames):
             t = i / fps
             light = 1.0 + 0.08 * np.sin(2 * np.pi * t / seconds)
@@ -117,9 +125,6 @@ def street_scene_clip(
                     part = figure[: bottom - y, left - x : right - x]
                     shown = part.any(axis=2)
                     canvas[y:bottom, left:right][shown] = part[shown] * light
-            image = np.clip(canvas, 0, 255).astype(np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, "rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+            yield np.clip(canvas, 0, 255).astype(np.uint8)
+
+    return write_h264(path, pictures(), size, fps)

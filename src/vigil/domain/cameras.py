@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -246,12 +247,16 @@ class CameraRegistry:
 
     def frame_size(self, name: str) -> tuple[int, int]:
         """(width, height) of the camera's frames now (one frame read and dropped)."""
+        image = self._grab(name)
+        return image.shape[1], image.shape[0]
+
+    def _grab(self, name: str) -> np.ndarray:
+        """One frame of the camera as it is now, read from its source and kept nowhere."""
         with self.db.session() as session:
             url = session.scalar(select(Camera.url).where(Camera.name == name))
         if url is None:
             raise CameraError("camera-unknown", f"no camera named {name!r}")
-        image = grab_frame(parse_source(url))
-        return image.shape[1], image.shape[0]
+        return grab_frame(parse_source(url))
 
     def connection_details(self, names: list[str]) -> list[tuple[str, str, float]]:
         """(name, URL with credentials, analysis rate) of the named cameras that are registered."""
@@ -279,11 +284,7 @@ class CameraRegistry:
     def blurred_frame(self, name: str, engine: FaceEngine) -> tuple[bytes, int]:
         """One frame of the camera as it is now, as JPEG with every face blurred, and how many faces were
         blurred. Read from the source on request; kept nowhere."""
-        with self.db.session() as session:
-            url = session.scalar(select(Camera.url).where(Camera.name == name))
-        if url is None:
-            raise CameraError("camera-unknown", f"no camera named {name!r}")
-        image = grab_frame(parse_source(url))
+        image = self._grab(name)
         faces = engine.detect(image)
         return encode_jpeg(blur_all_faces(image, faces.xyxy)), len(faces)
 

@@ -20,6 +20,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from vigil import __version__
 from vigil.domain.alerts import AlertListener, TrackMatch, announcer
+from vigil.domain.fleet import DetectionCounts
 from vigil.domain.vocabulary import Role
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
 from vigil.web.pages import router as pages_router
@@ -258,8 +259,13 @@ def create_app(ctx: WebContext) -> FastAPI:
                 if live.detection is not None:
                     detection[name] = live.detection
         else:  # scaled out: the states (and detection counts) the workers reported
-            states = [camera.state or "unassigned" for camera in camera_list(c)]
-            detection = {name: live.detection for name, live in c.fleet.live().items() if live.detection is not None}
+            cameras = camera_list(c)
+            states = [camera.state or "unassigned" for camera in cameras]
+            detection = {
+                camera.name: DetectionCounts(**camera.detection.model_dump(exclude={"detected_share"}))
+                for camera in cameras
+                if camera.detection is not None
+            }
         bus = (c.bus.connected, c.bus.reconnects, c.feed.caught_up)
         return c.metrics.render(
             cams, c.alerts.open_count(), c.hub.clients, camera_states=states, bus=bus, detection=detection

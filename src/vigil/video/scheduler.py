@@ -163,12 +163,13 @@ class DetectionScheduler:
 
     def __init__(self, settings: ScheduleSettings | None = None, zones: CameraZones | None = None) -> None:
         self.settings = settings or ScheduleSettings()
-        self.zones = zones if zones is not None and not zones.empty else None
+        self.zones: CameraZones | None = None
         self.motion = MotionMap(self.settings.motion_width, self.settings.motion_threshold)
         self.counts = ScheduleCounts()
         self._last_full: float | None = None
         self._area: SearchArea | None = None
         self._small_area: np.ndarray | None = None
+        self.set_zones(zones)
 
     def set_zones(self, zones: CameraZones | None) -> None:
         """New zones (an admin changed them): the next frame is searched whole within them."""
@@ -195,15 +196,18 @@ class DetectionScheduler:
         """The plan for ``image`` (source time ``at`` seconds); ``followed``: the live tracks' predicted
         face boxes (xyxy, frame pixels) at ``at``."""
         height, width = image.shape[:2]
-        plan = self._plan(image, at, followed, width, height)
+        side = self.settings.detector_max_side
+        full_cost = int(np.prod(fit_within(width, height, side, multiple=32)))  # detector pixels of a full pass
+        plan = self._plan(image, at, followed, width, height, full_cost)
         if plan.full:
             self._last_full = at
             self.motion.at_full_pass = self.motion.previous
-        side = self.settings.detector_max_side
-        self.counts.count(plan, int(np.prod(fit_within(width, height, side, multiple=32))), side)
+        self.counts.count(plan, full_cost, side)
         return plan
 
-    def _plan(self, image: np.ndarray, at: float, followed: list[np.ndarray], width: int, height: int) -> DetectionPlan:
+    def _plan(
+        self, image: np.ndarray, at: float, followed: list[np.ndarray], width: int, height: int, full_cost: int
+    ) -> DetectionPlan:
         s = self.settings
         if s.mode == ScheduleMode.FULL:
             return DetectionPlan(True, reason=PassReason.EVERY_FRAME)
@@ -222,22 +226,20 @@ class DetectionScheduler:
             return DetectionPlan(True, reason=PassReason.INTERVAL)
         tracked = self._track_regions(followed, width, height)
         regions = self._fitted(tracked + self._motion_regions(moving, followed, width, height), width, height)
-        if self._cheap(regions, width, height, s.max_motion_share):
+        if self._cost(regions) <= s.max_motion_share * full_cost:
             return DetectionPlan(False, tuple(regions))
         # Motion too widespread to search patch by patch (a crowd, a moving camera): follow the faces
         # already tracked, and search the whole frame every busy_full_every_s for new ones.
         if at - self._last_full >= s.busy_full_every_s:
             return DetectionPlan(True, reason=PassReason.BUSY)
         regions = self._fitted(tracked, width, height)
-        if not self._cheap(regions, width, height, s.max_region_share):
+        if self._cost(regions) > s.max_region_share * full_cost:
             return DetectionPlan(True, reason=PassReason.REGIONS_COST_MORE)
         return DetectionPlan(False, tuple(regions))
 
-    def _cheap(self, windows: list[Window], width: int, height: int, share: float) -> bool:
-        """Do the windows cost the detector at most ``share`` of a full pass?"""
-        side = self.settings.detector_max_side
-        full_cost = np.prod(fit_within(width, height, side, multiple=32))
-        return bool(sum(w.cost(side) for w in windows) <= share * full_cost)
+    def _cost(self, windows: list[Window]) -> int:
+        """Detector pixels the windows cost."""
+        return sum(w.cost(self.settings.detector_max_side) for w in windows)
 
     def _searched_small(self, width: int, height: int, shape: tuple[int, ...]) -> np.ndarray | None:
         area = self.area(width, height)

@@ -6,10 +6,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from vigil.bus import Bus
 from vigil.clock import Clock, system_clock
+from vigil.domain.adjudication import AlertService
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.audit import AuditLog
 from vigil.domain.matching import WatchlistMatcher
+from vigil.domain.outbox import Deliverer, Outbox
 from vigil.domain.replica import GalleryReplica
 from vigil.domain.retention import RetentionPolicy, RetentionService
 from vigil.domain.thresholds import AnalysisCounter
@@ -63,18 +66,69 @@ def open_watchlist(
     return service
 
 
+def open_outbox(settings: VigilSettings, db: Database) -> Outbox:
+    """Where every event that leaves Vigil is written, in the transaction that stores it."""
+    return Outbox(db, public_url=settings.public_url)
+
+
+def open_deliverer(
+    settings: VigilSettings, db: Database, outbox: Outbox, alerts: AlertService, bus: Bus, *, owner: str
+) -> Deliverer | None:
+    """The thread that sends the outbox and escalates unacknowledged red flags (None if the settings say
+    this process does not deliver)."""
+    if not settings.notify:
+        return None
+    from vigil.domain.channels import ChannelService
+    from vigil.notify.dispatcher import Dispatcher, RetryPolicy
+    from vigil.notify.mqtt import check_broker
+
+    audit = AuditLog(db, key_file=settings.resolved_audit_key_file)
+    return Dispatcher(
+        outbox,
+        ChannelService(db, audit=audit, broker_check=check_broker),
+        open_media(settings, db),
+        owner=owner,
+        alerts=alerts,
+        audit=audit,
+        bus=bus,
+        poll_s=settings.notify_poll_s,
+        retry=RetryPolicy(base_s=settings.notify_retry_base_s, max_s=settings.notify_retry_max_s),
+        failing_after_s=settings.notify_failing_after_s,
+    )
+
+
+def process_name(kind: str) -> str:
+    import os
+    import socket
+    import uuid
+
+    return f"{kind}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 def open_live(
     settings: VigilSettings,
     watchlist: WatchlistService,
     cameras: list[CameraConfig],
     *,
     on_status: Callable[[CameraStatus], None] | None = None,
+    outbox: Outbox | None = None,
 ) -> tuple[LiveRunner, AlertRecorder, WatchlistMatcher]:
-    """A runner for ``cameras`` against the watchlist, the recorder its alerts go through, and the
-    matcher (whose ``refresh`` picks up watchlist changes made by other processes)."""
+    """A runner for ``cameras`` against the watchlist, the recorder its alerts go through (each stored
+    alert's event written into the outbox with it), and the matcher (whose ``refresh`` picks up watchlist
+    changes made by other processes). Camera states go into the outbox too (MQTT's retained state)."""
     from vigil.domain.authorisations import AuthorisationBook, AuthorisationCounter
 
-    recorder = AlertRecorder(watchlist.db, watchlist.media)
+    outbox = outbox or open_outbox(settings, watchlist.db)
+    recorder = AlertRecorder(watchlist.db, watchlist.media, outbox=outbox)
+
+    def status_changed(status: CameraStatus) -> None:
+        try:
+            outbox.enqueue_camera_state(status.camera, status.state)
+        except Exception:
+            log.exception("could not write camera %s's state into the outbox", status.camera)
+        if on_status is not None:
+            on_status(status)
+
     matcher = WatchlistMatcher(watchlist)
     audit = AuditLog(watchlist.db, key_file=settings.resolved_audit_key_file)
 
@@ -107,7 +161,7 @@ def open_live(
         gate=AuthorisationBook(watchlist.db, clock=watchlist.clock),
         analysis=AnalysisSettings.from_settings(settings),
         policy=StreamPolicy(stall_timeout_s=settings.stall_timeout_s, backoff_cap_s=settings.reconnect_max_s),
-        on_status=on_status,
+        on_status=status_changed,
         on_coverage=record_coverage,
         counts_sink=AnalysisCounter(watchlist.db).add,
         authorisation_counts_sink=AuthorisationCounter(watchlist.db).add,
@@ -137,6 +191,7 @@ def open_control_room(
     retention = open_retention(settings, db)
     retention.sweep_orphan_crops()  # before any camera runs: crops left by a crash
     bus = open_bus(settings.redis_url)
+    outbox = open_outbox(settings, db)
     fleet, matcher = None, None
     if run_cameras:
         from vigil.domain.leases import live_workers
@@ -148,11 +203,12 @@ def open_control_room(
                 "(scaled out) or with --no-cameras, so that no camera is analysed twice"
             )
         registry = CameraRegistry(db)
-        runner, recorder, matcher = open_live(settings, watchlist, registry.configs(loop=loop_files))
+        runner, recorder, matcher = open_live(settings, watchlist, registry.configs(loop=loop_files), outbox=outbox)
         fleet = EmbeddedFleet(runner, registry)
     ctx = WebContext.build(
-        settings, db, watchlist=watchlist, fleet=fleet, matcher=matcher, retention=retention, bus=bus
+        settings, db, watchlist=watchlist, fleet=fleet, matcher=matcher, retention=retention, bus=bus, outbox=outbox
     )
+    ctx.deliverer = open_deliverer(settings, db, outbox, ctx.alerts, bus, owner=process_name("serve"))
     if run_cameras:  # each alert to this server's browsers (and, scaled out, others')
         recorder.subscribe(alert_listener(ctx))
     ctx.secure_cookies = not is_loopback(host)
@@ -194,8 +250,11 @@ def open_worker(
     name = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     watchlist = open_watchlist(settings, engine=engine, start=False)
     bus = open_bus(settings.redis_url)
-    runner, recorder, _ = open_live(settings, watchlist, [])
+    outbox = open_outbox(settings, watchlist.db)
+    runner, recorder, _ = open_live(settings, watchlist, [], outbox=outbox)
     recorder.subscribe(announcer(bus))
+    audit = AuditLog(watchlist.db, key_file=settings.resolved_audit_key_file)
+    alerts = AlertService(watchlist.db, audit, outbox=outbox)
     return Worker(
         settings,
         worker_id=name,
@@ -205,6 +264,7 @@ def open_worker(
         registry=CameraRegistry(watchlist.db),
         bus=bus,
         loop_files=loop_files,
+        deliverer=open_deliverer(settings, watchlist.db, outbox, alerts, bus, owner=name),
     )
 
 

@@ -197,6 +197,38 @@ class VigilSettings(BaseSettings):
         default=64, ge=1, le=10_000, description="Scale-out: the most cameras one worker process runs."
     )
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The control room's address as its users reach it: the link in every event sent out "
+        "(opening it needs a login).",
+    )
+    notify: bool = Field(
+        default=True,
+        description="Whether this process delivers the outbox (webhooks, MQTT) and escalates unacknowledged "
+        "red flags. Every process may: each delivery is claimed by one at a time.",
+    )
+    notify_poll_s: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=60.0,
+        description="How often a delivering process looks for events another process stored (its own are "
+        "sent at once).",
+    )
+    notify_retry_base_s: float = Field(
+        default=1.0, gt=0.0, le=3600.0, description="A failed delivery's first retry waits up to this long."
+    )
+    notify_retry_max_s: float = Field(
+        default=300.0,
+        gt=0.0,
+        le=86_400.0,
+        description="The longest wait between retries (exponential backoff with full jitter up to it).",
+    )
+    notify_failing_after_s: float = Field(
+        default=300.0,
+        gt=0.0,
+        description="An endpoint whose deliveries have all failed for this long is flagged to admins.",
+    )
+
     @property
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(

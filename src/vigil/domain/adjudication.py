@@ -16,15 +16,16 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from vigil.domain.alerts import TrackMatch, alert_row
 from vigil.domain.audit import Actor, AuditLog, audit_change
+from vigil.domain.outbox import Outbox
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import OPEN_ALERT_STATUSES, AlertStatus, AuditAction, Outcome, Role
+from vigil.domain.vocabulary import OPEN_ALERT_STATUSES, AlertStatus, AuditAction, EventKind, Outcome, Role
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
 from vigil.store.models import Adjudication, Alert, AlertOutcome, Camera, Category, Photo, Subject, User
@@ -89,6 +90,10 @@ class AlertCase:
     runner_up_photo: str | None = None
     authorisation_id: str | None = None  # the authorisation the camera was scanning under
     outcomes: tuple[OutcomeRecord, ...] = ()  # oldest first; the last is what happened
+    camera_group: str = ""  # the camera's area (a police station's), for filtering and routing
+    acknowledged_at: datetime | None = None  # "I'm on it"
+    acknowledged_by: str | None = None
+    escalated_at: datetime | None = None  # nobody acknowledged it in its category's time
 
     @property
     def outcome(self) -> str | None:
@@ -120,6 +125,7 @@ def _query():  # type: ignore[no-untyped-def]
             _first_photo(Alert.subject_id),
             runner_up.display_name,
             _first_photo(Alert.runner_up_subject_id),
+            Camera.group_name,
         )
         .join(Subject, Subject.id == Alert.subject_id)
         .join(Category, Category.name == Subject.category)
@@ -129,7 +135,7 @@ def _query():  # type: ignore[no-untyped-def]
 
 
 def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeRecord, ...] = ()) -> AlertCase:  # type: ignore[no-untyped-def]
-    alert, name, category, high_risk, lat, lon, photo, runner_up_name, runner_up_photo = row
+    alert, name, category, high_risk, lat, lon, photo, runner_up_name, runner_up_photo, group = row
     return AlertCase(
         id=alert.id,
         subject_id=alert.subject_id,
@@ -156,6 +162,10 @@ def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeReco
         runner_up_photo=runner_up_photo,
         authorisation_id=alert.authorisation_id,
         outcomes=outcomes,
+        camera_group=group or "",
+        acknowledged_at=alert.acknowledged_at,
+        acknowledged_by=alert.acknowledged_by,
+        escalated_at=alert.escalated_at,
     )
 
 
@@ -176,14 +186,16 @@ class _Facts:
     runner_up_photo: str | None
     latitude: float | None
     longitude: float | None
+    group: str = ""
 
 
 class AlertService:
     """``audit``: where decisions and outcomes are recorded, each in the transaction that stores it."""
 
-    def __init__(self, db: Database, audit: AuditLog | None = None) -> None:
+    def __init__(self, db: Database, audit: AuditLog | None = None, *, outbox: Outbox | None = None) -> None:
         self.db = db
         self.audit = audit
+        self.outbox = outbox  # decisions, acknowledgements and escalations are sent out through it
         self._facts: dict[tuple[str, str | None, str], tuple[float, _Facts]] = {}
         self._facts_lock = threading.Lock()
 
@@ -208,6 +220,7 @@ class AlertService:
                 facts.photo,
                 match.runner_up_name,
                 facts.runner_up_photo,
+                facts.group,
             )
         )
 
@@ -224,7 +237,9 @@ class AlertService:
                 .join(Subject, Subject.category == Category.name)
                 .where(Subject.id == subject_id)
             )
-            place = session.execute(select(Camera.latitude, Camera.longitude).where(Camera.name == camera)).first()
+            place = session.execute(
+                select(Camera.latitude, Camera.longitude, Camera.group_name).where(Camera.name == camera)
+            ).first()
             photos = [
                 session.scalar(
                     select(Photo.media_name)
@@ -236,7 +251,7 @@ class AlertService:
                 else None
                 for sid in (subject_id, runner_up_id)
             ]
-        facts = _Facts(bool(high_risk), photos[0], photos[1], *(place or (None, None)))
+        facts = _Facts(bool(high_risk), photos[0], photos[1], *(place or (None, None, "")))
         with self._facts_lock:
             if len(self._facts) > 10_000:
                 self._facts.clear()
@@ -394,7 +409,89 @@ class AlertService:
                 object_id=alert_id,
                 details={"decision": decision, "status": new_status, "reason": reason},
             )
+            if self.outbox is not None and new_status != AlertStatus.AWAITING_SECOND:
+                session.refresh(alert)
+                self.outbox.enqueue_alert(session, EventKind(new_status), alert)
         return self.get(alert_id)
+
+    def acknowledge(self, alert_id: str, who: Principal, *, source: str = "") -> AlertCase:
+        """ "I'm on it": the first acknowledgement of an open red flag is kept (who, when), audited and sent
+        out; it stops the escalation. Acknowledging again changes nothing."""
+        if who.role not in (Role.OPERATOR, Role.SUPERVISOR):
+            raise AdjudicationError("role", "only operators and supervisors acknowledge red flags")
+        with self.db.session() as session:
+            alert = session.scalar(select(Alert).where(Alert.id == alert_id))
+            if alert is None:
+                raise AlertNotFoundError(f"no alert {alert_id!r}")
+            if alert.acknowledged_at is None:
+                if alert.status not in OPEN_ALERT_STATUSES:
+                    raise AdjudicationError("closed", f"the alert is {alert.status}: nothing to acknowledge")
+                moved = session.execute(
+                    update(Alert)
+                    .where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
+                    .values(acknowledged_at=datetime.now(UTC), acknowledged_by=who.username)
+                    .execution_options(synchronize_session=False)
+                )
+                if moved.rowcount == 1:  # type: ignore[attr-defined]
+                    audit_change(
+                        self.audit,
+                        session,
+                        Actor(who.username, source),
+                        AuditAction.ALERT_ACKNOWLEDGED,
+                        object_type="alert",
+                        object_id=alert_id,
+                    )
+                    if self.outbox is not None:
+                        session.refresh(alert)
+                        self.outbox.enqueue_alert(session, EventKind.ACKNOWLEDGED, alert)
+        return self.get(alert_id)
+
+    def escalate_due(self, now: datetime | None = None, *, lookback: timedelta = timedelta(days=2)) -> list[str]:
+        """Escalate every open red flag nobody acknowledged within its category's time (each once, whichever
+        process gets there first): marked, audited and sent out (to the rules for ``escalated``). Returns
+        the ids escalated now."""
+        now = now or datetime.now(UTC)
+        escalated: list[str] = []
+        with self.db.session() as session:
+            candidates = session.execute(
+                select(Alert.id, Alert.created_at, Category.ack_within_s, Category.name)
+                .join(Subject, Subject.id == Alert.subject_id)
+                .join(Category, Category.name == Subject.category)
+                .where(
+                    Category.ack_within_s.is_not(None),
+                    Alert.acknowledged_at.is_(None),
+                    Alert.escalated_at.is_(None),
+                    Alert.status.in_(OPEN_ALERT_STATUSES),
+                    Alert.created_at >= now - lookback,
+                )
+            ).all()
+            for alert_id, created, within_s, category in candidates:
+                if within_s is None or created + timedelta(seconds=within_s) > now:
+                    continue
+                moved = session.execute(
+                    update(Alert)
+                    .where(Alert.id == alert_id, Alert.escalated_at.is_(None), Alert.acknowledged_at.is_(None))
+                    .values(escalated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if moved.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+                audit_change(
+                    self.audit,
+                    session,
+                    Actor("system"),
+                    AuditAction.ALERT_ESCALATED,
+                    object_type="alert",
+                    object_id=alert_id,
+                    details={"category": category, "unacknowledged_s": within_s},
+                )
+                if self.outbox is not None:
+                    alert = session.get(Alert, alert_id)
+                    if alert is not None:
+                        session.refresh(alert)
+                        self.outbox.enqueue_alert(session, EventKind.ESCALATED, alert)
+                escalated.append(alert_id)
+        return escalated
 
     def sightings(self, subject_id: str) -> list[AlertCase]:
         """The subject's confirmed alerts, oldest first: the movement trail."""

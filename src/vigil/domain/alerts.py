@@ -21,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from vigil.bus import Bus
+from vigil.domain.outbox import Outbox
+from vigil.domain.vocabulary import EventKind
 from vigil.pipeline.events import TrackMatch
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
@@ -59,9 +61,10 @@ def alert_row(event: TrackMatch, *, crop_name: str | None) -> Alert:
 class AlertRecorder:
     """Stores alerts (database + crop) and tells listeners; safe to call from several camera threads."""
 
-    def __init__(self, db: Database, media: MediaStore) -> None:
+    def __init__(self, db: Database, media: MediaStore, *, outbox: Outbox | None = None) -> None:
         self.db = db
         self.media = media
+        self.outbox = outbox  # each stored alert's "raised" event is written into it in the same transaction
         self._listeners: list[AlertListener] = []
         self._lock = threading.Lock()
 
@@ -88,6 +91,8 @@ class AlertRecorder:
                 session.add(row)
                 session.flush()
                 alert_id, stored = row.id, row.created_at
+                if self.outbox is not None:
+                    self.outbox.enqueue_alert(session, EventKind.RAISED, row)
         except IntegrityError:
             if crop_name:
                 self.media.delete("crops", crop_name)

@@ -52,6 +52,29 @@ class Outcome(StrEnum):
     OTHER = "other"
 
 
+class EventKind(StrEnum):
+    """What happened to a red flag, as it is sent out (webhooks, MQTT) and routed (``NotifyRule``)."""
+
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    INCONCLUSIVE = "inconclusive"
+    CAMERA_STATE = "camera-state"  # a camera's state (MQTT, retained): no personal data
+
+
+class EndpointKind(StrEnum):
+    WEBHOOK = "webhook"
+    MQTT = "mqtt"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # not yet acknowledged by the endpoint (being tried, or waiting to be retried)
+    DELIVERED = "delivered"
+    ABANDONED = "abandoned"  # retried for the endpoint's whole retry period and never acknowledged
+
+
 class AuditAction(StrEnum):
     """Every kind of entry the audit log holds: one list, so a report or a search can rely on the names."""
 
@@ -78,6 +101,9 @@ class AuditAction(StrEnum):
     # alerts
     ALERT_DECIDED = "alert-decided"
     ALERT_OUTCOME_RECORDED = "alert-outcome-recorded"
+    ALERT_ACKNOWLEDGED = "alert-acknowledged"
+    ALERT_ESCALATED = "alert-escalated"
+    ALERT_SENT_WITH_IMAGES = "alert-sent-with-images"  # a delivery that carried the crop or the enrolled photo
     SIGHTING_TEMPLATE_ADDED = "sighting-template-added"
     # the watchlist
     SUBJECT_ENROLLED = "subject-enrolled"
@@ -92,6 +118,7 @@ class AuditAction(StrEnum):
     WATCHLIST_REEMBEDDED = "watchlist-reembedded"
     CATEGORY_ADDED = "category-added"
     CATEGORY_VALIDITY_SET = "category-validity-set"
+    CATEGORY_ACK_TIME_SET = "category-ack-time-set"
     # users
     USER_ADDED = "user-added"
     USER_PROPOSED = "user-proposed"
@@ -100,6 +127,8 @@ class AuditAction(StrEnum):
     USER_ROLE_CHANGED = "user-role-changed"
     USER_DEACTIVATED = "user-deactivated"
     USER_REACTIVATED = "user-reactivated"
+    USER_GROUPS_SET = "user-groups-set"
+    USER_LOCALE_SET = "user-locale-set"
     # cameras and scanning
     CAMERA_ADDED = "camera-added"
     CAMERA_REMOVED = "camera-removed"
@@ -112,6 +141,12 @@ class AuditAction(StrEnum):
     THRESHOLD_CHANGED = "threshold-changed"
     POLICY_CHANGED = "policy-changed"
     CALIBRATION_STORED = "calibration-stored"
+    # where red flags are sent
+    NOTIFY_ENDPOINT_ADDED = "notify-endpoint-added"
+    NOTIFY_ENDPOINT_REMOVED = "notify-endpoint-removed"
+    NOTIFY_ENDPOINT_FAILING = "notify-endpoint-failing"
+    NOTIFY_RULE_ADDED = "notify-rule-added"
+    NOTIFY_RULE_REMOVED = "notify-rule-removed"
     # the system
     SETTINGS_CHANGED = "settings-changed"
     RETENTION_RUN = "retention-run"

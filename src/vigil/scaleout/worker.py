@@ -22,6 +22,7 @@ from vigil.bus import Bus
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.fleet import detection_counts
 from vigil.domain.leases import LeaseBook
+from vigil.domain.outbox import Deliverer
 from vigil.domain.replica import GalleryReplica
 from vigil.pipeline.runtime import LiveRunner
 from vigil.settings import VigilSettings
@@ -44,6 +45,7 @@ class Worker:
         registry: CameraRegistry,
         bus: Bus,
         loop_files: bool = True,
+        deliverer: Deliverer | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id
@@ -53,6 +55,7 @@ class Worker:
         self.replica = replica
         self.registry = registry
         self.bus = bus
+        self.deliverer = deliverer  # this process also sends the outbox (every process may)
         self.running: dict[str, int] = {}  # camera → lease token
         self._renewed_at = -float("inf")  # monotonic time a renewal last started and succeeded
         self._stop = threading.Event()
@@ -64,6 +67,8 @@ class Worker:
         self.replica.load()  # no sweep of media: this process enrolls nobody
         self.replica.follow()
         self.runner.start()
+        if self.deliverer is not None:
+            self.deliverer.start()
         self.leases.register(socket.gethostname(), os.getpid())
         log.info("worker %s started", self.worker_id)
         # one heartbeat's grace so that workers started together see each other before claiming
@@ -86,6 +91,8 @@ class Worker:
         except Exception:
             log.exception("could not hand the cameras back; their leases expire in %.0f s", self.settings.lease_s)
         self.runner.close()
+        if self.deliverer is not None:
+            self.deliverer.close()
         self.replica.close()
         self.bus.close()
         log.info("worker %s stopped", self.worker_id)

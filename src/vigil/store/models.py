@@ -70,6 +70,8 @@ class Category(Base):
     min_faces: Mapped[int] = mapped_column(Integer, default=1)
     max_validity_days: Mapped[int] = mapped_column(Integer, default=365)  # an entry's longest life; renew = approve
     false_alerts_per_1000: Mapped[float] = mapped_column(Float, default=0.1)
+    # A red flag nobody acknowledges within this many seconds escalates (NULL: it never escalates).
+    ack_within_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Subject(Base):
@@ -209,6 +211,11 @@ class Alert(Base):
     decisive_capture_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    # "I'm on it": who took the red flag up and when (separate from deciding it), and when it escalated
+    # because nobody had within its category's time.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class User(Base):
@@ -230,6 +237,9 @@ class User(Base):
     requested_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # who approved the last grant
+    # The camera groups (police-station areas) whose red flags this user sees and is sent; empty: all.
+    camera_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)  # the pages' language; NULL: the browser's
 
 
 class LoginFailure(Base):
@@ -446,3 +456,88 @@ class WatchlistChange(Base):
     version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
     subject_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class NotifyEndpoint(Base):
+    """Somewhere red flags are sent: a webhook (HTTP POST, signed with ``secret`` under ``key_id``) or an
+    MQTT broker (``secret`` is the password for ``username``). Configured by admins (``vigil.domain.channels``)."""
+
+    __tablename__ = "notify_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "webhook" | "mqtt"
+    url: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(64), default="")
+    secret: Mapped[str] = mapped_column(Text, default="")
+    username: Mapped[str] = mapped_column(String(128), default="")
+    topic_prefix: Mapped[str] = mapped_column(String(128), default="vigil")
+    timeout_s: Mapped[float] = mapped_column(Float, default=5.0)
+    concurrency: Mapped[int] = mapped_column(Integer, default=4)
+    retry_for_s: Mapped[float] = mapped_column(Float, default=86_400.0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # since when every attempt has failed (NULL: the last one succeeded), and the last success
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    failing_flagged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class NotifyRule(Base):
+    """Which events go to an endpoint: by event kind, category, camera group and evidence; and what of
+    them leaves Vigil (the face crop and the enrolled photo only where the rule says so)."""
+
+    __tablename__ = "notify_rules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("notify_endpoints.id", ondelete="CASCADE"), index=True)
+    event_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every category
+    camera_groups: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every group
+    min_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    include_crop: Mapped[bool] = mapped_column(Boolean, default=False)
+    include_photo: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class OutboxDelivery(Base):
+    """One event to one endpoint, written in the transaction that stores the event and deleted never
+    (retention prunes delivered rows). ``event_id`` is the idempotency key the receiver sees; a row is
+    claimed by one process at a time (``claimed_by`` until ``claimed_until``) and retried until
+    ``abandon_at``."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id", name="uq_outbox_event_endpoint"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    event_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(24))  # vigil.domain.vocabulary.EventKind
+    alert_id: Mapped[str | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE", name="fk_outbox_alert"), nullable=True, index=True
+    )
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("notify_endpoints.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[str | None] = mapped_column(
+        ForeignKey("notify_rules.id", ondelete="SET NULL", name="fk_outbox_rule"), nullable=True
+    )
+    body: Mapped[dict[str, object]] = mapped_column(JSON)  # the event as sent, without images
+    include_crop: Mapped[bool] = mapped_column(Boolean, default=False)
+    include_photo: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | abandoned
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    abandon_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -175,6 +175,8 @@ def create_app(ctx: WebContext) -> FastAPI:
         if ctx.watchlist is not None:  # changes made elsewhere (CLI, another server) reach the gallery
             ctx.watchlist.replica.follow()
         ctx.fleet.start()
+        if ctx.deliverer is not None:
+            ctx.deliverer.start()
         tasks = [asyncio.create_task(_retention(ctx))]
         if ctx.settings.audit_anchor:
             tasks.append(asyncio.create_task(_anchor(ctx)))
@@ -186,6 +188,8 @@ def create_app(ctx: WebContext) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.to_thread(ctx.fleet.close)
+            if ctx.deliverer is not None:
+                await asyncio.to_thread(ctx.deliverer.close)
             if ctx.watchlist is not None:
                 await asyncio.to_thread(ctx.watchlist.replica.close)
             await asyncio.to_thread(ctx.bus.close)

@@ -13,7 +13,9 @@ from vigil.domain.adjudication import AlertService
 from vigil.domain.audit import AuditLog, RefusalRecorder
 from vigil.domain.authorisations import AuthorisationService
 from vigil.domain.cameras import CameraRegistry
+from vigil.domain.channels import ChannelService
 from vigil.domain.fleet import CameraFleet, LeasedFleet
+from vigil.domain.outbox import Deliverer, Outbox
 from vigil.domain.users import UserService
 from vigil.settings import VigilSettings
 from vigil.store.db import Database
@@ -71,12 +73,16 @@ class WebContext:
     refusals: RefusalRecorder = field(init=False)  # 401/403s into the audit log, rate-limited per source
     access: AccessWatch = field(init=False)  # view limits and the auditors' access summary
     secure_cookies: bool = False
+    outbox: Outbox | None = None  # where decisions, acknowledgements and escalations are sent out
+    deliverer: Deliverer | None = None  # sends the outbox from this process (started with the app)
+    channels: ChannelService = field(init=False)  # endpoints and routing rules (admins)
 
     def __post_init__(self) -> None:
         self.feed = AlertFeed(self.alerts, self.hub, self.metrics, self.bus)
         self.refusals = RefusalRecorder(self.audit)
         self.access = AccessWatch(self.db, views_per_hour=self.settings.media_views_per_hour)
         self.fleet = LeasedFleet(self.db)
+        self.channels = ChannelService(self.db, audit=self.audit)
 
     @classmethod
     def build(
@@ -89,6 +95,7 @@ class WebContext:
         matcher: WatchlistMatcher | None = None,
         retention: RetentionService | None = None,
         bus: Bus | None = None,
+        outbox: Outbox | None = None,
     ) -> WebContext:
         """Every service over ``db``; ``fleet`` defaults to the cameras the workers report (no cameras here)."""
         audit = AuditLog(db, key_file=settings.resolved_audit_key_file)
@@ -97,7 +104,7 @@ class WebContext:
             db=db,
             media=open_media(settings, db),
             users=UserService(db, audit=audit),
-            alerts=AlertService(db, audit),
+            alerts=AlertService(db, audit, outbox=outbox),
             audit=audit,
             cameras=CameraRegistry(db, audit=audit),
             authorisations=AuthorisationService(db, audit),
@@ -105,6 +112,7 @@ class WebContext:
             matcher=matcher,
             retention=retention,
             bus=bus if bus is not None else open_bus(settings.redis_url),
+            outbox=outbox,
         )
         if fleet is not None:
             context.fleet = fleet

@@ -20,6 +20,7 @@ from vigil.cli import (
     eval_cmd,
     faces_cmd,
     models_cmd,
+    notify_cmd,
     report_cmd,
     retention_cmd,
     run_cmd,
@@ -48,6 +49,7 @@ app.command("run")(run_cmd.run)
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(retention_cmd.app, name="retention")
+app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(calibrate_cmd.thresholds_app, name="thresholds")
 app.command("calibrate")(calibrate_cmd.calibrate)
 app.command("report")(report_cmd.report)

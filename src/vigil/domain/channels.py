@@ -382,3 +382,28 @@ class ChannelService:
             audit_change(
                 self.audit, session, by, AuditAction.NOTIFY_RULE_REMOVED, object_type="notify-rule", object_id=name
             )
+
+    # ------------------------------------------------------------ escalation
+    def set_ack_time(self, category: str, seconds: float | None, *, by: Actor) -> float | None:
+        """How long a red flag of ``category`` may wait unacknowledged before it escalates (None: never)."""
+        if seconds is not None and not (math.isfinite(seconds) and 1 <= seconds <= 86_400):
+            raise ChannelError("ack_within_s", "between 1 second and a day (or none: never escalate)")
+        with self.db.session() as session:
+            row = session.get(Category, category)
+            if row is None:
+                raise ChannelError("category", f"no category {category!r}")
+            before, row.ack_within_s = row.ack_within_s, seconds
+            audit_change(
+                self.audit,
+                session,
+                by,
+                AuditAction.CATEGORY_ACK_TIME_SET,
+                object_type="category",
+                object_id=category,
+                details={"before": before, "after": seconds},
+            )
+        return seconds
+
+    def ack_times(self) -> dict[str, float | None]:
+        with self.db.session() as session:
+            return dict(session.execute(select(Category.name, Category.ack_within_s).order_by(Category.name)).all())

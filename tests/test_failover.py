@@ -257,3 +257,56 @@ def test_failover_paused_worker_stops_its_cameras_as_soon_as_it_wakes(deployment
         "not every camera raised its alert",
     )
     assert Counter(_rows(db, "SELECT camera, subject_id FROM alerts")) == Counter(expected)
+
+
+def test_two_workers_and_two_web_servers_deliver_each_event_to_each_endpoint_once(deployment) -> None:  # type: ignore[no-untyped-def]
+    """Every process delivers the outbox; claims (FOR UPDATE SKIP LOCKED) give each row to one of them."""
+    from tests.helpers import alert_event
+    from tests.helpers.receivers import WebhookReceiver
+
+    from vigil.domain.alerts import AlertRecorder
+    from vigil.domain.audit import Actor
+    from vigil.domain.cameras import CameraRegistry
+    from vigil.domain.channels import ChannelService, EndpointSpec
+    from vigil.domain.outbox import Outbox
+    from vigil.settings import VigilSettings
+    from vigil.store.db import open_database
+    from vigil.store.media import open_media
+
+    dep, population, _ = deployment
+    receivers = [WebhookReceiver().start(), WebhookReceiver().start()]
+    settings = VigilSettings(data_dir=dep.data_dir, database_url=dep.database_url, media_store="database")
+    db = open_database(settings)
+    admin = Actor("admin.one", "test")
+    CameraRegistry(db).add("gate", "rtsp://10.0.0.5/s", latitude=51.5, longitude=-0.12)
+    channels = ChannelService(db)
+    for i, receiver in enumerate(receivers):
+        channels.add_endpoint(
+            EndpointSpec(f"hook-{i}", "webhook", receiver.url, secret="a-shared-secret-for-the-test"), by=admin
+        )
+        channels.add_rule(f"rule-{i}", f"hook-{i}", by=admin)
+    try:
+        dep.start_worker("w1")
+        dep.start_worker("w2")
+        dep.start_server("web1")
+        dep.start_server("web2")
+        recorder = AlertRecorder(db, open_media(settings, db), outbox=Outbox(db, public_url="https://vigil.example"))
+        subject = population.subjects["Eileen Collins"]
+        for i in range(20):
+            assert recorder.raise_alert(alert_event(subject, camera="gate", track=f"t-{i}")) is not None
+        for receiver in receivers:
+            wait_for(lambda r=receiver: len(r.requests()) >= 20, 60, "not every event reached every endpoint")
+        time.sleep(3)  # anything sent twice would have come by now
+        for receiver in receivers:
+            ids = receiver.event_ids()
+            assert len(ids) == 20 and len(set(ids)) == 20, Counter(ids).most_common(3)
+        owners = {r[0] for r in _rows(_engine(dep), "SELECT DISTINCT claimed_by FROM outbox")}
+        assert owners == {None}  # all released after delivery
+    finally:
+        for receiver in receivers:
+            receiver.stop()
+        db.dispose()
+
+
+def _engine(dep):  # type: ignore[no-untyped-def]
+    return create_engine(dep.database_url.replace("postgresql://", "postgresql+psycopg://"))

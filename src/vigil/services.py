@@ -208,6 +208,9 @@ def open_control_room(
     ctx = WebContext.build(
         settings, db, watchlist=watchlist, fleet=fleet, matcher=matcher, retention=retention, bus=bus, outbox=outbox
     )
+    from vigil.notify.mqtt import check_broker
+
+    ctx.channels.broker_check = check_broker  # an MQTT endpoint is connected to before it is saved
     ctx.deliverer = open_deliverer(settings, db, outbox, ctx.alerts, bus, owner=process_name("serve"))
     if run_cameras:  # each alert to this server's browsers (and, scaled out, others')
         recorder.subscribe(alert_listener(ctx))

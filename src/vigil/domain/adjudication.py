@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -187,6 +188,28 @@ class _Facts:
     latitude: float | None
     longitude: float | None
     group: str = ""
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """How quickly people took up and decided one category's red flags (seconds from stored)."""
+
+    category: str
+    alerts: int
+    acknowledged: int
+    decided: int
+    escalated: int
+    ack_p50_s: float | None
+    ack_p95_s: float | None
+    decide_p50_s: float | None
+    decide_p95_s: float | None
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 class AlertService:
@@ -502,3 +525,51 @@ class AlertService:
         )
         with self.db.session() as session:
             return [_view(row) for row in session.execute(query).all()]
+
+    def response_times(self, since: datetime, until: datetime | None = None) -> list[ResponseTimes]:
+        """Per category, for alerts stored in [since, until): time to acknowledge and time to the first
+        decision (nearest-rank p50 and p95), and how many escalated."""
+        first_decision = (
+            select(Adjudication.alert_id, func.min(Adjudication.created_at).label("at"))
+            .group_by(Adjudication.alert_id)
+            .subquery()
+        )
+        query = (
+            select(Subject.category, Alert.created_at, Alert.acknowledged_at, Alert.escalated_at, first_decision.c.at)
+            .join(Subject, Subject.id == Alert.subject_id)
+            .outerjoin(first_decision, first_decision.c.alert_id == Alert.id)
+            .where(Alert.created_at >= since)
+        )
+        if until is not None:
+            query = query.where(Alert.created_at < until)
+        per: dict[str, list[tuple[datetime, datetime | None, datetime | None, datetime | None]]] = {}
+        with self.db.session() as session:
+            for category, created, acked, escalated, decided in session.execute(query).all():
+                per.setdefault(category, []).append((created, acked, escalated, _aware(decided)))
+        out = []
+        for category, rows in sorted(per.items()):
+            ack = [(a - c).total_seconds() for c, a, _, _ in rows if a is not None]
+            decide = [(d - c).total_seconds() for c, _, _, d in rows if d is not None]
+            out.append(
+                ResponseTimes(
+                    category=category,
+                    alerts=len(rows),
+                    acknowledged=len(ack),
+                    decided=len(decide),
+                    escalated=sum(1 for _, _, e, _ in rows if e is not None),
+                    ack_p50_s=_quantile(ack, 0.5),
+                    ack_p95_s=_quantile(ack, 0.95),
+                    decide_p50_s=_quantile(decide, 0.5),
+                    decide_p95_s=_quantile(decide, 0.95),
+                )
+            )
+        return out
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A timestamp from an aggregate (SQLite gives MIN() of a timestamp back as naive text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value

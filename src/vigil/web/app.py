@@ -8,6 +8,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -23,6 +24,7 @@ from vigil.domain.alerts import AlertListener, TrackMatch, announcer
 from vigil.domain.fleet import DetectionCounts
 from vigil.domain.vocabulary import Role
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
+from vigil.web.metrics import render_reach
 from vigil.web.pages import router as pages_router
 from vigil.web.routers import (
     alerts,
@@ -31,6 +33,7 @@ from vigil.web.routers import (
     authorisations,
     cameras,
     media,
+    notify,
     reports,
     sightings,
     thresholds,
@@ -225,6 +228,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         audit,
         reports,
         media,
+        notify,
     ):
         app.include_router(module.router)
     app.include_router(pages_router)
@@ -271,8 +275,11 @@ def create_app(ctx: WebContext) -> FastAPI:
                 if camera.detection is not None
             }
         bus = (c.bus.connected, c.bus.reconnects, c.feed.caught_up)
-        return c.metrics.render(
+        text = c.metrics.render(
             cams, c.alerts.open_count(), c.hub.clients, camera_states=states, bus=bus, detection=detection
         )
+        logs = c.outbox.logs() if c.outbox is not None else []
+        response = c.alerts.response_times(datetime.now(UTC) - timedelta(days=30))
+        return text + render_reach(logs, response)
 
     return app

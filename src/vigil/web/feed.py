@@ -35,6 +35,7 @@ ALERT_ID = re.compile(r"^[0-9a-f]{32}$")
 REMEMBERED = 20_000  # alert ids already pushed (far more than a catch-up window can hold)
 LATE_COMMIT = timedelta(seconds=60)  # an alert may be committed this long after its created_at
 HELD = 1_000  # stored matches waiting for their announcement
+ANNOUNCEMENTS = ("alert-raised", "alert-updated", "alert-escalated")
 
 
 def parse_announcement(event: object) -> tuple[str, str, float | None] | None:
@@ -43,7 +44,11 @@ def parse_announcement(event: object) -> tuple[str, str, float | None] | None:
     if not isinstance(event, dict):
         return None
     kind, alert_id, latency = event.get("type"), event.get("alert_id"), event.get("latency_ms")
-    if kind not in ("alert-raised", "alert-updated") or not isinstance(alert_id, str) or not ALERT_ID.match(alert_id):
+    if (
+        kind not in ("alert-raised", "alert-updated", "alert-escalated")
+        or not isinstance(alert_id, str)
+        or not ALERT_ID.match(alert_id)
+    ):
         return None
     if latency is not None:
         if isinstance(latency, bool) or not isinstance(latency, int | float) or not math.isfinite(latency):
@@ -107,6 +112,8 @@ class AlertFeed:
         if kind == "alert-raised":
             if self._claim(alert_id):
                 self._push("alert", alert_id, latency, fresh_only=True)
+        elif kind == "alert-escalated":  # nobody acknowledged it in time: every Live page sounds louder
+            self._push("alert-escalated", alert_id, None)
         else:
             self._push("alert-updated", alert_id, None)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from vigil.domain.adjudication import ResponseTimes
 from vigil.domain.fleet import DetectionCounts
+from vigil.domain.outbox import EndpointLog
 
 LATENCY_BUCKETS_MS = (100, 250, 500, 750, 1000, 2000, 5000)
 
@@ -109,3 +111,42 @@ class Metrics:
                 f"vigil_alerts_caught_up_total {bus[2]}",
             ]
         return "\n".join(lines) + "\n"
+
+
+def render_reach(logs: list[EndpointLog], response: list[ResponseTimes]) -> str:
+    """Deliveries per endpoint (by status, attempts, lag, failing) and, per category, how quickly red flags
+    were acknowledged and decided (the last 30 days)."""
+    lines: list[str] = []
+    for metric, kind, text in (
+        ("vigil_notify_deliveries", "gauge", "Outbox rows per endpoint and status."),
+        ("vigil_notify_attempts_total", "counter", "Delivery attempts per endpoint."),
+        ("vigil_notify_lag_seconds", "gauge", "Age of the oldest undelivered event per endpoint."),
+        ("vigil_notify_endpoint_failing", "gauge", "1 when an endpoint has been failing for longer than allowed."),
+    ):
+        lines += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}"]
+        for log in logs:
+            label = f'endpoint="{log.name}",kind="{log.kind}"'
+            if metric == "vigil_notify_deliveries":
+                for status in ("pending", "delivered", "abandoned"):
+                    lines.append(f'{metric}{{{label},status="{status}"}} {getattr(log, status)}')
+            elif metric == "vigil_notify_attempts_total":
+                lines.append(f"{metric}{{{label}}} {log.attempts}")
+            elif metric == "vigil_notify_lag_seconds":
+                lines.append(f"{metric}{{{label}}} {log.lag_s:.3f}")
+            else:
+                lines.append(f"{metric}{{{label}}} {int(log.flagged)}")
+    for metric, text, fields in (
+        ("vigil_alert_time_to_acknowledge_seconds", "Stored to acknowledged, last 30 days.", ("ack", "acknowledged")),
+        ("vigil_alert_time_to_decide_seconds", "Stored to the first decision, last 30 days.", ("decide", "decided")),
+    ):
+        lines += [f"# HELP {metric} {text}", f"# TYPE {metric} summary"]
+        prefix, count = fields
+        for r in response:
+            for quantile in ("50", "95"):
+                value = getattr(r, f"{prefix}_p{quantile}_s")
+                if value is not None:
+                    lines.append(f'{metric}{{category="{r.category}",quantile="0.{quantile}"}} {value:.3f}')
+            lines.append(f'{metric}_count{{category="{r.category}"}} {getattr(r, count)}')
+    lines += ["# HELP vigil_alerts_escalated Red flags escalated, last 30 days.", "# TYPE vigil_alerts_escalated gauge"]
+    lines += [f'vigil_alerts_escalated{{category="{r.category}"}} {r.escalated}' for r in response]
+    return "\n".join(lines) + "\n"

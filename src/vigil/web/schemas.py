@@ -234,6 +234,10 @@ class AlertOut(BaseModel):
     runner_up: RunnerUpOut | None = None  # a near-tie: the second candidate, to be settled by a person
     authorisation_id: str | None = None  # the authorisation the camera was scanning under
     outcomes: list[OutcomeDone] = []  # what officers recorded after confirmation; the last counts
+    camera_group: str = ""  # the camera's area (a police station's)
+    acknowledged_at: datetime | None = None  # "I'm on it" (separate from the decision)
+    acknowledged_by: str | None = None
+    escalated_at: datetime | None = None  # nobody acknowledged it within its category's time
 
     @classmethod
     def of(cls, a: AlertCase) -> AlertOut:
@@ -267,6 +271,10 @@ class AlertOut(BaseModel):
             ),
             authorisation_id=a.authorisation_id,
             outcomes=[OutcomeDone(**o.__dict__) for o in a.outcomes],
+            camera_group=a.camera_group,
+            acknowledged_at=a.acknowledged_at,
+            acknowledged_by=a.acknowledged_by,
+            escalated_at=a.escalated_at,
         )
 
 
@@ -398,3 +406,82 @@ class TokenInfoOut(BaseModel):
 class TicketOut(BaseModel):
     ticket: str
     expires_at: datetime
+
+
+class EndpointIn(BaseModel):
+    """A webhook (http:// or https://) or an MQTT broker (mqtt:// or mqtts://)."""
+
+    name: str = Field(max_length=64)
+    url: str = Field(max_length=2000)
+    key_id: str = Field(default="k1", max_length=64)
+    secret: str = Field(
+        default="", max_length=500, description="Webhook: signing secret (made if empty). MQTT: password."
+    )
+    username: str = Field(default="", max_length=128)
+    topic_prefix: str = Field(default="vigil", max_length=128)
+    timeout_s: float = 5.0
+    concurrency: int = 4
+    retry_for_s: float = 86_400.0
+
+
+class EndpointOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    url: str
+    key_id: str
+    username: str
+    topic_prefix: str
+    timeout_s: float
+    concurrency: int
+    retry_for_s: float
+    active: bool
+    created_by: str
+    secret: str = ""  # a webhook's generated signing secret, in the answer to its creation only
+
+
+class RuleIn(BaseModel):
+    name: str = Field(max_length=64)
+    endpoint: str = Field(max_length=64)
+    event_kinds: list[str] = Field(default_factory=lambda: ["raised"], max_length=10)
+    categories: list[str] = Field(default_factory=list, max_length=100)
+    camera_groups: list[str] = Field(default_factory=list, max_length=500)
+    min_score: float | None = None
+    include_crop: bool = False
+    include_photo: bool = False
+
+
+class RuleOut(BaseModel):
+    id: str
+    name: str
+    endpoint: str
+    event_kinds: list[str]
+    categories: list[str]
+    camera_groups: list[str]
+    min_score: float | None
+    include_crop: bool
+    include_photo: bool
+    active: bool
+    created_by: str
+
+
+class DeliveryLogOut(BaseModel):
+    endpoint_id: str
+    name: str
+    kind: str
+    active: bool
+    pending: int
+    delivered: int
+    abandoned: int
+    attempts: int
+    last_status: int | None
+    last_error: str
+    lag_s: float
+    failing_since: datetime | None
+    last_success_at: datetime | None
+    flagged: bool
+
+
+class AckTimeIn(BaseModel):
+    category: str = Field(max_length=64)
+    seconds: float | None = Field(default=None, description="None or 0: never escalate")

@@ -98,6 +98,19 @@ def decide(alert_id: str, body: DecisionIn, request: Request, who: LiveUser, ctx
     return out
 
 
+@router.post("/{alert_id}/acknowledge", response_model=AlertOut)
+def acknowledge(alert_id: str, request: Request, who: LiveUser, ctx: Ctx) -> AlertOut:
+    """ "I'm on it": taken up by this user (separate from deciding it); stops its escalation."""
+    try:
+        view = ctx.alerts.acknowledge(alert_id, who, source=client_address(request))
+    except AlertNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except AdjudicationError as exc:
+        raise HTTPException(409 if exc.rule == "closed" else 403, str(exc)) from None
+    ctx.feed.updated(alert_id)
+    return AlertOut.of(view)
+
+
 @router.post("/{alert_id}/outcome", response_model=AlertOut)
 def record_outcome(alert_id: str, body: OutcomeIn, request: Request, who: LiveUser, ctx: Ctx) -> AlertOut:
     """What happened after a confirmed sighting (located, not located, spoken to, arrested, other)."""

@@ -77,19 +77,39 @@ function beep() {
   const osc = sound.context.createOscillator(); osc.frequency.value = 880; osc.connect(sound.context.destination);
   osc.start(); osc.stop(sound.context.currentTime + 0.25);
 }
+// An escalation (nobody acknowledged the red flag in time): louder, longer, three pulses.
+function alarm() {
+  if (!soundOn()) { showSound(); return; }
+  const t = sound.context.currentTime;
+  for (let i = 0; i < 3; i++) {
+    const osc = sound.context.createOscillator(), gain = sound.context.createGain();
+    osc.type = "square"; osc.frequency.value = 1320; gain.gain.value = 1.0;
+    osc.connect(gain); gain.connect(sound.context.destination);
+    osc.start(t + i * 0.4); osc.stop(t + i * 0.4 + 0.3);
+  }
+  window.vigilAlarms = (window.vigilAlarms || 0) + 1;
+}
 
 const LIVE_CAP = 200;  // cards kept on the page; older ones are a click on "Show older alerts" away
 
 function alertCard(a, fresh) {
-  const card = el("li", { class: "alert" + (fresh ? " fresh" : "") + (["pending", "awaiting-second"].includes(a.status) ? "" : " decided"), "data-alert-id": a.id, "data-page-mark": a.created_at + "~" + a.id },
+  const open = ["pending", "awaiting-second"].includes(a.status);
+  const ack = open && !a.acknowledged_by ? el("button", { type: "button", class: "acknowledge" }, "Acknowledge (I'm on it)") : "";
+  if (ack) ack.addEventListener("click", async () => {
+    ack.disabled = true;
+    try { const done = await api(`/api/alerts/${a.id}/acknowledge`, { method: "POST" }); card.replaceWith(alertCard(done, false)); }
+    catch (e) { ack.disabled = false; ack.textContent = "Acknowledge failed: " + e.message; }
+  });
+  const card = el("li", { class: "alert" + (fresh ? " fresh" : "") + (open ? "" : " decided") + (a.escalated_at && !a.acknowledged_by && open ? " escalated" : ""), "data-alert-id": a.id, "data-group": a.camera_group || "", "data-page-mark": a.created_at + "~" + a.id },
     el("img", { src: a.crop_url, alt: "Face seen on camera" }),
     el("img", { src: a.enrolled_photo_url, alt: "Enrolled photo" }),
     el("div", {},
       el("h2", {}, el("a", { href: "/subjects/" + a.subject_id }, a.subject_name)),
       el("p", {}, a.category + (a.high_risk ? " (high risk)" : "")),
-      el("p", {}, "Camera " + a.camera + (a.latitude !== null ? ` (${a.latitude.toFixed(5)}, ${a.longitude.toFixed(5)})` : "")),
+      el("p", {}, "Camera " + a.camera + (a.camera_group ? " · " + a.camera_group : "") + (a.latitude !== null ? ` (${a.latitude.toFixed(5)}, ${a.longitude.toFixed(5)})` : "")),
       el("p", { class: "seen" }, when(a.first_seen) + " · last seen " + when(a.last_seen) + " · score " + a.score.toFixed(3) + " · " + a.faces + " faces"),
-      el("p", { class: "status-line" }, "Status: " + a.status),
+      el("p", { class: "status-line" }, "Status: " + a.status + (a.acknowledged_by ? " · acknowledged by " + a.acknowledged_by : "") + (a.escalated_at ? " · escalated " + when(a.escalated_at) : "")),
+      ack,
       a.runner_up ? el("p", { class: "warning near-tie" }, "Near-tie with " + (a.runner_up.subject_name || "another subject") + ": compare both photos") : "",
       el("a", { href: "/alerts/" + a.id, class: "open" }, "Adjudicate")));
   return card;
@@ -105,13 +125,30 @@ async function initLive() {
   const setWaiting = (n) => { waiting.textContent = n + " waiting"; document.title = (n ? `(${n}) ` : "") + "Live · Vigil"; };
   const showEmpty = () => { document.getElementById("empty").hidden = list.children.length > 0; };
   const announce = (a) => { announcer.textContent = `Red flag: ${a.subject_name}, ${a.category}, camera ${a.camera}`; };
+  // Each station's officers see their own area: the filter hides the other groups' cards (it is a view,
+  // not a permission) and is remembered on this browser.
+  const filter = document.getElementById("group-filter");
+  const applyFilter = () => {
+    const group = filter.value;
+    for (const card of list.children) card.hidden = group !== "" && card.dataset.group !== group;
+    localStorage.setItem("vigil-live-group", group);
+  };
+  try {
+    const cams = await api("/api/cameras?limit=500");
+    const groups = [...new Set((cams.cameras || cams).map((c) => c.group).filter(Boolean))].sort();
+    for (const g of groups) filter.append(el("option", { value: g }, g));
+    filter.value = groups.includes(localStorage.getItem("vigil-live-group")) ? localStorage.getItem("vigil-live-group") : "";
+  } catch (e) { /* cameras unreadable: every area */ }
+  filter.addEventListener("change", applyFilter);
   const addNew = (a) => {
     list.prepend(alertCard(a, true));
+    applyFilter();
     announce(a);
     while (list.children.length > LIVE_CAP) { list.lastElementChild.remove(); older.hidden = false; }  // off the page, not the record
   };
   const data = await api("/api/alerts?limit=50");
   for (const a of data.alerts) list.append(alertCard(a, false));
+  applyFilter();
   older.hidden = !data.next;
   showEmpty();
   setWaiting(data.open);
@@ -157,9 +194,14 @@ async function initLive() {
         addNew(event.alert);
         showEmpty();
         beep();
-      } else if (event.type === "alert-updated") {
+      } else if (event.type === "alert-updated" || event.type === "alert-escalated") {
         const old = list.querySelector(`[data-alert-id="${event.alert.id}"]`);
-        if (old) old.replaceWith(alertCard(event.alert, false));
+        if (old) old.replaceWith(alertCard(event.alert, false)); else if (event.type === "alert-escalated") addNew(event.alert);
+        applyFilter();
+        if (event.type === "alert-escalated") {
+          announcer.textContent = `Escalated: nobody has acknowledged ${event.alert.subject_name} on camera ${event.alert.camera}`;
+          alarm();
+        }
       }
     };
   };

@@ -28,3 +28,5 @@ vigil bench cameras --scene empty --json "$OUT/bench_cameras_720p_empty.json" --
 vigil bench recall --json "$OUT/bench_recall.json"
 vigil bench latency --json "$OUT/bench_latency_scaleout_light.json" --cameras 4 --rounds 5 --fps 2
 vigil bench latency --json "$OUT/bench_latency_scaleout.json" --cameras 8 --rounds 3 --fps 2
+# reach: alert stored -> webhook / MQTT received (10 endpoints, 100 alerts, one endpoint down 5 s; the local Mosquitto)
+vigil bench notify --json "$OUT/bench_notify.json"

@@ -216,3 +216,21 @@ def latency(
         fps=fps,
     )
     _write(result, json_out)
+
+
+@app.command("notify")
+def notify(
+    json_out: Annotated[Path, typer.Option("--json", help="Where to write the result.")],
+    webhooks: Annotated[int, typer.Option(help="Webhook endpoints (receivers started here, on loopback).")] = 8,
+    mqtt: Annotated[int, typer.Option(help="MQTT endpoints (on the broker given).")] = 2,
+    alerts: Annotated[int, typer.Option(help="Alerts stored.")] = 100,
+    rate: Annotated[float, typer.Option(help="Alerts stored per second.")] = 10.0,
+    down_s: Annotated[float, typer.Option("--down-s", help="One webhook receiver is down this long at first.")] = 5.0,
+    broker: Annotated[str, typer.Option(help="The MQTT broker.")] = "mqtt://127.0.0.1:1883",
+) -> None:
+    """Alert stored → webhook received and → MQTT message received (p50/p95/max), with sent, received and
+    lost, through the real outbox and deliverer; one endpoint down for part of the run."""
+    from vigil.bench.notify import bench_notify
+
+    result = bench_notify(webhooks=webhooks, mqtt=mqtt, alerts=alerts, rate=rate, down_s=down_s, broker_url=broker)
+    _write(result, json_out)

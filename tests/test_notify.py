@@ -382,6 +382,15 @@ def test_escalation_fires_at_the_set_time_and_not_before_and_acknowledgement_sto
     assert [r.kind for r in room.rows()] == ["escalated"]  # to the supervisors' rule only
     assert [e.object_id for e in room.audit.entries(limit=10, action="alert-escalated")] == [late]
     assert [e.object_id for e in room.audit.entries(limit=10, action="alert-acknowledged")] == [taken]
+    times = {r.category: r for r in room.alerts.response_times(start - timedelta(hours=1))}
+    assert (times["wanted"].alerts, times["wanted"].acknowledged, times["wanted"].escalated) == (2, 1, 1)
+    assert times["wanted"].ack_p95_s is not None and times["wanted"].decided == 0
+    from vigil.web.metrics import render_reach
+
+    text = render_reach(room.outbox.logs(), list(times.values()))
+    assert 'vigil_alert_time_to_acknowledge_seconds_count{category="wanted"} 1' in text
+    assert 'vigil_alerts_escalated{category="wanted"} 1' in text
+    assert 'vigil_notify_deliveries{endpoint="supervisors",kind="webhook",status="pending"} 1' in text
     room.channels.set_ack_time("wanted", None, by=ADMIN)
     [never] = room.raise_alerts(1, start=5)
     assert room.alerts.escalate_due(datetime.now(UTC) + timedelta(hours=1)) == []
@@ -448,3 +457,28 @@ def test_a_cameras_state_is_retained_on_the_broker(database_url, tmp_path: Path,
     finally:
         dispatcher.close()
         broker.stop()
+
+
+def test_every_body_sent_follows_the_documented_schema() -> None:
+    import jsonschema
+
+    from vigil.domain.payloads import AlertFacts, alert_body, camera_state_body, with_images
+
+    schema = json.loads((Path(__file__).parents[1] / "docs" / "notify-event.schema.json").read_text())
+    now = datetime.now(UTC)
+    facts = AlertFacts("a" * 32, "s" * 32, "wanted", "gate", "Hazratganj", 26.8, 80.9, now, now, 0.97, 0.96, "pending")
+    bodies = [
+        alert_body("raised", "e" * 32, now, facts, public_url="https://vigil.example"),
+        alert_body("acknowledged", "f" * 32, now, facts, public_url="https://vigil.example"),
+        with_images(
+            alert_body("raised", "e" * 32, now, facts, public_url="https://vigil.example"),
+            crop=("image/jpeg", b"\xff\xd8\xff"),
+            photo=("image/png", b"\x89PNG"),
+        ),
+        camera_state_body("c" * 32, now, "gate", "Hazratganj", "streaming"),
+    ]
+    bodies[1]["alert"]["acknowledged_by"] = "op.one"
+    for body in bodies:
+        jsonschema.validate(body, schema)
+    with pytest.raises(jsonschema.ValidationError):  # a name would not fit it
+        jsonschema.validate({**bodies[0], "alert": {**bodies[0]["alert"], "subject_name": "X"}}, schema)

@@ -6,7 +6,8 @@ Contents: faces analysed; alerts and their outcomes
 camera, category and day; false alerts per face track analysed; threshold changes; the watchlist's
 size over the period; retention runs; and, per authorisation active in the period, its results in the
 format forces publish (period, cameras, faces analysed, alerts, confirmed, rejected as false, the
-outcomes officers recorded, time to decide). Generating a report is itself audited.
+outcomes officers recorded, time to decide); and per category how quickly red flags were acknowledged
+and decided, and how many escalated. Generating a report is itself audited.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 
+from vigil.domain.adjudication import AlertService, ResponseTimes
 from vigil.domain.audit import AuditLog
 from vigil.domain.vocabulary import AlertStatus, Outcome
 from vigil.store.db import Database
@@ -82,6 +84,7 @@ class ReportData:
     watchlist_size: dict[date, int] = field(default_factory=dict)
     retention: list[dict[str, Any]] = field(default_factory=list)
     authorisations: list[AuthorisationResult] = field(default_factory=list)
+    response: list[ResponseTimes] = field(default_factory=list)  # time to acknowledge and decide, per category
 
     @property
     def totals(self) -> Counter[str]:
@@ -161,6 +164,7 @@ def collect(db: Database, audit: AuditLog, start: date, end: date) -> ReportData
         if t0 <= e.at < t1
     ]
     data.authorisations = authorisation_results(db, t0, t1)
+    data.response = AlertService(db).response_times(t0, t1)
     return data
 
 

@@ -42,6 +42,8 @@ CLAIM_MARGIN_S = 10.0  # a claim outlives the endpoint's timeout by this much
 TARGETS_EVERY_S = 5.0  # endpoints added, changed or removed elsewhere are picked up this often
 FLAG_EVERY_S = 10.0
 ESCALATE_EVERY_S = 1.0
+PRUNE_EVERY_S = 3600.0
+DELIVERED_KEPT_S = 7 * 86_400.0  # delivered and abandoned rows stay this long, for the delivery log
 
 
 class Sender(Protocol):
@@ -104,6 +106,7 @@ class Dispatcher:
         self._targets_at = -float("inf")
         self._flag_at = -float("inf")
         self._escalate_at = -float("inf")
+        self._prune_at = -float("inf")
         self.sent = 0
         self.failed = 0
         outbox.on_enqueue(self.wake)
@@ -162,6 +165,11 @@ class Dispatcher:
                         object_id=name,
                         details={"failing_for_s": self.failing_after_s},
                     )
+        if now - self._prune_at >= PRUNE_EVERY_S:
+            self._prune_at = now
+            pruned = self.outbox.prune_delivered(DELIVERED_KEPT_S)
+            if pruned:
+                log.info("forgot %d delivered outbox rows older than %g days", pruned, DELIVERED_KEPT_S / 86_400)
         handed = 0
         for endpoint_id in self.outbox.due_endpoints():
             lane = self._lane(endpoint_id)

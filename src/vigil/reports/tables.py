@@ -150,6 +150,35 @@ def report_tables(data: ReportData) -> dict[str, Table]:
                 for t in data.thresholds
             ],
         ),
+        "response": Table(
+            "response_times.csv",
+            "Time to acknowledge and to decide, per category",
+            [
+                "category",
+                "alerts",
+                "acknowledged",
+                "median time to acknowledge (s)",
+                "95th percentile time to acknowledge (s)",
+                "decided",
+                "median time to decide (s)",
+                "95th percentile time to decide (s)",
+                "escalated (nobody acknowledged in time)",
+            ],
+            [
+                [
+                    r.category,
+                    r.alerts,
+                    r.acknowledged,
+                    _seconds(r.ack_p50_s),
+                    _seconds(r.ack_p95_s),
+                    r.decided,
+                    _seconds(r.decide_p50_s),
+                    _seconds(r.decide_p95_s),
+                    r.escalated,
+                ]
+                for r in data.response
+            ],
+        ),
         "retention": Table(
             "retention.csv",
             "Retention runs",

@@ -51,6 +51,16 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/alerts/{alert_id}/decision"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/template"): ("supervisor",),
     ("POST", "/api/alerts/{alert_id}/outcome"): ("operator", "supervisor"),
+    ("POST", "/api/alerts/{alert_id}/acknowledge"): ("operator", "supervisor"),
+    ("GET", "/api/notify/endpoints"): ("admin",),
+    ("POST", "/api/notify/endpoints"): ("admin",),
+    ("DELETE", "/api/notify/endpoints/{name}"): ("admin",),
+    ("GET", "/api/notify/rules"): ("admin",),
+    ("POST", "/api/notify/rules"): ("admin",),
+    ("DELETE", "/api/notify/rules/{name}"): ("admin",),
+    ("GET", "/api/notify/log"): ("admin",),
+    ("GET", "/api/notify/escalation"): ("admin",),
+    ("PUT", "/api/notify/escalation"): ("admin",),
     ("GET", "/api/thresholds"): ("supervisor", "auditor"),
     ("POST", "/api/thresholds/{category}"): ("supervisor",),
     ("POST", "/api/thresholds/{category}/policy"): ("supervisor",),
@@ -845,3 +855,43 @@ def test_api_tokens_are_listed_and_revoked_and_the_socket_takes_a_single_use_tic
     assert client.get("/api/auth/me", headers=op).status_code == 401
     actions = [e["action"] for e in client.get("/api/audit", headers=bearer(client, "auditor")).json()]
     assert actions.count("api-token-revoked") == 2
+
+
+def test_admins_configure_reach_and_operators_acknowledge_through_the_api(  # type: ignore[no-untyped-def]
+    client: TestClient, ctx: WebContext, astronaut
+) -> None:
+    from vigil.domain.cameras import CameraRegistry
+    from vigil.domain.outbox import Outbox
+
+    ctx.outbox = Outbox(ctx.db, public_url="https://vigil.example")
+    ctx.alerts.outbox = ctx.outbox
+    CameraRegistry(ctx.db).add("north-gate", "rtsp://127.0.0.1:8554/n", latitude=51.5, longitude=-0.12, group="Thana 1")
+    admin = bearer(client, "admin")
+    bad = client.post("/api/notify/endpoints", json={"name": "d", "url": "ftp://x.example"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["detail"]["field"] == "url"
+    made = client.post("/api/notify/endpoints", json={"name": "dispatch", "url": "https://d.example/h"}, headers=admin)
+    assert made.status_code == 201 and len(made.json()["secret"]) >= 32  # shown once
+    listed = client.get("/api/notify/endpoints", headers=admin).json()
+    assert [e["name"] for e in listed] == ["dispatch"] and listed[0]["secret"] == ""
+    rule = {"name": "thana-1", "endpoint": "dispatch", "camera_groups": ["Thana 9"], "event_kinds": ["acknowledged"]}
+    refused = client.post("/api/notify/rules", json=rule, headers=admin)
+    assert refused.status_code == 422 and refused.json()["detail"]["field"] == "camera_groups"
+    assert (
+        client.post("/api/notify/rules", json={**rule, "camera_groups": ["Thana 1"]}, headers=admin).status_code == 201
+    )
+    assert (
+        client.put("/api/notify/escalation", json={"category": "wanted", "seconds": 90}, headers=admin).json()["wanted"]
+        == 90
+    )
+    assert ctx.watchlist is not None
+    subject = ctx.watchlist.enroll(live_fields("Eileen Collins"), [("c.jpg", jpeg(astronaut))]).subject_id
+    alert_id = _raise(ctx, subject)
+    operator = bearer(client, "operator")
+    acked = client.post(f"/api/alerts/{alert_id}/acknowledge", headers=operator).json()
+    assert (
+        acked["acknowledged_by"] == "operator" and acked["status"] == "pending" and acked["camera_group"] == "Thana 1"
+    )
+    again = client.post(f"/api/alerts/{alert_id}/acknowledge", headers=bearer(client, "operator2")).json()
+    assert again["acknowledged_by"] == "operator"  # the first one is kept
+    log = client.get("/api/notify/log", headers=admin).json()
+    assert log[0]["name"] == "dispatch" and log[0]["pending"] == 1  # the acknowledgement, routed by group

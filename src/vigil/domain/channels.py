@@ -344,6 +344,7 @@ class ChannelService:
                 created_by=by.username,
             )
             session.add(row)
+            session.flush()
             view = _rule_view(row, target.name)
             audit_change(
                 self.audit,

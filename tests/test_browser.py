@@ -398,3 +398,81 @@ def test_an_admin_draws_a_zone_and_a_mask_on_a_blurred_frame(tmp_path, settings,
     finally:
         running.ctx.fleet.close()
         running.stop()
+
+
+def test_a_field_officer_on_a_phone_sees_their_areas_red_flags_navigates_and_acknowledges(  # type: ignore[no-untyped-def]
+    tmp_path, settings, engine, astronaut
+) -> None:
+    """The phone view (/field) with a phone's viewport and touch: only the officer's camera groups, the live
+    face beside the enrolled photo, the camera on a map with a geo: link, the latest confirmed sightings,
+    acknowledge by tapping; installable (manifest, icons, a service worker)."""
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    running = start_server(tmp_path, settings, engine)
+    ctx = running.ctx
+    ctx.cameras.add("gate", "rtsp://127.0.0.1:1/g", latitude=26.8500, longitude=80.9460, group="Hazratganj")
+    ctx.cameras.add("market", "rtsp://127.0.0.1:1/m", latitude=26.8470, longitude=80.9250, group="Aminabad")
+    ctx.users.set_groups("operator", ["Hazratganj"])
+    subject = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
+    officer = ctx.users.authenticate("supervisor", PASSWORD)
+
+    def raise_on(camera: str, track: str) -> str:
+        stored = running.recorder.raise_alert(alert_event(subject.subject_id, camera=camera, track=track))
+        assert stored is not None and stored.alert_id is not None
+        return stored.alert_id
+
+    earlier = raise_on("gate", "t-0")
+    ctx.alerts.decide(earlier, officer, "confirmed", "the same person as the photo")
+    mine, theirs = raise_on("gate", "t-1"), raise_on("market", "t-2")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            phone = browser.new_context(**p.devices["Pixel 5"])
+            page = phone.new_page()
+            _login(page, running.url, "operator")
+            page.wait_for_url("**/live")
+            page.goto(running.url + "/field")
+            expect(page.locator("#connection")).to_have_text("live")
+            cards = page.locator("#field-alerts > li")
+            expect(cards).to_have_count(1)  # the officer's area only
+            card = page.locator(f'#field-alerts > li[data-alert-id="{mine}"]')
+            assert page.locator(f'[data-alert-id="{theirs}"]').count() == 0
+            expect(page.locator("#field-area")).to_have_text("Hazratganj")
+            for image in card.locator("img").all():  # the live face beside the enrolled photo
+                expect(image).to_have_js_property("complete", True)
+                assert image.evaluate("(img) => img.naturalWidth") > 0
+            assert card.locator(".navigate").get_attribute("href").startswith("geo:26.85,80.946?q=")
+            expect(card.locator("svg.field-map circle")).to_have_count(2)  # this camera and the sighting
+            expect(card.locator(".sightings li")).to_have_count(1)
+            assert page.evaluate("() => window.innerWidth") < 500  # a phone's width, no sideways scrolling
+            assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+            page.screenshot(path=str(shots / "field-phone.png"), full_page=True)
+
+            # Installable: a manifest with icons, a service worker controlling the page's scope.
+            manifest = page.request.get(running.url + page.locator("link[rel=manifest]").get_attribute("href"))
+            assert manifest.ok and manifest.headers["content-type"].startswith("application/manifest+json")
+            fields = manifest.json()
+            assert fields["start_url"] == "/field" and fields["display"] == "standalone"
+            for icon in fields["icons"]:
+                got = page.request.get(running.url + icon["src"])
+                assert got.ok and got.headers["content-type"] == "image/png", icon
+            assert {i["sizes"] for i in fields["icons"]} >= {"192x192", "512x512"}
+            scope = page.evaluate("async () => (await navigator.serviceWorker.ready).scope")
+            assert scope == running.url + "/field"
+
+            card.locator(".acknowledge").tap()  # a touch, not a click
+            expect(card.locator(".status-line")).to_contain_text("acknowledged by operator")
+            expect(card.locator(".acknowledge")).to_have_count(0)
+            assert ctx.alerts.get(mine).acknowledged_by == "operator"
+
+            newer = raise_on("gate", "t-3")  # arrives live
+            expect(page.locator(f'#field-alerts > li[data-alert-id="{newer}"]')).to_be_visible()
+            raise_on("market", "t-4")  # another area's: not shown
+            page.wait_for_timeout(1000)
+            expect(cards).to_have_count(2)
+            browser.close()
+    finally:
+        running.stop()

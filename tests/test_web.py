@@ -52,6 +52,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/alerts/{alert_id}/template"): ("supervisor",),
     ("POST", "/api/alerts/{alert_id}/outcome"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/acknowledge"): ("operator", "supervisor"),
+    ("GET", "/api/field"): ("operator", "supervisor"),
     ("GET", "/api/notify/endpoints"): ("admin",),
     ("POST", "/api/notify/endpoints"): ("admin",),
     ("DELETE", "/api/notify/endpoints/{name}"): ("admin",),
@@ -76,6 +77,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
 PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/token")}
 PAGES = {
     "/live": ("operator", "supervisor"),
+    "/field": ("operator", "supervisor"),
     "/cameras": ("admin", "supervisor", "operator"),
     "/watchlist": ("supervisor",),
     "/audit": ("auditor",),

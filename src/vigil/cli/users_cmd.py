@@ -84,3 +84,30 @@ def role(
     """Change a user's role; their sessions and tokens end (the last active admin keeps the role)."""
     changed = _service(ctx).set_role(username, new_role, by=cli_by())
     typer.echo(f"{changed.username}  {changed.role}")
+
+
+@app.command("groups")
+def groups(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    group: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Camera groups (police-station areas) whose red flags the user's field view lists; none: all."
+        ),
+    ] = None,
+) -> None:
+    """Set the camera groups a user (an officer of a station) follows on the phone view (/field)."""
+    chosen = _service(ctx).set_groups(username, group or [], by=cli_by())
+    typer.echo(f"{username}: " + (", ".join(chosen) if chosen else "every area"))
+
+
+@app.command("locale")
+def locale(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    language: Annotated[str, typer.Argument(help="en or hi; 'browser' to follow the browser's language.")],
+) -> None:
+    """Set the language of a user's pages (English or Hindi)."""
+    chosen = _service(ctx).set_locale(username, None if language == "browser" else language, by=cli_by())
+    typer.echo(f"{username}: {chosen or 'the language of the browser'}")

@@ -516,6 +516,30 @@ class AlertService:
                 escalated.append(alert_id)
         return escalated
 
+    def open_in_groups(self, groups: list[str], *, limit: int = 50) -> list[AlertCase]:
+        """Open red flags of cameras in ``groups`` (none: every camera), newest first: a field officer's list."""
+        query = (
+            _query()
+            .where(Alert.status.in_(OPEN_ALERT_STATUSES))
+            .order_by(Alert.created_at.desc(), Alert.id.desc())
+            .limit(max(1, min(limit, 200)))
+        )
+        if groups:
+            query = query.where(Camera.group_name.in_(groups))
+        with self.db.session() as session:
+            return [_view(row) for row in session.execute(query).all()]
+
+    def last_sightings(self, subject_id: str, count: int = 3) -> list[AlertCase]:
+        """The subject's latest confirmed sightings, newest first."""
+        query = (
+            _query()
+            .where(Alert.subject_id == subject_id, Alert.status == AlertStatus.CONFIRMED)
+            .order_by(Alert.first_seen.desc())
+            .limit(count)
+        )
+        with self.db.session() as session:
+            return [_view(row) for row in session.execute(query).all()]
+
     def sightings(self, subject_id: str) -> list[AlertCase]:
         """The subject's confirmed alerts, oldest first: the movement trail."""
         query = (

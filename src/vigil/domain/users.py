@@ -286,6 +286,44 @@ class UserService:
             self._audited(session, by, AuditAction.USER_ROLE_CHANGED, user, role=role)
             return _principal(user)
 
+    def set_groups(self, username: str, groups: list[str], *, by: Actor | None = None) -> list[str]:
+        """The camera groups (police-station areas) whose red flags the user's field view lists; none: all.
+        Each must be a registered camera's group."""
+        from vigil.store.models import Camera
+
+        wanted = list(dict.fromkeys(g.strip() for g in groups if g.strip()))
+        with self.db.session() as session:
+            user = _user(session, username)
+            known = set(session.scalars(select(Camera.group_name).where(Camera.group_name != "")))
+            missing = [g for g in wanted if g not in known]
+            if missing:
+                raise UserError("camera-groups", f"no registered camera is in group {', '.join(missing)}")
+            user.camera_groups = wanted
+            self._audited(session, by, AuditAction.USER_GROUPS_SET, user, camera_groups=wanted)
+        return wanted
+
+    def groups_of(self, user_id: str) -> list[str]:
+        with self.db.session() as session:
+            user = session.get(User, user_id)
+            return list(user.camera_groups or []) if user is not None else []
+
+    def set_locale(self, username: str, locale: str | None, *, by: Actor | None = None) -> str | None:
+        """The user's language for the pages (None: follow the browser)."""
+        from vigil.i18n import LOCALES
+
+        if locale is not None and locale not in LOCALES:
+            raise UserError("locale", f"{locale!r}: use one of {', '.join(LOCALES)}")
+        with self.db.session() as session:
+            user = _user(session, username)
+            user.locale = locale
+            self._audited(session, by, AuditAction.USER_LOCALE_SET, user, locale=locale)
+        return locale
+
+    def locale_of(self, user_id: str) -> str | None:
+        with self.db.session() as session:
+            user = session.get(User, user_id)
+            return user.locale if user is not None else None
+
     @staticmethod
     def _other_admins(session: Session, user_id: str) -> int:
         return int(

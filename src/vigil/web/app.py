@@ -32,6 +32,7 @@ from vigil.web.routers import (
     auth,
     authorisations,
     cameras,
+    field,
     media,
     notify,
     reports,
@@ -229,6 +230,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         reports,
         media,
         notify,
+        field,
     ):
         app.include_router(module.router)
     app.include_router(pages_router)

@@ -27,6 +27,7 @@ PAGES: dict[str, tuple[str, tuple[str, ...], str]] = {
     ),
     "/watchlist": ("watchlist.html", (Role.SUPERVISOR,), "Watchlist"),
     "/audit": ("audit.html", (Role.AUDITOR,), "Audit log"),
+    "/field": ("field.html", (Role.OPERATOR, Role.SUPERVISOR), "Field"),
 }
 HOME: dict[str, str] = {
     Role.OPERATOR: "/live",
@@ -98,3 +99,49 @@ def subject_page(
     return _render(
         request, principal, "subject.html", (Role.OPERATOR, Role.SUPERVISOR), "Subject", subject_id=subject_id
     )
+
+
+# The field view installs as a web app: its manifest and service worker hold no personal data and are
+# served to anyone (a browser fetches them without the session's cookies in some cases).
+FIELD_MANIFEST = {
+    "name": "Vigil field",
+    "short_name": "Vigil",
+    "description": "Open red flags in your area",
+    "start_url": "/field",
+    "scope": "/field",
+    "display": "standalone",
+    "background_color": "#0f1419",
+    "theme_color": "#0a0e12",
+    "icons": [
+        {"src": "/static/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any maskable"},
+        {"src": "/static/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any maskable"},
+    ],
+}
+
+# Caches only the page's shell (never an alert, a face or an API answer): started from the home screen
+# without a network, the page opens and says it is offline instead of failing.
+FIELD_SERVICE_WORKER = """\
+const SHELL = "vigil-field-v1";
+const FILES = ["/field", "/static/app.css", "/static/app.js", "/static/icon-192.png"];
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(FILES)).then(() => self.skipWaiting()));
+});
+self.addEventListener("activate", (event) => { event.waitUntil(self.clients.claim()); });
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.origin !== location.origin || !FILES.includes(url.pathname)) return;
+  event.respondWith(fetch(event.request).catch(() => caches.match(event.request)));
+});
+"""
+
+
+@router.get("/field/manifest.webmanifest")
+def field_manifest() -> Response:
+    import json
+
+    return Response(json.dumps(FIELD_MANIFEST), media_type="application/manifest+json")
+
+
+@router.get("/field-sw.js")
+def field_service_worker() -> Response:
+    return Response(FIELD_SERVICE_WORKER, media_type="text/javascript", headers={"Cache-Control": "no-cache"})

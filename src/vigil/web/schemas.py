@@ -485,3 +485,20 @@ class DeliveryLogOut(BaseModel):
 class AckTimeIn(BaseModel):
     category: str = Field(max_length=64)
     seconds: float | None = Field(default=None, description="None or 0: never escalate")
+
+
+class SightingBrief(BaseModel):
+    camera: str
+    camera_group: str
+    first_seen: datetime
+    latitude: float | None
+    longitude: float | None
+
+
+class FieldAlertOut(AlertOut):
+    last_sightings: list[SightingBrief] = []  # the subject's latest confirmed sightings, newest first
+
+
+class FieldList(BaseModel):
+    groups: list[str]  # the officer's camera groups (empty: every area)
+    alerts: list[FieldAlertOut]

@@ -159,7 +159,6 @@ async function initLive() {
     older.hidden = !page.next;
   });
   // Red flags raised while the socket was down are fetched on every reconnect; reconnects back off.
-  let attempts = 0, opened = false;
   const catchUp = async () => {
     const missed = await api("/api/alerts?limit=50");
     let added = false;
@@ -170,25 +169,9 @@ async function initLive() {
     setWaiting(missed.open);
     if (added) beep();
   };
-  const connect = () => {
-    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/alerts/live");
-    window.vigilSocket = ws;
-    const status = document.getElementById("connection");
-    ws.onopen = () => {
-      status.textContent = "live";
-      if (opened) catchUp();
-      opened = true; attempts = 0;
-    };
-    ws.onclose = (event) => {
-      if (event.code === 4401 || event.code === 4403) {  // logged out, deactivated, expired: log in again
-        location.href = "/login?next=" + encodeURIComponent(location.pathname); return;
-      }
-      const delay = Math.min(30000, 1000 * 2 ** attempts) * (0.5 + Math.random() / 2);
-      attempts += 1;
-      status.textContent = "reconnecting…"; setTimeout(connect, delay);
-    };
-    ws.onmessage = (message) => {
-      const event = JSON.parse(message.data);
+  openLiveSocket({
+    onReconnect: catchUp,
+    onEvent: (event) => {
       if (event.open !== undefined) setWaiting(event.open);
       if (event.type === "alert") {
         addNew(event.alert);
@@ -203,9 +186,93 @@ async function initLive() {
           alarm();
         }
       }
+    },
+  });
+}
+
+// The live socket (Live and Field pages): reconnects with backoff; after a reconnect the page catches up
+// from the API, since pushes sent while it was down are not replayed.
+function openLiveSocket({ onEvent, onReconnect }) {
+  let attempts = 0, opened = false;
+  const connect = () => {
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/alerts/live");
+    window.vigilSocket = ws;
+    const status = document.getElementById("connection");
+    ws.onopen = () => {
+      status.textContent = "live";
+      if (opened && onReconnect) onReconnect();
+      opened = true; attempts = 0;
     };
+    ws.onclose = (event) => {
+      if (event.code === 4401 || event.code === 4403) {  // logged out, deactivated, expired: log in again
+        location.href = "/login?next=" + encodeURIComponent(location.pathname); return;
+      }
+      const delay = Math.min(30000, 1000 * 2 ** attempts) * (0.5 + Math.random() / 2);
+      attempts += 1;
+      status.textContent = "reconnecting…"; setTimeout(connect, delay);
+    };
+    ws.onmessage = (message) => onEvent(JSON.parse(message.data));
   };
   connect();
+}
+
+// ------------------------------------------------------------------ field (a phone, installable)
+function geoLink(lat, lon, label) {
+  return `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(label)})`;
+}
+
+function fieldCard(a, reload) {
+  const open = ["pending", "awaiting-second"].includes(a.status);
+  const card = el("li", { class: "field-card" + (a.escalated_at && !a.acknowledged_by ? " escalated" : ""), "data-alert-id": a.id, "data-group": a.camera_group || "" },
+    el("div", { class: "field-faces" },
+      el("figure", {}, el("img", { src: a.crop_url, alt: "Face seen on camera" }), el("figcaption", {}, "On camera")),
+      el("figure", {}, el("img", { src: a.enrolled_photo_url, alt: "Enrolled photo" }), el("figcaption", {}, "Enrolled photo"))),
+    el("h2", {}, a.subject_name),
+    el("p", {}, a.category + (a.high_risk ? " (high risk)" : "")),
+    el("p", {}, "Camera " + a.camera + (a.camera_group ? " · " + a.camera_group : "")),
+    el("p", { class: "seen" }, when(a.first_seen) + " · last seen " + when(a.last_seen)),
+    el("p", { class: "status-line" }, "Status: " + a.status + (a.acknowledged_by ? " · acknowledged by " + a.acknowledged_by : "")));
+  if (a.latitude !== null) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 600 360"); svg.setAttribute("class", "field-map"); svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "Map: this camera and the latest confirmed sightings");
+    drawMap(svg, [{ latitude: a.latitude, longitude: a.longitude, camera: a.camera }, ...a.last_sightings]);
+    card.append(svg, el("a", { class: "navigate", href: geoLink(a.latitude, a.longitude, a.camera) }, "Navigate to camera " + a.camera));
+  }
+  if (open && !a.acknowledged_by) {
+    const ack = el("button", { type: "button", class: "acknowledge" }, "Acknowledge (I'm on it)");
+    ack.addEventListener("click", async () => {
+      ack.disabled = true;
+      try { await api(`/api/alerts/${a.id}/acknowledge`, { method: "POST" }); await reload(); }
+      catch (e) { ack.disabled = false; ack.textContent = "Acknowledge failed: " + e.message; }
+    });
+    card.append(ack);
+  }
+  card.append(el("h3", {}, "Latest confirmed sightings"),
+    a.last_sightings.length
+      ? el("ul", { class: "sightings" }, ...a.last_sightings.map((s) => el("li", {}, when(s.first_seen) + " — camera " + s.camera)))
+      : el("p", { class: "muted" }, "None yet."));
+  return card;
+}
+
+async function initField() {
+  const list = document.getElementById("field-alerts");
+  const announcer = document.getElementById("announcer");
+  let shown = new Set(), timer = null;
+  const reload = async () => {
+    const data = await api("/api/field");
+    document.getElementById("field-area").textContent = data.groups.length ? data.groups.join(", ") : "every area";
+    const fresh = data.alerts.filter((a) => !shown.has(a.id));
+    list.replaceChildren(...data.alerts.map((a) => fieldCard(a, reload)));
+    document.getElementById("field-empty").hidden = data.alerts.length > 0;
+    if (shown.size && fresh.length) { announcer.textContent = `Red flag: ${fresh[0].subject_name}, camera ${fresh[0].camera}`; beep(); }
+    shown = new Set(data.alerts.map((a) => a.id));
+  };
+  await reload();
+  const soon = () => { clearTimeout(timer); timer = setTimeout(reload, 250); };
+  openLiveSocket({ onReconnect: soon, onEvent: (event) => { if (event.alert) soon(); } });
+  document.addEventListener("click", enableSound, { once: true });  // a phone plays sound after a first touch
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/field-sw.js", { scope: "/field" }).catch(() => {});
 }
 
 // ------------------------------------------------------------------ adjudication
@@ -527,6 +594,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (page || logout) await refreshCsrf();
   if (logout) logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); sessionStorage.removeItem("vigil-csrf"); location.href = "/login"; });
   if (!page) return;
-  const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, authorisations: initAuthorisations, watchlist: initWatchlist, audit: initAudit }[page.dataset.page];
+  const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, authorisations: initAuthorisations, watchlist: initWatchlist, audit: initAudit, field: initField }[page.dataset.page];
   if (init) await init(page);
 });

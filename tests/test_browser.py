@@ -476,3 +476,50 @@ def test_a_field_officer_on_a_phone_sees_their_areas_red_flags_navigates_and_ack
             browser.close()
     finally:
         running.stop()
+
+
+def test_an_admin_configures_where_red_flags_go_in_the_control_room(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    running = start_server(tmp_path, settings, engine)
+    running.ctx.cameras.add("gate", "rtsp://127.0.0.1:1/g", latitude=26.85, longitude=80.946, group="Hazratganj")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            _login(page, running.url, "admin")
+            page.wait_for_url("**/cameras")
+            page.click("nav a[href='/notifications']")
+            form = "#endpoint-add "
+            page.fill(form + "input[name=name]", "dispatch")
+            page.fill(form + "input[name=url]", "ftp://dispatch.example/hook")
+            page.click(form + "button[type=submit]")
+            expect(page.locator("#endpoint-error")).to_contain_text("url:")  # the field is named
+            expect(page.locator("#endpoints tbody tr")).to_have_count(0)  # nothing saved
+            page.fill(form + "input[name=url]", "https://dispatch.example/hook")
+            page.click(form + "button[type=submit]")
+            expect(page.locator("#endpoints tr[data-endpoint=dispatch]")).to_be_visible()
+            expect(page.locator("#endpoint-secret")).to_contain_text("shown once")
+            rule = "#rule-add "
+            page.fill(rule + "input[name=name]", "hazratganj")
+            page.fill(rule + "input[name=endpoint]", "dispatch")
+            page.fill(rule + "input[name=camera_groups]", "Nowhere")
+            page.click(rule + "button[type=submit]")
+            expect(page.locator("#rule-error")).to_contain_text("camera_groups:")
+            page.fill(rule + "input[name=camera_groups]", "Hazratganj")
+            page.check(rule + "input[name=include_crop]")
+            page.click(rule + "button[type=submit]")
+            expect(page.locator("#rules tr[data-rule=hazratganj] td").nth(6)).to_have_text("crop")
+            row = page.locator("#escalation tr[data-category=wanted]")
+            row.locator("input").fill("120")
+            row.locator("button").click()
+            expect(page.locator("#escalation tr[data-category=wanted] input")).to_have_value("120")
+            expect(page.locator("#delivery-log tr[data-endpoint=dispatch]")).to_be_visible()
+            page.screenshot(path=str(shots / "notifications.png"), full_page=True)
+            browser.close()
+        assert [r.name for r in running.ctx.channels.rules()] == ["hazratganj"]
+        assert running.ctx.channels.ack_times()["wanted"] == 120
+    finally:
+        running.stop()

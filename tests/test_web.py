@@ -78,6 +78,7 @@ PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/token")}
 PAGES = {
     "/live": ("operator", "supervisor"),
     "/field": ("operator", "supervisor"),
+    "/notifications": ("admin",),
     "/cameras": ("admin", "supervisor", "operator"),
     "/watchlist": ("supervisor",),
     "/audit": ("auditor",),

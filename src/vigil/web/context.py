@@ -99,6 +99,7 @@ class WebContext:
     ) -> WebContext:
         """Every service over ``db``; ``fleet`` defaults to the cameras the workers report (no cameras here)."""
         audit = AuditLog(db, key_file=settings.resolved_audit_key_file)
+        outbox = outbox or Outbox(db, public_url=settings.public_url)  # every decision here is sent out too
         context = cls(
             settings=settings,
             db=db,

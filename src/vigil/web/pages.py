@@ -27,6 +27,7 @@ PAGES: dict[str, tuple[str, tuple[str, ...], str]] = {
     ),
     "/watchlist": ("watchlist.html", (Role.SUPERVISOR,), "Watchlist"),
     "/audit": ("audit.html", (Role.AUDITOR,), "Audit log"),
+    "/notifications": ("notifications.html", (Role.ADMIN,), "Notifications"),
     "/field": ("field.html", (Role.OPERATOR, Role.SUPERVISOR), "Field"),
 }
 HOME: dict[str, str] = {

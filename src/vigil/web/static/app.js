@@ -10,7 +10,7 @@ async function api(path, options = {}) {
   const response = await fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
   if (response.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) { const d = body && body.detail; throw new Error(typeof d === "string" ? d : (d && d.message) || JSON.stringify(d)); }
+  if (!response.ok) { const d = body && body.detail; throw new Error(typeof d === "string" ? d : d && d.message ? (d.field ? d.field + ": " : "") + d.message : JSON.stringify(d)); }
   return body;
 }
 
@@ -573,6 +573,68 @@ async function initWatchlist() {
   });
 }
 
+// ------------------------------------------------------------------ notifications (admins)
+async function initNotifications() {
+  const list = (text) => text.split(",").map((x) => x.trim()).filter(Boolean);
+  const table = (id, rows) => document.querySelector(`#${id} tbody`).replaceChildren(...rows);
+  const removeButton = (label, path, errorId) => {
+    const button = el("button", { type: "button", class: "remove" }, label);
+    button.addEventListener("click", async () => {
+      try { await api(path, { method: "DELETE" }); await load(); } catch (e) { document.getElementById(errorId).textContent = e.message; }
+    });
+    return button;
+  };
+  const load = async () => {
+    const [endpoints, rules, log, times] = await Promise.all([api("/api/notify/endpoints"), api("/api/notify/rules"), api("/api/notify/log"), api("/api/notify/escalation")]);
+    table("delivery-log", log.map((l) => el("tr", { "data-endpoint": l.name, class: l.flagged ? "failing" : "" },
+      el("td", {}, l.name + (l.flagged ? " — failing" : "")), el("td", {}, l.kind), el("td", {}, l.delivered), el("td", {}, l.pending),
+      el("td", {}, l.abandoned), el("td", {}, l.attempts), el("td", {}, l.lag_s.toFixed(1) + " s"), el("td", {}, l.last_error || "—"))));
+    const failing = log.filter((l) => l.flagged).map((l) => l.name);
+    const banner = document.getElementById("failing");
+    banner.hidden = !failing.length;
+    banner.textContent = failing.length ? "Failing for too long: " + failing.join(", ") : "";
+    table("endpoints", endpoints.map((e) => el("tr", { "data-endpoint": e.name }, el("td", {}, e.name), el("td", {}, e.kind), el("td", {}, e.url),
+      el("td", {}, e.key_id), el("td", {}, e.timeout_s + " s"), el("td", {}, e.concurrency),
+      el("td", {}, removeButton("Remove", "/api/notify/endpoints/" + encodeURIComponent(e.name), "endpoint-error")))));
+    table("rules", rules.map((r) => el("tr", { "data-rule": r.name }, el("td", {}, r.name), el("td", {}, r.endpoint), el("td", {}, r.event_kinds.join(", ")),
+      el("td", {}, r.categories.join(", ") || "all"), el("td", {}, r.camera_groups.join(", ") || "all"), el("td", {}, r.min_score ?? "any"),
+      el("td", {}, [r.include_crop ? "crop" : "", r.include_photo ? "enrolled photo" : ""].filter(Boolean).join(", ") || "none"),
+      el("td", {}, removeButton("Remove", "/api/notify/rules/" + encodeURIComponent(r.name), "rule-error")))));
+    table("escalation", Object.entries(times).map(([category, seconds]) => {
+      const input = el("input", { type: "number", min: "0", step: "1", value: seconds ?? "", placeholder: "never", "aria-label": "Seconds for " + category });
+      const save = el("button", { type: "button" }, "Set");
+      save.addEventListener("click", async () => {
+        try { await api("/api/notify/escalation", { method: "PUT", json: { category, seconds: input.value === "" ? null : Number(input.value) } }); await load(); }
+        catch (e) { document.getElementById("escalation-error").textContent = e.message; }
+      });
+      return el("tr", { "data-category": category }, el("td", {}, category), el("td", {}, input, " s"), el("td", {}, save));
+    }));
+  };
+  await load();
+  document.getElementById("endpoint-add").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = new FormData(event.target);
+    try {
+      const made = await api("/api/notify/endpoints", { method: "POST", json: { name: f.get("name"), url: f.get("url"), secret: f.get("secret"), username: f.get("username"), timeout_s: Number(f.get("timeout_s") || 5) } });
+      document.getElementById("endpoint-error").textContent = "";
+      const shown = document.getElementById("endpoint-secret");
+      shown.hidden = !made.secret;
+      shown.textContent = made.secret ? `Signing secret for ${made.name} (key id ${made.key_id}), shown once — give it to the receiver: ${made.secret}` : "";
+      event.target.reset(); await load();
+    } catch (e) { document.getElementById("endpoint-error").textContent = e.message; }
+  });
+  document.getElementById("rule-add").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = new FormData(event.target);
+    try {
+      await api("/api/notify/rules", { method: "POST", json: { name: f.get("name"), endpoint: f.get("endpoint"), event_kinds: list(f.get("event_kinds")),
+        categories: list(f.get("categories")), camera_groups: list(f.get("camera_groups")), min_score: f.get("min_score") === "" ? null : Number(f.get("min_score")),
+        include_crop: f.get("include_crop") === "on", include_photo: f.get("include_photo") === "on" } });
+      document.getElementById("rule-error").textContent = ""; event.target.reset(); await load();
+    } catch (e) { document.getElementById("rule-error").textContent = e.message; }
+  });
+}
+
 async function initAudit() {
   const access = await api("/api/audit/access?days=7");
   const cell = (d, name) => el("td", { class: d.outliers.includes(name) ? "error outlier" : "" }, d[name]);
@@ -594,6 +656,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (page || logout) await refreshCsrf();
   if (logout) logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); sessionStorage.removeItem("vigil-csrf"); location.href = "/login"; });
   if (!page) return;
-  const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, authorisations: initAuthorisations, watchlist: initWatchlist, audit: initAudit, field: initField }[page.dataset.page];
+  const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, authorisations: initAuthorisations, watchlist: initWatchlist, audit: initAudit, field: initField, notifications: initNotifications }[page.dataset.page];
   if (init) await init(page);
 });

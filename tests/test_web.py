@@ -21,6 +21,7 @@ ROLES = ("admin", "supervisor", "operator", "auditor", "authoriser")
 MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/auth/logout"): ROLES,
     ("GET", "/api/auth/me"): ROLES,
+    ("PUT", "/api/auth/locale"): ROLES,
     ("GET", "/api/auth/tokens"): ROLES,
     ("DELETE", "/api/auth/tokens/{token_id}"): ROLES,
     ("POST", "/api/auth/ticket"): ("operator", "supervisor"),

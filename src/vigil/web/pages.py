@@ -8,27 +8,35 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from vigil import i18n
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
 from vigil.web.security import client_address, optional_principal
 from vigil.web.security import context as web_context
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 router = APIRouter(include_in_schema=False)
+
+
+def N_(message: str) -> str:  # noqa: N802
+    """Marks a string for the catalogue where it is defined; translated where it is shown."""
+    return message
 
 # page -> (template, roles allowed, title)
 PAGES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "/live": ("live.html", (Role.OPERATOR, Role.SUPERVISOR), "Live"),
-    "/cameras": ("cameras.html", (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR), "Cameras"),
+    "/live": ("live.html", (Role.OPERATOR, Role.SUPERVISOR), N_("Live")),
+    "/cameras": ("cameras.html", (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR), N_("Cameras")),
     "/authorisations": (
         "authorisations.html",
         (Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.AUTHORISER),
-        "Authorisations",
+        N_("Authorisations"),
     ),
-    "/watchlist": ("watchlist.html", (Role.SUPERVISOR,), "Watchlist"),
-    "/audit": ("audit.html", (Role.AUDITOR,), "Audit log"),
-    "/notifications": ("notifications.html", (Role.ADMIN,), "Notifications"),
-    "/field": ("field.html", (Role.OPERATOR, Role.SUPERVISOR), "Field"),
+    "/watchlist": ("watchlist.html", (Role.SUPERVISOR,), N_("Watchlist")),
+    "/audit": ("audit.html", (Role.AUDITOR,), N_("Audit log")),
+    "/notifications": ("notifications.html", (Role.ADMIN,), N_("Notifications")),
+    "/field": ("field.html", (Role.OPERATOR, Role.SUPERVISOR), N_("Field")),
 }
 HOME: dict[str, str] = {
     Role.OPERATOR: "/live",
@@ -41,6 +49,21 @@ HOME: dict[str, str] = {
 
 def _nav(principal: Principal) -> list[tuple[str, str]]:
     return [(path, title) for path, (_, roles, title) in PAGES.items() if principal.role in roles]
+
+
+def _language(request: Request, principal: Principal | None) -> dict[str, object]:
+    """The page's language (the user's choice, else the browser's) made current for the templates'
+    ``_()``, and what the page script needs: the language tag and the catalogue."""
+    chosen = web_context(request).users.locale_of(principal.user_id) if principal is not None else None
+    locale = i18n.negotiate(chosen, request.headers.get("accept-language"))
+    i18n.current_locale.set(locale)
+    return {
+        "locale": locale,
+        "locale_tag": i18n.BROWSER_TAGS[locale],
+        "locale_chosen": chosen or "",
+        "locales": i18n.LOCALE_NAMES,
+        "catalogue": i18n.catalogue(locale),
+    }
 
 
 def _render(
@@ -56,16 +79,17 @@ def _render(
         return templates.TemplateResponse(
             request,
             "forbidden.html",
-            {"user": principal, "nav": _nav(principal), "title": "Not allowed"},
+            {"user": principal, "nav": _nav(principal), "title": N_("Not allowed"), **_language(request, principal)},
             status_code=403,
         )
-    context = {"user": principal, "nav": _nav(principal), "title": title, **extra}
+    context = {"user": principal, "nav": _nav(principal), "title": title, **_language(request, principal), **extra}
     return templates.TemplateResponse(request, template, context)
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
-    return templates.TemplateResponse(request, "login.html", {"title": "Log in", "nav": [], "user": None})
+    context = {"title": N_("Log in"), "nav": [], "user": None, **_language(request, None)}
+    return templates.TemplateResponse(request, "login.html", context)
 
 
 @router.get("/")
@@ -89,7 +113,7 @@ for _path in PAGES:
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(alert_id: str, request: Request, principal: Principal | None = Depends(optional_principal)) -> Response:
     return _render(
-        request, principal, "alert.html", (Role.OPERATOR, Role.SUPERVISOR), "Adjudication", alert_id=alert_id
+        request, principal, "alert.html", (Role.OPERATOR, Role.SUPERVISOR), N_("Adjudication"), alert_id=alert_id
     )
 
 
@@ -98,7 +122,7 @@ def subject_page(
     subject_id: str, request: Request, principal: Principal | None = Depends(optional_principal)
 ) -> Response:
     return _render(
-        request, principal, "subject.html", (Role.OPERATOR, Role.SUPERVISOR), "Subject", subject_id=subject_id
+        request, principal, "subject.html", (Role.OPERATOR, Role.SUPERVISOR), N_("Subject"), subject_id=subject_id
     )
 
 

@@ -502,3 +502,7 @@ class FieldAlertOut(AlertOut):
 class FieldList(BaseModel):
     groups: list[str]  # the officer's camera groups (empty: every area)
     alerts: list[FieldAlertOut]
+
+
+class LocaleIn(BaseModel):
+    locale: str | None = Field(default=None, max_length=8, description="en or hi; null: follow the browser")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from vigil.domain.audit import Actor
-from vigil.domain.users import LoginFailed, Principal
+from vigil.domain.users import LoginFailed, Principal, UserError
 from vigil.domain.vocabulary import AuditAction, Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import (
+    LocaleIn,
     LoginRequest,
     MeOut,
     SessionOut,
@@ -117,3 +118,12 @@ def token(body: TokenRequest, request: Request, ctx: Ctx) -> TokenOut:
 def me(request: Request, who: AnyUser, ctx: Ctx) -> MeOut:
     resolved = ctx.users.resolve(request.cookies.get(SESSION_COOKIE, ""), "session")
     return MeOut(user=UserOut.of(who), csrf_token=resolved[1] if resolved else None)
+
+
+@router.put("/locale", status_code=204)
+def set_locale(body: LocaleIn, request: Request, who: AnyUser, ctx: Ctx) -> None:
+    """The language of this user's pages (en, hi; null: the browser's)."""
+    try:
+        ctx.users.set_locale(who.username, body.locale, by=Actor(who.username, client_address(request)))
+    except UserError as exc:
+        raise HTTPException(422, str(exc)) from None

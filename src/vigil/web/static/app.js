@@ -20,7 +20,16 @@ function el(tag, attrs = {}, ...children) {
   for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return node;
 }
-const when = (iso) => new Date(iso).toLocaleString();
+// The page's language: its catalogue (vigil/locale/*.po, handed over by the server) and its tag, which
+// formats dates and numbers for India in either language.
+const CATALOGUE = JSON.parse((document.getElementById("catalogue") || {}).textContent || "{}");
+const LOCALE_TAG = document.documentElement.dataset.localeTag || "en-IN";
+function t(message, vars) {
+  const text = CATALOGUE[message] || message;
+  return vars ? text.replace(/\{(\w+)\}/g, (whole, key) => (key in vars ? String(vars[key]) : whole)) : text;
+}
+const when = (iso) => new Date(iso).toLocaleString(LOCALE_TAG);
+const num = (x, digits) => Number(x).toLocaleString(LOCALE_TAG, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 async function refreshCsrf() {
   try { const me = await api("/api/auth/me"); if (me.csrf_token) { CSRF = me.csrf_token; sessionStorage.setItem("vigil-csrf", CSRF); } } catch (e) { /* login page */ }
@@ -655,6 +664,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   const page = document.querySelector("[data-page]");
   if (page || logout) await refreshCsrf();
   if (logout) logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); sessionStorage.removeItem("vigil-csrf"); location.href = "/login"; });
+  const language = document.getElementById("language");
+  if (language) language.addEventListener("change", async () => {
+    await api("/api/auth/locale", { method: "PUT", json: { locale: language.value || null } });
+    location.reload();
+  });
   if (!page) return;
   const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, authorisations: initAuthorisations, watchlist: initWatchlist, audit: initAudit, field: initField, notifications: initNotifications }[page.dataset.page];
   if (init) await init(page);

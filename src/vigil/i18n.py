@@ -10,7 +10,7 @@ browser's (``Accept-Language``), else English. Dates and numbers are formatted f
 from __future__ import annotations
 
 import contextvars
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 LOCALES = ("en", "hi")
@@ -22,7 +22,7 @@ CATALOGUES = Path(__file__).with_name("locale")
 current_locale: contextvars.ContextVar[str] = contextvars.ContextVar("vigil_locale", default=DEFAULT_LOCALE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(locale: str) -> dict[str, str]:
     """msgid → translation for ``locale`` (empty for English, the source language). Fuzzy or empty
     entries are left out: the English shows rather than a guess."""

@@ -20,9 +20,10 @@ templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=Tr
 router = APIRouter(include_in_schema=False)
 
 
-def N_(message: str) -> str:  # noqa: N802
+def N_(message: str) -> str:
     """Marks a string for the catalogue where it is defined; translated where it is shown."""
     return message
+
 
 # page -> (template, roles allowed, title)
 PAGES: dict[str, tuple[str, tuple[str, ...], str]] = {

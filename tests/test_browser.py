@@ -523,3 +523,41 @@ def test_an_admin_configures_where_red_flags_go_in_the_control_room(tmp_path, se
         assert running.ctx.channels.ack_times()["wanted"] == 120
     finally:
         running.stop()
+
+
+def test_the_live_and_field_pages_in_hindi_show_no_english_but_the_data(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """An operator whose language is Hindi: every word the Live and Field pages show (the page script's
+    cards included) is Hindi, except the data itself (names, cameras, areas, users)."""
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    running = start_server(tmp_path, settings, engine)
+    ctx = running.ctx
+    ctx.cameras.add("gate", "rtsp://127.0.0.1:1/g", latitude=26.85, longitude=80.946, group="Hazratganj")
+    ctx.users.set_locale("operator", "hi")
+    subject = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
+    stored = running.recorder.raise_alert(alert_event(subject.subject_id, camera="gate", track="t-1"))
+    assert stored is not None
+    data = {"Vigil", "Eileen", "Collins", "gate", "Hazratganj", "Test", "Operator", "English"}  # + the language menu
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_context(**p.devices["Pixel 5"], locale="en-GB").new_page()  # the browser says English
+            _login(page, running.url, "operator")
+            page.wait_for_url("**/live")
+            for path in ("/live", "/field"):
+                page.goto(running.url + path)
+                expect(page.locator("#connection")).to_have_text("लाइव")
+                expect(page.locator(f'[data-alert-id="{stored.alert_id}"]')).to_be_visible()
+                assert page.locator("html").get_attribute("lang") == "hi"
+                text = page.locator("body").inner_text()
+                english = sorted({w for w in re.findall(r"[A-Za-z]{3,}", text) if w not in data})
+                assert english == [], (path, english)
+                page.screenshot(path=str(shots / f"hindi{path.replace('/', '-')}.png"), full_page=True)
+            browser.close()
+    finally:
+        running.stop()

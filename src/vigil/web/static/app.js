@@ -77,7 +77,7 @@ function enableSound() {
 function soundOn() { return sound.context !== null && sound.context.state === "running"; }
 function showSound() {
   const on = soundOn();
-  document.getElementById("sound-state").textContent = on ? "Sound on" : "Sound is off";
+  document.getElementById("sound-state").textContent = on ? t("Sound on") : t("Sound is off");
   document.getElementById("sound-state").classList.toggle("warning", !on);
   document.getElementById("enable-sound").hidden = on;
 }
@@ -89,38 +89,46 @@ function beep() {
 // An escalation (nobody acknowledged the red flag in time): louder, longer, three pulses.
 function alarm() {
   if (!soundOn()) { showSound(); return; }
-  const t = sound.context.currentTime;
+  const start = sound.context.currentTime;
   for (let i = 0; i < 3; i++) {
     const osc = sound.context.createOscillator(), gain = sound.context.createGain();
     osc.type = "square"; osc.frequency.value = 1320; gain.gain.value = 1.0;
     osc.connect(gain); gain.connect(sound.context.destination);
-    osc.start(t + i * 0.4); osc.stop(t + i * 0.4 + 0.3);
+    osc.start(start + i * 0.4); osc.stop(start + i * 0.4 + 0.3);
   }
   window.vigilAlarms = (window.vigilAlarms || 0) + 1;
 }
 
 const LIVE_CAP = 200;  // cards kept on the page; older ones are a click on "Show older alerts" away
 
+// Words that are data (a status, a category, a role): shown in the page's language where the catalogue has them.
+const word = (value) => t(value);
+const categoryText = (a) => word(a.category) + (a.high_risk ? t(" (high risk)") : "");
+const cameraText = (a) => t("Camera {camera}", { camera: a.camera }) + (a.camera_group ? " · " + a.camera_group : "");
+const statusText = (a) => t("Status: {status}", { status: word(a.status) })
+  + (a.acknowledged_by ? t(" · acknowledged by {user}", { user: a.acknowledged_by }) : "")
+  + (a.escalated_at ? t(" · escalated {at}", { at: when(a.escalated_at) }) : "");
+
 function alertCard(a, fresh) {
   const open = ["pending", "awaiting-second"].includes(a.status);
-  const ack = open && !a.acknowledged_by ? el("button", { type: "button", class: "acknowledge" }, "Acknowledge (I'm on it)") : "";
+  const ack = open && !a.acknowledged_by ? el("button", { type: "button", class: "acknowledge" }, t("Acknowledge (I'm on it)")) : "";
   if (ack) ack.addEventListener("click", async () => {
     ack.disabled = true;
     try { const done = await api(`/api/alerts/${a.id}/acknowledge`, { method: "POST" }); card.replaceWith(alertCard(done, false)); }
-    catch (e) { ack.disabled = false; ack.textContent = "Acknowledge failed: " + e.message; }
+    catch (e) { ack.disabled = false; ack.textContent = t("Acknowledge failed: {why}", { why: e.message }); }
   });
   const card = el("li", { class: "alert" + (fresh ? " fresh" : "") + (open ? "" : " decided") + (a.escalated_at && !a.acknowledged_by && open ? " escalated" : ""), "data-alert-id": a.id, "data-group": a.camera_group || "", "data-page-mark": a.created_at + "~" + a.id },
-    el("img", { src: a.crop_url, alt: "Face seen on camera" }),
-    el("img", { src: a.enrolled_photo_url, alt: "Enrolled photo" }),
+    el("img", { src: a.crop_url, alt: t("Face seen on camera") }),
+    el("img", { src: a.enrolled_photo_url, alt: t("Enrolled photo") }),
     el("div", {},
       el("h2", {}, el("a", { href: "/subjects/" + a.subject_id }, a.subject_name)),
-      el("p", {}, a.category + (a.high_risk ? " (high risk)" : "")),
-      el("p", {}, "Camera " + a.camera + (a.camera_group ? " · " + a.camera_group : "") + (a.latitude !== null ? ` (${a.latitude.toFixed(5)}, ${a.longitude.toFixed(5)})` : "")),
-      el("p", { class: "seen" }, when(a.first_seen) + " · last seen " + when(a.last_seen) + " · score " + a.score.toFixed(3) + " · " + a.faces + " faces"),
-      el("p", { class: "status-line" }, "Status: " + a.status + (a.acknowledged_by ? " · acknowledged by " + a.acknowledged_by : "") + (a.escalated_at ? " · escalated " + when(a.escalated_at) : "")),
+      el("p", {}, categoryText(a)),
+      el("p", {}, cameraText(a) + (a.latitude !== null ? ` (${num(a.latitude, 5)}, ${num(a.longitude, 5)})` : "")),
+      el("p", { class: "seen" }, t("{first} · last seen {last} · score {score} · {faces} faces", { first: when(a.first_seen), last: when(a.last_seen), score: num(a.score, 3), faces: a.faces })),
+      el("p", { class: "status-line" }, statusText(a)),
       ack,
-      a.runner_up ? el("p", { class: "warning near-tie" }, "Near-tie with " + (a.runner_up.subject_name || "another subject") + ": compare both photos") : "",
-      el("a", { href: "/alerts/" + a.id, class: "open" }, "Adjudicate")));
+      a.runner_up ? el("p", { class: "warning near-tie" }, t("Near-tie with {name}: compare both photos", { name: a.runner_up.subject_name || t("another subject") })) : "",
+      el("a", { href: "/alerts/" + a.id, class: "open" }, t("Adjudicate"))));
   return card;
 }
 
@@ -131,9 +139,9 @@ async function initLive() {
   const announcer = document.getElementById("announcer");
   document.getElementById("enable-sound").addEventListener("click", enableSound);
   showSound();
-  const setWaiting = (n) => { waiting.textContent = n + " waiting"; document.title = (n ? `(${n}) ` : "") + "Live · Vigil"; };
+  const setWaiting = (n) => { waiting.textContent = t("{n} waiting", { n }); document.title = (n ? `(${n}) ` : "") + t("Live") + " · Vigil"; };
   const showEmpty = () => { document.getElementById("empty").hidden = list.children.length > 0; };
-  const announce = (a) => { announcer.textContent = `Red flag: ${a.subject_name}, ${a.category}, camera ${a.camera}`; };
+  const announce = (a) => { announcer.textContent = t("Red flag: {name}, {category}, camera {camera}", { name: a.subject_name, category: word(a.category), camera: a.camera }); };
   // Each station's officers see their own area: the filter hides the other groups' cards (it is a view,
   // not a permission) and is remembered on this browser.
   const filter = document.getElementById("group-filter");
@@ -191,7 +199,7 @@ async function initLive() {
         if (old) old.replaceWith(alertCard(event.alert, false)); else if (event.type === "alert-escalated") addNew(event.alert);
         applyFilter();
         if (event.type === "alert-escalated") {
-          announcer.textContent = `Escalated: nobody has acknowledged ${event.alert.subject_name} on camera ${event.alert.camera}`;
+          announcer.textContent = t("Escalated: nobody has acknowledged {name} on camera {camera}", { name: event.alert.subject_name, camera: event.alert.camera });
           alarm();
         }
       }
@@ -208,7 +216,7 @@ function openLiveSocket({ onEvent, onReconnect }) {
     window.vigilSocket = ws;
     const status = document.getElementById("connection");
     ws.onopen = () => {
-      status.textContent = "live";
+      status.textContent = t("live");
       if (opened && onReconnect) onReconnect();
       opened = true; attempts = 0;
     };
@@ -218,7 +226,7 @@ function openLiveSocket({ onEvent, onReconnect }) {
       }
       const delay = Math.min(30000, 1000 * 2 ** attempts) * (0.5 + Math.random() / 2);
       attempts += 1;
-      status.textContent = "reconnecting…"; setTimeout(connect, delay);
+      status.textContent = t("reconnecting…"); setTimeout(connect, delay);
     };
     ws.onmessage = (message) => onEvent(JSON.parse(message.data));
   };
@@ -234,33 +242,33 @@ function fieldCard(a, reload) {
   const open = ["pending", "awaiting-second"].includes(a.status);
   const card = el("li", { class: "field-card" + (a.escalated_at && !a.acknowledged_by ? " escalated" : ""), "data-alert-id": a.id, "data-group": a.camera_group || "" },
     el("div", { class: "field-faces" },
-      el("figure", {}, el("img", { src: a.crop_url, alt: "Face seen on camera" }), el("figcaption", {}, "On camera")),
-      el("figure", {}, el("img", { src: a.enrolled_photo_url, alt: "Enrolled photo" }), el("figcaption", {}, "Enrolled photo"))),
+      el("figure", {}, el("img", { src: a.crop_url, alt: t("Face seen on camera") }), el("figcaption", {}, t("On camera"))),
+      el("figure", {}, el("img", { src: a.enrolled_photo_url, alt: t("Enrolled photo") }), el("figcaption", {}, t("Enrolled photo")))),
     el("h2", {}, a.subject_name),
-    el("p", {}, a.category + (a.high_risk ? " (high risk)" : "")),
-    el("p", {}, "Camera " + a.camera + (a.camera_group ? " · " + a.camera_group : "")),
-    el("p", { class: "seen" }, when(a.first_seen) + " · last seen " + when(a.last_seen)),
-    el("p", { class: "status-line" }, "Status: " + a.status + (a.acknowledged_by ? " · acknowledged by " + a.acknowledged_by : "")));
+    el("p", {}, categoryText(a)),
+    el("p", {}, cameraText(a)),
+    el("p", { class: "seen" }, t("{first} · last seen {last}", { first: when(a.first_seen), last: when(a.last_seen) })),
+    el("p", { class: "status-line" }, statusText(a)));
   if (a.latitude !== null) {
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("viewBox", "0 0 600 360"); svg.setAttribute("class", "field-map"); svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", "Map: this camera and the latest confirmed sightings");
+    svg.setAttribute("aria-label", t("Map: this camera and the latest confirmed sightings"));
     drawMap(svg, [{ latitude: a.latitude, longitude: a.longitude, camera: a.camera }, ...a.last_sightings]);
-    card.append(svg, el("a", { class: "navigate", href: geoLink(a.latitude, a.longitude, a.camera) }, "Navigate to camera " + a.camera));
+    card.append(svg, el("a", { class: "navigate", href: geoLink(a.latitude, a.longitude, a.camera) }, t("Navigate to camera {camera}", { camera: a.camera })));
   }
   if (open && !a.acknowledged_by) {
-    const ack = el("button", { type: "button", class: "acknowledge" }, "Acknowledge (I'm on it)");
+    const ack = el("button", { type: "button", class: "acknowledge" }, t("Acknowledge (I'm on it)"));
     ack.addEventListener("click", async () => {
       ack.disabled = true;
       try { await api(`/api/alerts/${a.id}/acknowledge`, { method: "POST" }); await reload(); }
-      catch (e) { ack.disabled = false; ack.textContent = "Acknowledge failed: " + e.message; }
+      catch (e) { ack.disabled = false; ack.textContent = t("Acknowledge failed: {why}", { why: e.message }); }
     });
     card.append(ack);
   }
-  card.append(el("h3", {}, "Latest confirmed sightings"),
+  card.append(el("h3", {}, t("Latest confirmed sightings")),
     a.last_sightings.length
-      ? el("ul", { class: "sightings" }, ...a.last_sightings.map((s) => el("li", {}, when(s.first_seen) + " — camera " + s.camera)))
-      : el("p", { class: "muted" }, "None yet."));
+      ? el("ul", { class: "sightings" }, ...a.last_sightings.map((s) => el("li", {}, t("{at} — camera {camera}", { at: when(s.first_seen), camera: s.camera }))))
+      : el("p", { class: "muted" }, t("None yet.")));
   return card;
 }
 
@@ -270,11 +278,11 @@ async function initField() {
   let shown = new Set(), timer = null;
   const reload = async () => {
     const data = await api("/api/field");
-    document.getElementById("field-area").textContent = data.groups.length ? data.groups.join(", ") : "every area";
+    document.getElementById("field-area").textContent = data.groups.length ? data.groups.join(", ") : t("every area");
     const fresh = data.alerts.filter((a) => !shown.has(a.id));
     list.replaceChildren(...data.alerts.map((a) => fieldCard(a, reload)));
     document.getElementById("field-empty").hidden = data.alerts.length > 0;
-    if (shown.size && fresh.length) { announcer.textContent = `Red flag: ${fresh[0].subject_name}, camera ${fresh[0].camera}`; beep(); }
+    if (shown.size && fresh.length) { announcer.textContent = t("Red flag: {name}, {category}, camera {camera}", { name: fresh[0].subject_name, category: word(fresh[0].category), camera: fresh[0].camera }); beep(); }
     shown = new Set(data.alerts.map((a) => a.id));
   };
   await reload();
@@ -295,17 +303,17 @@ async function initAlert(section) {
     document.getElementById("near-tie").hidden = !tie;
     if (tie) {
       document.getElementById("runner-up-photo").src = tie.enrolled_photo_url || "";
-      document.getElementById("enrolled-caption").textContent = "First candidate: " + a.subject_name;
-      document.getElementById("runner-up-caption").textContent = "Second candidate: " + (tie.subject_name || tie.subject_id);
+      document.getElementById("enrolled-caption").textContent = t("First candidate: {name}", { name: a.subject_name });
+      document.getElementById("runner-up-caption").textContent = t("Second candidate: {name}", { name: tie.subject_name || tie.subject_id });
     }
     const facts = document.getElementById("facts"); facts.replaceChildren();
-    for (const [k, v] of [["Subject", a.subject_name], ["Category", a.category + (a.high_risk ? " (high risk: two confirmations)" : "")],
-      ["Camera", a.camera], ["First seen", when(a.first_seen)], ["Last seen", when(a.last_seen)], ["Faces", a.faces], ["Status", a.status]]) {
-      facts.append(el("dt", {}, k), el("dd", { "data-fact": k.toLowerCase() }, v));
+    for (const [k, label, v] of [["subject", t("Subject"), a.subject_name], ["category", t("Category"), word(a.category) + (a.high_risk ? t(" (high risk: two confirmations)") : "")],
+      ["camera", t("Camera"), a.camera], ["first seen", t("First seen"), when(a.first_seen)], ["last seen", t("Last seen"), when(a.last_seen)], ["faces", t("Faces"), a.faces], ["status", t("Status"), word(a.status)]]) {
+      facts.append(el("dt", {}, label), el("dd", { "data-fact": k }, v));
     }
-    document.getElementById("score").textContent = `score ${a.score.toFixed(3)}` + (a.evidence !== null ? `, track evidence ${a.evidence.toFixed(3)}` : "") + ` (threshold ${a.threshold.toFixed(3)})` + (tie && tie.score !== null ? `; second candidate ${tie.score.toFixed(3)}` : "");
+    document.getElementById("score").textContent = t("score {score}", { score: num(a.score, 3) }) + (a.evidence !== null ? t(", track evidence {evidence}", { evidence: num(a.evidence, 3) }) : "") + t(" (threshold {threshold})", { threshold: num(a.threshold, 3) }) + (tie && tie.score !== null ? t("; second candidate {score}", { score: num(tie.score, 3) }) : "");
     const decisions = document.getElementById("decisions"); decisions.replaceChildren();
-    for (const d of a.decisions) decisions.append(el("li", {}, `${when(d.at)} ${d.user} (${d.role}): ${d.decision} — ${d.reason}`));
+    for (const d of a.decisions) decisions.append(el("li", {}, `${when(d.at)} ${d.user} (${word(d.role)}): ${word(d.decision)} — ${d.reason}`));
     document.getElementById("decide").hidden = !["pending", "awaiting-second"].includes(a.status);
     const box = document.getElementById("template-box");
     if (box) box.hidden = a.status !== "confirmed";
@@ -313,14 +321,14 @@ async function initAlert(section) {
     if (outcome) {
       outcome.hidden = a.status !== "confirmed";
       const list = document.getElementById("outcomes"); list.replaceChildren();
-      for (const o of a.outcomes) list.append(el("li", { "data-outcome": o.outcome }, `${when(o.at)} ${o.user}: ${o.outcome}` + (o.note ? ` — ${o.note}` : "")));
+      for (const o of a.outcomes) list.append(el("li", { "data-outcome": o.outcome }, `${when(o.at)} ${o.user}: ${word(o.outcome)}` + (o.note ? ` — ${o.note}` : "")));
     }
   };
   render(await api("/api/alerts/" + id));
   const addTemplate = document.getElementById("add-template");
   if (addTemplate) addTemplate.addEventListener("click", async () => {
     const out = document.getElementById("template-result");
-    try { await api(`/api/alerts/${id}/template`, { method: "POST" }); out.textContent = "Added: the subject now matches on this face too."; addTemplate.disabled = true; }
+    try { await api(`/api/alerts/${id}/template`, { method: "POST" }); out.textContent = t("Added: the subject now matches on this face too."); addTemplate.disabled = true; }
     catch (e) { out.textContent = e.message; }
   });
   const outcomeForm = document.getElementById("outcome");
@@ -344,7 +352,7 @@ async function initAlert(section) {
 function drawMap(svg, sightings) {
   svg.replaceChildren();
   const points = sightings.filter((s) => s.latitude !== null);
-  if (!points.length) { svg.append(el("text", { x: 20, y: 40, fill: "#8fa1b3" }, "No confirmed sightings with a camera location yet.")); return; }
+  if (!points.length) { svg.append(el("text", { x: 20, y: 40, fill: "#8fa1b3" }, t("No confirmed sightings with a camera location yet."))); return; }
   const lats = points.map((p) => p.latitude), lons = points.map((p) => p.longitude);
   const pad = 0.002, minLat = Math.min(...lats) - pad, maxLat = Math.max(...lats) + pad, minLon = Math.min(...lons) - pad, maxLon = Math.max(...lons) + pad;
   const x = (lon) => 30 + 540 * (lon - minLon) / (maxLon - minLon), y = (lat) => 330 - 300 * (lat - minLat) / (maxLat - minLat);
@@ -361,12 +369,12 @@ async function initSubject(section) {
   const id = section.dataset.subjectId;
   const s = await api("/api/subjects/" + id);
   document.getElementById("subject-name").textContent = s.display_name;
-  document.getElementById("photos").replaceChildren(...s.photo_urls.map((u) => el("img", { src: u, alt: "Enrolled photo" })));
+  document.getElementById("photos").replaceChildren(...s.photo_urls.map((u) => el("img", { src: u, alt: t("Enrolled photo") })));
   const facts = document.getElementById("subject-facts");
-  for (const [k, v] of [["Category", s.category], ["Status", s.status], ["Legal basis", s.legal_basis_type + ": " + s.legal_basis_reference],
-    ["Approved by", s.approved_by], ["Expires", when(s.expires_at)]]) facts.append(el("dt", {}, k), el("dd", {}, v));
+  for (const [k, v] of [[t("Category"), word(s.category)], [t("Status"), word(s.status)], [t("Legal basis"), s.legal_basis_type + ": " + s.legal_basis_reference],
+    [t("Approved by"), s.approved_by], [t("Expires"), when(s.expires_at)]]) facts.append(el("dt", {}, k), el("dd", {}, v));
   const sightings = await api(`/api/subjects/${id}/sightings`);
-  document.getElementById("timeline").replaceChildren(...sightings.map((a) => el("li", { "data-alert-id": a.id }, `${when(a.first_seen)} — camera ${a.camera}`)));
+  document.getElementById("timeline").replaceChildren(...sightings.map((a) => el("li", { "data-alert-id": a.id }, t("{at} — camera {camera}", { at: when(a.first_seen), camera: a.camera }))));
   drawMap(document.getElementById("map"), sightings);
 }
 

@@ -525,9 +525,10 @@ def test_an_admin_configures_where_red_flags_go_in_the_control_room(tmp_path, se
         running.stop()
 
 
-def test_the_live_and_field_pages_in_hindi_show_no_english_but_the_data(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
-    """An operator whose language is Hindi: every word the Live and Field pages show (the page script's
-    cards included) is Hindi, except the data itself (names, cameras, areas, users)."""
+def test_every_page_in_hindi_shows_no_english_but_the_data(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """Users whose language is Hindi (their browser says English): every word every page shows — the cards,
+    tables and buttons the page script builds included — is Hindi, except the data itself (names, cameras,
+    areas, users, legal references, URLs) and the audit log's own entries."""
     import re
 
     from playwright.sync_api import expect, sync_playwright
@@ -538,26 +539,76 @@ def test_the_live_and_field_pages_in_hindi_show_no_english_but_the_data(tmp_path
     running = start_server(tmp_path, settings, engine)
     ctx = running.ctx
     ctx.cameras.add("gate", "rtsp://127.0.0.1:1/g", latitude=26.85, longitude=80.946, group="Hazratganj")
-    ctx.users.set_locale("operator", "hi")
     subject = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
     stored = running.recorder.raise_alert(alert_event(subject.subject_id, camera="gate", track="t-1"))
     assert stored is not None
-    data = {"Vigil", "Eileen", "Collins", "gate", "Hazratganj", "Test", "Operator", "English"}  # + the language menu
+    for role in ("admin", "supervisor", "operator", "auditor", "authoriser"):
+        ctx.users.set_locale(role, "hi")
+    data = {"Vigil", "Eileen", "Collins", "gate", "Hazratganj", "Test", "English", "rtsp", "CSV", "JSON", "URL", "MQTT"}
+    data |= {
+        "Admin",
+        "Supervisor",
+        "Operator",
+        "Auditor",
+        "Authoriser",
+        "missing",
+        "person",
+        "report",
+    }  # names, legal basis
+    data |= {"insp", "proposer", "approver"}  # the test watchlist's proposer and approver accounts
+    # what an admin types into the rule and endpoint forms: event kinds and URL schemes, named as the API names them
+    data |= {
+        "raised",
+        "acknowledged",
+        "escalated",
+        "confirmed",
+        "rejected",
+        "inconclusive",
+        "https",
+        "mqtt",
+        "host",
+        "port",
+    }
+    pages = {
+        "operator": ["/live", "/field", f"/alerts/{stored.alert_id}", f"/subjects/{subject.subject_id}", "/cameras"],
+        "supervisor": ["/watchlist"],
+        "admin": ["/cameras", "/notifications", "/authorisations"],
+        "auditor": ["/audit"],
+        "authoriser": ["/authorisations"],
+    }
+    left: dict[str, list[str]] = {}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            page = browser.new_context(**p.devices["Pixel 5"], locale="en-GB").new_page()  # the browser says English
-            _login(page, running.url, "operator")
-            page.wait_for_url("**/live")
-            for path in ("/live", "/field"):
-                page.goto(running.url + path)
-                expect(page.locator("#connection")).to_have_text("लाइव")
-                expect(page.locator(f'[data-alert-id="{stored.alert_id}"]')).to_be_visible()
-                assert page.locator("html").get_attribute("lang") == "hi"
-                text = page.locator("body").inner_text()
-                english = sorted({w for w in re.findall(r"[A-Za-z]{3,}", text) if w not in data})
-                assert english == [], (path, english)
-                page.screenshot(path=str(shots / f"hindi{path.replace('/', '-')}.png"), full_page=True)
+            for role, paths in pages.items():
+                page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB").new_page()
+                _login(page, running.url, role)
+                page.wait_for_url(lambda url: "/login" not in url)
+                for path in paths:
+                    page.goto(running.url + path)
+                    page.wait_for_load_state("networkidle")
+                    page.wait_for_timeout(300)
+                    assert page.locator("html").get_attribute("lang") == "hi", (role, path, page.url)
+                    text = page.evaluate(
+                        """() => { for (const n of document.querySelectorAll('#audit tbody, #access tbody'))
+                                     n.style.display = 'none';
+                                   return document.body.innerText; }"""
+                    )
+                    english = sorted({w for w in re.findall(r"[A-Za-z]{3,}", text) if w not in data})
+                    if english:
+                        left[f"{role} {path}"] = english
+                    page.screenshot(
+                        path=str(shots / f"hindi-{role}{path.split('/')[1] and '-' + path.split('/')[1]}.png")
+                    )
+                page.context.close()
+            # the phone view in Hindi, live: the connection state and the card come from the script
+            phone = browser.new_context(**p.devices["Pixel 5"], locale="en-GB").new_page()
+            _login(phone, running.url, "operator")
+            phone.wait_for_url("**/live")
+            phone.goto(running.url + "/field")
+            expect(phone.locator("#connection")).to_have_text("लाइव")
+            expect(phone.locator(f'[data-alert-id="{stored.alert_id}"] .acknowledge')).to_contain_text("स्वीकार करें")
             browser.close()
     finally:
         running.stop()
+    assert left == {}, left

@@ -93,12 +93,19 @@ def coverage_at(authorisations: Iterable[AuthorisationView], camera: str, group:
     if upcoming:
         start = upcoming[0].starts_at
         return Coverage(
-            why_not=f"no active authorisation; the next starts {start.isoformat()}", resumes_at=start.timestamp()
+            why_not=f"no active authorisation; the next starts {start.isoformat()}",
+            resumes_at=start.timestamp(),
+            why_code="scheduled",
+            why_at=start.timestamp(),
         )
     if covering:
         last = max(covering, key=lambda a: a.until)
-        return Coverage(why_not=f"no active authorisation; the last ended {last.until.isoformat()}")
-    return Coverage(why_not="no authorisation covers this camera")
+        return Coverage(
+            why_not=f"no active authorisation; the last ended {last.until.isoformat()}",
+            why_code="ended",
+            why_at=last.until.timestamp(),
+        )
+    return Coverage(why_not="no authorisation covers this camera", why_code="uncovered")
 
 
 def threshold_snapshot(thresholds: Sequence[CategoryThreshold]) -> dict[str, object]:

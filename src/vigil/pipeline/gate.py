@@ -33,6 +33,8 @@ class Coverage:
     scopes: tuple[Scope, ...] = ()
     why_not: str = ""
     resumes_at: float | None = None  # uncovered: when the next authorisation on the camera starts, if any
+    why_code: str = ""  # why_not as a code: "uncovered", "scheduled" (the next starts at why_at), "ended" (at why_at)
+    why_at: float | None = None
 
     def __bool__(self) -> bool:
         return bool(self.scopes)

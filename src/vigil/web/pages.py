@@ -25,6 +25,48 @@ def N_(message: str) -> str:
     return message
 
 
+# Words the pages show as data — statuses, decisions, outcomes, states, roles, the seeded categories, the
+# rule names — listed here so that the catalogue holds their translations (the page script's word()).
+DATA_WORDS = (
+    N_("pending"),
+    N_("awaiting-second"),
+    N_("confirmed"),
+    N_("rejected"),
+    N_("inconclusive"),
+    N_("located"),
+    N_("not-located"),
+    N_("spoken-to"),
+    N_("arrested"),
+    N_("other"),
+    N_("active"),
+    N_("suspended"),
+    N_("expired"),
+    N_("proposed"),
+    N_("connecting"),
+    N_("streaming"),
+    N_("stalled"),
+    N_("reconnecting"),
+    N_("stopped"),
+    N_("idle"),
+    N_("unassigned"),
+    N_("scheduled"),
+    N_("ended"),
+    N_("enroll"),
+    N_("reinstate"),
+    N_("renew"),
+    N_("fused"),
+    N_("votes"),
+    N_("admin"),
+    N_("supervisor"),
+    N_("operator"),
+    N_("auditor"),
+    N_("authoriser"),
+    N_("wanted"),
+    N_("registered-offender"),
+    N_("missing-person"),
+    N_("another subject"),
+)
+
 # page -> (template, roles allowed, title)
 PAGES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "/live": ("live.html", (Role.OPERATOR, Role.SUPERVISOR), N_("Live")),

@@ -115,6 +115,8 @@ class CameraOut(BaseModel):
     scanning: bool = False  # an authorisation covers it now
     authorisations: list[str] = []  # the ids of those active on it now
     authorisation_status: str = ""  # why it is idle, when it is
+    authorisation_reason: str = ""  # the same as a code: uncovered, scheduled (next at …_at), ended (at …_at)
+    authorisation_reason_at: datetime | None = None
     zones: dict[str, Any] | None = None  # {"frame": [w, h], "zones": [...], "masks": [...]}; None: whole frame
     detection: DetectionOut | None = None  # where this server runs it: the detection scheduler's choices
 

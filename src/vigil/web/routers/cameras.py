@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -51,6 +52,10 @@ def camera_list(ctx: WebContext) -> list[CameraOut]:
                 scanning=bool(coverage),
                 authorisations=list(coverage.authorisation_ids),
                 authorisation_status=coverage.why_not,
+                authorisation_reason=coverage.why_code,
+                authorisation_reason_at=None
+                if coverage.why_at is None
+                else datetime.fromtimestamp(coverage.why_at, UTC),
             )
         )
     return out

@@ -46,7 +46,7 @@ function initLogin() {
       const session = await fetch("/api/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ username: data.get("username"), password: data.get("password") }) });
       const body = await session.json();
-      if (!session.ok) throw new Error(body.detail || "login failed");
+      if (!session.ok) throw new Error(body.detail || t("login failed"));
       sessionStorage.setItem("vigil-csrf", body.csrf_token);
       location.href = sameSitePath(new URLSearchParams(location.search).get("next"));
     } catch (e) { document.getElementById("login-error").textContent = e.message; }
@@ -385,18 +385,18 @@ async function initCameras(section) {
     const rows = (await api("/api/cameras")).map((c) => el("tr", { "data-camera": c.name },
       el("td", {}, c.name), el("td", {}, c.group || "—"),
       el("td", { class: c.scanning ? "scanning" : "idle", "data-authorisation": c.scanning ? "active" : "none" },
-        c.scanning ? "scanning under " + c.authorisations.join(", ") : "idle: " + c.authorisation_status),
-      el("td", {}, c.state || "not running"), el("td", {}, c.analysed_fps ?? "—"), el("td", {}, c.dropped_frames ?? "—"),
+        c.scanning ? t("scanning under {ids}", { ids: c.authorisations.join(", ") }) : t("idle: {why}", { why: idleReason(c) })),
+      el("td", {}, c.state ? word(c.state) : t("not running")), el("td", {}, c.analysed_fps ?? "—"), el("td", {}, c.dropped_frames ?? "—"),
       el("td", { class: "detection" }, detectionText(c)),
-      el("td", {}, c.last_frame_at ? when(c.last_frame_at) : "—"), el("td", {}, `${c.latitude.toFixed(5)}, ${c.longitude.toFixed(5)}`), el("td", {}, c.url),
+      el("td", {}, c.last_frame_at ? when(c.last_frame_at) : "—"), el("td", {}, `${num(c.latitude, 5)}, ${num(c.longitude, 5)}`), el("td", {}, c.url),
       el("td", {}, admin ? el("span", {},
-        Object.assign(el("button", { type: "button", class: "show-frame" }, "Frame"), { onclick: () => {
+        Object.assign(el("button", { type: "button", class: "show-frame" }, t("Frame")), { onclick: () => {
           const figure = document.getElementById("camera-frame");
           figure.querySelector("img").src = "/api/cameras/" + encodeURIComponent(c.name) + "/frame?at=" + Date.now();
-          figure.querySelector("figcaption").textContent = c.name + " now, every face blurred (not stored)";
+          figure.querySelector("figcaption").textContent = t("{camera} now, every face blurred (not stored)", { camera: c.name });
           figure.hidden = false; } }),
-        Object.assign(el("button", { type: "button", class: "edit-zones" }, "Zones"), { onclick: () => zoneEditor.open(c) }),
-        Object.assign(el("button", { type: "button" }, "Remove"), { onclick: async () => { await api("/api/cameras/" + encodeURIComponent(c.name), { method: "DELETE" }); load(); } })) : "")));
+        Object.assign(el("button", { type: "button", class: "edit-zones" }, t("Zones")), { onclick: () => zoneEditor.open(c) }),
+        Object.assign(el("button", { type: "button" }, t("Remove")), { onclick: async () => { await api("/api/cameras/" + encodeURIComponent(c.name), { method: "DELETE" }); load(); } })) : "")));
     document.querySelector("#cameras tbody").replaceChildren(...rows);
   };
   const zoneEditor = admin ? makeZoneEditor(load) : null;
@@ -411,14 +411,23 @@ async function initCameras(section) {
   });
 }
 
+function idleReason(c) {
+  const at = c.authorisation_reason_at ? when(c.authorisation_reason_at) : "";
+  return {
+    uncovered: t("no authorisation covers this camera"),
+    scheduled: t("no active authorisation; the next starts {at}", { at }),
+    ended: t("no active authorisation; the last ended {at}", { at }),
+  }[c.authorisation_reason] || c.authorisation_status;
+}
+
 function detectionText(c) {
   const d = c.detection;
-  const where = c.zones ? `${c.zones.zones.length} zone(s), ${c.zones.masks.length} mask(s)` : "whole frame";
+  const where = c.zones ? t("{zones} zone(s), {masks} mask(s)", { zones: c.zones.zones.length, masks: c.zones.masks.length }) : t("whole frame");
   if (!d) return where;
   const frames = d.full_passes + d.region_passes + d.quiet_frames;
   const pct = (n) => frames ? Math.round(100 * n / frames) + "%" : "—";
-  return `${where}; searched whole ${pct(d.full_passes)}, in regions ${pct(d.region_passes)}, not needed ${pct(d.quiet_frames)}; ` +
-    `${Math.round(100 * d.detected_share)}% of pixels`;
+  return where + "; " + t("searched whole {full}, in regions {regions}, not needed {quiet}; {pixels}% of pixels",
+    { full: pct(d.full_passes), regions: pct(d.region_passes), quiet: pct(d.quiet_frames), pixels: Math.round(100 * d.detected_share) });
 }
 
 // Zones and masks drawn on one blurred live frame (never stored): click to add points, close a polygon,
@@ -440,7 +449,8 @@ function makeZoneEditor(reload) {
     }
     if (current.length) svg.append(make("polyline", { points: current.map((q) => q.join(",")).join(" "), fill: "none", stroke: "#f5d90a", "stroke-width": 3 }));
     for (const q of current) svg.append(make("circle", { cx: q[0], cy: q[1], r: 6, fill: "#f5d90a" }));
-    status.textContent = `${polygons.zones.length} zone(s), ${polygons.masks.length} mask(s)` + (current.length ? `; drawing a ${kind()} (${current.length} point(s))` : "");
+    status.textContent = t("{zones} zone(s), {masks} mask(s)", { zones: polygons.zones.length, masks: polygons.masks.length })
+      + (current.length ? "; " + (kind() === "mask" ? t("drawing a mask ({n} point(s))", { n: current.length }) : t("drawing a zone ({n} point(s))", { n: current.length })) : "");
   };
   svg.addEventListener("click", (event) => {
     const box = svg.getBoundingClientRect();
@@ -448,7 +458,7 @@ function makeZoneEditor(reload) {
     draw();
   });
   card.querySelector(".zone-close").onclick = () => {
-    if (current.length < 3) { error.textContent = "A polygon needs at least three points."; return; }
+    if (current.length < 3) { error.textContent = t("A polygon needs at least three points."); return; }
     polygons[kind() === "mask" ? "masks" : "zones"].push(current); current = []; error.textContent = ""; draw();
   };
   card.querySelector(".zone-undo").onclick = () => { current.pop(); draw(); };
@@ -473,7 +483,7 @@ function makeZoneEditor(reload) {
     open(c) {
       camera = c.name; current = []; polygons = { zones: [], masks: [] }; error.textContent = "";
       card.dataset.stored = c.zones ? JSON.stringify(c.zones) : "";
-      card.querySelector("h2").textContent = "Zones and masks: " + c.name;
+      card.querySelector("h2").textContent = t("Zones and masks: {camera}", { camera: c.name });
       image.src = "/api/cameras/" + encodeURIComponent(c.name) + "/frame?at=" + Date.now();
       card.hidden = false;
     },
@@ -485,13 +495,13 @@ async function initAuthorisations(section) {
   const list = (xs) => xs.length ? xs.join(", ") : "—";
   const load = async () => {
     const rows = (await api("/api/authorisations")).map((a) => el("tr", { "data-authorisation-id": a.id, "data-state": a.state },
-      el("td", {}, a.state), el("td", {}, a.purpose), el("td", {}, list([...a.cameras, ...a.camera_groups.map((g) => "group " + g)])),
-      el("td", {}, list([...a.categories, ...a.subjects.map((s) => "subject " + s)])), el("td", {}, when(a.starts_at)),
+      el("td", {}, word(a.state)), el("td", {}, a.purpose), el("td", {}, list([...a.cameras, ...a.camera_groups.map((g) => t("group {name}", { name: g }))])),
+      el("td", {}, list([...a.categories.map(word), ...a.subjects.map((s) => t("subject {id}", { id: s }))])), el("td", {}, when(a.starts_at)),
       el("td", {}, when(a.ended_at || a.ends_at)), el("td", {}, a.review_date || "—"),
-      el("td", {}, `${a.authorised_by} (asked by ${a.requested_by})`),
-      el("td", {}, canEnd && ["active", "scheduled"].includes(a.state) ? Object.assign(el("button", { type: "button" }, "End now"), {
+      el("td", {}, t("{by} (asked by {asker})", { by: a.authorised_by, asker: a.requested_by })),
+      el("td", {}, canEnd && ["active", "scheduled"].includes(a.state) ? Object.assign(el("button", { type: "button" }, t("End now")), {
         onclick: async () => {
-          const reason = prompt("Why does it end early?");
+          const reason = prompt(t("Why does it end early?"));
           if (!reason) return;
           try { await api(`/api/authorisations/${a.id}/end`, { method: "POST", json: { reason } }); load(); }
           catch (e) { document.getElementById("authorisation-error").textContent = e.message; }
@@ -526,58 +536,59 @@ async function initWatchlist() {
     } catch (e) { document.getElementById("search-error").textContent = e.message; return; }
     const action = (s) => s.status === "active" ? "suspend" : (s.status === "suspended" && !s.pending_action ? "reinstate" : null);
     tbody.replaceChildren(...subjects.map((s) => el("tr", { "data-subject-id": s.id },
-      el("td", {}, el("a", { href: "/subjects/" + s.id }, s.display_name)), el("td", {}, s.category),
-      el("td", {}, s.status + (s.pending_action && s.status !== "proposed" ? ` (${s.pending_action} waiting)` : "")),
+      el("td", {}, el("a", { href: "/subjects/" + s.id }, s.display_name)), el("td", {}, word(s.category)),
+      el("td", {}, word(s.status) + (s.pending_action && s.status !== "proposed" ? t(" ({action} waiting)", { action: word(s.pending_action) }) : "")),
       el("td", {}, s.legal_basis_type + ": " + s.legal_basis_reference),
-      el("td", {}, (s.proposed_by || "—") + " / " + (s.approved_by || "not yet")), el("td", {}, when(s.expires_at)),
-      el("td", {}, action(s) ? Object.assign(el("button", { type: "button" }, action(s) === "suspend" ? "Suspend" : "Ask to reinstate"), {
+      el("td", {}, (s.proposed_by || "—") + " / " + (s.approved_by || t("not yet"))), el("td", {}, when(s.expires_at)),
+      el("td", {}, action(s) ? Object.assign(el("button", { type: "button" }, action(s) === "suspend" ? t("Suspend") : t("Ask to reinstate")), {
         onclick: async () => { await api(`/api/subjects/${s.id}/${action(s)}`, { method: "POST" }); load(); } }) : ""))));
     await loadPending();
   };
   const loadPending = async () => {
     const waiting = await api("/api/subjects?pending=true");
     document.querySelector("#pending tbody").replaceChildren(...(waiting.length ? waiting.map((s) => el("tr", { "data-subject-id": s.id },
-      el("td", {}, el("a", { href: "/subjects/" + s.id }, s.display_name)), el("td", {}, s.category),
-      el("td", {}, s.pending_action + (s.pending_expires_at ? " to " + when(s.pending_expires_at) : "")), el("td", {}, s.pending_by),
+      el("td", {}, el("a", { href: "/subjects/" + s.id }, s.display_name)), el("td", {}, word(s.category)),
+      el("td", {}, word(s.pending_action) + (s.pending_expires_at ? t(" to {date}", { date: when(s.pending_expires_at) }) : "")), el("td", {}, s.pending_by),
       el("td", {}, s.legal_basis_type + ": " + s.legal_basis_reference), el("td", {}, when(s.expires_at)),
-      el("td", {}, Object.assign(el("button", { type: "button", "data-action": "approve" }, "Approve"), {
+      el("td", {}, Object.assign(el("button", { type: "button", "data-action": "approve" }, t("Approve")), {
         onclick: async () => {
           try { await api(`/api/subjects/${s.id}/approve`, { method: "POST" }); document.getElementById("pending-error").textContent = ""; load(); }
           catch (e) { document.getElementById("pending-error").textContent = e.message; } } })))) :
-      [el("tr", {}, el("td", { class: "muted", colspan: "7" }, "nothing waiting"))]));
+      [el("tr", {}, el("td", { class: "muted", colspan: "7" }, t("nothing waiting")))]));
   };
   document.getElementById("search-form").addEventListener("submit", (event) => { event.preventDefault(); load(); });
-  const pct = (x) => (x === null || x === undefined ? "no calibration" : (100 * x).toFixed(x < 0.001 ? 4 : 2) + "%");
+  const pct = (x) => (x === null || x === undefined ? t("no calibration") : num(100 * x, x < 0.001 ? 4 : 2) + "%");
   const loadThresholds = async () => {
     const rows = await api("/api/thresholds");
-    document.querySelector("#thresholds tbody").replaceChildren(...rows.map((t) => {
-      const reason = el("input", { placeholder: "reason", "aria-label": "reason" });
+    document.querySelector("#thresholds tbody").replaceChildren(...rows.map((th) => {
+      const reason = el("input", { placeholder: t("reason"), "aria-label": t("reason") });
       const submit = (path, json) => async () => {
         try { await api(path, { method: "POST", json: Object.assign(json(), { reason: reason.value }) });
               document.getElementById("threshold-error").textContent = ""; loadThresholds(); }
         catch (e) { document.getElementById("threshold-error").textContent = e.message; } };
-      const policy = el("input", { type: "number", step: "0.01", min: "0.001", value: String(t.false_alerts_per_1000), "aria-label": "policy" });
-      const value = el("input", { type: "number", step: "0.001", value: t.threshold.toFixed(3), "aria-label": "threshold" });
-      const setPolicy = Object.assign(el("button", { type: "button", "data-action": "policy" }, "Set policy"),
-        { onclick: submit(`/api/thresholds/${t.category}/policy`, () => ({ false_alerts_per_1000: +policy.value })) });
-      const setValue = Object.assign(el("button", { type: "button", "data-action": "threshold" }, "Set threshold by hand"),
-        { onclick: submit("/api/thresholds/" + t.category, () => ({ value: +value.value })) });
-      const source = { set: " (set by hand)", policy: ` (${t.rule} rule, from the policy)`, provisional: " (provisional default)" }[t.source] || "";
-      return el("tr", { "data-category": t.category }, el("td", {}, t.category + (t.high_risk ? " (high risk)" : "")),
-        el("td", {}, policy), el("td", {}, t.threshold.toFixed(3) + source), el("td", {}, pct(t.expected_false_alert_rate)),
-        el("td", {}, pct(t.expected_hit_rate)), el("td", {}, t.watchlist_size), el("td", {}, reason, setPolicy, value, setValue));
+      const policy = el("input", { type: "number", step: "0.01", min: "0.001", value: String(th.false_alerts_per_1000), "aria-label": t("policy") });
+      const value = el("input", { type: "number", step: "0.001", value: th.threshold.toFixed(3), "aria-label": t("threshold") });
+      const setPolicy = Object.assign(el("button", { type: "button", "data-action": "policy" }, t("Set policy")),
+        { onclick: submit(`/api/thresholds/${th.category}/policy`, () => ({ false_alerts_per_1000: +policy.value })) });
+      const setValue = Object.assign(el("button", { type: "button", "data-action": "threshold" }, t("Set threshold by hand")),
+        { onclick: submit("/api/thresholds/" + th.category, () => ({ value: +value.value })) });
+      const source = { set: t(" (set by hand)"), policy: t(" ({rule} rule, from the policy)", { rule: word(th.rule) }), provisional: t(" (provisional default)") }[th.source] || "";
+      return el("tr", { "data-category": th.category }, el("td", {}, word(th.category) + (th.high_risk ? t(" (high risk)") : "")),
+        el("td", {}, policy), el("td", {}, num(th.threshold, 3) + source), el("td", {}, pct(th.expected_false_alert_rate)),
+        el("td", {}, pct(th.expected_hit_rate)), el("td", {}, th.watchlist_size), el("td", {}, reason, setPolicy, value, setValue));
     }));
     const live = await api("/api/thresholds/live");
     document.getElementById("live-figures").replaceChildren(...(live.length ? live.map((f) => el("li", { class: f.drift ? "error" : "" },
-      `${f.camera} / ${f.category}: ${f.confirmed} confirmed, ${f.rejected} rejected, ${f.inconclusive} inconclusive; ` +
-      `observed false alerts ${pct(f.observed_false_alert_rate)} vs expected ${pct(f.expected_false_alert_rate)}` +
-      (f.drift ? " — WARNING: above the calibrated rate" : ""))) : [el("li", { class: "muted" }, "no decided alerts yet")]));
+      t("{camera} / {category}: {confirmed} confirmed, {rejected} rejected, {inconclusive} inconclusive; observed false alerts {observed} vs expected {expected}",
+        { camera: f.camera, category: word(f.category), confirmed: f.confirmed, rejected: f.rejected, inconclusive: f.inconclusive,
+          observed: pct(f.observed_false_alert_rate), expected: pct(f.expected_false_alert_rate) }) +
+      (f.drift ? t(" — WARNING: above the calibrated rate") : ""))) : [el("li", { class: "muted" }, t("no decided alerts yet"))]));
   };
   await loadThresholds();
   const due = await api("/api/subjects/due?days=30");
   document.getElementById("due").replaceChildren(...(due.length ? due.map((s) => el("li", {},
-    el("a", { href: "/subjects/" + s.id }, s.display_name), ` — expires ${when(s.expires_at)}` +
-    (s.review_date ? `, review ${s.review_date}` : ""))) : [el("li", { class: "muted" }, "nothing due")]));
+    el("a", { href: "/subjects/" + s.id }, s.display_name), t(" — expires {date}", { date: when(s.expires_at) }) +
+    (s.review_date ? t(", review {date}", { date: s.review_date }) : ""))) : [el("li", { class: "muted" }, t("nothing due"))]));
   await load();
   const form = document.getElementById("enroll");
   const preview = document.getElementById("preview");
@@ -604,27 +615,27 @@ async function initNotifications() {
   const load = async () => {
     const [endpoints, rules, log, times] = await Promise.all([api("/api/notify/endpoints"), api("/api/notify/rules"), api("/api/notify/log"), api("/api/notify/escalation")]);
     table("delivery-log", log.map((l) => el("tr", { "data-endpoint": l.name, class: l.flagged ? "failing" : "" },
-      el("td", {}, l.name + (l.flagged ? " — failing" : "")), el("td", {}, l.kind), el("td", {}, l.delivered), el("td", {}, l.pending),
-      el("td", {}, l.abandoned), el("td", {}, l.attempts), el("td", {}, l.lag_s.toFixed(1) + " s"), el("td", {}, l.last_error || "—"))));
+      el("td", {}, l.name + (l.flagged ? t(" — failing") : "")), el("td", {}, l.kind), el("td", {}, l.delivered), el("td", {}, l.pending),
+      el("td", {}, l.abandoned), el("td", {}, l.attempts), el("td", {}, t("{n} s", { n: num(l.lag_s, 1) })), el("td", {}, l.last_error || "—"))));
     const failing = log.filter((l) => l.flagged).map((l) => l.name);
     const banner = document.getElementById("failing");
     banner.hidden = !failing.length;
-    banner.textContent = failing.length ? "Failing for too long: " + failing.join(", ") : "";
+    banner.textContent = failing.length ? t("Failing for too long: {names}", { names: failing.join(", ") }) : "";
     table("endpoints", endpoints.map((e) => el("tr", { "data-endpoint": e.name }, el("td", {}, e.name), el("td", {}, e.kind), el("td", {}, e.url),
-      el("td", {}, e.key_id), el("td", {}, e.timeout_s + " s"), el("td", {}, e.concurrency),
-      el("td", {}, removeButton("Remove", "/api/notify/endpoints/" + encodeURIComponent(e.name), "endpoint-error")))));
+      el("td", {}, e.key_id), el("td", {}, t("{n} s", { n: num(e.timeout_s, 0) })), el("td", {}, e.concurrency),
+      el("td", {}, removeButton(t("Remove"), "/api/notify/endpoints/" + encodeURIComponent(e.name), "endpoint-error")))));
     table("rules", rules.map((r) => el("tr", { "data-rule": r.name }, el("td", {}, r.name), el("td", {}, r.endpoint), el("td", {}, r.event_kinds.join(", ")),
-      el("td", {}, r.categories.join(", ") || "all"), el("td", {}, r.camera_groups.join(", ") || "all"), el("td", {}, r.min_score ?? "any"),
-      el("td", {}, [r.include_crop ? "crop" : "", r.include_photo ? "enrolled photo" : ""].filter(Boolean).join(", ") || "none"),
-      el("td", {}, removeButton("Remove", "/api/notify/rules/" + encodeURIComponent(r.name), "rule-error")))));
+      el("td", {}, r.categories.map(word).join(", ") || t("all")), el("td", {}, r.camera_groups.join(", ") || t("all")), el("td", {}, r.min_score ?? t("any")),
+      el("td", {}, [r.include_crop ? t("crop") : "", r.include_photo ? t("enrolled photo") : ""].filter(Boolean).join(", ") || t("none")),
+      el("td", {}, removeButton(t("Remove"), "/api/notify/rules/" + encodeURIComponent(r.name), "rule-error")))));
     table("escalation", Object.entries(times).map(([category, seconds]) => {
-      const input = el("input", { type: "number", min: "0", step: "1", value: seconds ?? "", placeholder: "never", "aria-label": "Seconds for " + category });
-      const save = el("button", { type: "button" }, "Set");
+      const input = el("input", { type: "number", min: "0", step: "1", value: seconds ?? "", placeholder: t("never"), "aria-label": t("Seconds for {category}", { category: word(category) }) });
+      const save = el("button", { type: "button" }, t("Set"));
       save.addEventListener("click", async () => {
         try { await api("/api/notify/escalation", { method: "PUT", json: { category, seconds: input.value === "" ? null : Number(input.value) } }); await load(); }
         catch (e) { document.getElementById("escalation-error").textContent = e.message; }
       });
-      return el("tr", { "data-category": category }, el("td", {}, category), el("td", {}, input, " s"), el("td", {}, save));
+      return el("tr", { "data-category": category }, el("td", {}, word(category)), el("td", {}, input, " " + t("s")), el("td", {}, save));
     }));
   };
   await load();
@@ -636,7 +647,7 @@ async function initNotifications() {
       document.getElementById("endpoint-error").textContent = "";
       const shown = document.getElementById("endpoint-secret");
       shown.hidden = !made.secret;
-      shown.textContent = made.secret ? `Signing secret for ${made.name} (key id ${made.key_id}), shown once — give it to the receiver: ${made.secret}` : "";
+      shown.textContent = made.secret ? t("Signing secret for {name} (key id {key}), shown once — give it to the receiver: {secret}", { name: made.name, key: made.key_id, secret: made.secret }) : "";
       event.target.reset(); await load();
     } catch (e) { document.getElementById("endpoint-error").textContent = e.message; }
   });
@@ -659,7 +670,7 @@ async function initAudit() {
     el("tr", { "data-user": d.username, class: d.outliers.length ? "flagged" : "" }, el("td", {}, d.day), el("td", {}, d.username),
       cell(d, "searches"), cell(d, "subjects_viewed"), cell(d, "trails_viewed"), cell(d, "photos_viewed"),
       el("td", { class: d.refused_views ? "error outlier" : "" }, d.refused_views))) :
-    [el("tr", {}, el("td", { class: "muted", colspan: "7" }, "no reads recorded"))]));
+    [el("tr", {}, el("td", { class: "muted", colspan: "7" }, t("no reads recorded")))]));
   const entries = await api("/api/audit?limit=500");
   document.querySelector("#audit tbody").replaceChildren(...entries.map((e) => el("tr", { "data-action": e.action },
     el("td", {}, e.id), el("td", {}, when(e.at)), el("td", {}, e.actor), el("td", {}, e.action),

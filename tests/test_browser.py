@@ -6,6 +6,7 @@ screenshot of every page is saved under test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -612,3 +613,50 @@ def test_every_page_in_hindi_shows_no_english_but_the_data(tmp_path, settings, e
     finally:
         running.stop()
     assert left == {}, left
+
+
+def test_an_unacknowledged_red_flag_escalates_on_the_live_page_with_a_louder_tone(  # type: ignore[no-untyped-def]
+    tmp_path, settings, engine, astronaut
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    from vigil.notify.dispatcher import Dispatcher
+
+    running = start_server(tmp_path, settings, engine)
+    ctx = running.ctx
+    assert ctx.outbox is not None
+    deliverer = Dispatcher(
+        ctx.outbox, ctx.channels, ctx.media, owner="test", alerts=ctx.alerts, bus=ctx.bus, poll_s=0.2
+    )
+    deliverer.start()
+    ctx.channels.set_ack_time("missing-person", 3, by=None)  # type: ignore[arg-type]
+    subject = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"]
+            )
+            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            _login(page, running.url, "operator")
+            page.wait_for_url("**/live")
+            expect(page.locator("#connection")).to_have_text("live")
+            page.click("#enable-sound")
+            expect(page.locator("#sound-state")).to_have_text("Sound on")
+            stored = running.recorder.raise_alert(alert_event(subject.subject_id, camera="gate", track="t-1"))
+            assert stored is not None
+            card = page.locator(f'#alerts li[data-alert-id="{stored.alert_id}"]')
+            expect(card).to_be_visible()
+            assert "escalated" not in (card.get_attribute("class") or "")  # not before the set time
+            expect(card).to_have_class(re.compile(r"\bescalated\b"), timeout=10_000)
+            expect(card.locator(".status-line")).to_contain_text("escalated")
+            expect(page.locator("#announcer")).to_contain_text("Escalated: nobody has acknowledged Eileen Collins")
+            assert page.evaluate("() => window.vigilAlarms") >= 1  # the louder, repeated tone sounded
+            card.locator(".acknowledge").click()  # taken up: no longer outlined
+            expect(page.locator(f'#alerts li[data-alert-id="{stored.alert_id}"]')).not_to_have_class(
+                re.compile(r"\bescalated\b")
+            )
+            browser.close()
+    finally:
+        deliverer.close()
+        running.stop()

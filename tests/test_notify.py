@@ -482,3 +482,29 @@ def test_every_body_sent_follows_the_documented_schema() -> None:
         jsonschema.validate(body, schema)
     with pytest.raises(jsonschema.ValidationError):  # a name would not fit it
         jsonschema.validate({**bodies[0], "alert": {**bodies[0]["alert"], "subject_name": "X"}}, schema)
+
+
+@pytest.mark.slow
+def test_a_running_deliverer_escalates_at_the_set_time_to_the_escalation_rule_only(  # type: ignore[no-untyped-def]
+    database_url, tmp_path: Path, engine, astronaut
+) -> None:
+    receiver = WebhookReceiver().start()
+    room = _room(database_url, tmp_path, engine, astronaut)
+    room.webhook("supervisors", receiver.url)
+    room.channels.add_rule("escalations", "supervisors", by=ADMIN, event_kinds=["escalated"])
+    room.channels.set_ack_time("wanted", 3, by=ADMIN)
+    operator = UserService(room.db).add("op.one", "a long operator password", Role.OPERATOR)  # type: ignore[arg-type]
+    dispatcher = room.dispatcher()
+    dispatcher.start()
+    try:
+        late, taken = room.raise_alerts(2)
+        raised_at = time.monotonic()
+        room.alerts.acknowledge(taken, operator)
+        wait_for(lambda: receiver.requests(), 10, "no escalation arrived")
+        assert time.monotonic() - raised_at >= 2.9  # not before the set time
+        time.sleep(2)
+        [request] = receiver.requests()  # once, and never for the acknowledged one
+        assert request.json["kind"] == "escalated" and request.json["alert"]["id"] == late
+    finally:
+        dispatcher.close()
+        receiver.stop()

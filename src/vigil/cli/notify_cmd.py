@@ -7,7 +7,6 @@ import json
 import logging
 import signal
 import threading
-import time
 from typing import Annotated
 
 import typer
@@ -255,8 +254,7 @@ def deliver(ctx: typer.Context) -> None:
     deliverer.start()
     typer.echo("delivering the outbox; Ctrl-C to stop", err=True)
     try:
-        while not stop.wait(1.0):
-            time.sleep(0)
+        stop.wait()
     finally:
         deliverer.close()
         bus.close()

@@ -42,4 +42,8 @@ def demo(
 
     app = open_control_room(settings, watchlist=watchlist, host=host)
     typer.echo(f"\nVigil control room: http://{host}:{port}/  (log in as operator to see red flags; Ctrl-C stops)")
+    typer.echo(
+        f"  on a phone: http://{host}:{port}/field (the officer's view); admins route red flags to webhooks and "
+        "MQTT under Notifications; every user can switch the pages to Hindi (Language menu)"
+    )
     uvicorn.Server(server_config(app, host, port)).run()

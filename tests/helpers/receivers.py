@@ -1,5 +1,6 @@
-"""Real peers for the notification tests: an HTTP receiver that records every POST, a Mosquitto broker of
-our own (the machine's binary, on a free port, to stop and start mid-test) and an MQTT subscriber."""
+"""Real peers for the notification tests: the package's webhook receiver (``vigil.notify.receiver``), a
+Mosquitto broker of our own (the machine's binary, on a free port, to stop and start mid-test) and an MQTT
+subscriber."""
 
 from __future__ import annotations
 
@@ -10,76 +11,14 @@ import socket
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from tests.helpers.streaming import free_port
 
+from vigil.notify.receiver import WebhookReceiver
 
-@dataclass(frozen=True)
-class Request:
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.body)
-
-
-class WebhookReceiver:
-    """Records each POST and answers ``status`` after ``delay_s``. ``stop()`` closes the socket (the
-    receiver is down: connections are refused); ``start()`` opens it again on the same port."""
-
-    def __init__(self, *, delay_s: float = 0.0, status: int = 200, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.delay_s = delay_s
-        self.status = status
-        self.received: list[Request] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def start(self) -> WebhookReceiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
-                if receiver.delay_s:
-                    time.sleep(receiver.delay_s)
-                with receiver._lock:
-                    receiver.received.append(Request({k: v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def requests(self) -> list[Request]:
-        with self._lock:
-            return list(self.received)
-
-    def event_ids(self) -> list[str]:
-        return [r.json["event_id"] for r in self.requests()]
+__all__ = ["PrivateMosquitto", "Subscriber", "WebhookReceiver", "mosquitto_missing"]
 
 
 def mosquitto_missing() -> str | None:

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from vigil.domain.channels import ChannelService, EndpointSpec
 from vigil.domain.outbox import Outbox
 from vigil.notify.dispatcher import Dispatcher, RetryPolicy
 from vigil.notify.mqtt import broker_of, check_broker
+from vigil.notify.receiver import WebhookReceiver
 from vigil.notify.signing import verify
 from vigil.pipeline.events import TrackMatch, alert_key
 from vigil.settings import VigilSettings
@@ -43,55 +43,18 @@ SECRET = "bench-notify-shared-secret-0123456789"
 BENCH = Actor("bench", "bench")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Receiver:
-    """An HTTP receiver that checks each signature and records (event id, arrival, stored-at)."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.arrivals: list[tuple[str, float, float]] = []
-        self.bad_signatures = 0
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                now = time.time()
-                try:
-                    verify(dict(self.headers.items()), body, {"k1": SECRET})
-                    event = json.loads(body)
-                    with receiver._lock:
-                        receiver.arrivals.append((event["event_id"], now, _stamp(event["at"])))
-                except Exception:
-                    with receiver._lock:
-                        receiver.bad_signatures += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+def _arrivals(receiver: WebhookReceiver) -> tuple[list[tuple[str, float, float]], int]:
+    """(event id, arrival, stored at) of each delivery whose signature is good (checked as at its arrival),
+    and how many were not."""
+    good, bad = [], 0
+    for request in receiver.requests():
+        try:
+            verify(request.headers, request.body, {"k1": SECRET}, now=request.at)
+            event = request.json
+            good.append((event["event_id"], request.at, _stamp(event["at"])))
+        except Exception:
+            bad += 1
+    return good, bad
 
 
 def _stamp(iso: str) -> float:
@@ -166,12 +129,12 @@ def bench_notify(
     CameraRegistry(db).add("bench-cam", "rtsp://127.0.0.1:1/x", latitude=26.85, longitude=80.95, group="Bench")
     outbox = Outbox(db, public_url="http://127.0.0.1:8000")
     channels = ChannelService(db, broker_check=check_broker)
-    receivers = [_Receiver() for _ in range(webhooks)]
+    receivers = [WebhookReceiver() for _ in range(webhooks)]
     down = receivers[0]  # down for the first down_s seconds
     for i, receiver in enumerate(receivers):
         if receiver is not down:
             receiver.start()
-        spec = EndpointSpec(f"hook-{i}", "webhook", f"http://127.0.0.1:{receiver.port}/hook", secret=SECRET)
+        spec = EndpointSpec(f"hook-{i}", "webhook", receiver.url, secret=SECRET)
         channels.add_endpoint(spec, by=BENCH)
         channels.add_rule(f"hook-{i}", f"hook-{i}", by=BENCH)
     prefixes = [f"vigil-bench-{os.getpid()}-{i}" for i in range(mqtt)]
@@ -211,17 +174,17 @@ def bench_notify(
                     decisive_capture_at=now - 0.2,
                 )
             )
-            if down._server is None and time.monotonic() - began >= down_s:
+            if not down.running and time.monotonic() - began >= down_s:
                 down.start()
             time.sleep(max(0.0, began + (i + 1) / rate - time.monotonic()))
-        if down._server is None:
+        if not down.running:
             time.sleep(max(0.0, began + down_s - time.monotonic()))
             down.start()
         expected = alerts * (webhooks + mqtt)
         deadline = time.monotonic() + settle_s
 
         def received() -> int:
-            hooks = sum(len({a[0] for a in r.arrivals}) for r in receivers)
+            hooks = sum(len(set(r.event_ids())) for r in receivers)
             mq = len({(a[0], a[1]) for a in listener.arrivals}) if listener else 0
             return hooks + mq
 
@@ -233,10 +196,13 @@ def bench_notify(
             receiver.stop()
         if listener is not None:
             listener.close()
-    up_hooks = [(a[1] - a[2]) * 1000 for r in receivers if r is not down for a in r.arrivals]
-    down_hooks = [(a[1] - a[2]) * 1000 for a in down.arrivals]
+    checked = {id(r): _arrivals(r) for r in receivers}
+    up_hooks = [(a[1] - a[2]) * 1000 for r in receivers if r is not down for a in checked[id(r)][0]]
+    down_hooks = [(a[1] - a[2]) * 1000 for a in checked[id(down)][0]]
     mqtt_ms = [(a[2] - a[3]) * 1000 for a in (listener.arrivals if listener else []) if a[0] in prefixes]
-    got = received()
+    got = sum(len({a[0] for a in good}) for good, _ in checked.values()) + (
+        len({(a[0], a[1]) for a in listener.arrivals}) if listener else 0
+    )
     return {
         "benchmark": "notify",
         "date": datetime.now(UTC).date().isoformat(),
@@ -250,15 +216,15 @@ def bench_notify(
         "sent": expected,
         "received": got,
         "lost": expected - got,
-        "duplicates": sum(len(r.arrivals) - len({a[0] for a in r.arrivals}) for r in receivers),
-        "bad_signatures": sum(r.bad_signatures for r in receivers),
+        "duplicates": sum(len(good) - len({a[0] for a in good}) for good, _ in checked.values()),
+        "bad_signatures": sum(bad for _, bad in checked.values()),
         "webhook_p50_ms": _p(up_hooks, 50),
         "webhook_p95_ms": _p(up_hooks, 95),
         "webhook_max_ms": _p(up_hooks, 100),
         "mqtt_p50_ms": _p(mqtt_ms, 50),
         "mqtt_p95_ms": _p(mqtt_ms, 95),
         "mqtt_max_ms": _p(mqtt_ms, 100),
-        "down_endpoint_received": len({a[0] for a in down.arrivals}),
+        "down_endpoint_received": len({a[0] for a in checked[id(down)][0]}),
         "down_endpoint_p95_ms": _p(down_hooks, 95),
         "broker": broker_url,
         "seconds": round(time.perf_counter() - started, 1),

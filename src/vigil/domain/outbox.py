@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from vigil.clock import Clock, system_clock
 from vigil.domain.payloads import AlertFacts, alert_body, camera_state_body
-from vigil.domain.routing import EventFacts, Route, deliveries
+from vigil.domain.routing import Delivery, EventFacts, Route, deliveries
 from vigil.domain.vocabulary import DeliveryStatus, EndpointKind, EventKind
 from vigil.store.db import Database
 from vigil.store.models import Alert, Camera, NotifyEndpoint, NotifyRule, OutboxDelivery, Subject
@@ -158,25 +158,29 @@ class Outbox:
         ).all()
         return {endpoint_id: retry_for for endpoint_id, retry_for in rows}
 
-    def enqueue_alert(self, session: Session, kind: EventKind, alert: Alert) -> int:
-        """Route an event about ``alert`` (flushed in ``session``) and write its rows; returns how many."""
-        facts = alert_facts(session, alert)
-        routed = deliveries(
-            self.routes(session),
-            EventFacts(kind=kind, category=facts.category, camera_group=facts.camera_group, score=facts.evidence),
-        )
+    def _write(
+        self,
+        session: Session,
+        kind: str,
+        body_for: Callable[[str, datetime], dict[str, Any]],
+        routed: list[Delivery],
+        *,
+        alert_id: str | None = None,
+    ) -> int:
+        """One event's rows, one per delivery, each retried for its endpoint's period; wakes this
+        process's deliverer once the transaction commits."""
         if not routed:
             return 0
         now = self.clock()
         event_id = new_event_id()
-        body = alert_body(kind, event_id, now, facts, public_url=self.public_url)
+        body = body_for(event_id, now)
         periods = self._retry_periods(session, [d.endpoint_id for d in routed])
         for delivery in routed:
             session.add(
                 OutboxDelivery(
                     event_id=event_id,
                     kind=kind,
-                    alert_id=alert.id,
+                    alert_id=alert_id,
                     endpoint_id=delivery.endpoint_id,
                     rule_id=delivery.rule_id,
                     body=body,
@@ -191,35 +195,39 @@ class Outbox:
         self._wake_after_commit(session)
         return len(routed)
 
+    def enqueue_alert(self, session: Session, kind: EventKind, alert: Alert) -> int:
+        """Route an event about ``alert`` (flushed in ``session``) and write its rows; returns how many."""
+        routes = self.routes(session)
+        if not routes:  # nothing is sent anywhere: the alert's facts need not be read
+            return 0
+        facts = alert_facts(session, alert)
+        routed = deliveries(
+            routes,
+            EventFacts(kind=kind, category=facts.category, camera_group=facts.camera_group, score=facts.evidence),
+        )
+
+        def body(event_id: str, at: datetime) -> dict[str, Any]:
+            return alert_body(kind, event_id, at, facts, public_url=self.public_url)
+
+        return self._write(session, kind, body, routed, alert_id=alert.id)
+
     def enqueue_camera_state(self, camera: str, state: str) -> int:
         """A camera's new state, to every active MQTT endpoint (retained there; no personal data)."""
         with self.db.session() as session:
-            endpoints = session.execute(
-                select(NotifyEndpoint.id, NotifyEndpoint.retry_for_s).where(
+            endpoints = session.scalars(
+                select(NotifyEndpoint.id).where(
                     NotifyEndpoint.active.is_(True), NotifyEndpoint.kind == EndpointKind.MQTT
                 )
             ).all()
             if not endpoints:
                 return 0
             group = session.scalar(select(Camera.group_name).where(Camera.name == camera)) or ""
-            now = self.clock()
-            event_id = new_event_id()
-            body = camera_state_body(event_id, now, camera, group, state)
-            for endpoint_id, retry_for in endpoints:
-                session.add(
-                    OutboxDelivery(
-                        event_id=event_id,
-                        kind=EventKind.CAMERA_STATE,
-                        endpoint_id=endpoint_id,
-                        body=body,
-                        status=DeliveryStatus.PENDING,
-                        next_attempt_at=now,
-                        abandon_at=now + timedelta(seconds=retry_for),
-                        created_at=now,
-                    )
-                )
-            self._wake_after_commit(session)
-            return len(endpoints)
+
+            def body(event_id: str, at: datetime) -> dict[str, Any]:
+                return camera_state_body(event_id, at, camera, group, state)
+
+            routed = [Delivery(endpoint_id, None) for endpoint_id in endpoints]
+            return self._write(session, EventKind.CAMERA_STATE, body, routed)
 
     # ------------------------------------------------------------ delivering
     def due_endpoints(self) -> list[str]:
@@ -406,11 +414,7 @@ class Outbox:
                     .order_by(OutboxDelivery.id.desc())
                     .limit(1)
                 ).first()
-                waiting_since = oldest.get(e.id)
-                if isinstance(waiting_since, str):  # SQLite's MIN() of a timestamp column comes back as text
-                    waiting_since = datetime.fromisoformat(waiting_since)
-                if waiting_since is not None and waiting_since.tzinfo is None:
-                    waiting_since = waiting_since.replace(tzinfo=now.tzinfo)
+                waiting_since = oldest.get(e.id)  # MIN() keeps the column's type: an aware datetime
                 logs.append(
                     EndpointLog(
                         endpoint_id=e.id,

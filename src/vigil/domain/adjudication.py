@@ -432,10 +432,19 @@ class AlertService:
                 object_id=alert_id,
                 details={"decision": decision, "status": new_status, "reason": reason},
             )
-            if self.outbox is not None and new_status != AlertStatus.AWAITING_SECOND:
-                session.refresh(alert)
-                self.outbox.enqueue_alert(session, EventKind(new_status), alert)
+            if new_status != AlertStatus.AWAITING_SECOND:
+                self._send(session, EventKind(new_status), alert_id)
         return self.get(alert_id)
+
+    def _send(self, session: Session, kind: EventKind, alert_id: str) -> None:
+        """Write the event into the outbox in this transaction, with the alert as it now stands (its row is
+        re-read: the change was a conditional UPDATE, not an edit of the loaded object)."""
+        if self.outbox is None:
+            return
+        alert = session.get(Alert, alert_id)
+        if alert is not None:
+            session.refresh(alert)
+            self.outbox.enqueue_alert(session, kind, alert)
 
     def acknowledge(self, alert_id: str, who: Principal, *, source: str = "") -> AlertCase:
         """ "I'm on it": the first acknowledgement of an open red flag is kept (who, when), audited and sent
@@ -464,9 +473,7 @@ class AlertService:
                         object_type="alert",
                         object_id=alert_id,
                     )
-                    if self.outbox is not None:
-                        session.refresh(alert)
-                        self.outbox.enqueue_alert(session, EventKind.ACKNOWLEDGED, alert)
+                    self._send(session, EventKind.ACKNOWLEDGED, alert_id)
         return self.get(alert_id)
 
     def escalate_due(self, now: datetime | None = None, *, lookback: timedelta = timedelta(days=2)) -> list[str]:
@@ -508,11 +515,7 @@ class AlertService:
                     object_id=alert_id,
                     details={"category": category, "unacknowledged_s": within_s},
                 )
-                if self.outbox is not None:
-                    alert = session.get(Alert, alert_id)
-                    if alert is not None:
-                        session.refresh(alert)
-                        self.outbox.enqueue_alert(session, EventKind.ESCALATED, alert)
+                self._send(session, EventKind.ESCALATED, alert_id)
                 escalated.append(alert_id)
         return escalated
 
@@ -569,7 +572,7 @@ class AlertService:
         per: dict[str, list[tuple[datetime, datetime | None, datetime | None, datetime | None]]] = {}
         with self.db.session() as session:
             for category, created, acked, escalated, decided in session.execute(query).all():
-                per.setdefault(category, []).append((created, acked, escalated, _aware(decided)))
+                per.setdefault(category, []).append((created, acked, escalated, decided))
         out = []
         for category, rows in sorted(per.items()):
             ack = [(a - c).total_seconds() for c, a, _, _ in rows if a is not None]
@@ -588,12 +591,3 @@ class AlertService:
                 )
             )
         return out
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    """A timestamp from an aggregate (SQLite gives MIN() of a timestamp back as naive text)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value

@@ -280,8 +280,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         text = c.metrics.render(
             cams, c.alerts.open_count(), c.hub.clients, camera_states=states, bus=bus, detection=detection
         )
-        logs = c.outbox.logs() if c.outbox is not None else []
         response = c.alerts.response_times(datetime.now(UTC) - timedelta(days=30))
-        return text + render_reach(logs, response)
+        return text + render_reach(c.outbox.logs(), response)
 
     return app

@@ -61,6 +61,7 @@ class WebContext:
     audit: AuditLog
     cameras: CameraRegistry
     authorisations: AuthorisationService
+    outbox: Outbox  # where decisions, acknowledgements and escalations are sent out (the delivery log reads it)
     watchlist: WatchlistService | None = None
     fleet: CameraFleet = field(init=False)  # the cameras, whichever process runs them (given by services)
     matcher: WatchlistMatcher | None = None  # the in-process pipeline's (its replica follows the change log)
@@ -73,7 +74,6 @@ class WebContext:
     refusals: RefusalRecorder = field(init=False)  # 401/403s into the audit log, rate-limited per source
     access: AccessWatch = field(init=False)  # view limits and the auditors' access summary
     secure_cookies: bool = False
-    outbox: Outbox | None = None  # where decisions, acknowledgements and escalations are sent out
     deliverer: Deliverer | None = None  # sends the outbox from this process (started with the app)
     channels: ChannelService = field(init=False)  # endpoints and routing rules (admins)
 

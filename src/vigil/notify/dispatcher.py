@@ -20,10 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import select
-
 from vigil.bus import Bus
-from vigil.domain.adjudication import AlertService
+from vigil.domain.adjudication import AlertNotFoundError, AlertService
 from vigil.domain.alerts import ALERTS_TOPIC
 from vigil.domain.audit import AuditLog
 from vigil.domain.channels import ChannelService, EndpointSecrets
@@ -32,8 +30,7 @@ from vigil.domain.payloads import with_images
 from vigil.domain.vocabulary import AuditAction, EndpointKind
 from vigil.notify.mqtt import MqttSender
 from vigil.notify.webhook import SendResult, WebhookSender
-from vigil.store.media import MediaStore
-from vigil.store.models import Alert, Photo
+from vigil.store.media import MediaStore, media_type
 from vigil.video.camera import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -81,7 +78,7 @@ class Dispatcher:
         media: MediaStore,
         *,
         owner: str,
-        alerts: AlertService | None = None,
+        alerts: AlertService,
         audit: AuditLog | None = None,
         bus: Bus | None = None,
         poll_s: float = 0.5,
@@ -147,7 +144,7 @@ class Dispatcher:
         """Claim and hand out what is due now; escalate and flag when their time comes. Returns the rows
         handed out."""
         now = time.monotonic()
-        if now - self._escalate_at >= ESCALATE_EVERY_S and self.alerts is not None:
+        if now - self._escalate_at >= ESCALATE_EVERY_S:
             self._escalate_at = now
             for alert_id in self.alerts.escalate_due():
                 log.warning("alert %s escalated: nobody acknowledged it in time", alert_id)
@@ -206,27 +203,20 @@ class Dispatcher:
         return self._lanes.get(endpoint_id)
 
     # ------------------------------------------------------------ one delivery
-    def _body(self, row: Claimed) -> dict[str, object]:
+    def _body(self, lane: _Lane, row: Claimed) -> dict[str, object]:
+        """The row's body, with the images its rule asked for, read now (a crop retention deleted meanwhile
+        is not sent); each delivery that carries one is audited."""
         if not (row.include_crop or row.include_photo) or row.alert_id is None:
             return row.body
+        try:
+            case = self.alerts.get(row.alert_id)
+        except AlertNotFoundError:
+            return row.body
         crop = photo = None
-        with self.outbox.db.session() as session:
-            alert = session.get(Alert, row.alert_id)
-            crop_name = alert.crop_name if alert is not None else None
-            photo_name = (
-                session.scalar(
-                    select(Photo.media_name)
-                    .where(Photo.subject_id == alert.subject_id, Photo.from_alert_id.is_(None))
-                    .order_by(Photo.created_at)
-                    .limit(1)
-                )
-                if alert is not None
-                else None
-            )
-        if row.include_crop and crop_name:
-            crop = ("image/jpeg", self.media.read("crops", crop_name))
-        if row.include_photo and photo_name:
-            photo = (_media_type(photo_name), self.media.read("photos", photo_name))
+        if row.include_crop and case.crop_name:
+            crop = (media_type(case.crop_name), self.media.read("crops", case.crop_name))
+        if row.include_photo and case.enrolled_photo:
+            photo = (media_type(case.enrolled_photo), self.media.read("photos", case.enrolled_photo))
         if self.audit is not None and (crop or photo):
             self.audit.record(
                 "system",
@@ -235,7 +225,7 @@ class Dispatcher:
                 object_id=row.alert_id,
                 details={
                     "event_id": row.event_id,
-                    "endpoint": self._lanes[row.endpoint_id].endpoint.name if row.endpoint_id in self._lanes else "",
+                    "endpoint": lane.endpoint.name,
                     "rule_id": row.rule_id,
                     "crop": crop is not None,
                     "enrolled_photo": photo is not None,
@@ -247,7 +237,7 @@ class Dispatcher:
     def _deliver(self, lane: _Lane, row: Claimed) -> None:
         try:
             try:
-                result = lane.sender.send(row.event_id, row.kind, self._body(row))
+                result = lane.sender.send(row.event_id, row.kind, self._body(lane, row))
             except Exception as exc:  # a bug in a sender must not lose the row: it is retried
                 log.exception("sending outbox row %d failed", row.id)
                 result = SendResult(False, None, f"{type(exc).__name__}: {exc}"[:300])
@@ -267,8 +257,3 @@ class Dispatcher:
             with lane.lock:
                 lane.busy -= 1
             self._wake.set()
-
-
-def _media_type(name: str) -> str:
-    ext = name.rsplit(".", 1)[-1].lower()
-    return {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(ext, "image/jpeg")

@@ -25,10 +25,23 @@ if TYPE_CHECKING:
     from vigil.settings import VigilSettings
     from vigil.store.db import Database
 
-_NAME = re.compile(r"^[0-9a-f]{32}\.(jpg|png|bmp|tif|webp|ppm)$")
+MEDIA_TYPES = {  # every extension a stored name may have
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "bmp": "image/bmp",
+    "tif": "image/tiff",
+    "webp": "image/webp",
+    "ppm": "image/x-portable-pixmap",
+}
+_NAME = re.compile(r"^[0-9a-f]{32}\.(" + "|".join(MEDIA_TYPES) + r")$")
 KINDS = ("photos", "crops")
 # A file younger than this may belong to a row another process is about to commit: sweeps leave it.
 SWEEP_MIN_AGE_S = 600.0
+
+
+def media_type(name: str) -> str:
+    """The MIME type of a stored photo or crop, by its extension."""
+    return MEDIA_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
 
 
 class MediaStore(Protocol):

@@ -10,18 +10,11 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import AuditAction
+from vigil.store.media import media_type
 from vigil.web.context import WebContext
 from vigil.web.security import Ctx, LiveUser, client_address
 
 router = APIRouter(prefix="/api/media", tags=["media"])
-TYPES = {
-    "jpg": "image/jpeg",
-    "png": "image/png",
-    "bmp": "image/bmp",
-    "tif": "image/tiff",
-    "webp": "image/webp",
-    "ppm": "image/x-portable-pixmap",
-}
 
 
 def _serve(kind: str, name: str, request: Request, who: Principal, ctx: WebContext) -> Response:
@@ -43,7 +36,7 @@ def _serve(kind: str, name: str, request: Request, who: Principal, ctx: WebConte
     )
     return Response(
         data,
-        media_type=TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream"),
+        media_type=media_type(name),
         headers={"Cache-Control": "private, no-store"},
     )
 

@@ -109,14 +109,21 @@ const statusText = (a) => t("Status: {status}", { status: word(a.status) })
   + (a.acknowledged_by ? t(" · acknowledged by {user}", { user: a.acknowledged_by }) : "")
   + (a.escalated_at ? t(" · escalated {at}", { at: when(a.escalated_at) }) : "");
 
-function alertCard(a, fresh) {
-  const open = ["pending", "awaiting-second"].includes(a.status);
-  const ack = open && !a.acknowledged_by ? el("button", { type: "button", class: "acknowledge" }, t("Acknowledge (I'm on it)")) : "";
-  if (ack) ack.addEventListener("click", async () => {
+// "I'm on it" for an open red flag nobody has taken up yet (else ""); ``then(alert)`` after it is recorded.
+function ackButton(a, then) {
+  if (!["pending", "awaiting-second"].includes(a.status) || a.acknowledged_by) return "";
+  const ack = el("button", { type: "button", class: "acknowledge" }, t("Acknowledge (I'm on it)"));
+  ack.addEventListener("click", async () => {
     ack.disabled = true;
-    try { const done = await api(`/api/alerts/${a.id}/acknowledge`, { method: "POST" }); card.replaceWith(alertCard(done, false)); }
+    try { await then(await api(`/api/alerts/${a.id}/acknowledge`, { method: "POST" })); }
     catch (e) { ack.disabled = false; ack.textContent = t("Acknowledge failed: {why}", { why: e.message }); }
   });
+  return ack;
+}
+
+function alertCard(a, fresh) {
+  const open = ["pending", "awaiting-second"].includes(a.status);
+  const ack = ackButton(a, (done) => card.replaceWith(alertCard(done, false)));
   const card = el("li", { class: "alert" + (fresh ? " fresh" : "") + (open ? "" : " decided") + (a.escalated_at && !a.acknowledged_by && open ? " escalated" : ""), "data-alert-id": a.id, "data-group": a.camera_group || "", "data-page-mark": a.created_at + "~" + a.id },
     el("img", { src: a.crop_url, alt: t("Face seen on camera") }),
     el("img", { src: a.enrolled_photo_url, alt: t("Enrolled photo") }),
@@ -239,7 +246,6 @@ function geoLink(lat, lon, label) {
 }
 
 function fieldCard(a, reload) {
-  const open = ["pending", "awaiting-second"].includes(a.status);
   const card = el("li", { class: "field-card" + (a.escalated_at && !a.acknowledged_by ? " escalated" : ""), "data-alert-id": a.id, "data-group": a.camera_group || "" },
     el("div", { class: "field-faces" },
       el("figure", {}, el("img", { src: a.crop_url, alt: t("Face seen on camera") }), el("figcaption", {}, t("On camera"))),
@@ -256,15 +262,7 @@ function fieldCard(a, reload) {
     drawMap(svg, [{ latitude: a.latitude, longitude: a.longitude, camera: a.camera }, ...a.last_sightings]);
     card.append(svg, el("a", { class: "navigate", href: geoLink(a.latitude, a.longitude, a.camera) }, t("Navigate to camera {camera}", { camera: a.camera })));
   }
-  if (open && !a.acknowledged_by) {
-    const ack = el("button", { type: "button", class: "acknowledge" }, t("Acknowledge (I'm on it)"));
-    ack.addEventListener("click", async () => {
-      ack.disabled = true;
-      try { await api(`/api/alerts/${a.id}/acknowledge`, { method: "POST" }); await reload(); }
-      catch (e) { ack.disabled = false; ack.textContent = t("Acknowledge failed: {why}", { why: e.message }); }
-    });
-    card.append(ack);
-  }
+  card.append(ackButton(a, reload));
   card.append(el("h3", {}, t("Latest confirmed sightings")),
     a.last_sightings.length
       ? el("ul", { class: "sightings" }, ...a.last_sightings.map((s) => el("li", {}, t("{at} — camera {camera}", { at: when(s.first_seen), camera: s.camera }))))

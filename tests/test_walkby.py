@@ -76,10 +76,14 @@ def test_cctv_stills_are_small_and_degraded(engine, astronaut) -> None:  # type:
 def test_reference_rules_replay_on_the_same_judgements() -> None:
     from vigil.eval.walkby import Judgement
 
+    def judged(qualities: list[float], scores: list[list[float]]) -> Judgement:
+        s = np.array(scores)
+        return Judgement("t", np.array(qualities), ["a", "b"], s, np.full(len(qualities), 30.0), s.mean(axis=0))
+
     faces = [
-        Judgement("t", np.array([0.8]), ["a", "b"], np.array([[0.96, 0.90]])),
-        Judgement("t", np.array([0.8, 0.9]), ["a", "b"], np.array([[0.96, 0.90], [0.97, 0.91]])),
-        Judgement("t", np.array([0.8, 0.9, 0.7]), ["a", "b"], np.array([[0.96, 0.90], [0.97, 0.91], [0.95, 0.92]])),
+        judged([0.8], [[0.96, 0.90]]),
+        judged([0.8, 0.9], [[0.96, 0.90], [0.97, 0.91]]),
+        judged([0.8, 0.9, 0.7], [[0.96, 0.90], [0.97, 0.91], [0.95, 0.92]]),
     ]
     assert per_frame_alerts(faces, 0.955) == {"a"} and per_frame_alerts(faces, 0.98) == set()
     assert vote_rule_alerts(faces, 0.95) == {"a"}  # three faces at 0.95 or more, mean above it

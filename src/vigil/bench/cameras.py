@@ -22,12 +22,29 @@ from vigil.pipeline.analyser import AnalysisSettings
 from vigil.pipeline.gate import RecordedClip
 from vigil.pipeline.offline import CollectingSink, GalleryMatcher
 from vigil.pipeline.runtime import CameraConfig, LiveRunner
+from vigil.recognition.calibration import DEFAULT_FALSE_ALERTS_PER_1000, CategoryPolicy, category_rule, shipped_curves
 from vigil.recognition.decision import DecisionRule
 from vigil.video.sources import parse_source
 from vigil.vision.catalogue import default_threshold
 from vigil.vision.engine import FaceEngine
 
 SUSTAINED = 0.95
+TRACK_RULES = ("votes", "fused", "looks")  # the landed vote rule, issue 12's fused rule, round two's looks rule
+
+
+def track_rule(name: str, engine: FaceEngine, watchlist_size: int) -> DecisionRule:
+    """The rule a fresh install runs (``looks``: the shipped curves' looks rule at the default policy),
+    issue 12's ``fused`` rule at that threshold, or the vote rule at the provisional threshold."""
+    provisional = default_threshold(engine.embedder.name)
+    curves = shipped_curves(engine.embedder.name, engine.embedder.version)
+    if name == "votes" or curves is None:
+        return DecisionRule(provisional, 3)
+    rule, _ = category_rule(curves, CategoryPolicy(DEFAULT_FALSE_ALERTS_PER_1000, 1, None), watchlist_size, provisional)
+    if name == "fused":
+        return DecisionRule(rule.threshold, 1, curves.model)
+    if name == "looks":
+        return rule
+    raise ValueError(f"{name!r}: one of {', '.join(TRACK_RULES)}")
 
 
 def transcode(video: Path, target: Path, height: int) -> Path:
@@ -96,28 +113,32 @@ def bench_cameras(
     seconds: float = 30.0,
     warmup_s: float = 5.0,
     schedules: tuple[str, ...] = ("adaptive", "full"),
+    rules: tuple[str, ...] = ("votes",),
 ) -> dict[str, Any]:
-    """Today's keys for the first of ``schedules`` at the top; every schedule's under ``schedules``."""
+    """Today's keys for the first of ``schedules`` (and of ``rules``) at the top; every schedule's and
+    rule's under ``schedules``. ``rules``: the track rules to run (``TRACK_RULES``), each on the same
+    clip in the same process, so that what a rule costs is compared with the others under one load."""
     used = pin_threads(cores)
     # as a worker runs: one thread per model call, as many calls at once as cores (VIGIL_THREADS=1)
     settings = settings.model_copy(update={"threads": 1})
     engine = FaceEngine.from_settings(settings).prepare()
-    matcher = GalleryMatcher(
-        _random_gallery(engine.embedder.dim, 1000), DecisionRule(default_threshold(engine.embedder.name), 3)
-    )
+    gallery = _random_gallery(engine.embedder.dim, 1000)
     results = []
-    for schedule in schedules:
-        analysis = AnalysisSettings.from_settings(settings.model_copy(update={"detect_schedule": schedule}))
-        runs = _runs(engine, matcher, video, counts, fps, seconds, warmup_s, analysis)
-        best = max((r["cameras"] for r in runs if r["sustained"]), default=0)
-        results.append(
-            {
-                "schedule": schedule,
-                "runs": runs,
-                "cameras_sustained": best,
-                "cameras_per_core": round(best / len(used), 2),
-            }
-        )
+    for rule_name in rules:
+        matcher = GalleryMatcher(gallery, track_rule(rule_name, engine, len(gallery)))
+        for schedule in schedules:
+            analysis = AnalysisSettings.from_settings(settings.model_copy(update={"detect_schedule": schedule}))
+            runs = _runs(engine, matcher, video, counts, fps, seconds, warmup_s, analysis)
+            best = max((r["cameras"] for r in runs if r["sustained"]), default=0)
+            results.append(
+                {
+                    "schedule": schedule,
+                    "rule": rule_name,
+                    "runs": runs,
+                    "cameras_sustained": best,
+                    "cameras_per_core": round(best / len(used), 2),
+                }
+            )
     first = results[0]
     return {
         "benchmark": "live cameras sustained per core",

@@ -146,12 +146,19 @@ def cameras(
         list[str] | None,
         typer.Option(help="Detection schedule(s) to measure, in order: adaptive, full (default: both)."),
     ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Track rule(s) to run, in order: votes (the landed default of this benchmark), fused (issue 12) "
+            "or looks (round two: best looks and the pooled face, what a fresh install runs)."
+        ),
+    ] = None,
 ) -> None:
     """Live cameras one process sustains on CORES cores at FPS analysed frames/s each (capacity planning).
 
     Every schedule runs in the same process on the same clip; the JSON keeps the first schedule's figures
     at the top (runs, cameras_sustained, cameras_per_core) and every schedule's under "schedules"."""
-    from vigil.bench.cameras import SCENES, bench_cameras, scene_clip
+    from vigil.bench.cameras import SCENES, TRACK_RULES, bench_cameras, scene_clip
 
     if scene not in SCENES:
         raise typer.BadParameter(f"{scene!r}: one of {', '.join(SCENES)}", param_hint="--scene")
@@ -159,10 +166,21 @@ def cameras(
     for name in schedules:
         if name not in ("adaptive", "full"):
             raise typer.BadParameter(f"{name!r}: adaptive or full", param_hint="--schedule")
+    rules = tuple(rule or ["votes"])
+    for name in rules:
+        if name not in TRACK_RULES:
+            raise typer.BadParameter(f"{name!r}: one of {', '.join(TRACK_RULES)}", param_hint="--rule")
     settings = settings_from(ctx)
     clip = scene_clip(scene, video, settings.cache_dir / "bench", height)
     result = bench_cameras(
-        settings, clip, counts=count or [1, 2, 3, 4], fps=fps, cores=cores, seconds=seconds, schedules=schedules
+        settings,
+        clip,
+        counts=count or [1, 2, 3, 4],
+        fps=fps,
+        cores=cores,
+        seconds=seconds,
+        schedules=schedules,
+        rules=rules,
     )
     result["resolution"] = f"{height}p"
     result["scene"] = scene

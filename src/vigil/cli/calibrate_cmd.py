@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vigil.cli.context import cli_actor, settings_from
+from vigil.errors import DatasetError
 
 thresholds_app = typer.Typer(
     help="Per-category thresholds, their expected error rates and history.", no_args_is_help=True
@@ -52,7 +54,9 @@ def calibrate(
     people: Annotated[
         int, typer.Option(help="People whose first images are enrolled (second images become CCTV-like probes).")
     ] = 1500,
-    looks: Annotated[int, typer.Option(help="CCTV-like stills per probe (a short track).", min=2)] = 5,
+    looks: Annotated[
+        int, typer.Option(help="CCTV-like stills per probe track (as many as a live track keeps).", min=2)
+    ] = 10,
     target: Annotated[
         list[str] | None,
         typer.Option("--target", help=f"CATEGORY=RATE: false alerts per passer-by (default {DEFAULT_TARGET})."),
@@ -69,7 +73,7 @@ def calibrate(
     stills of second photos as probes (docs/calibration.md) — store the calibration (it replaces the
     shipped curves for this embedder), and recommend a threshold per category for its target false-alert
     rate at the current watchlist size."""
-    from vigil.eval.curves import fit_curves, group_error_rates, measure_scores, track_curve
+    from vigil.eval.curves import group_error_rates, measure_and_fit
     from vigil.eval.groups import read_groups
     from vigil.recognition.calibration import validated_floor
     from vigil.vision.engine import FaceEngine
@@ -78,10 +82,23 @@ def calibrate(
     labels = read_groups(groups)
     engine = FaceEngine.from_settings(settings).prepare()
     service = _service(ctx, engine)
-    scores = measure_scores(engine, data, people=people, looks=looks)
-    _, model = fit_curves(scores)
+    with typer.progressbar(length=1, label="measuring CCTV-like tracks", file=sys.stderr) as bar:
+        shown = {"n": 0}
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - shown["n"])
+            shown["n"] = done
+
+        try:
+            fitted = measure_and_fit(
+                engine, data, people=people, looks=looks, min_quality=settings.live_min_quality, progress=progress
+            )
+        except ValueError as exc:  # too few scores to fit a curve
+            raise DatasetError(f"{data}: {exc}; use a larger labelled set") from None
+    scores, model = fitted.scores, fitted.model
     curve = service.store_calibration(
-        scores.genuine, scores.impostor, str(data), cli_actor(), model=model, tracks=track_curve(scores, model)
+        scores.genuine, scores.impostor, str(data), cli_actor(), model=model, tracks=fitted.tracks, looks=fitted.looks
     )
 
     categories = [t.category for t in service.thresholds()]
@@ -94,6 +111,8 @@ def calibrate(
         "impostor_scores": curve.impostor,
         "validated_floor": validated_floor(curve),
         "rho": model.rho,
+        "rule": fitted.looks.rule,
+        "rho_looks": fitted.looks.rho,
         "watchlist_size": size,
         "categories": {
             name: {"threshold": t, "expected_false_alert_rate": far, "expected_miss_rate": fnmr, "resolved": ok}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -138,6 +139,22 @@ def walkby(
     schedule: Annotated[
         str, typer.Option(help="Detection schedule of the live analysis: adaptive (the default) or full.")
     ] = "adaptive",
+    varied_looks: Annotated[
+        bool,
+        typer.Option(
+            "--varied-looks/--single-photo",
+            help="Enrolled walk-bys show three further photos of the person in turn (people with >= 4 photos): "
+            "pose and expression change as in real video. Default: one photo degraded as a camera would.",
+        ),
+    ] = False,
+    compare: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--compare",
+            help="Curves files (`vigil eval curves --rule …`) whose track rules are replayed on the same walk-bys "
+            "at the same false-alert rate (repeat; for choosing a rule).",
+        ),
+    ] = None,
 ) -> None:
     """Synthetic CCTV walk-bys through the live pipeline: enrolled from one photo, seen from another
     (docs/evaluation.md). Hit rate, wrong-subject rate and false alerts per 1,000 passers-by per watchlist
@@ -161,6 +178,12 @@ def walkby(
         if curves_file is not None
         else shipped_curves(engine.embedder.name, engine.embedder.version)
     )
+    candidates = {}
+    for path in compare or []:
+        other = load_curves_file(path, engine.embedder)
+        if other.looks is None:
+            raise typer.BadParameter(f"{path}: no look model in these curves", param_hint="--compare")
+        candidates[f"{other.looks.rule}/{other.looks.best}:{path.stem}"] = other.looks
     config = WalkbyConfig(
         sizes,
         enrolled,
@@ -170,6 +193,8 @@ def walkby(
         groups=read_groups(groups),
         sighting_templates=sighting_templates,
         analysis=AnalysisSettings.from_settings(settings.model_copy(update={"detect_schedule": schedule})),
+        candidates=candidates,
+        varied_looks=varied_looks,
     )
     report = run_walkby(
         engine,
@@ -188,8 +213,10 @@ def walkby(
     for row in report["results"]:
         typer.echo(
             f"N={row['watchlist_size']:>5}: hit {row['hit_rate']:.1%}, wrong subject {row['wrong_subject_rate']:.1%}, "
-            f"false alerts {row['false_alerts_per_1000']:g}/1000 | today's rule {row['todays_rule_hit_rate']:.1%}, "
-            f"per-frame {row['per_frame_hit_rate']:.1%} at the same false-alert rate"
+            f"false alerts {row['false_alerts_per_1000']:g}/1000 | at the same false-alert rate: "
+            + (f"fused rule {row['fused_rule_hit_rate']:.1%}, " if row["fused_rule_hit_rate"] is not None else "")
+            + f"today's rule {row['todays_rule_hit_rate']:.1%}, per-frame {row['per_frame_hit_rate']:.1%}"
+            + "".join(f", {name} {c['hit_rate']:.1%}" for name, c in row["candidate_rules"].items())
         )
 
 
@@ -201,30 +228,64 @@ def curves(
         Path, typer.Option("--out", help="Curves file to write (package data: src/vigil/recognition/curves/).")
     ],
     people: Annotated[int, typer.Option(help="People enrolled from their first image.")] = 1500,
-    looks: Annotated[int, typer.Option(help="CCTV-like stills per probe.", min=2)] = 5,
+    looks: Annotated[
+        int, typer.Option(help="CCTV-like stills per track (as many as a live track keeps: 10).", min=2)
+    ] = 10,
+    rule: Annotated[
+        str, typer.Option(help="Track rule the track-level curve is measured for: looks+pooled, best-looks, pooled.")
+    ] = "looks+pooled",
+    best: Annotated[int, typer.Option(help="Looks that count in the best-looks evidence.", min=1)] = 3,
+    varied_looks: Annotated[
+        bool,
+        typer.Option(
+            "--varied-looks/--single-photo",
+            help="Tracks from several different photos of each person (>= 4 photos) instead of one photo "
+            "degraded several ways (the cautious protocol the shipped curves use).",
+        ),
+    ] = False,
     embedder: Annotated[str | None, typer.Option(help="Embedder backend.")] = None,
 ) -> None:
-    """Measure the error curves and fusion model Vigil ships for an embedder (numbers only; docs/calibration.md)."""
-    from vigil.eval.curves import curves_document, fit_curves, measure_scores, track_curve
+    """Measure the error curves, the size-banded and pooled-face evidence and the track-level curve Vigil
+    ships for an embedder (numbers only; docs/calibration.md)."""
+    from vigil.eval.curves import curves_document, measure_and_fit
+    from vigil.recognition.looks import RULES
 
+    if rule not in RULES:
+        raise typer.BadParameter(f"{rule!r}: one of {', '.join(RULES)}", param_hint="--rule")
     settings = settings_from(ctx)
     engine = FaceEngine.from_settings(settings, embedder=embedder).prepare()
-    scores = measure_scores(engine, data, people=people, looks=looks)
-    curve, model = fit_curves(scores)
-    command = f"vigil eval curves --data LFW --out {out.name} --people {people} --looks {looks}"
+    with typer.progressbar(length=1, label="measuring CCTV-like tracks", file=sys.stderr) as bar:
+        shown = {"n": 0}
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - shown["n"])
+            shown["n"] = done
+
+        fitted = measure_and_fit(
+            engine,
+            data,
+            people=people,
+            looks=looks,
+            rule=rule,
+            best=best,
+            varied=varied_looks,
+            min_quality=settings.live_min_quality,
+            progress=progress,
+        )
+    command = f"vigil eval curves --data LFW --out {out.name} --people {people} --looks {looks} --rule {rule}"
+    command += f" --best {best}" + (" --varied-looks" if varied_looks else "")
     if embedder:
         command += f" --embedder {embedder}"
-    document = curves_document(
-        engine, scores, curve, model, data="LFW (deep-funneled)", command=command, tracks=track_curve(scores, model)
-    )
+    document = curves_document(engine, fitted, data="LFW (deep-funneled)", command=command)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document) + "\n")
     typer.echo(
         json.dumps(
             {
                 k: document[k]
-                for k in ("embedder", "version", "templates", "tracks", "stills", "no_face", "validated_floor")
+                for k in ("embedder", "version", "protocol", "rule", "templates", "tracks", "stills", "no_face")
             }
-            | {"rho": model.rho, "out": str(out)}
+            | {"validated_floor": document["validated_floor"], "rho": fitted.looks.rho, "out": str(out)}
         )
     )

@@ -37,6 +37,7 @@ from vigil.recognition.calibration import (
 )
 from vigil.recognition.decision import DecisionRule
 from vigil.recognition.fusion import FaceScoreModel
+from vigil.recognition.looks import LookModel
 from vigil.store.db import Database
 from vigil.store.models import Alert, AnalysisCount, Calibration, Category, Subject, ThresholdChange
 from vigil.vision.catalogue import default_threshold
@@ -60,7 +61,7 @@ class CategoryThreshold:
     expected_miss_rate: float | None
     floor: float | None
     false_alerts_per_1000: float = DEFAULT_FALSE_ALERTS_PER_1000  # the category's policy
-    rule: str = "votes"  # "fused" (curves with a fusion model) or "votes"
+    rule: str = "votes"  # "looks+pooled" (etc., round two), "fused" (issue 12) or "votes"
     source: str = "provisional"  # "set" by hand, "policy" (from the curves), "provisional"
     expected_hit_rate: float | None = None  # a track at the threshold (one face, without a track curve)
 
@@ -76,11 +77,13 @@ def load_curves(db: Database, embedder: str, version: str) -> ErrorCurves | None
         )
         if row is not None:
             model, tracks = row.curve.get("score_model"), row.curve.get("track_curve")
+            looks = row.curve.get("look_model")
             return ErrorCurves(
                 ScoreCurve.from_json(row.curve),
                 FaceScoreModel.from_json(model) if isinstance(model, dict) else None,
                 f"calibration #{row.id}: {row.source}",
                 ScoreCurve.from_json(tracks) if isinstance(tracks, dict) else None,
+                LookModel.from_json(looks) if isinstance(looks, dict) else None,
             )
     return shipped_curves(embedder, version)
 
@@ -135,6 +138,7 @@ class ThresholdService:
         *,
         model: FaceScoreModel | None = None,
         tracks: ScoreCurve | None = None,
+        looks: LookModel | None = None,
     ) -> ScoreCurve:
         """Store measured curves (and the fusion model and track-level curve fitted to them): from now on
         they replace the shipped ones for this embedder version."""
@@ -144,6 +148,8 @@ class ThresholdService:
             document["score_model"] = model.as_json()
         if tracks is not None:
             document["track_curve"] = tracks.as_json()
+        if looks is not None:
+            document["look_model"] = looks.as_json()
         with self.db.session() as session:
             session.add(
                 Calibration(
@@ -211,7 +217,7 @@ class ThresholdService:
             point.miss_rate if point else None,
             floor,
             category.false_alerts_per_1000,
-            "fused" if rule.fused else "votes",
+            rule.name,
             source,
             1.0 - point.miss_rate if point else None,
         )

@@ -40,8 +40,9 @@ from vigil.pipeline.events import TrackMatch
 from vigil.pipeline.gate import Coverage
 from vigil.pipeline.offline import CollectingSink, GalleryMatcher, sample_frames
 from vigil.recognition.calibration import CategoryPolicy, ErrorCurves, category_rule
-from vigil.recognition.decision import DecisionRule, decide
+from vigil.recognition.decision import DecisionRule, decide, strongest
 from vigil.recognition.gallery import Gallery
+from vigil.recognition.looks import LookModel, pooled_face
 from vigil.video.sources import Frame
 from vigil.vision.engine import FaceEngine
 from vigil.vision.image import decode_image, load_image
@@ -63,6 +64,7 @@ class Person:
     photo: Path  # enrolled (first image), or the only image of a distractor
     clip_image: Path | None  # rendered in the walk-by (second image; distractors: their only one)
     next_image: Path | None = None  # a third image: the walk-by after a confirmed sighting
+    more_images: tuple[Path, ...] = ()  # varied looks: further photos shown in turn in the same walk-by
 
 
 @dataclass(frozen=True)
@@ -72,23 +74,35 @@ class Plan:
     padding: list[Person]
 
 
-def plan_people(dataset: LfwDataset, *, enrolled: int, distractors: int, padding: int, seed: int = 0) -> Plan:
+VARIED_PHOTOS = 4  # varied looks: one photo enrolled, the walk-by made of the next (up to) three
+
+
+def plan_people(
+    dataset: LfwDataset, *, enrolled: int, distractors: int, padding: int, seed: int = 0, varied: bool = False
+) -> Plan:
+    """Who is enrolled, who walks by unenrolled and who pads the watchlists. ``varied``: the enrolled are
+    drawn from people with at least four photos, and their walk-by shows photos 2, 3 and 4 in turn."""
     counts = dataset.people()
     rng = np.random.default_rng(seed)
-    multi = [n for n, c in counts.items() if c >= 2]
+    multi = [n for n, c in counts.items() if c >= (VARIED_PHOTOS if varied else 2)]
     single = [n for n, c in counts.items() if c == 1]
     rng.shuffle(multi)
     rng.shuffle(single)
     chosen = [
         Person(
-            n, dataset.image_path(n, 1), dataset.image_path(n, 2), dataset.image_path(n, 3) if counts[n] >= 3 else None
+            n,
+            dataset.image_path(n, 1),
+            dataset.image_path(n, 2),
+            None if varied or counts[n] < 3 else dataset.image_path(n, 3),
+            tuple(dataset.image_path(n, i) for i in range(3, VARIED_PHOTOS + 1)) if varied else (),
         )
         for n in multi[:enrolled]
     ]
     strangers = [Person(n, dataset.image_path(n, 1), dataset.image_path(n, 1)) for n in single[:distractors]]
-    spare = [dataset.image_path(n, 1) for n in multi[enrolled:]] + [
-        dataset.image_path(n, 1) for n in single[distractors:]
-    ]
+    rest = (
+        [n for n, c in counts.items() if c >= 2 and n not in {p.name for p in chosen}] if varied else multi[enrolled:]
+    )
+    spare = [dataset.image_path(n, 1) for n in rest] + [dataset.image_path(n, 1) for n in single[distractors:]]
     pad_names = [p.parent.name for p in spare]
     order = rng.permutation(len(spare))[:padding]
     pad = [Person(pad_names[i], spare[i], None) for i in order]
@@ -158,6 +172,8 @@ class Judgement:
     qualities: np.ndarray
     subject_ids: list[str]
     scores: np.ndarray
+    iods: np.ndarray  # (n,) px between the eyes of each face
+    pooled: np.ndarray  # (m,) the track's pooled face against each candidate
 
 
 class RecordingAnalyser(CameraAnalyser):
@@ -170,8 +186,13 @@ class RecordingAnalyser(CameraAnalyser):
     def _judge(self, track: TrackFaces, frame: Frame, coverage: Coverage | None) -> Any:
         if track.candidates:
             subject_ids = sorted(track.candidates)
-            scores = self.matcher.subject_scores(np.stack(track.vectors), subject_ids)
-            self.judgements.append(Judgement(track.uid, np.array(track.qualities), subject_ids, scores))
+            stacked = np.stack(track.vectors)
+            scores = self.matcher.subject_scores(stacked, subject_ids)
+            pool = pooled_face(stacked, np.asarray(track.qualities))
+            pooled = self.matcher.subject_scores(pool[None], subject_ids)[0]
+            self.judgements.append(
+                Judgement(track.uid, np.array(track.qualities), subject_ids, scores, np.array(track.iods), pooled)
+            )
         return super()._judge(track, frame, coverage)
 
 
@@ -193,6 +214,17 @@ def vote_rule_alerts(judgements: list[Judgement], threshold: float, min_faces: i
     out = set()
     for j in judgements:
         verdict = decide(j.qualities, j.subject_ids, j.scores, dict.fromkeys(j.subject_ids, rule))
+        if verdict is not None:
+            out.add(verdict.subject_id)
+    return out
+
+
+def rule_alerts(judgements: list[Judgement], rule: DecisionRule) -> set[str]:
+    """Who ``rule`` (any of them: looks, fused, votes) alerts for on the recorded judgements."""
+    out = set()
+    for j in judgements:
+        rules = dict.fromkeys(j.subject_ids, rule)
+        verdict = decide(j.qualities, j.subject_ids, j.scores, rules, iods=j.iods, pooled=j.pooled)
         if verdict is not None:
             out.add(verdict.subject_id)
     return out
@@ -228,6 +260,33 @@ def rates(runs: list[ClipRun], alerted: Callable[[ClipRun], set[str]]) -> Rates:
     return Rates(hits / max(1, len(enrolled)), wrong / max(1, len(enrolled)), 1000.0 * false / max(1, len(strangers)))
 
 
+def evidence_sweep(runs: list[ClipRun], rule: DecisionRule, budget_per_1000: float) -> tuple[float, Rates]:
+    """``rule`` (looks or fused) at the threshold with the best hit rate whose false alerts stay within
+    the budget: each judgement's winner and evidence are computed once, then every threshold is read off."""
+    evidence: list[list[tuple[str, float]]] = []
+    for run in runs:
+        found = []
+        for j in run.judgements:
+            best = strongest(j.qualities, j.subject_ids, j.scores, rule, iods=j.iods, pooled=j.pooled)
+            if best is not None:
+                found.append(best)
+        evidence.append(found)
+    index = {id(run): i for i, run in enumerate(runs)}
+    best_point: tuple[float, Rates] | None = None
+    for threshold in SWEEP:
+
+        def alerted(run: ClipRun, t: float = float(threshold)) -> set[str]:
+            return {subject for subject, e in evidence[index[id(run)]] if e >= t}
+
+        r = rates(runs, alerted)
+        if r.false_alerts_per_1000 <= budget_per_1000 + 1e-9 and (
+            best_point is None or r.hit_rate > best_point[1].hit_rate
+        ):
+            best_point = (float(threshold), r)
+    assert best_point is not None
+    return best_point
+
+
 def at_same_false_alerts(
     runs: list[ClipRun], rule: Callable[[list[Judgement], float], set[str]], budget_per_1000: float
 ) -> tuple[float, Rates]:
@@ -257,21 +316,30 @@ def render_clips(
         source = getattr(person, image)
         if source is None:
             continue
-        path = folder / f"{source.stem}-s{seed}.mp4"
+        varied = image == "clip_image" and bool(person.more_images)
+        path = folder / f"{source.stem}-{'v' if varied else 's'}{seed}.mp4"
         if not path.is_file():
-            portrait = load_image(source)
-            faces = engine.detect(portrait)
-            if len(faces) == 0:
+            looks = [_face_of(engine, photo) for photo in (source, *(person.more_images if varied else ()))]
+            if looks[0] is None:
                 continue
-            face = faces[central_face(faces, portrait.shape[1], portrait.shape[0])]
             rng = np.random.default_rng([seed, i, len(person.name), image == "next_image"])
             background = street_background(rng)
             scene = draw_scene(rng)
-            iod = float(np.linalg.norm(face.kps[0][1] - face.kps[0][0]))
-            frames = render_frames(portrait, face.xyxy[0], iod, background, scene)
+            more = [look for look in looks[1:] if look is not None]
+            frames = render_frames(*looks[0], background, scene, more)
             encode_h264(frames, path.with_suffix(".tmp.mp4"), bitrate=scene.bitrate).rename(path)
         clips[person.name] = path
     return clips
+
+
+def _face_of(engine: FaceEngine, photo: Path) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """A photo, its central face's box and inter-eye distance (None: no face found)."""
+    portrait = load_image(photo)
+    faces = engine.detect(portrait)
+    if len(faces) == 0:
+        return None
+    face = faces[central_face(faces, portrait.shape[1], portrait.shape[0])]
+    return portrait, face.xyxy[0], float(np.linalg.norm(face.kps[0][1] - face.kps[0][0]))
 
 
 def enroll_vectors(engine: FaceEngine, people: list[Person]) -> dict[str, np.ndarray]:
@@ -300,22 +368,26 @@ class WalkbyConfig:
     sighting_templates: bool = True  # also measure the gain of one confirmed sighting's face as a template
     distractor_watchlists: int = 5  # each distractor walk-by is a passer-by trial against this many watchlists
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)  # the live analysis (its detection schedule)
+    candidates: dict[str, LookModel] = field(
+        default_factory=dict
+    )  # further track rules replayed at the same false alerts
+    varied_looks: bool = False  # enrolled walk-bys rendered from several photos of the person (>= 4 photos)
 
 
 def rule_for(
     curves: ErrorCurves | None, policy_per_1000: float, size: int, fallback: float
 ) -> tuple[DecisionRule, dict[str, Any]]:
-    """The rule a fresh install runs for a category with this policy and a watchlist of ``size``: the fused
-    rule at the operating point from the curves (or the vote rule at ``fallback`` without curves)."""
+    """The rule a fresh install runs for a category with this policy and a watchlist of ``size``: the looks
+    (or fused) rule at the operating point from the curves, or the vote rule at ``fallback`` without them."""
     rule, point = category_rule(curves, CategoryPolicy(policy_per_1000, 1, None), size, fallback)
-    if point is None or rule.model is None:
+    if point is None or not rule.fused:
         return rule, {"rule": "votes", "threshold": rule.threshold, "calibrated": point is not None}
     return rule, {
-        "rule": "fused",
+        "rule": rule.name,
         "policy_false_alerts_per_1000": policy_per_1000,
         "threshold": rule.threshold,
-        "evidence_needed_nats": round(float(rule.model.llr_of(rule.threshold)), 3),
-        "rho": rule.model.rho,
+        "evidence_needed_nats": round(rule.needed, 3),
+        "rho": rule.looks.rho if rule.looks is not None else rule.model.rho if rule.model is not None else None,
         "resolved": point.resolved,
         "curve": "track" if curves is not None and curves.tracks is not None else "face",
         "expected_false_alerts_per_1000": round(1000 * point.false_alert_rate, 3),
@@ -395,6 +467,7 @@ def run_walkby(
         distractors=config.distractors,
         padding=largest * config.distractor_watchlists,
         seed=config.seed,
+        varied=config.varied_looks,
     )
     say(f"rendering {len(plan.enrolled) + len(plan.distractors)} walk-by clips into {clips_dir}")
     clips = render_clips(plan.enrolled + plan.distractors, clips_dir, engine, seed=config.seed)
@@ -443,7 +516,7 @@ def run_walkby(
         if done % 25 == 0:
             say(f"{done}/{len(walkers)} walk-bys analysed")
     gains: dict[int, dict[str, Any]] = {}
-    if config.sighting_templates:
+    if config.sighting_templates and not config.varied_looks:
         later = [p for p in enrolled if p.next_image is not None]
         say(f"rendering {len(later)} later walk-bys (a third photo) for the sighting-template measurement")
         next_clips = render_clips(later, clips_dir, engine, seed=config.seed, image="next_image")
@@ -468,6 +541,16 @@ def run_walkby(
         frame_t, frame = at_same_false_alerts(runs, per_frame_alerts, fused.false_alerts_per_1000)
         at_tolerance = rates(runs, lambda r: per_frame_alerts(r.judgements, tolerance))
         landed = rates(runs, lambda r: vote_rule_alerts(r.judgements, fallback_threshold))
+        fused_model = curves.model if curves is not None else None
+        fused_t, fused_r = (
+            evidence_sweep(runs, DecisionRule(1.0, 1, fused_model), fused.false_alerts_per_1000)
+            if fused_model is not None
+            else (None, None)
+        )
+        candidates = {
+            name: evidence_sweep(runs, DecisionRule(1.0, 1, looks=model), fused.false_alerts_per_1000)
+            for name, model in config.candidates.items()
+        }
         entry: dict[str, Any] = {
             "watchlist_size": n,
             "watchlists": len(watchlists[n]),
@@ -485,6 +568,18 @@ def run_walkby(
                 "threshold": fallback_threshold,
                 "hit_rate": round(landed.hit_rate, 4),
                 "false_alerts_per_1000": round(landed.false_alerts_per_1000, 2),
+            },
+            "rule": rules[n][0].name,
+            "fused_rule_hit_rate": None if fused_r is None else round(fused_r.hit_rate, 4),
+            "fused_rule_threshold": fused_t,
+            "fused_rule_false_alerts_per_1000": None if fused_r is None else round(fused_r.false_alerts_per_1000, 2),
+            "candidate_rules": {
+                name: {
+                    "hit_rate": round(r.hit_rate, 4),
+                    "threshold": t,
+                    "false_alerts_per_1000": round(r.false_alerts_per_1000, 2),
+                }
+                for name, (t, r) in candidates.items()
             },
             "per_frame_hit_rate": round(frame.hit_rate, 4),
             "per_frame_threshold": frame_t,
@@ -513,6 +608,7 @@ def run_walkby(
         "analysis_fps": config.analysis_fps,
         "detect_schedule": str(config.analysis.schedule.mode),
         "seed": config.seed,
+        "protocol": "varied-looks" if config.varied_looks else "single-photo",
         "results": results,
         "seconds": round(time.perf_counter() - started, 1),
     }

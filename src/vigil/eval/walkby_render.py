@@ -17,6 +17,7 @@ Everything here is pure: numbers and pixels in, pixels (or an MP4 file) out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,19 +129,28 @@ def _motion_blur(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
 
 
 def render_frames(
-    portrait: np.ndarray, box: np.ndarray, portrait_iod: float, background: np.ndarray, scene: WalkbyScene
+    portrait: np.ndarray,
+    box: np.ndarray,
+    portrait_iod: float,
+    background: np.ndarray,
+    scene: WalkbyScene,
+    more_looks: Sequence[tuple[np.ndarray, np.ndarray, float]] = (),
 ) -> list[np.ndarray]:
-    """The clip's frames before compression, (H, W, 3) uint8 RGB each."""
+    """The clip's frames before compression, (H, W, 3) uint8 RGB each. With ``more_looks`` (further
+    photos of the same person: portrait, face box, inter-eye distance) the clip is cut into equal parts
+    and each part shows the next photo — the pose and expression change as they do in real video."""
     rng = np.random.default_rng(scene.seed)
-    patch, alpha, (fx, fy) = head_cutout(portrait, box)
+    looks = [(head_cutout(portrait, box), portrait_iod)]
+    looks += [(head_cutout(image, face_box), iod) for image, face_box, iod in more_looks]
     H, W = background.shape[:2]
     count = max(2, round(scene.seconds * FPS))
     frames = []
     previous = None
     for i in range(count):
         t = i / (count - 1)
+        (patch, alpha, (fx, fy)), look_iod = looks[min(int(t * len(looks)), len(looks) - 1)]
         iod = scene.iod_start + (scene.iod_end - scene.iod_start) * t
-        scale = iod / portrait_iod
+        scale = iod / look_iod
         cx = (scene.x_start + (scene.x_end - scene.x_start) * t) * W
         cy = (scene.y_start + (scene.y_end - scene.y_start) * t) * H
         dx, dy = (0.0, 0.0) if previous is None else (cx - previous[0], cy - previous[1])

@@ -27,6 +27,7 @@ from vigil.pipeline.events import AlertSink, TrackMatch, alert_key
 from vigil.pipeline.gate import Coverage, ScanGate
 from vigil.recognition.decision import DecisionRule, closest_call, decide
 from vigil.recognition.gallery import Candidate
+from vigil.recognition.looks import pooled_face
 from vigil.settings import VigilSettings
 from vigil.video.scheduler import DetectionPlan, DetectionScheduler, ScheduleCounts, ScheduleMode, ScheduleSettings
 from vigil.video.sources import Frame
@@ -96,6 +97,7 @@ class TrackFaces:
     first_seen: float
     last_seen: float
     qualities: list[float] = field(default_factory=list)
+    iods: list[float] = field(default_factory=list)  # px between the eyes, as the detector measured them
     vectors: list[np.ndarray] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)
     candidates: set[str] = field(default_factory=set)
@@ -285,8 +287,9 @@ class CameraAnalyser:
             crop = face_crop(image, faces.xyxy[index], max_px=self.settings.crop_max_px, bystanders=others)
             if len(track.qualities) >= self.settings.max_faces:
                 worst = track.worst()
-                del track.qualities[worst], track.vectors[worst], track.crops[worst]
+                del track.qualities[worst], track.iods[worst], track.vectors[worst], track.crops[worst]
             track.qualities.append(float(quality[index]))
+            track.iods.append(float(faces.inter_eye[index]))
             track.vectors.append(vectors[row])
             track.crops.append(crop)
             track.candidates.update(c.subject_id for c in results[row])
@@ -366,11 +369,15 @@ class CameraAnalyser:
         scores = self.matcher.subject_scores(stacked, subject_ids)
         cards = {s: self.matcher.card(s) for s in subject_ids}
         rules = {s: c.rule for s, c in cards.items()}
-        verdict = decide(track.qualities, subject_ids, scores, rules)
+        pooled = None
+        if any(r.looks is not None and r.looks.uses_pooled for r in rules.values()):
+            pooled = self.matcher.subject_scores(pooled_face(stacked, np.asarray(track.qualities))[None], subject_ids)[
+                0
+            ]
+        verdict = decide(track.qualities, subject_ids, scores, rules, iods=track.iods, pooled=pooled)
         if verdict is None:
-            track.settled = (
-                enough and closest_call(track.qualities, subject_ids, scores, rules) < -self.settings.settle_margin
-            )
+            near = closest_call(track.qualities, subject_ids, scores, rules, iods=track.iods, pooled=pooled)
+            track.settled = enough and near < -self.settings.settle_margin
             return None
         track.settled = True
         card = cards[verdict.subject_id]

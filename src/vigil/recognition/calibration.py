@@ -33,6 +33,7 @@ import numpy as np
 from vigil.errors import DatasetError
 from vigil.recognition.decision import DecisionRule
 from vigil.recognition.fusion import FaceScoreModel
+from vigil.recognition.looks import LookModel
 
 FLOOR_FMR = 1e-3
 GRID = np.round(np.arange(0.0, 1.0 + 1e-9, 0.001), 3)
@@ -156,22 +157,25 @@ class ErrorCurves:
     curve: ScoreCurve
     model: FaceScoreModel | None
     source: str
-    tracks: ScoreCurve | None = None  # tracks judged as the live rule judges them (eval.curves.track_curve)
+    tracks: ScoreCurve | None = None  # tracks judged as the live rule judges them (eval.curves)
+    looks: LookModel | None = None  # round two: size-banded ℓ and the pooled face (the rule ``tracks`` is of)
 
     @property
     def decision_curve(self) -> ScoreCurve:
         """The curve operating points are read off: the track-level one under the fused rule, so that the
         policy holds per passer-by rather than per face."""
-        return self.tracks if self.tracks is not None and self.model is not None else self.curve
+        fused = self.model is not None or self.looks is not None
+        return self.tracks if self.tracks is not None and fused else self.curve
 
 
 def _curves_of(document: dict[str, Any], source: str) -> ErrorCurves:
-    tracks = document.get("track_curve")
+    tracks, looks = document.get("track_curve"), document.get("look_model")
     return ErrorCurves(
         ScoreCurve.from_json(document["curve"]),
         FaceScoreModel.from_json(document["score_model"]),
         f"{source}: {document['data']} ({document['measured']}, {document['command']})",
         ScoreCurve.from_json(tracks) if tracks else None,
+        LookModel.from_json(looks) if isinstance(looks, dict) else None,
     )
 
 
@@ -217,10 +221,11 @@ def category_rule(
 ) -> tuple[DecisionRule, OperatingPoint | None]:
     """The decision rule for a category at this watchlist size, and the operating point behind it.
 
-    With curves: the threshold for the policy read off the track-level curve when the fused rule's was
-    measured (else the per-face curve), never below the validated floor, unless overridden; the fused
-    rule where a fusion model was measured. Without: the vote rule at the override or the embedder's
-    provisional threshold. The operating point's rates are the track's (or the face's, without)."""
+    With curves: the threshold for the policy read off the track-level curve of the rule they were
+    measured for (else the per-face curve), never below the validated floor, unless overridden; the
+    looks rule where a look model was measured, else the fused rule where a fusion model was. Without:
+    the vote rule at the override or the embedder's provisional threshold. The operating point's rates
+    are the track's (or the face's, without)."""
     if curves is None:
         threshold = policy.threshold_override if policy.threshold_override is not None else provisional
         return DecisionRule(threshold, max(VOTE_RULE_MIN_FACES, policy.min_faces)), None
@@ -231,6 +236,6 @@ def category_rule(
         threshold = policy.threshold_override
     fmr, fnmr = decision.at(threshold)
     point = OperatingPoint(threshold, passerby_false_alert_rate(fmr, watchlist_size), fnmr, point.resolved)
-    if curves.model is None:
+    if curves.model is None and curves.looks is None:
         return DecisionRule(threshold, max(VOTE_RULE_MIN_FACES, policy.min_faces)), point
-    return DecisionRule(threshold, policy.min_faces, curves.model), point
+    return DecisionRule(threshold, policy.min_faces, curves.model, looks=curves.looks), point

@@ -13,6 +13,12 @@ becomes a log-likelihood ratio ℓ from the measured curves, and the track's evi
 single face at the threshold would give. The verdict's ``evidence`` is reported as the similarity one
 face would need for the same Λ, so ``evidence ≥ threshold`` reads the same under both rules.
 
+**Looks rule** (round two, the default wherever the curves carry a look model): each face's
+evidence is conditioned on its size, the track counts its best looks and its pooled face
+(``vigil.recognition.looks``); a red flag when ``Λ(s) ≥ ℓ_ref(T(s))``, ``ℓ_ref`` the per-face ℓ over all
+sizes, so the threshold is still "the similarity one face would need". ``T`` is read off the track-level
+curve measured for this rule.
+
 **Vote rule** (the landed rule, kept for embedders without curves and as the benchmarks' reference):
 a face votes for ``s`` when ``s`` is its best match and ``score_i(s) ≥ T(s)``; the evidence is the
 quality-weighted mean ``E(s) = Σ q_i · score_i(s) / Σ q_i``; a red flag when ``votes ≥ N(s)`` and
@@ -33,6 +39,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vigil.recognition.fusion import FaceScoreModel
+from vigil.recognition.looks import LookModel
 
 TIE_MARGIN_NATS = float(np.log(10.0))  # runner-up evidence within a factor 10 of the winner's: a near-tie
 TIE_MARGIN_SIMILARITY = 0.02  # the same for the vote rule, in similarity
@@ -47,6 +54,7 @@ class DecisionRule:
     min_faces: int
     model: FaceScoreModel | None = None
     tie_margin: float | None = None  # None: TIE_MARGIN_NATS (fused) or TIE_MARGIN_SIMILARITY (votes)
+    looks: LookModel | None = None  # the looks rule (round two); takes precedence over ``model``
 
     def __post_init__(self) -> None:
         if self.min_faces < 1:
@@ -54,7 +62,21 @@ class DecisionRule:
 
     @property
     def fused(self) -> bool:
-        return self.model is not None
+        """Evidence in nats (the fused or the looks rule), not the vote rule."""
+        return self.model is not None or self.looks is not None
+
+    @property
+    def name(self) -> str:
+        return self.looks.rule if self.looks is not None else "fused" if self.model is not None else "votes"
+
+    @property
+    def needed(self) -> float:
+        """The evidence (nats) one face at the threshold gives: what a track must reach."""
+        if self.looks is not None:
+            return float(self.looks.reference.llr_of(self.threshold))
+        if self.model is not None:
+            return float(self.model.llr_of(self.threshold))
+        return self.threshold
 
     @property
     def margin(self) -> float:
@@ -80,13 +102,18 @@ def decide(
     subject_ids: Sequence[str],
     scores: np.ndarray,
     rules: Mapping[str, DecisionRule],
+    *,
+    iods: Sequence[float] | np.ndarray | None = None,
+    pooled: np.ndarray | None = None,
 ) -> Verdict | None:
     """The verdict for one track.
 
     ``qualities``: (n,) quality of each embedded face; ``subject_ids``: the m candidate subjects;
-    ``scores``: (n, m) similarity of each face to each candidate; ``rules``: each candidate's rule.
+    ``scores``: (n, m) similarity of each face to each candidate; ``rules``: each candidate's rule;
+    ``iods``: (n,) each face's inter-eye distance and ``pooled``: (m,) the pooled face's similarity to
+    each candidate (both needed by the looks rule).
     """
-    ranked = _ranked(qualities, subject_ids, scores, rules)
+    ranked = _ranked(qualities, subject_ids, scores, rules, iods, pooled)
     winner = next((v for v, ok in ranked if ok), None)
     if winner is None:
         return None
@@ -97,15 +124,36 @@ def decide(
     return winner
 
 
+def strongest(
+    qualities: Sequence[float] | np.ndarray,
+    subject_ids: Sequence[str],
+    scores: np.ndarray,
+    rule: DecisionRule,
+    *,
+    iods: Sequence[float] | np.ndarray | None = None,
+    pooled: np.ndarray | None = None,
+) -> tuple[str, float] | None:
+    """Under one rule for every candidate, whatever its threshold: the candidate a red flag would name
+    (the strongest that is some face's best match) and its evidence as a similarity — the flag is raised
+    exactly when that reaches the threshold. For sweeping thresholds over recorded tracks; the looks and
+    fused rules only (the vote rule's votes depend on the threshold)."""
+    probe = replace(rule, threshold=-1.0)
+    ranked = _ranked(qualities, subject_ids, scores, dict.fromkeys(subject_ids, probe), iods, pooled)
+    return next(((v.subject_id, v.evidence) for v, _ in ranked if v.votes >= rule.min_faces), None)
+
+
 def closest_call(
     qualities: Sequence[float] | np.ndarray,
     subject_ids: Sequence[str],
     scores: np.ndarray,
     rules: Mapping[str, DecisionRule],
+    *,
+    iods: Sequence[float] | np.ndarray | None = None,
+    pooled: np.ndarray | None = None,
 ) -> float:
     """How far the closest candidate's evidence is from its threshold, in similarity (negative: below
     it; -inf without candidates): how near the track is to a red flag."""
-    ranked = _ranked(qualities, subject_ids, scores, rules)
+    ranked = _ranked(qualities, subject_ids, scores, rules, iods, pooled)
     return max((v.evidence - v.threshold for v, _ in ranked), default=-np.inf)
 
 
@@ -114,6 +162,8 @@ def _ranked(
     subject_ids: Sequence[str],
     scores: np.ndarray,
     rules: Mapping[str, DecisionRule],
+    iods: Sequence[float] | np.ndarray | None = None,
+    pooled: np.ndarray | None = None,
 ) -> list[tuple[Verdict, bool]]:
     """Every candidate's verdict, strongest first, and whether it qualifies."""
     q = np.asarray(qualities, np.float64).reshape(-1)
@@ -128,7 +178,15 @@ def _ranked(
         column_scores = scores[:, column]
         best_face = int(column_scores.argmax())
         top = best_of_face == column
-        if rule.model is not None:
+        if rule.looks is not None:
+            if iods is None or (rule.looks.uses_pooled and pooled is None):
+                raise ValueError("the looks rule needs each face's inter-eye distance and the pooled face's scores")
+            pooled_column = None if pooled is None else np.asarray(pooled, np.float64).reshape(-1)[column : column + 1]
+            strength = float(rule.looks.strength(np.asarray(iods), column_scores[:, None], pooled_column)[0])
+            evidence = rule.looks.reference.similarity_of(strength)
+            votes = int(top.sum())
+            qualifies = votes >= rule.min_faces and strength >= rule.needed
+        elif rule.model is not None:
             strength = float(rule.model.track_evidence(q, column_scores[:, None])[0])
             evidence = rule.model.similarity_of(strength)
             votes = int(top.sum())

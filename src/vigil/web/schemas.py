@@ -360,7 +360,7 @@ class ThresholdOut(BaseModel):
     expected_miss_rate: float | None
     floor: float | None
     false_alerts_per_1000: float
-    rule: str  # "fused" or "votes"
+    rule: str  # "looks+pooled", "best-looks" or "pooled" (round two), "fused" or "votes"
     source: str  # "set", "policy" or "provisional"
     expected_hit_rate: float | None
 

@@ -16,7 +16,7 @@ from tests.helpers.cli import vigil
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.audit import AuditLog
 from vigil.domain.thresholds import AnalysisCounter, ThresholdError, ThresholdService
-from vigil.eval.curves import fit_curves, measure_scores
+from vigil.eval.curves import MeasuredLooks, fit_all, fit_curves, look_track_scores, measure_looks, scores_of
 from vigil.recognition.calibration import (
     operating_point,
     passerby_false_alert_rate,
@@ -137,13 +137,26 @@ def test_live_figures_warn_when_observed_false_alerts_drift_above_the_calibratio
 @pytest.mark.slow
 @needs_lfw
 def test_measure_on_lfw_and_the_calibrate_command(tmp_path: Path, engine) -> None:  # type: ignore[no-untyped-def]
-    scores = measure_scores(engine, LFW, people=80, looks=3)
+    looks = measure_looks(engine, LFW, people=80, looks=3)
+    assert looks.vectors.shape[0] == len(looks.iods) == len(looks.qualities) == len(looks.track)
+    assert looks.iods.min() >= 10 and looks.iods.max() <= 70  # CCTV sizes, as the detector measured them
+    again = tmp_path / "looks.npz"
+    looks.save(again)
+    assert np.array_equal(MeasuredLooks.load(again).vectors, looks.vectors)
+    scores = scores_of(looks)
     assert scores.templates >= 75 and scores.tracks >= 10 and len(scores.genuine) >= 25
     assert len(scores.impostor) == len(scores.genuine) * (scores.templates - 1)
     assert np.median(scores.genuine) > np.median(scores.impostor) + 0.05  # CCTV-like stills, separate photos
     curve, model = fit_curves(scores)
     assert 0.0 <= model.rho <= 1.0 and curve.genuine == len(scores.genuine)
     assert model.llr_of(np.median(scores.genuine)) > 0 > model.llr_of(np.median(scores.impostor))
+    # round two: the rule's own track-level scores, judged after every face as live tracks are
+    fitted = fit_all(looks, rule="looks+pooled", best=2)
+    assert fitted.looks.pooled is not None and len(fitted.looks.bands) == len(fitted.looks.edges) + 1
+    genuine, impostor = look_track_scores(looks, fitted.looks)
+    assert len(genuine) == looks.tracks and len(impostor) >= looks.tracks * (scores.templates - 2)
+    assert np.median(genuine) > np.median(impostor) + 0.05
+    assert fitted.tracks.genuine == len(genuine)
     out = tmp_path / "cal.json"
     groups = tmp_path / "groups.csv"
     names = sorted(p.name for p in (LFW / "images").iterdir())[:60]
@@ -167,7 +180,7 @@ def test_measure_on_lfw_and_the_calibrate_command(tmp_path: Path, engine) -> Non
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     assert report["categories"]["wanted"]["threshold"] >= report["validated_floor"]
-    assert 0.0 <= report["rho"] <= 1.0
+    assert 0.0 <= report["rho"] <= 1.0 and report["rule"] == "looks+pooled"
     assert set(report["groups"]["wanted"]["per_group"]) == {"x", "y"}
     assert "false alerts per passer-by" in result.stdout
     listed = vigil("thresholds", "list", data_dir=tmp_path)

@@ -183,7 +183,7 @@ def walkby(
         other = load_curves_file(path, engine.embedder)
         if other.looks is None:
             raise typer.BadParameter(f"{path}: no look model in these curves", param_hint="--compare")
-        candidates[f"{other.looks.rule}/{other.looks.best}:{path.stem}"] = other.looks
+        candidates[path.stem] = other
     config = WalkbyConfig(
         sizes,
         enrolled,

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.errors import DatasetError
 from vigil.eval.lfw import LfwDataset
 from vigil.eval.walkby_render import cctv_still
 from vigil.recognition.calibration import ScoreCurve, score_curve, validated_floor
@@ -352,6 +351,7 @@ def track_curve(scores: MeasuredScores, model: FaceScoreModel) -> ScoreCurve:
 
 
 # ------------------------------------------------------------------------- round two: looks and pools
+MIN_BAND_FACES = 50  # a size band with fewer calibration faces uses ℓ over all sizes
 LIVE_MAX_FACES = 10  # the live analyser keeps a track's best 10 faces by quality (VIGIL_LIVE_MAX_FACES)
 
 
@@ -394,15 +394,17 @@ def fit_look_model(
 ) -> LookModel:
     """ℓ per size band (the detector's inter-eye distance), ℓ of the pooled face (tracks pooled as the
     live analyser pools them, after every face) and ρ of the band-conditioned ℓ within tracks (the
-    larger of the genuine and impostor estimates). ``reference``: ℓ over all sizes."""
+    larger of the genuine and impostor estimates). ``reference``: ℓ over all sizes, also what a band with
+    fewer than ``MIN_BAND_FACES`` calibration faces uses (a small labelled set says nothing per band)."""
     sims = looks.vectors @ looks.templates.T
     genuine, mask, _ = _genuine_and_impostor(looks, sims)
     band = size_bands(looks.iods, edges)
     models = []
     for b in range(len(edges) + 1):
         rows = band == b
-        if rows.sum() < 10:
-            raise DatasetError(f"too few calibration faces ({int(rows.sum())}) in size band {b}: use more people")
+        if rows.sum() < MIN_BAND_FACES:  # too few to say more than every size together does
+            models.append(reference)
+            continue
         models.append(fit_score_model(genuine[rows], sims[rows][mask[rows]], rho=1.0))
     draft = LookModel(reference, tuple(models), None, "best-looks", best, edges)
     llr_genuine = draft.face_llr(genuine[:, None], looks.iods)[:, 0]

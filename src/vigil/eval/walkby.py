@@ -42,7 +42,7 @@ from vigil.pipeline.offline import CollectingSink, GalleryMatcher, sample_frames
 from vigil.recognition.calibration import CategoryPolicy, ErrorCurves, category_rule
 from vigil.recognition.decision import DecisionRule, decide, strongest
 from vigil.recognition.gallery import Gallery
-from vigil.recognition.looks import LookModel, pooled_face
+from vigil.recognition.looks import pooled_face
 from vigil.video.sources import Frame
 from vigil.vision.engine import FaceEngine
 from vigil.vision.image import decode_image, load_image
@@ -368,9 +368,8 @@ class WalkbyConfig:
     sighting_templates: bool = True  # also measure the gain of one confirmed sighting's face as a template
     distractor_watchlists: int = 5  # each distractor walk-by is a passer-by trial against this many watchlists
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)  # the live analysis (its detection schedule)
-    candidates: dict[str, LookModel] = field(
-        default_factory=dict
-    )  # further track rules replayed at the same false alerts
+    # further track rules (curves files with a look model) replayed on the same walk-bys, for choosing one
+    candidates: dict[str, ErrorCurves] = field(default_factory=dict)
     varied_looks: bool = False  # enrolled walk-bys rendered from several photos of the person (>= 4 photos)
 
 
@@ -547,10 +546,13 @@ def run_walkby(
             if fused_model is not None
             else (None, None)
         )
-        candidates = {
-            name: evidence_sweep(runs, DecisionRule(1.0, 1, looks=model), fused.false_alerts_per_1000)
-            for name, model in config.candidates.items()
-        }
+        candidates = {}
+        for name, other in config.candidates.items():
+            assert other.looks is not None
+            own_rule, own_point = rule_for(other, config.policy_per_1000, n, fallback_threshold)
+            calibrated = rates(runs, lambda r, rule=own_rule: rule_alerts(r.judgements, rule))  # type: ignore[misc]
+            swept = evidence_sweep(runs, DecisionRule(1.0, 1, looks=other.looks), fused.false_alerts_per_1000)
+            candidates[name] = (swept, own_point, calibrated)
         entry: dict[str, Any] = {
             "watchlist_size": n,
             "watchlists": len(watchlists[n]),
@@ -578,8 +580,14 @@ def run_walkby(
                     "hit_rate": round(r.hit_rate, 4),
                     "threshold": t,
                     "false_alerts_per_1000": round(r.false_alerts_per_1000, 2),
+                    "own_operating_point": point,
+                    "at_own_threshold": {
+                        "hit_rate": round(own.hit_rate, 4),
+                        "wrong_subject_rate": round(own.wrong_subject_rate, 4),
+                        "false_alerts_per_1000": round(own.false_alerts_per_1000, 2),
+                    },
                 }
-                for name, (t, r) in candidates.items()
+                for name, ((t, r), point, own) in candidates.items()
             },
             "per_frame_hit_rate": round(frame.hit_rate, 4),
             "per_frame_threshold": frame_t,

@@ -32,7 +32,8 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Check every entry's hash and link. Exit status 0 if intact, 1 naming the first broken entry."""
+    """Check every entry's hash and link. Exit status 0 if intact, 1 naming the first broken entry (or, against
+    an anchor newer than a restored backup, the restore its newest entries were lost in)."""
     from vigil.domain.audit_anchor import AnchorError, last_anchor, verify_against
 
     log = _log(ctx)
@@ -53,6 +54,9 @@ def verify(
         else:
             typer.echo("(no anchor checked: `vigil audit anchor` keeps the head where it can't be rewritten)")
         return
+    if result.lost_in_restore is not None:
+        typer.echo(f"audit log INCOMPLETE after a restore: {result.reason}", err=True)
+        raise typer.Exit(1)
     typer.echo(f"audit log BROKEN at entry {result.first_bad}: {result.reason}", err=True)
     raise typer.Exit(1)
 

@@ -13,6 +13,7 @@ from vigil import __version__
 from vigil.cli import (
     audit_cmd,
     authorisation_cmd,
+    backup_cmd,
     bench_cmd,
     calibrate_cmd,
     camera_cmd,
@@ -57,6 +58,8 @@ app.command("serve")(serve_cmd.serve)
 app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo_cmd.demo)
 app.command("detect")(faces_cmd.detect)
+app.command("backup")(backup_cmd.backup)
+app.command("restore")(backup_cmd.restore)
 
 
 def _version(value: bool) -> None:

@@ -18,13 +18,13 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,8 @@ class Verification:
     head: str  # the last entry's hash
     first_bad: int | None = None
     reason: str = ""
+    # the entry recording the restore the missing entries were lost in (an anchor newer than the archive)
+    lost_in_restore: int | None = None
 
 
 def load_key(path: Path) -> bytes:
@@ -203,44 +205,53 @@ class AuditLog:
         return value if isinstance(value, str) else None
 
     def _stored_rows(self) -> Iterator[tuple[Any, ...]]:
-        """Every entry as stored, column by column, without the ORM's parsing (an edited value that no
-        longer parses must be reported, not raise)."""
-        columns = "id, at, actor, action, object_type, object_id, source, details, prev_hash, hash"
         with self.db.session() as session:
-            for row in session.execute(text(f"SELECT {columns} FROM audit_events ORDER BY id")):
-                yield tuple(row)
+            yield from stored_rows(session.connection())
 
     def verify(self) -> Verification:
-        """Walk the chain from entry 1; the first entry that does not fit is reported — whatever was
-        written into it (values of the wrong type included): verification never raises on content."""
-        expected_id, prev, count = 1, GENESIS, 0
-        for row in self._stored_rows():
-            count += 1
-            try:
-                entry = _read_stored(row)
-            except (TypeError, ValueError, OverflowError) as exc:
-                where = row[0] if isinstance(row[0], int) else expected_id
-                return Verification(False, count, prev, where, f"its stored values cannot be read ({exc})")
-            event_id, at, actor, action, object_type, object_id, source, details, prev_hash, stored_hash = entry
-            if event_id != expected_id:
-                return Verification(
-                    False,
-                    count,
-                    prev,
-                    expected_id,
-                    f"entry {expected_id} is missing (found {event_id} next)"
-                    if event_id > expected_id
-                    else f"entry {event_id} is out of order",
-                )
-            if prev_hash != prev:
-                return Verification(False, count, prev, event_id, "its link to the previous entry does not match")
-            recomputed = entry_hash(
-                self.key, event_id, at, actor, action, object_type, object_id, source, details, prev_hash
+        """Walk the chain from entry 1 (see :func:`verify_chain`)."""
+        return verify_chain(self.key, self._stored_rows())
+
+
+STORED_COLUMNS = "id, at, actor, action, object_type, object_id, source, details, prev_hash, hash"
+
+
+def stored_rows(connection: Connection) -> Iterator[tuple[Any, ...]]:
+    """Every entry as stored, column by column, without the ORM's parsing (an edited value that no
+    longer parses must be reported, not raise); read through ``connection`` (a backup reads its snapshot)."""
+    for row in connection.execute(text(f"SELECT {STORED_COLUMNS} FROM audit_events ORDER BY id")):
+        yield tuple(row)
+
+
+def verify_chain(key: bytes, rows: Iterable[tuple[Any, ...]]) -> Verification:
+    """Walk the chain from entry 1; the first entry that does not fit is reported — whatever was written
+    into it (values of the wrong type included): verification never raises on content."""
+    expected_id, prev, count = 1, GENESIS, 0
+    for row in rows:
+        count += 1
+        try:
+            entry = _read_stored(row)
+        except (TypeError, ValueError, OverflowError) as exc:
+            where = row[0] if isinstance(row[0], int) else expected_id
+            return Verification(False, count, prev, where, f"its stored values cannot be read ({exc})")
+        event_id, at, actor, action, object_type, object_id, source, details, prev_hash, stored_hash = entry
+        if event_id != expected_id:
+            return Verification(
+                False,
+                count,
+                prev,
+                expected_id,
+                f"entry {expected_id} is missing (found {event_id} next)"
+                if event_id > expected_id
+                else f"entry {event_id} is out of order",
             )
-            if not hmac.compare_digest(recomputed, stored_hash):
-                return Verification(False, count, prev, event_id, "its content does not match its hash")
-            prev, expected_id = stored_hash, expected_id + 1
-        return Verification(True, count, prev)
+        if prev_hash != prev:
+            return Verification(False, count, prev, event_id, "its link to the previous entry does not match")
+        recomputed = entry_hash(key, event_id, at, actor, action, object_type, object_id, source, details, prev_hash)
+        if not hmac.compare_digest(recomputed, stored_hash):
+            return Verification(False, count, prev, event_id, "its content does not match its hash")
+        prev, expected_id = stored_hash, expected_id + 1
+    return Verification(True, count, prev)
 
 
 def audit_change(

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vigil.domain.audit import AuditLog, Verification
+from vigil.domain.vocabulary import AuditAction
 from vigil.errors import VigilError
 
 ANCHOR_KIND = "vigil-audit-anchor"
@@ -108,6 +109,9 @@ def verify_against(audit: AuditLog, anchor: Anchor) -> Verification:
     result = audit.verify()
     if not result.ok:
         return result
+    lost = _lost_in_restore(audit, anchor, result)
+    if lost is not None:
+        return lost
     if result.entries < anchor.entries:
         return Verification(
             False,
@@ -127,3 +131,34 @@ def verify_against(audit: AuditLog, anchor: Anchor) -> Verification:
             f"entry {anchor.entries} is not the one anchored at {anchor.at}: the log was rewritten",
         )
     return result
+
+
+def _lost_in_restore(audit: AuditLog, anchor: Anchor, result: Verification) -> Verification | None:
+    """When the newest entries the anchor saw are missing because an older backup was restored after the
+    anchor was made: the first restore recorded after the anchor's time whose archive ended before the
+    anchored entry. A failure (those entries are gone) that names the restore — not tampering, which the
+    chain itself would show: the restore entry is keyed and links to the archive's head."""
+    made = datetime.fromisoformat(anchor.at)
+    made = made.replace(tzinfo=UTC) if made.tzinfo is None else made
+    restores = sorted(
+        (e for e in audit.entries(limit=5000, action=AuditAction.BACKUP_RESTORED) if e.at >= made),
+        key=lambda e: e.id,
+    )
+    for entry in restores:
+        kept = entry.details.get("archive_entries")
+        if not isinstance(kept, int) or kept >= anchor.entries or entry.id != kept + 1:
+            continue
+        if kept and audit.hash_of(kept) != entry.details.get("archive_head"):
+            continue
+        return Verification(
+            False,
+            result.entries,
+            result.head,
+            kept + 1,
+            f"entries {kept + 1}-{anchor.entries} (seen by the anchor of {anchor.at}) were lost in the restore of "
+            f"{entry.object_id} (made {entry.details.get('archive_created_at')}) recorded as entry {entry.id} at "
+            f"{entry.at.isoformat(timespec='seconds')}: the log holds what that backup held, not tampered with, "
+            "but incomplete",
+            lost_in_restore=entry.id,
+        )
+    return None

@@ -150,3 +150,5 @@ class AuditAction(StrEnum):
     # the system
     SETTINGS_CHANGED = "settings-changed"
     RETENTION_RUN = "retention-run"
+    BACKUP_MADE = "backup-made"
+    BACKUP_RESTORED = "backup-restored"  # the first entry after a restored archive's own

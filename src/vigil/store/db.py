@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,8 +72,35 @@ def create_db_engine(url: str) -> Engine:
     raise ConfigurationError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
 
 
-def upgrade_schema(engine: Engine) -> None:
-    """Run Alembic migrations up to head on ``engine``."""
+def migration_revisions() -> list[str]:
+    """Every migration this Vigil knows, oldest first (the last is the head)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return [script.revision for script in reversed(list(ScriptDirectory.from_config(config).walk_revisions()))]
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The migration a database is at (None: not a Vigil database, or an empty one)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    value = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return str(value) if value is not None else None
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Run Alembic migrations up to ``revision`` (default: head) on ``engine``."""
+    _migrate(engine, "upgrade", revision)
+
+
+def downgrade_schema(engine: Engine, revision: str) -> None:
+    """Undo migrations down to ``revision`` ("base": all of them). For tests and rollbacks of an upgrade."""
+    _migrate(engine, "downgrade", revision)
+
+
+def _migrate(engine: Engine, direction: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -84,7 +111,7 @@ def upgrade_schema(engine: Engine) -> None:
             # processes started together (a web server and its workers) migrate one at a time
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        getattr(command, direction)(config, revision)
 
 
 class Database:

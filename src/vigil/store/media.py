@@ -158,8 +158,13 @@ class DatabaseMediaStore:
             return list(session.scalars(query))
 
 
+def media_folder(settings: VigilSettings) -> Path:
+    """The folder media files are kept in (when ``media_store`` is "files")."""
+    return settings.data_dir / "media"
+
+
 def open_media(settings: VigilSettings, db: Database) -> MediaStore:
     """The configured media store: the data directory's folder, or the database."""
     if settings.media_store == "database":
         return DatabaseMediaStore(db)
-    return FolderMediaStore(settings.data_dir / "media")
+    return FolderMediaStore(media_folder(settings))

@@ -13,6 +13,7 @@ from vigil.domain.alerts import AlertRecorder
 from vigil.domain.audit import AuditLog
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.outbox import Deliverer, Outbox
+from vigil.domain.pending import PendingAlerts
 from vigil.domain.replica import GalleryReplica
 from vigil.domain.retention import RetentionPolicy, RetentionService
 from vigil.domain.thresholds import AnalysisCounter
@@ -119,7 +120,8 @@ def open_live(
     from vigil.domain.authorisations import AuthorisationBook, AuthorisationCounter
 
     outbox = outbox or open_outbox(settings, watchlist.db)
-    recorder = AlertRecorder(watchlist.db, watchlist.media, outbox=outbox)
+    pending = PendingAlerts(settings.data_dir / "pending-alerts", max_entries=settings.alert_queue_max)
+    recorder = AlertRecorder(watchlist.db, watchlist.media, outbox=outbox, pending=pending)
 
     def status_changed(status: CameraStatus) -> None:
         try:

@@ -196,6 +196,13 @@ class VigilSettings(BaseSettings):
     worker_max_cameras: int = Field(
         default=64, ge=1, le=10_000, description="Scale-out: the most cameras one worker process runs."
     )
+    alert_queue_max: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Alerts a process keeps on disk (<data_dir>/pending-alerts) while the database is "
+        "unreachable, stored when it returns; beyond this, new alerts are dropped, counted and logged.",
+    )
 
     public_url: str = Field(
         default="http://127.0.0.1:8000",

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from vigil.bus import Bus
 from vigil.domain.outbox import Outbox
+from vigil.domain.pending import PendingAlerts, is_outage
 from vigil.domain.vocabulary import EventKind
 from vigil.pipeline.events import TrackMatch
 from vigil.store.db import Database
@@ -61,12 +62,27 @@ def alert_row(event: TrackMatch, *, crop_name: str | None) -> Alert:
 class AlertRecorder:
     """Stores alerts (database + crop) and tells listeners; safe to call from several camera threads."""
 
-    def __init__(self, db: Database, media: MediaStore, *, outbox: Outbox | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        media: MediaStore,
+        *,
+        outbox: Outbox | None = None,
+        pending: PendingAlerts | None = None,
+        drain_every_s: float = 2.0,
+    ) -> None:
         self.db = db
         self.media = media
         self.outbox = outbox  # each stored alert's "raised" event is written into it in the same transaction
+        # alerts raised while the database is unreachable wait here (on disk) until it returns
+        self.pending = pending
+        self.drain_every_s = drain_every_s
         self._listeners: list[AlertListener] = []
         self._lock = threading.Lock()
+        self._drainer: threading.Thread | None = None
+        self._stop = threading.Event()
+        if pending is not None and len(pending):
+            self._start_draining()  # left by a previous run of this process
 
     def subscribe(self, listener: AlertListener) -> None:
         """``listener(kind, event)`` with kind ``"raised"`` or ``"updated"``."""
@@ -80,7 +96,21 @@ class AlertRecorder:
                 log.exception("alert listener failed")
 
     def raise_alert(self, event: TrackMatch) -> TrackMatch | None:
-        """Store a new alert; None if one with the same key exists already (nothing changes then)."""
+        """Store a new alert; None if one with the same key exists already (nothing changes then). With a
+        pending queue, an alert the database cannot take now is queued on disk and returned without an
+        id (listeners hear of it once it is stored); a full queue re-raises the database's error."""
+        if self.pending is None:
+            return self._raise(event)
+        try:
+            return self._raise(event)
+        except Exception as exc:
+            if not is_outage(exc) or not self.pending.put(event):
+                raise
+            log.warning("database unreachable: alert %s on camera %s queued on disk", event.key, event.camera)
+            self._start_draining()
+            return replace(event, crop_jpeg=None)
+
+    def _raise(self, event: TrackMatch) -> TrackMatch | None:
         with self.db.session() as session:
             if session.scalar(select(Alert.id).where(Alert.key == event.key)) is not None:
                 return None
@@ -112,7 +142,16 @@ class AlertRecorder:
         return stored_event
 
     def recent_alert(self, camera: str, subject_id: str, since: float) -> TrackMatch | None:
-        """The latest stored alert for the subject on the camera, last seen at or after ``since``."""
+        """The latest stored (or, the database unreachable, queued) alert for the subject on the camera,
+        last seen at or after ``since``."""
+        try:
+            return self._recent(camera, subject_id, since)
+        except Exception as exc:
+            if self.pending is None or not is_outage(exc):
+                raise
+            return self.pending.find(camera, subject_id, since)
+
+    def _recent(self, camera: str, subject_id: str, since: float) -> TrackMatch | None:
         with self.db.session() as session:
             row = session.scalar(
                 select(Alert)
@@ -140,11 +179,78 @@ class AlertRecorder:
             )
 
     def update_alert(self, event: TrackMatch) -> None:
-        """The track went on: extend last seen, faces and best score (and the crop if a better one came)."""
+        """The track went on: extend last seen, faces and best score (and the crop if a better one came).
+        An alert still queued, or the database unreachable: merged into the queue."""
+        if self.pending is None:
+            self._update(event)
+            return
+        try:
+            found = self._update(event)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            found = False
+        if not found and (self.pending.get(event.key) is not None or not self._reachable()):
+            self.pending.put(event)
+            self._start_draining()
+
+    def _reachable(self) -> bool:
+        try:
+            with self.db.session() as session:
+                session.execute(select(1))
+            return True
+        except Exception as exc:
+            if is_outage(exc):
+                return False
+            raise
+
+    def drain(self) -> int:
+        """Store the queued alerts (oldest first; each once, whatever was stored before a crash); returns
+        how many were stored. Raises the database's error if it is still unreachable."""
+        if self.pending is None:
+            return 0
+        stored = 0
+        for key in self.pending.queued():
+            event = self.pending.get(key)
+            if event is None:
+                continue
+            if self._raise(event) is None:  # stored already (a replay, or a queued update): merge
+                self._update(event)
+            self.pending.done(key, event)
+            stored += 1
+        if stored:
+            log.info("stored %d alerts queued while the database was unreachable", stored)
+        return stored
+
+    def _start_draining(self) -> None:
+        with self._lock:
+            if self._drainer is not None and self._drainer.is_alive():
+                return
+            self._drainer = threading.Thread(target=self._drain_loop, name="alert-queue", daemon=True)
+            self._drainer.start()
+
+    def _drain_loop(self) -> None:
+        while not self._stop.wait(self.drain_every_s):
+            try:
+                self.drain()
+            except Exception as exc:
+                if not is_outage(exc):
+                    log.exception("could not store a queued alert")
+                continue
+            if self.pending is None or not len(self.pending):
+                return
+
+    def close(self) -> None:
+        """Stop draining (what is queued stays on disk for the next start)."""
+        self._stop.set()
+        if self._drainer is not None:
+            self._drainer.join(10)
+
+    def _update(self, event: TrackMatch) -> bool:
         with self.db.session() as session:
             row = session.scalar(select(Alert).where(Alert.key == event.key))
             if row is None:
-                return
+                return False
             old_crop = None
             row.last_seen = max(row.last_seen, _utc(event.last_seen))
             row.faces = max(row.faces, event.faces)
@@ -159,6 +265,7 @@ class AlertRecorder:
         if old_crop:
             self.media.delete("crops", old_crop)
         self._notify("updated", replace(event, crop_jpeg=None, alert_id=row.id))
+        return True
 
 
 ALERTS_TOPIC = "alerts"  # the bus topic on which stored alerts and decisions are announced

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -147,6 +148,9 @@ def walkby(
             "pose and expression change as in real video. Default: one photo degraded as a camera would.",
         ),
     ] = False,
+    workers: Annotated[
+        int, typer.Option(help="Analysis processes (one model thread each; walk-bys shared among them).", min=1)
+    ] = 1,
     compare: Annotated[
         list[Path] | None,
         typer.Option(
@@ -195,6 +199,7 @@ def walkby(
         analysis=AnalysisSettings.from_settings(settings.model_copy(update={"detect_schedule": schedule})),
         candidates=candidates,
         varied_looks=varied_looks,
+        workers=workers,
     )
     report = run_walkby(
         engine,
@@ -204,7 +209,11 @@ def walkby(
         curves=curves,
         fallback_threshold=default_threshold(engine.embedder.name),
         progress=lambda message: typer.echo(message, err=True),
+        engine_factory=functools.partial(
+            FaceEngine.from_settings, settings.model_copy(update={"threads": 1}), detector=detector, embedder=embedder
+        ),
     )
+    report["workers"] = workers
     report["curves"] = curves.source if curves else "none: vote rule at the provisional threshold"
     if groups is not None:
         report["groups_file"] = str(groups)

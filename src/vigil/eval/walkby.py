@@ -342,6 +342,23 @@ def _face_of(engine: FaceEngine, photo: Path) -> tuple[np.ndarray, np.ndarray, f
     return portrait, face.xyxy[0], float(np.linalg.norm(face.kps[0][1] - face.kps[0][0]))
 
 
+def cached_templates(engine: FaceEngine, people: list[Person], folder: Path) -> dict[str, np.ndarray]:
+    """:func:`enroll_vectors`, remembered beside the clips for this embedder's exact weights (a run
+    against 1,000-person watchlists enrolls thousands of photos; the next run reuses them)."""
+    path = folder / f"templates-{engine.embedder.name}-{engine.embedder.version}.npz".replace("/", "_")
+    known: dict[str, np.ndarray] = {}
+    if path.is_file():
+        with np.load(path) as stored:
+            known = {name: stored[name] for name in stored.files}
+    missing = [p for p in people if p.name not in known]
+    if missing:
+        known |= enroll_vectors(engine, missing)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(path.with_suffix(".tmp.npz"), **known)  # type: ignore[arg-type]
+        path.with_suffix(".tmp.npz").rename(path)
+    return {p.name: known[p.name] for p in people if p.name in known}
+
+
 def enroll_vectors(engine: FaceEngine, people: list[Person]) -> dict[str, np.ndarray]:
     """One template per person from their photo (the largest central face); people without a face are left out."""
     out = {}
@@ -370,6 +387,7 @@ class WalkbyConfig:
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)  # the live analysis (its detection schedule)
     # further track rules (curves files with a look model) replayed on the same walk-bys, for choosing one
     candidates: dict[str, ErrorCurves] = field(default_factory=dict)
+    workers: int = 1  # analysis processes (each walk-by analysed whole in one of them)
     varied_looks: bool = False  # enrolled walk-bys rendered from several photos of the person (>= 4 photos)
 
 
@@ -446,6 +464,104 @@ def sighting_template(engine: FaceEngine, crop_jpeg: bytes) -> np.ndarray | None
     return engine.embed(image, faces[central_face(faces, image.shape[1], image.shape[0])]).vectors[0]
 
 
+def watchlist_members(config: WalkbyConfig, enrolled: list[Person], pool: list[str]) -> dict[int, list[list[str]]]:
+    """Per watchlist size, the names on each of its watchlists: the enrolled split into lists of ``N``,
+    padded with further people; more padding-only lists until there are ``distractor_watchlists``."""
+    members: dict[int, list[list[str]]] = {}
+    for n in config.watchlist_sizes:
+        chunks = [enrolled[i : i + n] for i in range(0, len(enrolled), n)] or [[]]
+        while len(chunks) < config.distractor_watchlists:
+            chunks.append([])  # further watchlists of padding only, for more passer-by trials
+        lists, used = [], 0
+        for chunk in chunks:
+            need = max(0, n - len(chunk))
+            fill = [pool[(used + j) % len(pool)] for j in range(need)] if pool else []
+            used += need
+            lists.append([p.name for p in chunk] + fill)
+        members[n] = lists
+    return members
+
+
+def build_watchlists(
+    members: dict[int, list[list[str]]], templates: dict[str, np.ndarray], rules: dict[int, DecisionRule]
+) -> dict[int, list[GalleryMatcher]]:
+    return {
+        n: [watchlist_of(names, np.stack([templates[x] for x in names]), rules[n]) for names in lists]
+        for n, lists in members.items()
+    }
+
+
+def analyse_walker(
+    memo: MemoEngine,
+    person: Person,
+    kind: str,
+    clip: Path,
+    members: dict[int, list[list[str]]],
+    watchlists: dict[int, list[GalleryMatcher]],
+    config: WalkbyConfig,
+) -> list[tuple[int, ClipRun]]:
+    """One walk-by through the analyser against every watchlist it is judged on: the enrolled against the
+    one holding them, a distractor once per watchlist (a passer-by trial each)."""
+    frames = sample_frames(clip, config.analysis_fps)
+    out = []
+    for n in config.watchlist_sizes:
+        if kind == "enrolled":
+            which = [next(i for i, names in enumerate(members[n]) if person.name in names)]
+        else:
+            which = list(range(min(config.distractor_watchlists, len(members[n]))))
+        for i in which:
+            out.append((n, run_clip(memo, person, kind, watchlists[n][i], frames, config.analysis)))
+    memo.forget()
+    return out
+
+
+_WORKER: dict[str, Any] = {}  # one analysis process's engine and watchlists (``--workers``)
+
+
+def _worker_start(
+    engine_factory: Callable[[], FaceEngine],
+    members: dict[int, list[list[str]]],
+    templates: dict[str, np.ndarray],
+    rules: dict[int, DecisionRule],
+    config: WalkbyConfig,
+) -> None:
+    _WORKER["memo"] = MemoEngine(engine_factory().prepare())
+    _WORKER["members"], _WORKER["config"] = members, config
+    _WORKER["watchlists"] = build_watchlists(members, templates, rules)
+
+
+def _worker_walk(walker: tuple[Person, str, Path]) -> list[tuple[int, ClipRun]]:
+    person, kind, clip = walker
+    w = _WORKER
+    return analyse_walker(w["memo"], person, kind, clip, w["members"], w["watchlists"], w["config"])
+
+
+def _analyse_in_parallel(
+    walkers: list[tuple[Person, str, Path]],
+    engine_factory: Callable[[], FaceEngine],
+    members: dict[int, list[list[str]]],
+    templates: dict[str, np.ndarray],
+    rules: dict[int, tuple[DecisionRule, dict[str, Any]]],
+    config: WalkbyConfig,
+    say: Callable[[str], None],
+) -> list[list[tuple[int, ClipRun]]]:
+    """The walk-bys spread over ``config.workers`` processes (each with its own engine, one model thread):
+    the same analysis, in walker order, faster on a machine with the cores for it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    plain_rules = {n: r for n, (r, _) in rules.items()}
+    args = (engine_factory, members, templates, plain_rules, config)
+    out = []
+    with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_worker_start, initargs=args) as pool:
+        for done, result in enumerate(pool.map(_worker_walk, walkers, chunksize=4), 1):
+            out.append(result)
+            if done % 25 == 0:
+                say(f"{done}/{len(walkers)} walk-bys analysed")
+    return out
+
+
 def run_walkby(
     engine: FaceEngine,
     lfw_dir: Path,
@@ -455,7 +571,10 @@ def run_walkby(
     curves: ErrorCurves | None,
     fallback_threshold: float,
     progress: Callable[[str], None] | None = None,
+    engine_factory: Callable[[], FaceEngine] | None = None,
 ) -> dict[str, Any]:
+    """``engine_factory`` (picklable) builds the engine again in each analysis process when
+    ``config.workers`` > 1."""
     started = time.perf_counter()
     say = progress or (lambda _m: None)
     dataset = LfwDataset(lfw_dir)
@@ -471,7 +590,7 @@ def run_walkby(
     say(f"rendering {len(plan.enrolled) + len(plan.distractors)} walk-by clips into {clips_dir}")
     clips = render_clips(plan.enrolled + plan.distractors, clips_dir, engine, seed=config.seed)
     say("enrolling")
-    templates = enroll_vectors(engine, plan.enrolled + plan.padding)
+    templates = cached_templates(engine, plan.enrolled + plan.padding, clips_dir)
     enrolled = [p for p in plan.enrolled if p.name in templates and p.name in clips]
     distractors = [p for p in plan.distractors if p.name in clips]
     padding = [p for p in plan.padding if p.name in templates]
@@ -481,39 +600,26 @@ def run_walkby(
     results = []
     runs_by_size: dict[int, list[ClipRun]] = {n: [] for n in config.watchlist_sizes}
     rules = {n: rule_for(curves, config.policy_per_1000, n, fallback_threshold) for n in config.watchlist_sizes}
-    watchlists: dict[int, list[GalleryMatcher]] = {}
-    members: dict[int, list[list[str]]] = {}
-    pool = [p.name for p in padding]
-    for n in config.watchlist_sizes:
-        chunks = [enrolled[i : i + n] for i in range(0, len(enrolled), n)] or [[]]
-        while len(chunks) < config.distractor_watchlists:
-            chunks.append([])  # further watchlists of padding only, for more passer-by trials
-        lists, used = [], 0
-        for chunk in chunks:
-            need = max(0, n - len(chunk))
-            fill = [pool[(used + j) % len(pool)] for j in range(need)] if pool else []
-            used += need
-            lists.append([p.name for p in chunk] + fill)
-        members[n] = lists
-        watchlists[n] = [watchlist_of(names, np.stack([templates[x] for x in names]), rules[n][0]) for names in lists]
+    members = watchlist_members(config, enrolled, [p.name for p in padding])
+    watchlists = build_watchlists(members, templates, {n: r for n, (r, _) in rules.items()})
     sightings: dict[int, dict[str, bytes]] = {n: {} for n in config.watchlist_sizes}
-    walkers = [(p, "enrolled") for p in enrolled] + [(p, "distractor") for p in distractors]
-    for done, (person, kind) in enumerate(walkers, 1):
-        frames = sample_frames(clips[person.name], config.analysis_fps)
-        for n in config.watchlist_sizes:
-            # enrolled: against the watchlist holding them; distractors: one passer-by trial per watchlist
-            if kind == "enrolled":
-                which = [next(i for i, names in enumerate(members[n]) if person.name in names)]
-            else:
-                which = list(range(min(config.distractor_watchlists, len(members[n]))))
-            for i in which:
-                run = run_clip(memo, person, kind, watchlists[n][i], frames, config.analysis)
-                runs_by_size[n].append(run)
-                if kind == "enrolled" and person.name in run.crops and person.next_image is not None:
-                    sightings[n][person.name] = run.crops[person.name]
-        memo.forget()
-        if done % 25 == 0:
-            say(f"{done}/{len(walkers)} walk-bys analysed")
+    walkers = [(p, "enrolled", clips[p.name]) for p in enrolled] + [
+        (p, "distractor", clips[p.name]) for p in distractors
+    ]
+    if config.workers > 1 and engine_factory is not None:
+        done_runs = _analyse_in_parallel(walkers, engine_factory, members, templates, rules, config, say)
+    else:
+        done_runs = []
+        for done, (person, kind, clip) in enumerate(walkers, 1):
+            done_runs.append(analyse_walker(memo, person, kind, clip, members, watchlists, config))
+            if done % 25 == 0:
+                say(f"{done}/{len(walkers)} walk-bys analysed")
+    for walker_runs in done_runs:
+        for n, run in walker_runs:
+            runs_by_size[n].append(run)
+            person = run.person
+            if run.kind == "enrolled" and person.name in run.crops and person.next_image is not None:
+                sightings[n][person.name] = run.crops[person.name]
     gains: dict[int, dict[str, Any]] = {}
     if config.sighting_templates and not config.varied_looks:
         later = [p for p in enrolled if p.next_image is not None]

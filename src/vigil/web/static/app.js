@@ -53,12 +53,16 @@ function initLogin() {
   });
 }
 
-// Where to go after logging in: a path on this server only ("//evil.example", "/\\evil", "https://…" go home).
+// Where to go after logging in: one of the control room's own pages, resolved against this page's origin
+// and still on it; anything else ("//x", "/\\x", "/.//x", "/%2F%2Fx", "javascript:", tabs and newlines
+// inside) goes home. The URL parser decides, not string tests: it is what the browser will follow.
+const OWN_PAGES = /^\/(?:live|field|cameras|watchlist|audit|authorisations|notifications|(?:alerts|subjects)\/[A-Za-z0-9_-]{1,64})?$/;
 function sameSitePath(next) {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  if (typeof next !== "string" || !next) return "/";
   try {
     const target = new URL(next, location.origin);
-    return target.origin === location.origin ? target.pathname + target.search + target.hash : "/";
+    if (target.origin !== location.origin || !OWN_PAGES.test(target.pathname)) return "/";
+    return target.pathname + target.search + target.hash;
   } catch (e) { return "/"; }
 }
 

@@ -1,0 +1,216 @@
+"""Trust, round two (issue 27): each finding of the second review, made as an attack over real HTTP
+against a running server (uvicorn on a free port, as `vigil serve` serves), refused with one JSON error
+naming the rule, nothing changed, and the refusal audited. The browser findings (the login redirect,
+the Authorisations and Notifications steps) are in tests/test_browser.py."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from tests.helpers.streaming import free_port
+from tests.helpers.webserver import PASSWORD, RunningServer, start_server
+
+from vigil.domain import users as users_module
+from vigil.web.app import create_app, server_config
+from vigil.web.context import WebContext
+
+
+@pytest.fixture
+def running(tmp_path: Path, settings, engine) -> Iterator[RunningServer]:  # type: ignore[no-untyped-def]
+    """A server that believes X-Forwarded-For from loopback (so a test can speak from many addresses)."""
+    server = start_server(tmp_path, settings.model_copy(update={"trusted_proxies": "127.0.0.1"}), engine)
+    for username, role in (("admin2", "admin"), ("supervisor2", "supervisor"), ("authoriser2", "authoriser")):
+        server.ctx.users.add(username, PASSWORD, role)
+    try:
+        yield server
+    finally:
+        server.ctx.fleet.close()
+        server.stop()
+
+
+def bearer(base: str, username: str, address: str = "192.0.2.1") -> dict[str, str]:
+    response = httpx.post(
+        base + "/api/auth/token",
+        json={"username": username, "password": PASSWORD},
+        headers={"X-Forwarded-For": address},
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}", "X-Forwarded-For": address}
+
+
+def login(base: str, username: str, password: str, address: str) -> httpx.Response:
+    return httpx.post(
+        base + "/api/auth/login",
+        json={"username": username, "password": password},
+        headers={"X-Forwarded-For": address},
+    )
+
+
+def audited(ctx: WebContext, action: str) -> list:  # type: ignore[type-arg]
+    return ctx.audit.entries(limit=5000, action=action)
+
+
+def second_server(ctx: WebContext) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """Another web server over the same database (scaled out behind a load balancer)."""
+    other = WebContext.build(ctx.settings, ctx.db)
+    port = free_port()
+    server = uvicorn.Server(server_config(create_app(other), "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+# ---------------------------------------------------------------- 2. logins: no lockout for everyone
+def _pace_under_the_throttle(running: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an attacker gets by spacing the guesses under the per-minute throttle, without the minutes."""
+    monkeypatch.setattr(users_module, "THROTTLE_LIMIT", 10_000, raising=False)
+    if hasattr(running.ctx, "throttle"):  # the per-process throttle before issue 27
+        running.ctx.throttle.limit = 10_000
+
+
+def test_one_address_cannot_lock_an_account_for_everyone(
+    running: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pace_under_the_throttle(running, monkeypatch)
+    base, attacker = running.url, "203.0.113.66"
+    answers = [login(base, "operator", f"guess {i:03d}!", attacker).status_code for i in range(60)]
+    assert set(answers) == {401}  # locked after five: the same answer as a wrong password
+    assert login(base, "operator", PASSWORD, attacker).status_code == 401  # the attacker's address stays locked
+    assert login(base, "operator", PASSWORD, "10.20.30.40").status_code == 200  # the officer at their desk
+    locks = audited(running.ctx, "login-locked")
+    assert [(e.actor, e.source) for e in locks] == [("operator", attacker)]  # the lockout, audited once
+
+
+def test_a_distributed_guess_makes_only_the_guessing_addresses_wait_doubling(running: RunningServer) -> None:
+    base = running.url
+    for i in range(users_module.ACCOUNT_CEILING):  # one guess from each of fifty addresses
+        assert login(base, "operator", "wrong password!", f"198.51.100.{i + 1}").status_code == 401
+    first = login(base, "operator", "wrong password!", "198.51.100.3")
+    assert first.status_code == 429, first.text
+    assert first.json()["detail"]["rule"] == "account-under-attack"
+    wait = int(first.headers["Retry-After"])
+    assert 1 <= wait <= 2
+    assert login(base, "operator", PASSWORD, "198.51.100.3").status_code == 429  # not even the right one, yet
+    time.sleep(wait + 0.2)
+    assert login(base, "operator", "wrong password!", "198.51.100.3").status_code == 401  # its one try
+    second = login(base, "operator", "wrong password!", "198.51.100.3")
+    assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 2 * wait - 1  # doubled
+    # an address that has not failed is never answered 429; the right password from it logs in
+    assert login(base, "operator", "wrong password!", "10.9.9.9").status_code == 401
+    assert login(base, "operator", PASSWORD, "10.9.9.8").status_code == 200
+    assert len(audited(running.ctx, "login-siege")) == 1  # the siege, audited once
+    refusals = [e for e in audited(running.ctx, "access-refused") if e.details["status"] == 429]
+    assert refusals and refusals[0].details["path"] == "/api/auth/login"  # the throttle's 429s are audited
+
+
+def test_the_login_throttle_is_shared_by_every_web_server(running: RunningServer) -> None:
+    url, server, thread = second_server(running.ctx)
+    try:
+        address = "203.0.113.99"
+        for i in range(users_module.THROTTLE_LIMIT if hasattr(users_module, "THROTTLE_LIMIT") else 10):
+            target = running.url if i % 2 == 0 else url  # alternating between the load balancer's servers
+            assert login(target, f"nobody{i}", "wrong password!", address).status_code == 401
+        for target in (running.url, url):
+            refused = login(target, "auditor", PASSWORD, address)
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["detail"]["rule"] == "login-throttle" and "Retry-After" in refused.headers
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+# ---------------------------------------------------------------- 6. every read of subjects is audited
+def test_the_due_list_is_audited_and_capped_at_a_year(running: RunningServer) -> None:
+    base = running.url
+    supervisor = bearer(base, "supervisor")
+    whole = httpx.get(base + "/api/subjects/due", params={"days": 3650, "limit": 500}, headers=supervisor)
+    assert whole.status_code == 422 and "days" in whole.text
+    before = len(audited(running.ctx, "subjects-due-listed"))
+    assert before == 0
+    year = httpx.get(base + "/api/subjects/due", params={"days": 366, "limit": 500}, headers=supervisor)
+    assert year.status_code == 200
+    (entry,) = audited(running.ctx, "subjects-due-listed")
+    assert entry.actor == "supervisor" and entry.details["days"] == 366
+    assert entry.details["results"] == len(year.json()) and entry.details["limit"] == 500
+
+
+# ---------------------------------------------------------------- Low
+def test_api_answers_are_not_cacheable(running: RunningServer) -> None:
+    base = running.url
+    operator = bearer(base, "operator")
+    for path in ("/api/auth/me", "/api/alerts", "/api/cameras", "/api/field"):
+        response = httpx.get(base + path, headers=operator)
+        assert response.status_code == 200, path
+        assert "no-store" in response.headers.get("cache-control", ""), path
+    refused = httpx.get(base + "/api/alerts")  # refusals too
+    assert refused.status_code == 401 and "no-store" in refused.headers.get("cache-control", "")
+
+
+def test_one_paging_limit_everywhere(running: RunningServer) -> None:
+    base = running.url
+    operator, auditor = bearer(base, "operator"), bearer(base, "auditor")
+    assert httpx.get(base + "/api/alerts", params={"limit": 1000}, headers=operator).status_code == 422
+    assert httpx.get(base + "/api/audit", params={"limit": 5000}, headers=auditor).status_code == 422
+    assert httpx.get(base + "/api/alerts", params={"limit": 500}, headers=operator).status_code == 200
+    assert httpx.get(base + "/api/audit", params={"limit": 500}, headers=auditor).status_code == 200
+
+
+def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_on_loopback(running: RunningServer) -> None:
+    response = httpx.post(
+        running.url + "/api/auth/login",
+        json={"username": "operator", "password": PASSWORD},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.7"},
+    )
+    assert response.status_code == 200
+    assert "secure" in response.headers["set-cookie"].lower()
+    plain = login(running.url, "operator", PASSWORD, "192.0.2.8")
+    assert "secure" not in plain.headers["set-cookie"].lower()  # plain HTTP on loopback: allowed, not Secure
+
+
+def test_browsing_the_audit_log_and_opening_the_live_socket_are_audited(running: RunningServer) -> None:
+    base = running.url
+    auditor, operator = bearer(base, "auditor"), bearer(base, "operator")
+    page = httpx.get(base + "/api/audit", params={"limit": 20}, headers=auditor)
+    assert page.status_code == 200
+    (browsed,) = audited(running.ctx, "audit-browsed")
+    assert browsed.actor == "auditor" and browsed.details["limit"] == 20
+
+    ticket = httpx.post(base + "/api/auth/ticket", headers=operator).json()["ticket"]
+
+    async def open_socket() -> str:
+        url = base.replace("http://", "ws://") + f"/api/alerts/live?ticket={ticket}"
+        async with websockets.connect(url, additional_headers={"Origin": base}) as socket:
+            return str(await asyncio.wait_for(socket.recv(), 5))
+
+    assert "hello" in asyncio.run(open_socket())
+    (opened,) = audited(running.ctx, "live-socket-opened")
+    assert opened.actor == "operator"
+
+
+def test_parallel_requests_do_not_beat_the_media_view_limit(running: RunningServer) -> None:
+    limit = 3
+    running.ctx.access.views_per_hour = limit
+    names = [
+        running.ctx.media.save("photos", b"\xff\xd8\xff\xe0 not really a photo " + bytes([i]), "jpg") for i in range(12)
+    ]
+    operator = bearer(running.url, "operator")
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(
+            pool.map(lambda n: httpx.get(f"{running.url}/api/media/photos/{n}", headers=operator).status_code, names)
+        )
+    assert answers.count(200) == limit, answers
+    assert answers.count(429) == len(names) - limit
+    assert len(audited(running.ctx, "photo-viewed")) == limit

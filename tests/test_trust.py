@@ -214,3 +214,172 @@ def test_parallel_requests_do_not_beat_the_media_view_limit(running: RunningServ
     assert answers.count(200) == limit, answers
     assert answers.count(429) == len(names) - limit
     assert len(audited(running.ctx, "photo-viewed")) == limit
+
+
+# ---------------------------------------------------------------- 3. outbound requests stay off the server's network
+LOCAL_TARGETS = [
+    "http://127.0.0.1:8080/hook",
+    "http://localhost:8080/hook",
+    "http://[::1]:8080/hook",
+    "http://0.0.0.0:8080/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.5/hook",  # private: fine for a camera, not for a webhook
+    "http://[::ffff:127.0.0.1]/hook",
+]
+
+
+@pytest.mark.parametrize("url", LOCAL_TARGETS)
+def test_a_webhook_on_the_servers_own_network_is_refused(running: RunningServer, url: str) -> None:
+    admin = bearer(running.url, "admin")
+    refused = httpx.post(running.url + "/api/notify/endpoints", json={"name": "inside", "url": url}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"]["rule"] == "outbound-address"
+    assert httpx.get(running.url + "/api/notify/endpoints", headers=admin).json() == []  # nothing saved
+    (entry,) = audited(running.ctx, "outbound-refused")
+    assert entry.actor == "admin" and entry.object_id == "inside"
+
+
+def test_every_connection_is_checked_again_so_dns_rebinding_cannot_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name that was public when saved and now answers with a loopback address: the webhook sender
+    resolves, checks and connects to the checked address, so nothing reaches the receiver; the same
+    receiver, its network named by the server's operator, is reached."""
+    from tests.helpers.receivers import WebhookReceiver
+
+    from vigil import netguard
+    from vigil.domain.channels import EndpointSecrets
+    from vigil.notify.webhook import WebhookSender
+
+    receiver = WebhookReceiver().start()
+    try:
+        port = receiver.port
+        monkeypatch.setattr(netguard, "resolve", lambda host: ["127.0.0.1"] if host == "rebind.example" else [])
+        url = f"http://rebind.example:{port}/hook"
+        spec = EndpointSecrets("e1", "rebind", "webhook", url, "k1", "s" * 32, "", "vigil", 2.0, 1)
+        result = WebhookSender(spec).send("ev-1", "raised", {"x": 1})
+        assert not result.ok and "outbound guard" in result.error
+        assert receiver.requests() == []
+        allowed = netguard.parse_networks("127.0.0.0/8")
+        spec = EndpointSecrets("e1", "rebind", "webhook", url, "k1", "s" * 32, "", "vigil", 2.0, 1, allowed)
+        assert WebhookSender(spec).send("ev-2", "raised", {"x": 2}).ok  # through the guard, to the checked address
+    finally:
+        receiver.stop()
+
+
+def test_the_tests_own_receiver_is_reached_through_the_guard_when_its_network_is_allowed(
+    tmp_path: Path, settings, engine
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers.receivers import WebhookReceiver
+
+    receiver = WebhookReceiver().start()
+    server = start_server(tmp_path, settings.model_copy(update={"outbound_allowed_networks": "127.0.0.0/8"}), engine)
+    try:
+        admin = bearer(server.url, "admin")
+        added = httpx.post(
+            server.url + "/api/notify/endpoints", json={"name": "rx", "url": receiver.url}, headers=admin
+        )
+        assert added.status_code == 201, added.text
+        metadata = {"name": "meta", "url": "http://169.254.169.254/"}
+        assert httpx.post(server.url + "/api/notify/endpoints", json=metadata, headers=admin).status_code == 422
+    finally:
+        receiver.stop()
+        server.ctx.fleet.close()
+        server.stop()
+
+
+def test_endpoints_that_fail_the_guard_are_suspended_at_upgrade_not_deleted(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from vigil.domain.channels import ChannelService
+    from vigil.store.db import MIGRATIONS, Database, create_db_engine, upgrade_schema
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0016")
+    with engine.begin() as connection:
+        for i, (name, url, kind) in enumerate(
+            [("inside", "http://127.0.0.1:9/x", "webhook"), ("meta", "http://169.254.169.254/", "webhook"),
+             ("broker", "mqtt://10.1.1.1", "mqtt"), ("outside", "https://dispatch.example/x", "webhook")]
+        ):  # fmt: skip
+            connection.execute(
+                text(
+                    "INSERT INTO notify_endpoints (id, name, kind, url, active, created_at) "
+                    "VALUES (:id, :name, :kind, :url, 1, '2026-01-01 00:00:00.000000')"
+                ),
+                {"id": f"e{i}", "name": name, "kind": kind, "url": url},
+            )
+    upgrade_schema(engine)
+    views = {v.name: v for v in ChannelService(Database(engine)).endpoints()}
+    assert set(views) == {"inside", "meta", "broker", "outside"}  # none deleted
+    assert views["inside"].suspended and views["meta"].suspended and views["broker"].suspended
+    assert not views["outside"].suspended
+    assert set(ChannelService(Database(engine)).delivery_targets()) == {"e3"}  # nothing sent to the suspended
+
+
+# ---------------------------------------------------------------- 4. the broker check is no port scanner
+def test_the_mqtt_broker_check_is_guarded_audited_and_rate_limited(running: RunningServer) -> None:
+    from vigil.domain.channels import BROKER_CHECKS
+    from vigil.notify.mqtt import check_broker
+
+    running.ctx.channels.broker_check = check_broker  # as `vigil serve` sets it
+    admin = bearer(running.url, "admin")
+    targets = ["mqtt://127.0.0.1:22", "mqtt://169.254.169.254:80", "mqtt://10.0.0.1:5432", "mqtt://localhost:6379"]
+    for i in range(BROKER_CHECKS):
+        body = {"name": f"probe-{i}", "url": targets[i % len(targets)]}
+        refused = httpx.post(running.url + "/api/notify/endpoints", json=body, headers=admin)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"]["rule"] == "outbound-address"  # nothing about how the port answered
+    limited = httpx.post(
+        running.url + "/api/notify/endpoints", json={"name": "probe-x", "url": "mqtt://192.0.2.10:1883"}, headers=admin
+    )
+    assert limited.status_code == 429 and limited.json()["detail"]["rule"] == "broker-check-rate"
+    checks = audited(running.ctx, "notify-broker-checked")
+    assert len(checks) == BROKER_CHECKS + 1 and {e.actor for e in checks} == {"admin"}
+    assert all(e.details["target"] and e.details["result"] for e in checks)
+    assert checks[0].details["result"] == "rate-limited"  # newest first
+    # another admin has their own allowance
+    other = httpx.post(
+        running.url + "/api/notify/endpoints",
+        json={"name": "probe-y", "url": "mqtt://127.0.0.1:22"},
+        headers=bearer(running.url, "admin2"),
+    )
+    assert other.status_code == 422
+
+
+# ---------------------------------------------------------------- 5. images leave only with two admins
+def test_a_rule_that_sends_images_waits_for_a_second_admin_bound_to_what_was_proposed(running: RunningServer) -> None:
+    base = running.url
+    admin, admin2 = bearer(base, "admin"), bearer(base, "admin2")
+    endpoint = {"name": "forensics", "url": "https://forensics.example/hook"}
+    assert httpx.post(base + "/api/notify/endpoints", json=endpoint, headers=admin).status_code == 201
+    rule = {"name": "faces-out", "endpoint": "forensics", "include_crop": True}
+    made = httpx.post(base + "/api/notify/rules", json=rule, headers=admin)
+    assert made.status_code == 201 and made.json()["state"] == "proposed", made.text
+    shown = made.json()["digest"]
+    with running.ctx.db.session() as session:
+        assert running.ctx.outbox.routes(session) == []  # proposed: nothing is routed to it
+
+    own = httpx.post(base + "/api/notify/rules/faces-out/approve", json={"digest": shown}, headers=admin)
+    assert own.status_code == 403 and own.json()["detail"]["rule"] == "two-admins"
+    # changed between proposal and approval: the approval of what was shown is void
+    assert httpx.delete(base + "/api/notify/rules/faces-out", headers=admin).status_code == 204
+    changed = {**rule, "include_photo": True}
+    assert httpx.post(base + "/api/notify/rules", json=changed, headers=admin).json()["state"] == "proposed"
+    stale = httpx.post(base + "/api/notify/rules/faces-out/approve", json={"digest": shown}, headers=admin2)
+    assert stale.status_code == 409 and stale.json()["detail"]["rule"] == "proposal-changed"
+    (listed,) = httpx.get(base + "/api/notify/rules", headers=admin2).json()
+    assert listed["state"] == "proposed"
+    approved = httpx.post(
+        base + "/api/notify/rules/faces-out/approve", json={"digest": listed["digest"]}, headers=admin2
+    )
+    assert approved.status_code == 200 and approved.json()["state"] == "approved"
+    assert approved.json()["approved_by"] == "admin2"
+    refusals = [e for e in audited(running.ctx, "access-refused") if e.details["path"].endswith("/approve")]
+    assert {e.details["status"] for e in refusals} == {403, 409}
+    assert len(audited(running.ctx, "notify-rule-approved")) == 1
+    plain = httpx.post(base + "/api/notify/rules", json={"name": "plain", "endpoint": "forensics"}, headers=admin)
+    assert plain.json()["state"] == "approved"  # no images: as made

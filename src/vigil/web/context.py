@@ -60,7 +60,7 @@ class WebContext:
         self.refusals = RefusalRecorder(self.audit)
         self.access = AccessWatch(self.db, views_per_hour=self.settings.media_views_per_hour)
         self.fleet = LeasedFleet(self.db)
-        self.channels = ChannelService(self.db, audit=self.audit)
+        self.channels = ChannelService(self.db, audit=self.audit, allowed=self.settings.outbound_networks)
 
     @classmethod
     def build(

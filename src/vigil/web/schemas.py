@@ -439,6 +439,7 @@ class EndpointOut(BaseModel):
     retry_for_s: float
     active: bool
     created_by: str
+    suspended: str = ""  # why nothing is sent to it (its address fails the outbound guard); empty: not
     secret: str = ""  # a webhook's generated signing secret, in the answer to its creation only
 
 
@@ -465,6 +466,13 @@ class RuleOut(BaseModel):
     include_photo: bool
     active: bool
     created_by: str
+    state: str  # "proposed": it sends images and waits for a different admin's approval; "approved"
+    approved_by: str
+    digest: str  # of the rule's content: an approval names it, so it binds to what was shown
+
+
+class RuleApproveIn(BaseModel):
+    digest: str = Field(min_length=64, max_length=64, description="the rule's `digest` as it was shown")
 
 
 class DeliveryLogOut(BaseModel):

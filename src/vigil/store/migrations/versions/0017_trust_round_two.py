@@ -9,6 +9,7 @@ Revision ID: 0017
 Revises: 0016
 """
 
+import ipaddress
 import os
 from urllib.parse import urlsplit
 
@@ -24,8 +25,12 @@ branch_labels = None
 depends_on = None
 
 
-def _no_lookup(_host: str) -> list[str]:
-    return []  # at upgrade only literal addresses and localhost are judged; names are checked per connection
+def _literal_only(host: str) -> list[str]:
+    """At upgrade only literal addresses and localhost are judged; names are checked at every connection."""
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        return []
 
 
 def upgrade() -> None:
@@ -69,7 +74,7 @@ def upgrade() -> None:
     for endpoint_id, kind, url in bind.execute(sa.text("SELECT id, kind, url FROM notify_endpoints")).all():
         target = Target.WEBHOOK if kind == "webhook" else Target.BROKER
         try:
-            checked_addresses(urlsplit(url).hostname or "", target, allowed, resolver=_no_lookup, unresolved_ok=True)
+            checked_addresses(urlsplit(url).hostname or "", target, allowed, resolver=_literal_only, unresolved_ok=True)
         except (OutboundRefused, ValueError) as exc:
             bind.execute(
                 sa.text("UPDATE notify_endpoints SET suspended = :why WHERE id = :id"),

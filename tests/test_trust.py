@@ -383,3 +383,68 @@ def test_a_rule_that_sends_images_waits_for_a_second_admin_bound_to_what_was_pro
     assert len(audited(running.ctx, "notify-rule-approved")) == 1
     plain = httpx.post(base + "/api/notify/rules", json={"name": "plain", "endpoint": "forensics"}, headers=admin)
     assert plain.json()["state"] == "approved"  # no images: as made
+
+
+# ---------------------------------------------------------------- 7. no authoriser alone starts scanning
+def test_a_supervisor_requests_and_a_different_authoriser_signs_what_was_requested(running: RunningServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    running.ctx.cameras.add("north-gate", "rtsp://192.0.2.20/s", latitude=26.85, longitude=80.95, group="Hazratganj")
+    base = running.url
+    authoriser, supervisor = bearer(base, "authoriser"), bearer(base, "supervisor")
+    now = datetime.now(UTC)
+    body = {
+        "cameras": ["north-gate"],
+        "categories": ["missing-person"],
+        "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(hours=4)).isoformat(),
+        "purpose": "Diwali crowds",
+    }
+    alone = httpx.post(base + "/api/authorisations", json={**body, "requested_by": "supervisor"}, headers=authoriser)
+    assert alone.status_code == 403  # an authoriser does not request (nor name a requester)
+    named = httpx.post(base + "/api/authorisations", json={**body, "requested_by": "supervisor2"}, headers=supervisor)
+    assert named.status_code == 422  # the requester is the logged-in supervisor, never named
+    for change, rule in (
+        ({"starts_at": (now - timedelta(hours=1)).isoformat()}, "authorisation-period"),
+        ({"cameras": ["no-such-camera"]}, "authorisation-cameras"),
+        ({"cameras": [], "camera_groups": ["Atlantis"]}, "authorisation-cameras"),
+        ({"categories": ["litterers"]}, "authorisation-scope"),
+        ({"categories": [], "subjects": ["0" * 32]}, "authorisation-scope"),
+    ):
+        refused = httpx.post(base + "/api/authorisations", json={**body, **change}, headers=supervisor)
+        assert refused.status_code == 422 and refused.json()["detail"]["rule"] == rule, (change, refused.text)
+    assert httpx.get(base + "/api/authorisations", headers=authoriser).json() == []  # nothing was saved
+
+    asked = httpx.post(base + "/api/authorisations", json=body, headers=supervisor)
+    assert asked.status_code == 201 and asked.json()["state"] == "requested", asked.text
+    assert asked.json()["requested_by"] == "supervisor" and not asked.json()["authorised_by"]
+    request_id, digest = asked.json()["id"], asked.json()["digest"]
+    sign = f"{base}/api/authorisations/{request_id}/sign"
+    assert httpx.post(sign, json={"digest": digest}, headers=supervisor).status_code == 403  # not the requester
+    stale = httpx.post(sign, json={"digest": "f" * 64}, headers=authoriser)
+    assert stale.status_code == 409 and stale.json()["detail"]["rule"] == "authorisation-changed"
+    signed = httpx.post(sign, json={"digest": digest}, headers=bearer(base, "authoriser2"))
+    assert signed.status_code == 200 and signed.json()["state"] == "active", signed.text
+    assert signed.json()["authorised_by"] == "authoriser2" and signed.json()["requested_by"] == "supervisor"
+    again = httpx.post(sign, json={"digest": digest}, headers=authoriser)
+    assert again.status_code == 404  # signed once
+    assert [e.action for e in running.ctx.audit.entries(limit=200) if e.object_type == "authorisation"] == [
+        "authorisation-added",
+        "authorisation-requested",
+    ]
+    refusals = [e for e in audited(running.ctx, "access-refused") if "/api/authorisations" in e.details["path"]]
+    assert len(refusals) >= 7  # each refusal on the record
+
+
+# ---------------------------------------------------------------- Low: grants bind to what was proposed
+def test_a_role_grant_changed_before_approval_is_not_approved(running: RunningServer) -> None:
+    base = running.url
+    admin, admin2 = bearer(base, "admin"), bearer(base, "admin2")
+    assert httpx.post(base + "/api/users/operator/role", json={"role": "auditor"}, headers=admin).status_code == 200
+    # the proposer swaps in another role while the approver reads the first
+    assert httpx.post(base + "/api/users/operator/role", json={"role": "admin"}, headers=admin).status_code == 200
+    swapped = httpx.post(base + "/api/users/operator/approve", json={"role": "auditor"}, headers=admin2)
+    assert swapped.status_code == 409 and swapped.json()["detail"]["rule"] == "grant-changed"
+    assert running.ctx.users.summary("operator").role == "operator"  # nothing changed
+    approved = httpx.post(base + "/api/users/operator/approve", json={"role": "admin"}, headers=admin2)
+    assert approved.status_code == 200 and approved.json()["role"] == "admin"

@@ -237,13 +237,20 @@ class UserService:
             self._audited(session, by, AuditAction.USER_ROLE_REQUESTED, user, role=user.role, requested_role=role)
             return _summary(user)
 
-    def approve(self, username: str, *, approver: str, by: Actor | None = None) -> UserSummary:
+    def approve(
+        self, username: str, *, approver: str, role: str | None = None, by: Actor | None = None
+    ) -> UserSummary:
         """A second admin approves the grant waiting on ``username``: a new user becomes active, a role
-        change takes effect (the user's sessions and tokens end)."""
+        change takes effect (the user's sessions and tokens end). ``role``: the role the approver saw
+        proposed; a grant changed since is refused (the approval binds to the proposal's content)."""
         with self.db.session() as session:
             user = _user(session, username)
             if user.pending_role is None:
                 raise UserError("nothing-pending", f"no grant is waiting on {username}")
+            if role is not None and role != user.pending_role:
+                raise UserError(
+                    "grant-changed", f"the grant waiting on {username} is not the {role} role you saw: read it again"
+                )
             admin = session.scalar(select(User).where(User.username == approver))
             if admin is None or not admin.active or admin.role != Role.ADMIN:
                 raise UserError("approver", f"{approver!r} is not an active admin")

@@ -660,3 +660,58 @@ def test_an_unacknowledged_red_flag_escalates_on_the_live_page_with_a_louder_ton
     finally:
         deliverer.close()
         running.stop()
+
+
+# Issue 27, item 1: `next` after a login is followed only to the control room's own pages on this origin.
+REDIRECT_BYPASSES = [
+    "//evil.example/x",
+    "/\\evil.example/x",
+    "/.//evil.example/x",
+    "/%2F%2Fevil.example/x",
+    "/%5Cevil.example/x",
+    "\\\\evil.example/x",
+    "javascript:alert(document.domain)",
+    "https:evil.example/x",
+    "https://evil.example/x",
+    "/\t/evil.example/x",
+    "/\n/evil.example/x",
+    "/\r\n/evil.example/x",
+    "/./\t/evil.example/x",
+    "/static/app.js",  # on this origin but not a page
+]
+
+
+def test_login_follows_next_only_to_the_control_rooms_own_pages(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import quote, urlsplit
+
+    from playwright.sync_api import sync_playwright
+
+    running = start_server(tmp_path, settings, engine)
+    base = running.url
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            context = browser.new_context()
+            context.route(
+                "**/*", lambda route: route.continue_() if route.request.url.startswith(base) else route.abort()
+            )
+            landed = {}
+            for bypass in [*REDIRECT_BYPASSES, "/cameras"]:
+                page = context.new_page()
+                page.goto(base + "/login?next=" + quote(bypass, safe=""))
+                page.fill("input[name=username]", "operator")
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_function("() => location.pathname !== '/login'", timeout=10_000)
+                page.wait_for_load_state()
+                landed[bypass] = page.evaluate("() => location.href")
+                page.close()
+            browser.close()
+        origin = urlsplit(base).netloc
+        for bypass, url in landed.items():
+            assert urlsplit(url).netloc == origin, (bypass, url)
+        assert {urlsplit(landed[b]).path for b in REDIRECT_BYPASSES} == {"/live"}, landed  # home: the operator's page
+        assert urlsplit(landed["/cameras"]).path == "/cameras"  # a page of the control room is followed
+    finally:
+        running.ctx.fleet.close()
+        running.stop()

@@ -237,9 +237,7 @@ class UserService:
             self._audited(session, by, AuditAction.USER_ROLE_REQUESTED, user, role=user.role, requested_role=role)
             return _summary(user)
 
-    def approve(
-        self, username: str, *, approver: str, role: str | None = None, by: Actor | None = None
-    ) -> UserSummary:
+    def approve(self, username: str, *, approver: str, role: str | None = None, by: Actor | None = None) -> UserSummary:
         """A second admin approves the grant waiting on ``username``: a new user becomes active, a role
         change takes effect (the user's sessions and tokens end). ``role``: the role the approver saw
         proposed; a grant changed since is refused (the approval binds to the proposal's content)."""

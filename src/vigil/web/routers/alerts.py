@@ -173,10 +173,10 @@ async def live(websocket: WebSocket) -> None:
         await asyncio.to_thread(ctx.refusals.refused, who, code, "WS", websocket.url.path, source, reason)
         await websocket.close(code=code)
         return
-    who = resolved[0]
+    viewer = resolved[0]
     await asyncio.to_thread(
         ctx.audit.record,
-        who.username,
+        viewer.username,
         AuditAction.LIVE_SOCKET_OPENED,
         object_type="alert",
         source=client_address(websocket),

@@ -40,8 +40,11 @@ def test_a_lockout_shuts_out_the_guessing_address_not_the_officer(users: UserSer
 
 
 def test_a_distributed_guess_makes_the_guessing_addresses_wait_not_the_officer(users: UserService) -> None:
-    for i in range(ACCOUNT_CEILING // (MAX_FAILURES - 1) + 1):  # each address stays under its own limit
+    addresses = ACCOUNT_CEILING // (MAX_FAILURES - 1)
+    for i in range(addresses):  # each address stays under its own limit
         _fail(users, "operator", f"198.51.100.{i}", MAX_FAILURES - 1)
+    for i in range(ACCOUNT_CEILING - addresses * (MAX_FAILURES - 1)):  # up to the ceiling, one guess each
+        _fail(users, "operator", f"203.0.113.{i}")
     with pytest.raises(LoginThrottled) as waited:  # an address that failed: waits, even with the right password
         users.authenticate("operator", PASSWORD, source="198.51.100.1")
     assert waited.value.rule == "account-under-attack" and waited.value.retry_after_s >= 1

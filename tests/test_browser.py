@@ -94,19 +94,25 @@ def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp
             expect(lobby.nth(3)).to_have_text("idle")
             admin.screenshot(path=str(shots / "cameras-idle.png"))
 
-            # An authoriser signs the deployment the supervisor asked for; the camera starts scanning.
+            # A supervisor requests the deployment; a different person, an authoriser, signs it as requested;
+            # the camera starts scanning.
+            requester = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            _login(requester, base, "supervisor")
+            requester.wait_for_url(lambda url: "/login" not in url)
+            requester.goto(base + "/authorisations")
+            now = datetime.now()
+            form = "#authorisation-add "
+            requester.fill(form + "textarea[name=purpose]", "test deployment at the lobby")
+            requester.fill(form + "input[name=cameras]", "lobby")
+            requester.fill(form + "input[name=categories]", "missing-person")
+            requester.fill(form + "input[name=starts_at]", now.strftime("%Y-%m-%dT%H:%M"))
+            requester.fill(form + "input[name=ends_at]", (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+            requester.click(form + "button[type=submit]")
+            expect(requester.locator("#authorisations tr[data-state=requested]")).to_have_count(1)
             authoriser = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
             _login(authoriser, base, "authoriser")
             authoriser.wait_for_url("**/authorisations")
-            now = datetime.now()
-            form = "#authorisation-add "
-            authoriser.fill(form + "input[name=requested_by]", "supervisor")
-            authoriser.fill(form + "textarea[name=purpose]", "test deployment at the lobby")
-            authoriser.fill(form + "input[name=cameras]", "lobby")
-            authoriser.fill(form + "input[name=categories]", "missing-person")
-            authoriser.fill(form + "input[name=starts_at]", (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
-            authoriser.fill(form + "input[name=ends_at]", (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
-            authoriser.click(form + "button[type=submit]")
+            authoriser.click("#authorisations tr[data-state=requested] button[data-action=sign]")
             expect(authoriser.locator("#authorisations tr[data-state=active]")).to_have_count(1)
             authoriser.screenshot(path=str(shots / "authorisations.png"))
             admin.wait_for_timeout(2500)

@@ -94,19 +94,25 @@ def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp
             expect(lobby.nth(3)).to_have_text("idle")
             admin.screenshot(path=str(shots / "cameras-idle.png"))
 
-            # An authoriser signs the deployment the supervisor asked for; the camera starts scanning.
+            # A supervisor requests the deployment; a different person, an authoriser, signs it as requested;
+            # the camera starts scanning.
+            requester = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            _login(requester, base, "supervisor")
+            requester.wait_for_url(lambda url: "/login" not in url)
+            requester.goto(base + "/authorisations")
+            now = datetime.now()
+            form = "#authorisation-add "
+            requester.fill(form + "textarea[name=purpose]", "test deployment at the lobby")
+            requester.fill(form + "input[name=cameras]", "lobby")
+            requester.fill(form + "input[name=categories]", "missing-person")
+            requester.fill(form + "input[name=starts_at]", now.strftime("%Y-%m-%dT%H:%M"))
+            requester.fill(form + "input[name=ends_at]", (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+            requester.click(form + "button[type=submit]")
+            expect(requester.locator("#authorisations tr[data-state=requested]")).to_have_count(1)
             authoriser = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
             _login(authoriser, base, "authoriser")
             authoriser.wait_for_url("**/authorisations")
-            now = datetime.now()
-            form = "#authorisation-add "
-            authoriser.fill(form + "input[name=requested_by]", "supervisor")
-            authoriser.fill(form + "textarea[name=purpose]", "test deployment at the lobby")
-            authoriser.fill(form + "input[name=cameras]", "lobby")
-            authoriser.fill(form + "input[name=categories]", "missing-person")
-            authoriser.fill(form + "input[name=starts_at]", (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
-            authoriser.fill(form + "input[name=ends_at]", (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
-            authoriser.click(form + "button[type=submit]")
+            authoriser.click("#authorisations tr[data-state=requested] button[data-action=sign]")
             expect(authoriser.locator("#authorisations tr[data-state=active]")).to_have_count(1)
             authoriser.screenshot(path=str(shots / "authorisations.png"))
             admin.wait_for_timeout(2500)
@@ -659,4 +665,59 @@ def test_an_unacknowledged_red_flag_escalates_on_the_live_page_with_a_louder_ton
             browser.close()
     finally:
         deliverer.close()
+        running.stop()
+
+
+# Issue 27, item 1: `next` after a login is followed only to the control room's own pages on this origin.
+REDIRECT_BYPASSES = [
+    "//evil.example/x",
+    "/\\evil.example/x",
+    "/.//evil.example/x",
+    "/%2F%2Fevil.example/x",
+    "/%5Cevil.example/x",
+    "\\\\evil.example/x",
+    "javascript:alert(document.domain)",
+    "https:evil.example/x",
+    "https://evil.example/x",
+    "/\t/evil.example/x",
+    "/\n/evil.example/x",
+    "/\r\n/evil.example/x",
+    "/./\t/evil.example/x",
+    "/static/app.js",  # on this origin but not a page
+]
+
+
+def test_login_follows_next_only_to_the_control_rooms_own_pages(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import quote, urlsplit
+
+    from playwright.sync_api import sync_playwright
+
+    running = start_server(tmp_path, settings, engine)
+    base = running.url
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            context = browser.new_context()
+            context.route(
+                "**/*", lambda route: route.continue_() if route.request.url.startswith(base) else route.abort()
+            )
+            landed = {}
+            for bypass in [*REDIRECT_BYPASSES, "/cameras"]:
+                page = context.new_page()
+                page.goto(base + "/login?next=" + quote(bypass, safe=""))
+                page.fill("input[name=username]", "operator")
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_function("() => location.pathname !== '/login'", timeout=10_000)
+                page.wait_for_load_state()
+                landed[bypass] = page.evaluate("() => location.href")
+                page.close()
+            browser.close()
+        origin = urlsplit(base).netloc
+        for bypass, url in landed.items():
+            assert urlsplit(url).netloc == origin, (bypass, url)
+        assert {urlsplit(landed[b]).path for b in REDIRECT_BYPASSES} == {"/live"}, landed  # home: the operator's page
+        assert urlsplit(landed["/cameras"]).path == "/cameras"  # a page of the control room is followed
+    finally:
+        running.ctx.fleet.close()
         running.stop()

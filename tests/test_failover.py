@@ -269,6 +269,7 @@ def test_two_workers_and_two_web_servers_deliver_each_event_to_each_endpoint_onc
     from vigil.domain.cameras import CameraRegistry
     from vigil.domain.channels import ChannelService, EndpointSpec
     from vigil.domain.outbox import Outbox
+    from vigil.netguard import parse_networks
     from vigil.settings import VigilSettings
     from vigil.store.db import open_database
     from vigil.store.media import open_media
@@ -279,7 +280,7 @@ def test_two_workers_and_two_web_servers_deliver_each_event_to_each_endpoint_onc
     db = open_database(settings)
     admin = Actor("admin.one", "test")
     CameraRegistry(db).add("gate", "rtsp://10.0.0.5/s", latitude=51.5, longitude=-0.12)
-    channels = ChannelService(db)
+    channels = ChannelService(db, allowed=parse_networks("127.0.0.0/8"))  # the receivers, through the guard
     for i, receiver in enumerate(receivers):
         channels.add_endpoint(
             EndpointSpec(f"hook-{i}", "webhook", receiver.url, secret="a-shared-secret-for-the-test"), by=admin

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vigil.domain import users as users_module
-from vigil.domain.users import ACCOUNT_CEILING, MAX_FAILURES, LoginFailed, UserService
+from vigil.domain.users import ACCOUNT_CEILING, MAX_FAILURES, LoginFailed, LoginThrottled, UserService
 from vigil.settings import VigilSettings
 from vigil.store.db import open_database
 from vigil.web.security import forwarded_client
@@ -39,13 +39,16 @@ def test_a_lockout_shuts_out_the_guessing_address_not_the_officer(users: UserSer
     assert users.authenticate("operator", PASSWORD, source="10.1.2.3").username == "operator"  # the officer
 
 
-def test_a_distributed_guess_locks_the_account_for_everyone(users: UserService) -> None:
-    for i in range(ACCOUNT_CEILING // (MAX_FAILURES - 1) + 1):  # each address stays under its own limit
+def test_a_distributed_guess_makes_the_guessing_addresses_wait_not_the_officer(users: UserService) -> None:
+    addresses = ACCOUNT_CEILING // (MAX_FAILURES - 1)
+    for i in range(addresses):  # each address stays under its own limit
         _fail(users, "operator", f"198.51.100.{i}", MAX_FAILURES - 1)
-    with pytest.raises(LoginFailed):
-        users.authenticate("operator", PASSWORD, source="10.1.2.3")
-    users.set_password("operator", PASSWORD)  # an admin resets it: unlocked
-    assert users.authenticate("operator", PASSWORD, source="10.1.2.3").username == "operator"
+    for i in range(ACCOUNT_CEILING - addresses * (MAX_FAILURES - 1)):  # up to the ceiling, one guess each
+        _fail(users, "operator", f"203.0.113.{i}")
+    with pytest.raises(LoginThrottled) as waited:  # an address that failed: waits, even with the right password
+        users.authenticate("operator", PASSWORD, source="198.51.100.1")
+    assert waited.value.rule == "account-under-attack" and waited.value.retry_after_s >= 1
+    assert users.authenticate("operator", PASSWORD, source="10.1.2.3").username == "operator"  # a clean address
 
 
 def test_every_failed_answer_costs_one_password_check(users: UserService, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -29,12 +29,15 @@ from vigil.domain.outbox import Outbox
 from vigil.domain.routing import EventFacts, Route, deliveries
 from vigil.domain.users import UserService
 from vigil.domain.vocabulary import DeliveryStatus, Role
+from vigil.netguard import parse_networks
 from vigil.notify.dispatcher import Dispatcher, RetryPolicy
 from vigil.notify.mqtt import check_broker, topic_for
 from vigil.notify.signing import ReplayGuard, SignatureError, signed_headers, verify
 from vigil.settings import VigilSettings
 from vigil.store.media import open_media
 from vigil.store.models import OutboxDelivery
+
+LOOPBACK = parse_networks("127.0.0.0/8")  # the tests' own receivers and broker, through the outbound guard
 
 ADMIN = Actor("admin.one", "test")
 SECRET = "a-receivers-shared-secret-0123456789"
@@ -97,7 +100,7 @@ def _room(database_url: str, tmp_path: Path, engine: object, astronaut: object, 
         AlertRecorder(service.db, service.media, outbox=outbox),
         AlertService(service.db, audit, outbox=outbox),
         outbox,
-        ChannelService(service.db, audit=audit, broker_check=check_broker),
+        ChannelService(service.db, audit=audit, broker_check=check_broker, allowed=LOOPBACK),
         audit,
     )
 
@@ -296,6 +299,7 @@ def test_a_deliverer_killed_mid_delivery_loses_nothing_and_repeats_only_under_th
         VIGIL_NOTIFY_RETRY_BASE_S="0.2",
         VIGIL_NOTIFY_RETRY_MAX_S="2",
         VIGIL_NOTIFY_POLL_S="0.2",
+        VIGIL_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",
     )
     command = [sys.executable, "-m", "vigil.cli.main", "notify", "deliver"]
     log = (tmp_path / "deliver.log").open("wb")
@@ -333,7 +337,10 @@ def test_a_rule_without_the_crop_never_sends_image_bytes(database_url, tmp_path:
     room.webhook("dispatch", plain.url)
     room.webhook("forensics", with_crop.url)
     room.channels.add_rule("to-dispatch", "dispatch", by=ADMIN, event_kinds=["raised", "acknowledged"])
-    room.channels.add_rule("to-forensics", "forensics", by=ADMIN, include_crop=True, include_photo=True)
+    UserService(room.db).add("admin.two", "a long admin password", Role.ADMIN)  # type: ignore[arg-type]
+    room.channels.add_rule(  # images leave Vigil: a second admin approves (the command line's path)
+        "to-forensics", "forensics", by=ADMIN, include_crop=True, include_photo=True, approved_by="admin.two"
+    )
     dispatcher = room.dispatcher()
     dispatcher.start()
     try:

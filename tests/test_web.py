@@ -36,7 +36,8 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/cameras/{name}/frame"): ("admin",),
     ("PUT", "/api/cameras/{name}/zones"): ("admin",),
     ("GET", "/api/authorisations"): ("admin", "supervisor", "auditor", "authoriser"),
-    ("POST", "/api/authorisations"): ("authoriser",),
+    ("POST", "/api/authorisations"): ("supervisor",),
+    ("POST", "/api/authorisations/{authorisation_id}/sign"): ("authoriser",),
     ("POST", "/api/authorisations/{authorisation_id}/end"): ("supervisor", "authoriser"),
     ("GET", "/api/subjects"): ("supervisor",),
     ("GET", "/api/subjects/due"): ("supervisor",),
@@ -59,6 +60,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("DELETE", "/api/notify/endpoints/{name}"): ("admin",),
     ("GET", "/api/notify/rules"): ("admin",),
     ("POST", "/api/notify/rules"): ("admin",),
+    ("POST", "/api/notify/rules/{name}/approve"): ("admin",),
     ("DELETE", "/api/notify/rules/{name}"): ("admin",),
     ("GET", "/api/notify/log"): ("admin",),
     ("GET", "/api/notify/escalation"): ("admin",),
@@ -166,9 +168,9 @@ def test_access_is_granted_by_two_admins(client: TestClient, ctx: WebContext) ->
     assert proposed.status_code == 201 and proposed.json()["active"] is False
     assert proposed.json()["pending_role"] == "supervisor" and proposed.json()["requested_by"] == "admin"
     assert client.post("/api/auth/token", json={"username": "mole", "password": PASSWORD}).status_code == 401
-    itself = client.post("/api/users/mole/approve", headers=admin)
+    itself = client.post("/api/users/mole/approve", json={"role": "supervisor"}, headers=admin)
     assert itself.status_code == 409  # not by the admin who asked
-    approved = client.post("/api/users/mole/approve", headers=admin2).json()
+    approved = client.post("/api/users/mole/approve", json={"role": "supervisor"}, headers=admin2).json()
     assert approved["active"] is True and approved["pending_role"] is None and approved["approved_by"] == "admin2"
     mole = bearer(client, "mole")
     assert client.get("/api/subjects/due", headers=mole).status_code == 200
@@ -177,9 +179,10 @@ def test_access_is_granted_by_two_admins(client: TestClient, ctx: WebContext) ->
     asked = client.post("/api/users/operator/role", json={"role": "supervisor"}, headers=admin).json()
     assert asked["role"] == "operator" and asked["pending_role"] == "supervisor"  # not yet
     assert client.get("/api/auth/me", headers=operator).json()["user"]["role"] == "operator"
-    assert client.post("/api/users/operator/approve", headers=admin2).json()["role"] == "supervisor"
+    approve = {"role": "supervisor"}
+    assert client.post("/api/users/operator/approve", json=approve, headers=admin2).json()["role"] == "supervisor"
     assert client.get("/api/auth/me", headers=operator).status_code == 401  # logs in again under the new role
-    assert client.post("/api/users/operator/approve", headers=admin2).status_code == 409  # nothing waits now
+    assert client.post("/api/users/operator/approve", json=approve, headers=admin2).status_code == 409  # nothing waits
     actions = [e.action for e in ctx.audit.entries(limit=50)]
     assert {"user-proposed", "user-grant-approved", "user-role-requested"} <= set(actions)
 
@@ -624,7 +627,7 @@ def test_outcomes_follow_a_confirmation_and_are_audited(client: TestClient, ctx:
     assert recorded["object_id"] == alert and recorded["details"]["outcome"] == "located"
 
 
-def test_an_authoriser_signs_in_the_control_room_and_the_cameras_page_shows_it(
+def test_a_supervisor_requests_an_authoriser_signs_and_the_cameras_page_shows_it(
     client: TestClient, ctx: WebContext
 ) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime, timedelta
@@ -640,21 +643,22 @@ def test_an_authoriser_signs_in_the_control_room_and_the_cameras_page_shows_it(
         "starts_at": (now - timedelta(minutes=1)).isoformat(),
         "ends_at": (now + timedelta(hours=8)).isoformat(),
         "purpose": "Diwali crowds at Hazratganj",
-        "requested_by": "supervisor",
     }
-    authoriser = bearer(client, "authoriser")
-    itself = client.post("/api/authorisations", json={**body, "requested_by": "authoriser"}, headers=authoriser)
-    assert itself.status_code == 422 and itself.json()["detail"]["rule"] == "authorisation-two-person"
-    unknown = client.post("/api/authorisations", json={**body, "categories": ["litterers"]}, headers=authoriser)
+    authoriser, sup = bearer(client, "authoriser"), bearer(client, "supervisor")
+    unknown = client.post("/api/authorisations", json={**body, "categories": ["litterers"]}, headers=sup)
     assert unknown.status_code == 422 and unknown.json()["detail"]["rule"] == "authorisation-scope"
-    signed = client.post("/api/authorisations", json=body, headers=authoriser)
-    assert signed.status_code == 201, signed.text
+    asked = client.post("/api/authorisations", json=body, headers=sup)
+    assert asked.status_code == 201 and asked.json()["state"] == "requested", asked.text
+    (camera,) = client.get("/api/cameras", headers=admin).json()
+    assert camera["scanning"] is False  # a request authorises nothing
+    request_id, digest = asked.json()["id"], asked.json()["digest"]
+    signed = client.post(f"/api/authorisations/{request_id}/sign", json={"digest": digest}, headers=authoriser)
+    assert signed.status_code == 200, signed.text
     made = signed.json()
     assert made["state"] == "active" and made["authorised_by"] == "authoriser" and made["requested_by"] == "supervisor"
     assert made["thresholds"]["missing-person"]["threshold"] > 0
     (camera,) = client.get("/api/cameras", headers=admin).json()
     assert camera["scanning"] is True and camera["authorisations"] == [made["id"]] and camera["group"] == "Hazratganj"
-    sup = bearer(client, "supervisor")
     ended = client.post(f"/api/authorisations/{made['id']}/end", json={"reason": "crowds gone"}, headers=sup)
     assert ended.status_code == 200 and ended.json()["state"] == "ended" and ended.json()["ended_by"] == "supervisor"
     again = client.post(f"/api/authorisations/{made['id']}/end", json={"reason": "again"}, headers=sup)

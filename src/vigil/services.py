@@ -86,7 +86,7 @@ def open_deliverer(
     audit = AuditLog(db, key_file=settings.resolved_audit_key_file)
     return Dispatcher(
         outbox,
-        ChannelService(db, audit=audit, broker_check=check_broker),
+        ChannelService(db, audit=audit, broker_check=check_broker, allowed=settings.outbound_networks),
         open_media(settings, db),
         owner=owner,
         alerts=alerts,

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vigil.netguard import parse_networks
+
 
 def _default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
@@ -169,6 +171,14 @@ class VigilSettings(BaseSettings):
         "admin or auditor can read /metrics.",
         json_schema_extra={"shown_default": "unset (admins and auditors only)", "secret": True},
     )
+    outbound_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated networks (CIDR) that webhooks and MQTT brokers may be reached in although "
+        "they are private, loopback or link-local (a broker on the server's own network). Cameras are "
+        "not affected: they may always be in private ranges, and only `web_cameras_local` lets the "
+        "control room add local ones. Empty: webhooks and brokers must have public addresses.",
+        json_schema_extra={"shown_default": "empty (public addresses only)"},
+    )
     web_cameras_local: bool = Field(
         default=False,
         description="Let the control room register camera sources on the server itself: files, webcams, "
@@ -241,6 +251,18 @@ class VigilSettings(BaseSettings):
         return tuple(
             ipaddress.ip_network(part.strip(), strict=False) for part in self.trusted_proxies.split(",") if part.strip()
         )
+
+    @property
+    def outbound_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return parse_networks(self.outbound_allowed_networks)
+
+    @model_validator(mode="after")
+    def _outbound_parse(self) -> VigilSettings:
+        try:
+            self.outbound_networks  # noqa: B018
+        except ValueError as exc:
+            raise ValueError(f"outbound_allowed_networks: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _proxies_parse(self) -> VigilSettings:

@@ -90,6 +90,7 @@ class Deployment:
             VIGIL_REDIS_URL=self.redis_url,
             VIGIL_MEDIA_STORE="database",
             VIGIL_METRICS_TOKEN=METRICS_TOKEN,
+            VIGIL_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",  # the tests' own receivers, through the guard
             PYTHONUNBUFFERED="1",
             **extra,
         )

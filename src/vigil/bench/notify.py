@@ -29,6 +29,7 @@ from vigil.domain.audit import Actor
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.channels import ChannelService, EndpointSpec
 from vigil.domain.outbox import Outbox
+from vigil.netguard import parse_networks
 from vigil.notify.dispatcher import Dispatcher, RetryPolicy
 from vigil.notify.mqtt import broker_of, check_broker
 from vigil.notify.receiver import WebhookReceiver
@@ -128,7 +129,8 @@ def bench_notify(
         )
     CameraRegistry(db).add("bench-cam", "rtsp://127.0.0.1:1/x", latitude=26.85, longitude=80.95, group="Bench")
     outbox = Outbox(db, public_url="http://127.0.0.1:8000")
-    channels = ChannelService(db, broker_check=check_broker)
+    # the benchmark's own receivers and broker on loopback, let through the outbound guard by name
+    channels = ChannelService(db, broker_check=check_broker, allowed=parse_networks("127.0.0.0/8"))
     receivers = [WebhookReceiver() for _ in range(webhooks)]
     down = receivers[0]  # down for the first down_s seconds
     for i, receiver in enumerate(receivers):

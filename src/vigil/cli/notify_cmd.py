@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from vigil.cli.context import cli_by, settings_from
+from vigil.domain.audit import Actor
 from vigil.domain.channels import ChannelService, EndpointSpec
 from vigil.domain.vocabulary import EndpointKind
 
@@ -34,7 +35,12 @@ def _channels(ctx: typer.Context) -> ChannelService:
 
     settings = settings_from(ctx)
     db = open_database(settings)
-    return ChannelService(db, audit=AuditLog(db, key_file=settings.resolved_audit_key_file), broker_check=check_broker)
+    return ChannelService(
+        db,
+        audit=AuditLog(db, key_file=settings.resolved_audit_key_file),
+        broker_check=check_broker,
+        allowed=settings.outbound_networks,
+    )
 
 
 def _kind_of(url: str) -> str:
@@ -141,13 +147,29 @@ def rule_add(
     include_photo: Annotated[
         bool, typer.Option("--include-photo", help="Send the enrolled photo too (audited per delivery).")
     ] = False,
+    proposed_by: Annotated[
+        str | None, typer.Option("--proposed-by", help="The admin proposing a rule that sends images.")
+    ] = None,
+    approved_by: Annotated[
+        str | None,
+        typer.Option(
+            "--approved-by",
+            help="A different admin approving it at once. Without it a rule that sends images is proposed and "
+            "delivers nothing until approved (`vigil notify rule approve` or the Notifications page).",
+        ),
+    ] = None,
 ) -> None:
     """Route events to an endpoint. What is sent is minimal unless the rule says otherwise: subject id,
-    category, camera and place, times, evidence and a link that needs a login."""
+    category, camera and place, times, evidence and a link that needs a login. A rule that sends the
+    face crop or the enrolled photo needs two admins."""
+    if approved_by and not proposed_by:
+        raise typer.BadParameter("name the proposing admin too (--proposed-by)", param_hint="--proposed-by")
+    by = Actor(proposed_by, "cli") if proposed_by else cli_by()
     view = _channels(ctx).add_rule(
         name,
         endpoint,
-        by=cli_by(),
+        by=by,
+        approved_by=approved_by or "",
         event_kinds=event or ["raised"],
         categories=category or [],
         camera_groups=group or [],
@@ -170,6 +192,18 @@ def _rule_line(view: object) -> str:
     images = [w for w, on in (("crop", v["include_crop"]), ("enrolled photo", v["include_photo"])) if on]
     scope.append(f"with {' and '.join(images)}" if images else "no images")
     return f"{v['name']} -> {v['endpoint']}: " + "; ".join(scope)
+
+
+@rule_app.command("approve")
+def rule_approve(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Rule name.")],
+    approved_by: Annotated[str, typer.Option("--approved-by", help="The approving admin (not the proposer).")],
+    digest: Annotated[str, typer.Option("--digest", help="The rule's digest as `rule list --json` shows it.")],
+) -> None:
+    """Approve a proposed rule (one that sends images) as it was proposed."""
+    view = _channels(ctx).approve_rule(name, digest=digest, by=Actor(approved_by, "cli"))
+    typer.echo(_rule_line(view))
 
 
 @rule_app.command("list")

@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
 
+from vigil.domain.audit import AuditLog
+from vigil.domain.vocabulary import AuditAction
 from vigil.store.db import Database
 from vigil.store.models import AuditEvent
 
@@ -53,15 +56,30 @@ class AccessWatch:
 
     def may_view(self, username: str, media_name: str, now: datetime) -> tuple[bool, int]:
         """Whether ``username`` may open ``media_name`` now, and how many different photos and crops
-        they opened in the last hour."""
-        since = now - timedelta(hours=1)
+        they opened in the last hour (a look only: :meth:`view` counts and records in one step)."""
         with self.db.session() as session:
-            seen = select(AuditEvent.object_id).where(
-                AuditEvent.actor == username, AuditEvent.action.in_(MEDIA_VIEWS), AuditEvent.at >= since
-            )
-            viewed = int(session.scalar(select(func.count(distinct(seen.subquery().c.object_id)))) or 0)
-            again = session.scalar(seen.where(AuditEvent.object_id == media_name).limit(1)) is not None
+            return self._may_view(session, username, media_name, now)
+
+    def _may_view(self, session: Session, username: str, media_name: str, now: datetime) -> tuple[bool, int]:
+        since = now - timedelta(hours=1)
+        seen = select(AuditEvent.object_id).where(
+            AuditEvent.actor == username, AuditEvent.action.in_(MEDIA_VIEWS), AuditEvent.at >= since
+        )
+        viewed = int(session.scalar(select(func.count(distinct(seen.subquery().c.object_id)))) or 0)
+        again = session.scalar(seen.where(AuditEvent.object_id == media_name).limit(1)) is not None
         return again or viewed < self.views_per_hour, viewed
+
+    def view(
+        self, audit: AuditLog, username: str, kind: str, media_name: str, now: datetime, *, source: str
+    ) -> tuple[bool, int]:
+        """Count and, if within the limit, record the view of ``media_name`` in one transaction under the
+        audit log's write lock, so parallel requests cannot all pass the same count."""
+        action = AuditAction.PHOTO_VIEWED if kind == "photos" else AuditAction.CROP_VIEWED
+        with self.db.session() as session, audit.exclusive(session):
+            allowed, viewed = self._may_view(session, username, media_name, now)
+            if allowed:
+                audit.record(username, action, object_type=kind, object_id=media_name, source=source, session=session)
+        return allowed, viewed
 
     def summary(self, *, days: int, now: datetime) -> list[AccessDay]:
         """Every user's reads per day over the last ``days`` days, newest day first, outliers marked."""

@@ -19,6 +19,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,7 +105,7 @@ def entry_hash(
 
 
 class AuditLog:
-    _append_lock = threading.Lock()  # one writer at a time in this process (other processes: retry / advisory lock)
+    _append_lock = threading.RLock()  # one writer at a time in this process (other processes: retry / advisory lock)
 
     def __init__(self, db: Database, key: bytes | None = None, *, key_file: Path | None = None) -> None:
         self.db = db
@@ -141,9 +142,23 @@ class AuditLog:
                     continue  # another process appended the same number first: take the next one
         raise RuntimeError("could not append to the audit log")
 
-    def _append(self, session: Session, fields: tuple[str, str, str, str, str], details: dict[str, Any]) -> int:
+    @contextmanager
+    def exclusive(self, session: Session) -> Iterator[None]:
+        """The log's write lock, held in ``session``'s transaction: a check that reads the log and the entry
+        written after it are one step, with no other writer between them (a limit counted from the log)."""
+        with self._append_lock:
+            self._lock_chain(session)
+            yield
+
+    @staticmethod
+    def _lock_chain(session: Session) -> None:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(7320141)"))
+        else:  # SQLite: take the database's write lock now (a write that changes nothing), not at the insert
+            session.execute(text("UPDATE audit_events SET id = id WHERE id = -1"))
+
+    def _append(self, session: Session, fields: tuple[str, str, str, str, str], details: dict[str, Any]) -> int:
+        self._lock_chain(session)
         last = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
         entry_id = (last[0] + 1) if last else 1
         prev = (last[1] or GENESIS) if last else GENESIS

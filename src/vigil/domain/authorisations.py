@@ -13,9 +13,12 @@ Every addition and ending is audited in the same transaction as the change.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -30,9 +33,19 @@ from vigil.domain.vocabulary import AuditAction, Role
 from vigil.errors import RuleError
 from vigil.pipeline.gate import Coverage, Scope
 from vigil.store.db import Database
-from vigil.store.models import Authorisation, AuthorisationCount, Camera, Category, Subject, User
+from vigil.store.models import (
+    Authorisation,
+    AuthorisationCount,
+    AuthorisationRequest,
+    Camera,
+    Category,
+    Subject,
+    User,
+    new_id,
+)
 
 REVIEW_AFTER = timedelta(days=31)  # a longer period must name a review date inside it
+START_GRACE = timedelta(minutes=5)  # a request may start this long ago at most (the time to fill the form)
 REQUESTER_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 GROUP_NAME_MAX = 64
 
@@ -60,6 +73,8 @@ class AuthorisationView:
     ended_at: datetime | None
     ended_by: str | None
     end_reason: str
+    signed: bool = True  # False: a request waiting for an authoriser's signature (nothing scans under it)
+    digest: str = ""  # of a request's content: the signature names it
 
     @property
     def until(self) -> datetime:
@@ -67,9 +82,11 @@ class AuthorisationView:
         return self.ends_at if self.ended_at is None else min(self.ends_at, self.ended_at)
 
     def active_at(self, at: datetime) -> bool:
-        return self.starts_at <= at < self.until
+        return self.signed and self.starts_at <= at < self.until
 
     def state(self, at: datetime) -> str:
+        if not self.signed:
+            return "requested"
         if at < self.starts_at and self.ended_at is None:
             return "scheduled"
         if self.active_at(at):
@@ -151,6 +168,71 @@ def _names(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
 
 
+def _content(
+    cameras: Sequence[str],
+    camera_groups: Sequence[str],
+    categories: Sequence[str],
+    subjects: Sequence[str],
+    starts_at: datetime,
+    ends_at: datetime,
+    purpose: str,
+    reason: str,
+) -> dict[str, object]:
+    return {
+        "cameras": list(cameras),
+        "camera_groups": list(camera_groups),
+        "categories": list(categories),
+        "subjects": list(subjects),
+        "starts_at": starts_at.astimezone(UTC).isoformat(),
+        "ends_at": ends_at.astimezone(UTC).isoformat(),
+        "purpose": purpose.strip(),
+        "reason": reason.strip(),
+    }
+
+
+def _digest(content: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _view_digest(view: AuthorisationView) -> str:
+    """The digest of a request's content as stored now (a changed row gives another)."""
+    content = _content(
+        view.cameras,
+        view.camera_groups,
+        view.categories,
+        view.subjects,
+        view.starts_at,
+        view.ends_at,
+        view.purpose,
+        view.reason,
+    )
+    return _digest({**content, "review_date": None if view.review_date is None else view.review_date.isoformat()})
+
+
+def _request_view(row: AuthorisationRequest, requester: str) -> AuthorisationView:
+    return AuthorisationView(
+        row.id,
+        row.purpose,
+        row.reason,
+        requester,
+        "",
+        tuple(row.cameras),
+        tuple(row.camera_groups),
+        tuple(row.categories),
+        tuple(row.subjects),
+        row.starts_at,
+        row.ends_at,
+        row.review_date,
+        {},
+        row.created_at,
+        None,
+        None,
+        "",
+        signed=False,
+        digest=row.digest,
+    )
+
+
 class AuthorisationService:
     def __init__(self, db: Database, audit: AuditLog, *, clock: Clock = system_clock) -> None:
         self.db = db
@@ -173,34 +255,19 @@ class AuthorisationService:
         review_date: date | None = None,
         thresholds: dict[str, object] | None = None,
         source: str = "",
+        authorisation_id: str | None = None,
+        via: str = "command line",
+        after: Callable[[Session], None] | None = None,
     ) -> AuthorisationView:
-        """Record a signed authorisation (usernames for the two people). Every rule is checked first."""
+        """Record a signed authorisation (usernames for the two people). Every rule is checked first.
+        Called directly this is the server's own operator's path (``vigil authorisation add``, audited as
+        such: ``via``); the control room requests and signs (:meth:`request`, :meth:`sign`)."""
         cameras, camera_groups = _names(cameras), _names(camera_groups)
         categories, subjects = _names(categories), _names(subjects)
-        if not cameras and not camera_groups:
-            raise AuthorisationError("authorisation-cameras", "name at least one camera or camera group")
-        for name in cameras:
-            if not CAMERA_NAME.match(name):
-                raise AuthorisationError("authorisation-cameras", f"{name!r} is not a camera name")
-        if starts_at.tzinfo is None or ends_at.tzinfo is None:
-            raise AuthorisationError("authorisation-period", "give the start and end with a timezone")
-        if ends_at <= starts_at:
-            raise AuthorisationError(
-                "authorisation-period", f"the end {ends_at.isoformat()} is not after the start {starts_at.isoformat()}"
-            )
+        self._check(cameras, camera_groups, categories, subjects, starts_at, ends_at, purpose, review_date)
         now = self.clock()
         if ends_at <= now:
             raise AuthorisationError("authorisation-period", f"the end {ends_at.isoformat()} has passed already")
-        if ends_at - starts_at > REVIEW_AFTER and review_date is None:
-            raise AuthorisationError(
-                "authorisation-review", f"a period longer than {REVIEW_AFTER.days} days needs a review date"
-            )
-        if review_date is not None and not (starts_at.date() <= review_date <= ends_at.date()):
-            raise AuthorisationError("authorisation-review", "the review date must fall inside the period")
-        if not purpose.strip():
-            raise AuthorisationError("authorisation-purpose", "state the purpose")
-        if not categories and not subjects:
-            raise AuthorisationError("authorisation-scope", "name the watchlist scope: categories or subjects")
         with self.db.session() as session:
             known = set(session.scalars(select(Category.name)))
             unknown = [c for c in categories if c not in known]
@@ -236,6 +303,7 @@ class AuthorisationService:
                     "authorisation-authoriser", f"{authoriser.username} does not hold the {Role.AUTHORISER} role"
                 )
             row = Authorisation(
+                id=authorisation_id or new_id(),
                 purpose=purpose.strip(),
                 reason=reason.strip(),
                 requested_by=requester.id,
@@ -272,10 +340,204 @@ class AuthorisationService:
                     "ends_at": ends_at.isoformat(),
                     "review_date": None if review_date is None else review_date.isoformat(),
                     "thresholds": view.thresholds,
+                    "via": via,
                 },
                 session=session,
             )
+            if after is not None:
+                after(session)
             return view
+
+    def request(
+        self,
+        *,
+        cameras: Sequence[str] = (),
+        camera_groups: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        subjects: Sequence[str] = (),
+        starts_at: datetime,
+        ends_at: datetime,
+        purpose: str,
+        requested_by: str,
+        reason: str = "",
+        review_date: date | None = None,
+        source: str = "",
+    ) -> AuthorisationView:
+        """A supervisor's request (the control room's first step): it authorises nothing until a different
+        person with the authoriser role signs it as it was made (:meth:`sign`). The start is at most
+        ``START_GRACE`` ago; every camera, group, category and subject must exist."""
+        cameras, camera_groups = _names(cameras), _names(camera_groups)
+        categories, subjects = _names(categories), _names(subjects)
+        now = self.clock()
+        if starts_at.tzinfo is not None and starts_at < now - START_GRACE:
+            raise AuthorisationError(
+                "authorisation-period", f"the start {starts_at.isoformat()} is in the past: start now or later"
+            )
+        self._check(cameras, camera_groups, categories, subjects, starts_at, ends_at, purpose, review_date)
+        with self.db.session() as session:
+            self._check_known(session, cameras, camera_groups, categories, subjects)
+            requester = self._user(session, requested_by, "authorisation-requester")
+            if requester.role != Role.SUPERVISOR:
+                raise AuthorisationError(
+                    "authorisation-requester", f"{requester.username} is {requester.role}; a supervisor requests"
+                )
+            content = _content(cameras, camera_groups, categories, subjects, starts_at, ends_at, purpose, reason)
+            row = AuthorisationRequest(
+                purpose=purpose.strip(),
+                reason=reason.strip(),
+                requested_by=requester.id,
+                cameras=list(cameras),
+                camera_groups=list(camera_groups),
+                categories=list(categories),
+                subjects=list(subjects),
+                starts_at=starts_at,
+                ends_at=ends_at,
+                review_date=review_date,
+                digest=_digest({**content, "review_date": None if review_date is None else review_date.isoformat()}),
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            self.audit.record(
+                requester.username,
+                AuditAction.AUTHORISATION_REQUESTED,
+                object_type="authorisation",
+                object_id=row.id,
+                source=source,
+                details={**content, "digest": row.digest},
+                session=session,
+            )
+            return _request_view(row, requester.username)
+
+    def requests(self) -> list[AuthorisationView]:
+        """Requests waiting for a signature, newest first."""
+        with self.db.session() as session:
+            usernames = _usernames(session)
+            rows = session.scalars(
+                select(AuthorisationRequest)
+                .where(AuthorisationRequest.state == "requested")
+                .order_by(AuthorisationRequest.created_at.desc())
+            )
+            return [_request_view(r, usernames.get(r.requested_by, r.requested_by)) for r in rows]
+
+    def sign(
+        self,
+        request_id: str,
+        *,
+        digest: str,
+        authorised_by: str,
+        thresholds: dict[str, object] | None = None,
+        source: str = "",
+    ) -> AuthorisationView:
+        """Sign a request as it was made: ``digest`` is the one shown with it (a request changed since gives
+        another one and is refused); the signer holds the authoriser role and is not the requester."""
+        with self.db.session() as session:
+            row = session.get(AuthorisationRequest, request_id)
+            if row is None or row.state != "requested":
+                raise AuthorisationError("authorisation-unknown", f"no request {request_id!r} waiting for a signature")
+            requester = session.get(User, row.requested_by)
+            assert requester is not None
+            view = _request_view(row, requester.username)
+        if not hmac.compare_digest(digest, _view_digest(view)) or view.digest != _view_digest(view):
+            raise AuthorisationError(
+                "authorisation-changed", "the request is not what was shown for signing: read it again"
+            )
+        signed = self.add(
+            cameras=view.cameras,
+            camera_groups=view.camera_groups,
+            categories=view.categories,
+            subjects=view.subjects,
+            starts_at=view.starts_at,
+            ends_at=view.ends_at,
+            purpose=view.purpose,
+            requested_by=view.requested_by,
+            authorised_by=authorised_by,
+            reason=view.reason,
+            review_date=view.review_date,
+            thresholds=thresholds,
+            source=source,
+            authorisation_id=request_id,
+            via="control room",
+            after=lambda session: self._mark_signed(session, request_id, digest),
+        )
+        return signed
+
+    @staticmethod
+    def _mark_signed(session: Session, request_id: str, digest: str) -> None:
+        done = session.execute(
+            update(AuthorisationRequest)
+            .where(
+                AuthorisationRequest.id == request_id,
+                AuthorisationRequest.state == "requested",
+                AuthorisationRequest.digest == digest,
+            )
+            .values(state="signed")
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise AuthorisationError("authorisation-changed", "the request changed or was signed meanwhile")
+
+    @staticmethod
+    def _check_known(
+        session: Session,
+        cameras: Sequence[str],
+        camera_groups: Sequence[str],
+        categories: Sequence[str],
+        subjects: Sequence[str],
+    ) -> None:
+        if cameras:
+            known = set(session.scalars(select(Camera.name).where(Camera.name.in_(cameras))))
+            missing = [c for c in cameras if c not in known]
+            if missing:
+                raise AuthorisationError("authorisation-cameras", f"no registered camera named {', '.join(missing)}")
+        known_categories = set(session.scalars(select(Category.name)))
+        unknown = [c for c in categories if c not in known_categories]
+        if unknown:
+            raise AuthorisationError("authorisation-scope", f"unknown category: {', '.join(unknown)}")
+        if subjects:
+            found = set(session.scalars(select(Subject.id).where(Subject.id.in_(subjects))))
+            missing = [x for x in subjects if x not in found]
+            if missing:
+                raise AuthorisationError("authorisation-scope", f"unknown subjects: {', '.join(missing)}")
+        if camera_groups:
+            groups = set(session.scalars(select(Camera.group_name).where(Camera.group_name != "")))
+            missing = [g for g in camera_groups if g not in groups]
+            if missing:
+                raise AuthorisationError(
+                    "authorisation-cameras", f"no registered camera is in group {', '.join(missing)}"
+                )
+
+    @staticmethod
+    def _check(
+        cameras: Sequence[str],
+        camera_groups: Sequence[str],
+        categories: Sequence[str],
+        subjects: Sequence[str],
+        starts_at: datetime,
+        ends_at: datetime,
+        purpose: str,
+        review_date: date | None,
+    ) -> None:
+        if not cameras and not camera_groups:
+            raise AuthorisationError("authorisation-cameras", "name at least one camera or camera group")
+        for name in cameras:
+            if not CAMERA_NAME.match(name):
+                raise AuthorisationError("authorisation-cameras", f"{name!r} is not a camera name")
+        if starts_at.tzinfo is None or ends_at.tzinfo is None:
+            raise AuthorisationError("authorisation-period", "give the start and end with a timezone")
+        if ends_at <= starts_at:
+            raise AuthorisationError(
+                "authorisation-period", f"the end {ends_at.isoformat()} is not after the start {starts_at.isoformat()}"
+            )
+        if ends_at - starts_at > REVIEW_AFTER and review_date is None:
+            raise AuthorisationError(
+                "authorisation-review", f"a period longer than {REVIEW_AFTER.days} days needs a review date"
+            )
+        if review_date is not None and not (starts_at.date() <= review_date <= ends_at.date()):
+            raise AuthorisationError("authorisation-review", "the review date must fall inside the period")
+        if not purpose.strip():
+            raise AuthorisationError("authorisation-purpose", "state the purpose")
+        if not categories and not subjects:
+            raise AuthorisationError("authorisation-scope", "name the watchlist scope: categories or subjects")
 
     @staticmethod
     def _user(session: Session, username: str, rule: str) -> User:

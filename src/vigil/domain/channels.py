@@ -9,23 +9,30 @@ broker before it is saved (``check``: a broker that refuses the credentials is r
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import json
 import math
 import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from vigil.domain.audit import Actor, AuditLog, audit_change
-from vigil.domain.vocabulary import AuditAction, EndpointKind, EventKind
+from vigil.domain.vocabulary import AuditAction, EndpointKind, EventKind, Role
 from vigil.errors import RuleError
+from vigil.netguard import Networks, OutboundRefused, Resolver, Target, checked_addresses
 from vigil.redaction import redact_url
 from vigil.store.db import Database
-from vigil.store.models import Camera, Category, NotifyEndpoint, NotifyRule
+from vigil.store.models import Camera, Category, NotifyEndpoint, NotifyRule, User
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -37,6 +44,11 @@ DEFAULT_EVENT_KINDS = (EventKind.RAISED,)
 
 class ChannelError(RuleError):
     """A notification setting broke a rule; ``rule`` names the field."""
+
+
+class RuleState(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class EndpointView:
     retry_for_s: float
     active: bool
     created_by: str
+    suspended: str = ""  # why nothing is sent to it (its address fails the outbound guard); empty: not
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,9 @@ class RuleView:
     include_photo: bool
     active: bool
     created_by: str
+    state: str = RuleState.APPROVED  # proposed: carries images and waits for a second admin
+    approved_by: str = ""
+    digest: str = ""  # of what was proposed: the approval names it
 
 
 @dataclass(frozen=True)
@@ -108,9 +124,37 @@ class EndpointSecrets:
     topic_prefix: str
     timeout_s: float
     concurrency: int
+    allowed: Networks = ()  # the networks the outbound guard lets through for it (the server's setting)
 
 
-BrokerCheck = Callable[[EndpointSpec], None]  # raises ChannelError when the broker refuses
+BrokerCheck = Callable[[EndpointSpec, Networks], None]  # raises ChannelError when the broker refuses
+BROKER_CHECKS = 5  # connection checks per user within BROKER_CHECK_WINDOW (each audited)
+BROKER_CHECK_WINDOW = timedelta(minutes=10)
+
+
+class ChannelRefused(ChannelError):
+    """Refused by a rule that is not a field's format: ``status`` is the HTTP answer (403, 409, 429)."""
+
+    def __init__(self, rule: str, message: str, status: int, field: str = "") -> None:
+        super().__init__(rule, message)
+        self.status = status
+        self.field = field
+
+
+def rule_digest(
+    name: str,
+    endpoint: str,
+    event_kinds: Sequence[str],
+    categories: Sequence[str],
+    camera_groups: Sequence[str],
+    min_score: float | None,
+    include_crop: bool,
+    include_photo: bool,
+) -> str:
+    """SHA-256 of a rule's content: what an approval binds to (any change gives another digest)."""
+    content = [name, endpoint, list(event_kinds), list(categories), list(camera_groups), min_score]
+    content += [bool(include_crop), bool(include_photo)]
+    return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()
 
 
 def _is_host(host: str) -> bool:
@@ -177,6 +221,7 @@ def _endpoint_view(row: NotifyEndpoint) -> EndpointView:
         retry_for_s=row.retry_for_s,
         active=row.active,
         created_by=row.created_by,
+        suspended=row.suspended or "",
     )
 
 
@@ -193,6 +238,22 @@ def _rule_view(row: NotifyRule, endpoint: str) -> RuleView:
         include_photo=row.include_photo,
         active=row.active,
         created_by=row.created_by,
+        state=row.state or RuleState.APPROVED,
+        approved_by=row.approved_by or "",
+        digest=_row_digest(row, endpoint),
+    )
+
+
+def _row_digest(row: NotifyRule, endpoint: str) -> str:
+    return rule_digest(
+        row.name,
+        endpoint,
+        row.event_kinds or (),
+        row.categories or (),
+        row.camera_groups or (),
+        row.min_score,
+        row.include_crop,
+        row.include_photo,
     )
 
 
@@ -201,10 +262,66 @@ def _names(values: Sequence[str]) -> list[str]:
 
 
 class ChannelService:
-    def __init__(self, db: Database, *, audit: AuditLog | None = None, broker_check: BrokerCheck | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        audit: AuditLog | None = None,
+        broker_check: BrokerCheck | None = None,
+        allowed: Networks = (),
+        resolver: Resolver | None = None,
+    ) -> None:
+        """``allowed``: the networks the outbound guard lets webhooks and brokers reach although private
+        (VIGIL_OUTBOUND_ALLOWED_NETWORKS); ``resolver``: how names are looked up (the system's)."""
         self.db = db
         self.audit = audit
         self.broker_check = broker_check
+        self.allowed = allowed
+        self.resolver = resolver
+
+    def _audit(self, by: Actor, action: AuditAction, name: str, **details: object) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                by.username, action, object_type="notify-endpoint", object_id=name, source=by.source, details=details
+            )
+
+    def guard(self, spec: EndpointSpec, *, by: Actor) -> None:
+        """The outbound guard on an endpoint's host, as it is saved (refusals audited)."""
+        target = Target.WEBHOOK if spec.kind == EndpointKind.WEBHOOK else Target.BROKER
+        host = urlsplit(spec.url).hostname or ""
+        try:
+            # a name that does not resolve here may at delivery: every connection is checked again then
+            checked_addresses(host, target, self.allowed, resolver=self.resolver, unresolved_ok=True)
+        except OutboundRefused as exc:
+            self._audit(by, AuditAction.OUTBOUND_REFUSED, spec.name, target=redact_url(spec.url), reason=exc.detail)
+            raise ChannelRefused(exc.rule, exc.detail, 422, field="url") from None
+
+    def _check_broker(self, spec: EndpointSpec, *, by: Actor) -> None:
+        """Connect to the broker once (rate-limited per user; every attempt audited with its result)."""
+        assert self.broker_check is not None
+        target = redact_url(spec.url)
+        if self.audit is not None:
+            since = datetime.now(UTC) - BROKER_CHECK_WINDOW
+            recent = [
+                e
+                for e in self.audit.entries(limit=BROKER_CHECKS * 20, action=AuditAction.NOTIFY_BROKER_CHECKED)
+                if e.actor == by.username and e.at >= since
+            ]
+            if len(recent) >= BROKER_CHECKS:
+                self._audit(by, AuditAction.NOTIFY_BROKER_CHECKED, spec.name, target=target, result="rate-limited")
+                minutes = int(BROKER_CHECK_WINDOW.total_seconds() // 60)
+                raise ChannelRefused(
+                    "broker-check-rate", f"at most {BROKER_CHECKS} broker checks per user in {minutes} minutes", 429
+                )
+        try:
+            self.broker_check(spec, self.allowed)
+        except OutboundRefused as exc:
+            self._audit(by, AuditAction.NOTIFY_BROKER_CHECKED, spec.name, target=target, result=f"guard: {exc.detail}")
+            raise ChannelRefused(exc.rule, exc.detail, 422, field="url") from None
+        except ChannelError as exc:
+            self._audit(by, AuditAction.NOTIFY_BROKER_CHECKED, spec.name, target=target, result=str(exc)[:200])
+            raise
+        self._audit(by, AuditAction.NOTIFY_BROKER_CHECKED, spec.name, target=target, result="connected")
 
     # ------------------------------------------------------------ endpoints
     def add_endpoint(self, spec: EndpointSpec, *, by: Actor, check: bool = True) -> EndpointAdded:
@@ -213,7 +330,9 @@ class ChannelService:
         if spec.kind == EndpointKind.WEBHOOK and not secret:
             secret = secrets.token_urlsafe(32)
         if spec.kind == EndpointKind.MQTT and check and self.broker_check is not None:
-            self.broker_check(spec)  # a refusing or unreachable broker: nothing is saved
+            self._check_broker(spec, by=by)  # guarded; a refusing or unreachable broker: nothing is saved
+        else:
+            self.guard(spec, by=by)
         with self.db.session() as session:
             if session.scalar(select(NotifyEndpoint.id).where(NotifyEndpoint.name == spec.name)) is not None:
                 raise ChannelError("name", f"an endpoint {spec.name!r} exists already")
@@ -277,7 +396,9 @@ class ChannelService:
     def delivery_targets(self) -> dict[str, EndpointSecrets]:
         """Every active endpoint with what is needed to reach it, by id."""
         with self.db.session() as session:
-            rows = session.scalars(select(NotifyEndpoint).where(NotifyEndpoint.active.is_(True))).all()
+            rows = session.scalars(
+                select(NotifyEndpoint).where(NotifyEndpoint.active.is_(True), NotifyEndpoint.suspended == "")
+            ).all()
             return {
                 r.id: EndpointSecrets(
                     r.id,
@@ -290,6 +411,7 @@ class ChannelService:
                     r.topic_prefix,
                     r.timeout_s,
                     r.concurrency,
+                    self.allowed,
                 )
                 for r in rows
             }
@@ -307,7 +429,11 @@ class ChannelService:
         min_score: float | None = None,
         include_crop: bool = False,
         include_photo: bool = False,
+        approved_by: str = "",
     ) -> RuleView:
+        """A rule; one that sends images (``include_crop``, ``include_photo``) is *proposed* and delivers
+        nothing until a different admin approves it (:meth:`approve_rule`), unless ``approved_by`` names
+        that admin already (the command line's scriptable path)."""
         if not NAME.match(name):
             raise ChannelError("name", f"{name!r}: use 1-64 letters, digits, '.', '_' or '-', starting alphanumeric")
         kinds, cats, groups = _names(event_kinds), _names(categories), _names(camera_groups)
@@ -332,7 +458,14 @@ class ChannelService:
                 raise ChannelError("camera_groups", f"no registered camera is in group {', '.join(missing)}")
             if session.scalar(select(NotifyRule.id).where(NotifyRule.name == name)) is not None:
                 raise ChannelError("name", f"a rule {name!r} exists already")
+            images = include_crop or include_photo
+            approved = approved_by.strip() if approved_by else ""
+            if images and approved:  # the server's operator names both admins at the command line
+                self._second_admin(session, approved, by.username)
+            state = RuleState.PROPOSED if images and not approved else RuleState.APPROVED
             row = NotifyRule(
+                state=state,
+                approved_by=approved if images else "",
                 name=name,
                 endpoint_id=target.id,
                 event_kinds=kinds,
@@ -361,7 +494,56 @@ class ChannelService:
                     "min_score": min_score,
                     "include_crop": include_crop,
                     "include_photo": include_photo,
+                    "state": view.state,
+                    "approved_by": view.approved_by,
+                    "digest": view.digest,
                 },
+            )
+        return view
+
+    @staticmethod
+    def _second_admin(session: Session, approver: str, proposer: str) -> None:
+        user = session.scalar(select(User).where(User.username == approver.strip().lower()))
+        if user is None or not user.active or user.role != Role.ADMIN:
+            raise ChannelRefused("approver", f"{approver!r} is not an active admin", 403)
+        if user.username == proposer:
+            raise ChannelRefused(
+                "two-admins", "a rule that sends images is approved by an admin other than its proposer", 403
+            )
+
+    def approve_rule(self, name: str, *, digest: str, by: Actor) -> RuleView:
+        """A different admin approves a proposed rule *as it was proposed*: ``digest`` is the one shown with
+        it; a rule changed since gives another digest and the approval is refused."""
+        with self.db.session() as session:
+            found = session.execute(
+                select(NotifyRule, NotifyEndpoint.name)
+                .join(NotifyEndpoint, NotifyEndpoint.id == NotifyRule.endpoint_id)
+                .where(NotifyRule.name == name)
+            ).first()
+            if found is None:
+                raise ChannelRefused("rule", f"no rule {name!r}", 404)
+            row, endpoint = found
+            if row.state != RuleState.PROPOSED:
+                raise ChannelRefused("nothing-proposed", f"rule {name!r} is not waiting for an approval", 409)
+            if not hmac.compare_digest(digest, _row_digest(row, endpoint)):
+                raise ChannelRefused(
+                    "proposal-changed", f"rule {name!r} is not what was shown for approval: read it again", 409
+                )
+            if row.created_by == by.username:
+                raise ChannelRefused(
+                    "two-admins", "a rule that sends images is approved by an admin other than its proposer", 403
+                )
+            self._second_admin(session, by.username, row.created_by)
+            row.state, row.approved_by = RuleState.APPROVED, by.username
+            view = _rule_view(row, endpoint)
+            audit_change(
+                self.audit,
+                session,
+                by,
+                AuditAction.NOTIFY_RULE_APPROVED,
+                object_type="notify-rule",
+                object_id=name,
+                details={"digest": view.digest, "proposed_by": row.created_by},
             )
         return view
 

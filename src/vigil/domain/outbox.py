@@ -135,7 +135,12 @@ class Outbox:
         rows = session.execute(
             select(NotifyRule)
             .join(NotifyEndpoint, NotifyEndpoint.id == NotifyRule.endpoint_id)
-            .where(NotifyRule.active.is_(True), NotifyEndpoint.active.is_(True))
+            .where(
+                NotifyRule.active.is_(True),
+                NotifyRule.state == "approved",  # a proposed rule (it sends images) delivers nothing
+                NotifyEndpoint.active.is_(True),
+                NotifyEndpoint.suspended == "",  # its address fails the outbound guard: nothing is sent
+            )
             .order_by(NotifyRule.created_at, NotifyRule.id)
         ).scalars()
         return [
@@ -216,7 +221,9 @@ class Outbox:
         with self.db.session() as session:
             endpoints = session.scalars(
                 select(NotifyEndpoint.id).where(
-                    NotifyEndpoint.active.is_(True), NotifyEndpoint.kind == EndpointKind.MQTT
+                    NotifyEndpoint.active.is_(True),
+                    NotifyEndpoint.suspended == "",
+                    NotifyEndpoint.kind == EndpointKind.MQTT,
                 )
             ).all()
             if not endpoints:

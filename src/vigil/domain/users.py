@@ -2,7 +2,8 @@
 
 Secrets (passwords, session and API tokens) are never stored: passwords as argon2id hashes, tokens as
 their SHA-256. A login that fails ``MAX_FAILURES`` times in a row from one client address locks that address out of
-the account for ``LOCKOUT`` (and ``ACCOUNT_CEILING`` failures from everywhere lock the account); the
+the account for ``LOCKOUT``; ``ACCOUNT_CEILING`` failures from everywhere make each address that failed
+wait, doubling (never one that did not: :meth:`UserService.authenticate`); the
 same message, after the same work, answers an unknown user, a wrong password, an inactive and a locked
 account, so the response says nothing about which usernames exist.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -27,13 +29,16 @@ from vigil.domain.audit import Actor, AuditLog, audit_change
 from vigil.domain.vocabulary import AuditAction, Role
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
-from vigil.store.models import AuthToken, LoginFailure, User
+from vigil.store.models import AuthToken, LoginFailure, LoginThrottle, User
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 MIN_PASSWORD = 12
 MAX_FAILURES = 5  # in a row, from one address: that address is locked out of the account
 LOCKOUT = timedelta(minutes=15)
-ACCOUNT_CEILING = 50  # failures from all addresses within LOCKOUT: the account is locked for everyone
+ACCOUNT_CEILING = 50  # failures from all addresses within LOCKOUT: the addresses that failed wait, doubling
+SIEGE_FIRST_WAIT = timedelta(seconds=2)  # the first wait under a siege; each next one is twice the last
+THROTTLE_LIMIT = 10  # failed logins from one address (any usernames) within THROTTLE_WINDOW
+THROTTLE_WINDOW = timedelta(minutes=1)
 SESSION_LIFETIME = timedelta(hours=12)
 API_TOKEN_LIFETIME = timedelta(days=90)
 TICKET_LIFETIME = timedelta(seconds=30)  # a live-socket ticket: used once, within this
@@ -48,6 +53,15 @@ class UserError(RuleError):
 
 class LoginFailed(VigilError):
     """Unknown user, wrong password, inactive or locked account: one message for all."""
+
+
+class LoginThrottled(RuleError):
+    """Not checked at all: this address must wait ``retry_after_s`` (rule ``login-throttle`` or
+    ``account-under-attack``)."""
+
+    def __init__(self, rule: str, message: str, retry_after_s: int) -> None:
+        super().__init__(rule, message)
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -223,13 +237,18 @@ class UserService:
             self._audited(session, by, AuditAction.USER_ROLE_REQUESTED, user, role=user.role, requested_role=role)
             return _summary(user)
 
-    def approve(self, username: str, *, approver: str, by: Actor | None = None) -> UserSummary:
+    def approve(self, username: str, *, approver: str, role: str | None = None, by: Actor | None = None) -> UserSummary:
         """A second admin approves the grant waiting on ``username``: a new user becomes active, a role
-        change takes effect (the user's sessions and tokens end)."""
+        change takes effect (the user's sessions and tokens end). ``role``: the role the approver saw
+        proposed; a grant changed since is refused (the approval binds to the proposal's content)."""
         with self.db.session() as session:
             user = _user(session, username)
             if user.pending_role is None:
                 raise UserError("nothing-pending", f"no grant is waiting on {username}")
+            if role is not None and role != user.pending_role:
+                raise UserError(
+                    "grant-changed", f"the grant waiting on {username} is not the {role} role you saw: read it again"
+                )
             admin = session.scalar(select(User).where(User.username == approver))
             if admin is None or not admin.active or admin.role != Role.ADMIN:
                 raise UserError("approver", f"{approver!r} is not an active admin")
@@ -337,30 +356,59 @@ class UserService:
 
     # ------------------------------------------------------------- login
     def authenticate(self, username: str, password: str, *, source: str = "") -> Principal:
-        """Check a password from client address ``source``.
+        """Check a password from client address ``source``; every rule below is kept in the database, so
+        any number of web servers share it.
 
-        ``MAX_FAILURES`` wrong passwords in a row lock the account *for that address* for ``LOCKOUT``
-        (so one attacker cannot lock everyone out); ``ACCOUNT_CEILING`` failures from all addresses
-        within ``LOCKOUT`` lock it for every address (a distributed guess). Every answer — unknown
-        user, inactive or locked account, wrong password — costs one password check, so none is
-        quicker than another."""
+        * ``THROTTLE_LIMIT`` failed logins from one address within ``THROTTLE_WINDOW`` (whatever the
+          usernames): that address is answered :class:`LoginThrottled` until the window ends.
+        * ``MAX_FAILURES`` wrong passwords in a row lock the account *for that address* for ``LOCKOUT``;
+          attempts refused because the address is locked do not count toward the account.
+        * ``ACCOUNT_CEILING`` failures from all addresses within ``LOCKOUT`` (a distributed guess): each
+          address that failed on the account within ``LOCKOUT`` is answered :class:`LoginThrottled` with
+          a wait that doubles at every try; an address that has not failed is checked as usual, so the
+          right password from the officer's desk still logs in.
+
+        Every :class:`LoginFailed` — unknown user, inactive or locked account, wrong password — costs one
+        password check, so none is quicker than another. Each lockout and the start of a siege are
+        audited once (given an audit log)."""
         now = self.clock()
         name = username.strip().lower()[:64]
         source = source[:64]
         with self.db.session() as session:
+            throttle = session.get(LoginThrottle, source)
+            fresh = throttle is not None and throttle.window_start > now - THROTTLE_WINDOW
+            if fresh and throttle is not None and throttle.failures >= THROTTLE_LIMIT:
+                wait = (throttle.window_start + THROTTLE_WINDOW - now).total_seconds()
+                raise LoginThrottled(
+                    "login-throttle",
+                    f"{THROTTLE_LIMIT} failed logins from this address within a minute: wait",
+                    max(1, math.ceil(wait)),
+                )
             user = session.scalar(select(User).where(User.username == name))
             pair = session.get(LoginFailure, (name, source)) if user is not None else None
             locked = pair is not None and pair.locked_until is not None and pair.locked_until > now
-            usable = user is not None and user.active and not locked and not self._under_siege(session, name, now)
+            recent = self._recent_failures(session, name, now) if user is not None else 0
+            siege = recent >= ACCOUNT_CEILING
+            if siege and pair is not None and pair.last_at > now - LOCKOUT and not locked:
+                self._refuse_under_siege(session, pair, now)
+            usable = user is not None and user.active and not locked
             try:
                 _hasher.verify(user.password_hash if usable and user is not None else _DUMMY_HASH, password)
                 right = usable
             except (VerificationError, InvalidHashError):
                 right = False
             if not right:
-                if user is not None:
-                    self._count_failure(session, pair, name, source, now)
-                    session.commit()  # kept although the login fails (the session rolls back on raise)
+                self._count_throttle(session, throttle, source, now)
+                if user is not None and not locked:  # a locked address's tries do not count toward the account
+                    pair = self._count_failure(session, pair, name, source, now)
+                    if pair.locked_until == now + LOCKOUT:  # locked by this failure: audited once
+                        self._audit_login(session, AuditAction.LOGIN_LOCKED, name, source, until=pair.locked_until)
+                    if siege and pair.retry_at is not None:  # failed again after its wait: the next is twice as long
+                        pair.refused = (pair.refused or 0) + 1
+                        pair.retry_at = now + min(SIEGE_FIRST_WAIT * 2 ** (pair.refused - 1), LOCKOUT)
+                    if recent < ACCOUNT_CEILING <= recent + 1:  # the siege starts with this failure
+                        self._audit_login(session, AuditAction.LOGIN_SIEGE, name, source, failures=recent + 1)
+                session.commit()  # kept although the login fails (the session rolls back on raise)
                 raise LoginFailed("wrong username or password, or the account is locked")
             assert user is not None
             if pair is not None:
@@ -369,19 +417,51 @@ class UserService:
                 user.password_hash = _hasher.hash(password)
             return _principal(user)
 
+    def _audit_login(self, session: Session, action: AuditAction, name: str, source: str, **details: object) -> None:
+        if self.audit is not None:
+            clean = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in details.items()}
+            self.audit.record(
+                name, action, object_type="user", object_id=name, source=source, details=clean, session=session
+            )
+
     @staticmethod
-    def _under_siege(session: Session, username: str, now: datetime) -> bool:
+    def _refuse_under_siege(session: Session, pair: LoginFailure, now: datetime) -> None:
+        """An address that failed on an account now under a distributed guess: 429 until its wait is over
+        (a first wait of ``SIEGE_FIRST_WAIT``; each failure after a wait doubles the next)."""
+        if pair.retry_at is None:
+            pair.refused, pair.retry_at = 1, now + SIEGE_FIRST_WAIT
+            session.commit()
+        if pair.retry_at > now:
+            raise LoginThrottled(
+                "account-under-attack",
+                "this account is under a distributed password guess and this address failed on it: wait",
+                max(1, math.ceil((pair.retry_at - now).total_seconds())),
+            )
+
+    @staticmethod
+    def _recent_failures(session: Session, username: str, now: datetime) -> int:
         recent = session.scalar(
             select(func.coalesce(func.sum(LoginFailure.failures), 0)).where(
                 LoginFailure.username == username, LoginFailure.last_at > now - LOCKOUT
             )
         )
-        return int(recent or 0) >= ACCOUNT_CEILING
+        return int(recent or 0)
 
     @staticmethod
-    def _count_failure(session: Session, pair: LoginFailure | None, username: str, source: str, now: datetime) -> None:
+    def _count_throttle(session: Session, row: LoginThrottle | None, source: str, now: datetime) -> None:
+        if row is None:
+            session.add(LoginThrottle(source=source, window_start=now, failures=1))
+        elif row.window_start <= now - THROTTLE_WINDOW:
+            row.window_start, row.failures = now, 1
+        else:
+            row.failures += 1
+
+    @staticmethod
+    def _count_failure(
+        session: Session, pair: LoginFailure | None, username: str, source: str, now: datetime
+    ) -> LoginFailure:
         if pair is None:
-            pair = LoginFailure(username=username, source=source, failures=0, last_at=now)
+            pair = LoginFailure(username=username, source=source, failures=0, last_at=now, refused=0)
             session.add(pair)
         elif pair.locked_until is not None and pair.locked_until <= now:  # the lock ran out: count afresh
             pair.failures, pair.locked_until = 0, None
@@ -389,6 +469,7 @@ class UserService:
         pair.last_at = now
         if pair.failures >= MAX_FAILURES and pair.locked_until is None:
             pair.locked_until = now + LOCKOUT
+        return pair
 
     def issue(
         self, principal: Principal, kind: str = "session", *, label: str = "", by: Actor | None = None

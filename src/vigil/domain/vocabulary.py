@@ -85,6 +85,9 @@ class AuditAction(StrEnum):
     API_TOKEN_ISSUED = "api-token-issued"
     API_TOKEN_REVOKED = "api-token-revoked"
     ACCESS_REFUSED = "access-refused"
+    LOGIN_LOCKED = "login-locked"  # an address locked out of an account, once per lock
+    LOGIN_SIEGE = "login-siege"  # an account under a distributed guess, once as it crosses the ceiling
+    LIVE_SOCKET_OPENED = "live-socket-opened"
     # reads of personal data
     ALERTS_LISTED = "alerts-listed"
     ALERT_VIEWED = "alert-viewed"
@@ -96,6 +99,8 @@ class AuditAction(StrEnum):
     CROP_VIEWED = "crop-viewed"
     CAMERA_FRAME_VIEWED = "camera-frame-viewed"
     AUDIT_EXPORTED = "audit-exported"
+    AUDIT_BROWSED = "audit-browsed"
+    SUBJECTS_DUE_LISTED = "subjects-due-listed"
     ACCESS_SUMMARY_VIEWED = "access-summary-viewed"
     REPORT_GENERATED = "report-generated"
     # alerts
@@ -135,6 +140,8 @@ class AuditAction(StrEnum):
     CAMERA_ZONES_SET = "camera-zones-set"
     CAMERA_SCANNING_STARTED = "camera-scanning-started"
     CAMERA_SCANNING_STOPPED = "camera-scanning-stopped"
+    AUTHORISATION_REQUESTED = "authorisation-requested"
+    AUTHORISATION_REQUEST_CHANGED = "authorisation-request-changed"
     AUTHORISATION_ADDED = "authorisation-added"
     AUTHORISATION_ENDED = "authorisation-ended"
     # thresholds and calibration
@@ -146,6 +153,9 @@ class AuditAction(StrEnum):
     NOTIFY_ENDPOINT_REMOVED = "notify-endpoint-removed"
     NOTIFY_ENDPOINT_FAILING = "notify-endpoint-failing"
     NOTIFY_RULE_ADDED = "notify-rule-added"
+    NOTIFY_RULE_APPROVED = "notify-rule-approved"
+    NOTIFY_BROKER_CHECKED = "notify-broker-checked"
+    OUTBOUND_REFUSED = "outbound-refused"
     NOTIFY_RULE_REMOVED = "notify-rule-removed"
     # the system
     SETTINGS_CHANGED = "settings-changed"

@@ -13,6 +13,7 @@ fails at once and is retried by the dispatcher under the same event id.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import paho.mqtt.client as paho
 
 from vigil.domain.channels import ChannelError, EndpointSecrets, EndpointSpec
 from vigil.domain.vocabulary import EventKind
+from vigil.netguard import Networks, OutboundRefused, Target, checked_addresses, connect
 from vigil.notify.webhook import SendResult
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
@@ -53,9 +55,37 @@ def topic_for(prefix: str, kind: str, body: dict[str, Any]) -> tuple[str, bool]:
     return f"{prefix}/alerts/{_level(alert['category'])}/{_level(alert['camera'])}/{_level(kind)}", False
 
 
-def _client(client_id: str, username: str, password: str, tls: bool) -> paho.Client:
-    client = paho.Client(
-        callback_api_version=paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311
+class GuardedClient(paho.Client):
+    """A paho client whose every connection (the first and each reconnect) passes the outbound guard: the
+    broker's name is resolved and checked, the socket goes to the checked address, TLS checks the name."""
+
+    def __init__(self, allowed: Networks, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.allowed = allowed
+        self.guard_refusal = ""
+
+    def _create_socket_connection(self) -> socket.socket:
+        source = (self._bind_address, self._bind_port)
+        try:
+            return connect(
+                self._host,
+                self._port,
+                Target.BROKER,
+                self.allowed,
+                timeout=self._connect_timeout,
+                source_address=source,
+            )
+        except OutboundRefused as exc:  # to paho's loop, a connection that failed (it retries, sends nothing)
+            self.guard_refusal = exc.detail
+            raise ConnectionRefusedError(f"outbound guard: {exc.detail}") from None
+
+
+def _client(client_id: str, username: str, password: str, tls: bool, allowed: Networks = ()) -> paho.Client:
+    client = GuardedClient(
+        allowed,
+        callback_api_version=paho.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=paho.MQTTv311,
     )
     if username:
         client.username_pw_set(username, password or None)
@@ -65,10 +95,12 @@ def _client(client_id: str, username: str, password: str, tls: bool) -> paho.Cli
     return client
 
 
-def check_broker(spec: EndpointSpec, *, timeout_s: float = 5.0) -> None:
-    """Connect once with the endpoint's credentials; a ChannelError names what the broker refused."""
+def check_broker(spec: EndpointSpec, allowed: Networks = (), *, timeout_s: float = 5.0) -> None:
+    """Connect once with the endpoint's credentials, through the outbound guard; a ChannelError names what
+    the broker refused (OutboundRefused: the guard refused the address, nothing was connected to)."""
     broker = broker_of(spec.url)
-    client = _client(f"vigil-check-{uuid.uuid4().hex[:8]}", spec.username, spec.secret, broker.tls)
+    checked_addresses(broker.host, Target.BROKER, allowed)  # refused: OutboundRefused, nothing connected
+    client = _client(f"vigil-check-{uuid.uuid4().hex[:8]}", spec.username, spec.secret, broker.tls, allowed)
     answered = threading.Event()
     outcome: list[Any] = []
 
@@ -105,6 +137,7 @@ class MqttSender:
             endpoint.username,
             endpoint.secret,
             self.broker.tls,
+            endpoint.allowed,
         )
         self._connected = threading.Event()
         self.last_refusal = ""

@@ -5,12 +5,15 @@ a refusal, a 5xx, a timeout, no route — is a failure the dispatcher retries (h
 from __future__ import annotations
 
 import json
+import typing
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 
 from vigil.domain.channels import EndpointSecrets
+from vigil.netguard import Networks, OutboundRefused, Target, first_checked
 from vigil.notify.signing import signed_headers
 
 
@@ -36,13 +39,46 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+class GuardedBackend(httpcore.SyncBackend):
+    """Every connection through the outbound guard: the host is resolved and checked here, and the socket
+    goes to the checked address (TLS still checks the certificate against the URL's host name)."""
+
+    def __init__(self, target: Target, allowed: Networks) -> None:
+        self.target = target
+        self.allowed = allowed
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        address = first_checked(host, self.target, self.allowed)
+        return super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+
+def guarded_transport(allowed: Networks, *, connections: int) -> httpx.HTTPTransport:
+    """An HTTP transport whose every connection passes the outbound guard; no proxy from the environment
+    (a proxy would make the connection for us, unchecked)."""
+    transport = httpx.HTTPTransport(
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections), trust_env=False
+    )
+    pool = transport._pool
+    assert isinstance(pool, httpcore.ConnectionPool)
+    pool._network_backend = GuardedBackend(Target.WEBHOOK, allowed)
+    return transport
+
+
 class WebhookSender:
     def __init__(self, endpoint: EndpointSecrets) -> None:
         self.endpoint = endpoint
         self._client = httpx.Client(
             timeout=endpoint.timeout_s,
             follow_redirects=False,  # a redirect could carry the body elsewhere
-            limits=httpx.Limits(max_connections=endpoint.concurrency, max_keepalive_connections=endpoint.concurrency),
+            transport=guarded_transport(endpoint.allowed, connections=endpoint.concurrency),
+            trust_env=False,
             headers={"User-Agent": "Vigil-Webhook/1"},
         )
 
@@ -53,6 +89,8 @@ class WebhookSender:
         headers["Vigil-Event-Kind"] = kind
         try:
             response = self._client.post(self.endpoint.url, content=data, headers=headers)
+        except OutboundRefused as exc:
+            return SendResult(False, None, f"refused by the outbound guard: {exc.detail}"[:300])
         except httpx.TimeoutException:
             return SendResult(False, None, f"no answer within {self.endpoint.timeout_s:g} s")
         except httpx.HTTPError as exc:

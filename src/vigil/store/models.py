@@ -252,6 +252,20 @@ class LoginFailure(Base):
     failures: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # while the account is under a distributed guess: 429s answered to this address, and until when
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class LoginThrottle(Base):
+    """Failed logins from one client address in the current minute (whatever the username), shared by
+    every web server through the database."""
+
+    __tablename__ = "login_throttle"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    failures: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuthToken(Base):
@@ -324,6 +338,28 @@ class Authorisation(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # ended early
     ended_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     end_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuthorisationRequest(Base):
+    """A supervisor's request for an authorisation, waiting for a different person with the authoriser
+    role to sign it as it was made (``digest``); signing writes the :class:`Authorisation` (same id)."""
+
+    __tablename__ = "authorisation_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    purpose: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    cameras: Mapped[list[str]] = mapped_column(JSON, default=list)
+    camera_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subjects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    review_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="requested")  # requested | signed
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class AuthorisationCount(Base):
@@ -478,6 +514,8 @@ class NotifyEndpoint(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # why nothing is sent to it (its address fails the outbound guard since 0017); empty: not suspended
+    suspended: Mapped[str] = mapped_column(Text, default="")
     # since when every attempt has failed (NULL: the last one succeeded), and the last success
     failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
@@ -502,6 +540,11 @@ class NotifyRule(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # A rule that sends images is "proposed" until a different admin approves what was proposed
+    # (``digest``: of the rule's content then); other rules are "approved" as made.
+    state: Mapped[str] = mapped_column(String(16), default="approved")
+    approved_by: Mapped[str] = mapped_column(String(64), default="")
+    digest: Mapped[str] = mapped_column(String(64), default="")
 
 
 class OutboxDelivery(Base):

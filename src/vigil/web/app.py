@@ -213,6 +213,8 @@ def create_app(ctx: WebContext) -> FastAPI:
         headers.setdefault("X-Frame-Options", "DENY")
         docs = request.url.path == "/docs" or request.url.path.startswith("/docs/")
         headers.setdefault("Content-Security-Policy", DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY)
+        if request.url.path.startswith("/api/"):  # personal data: never kept by a browser or a proxy
+            headers.setdefault("Cache-Control", "no-store")
         if client_scheme(request) == "https":
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,25 +30,6 @@ if TYPE_CHECKING:
 MAX_UPLOAD_BYTES = 20_000_000
 
 
-class LoginThrottle:
-    """At most ``limit`` failed logins per client address per ``window_s`` (on top of account lockout)."""
-
-    def __init__(self, limit: int = 10, window_s: float = 60.0) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def blocked(self, client: str) -> bool:
-        failures = self._failures[client]
-        now = time.monotonic()
-        while failures and now - failures[0] > self.window_s:
-            failures.popleft()
-        return len(failures) >= self.limit
-
-    def failed(self, client: str) -> None:
-        self._failures[client].append(time.monotonic())
-
-
 @dataclass
 class WebContext:
     settings: VigilSettings
@@ -70,7 +49,6 @@ class WebContext:
     metrics: Metrics = field(default_factory=Metrics)
     bus: Bus = field(default_factory=LocalBus)
     feed: AlertFeed = field(init=False)
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
     refusals: RefusalRecorder = field(init=False)  # 401/403s into the audit log, rate-limited per source
     access: AccessWatch = field(init=False)  # view limits and the auditors' access summary
     secure_cookies: bool = False
@@ -82,7 +60,7 @@ class WebContext:
         self.refusals = RefusalRecorder(self.audit)
         self.access = AccessWatch(self.db, views_per_hour=self.settings.media_views_per_hour)
         self.fleet = LeasedFleet(self.db)
-        self.channels = ChannelService(self.db, audit=self.audit)
+        self.channels = ChannelService(self.db, audit=self.audit, allowed=self.settings.outbound_networks)
 
     @classmethod
     def build(

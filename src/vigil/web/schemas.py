@@ -135,9 +135,12 @@ class AuthorisationIn(Strict):
     starts_at: datetime
     ends_at: datetime
     purpose: str = Field(max_length=2000)
-    requested_by: str = Field(max_length=64)
     reason: str = Field(default="", max_length=4000)
-    review_date: date | None = None
+    review_date: date | None = None  # the requester is the logged-in supervisor, never named here
+
+
+class AuthorisationSignIn(Strict):
+    digest: str = Field(min_length=64, max_length=64, description="the request's `digest` as it was shown")
 
 
 class AuthorisationEndIn(Strict):
@@ -146,7 +149,7 @@ class AuthorisationEndIn(Strict):
 
 class AuthorisationOut(BaseModel):
     id: str
-    state: str  # scheduled, active, ended (early) or expired
+    state: str  # requested (waiting for a signature), scheduled, active, ended (early) or expired
     purpose: str
     reason: str
     requested_by: str
@@ -162,6 +165,7 @@ class AuthorisationOut(BaseModel):
     ended_at: datetime | None
     ended_by: str | None
     end_reason: str
+    digest: str = ""  # a request's: the authoriser's signature names it
 
     @classmethod
     def of(cls, a: AuthorisationView, now: datetime) -> AuthorisationOut:
@@ -183,6 +187,7 @@ class AuthorisationOut(BaseModel):
             ended_at=a.ended_at,
             ended_by=a.ended_by,
             end_reason=a.end_reason,
+            digest=a.digest,
         )
 
 
@@ -439,6 +444,7 @@ class EndpointOut(BaseModel):
     retry_for_s: float
     active: bool
     created_by: str
+    suspended: str = ""  # why nothing is sent to it (its address fails the outbound guard); empty: not
     secret: str = ""  # a webhook's generated signing secret, in the answer to its creation only
 
 
@@ -465,6 +471,13 @@ class RuleOut(BaseModel):
     include_photo: bool
     active: bool
     created_by: str
+    state: str  # "proposed": it sends images and waits for a different admin's approval; "approved"
+    approved_by: str
+    digest: str  # of the rule's content: an approval names it, so it binds to what was shown
+
+
+class RuleApproveIn(BaseModel):
+    digest: str = Field(min_length=64, max_length=64, description="the rule's `digest` as it was shown")
 
 
 class DeliveryLogOut(BaseModel):

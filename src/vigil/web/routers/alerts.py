@@ -18,6 +18,7 @@ from vigil.domain.thresholds import template_floor
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import AlertStatus, AuditAction, Role
 from vigil.web.context import WebContext
+from vigil.web.paging import MAX_PAGE
 from vigil.web.schemas import AlertList, AlertOut, DecisionIn, OutcomeIn
 from vigil.web.security import SESSION_COOKIE, Ctx, LiveUser, Supervisor, client_address
 
@@ -33,7 +34,7 @@ def list_alerts(
     ctx: Ctx,
     status: AlertStatus | None = None,
     open_only: bool = False,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     after: Annotated[str | None, Query(max_length=120, description="the previous page's `next`")] = None,
 ) -> AlertList:
     """Newest first, a page at a time."""
@@ -172,6 +173,15 @@ async def live(websocket: WebSocket) -> None:
         await asyncio.to_thread(ctx.refusals.refused, who, code, "WS", websocket.url.path, source, reason)
         await websocket.close(code=code)
         return
+    viewer = resolved[0]
+    await asyncio.to_thread(
+        ctx.audit.record,
+        viewer.username,
+        AuditAction.LIVE_SOCKET_OPENED,
+        object_type="alert",
+        source=client_address(websocket),
+        details={"by": "ticket" if redeemed else "session"},
+    )
     queue = ctx.hub.subscribe()
     checked = time.monotonic()
 

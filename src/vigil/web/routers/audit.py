@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from vigil.domain.vocabulary import AuditAction
 from vigil.redaction import spreadsheet_safe
-from vigil.web.paging import Page, Paged
+from vigil.web.paging import Paged
 from vigil.web.schemas import AccessDayOut, AuditOut
 from vigil.web.security import Auditor, Ctx, client_address
 
@@ -21,16 +21,23 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 
 @router.get("", response_model=list[AuditOut])
 def entries(
-    _: Auditor,
+    request: Request,
+    who: Auditor,
     ctx: Ctx,
     response: Response,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+    paged: Paged,
     action: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[AuditOut]:
-    """Newest first, a page at a time (``X-Next-Offset``)."""
-    rows = ctx.audit.entries(limit=limit + 1, action=action, offset=offset)
-    return [AuditOut(**e.__dict__) for e in Page(limit, offset).cut(rows, response)]
+    """Newest first, a page at a time (``X-Next-Offset``); each page read is itself audited."""
+    limit, offset = paged.fetch()
+    page = paged.cut(ctx.audit.entries(limit=limit, action=action, offset=offset), response)
+    ctx.audit.record(
+        who.username,
+        AuditAction.AUDIT_BROWSED,
+        source=client_address(request),
+        details={"action": action, "limit": paged.limit, "offset": paged.offset, "results": len(page)},
+    )
+    return [AuditOut(**e.__dict__) for e in page]
 
 
 @router.get("/access", response_model=list[AccessDayOut])

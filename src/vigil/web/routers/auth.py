@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from vigil.domain.audit import Actor
-from vigil.domain.users import LoginFailed, Principal, UserError
+from vigil.domain.users import LoginFailed, LoginThrottled, Principal, UserError
 from vigil.domain.vocabulary import AuditAction, Role
 from vigil.web.context import WebContext
 from vigil.web.schemas import (
@@ -19,21 +19,27 @@ from vigil.web.schemas import (
     TokenRequest,
     UserOut,
 )
-from vigil.web.security import SESSION_COOKIE, AnyUser, Ctx, LiveUser, client_address
+from vigil.web.security import SESSION_COOKIE, AnyUser, Ctx, LiveUser, client_address, client_scheme
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 ANYONE = tuple(Role)
 
 
 def _login(ctx: WebContext, request: Request, username: str, password: str) -> Principal:
+    """The throttle's state is in the database (``UserService.authenticate``), shared by every web server;
+    its 429s are audited (rate-limited per address, as every refusal is)."""
     client = client_address(request)
-    if ctx.throttle.blocked(client):
-        ctx.metrics.logins["throttled"] += 1
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins; wait a minute")
     try:
         principal = ctx.users.authenticate(username, password, source=client)
+    except LoginThrottled as exc:
+        ctx.metrics.logins["throttled"] += 1
+        ctx.refusals.refused(username[:64] or "?", 429, request.method, request.url.path, client, str(exc))
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            {"rule": exc.rule, "message": exc.detail, "retry_after_s": exc.retry_after_s},
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from None
     except LoginFailed as exc:
-        ctx.throttle.failed(client)
         ctx.metrics.logins["failed"] += 1
         ctx.audit.record(username[:64] or "?", AuditAction.LOGIN_FAILED, source=client)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
@@ -54,7 +60,7 @@ def login(body: LoginRequest, request: Request, response: Response, ctx: Ctx) ->
         issued.secret,
         httponly=True,
         samesite="strict",
-        secure=ctx.secure_cookies,
+        secure=ctx.secure_cookies or client_scheme(request) == "https",  # a trusted proxy terminated TLS
         max_age=int((issued.expires_at - ctx.users.clock()).total_seconds()),
         path="/",
     )

@@ -1,8 +1,10 @@
-"""Authorisations: listed for everyone who oversees scanning; signed and ended by authorisers.
+"""Authorisations: listed for everyone who oversees scanning; requested by supervisors, signed by
+authorisers, ended by either.
 
-In the control room the authoriser signs: the logged-in authoriser is ``authorised_by`` and names the
-supervisor who asked (never themselves). Both are checked by ``vigil.domain.authorisations``; the
-entry in the audit log is written in the same transaction as the record.
+In the control room a supervisor requests (the logged-in supervisor is the requester; every camera,
+group, category and subject must exist; the start at most five minutes ago) and a different person
+with the authoriser role signs the request as it was made (the digest shown with it). Each step is
+audited in the transaction that records it; each refusal is audited too.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from vigil.domain.authorisations import AuthorisationError, threshold_snapshot
 from vigil.domain.thresholds import ThresholdService
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
+from vigil.web.context import WebContext
 from vigil.web.paging import Paged
-from vigil.web.schemas import AuthorisationEndIn, AuthorisationIn, AuthorisationOut
-from vigil.web.security import Authoriser, Ctx, client_address, require
+from vigil.web.schemas import AuthorisationEndIn, AuthorisationIn, AuthorisationOut, AuthorisationSignIn
+from vigil.web.security import Authoriser, Ctx, Supervisor, client_address, require
 
 router = APIRouter(prefix="/api/authorisations", tags=["authorisations"])
 READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.AUTHORISER)
@@ -25,27 +28,29 @@ Closer = Annotated[Principal, Depends(require(Role.AUTHORISER, Role.SUPERVISOR))
 Reader = Annotated[Principal, Depends(require(*READERS))]
 
 
-def _error(exc: AuthorisationError) -> HTTPException:
-    status = 404 if exc.rule == "authorisation-unknown" else 409 if exc.rule == "authorisation-over" else 422
+STATUS = {"authorisation-unknown": 404, "authorisation-over": 409, "authorisation-changed": 409}
+
+
+def _error(exc: AuthorisationError, request: Request, who: Principal, ctx: WebContext) -> HTTPException:
+    """One JSON error naming the rule; the refusal is audited."""
+    status = STATUS.get(exc.rule, 422)
+    ctx.refusals.refused(who.username, status, request.method, request.url.path, client_address(request), str(exc))
     return HTTPException(status, {"rule": exc.rule, "message": str(exc)})
 
 
 @router.get("", response_model=list[AuthorisationOut])
 def list_authorisations(_: Reader, ctx: Ctx, response: Response, paged: Paged) -> list[AuthorisationOut]:
+    """Requests waiting for a signature first, then the authorisations, newest start first."""
     now = ctx.authorisations.clock()
-    return [AuthorisationOut.of(a, now) for a in paged.take(ctx.authorisations.all(), response)]
+    every = ctx.authorisations.requests() + ctx.authorisations.all()
+    return [AuthorisationOut.of(a, now) for a in paged.take(every, response)]
 
 
 @router.post("", response_model=AuthorisationOut, status_code=201)
-def add_authorisation(body: AuthorisationIn, request: Request, who: Authoriser, ctx: Ctx) -> AuthorisationOut:
-    thresholds: dict[str, object] = {}
-    if ctx.watchlist is not None:
-        embedder = ctx.watchlist.engine.embedder
-        thresholds = threshold_snapshot(
-            ThresholdService(ctx.db, ctx.audit, embedder.name, embedder.version).thresholds()
-        )
+def request_authorisation(body: AuthorisationIn, request: Request, who: Supervisor, ctx: Ctx) -> AuthorisationOut:
+    """A supervisor asks (``"state": "requested"``); nothing scans until an authoriser signs it."""
     try:
-        view = ctx.authorisations.add(
+        view = ctx.authorisations.request(
             cameras=body.cameras,
             camera_groups=body.camera_groups,
             categories=body.categories,
@@ -53,15 +58,38 @@ def add_authorisation(body: AuthorisationIn, request: Request, who: Authoriser, 
             starts_at=body.starts_at,
             ends_at=body.ends_at,
             purpose=body.purpose,
-            requested_by=body.requested_by,
-            authorised_by=who.username,
+            requested_by=who.username,
             reason=body.reason,
             review_date=body.review_date,
+            source=client_address(request),
+        )
+    except AuthorisationError as exc:
+        raise _error(exc, request, who, ctx) from None
+    return AuthorisationOut.of(view, ctx.authorisations.clock())
+
+
+@router.post("/{authorisation_id}/sign", response_model=AuthorisationOut)
+def sign_authorisation(
+    authorisation_id: str, body: AuthorisationSignIn, request: Request, who: Authoriser, ctx: Ctx
+) -> AuthorisationOut:
+    """An authoriser (not the requester) signs a request as it was made: ``digest`` is the one shown with
+    it; a request changed since is refused (409 ``authorisation-changed``)."""
+    thresholds: dict[str, object] = {}
+    if ctx.watchlist is not None:
+        embedder = ctx.watchlist.engine.embedder
+        thresholds = threshold_snapshot(
+            ThresholdService(ctx.db, ctx.audit, embedder.name, embedder.version).thresholds()
+        )
+    try:
+        view = ctx.authorisations.sign(
+            authorisation_id,
+            digest=body.digest,
+            authorised_by=who.username,
             thresholds=thresholds,
             source=client_address(request),
         )
     except AuthorisationError as exc:
-        raise _error(exc) from None
+        raise _error(exc, request, who, ctx) from None
     return AuthorisationOut.of(view, ctx.authorisations.clock())
 
 
@@ -79,5 +107,5 @@ def end_authorisation(
             authorisation_id, by=who.username, reason=body.reason, source=client_address(request)
         )
     except AuthorisationError as exc:
-        raise _error(exc) from None
+        raise _error(exc, request, who, ctx) from None
     return AuthorisationOut.of(view, ctx.authorisations.clock())

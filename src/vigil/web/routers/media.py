@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import AuditAction
 from vigil.store.media import media_type
 from vigil.web.context import WebContext
 from vigil.web.security import Ctx, LiveUser, client_address
@@ -18,22 +17,17 @@ router = APIRouter(prefix="/api/media", tags=["media"])
 
 
 def _serve(kind: str, name: str, request: Request, who: Principal, ctx: WebContext) -> Response:
-    allowed, viewed = ctx.access.may_view(who.username, name, datetime.now(UTC))
-    if not allowed:
-        reason = f"view limit: {viewed} photos and crops in the last hour (at most {ctx.access.views_per_hour})"
-        ctx.refusals.refused(who.username, 429, request.method, request.url.path, client_address(request), reason)
-        raise HTTPException(429, reason)
     try:
         data = ctx.media.read(kind, name)
     except (ValueError, FileNotFoundError):
         raise HTTPException(404, "no such media") from None
-    ctx.audit.record(
-        who.username,
-        AuditAction.PHOTO_VIEWED if kind == "photos" else AuditAction.CROP_VIEWED,
-        object_type=kind,
-        object_id=name,
-        source=client_address(request),
-    )
+    source = client_address(request)
+    # counted and recorded in one transaction: parallel requests cannot all pass the same count
+    allowed, viewed = ctx.access.view(ctx.audit, who.username, kind, name, datetime.now(UTC), source=source)
+    if not allowed:
+        reason = f"view limit: {viewed} photos and crops in the last hour (at most {ctx.access.views_per_hour})"
+        ctx.refusals.refused(who.username, 429, request.method, request.url.path, source, reason)
+        raise HTTPException(429, {"rule": "media-view-limit", "message": reason})
     return Response(
         data,
         media_type=media_type(name),

@@ -6,16 +6,24 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 
 from vigil.domain.audit import Actor
-from vigil.domain.channels import ChannelError, EndpointSpec
+from vigil.domain.channels import ChannelError, ChannelRefused, EndpointSpec
+from vigil.domain.users import Principal
 from vigil.domain.vocabulary import EndpointKind
-from vigil.web.schemas import AckTimeIn, DeliveryLogOut, EndpointIn, EndpointOut, RuleIn, RuleOut
+from vigil.web.context import WebContext
+from vigil.web.schemas import AckTimeIn, DeliveryLogOut, EndpointIn, EndpointOut, RuleApproveIn, RuleIn, RuleOut
 from vigil.web.security import Admin, Ctx, client_address
 
 router = APIRouter(prefix="/api/notify", tags=["notify"])
 
 
-def _refused(exc: ChannelError) -> HTTPException:
-    return HTTPException(422, {"field": exc.rule, "message": exc.detail})
+def _refused(exc: ChannelError, request: Request, who: Principal, ctx: WebContext) -> HTTPException:
+    """One JSON error naming the rule (and the field, for a bad setting); the refusal is audited."""
+    if isinstance(exc, ChannelRefused):
+        status, detail = exc.status, {"rule": exc.rule, "field": exc.field, "message": exc.detail}
+    else:
+        status, detail = 422, {"rule": exc.rule, "field": exc.rule, "message": exc.detail}
+    ctx.refusals.refused(who.username, status, request.method, request.url.path, client_address(request), str(exc))
+    return HTTPException(status, detail)
 
 
 @router.get("/endpoints", response_model=list[EndpointOut])
@@ -32,7 +40,7 @@ def add_endpoint(body: EndpointIn, request: Request, who: Admin, ctx: Ctx) -> En
     try:
         added = ctx.channels.add_endpoint(spec, by=Actor(who.username, client_address(request)))
     except ChannelError as exc:
-        raise _refused(exc) from None
+        raise _refused(exc, request, who, ctx) from None
     return EndpointOut(**added.endpoint.__dict__, secret=added.secret)
 
 
@@ -64,7 +72,18 @@ def add_rule(body: RuleIn, request: Request, who: Admin, ctx: Ctx) -> RuleOut:
             include_photo=body.include_photo,
         )
     except ChannelError as exc:
-        raise _refused(exc) from None
+        raise _refused(exc, request, who, ctx) from None
+    return RuleOut(**view.__dict__)
+
+
+@router.post("/rules/{name}/approve", response_model=RuleOut)
+def approve_rule(name: str, body: RuleApproveIn, request: Request, who: Admin, ctx: Ctx) -> RuleOut:
+    """A different admin approves a proposed rule (one that sends images) as it was proposed: ``digest`` is
+    the one shown with it; a rule changed since is refused (409 ``proposal-changed``)."""
+    try:
+        view = ctx.channels.approve_rule(name, digest=body.digest, by=Actor(who.username, client_address(request)))
+    except ChannelError as exc:
+        raise _refused(exc, request, who, ctx) from None
     return RuleOut(**view.__dict__)
 
 
@@ -94,5 +113,5 @@ def set_ack_time(body: AckTimeIn, request: Request, who: Admin, ctx: Ctx) -> dic
     try:
         ctx.channels.set_ack_time(body.category, body.seconds or None, by=Actor(who.username, client_address(request)))
     except ChannelError as exc:
-        raise _refused(exc) from None
+        raise _refused(exc, request, who, ctx) from None
     return ctx.channels.ack_times()

@@ -49,12 +49,17 @@ def request_role(username: str, body: RoleChange, request: Request, who: Admin, 
 
 
 @router.post("/{username}/approve", response_model=UserAdminOut)
-def approve(username: str, request: Request, who: Admin, ctx: Ctx) -> UserAdminOut:
-    """A second admin approves the user or role change waiting on ``username``."""
+def approve(username: str, body: RoleChange, request: Request, who: Admin, ctx: Ctx) -> UserAdminOut:
+    """A second admin approves the user or role change waiting on ``username``, naming the role that was
+    proposed as they saw it: a proposal changed since is refused (409 ``grant-changed``)."""
     try:
-        approved = ctx.users.approve(username, approver=who.username, by=Actor(who.username, client_address(request)))
+        approved = ctx.users.approve(
+            username, approver=who.username, role=body.role, by=Actor(who.username, client_address(request))
+        )
     except UserError as exc:
-        raise HTTPException(404 if exc.rule == "user-unknown" else 409, str(exc)) from None
+        status = 404 if exc.rule == "user-unknown" else 409
+        ctx.refusals.refused(who.username, status, request.method, request.url.path, client_address(request), str(exc))
+        raise HTTPException(status, {"rule": exc.rule, "message": exc.detail}) from None
     return UserAdminOut.of_summary(approved)
 
 

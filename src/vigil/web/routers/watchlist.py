@@ -90,16 +90,29 @@ def list_subjects(
     return [_out(s) for s in subjects]
 
 
+MAX_DUE_DAYS = 366  # a year ahead: enough to plan renewals, not a way to read the whole watchlist
+
+
 @router.get("/due", response_model=list[SubjectOut])
 def due(
-    _: Supervisor,
+    request: Request,
+    who: Supervisor,
     ctx: Ctx,
     response: Response,
     paged: Paged,
-    days: Annotated[float, Query(ge=0, le=3650, allow_inf_nan=False)] = 30.0,
+    days: Annotated[float, Query(ge=0, le=MAX_DUE_DAYS, allow_inf_nan=False)] = 30.0,
 ) -> list[SubjectOut]:
-    """Entries whose expiry or review date falls within the next ``days`` days, soonest first."""
-    return [_out(s) for s in paged.take(_watchlist(ctx).due(days), response)]
+    """Entries whose expiry or review date falls within the next ``days`` days (at most a year), soonest
+    first; audited like every read that returns subjects (who, what was asked, how many came back)."""
+    subjects = paged.take(_watchlist(ctx).due(days), response)
+    ctx.audit.record(
+        who.username,
+        AuditAction.SUBJECTS_DUE_LISTED,
+        object_type="subject",
+        source=client_address(request),
+        details={"days": days, "limit": paged.limit, "offset": paged.offset, "results": len(subjects)},
+    )
+    return [_out(s) for s in subjects]
 
 
 @router.get("/{subject_id}", response_model=SubjectOut)

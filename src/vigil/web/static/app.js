@@ -53,12 +53,16 @@ function initLogin() {
   });
 }
 
-// Where to go after logging in: a path on this server only ("//evil.example", "/\\evil", "https://…" go home).
+// Where to go after logging in: one of the control room's own pages, resolved against this page's origin
+// and still on it; anything else ("//x", "/\\x", "/.//x", "/%2F%2Fx", "javascript:", tabs and newlines
+// inside) goes home. The URL parser decides, not string tests: it is what the browser will follow.
+const OWN_PAGES = /^\/(?:live|field|cameras|watchlist|audit|authorisations|notifications|(?:alerts|subjects)\/[A-Za-z0-9_-]{1,64})?$/;
 function sameSitePath(next) {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  if (typeof next !== "string" || !next) return "/";
   try {
     const target = new URL(next, location.origin);
-    return target.origin === location.origin ? target.pathname + target.search + target.hash : "/";
+    if (target.origin !== location.origin || !OWN_PAGES.test(target.pathname)) return "/";
+    return target.pathname + target.search + target.hash;
   } catch (e) { return "/"; }
 }
 
@@ -490,14 +494,22 @@ function makeZoneEditor(reload) {
 
 async function initAuthorisations(section) {
   const canEnd = section.dataset.canEnd === "yes";
+  const canSign = section.dataset.canSign === "yes";
+  const signButton = (a, load) => Object.assign(el("button", { type: "button", "data-action": "sign" }, t("Sign")), {
+    onclick: async () => {  // signs the request as shown: its digest goes with the signature
+      try { await api(`/api/authorisations/${a.id}/sign`, { method: "POST", json: { digest: a.digest } }); load(); }
+      catch (e) { document.getElementById("authorisation-error").textContent = e.message; }
+    } });
   const list = (xs) => xs.length ? xs.join(", ") : "—";
   const load = async () => {
     const rows = (await api("/api/authorisations")).map((a) => el("tr", { "data-authorisation-id": a.id, "data-state": a.state },
       el("td", {}, word(a.state)), el("td", {}, a.purpose), el("td", {}, list([...a.cameras, ...a.camera_groups.map((g) => t("group {name}", { name: g }))])),
       el("td", {}, list([...a.categories.map(word), ...a.subjects.map((s) => t("subject {id}", { id: s }))])), el("td", {}, when(a.starts_at)),
       el("td", {}, when(a.ended_at || a.ends_at)), el("td", {}, a.review_date || "—"),
-      el("td", {}, t("{by} (asked by {asker})", { by: a.authorised_by, asker: a.requested_by })),
-      el("td", {}, canEnd && ["active", "scheduled"].includes(a.state) ? Object.assign(el("button", { type: "button" }, t("End now")), {
+      el("td", {}, a.state === "requested" ? t("waiting for a signature (asked by {asker})", { asker: a.requested_by })
+        : t("{by} (asked by {asker})", { by: a.authorised_by, asker: a.requested_by })),
+      el("td", {}, a.state === "requested" ? (canSign && a.requested_by !== section.dataset.user ? signButton(a, load) : "")
+        : canEnd && ["active", "scheduled"].includes(a.state) ? Object.assign(el("button", { type: "button" }, t("End now")), {
         onclick: async () => {
           const reason = prompt(t("Why does it end early?"));
           if (!reason) return;
@@ -516,7 +528,7 @@ async function initAuthorisations(section) {
     try {
       await api("/api/authorisations", { method: "POST", json: { cameras: split(d.cameras), camera_groups: split(d.camera_groups),
         categories: split(d.categories), subjects: split(d.subjects), starts_at: iso(d.starts_at), ends_at: iso(d.ends_at),
-        purpose: d.purpose, requested_by: d.requested_by, reason: d.reason, review_date: d.review_date || null } });
+        purpose: d.purpose, reason: d.reason, review_date: d.review_date || null } });
       form.reset(); document.getElementById("authorisation-error").textContent = ""; load();
     } catch (e) { document.getElementById("authorisation-error").textContent = e.message; }
   });
@@ -619,13 +631,19 @@ async function initNotifications() {
     const banner = document.getElementById("failing");
     banner.hidden = !failing.length;
     banner.textContent = failing.length ? t("Failing for too long: {names}", { names: failing.join(", ") }) : "";
-    table("endpoints", endpoints.map((e) => el("tr", { "data-endpoint": e.name }, el("td", {}, e.name), el("td", {}, e.kind), el("td", {}, e.url),
+    table("endpoints", endpoints.map((e) => el("tr", { "data-endpoint": e.name, class: e.suspended ? "failing" : "" },
+      el("td", {}, e.name + (e.suspended ? " — " + t("suspended: {why}", { why: e.suspended }) : "")), el("td", {}, e.kind), el("td", {}, e.url),
       el("td", {}, e.key_id), el("td", {}, t("{n} s", { n: num(e.timeout_s, 0) })), el("td", {}, e.concurrency),
       el("td", {}, removeButton(t("Remove"), "/api/notify/endpoints/" + encodeURIComponent(e.name), "endpoint-error")))));
     table("rules", rules.map((r) => el("tr", { "data-rule": r.name }, el("td", {}, r.name), el("td", {}, r.endpoint), el("td", {}, r.event_kinds.join(", ")),
       el("td", {}, r.categories.map(word).join(", ") || t("all")), el("td", {}, r.camera_groups.join(", ") || t("all")), el("td", {}, r.min_score ?? t("any")),
       el("td", {}, [r.include_crop ? t("crop") : "", r.include_photo ? t("enrolled photo") : ""].filter(Boolean).join(", ") || t("none")),
-      el("td", {}, removeButton(t("Remove"), "/api/notify/rules/" + encodeURIComponent(r.name), "rule-error")))));
+      el("td", { "data-state": r.state }, r.state === "proposed" ? t("proposed — waiting for a second admin") : word(r.state)),
+      el("td", {}, r.state === "proposed" ? Object.assign(el("button", { type: "button", "data-action": "approve" }, t("Approve")), {
+        onclick: async () => {  // approves the rule as shown: its digest goes with the approval
+          try { await api("/api/notify/rules/" + encodeURIComponent(r.name) + "/approve", { method: "POST", json: { digest: r.digest } }); await load(); }
+          catch (e) { document.getElementById("rule-error").textContent = e.message; }
+        } }) : "", " ", removeButton(t("Remove"), "/api/notify/rules/" + encodeURIComponent(r.name), "rule-error")))));
     table("escalation", Object.entries(times).map(([category, seconds]) => {
       const input = el("input", { type: "number", min: "0", step: "1", value: seconds ?? "", placeholder: t("never"), "aria-label": t("Seconds for {category}", { category: word(category) }) });
       const save = el("button", { type: "button" }, t("Set"));

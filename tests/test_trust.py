@@ -1,0 +1,450 @@
+"""Trust, round two (issue 27): each finding of the second review, made as an attack over real HTTP
+against a running server (uvicorn on a free port, as `vigil serve` serves), refused with one JSON error
+naming the rule, nothing changed, and the refusal audited. The browser findings (the login redirect,
+the Authorisations and Notifications steps) are in tests/test_browser.py."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from tests.helpers.streaming import free_port
+from tests.helpers.webserver import PASSWORD, RunningServer, start_server
+
+from vigil.domain import users as users_module
+from vigil.web.app import create_app, server_config
+from vigil.web.context import WebContext
+
+
+@pytest.fixture
+def running(tmp_path: Path, settings, engine) -> Iterator[RunningServer]:  # type: ignore[no-untyped-def]
+    """A server that believes X-Forwarded-For from loopback (so a test can speak from many addresses)."""
+    server = start_server(tmp_path, settings.model_copy(update={"trusted_proxies": "127.0.0.1"}), engine)
+    for username, role in (("admin2", "admin"), ("supervisor2", "supervisor"), ("authoriser2", "authoriser")):
+        server.ctx.users.add(username, PASSWORD, role)
+    try:
+        yield server
+    finally:
+        server.ctx.fleet.close()
+        server.stop()
+
+
+def bearer(base: str, username: str, address: str = "192.0.2.1") -> dict[str, str]:
+    response = httpx.post(
+        base + "/api/auth/token",
+        json={"username": username, "password": PASSWORD},
+        headers={"X-Forwarded-For": address},
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}", "X-Forwarded-For": address}
+
+
+def login(base: str, username: str, password: str, address: str) -> httpx.Response:
+    return httpx.post(
+        base + "/api/auth/login",
+        json={"username": username, "password": password},
+        headers={"X-Forwarded-For": address},
+    )
+
+
+def audited(ctx: WebContext, action: str) -> list:  # type: ignore[type-arg]
+    return ctx.audit.entries(limit=5000, action=action)
+
+
+def second_server(ctx: WebContext) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """Another web server over the same database (scaled out behind a load balancer)."""
+    other = WebContext.build(ctx.settings, ctx.db)
+    port = free_port()
+    server = uvicorn.Server(server_config(create_app(other), "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+# ---------------------------------------------------------------- 2. logins: no lockout for everyone
+def _pace_under_the_throttle(running: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an attacker gets by spacing the guesses under the per-minute throttle, without the minutes."""
+    monkeypatch.setattr(users_module, "THROTTLE_LIMIT", 10_000, raising=False)
+    if hasattr(running.ctx, "throttle"):  # the per-process throttle before issue 27
+        running.ctx.throttle.limit = 10_000
+
+
+def test_one_address_cannot_lock_an_account_for_everyone(
+    running: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pace_under_the_throttle(running, monkeypatch)
+    base, attacker = running.url, "203.0.113.66"
+    answers = [login(base, "operator", f"guess {i:03d}!", attacker).status_code for i in range(60)]
+    assert set(answers) == {401}  # locked after five: the same answer as a wrong password
+    assert login(base, "operator", PASSWORD, attacker).status_code == 401  # the attacker's address stays locked
+    assert login(base, "operator", PASSWORD, "10.20.30.40").status_code == 200  # the officer at their desk
+    locks = audited(running.ctx, "login-locked")
+    assert [(e.actor, e.source) for e in locks] == [("operator", attacker)]  # the lockout, audited once
+
+
+def test_a_distributed_guess_makes_only_the_guessing_addresses_wait_doubling(running: RunningServer) -> None:
+    base = running.url
+    for i in range(users_module.ACCOUNT_CEILING):  # one guess from each of fifty addresses
+        assert login(base, "operator", "wrong password!", f"198.51.100.{i + 1}").status_code == 401
+    first = login(base, "operator", "wrong password!", "198.51.100.3")
+    assert first.status_code == 429, first.text
+    assert first.json()["detail"]["rule"] == "account-under-attack"
+    wait = int(first.headers["Retry-After"])
+    assert 1 <= wait <= 2
+    assert login(base, "operator", PASSWORD, "198.51.100.3").status_code == 429  # not even the right one, yet
+    time.sleep(wait + 0.2)
+    assert login(base, "operator", "wrong password!", "198.51.100.3").status_code == 401  # its one try
+    second = login(base, "operator", "wrong password!", "198.51.100.3")
+    assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 2 * wait - 1  # doubled
+    # an address that has not failed is never answered 429; the right password from it logs in
+    assert login(base, "operator", "wrong password!", "10.9.9.9").status_code == 401
+    assert login(base, "operator", PASSWORD, "10.9.9.8").status_code == 200
+    assert len(audited(running.ctx, "login-siege")) == 1  # the siege, audited once
+    refusals = [e for e in audited(running.ctx, "access-refused") if e.details["status"] == 429]
+    assert refusals and refusals[0].details["path"] == "/api/auth/login"  # the throttle's 429s are audited
+
+
+def test_the_login_throttle_is_shared_by_every_web_server(running: RunningServer) -> None:
+    url, server, thread = second_server(running.ctx)
+    try:
+        address = "203.0.113.99"
+        for i in range(users_module.THROTTLE_LIMIT if hasattr(users_module, "THROTTLE_LIMIT") else 10):
+            target = running.url if i % 2 == 0 else url  # alternating between the load balancer's servers
+            assert login(target, f"nobody{i}", "wrong password!", address).status_code == 401
+        for target in (running.url, url):
+            refused = login(target, "auditor", PASSWORD, address)
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["detail"]["rule"] == "login-throttle" and "Retry-After" in refused.headers
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+# ---------------------------------------------------------------- 6. every read of subjects is audited
+def test_the_due_list_is_audited_and_capped_at_a_year(running: RunningServer) -> None:
+    base = running.url
+    supervisor = bearer(base, "supervisor")
+    whole = httpx.get(base + "/api/subjects/due", params={"days": 3650, "limit": 500}, headers=supervisor)
+    assert whole.status_code == 422 and "days" in whole.text
+    before = len(audited(running.ctx, "subjects-due-listed"))
+    assert before == 0
+    year = httpx.get(base + "/api/subjects/due", params={"days": 366, "limit": 500}, headers=supervisor)
+    assert year.status_code == 200
+    (entry,) = audited(running.ctx, "subjects-due-listed")
+    assert entry.actor == "supervisor" and entry.details["days"] == 366
+    assert entry.details["results"] == len(year.json()) and entry.details["limit"] == 500
+
+
+# ---------------------------------------------------------------- Low
+def test_api_answers_are_not_cacheable(running: RunningServer) -> None:
+    base = running.url
+    operator = bearer(base, "operator")
+    for path in ("/api/auth/me", "/api/alerts", "/api/cameras", "/api/field"):
+        response = httpx.get(base + path, headers=operator)
+        assert response.status_code == 200, path
+        assert "no-store" in response.headers.get("cache-control", ""), path
+    refused = httpx.get(base + "/api/alerts")  # refusals too
+    assert refused.status_code == 401 and "no-store" in refused.headers.get("cache-control", "")
+
+
+def test_one_paging_limit_everywhere(running: RunningServer) -> None:
+    base = running.url
+    operator, auditor = bearer(base, "operator"), bearer(base, "auditor")
+    assert httpx.get(base + "/api/alerts", params={"limit": 1000}, headers=operator).status_code == 422
+    assert httpx.get(base + "/api/audit", params={"limit": 5000}, headers=auditor).status_code == 422
+    assert httpx.get(base + "/api/alerts", params={"limit": 500}, headers=operator).status_code == 200
+    assert httpx.get(base + "/api/audit", params={"limit": 500}, headers=auditor).status_code == 200
+
+
+def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_on_loopback(running: RunningServer) -> None:
+    response = httpx.post(
+        running.url + "/api/auth/login",
+        json={"username": "operator", "password": PASSWORD},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.7"},
+    )
+    assert response.status_code == 200
+    assert "secure" in response.headers["set-cookie"].lower()
+    plain = login(running.url, "operator", PASSWORD, "192.0.2.8")
+    assert "secure" not in plain.headers["set-cookie"].lower()  # plain HTTP on loopback: allowed, not Secure
+
+
+def test_browsing_the_audit_log_and_opening_the_live_socket_are_audited(running: RunningServer) -> None:
+    base = running.url
+    auditor, operator = bearer(base, "auditor"), bearer(base, "operator")
+    page = httpx.get(base + "/api/audit", params={"limit": 20}, headers=auditor)
+    assert page.status_code == 200
+    (browsed,) = audited(running.ctx, "audit-browsed")
+    assert browsed.actor == "auditor" and browsed.details["limit"] == 20
+
+    ticket = httpx.post(base + "/api/auth/ticket", headers=operator).json()["ticket"]
+
+    async def open_socket() -> str:
+        url = base.replace("http://", "ws://") + f"/api/alerts/live?ticket={ticket}"
+        async with websockets.connect(url, additional_headers={"Origin": base}) as socket:
+            return str(await asyncio.wait_for(socket.recv(), 5))
+
+    assert "hello" in asyncio.run(open_socket())
+    (opened,) = audited(running.ctx, "live-socket-opened")
+    assert opened.actor == "operator"
+
+
+def test_parallel_requests_do_not_beat_the_media_view_limit(running: RunningServer) -> None:
+    limit = 3
+    running.ctx.access.views_per_hour = limit
+    names = [
+        running.ctx.media.save("photos", b"\xff\xd8\xff\xe0 not really a photo " + bytes([i]), "jpg") for i in range(12)
+    ]
+    operator = bearer(running.url, "operator")
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(
+            pool.map(lambda n: httpx.get(f"{running.url}/api/media/photos/{n}", headers=operator).status_code, names)
+        )
+    assert answers.count(200) == limit, answers
+    assert answers.count(429) == len(names) - limit
+    assert len(audited(running.ctx, "photo-viewed")) == limit
+
+
+# ---------------------------------------------------------------- 3. outbound requests stay off the server's network
+LOCAL_TARGETS = [
+    "http://127.0.0.1:8080/hook",
+    "http://localhost:8080/hook",
+    "http://[::1]:8080/hook",
+    "http://0.0.0.0:8080/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.5/hook",  # private: fine for a camera, not for a webhook
+    "http://[::ffff:127.0.0.1]/hook",
+]
+
+
+@pytest.mark.parametrize("url", LOCAL_TARGETS)
+def test_a_webhook_on_the_servers_own_network_is_refused(running: RunningServer, url: str) -> None:
+    admin = bearer(running.url, "admin")
+    refused = httpx.post(running.url + "/api/notify/endpoints", json={"name": "inside", "url": url}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"]["rule"] == "outbound-address"
+    assert httpx.get(running.url + "/api/notify/endpoints", headers=admin).json() == []  # nothing saved
+    (entry,) = audited(running.ctx, "outbound-refused")
+    assert entry.actor == "admin" and entry.object_id == "inside"
+
+
+def test_every_connection_is_checked_again_so_dns_rebinding_cannot_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name that was public when saved and now answers with a loopback address: the webhook sender
+    resolves, checks and connects to the checked address, so nothing reaches the receiver; the same
+    receiver, its network named by the server's operator, is reached."""
+    from tests.helpers.receivers import WebhookReceiver
+
+    from vigil import netguard
+    from vigil.domain.channels import EndpointSecrets
+    from vigil.notify.webhook import WebhookSender
+
+    receiver = WebhookReceiver().start()
+    try:
+        port = receiver.port
+        monkeypatch.setattr(netguard, "resolve", lambda host: ["127.0.0.1"] if host == "rebind.example" else [])
+        url = f"http://rebind.example:{port}/hook"
+        spec = EndpointSecrets("e1", "rebind", "webhook", url, "k1", "s" * 32, "", "vigil", 2.0, 1)
+        result = WebhookSender(spec).send("ev-1", "raised", {"x": 1})
+        assert not result.ok and "outbound guard" in result.error
+        assert receiver.requests() == []
+        allowed = netguard.parse_networks("127.0.0.0/8")
+        spec = EndpointSecrets("e1", "rebind", "webhook", url, "k1", "s" * 32, "", "vigil", 2.0, 1, allowed)
+        assert WebhookSender(spec).send("ev-2", "raised", {"x": 2}).ok  # through the guard, to the checked address
+    finally:
+        receiver.stop()
+
+
+def test_the_tests_own_receiver_is_reached_through_the_guard_when_its_network_is_allowed(
+    tmp_path: Path, settings, engine
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers.receivers import WebhookReceiver
+
+    receiver = WebhookReceiver().start()
+    server = start_server(tmp_path, settings.model_copy(update={"outbound_allowed_networks": "127.0.0.0/8"}), engine)
+    try:
+        admin = bearer(server.url, "admin")
+        added = httpx.post(
+            server.url + "/api/notify/endpoints", json={"name": "rx", "url": receiver.url}, headers=admin
+        )
+        assert added.status_code == 201, added.text
+        metadata = {"name": "meta", "url": "http://169.254.169.254/"}
+        assert httpx.post(server.url + "/api/notify/endpoints", json=metadata, headers=admin).status_code == 422
+    finally:
+        receiver.stop()
+        server.ctx.fleet.close()
+        server.stop()
+
+
+def test_endpoints_that_fail_the_guard_are_suspended_at_upgrade_not_deleted(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from vigil.domain.channels import ChannelService
+    from vigil.store.db import MIGRATIONS, Database, create_db_engine, upgrade_schema
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0016")
+    with engine.begin() as connection:
+        for i, (name, url, kind) in enumerate(
+            [("inside", "http://127.0.0.1:9/x", "webhook"), ("meta", "http://169.254.169.254/", "webhook"),
+             ("broker", "mqtt://10.1.1.1", "mqtt"), ("outside", "https://dispatch.example/x", "webhook")]
+        ):  # fmt: skip
+            connection.execute(
+                text(
+                    "INSERT INTO notify_endpoints (id, name, kind, url, active, created_at) "
+                    "VALUES (:id, :name, :kind, :url, 1, '2026-01-01 00:00:00.000000')"
+                ),
+                {"id": f"e{i}", "name": name, "kind": kind, "url": url},
+            )
+    upgrade_schema(engine)
+    views = {v.name: v for v in ChannelService(Database(engine)).endpoints()}
+    assert set(views) == {"inside", "meta", "broker", "outside"}  # none deleted
+    assert views["inside"].suspended and views["meta"].suspended and views["broker"].suspended
+    assert not views["outside"].suspended
+    assert set(ChannelService(Database(engine)).delivery_targets()) == {"e3"}  # nothing sent to the suspended
+
+
+# ---------------------------------------------------------------- 4. the broker check is no port scanner
+def test_the_mqtt_broker_check_is_guarded_audited_and_rate_limited(running: RunningServer) -> None:
+    from vigil.domain.channels import BROKER_CHECKS
+    from vigil.notify.mqtt import check_broker
+
+    running.ctx.channels.broker_check = check_broker  # as `vigil serve` sets it
+    admin = bearer(running.url, "admin")
+    targets = ["mqtt://127.0.0.1:22", "mqtt://169.254.169.254:80", "mqtt://10.0.0.1:5432", "mqtt://localhost:6379"]
+    for i in range(BROKER_CHECKS):
+        body = {"name": f"probe-{i}", "url": targets[i % len(targets)]}
+        refused = httpx.post(running.url + "/api/notify/endpoints", json=body, headers=admin)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"]["rule"] == "outbound-address"  # nothing about how the port answered
+    limited = httpx.post(
+        running.url + "/api/notify/endpoints", json={"name": "probe-x", "url": "mqtt://192.0.2.10:1883"}, headers=admin
+    )
+    assert limited.status_code == 429 and limited.json()["detail"]["rule"] == "broker-check-rate"
+    checks = audited(running.ctx, "notify-broker-checked")
+    assert len(checks) == BROKER_CHECKS + 1 and {e.actor for e in checks} == {"admin"}
+    assert all(e.details["target"] and e.details["result"] for e in checks)
+    assert checks[0].details["result"] == "rate-limited"  # newest first
+    # another admin has their own allowance
+    other = httpx.post(
+        running.url + "/api/notify/endpoints",
+        json={"name": "probe-y", "url": "mqtt://127.0.0.1:22"},
+        headers=bearer(running.url, "admin2"),
+    )
+    assert other.status_code == 422
+
+
+# ---------------------------------------------------------------- 5. images leave only with two admins
+def test_a_rule_that_sends_images_waits_for_a_second_admin_bound_to_what_was_proposed(running: RunningServer) -> None:
+    base = running.url
+    admin, admin2 = bearer(base, "admin"), bearer(base, "admin2")
+    endpoint = {"name": "forensics", "url": "https://forensics.example/hook"}
+    assert httpx.post(base + "/api/notify/endpoints", json=endpoint, headers=admin).status_code == 201
+    rule = {"name": "faces-out", "endpoint": "forensics", "include_crop": True}
+    made = httpx.post(base + "/api/notify/rules", json=rule, headers=admin)
+    assert made.status_code == 201 and made.json()["state"] == "proposed", made.text
+    shown = made.json()["digest"]
+    with running.ctx.db.session() as session:
+        assert running.ctx.outbox.routes(session) == []  # proposed: nothing is routed to it
+
+    own = httpx.post(base + "/api/notify/rules/faces-out/approve", json={"digest": shown}, headers=admin)
+    assert own.status_code == 403 and own.json()["detail"]["rule"] == "two-admins"
+    # changed between proposal and approval: the approval of what was shown is void
+    assert httpx.delete(base + "/api/notify/rules/faces-out", headers=admin).status_code == 204
+    changed = {**rule, "include_photo": True}
+    assert httpx.post(base + "/api/notify/rules", json=changed, headers=admin).json()["state"] == "proposed"
+    stale = httpx.post(base + "/api/notify/rules/faces-out/approve", json={"digest": shown}, headers=admin2)
+    assert stale.status_code == 409 and stale.json()["detail"]["rule"] == "proposal-changed"
+    (listed,) = httpx.get(base + "/api/notify/rules", headers=admin2).json()
+    assert listed["state"] == "proposed"
+    approved = httpx.post(
+        base + "/api/notify/rules/faces-out/approve", json={"digest": listed["digest"]}, headers=admin2
+    )
+    assert approved.status_code == 200 and approved.json()["state"] == "approved"
+    assert approved.json()["approved_by"] == "admin2"
+    refusals = [e for e in audited(running.ctx, "access-refused") if e.details["path"].endswith("/approve")]
+    assert {e.details["status"] for e in refusals} == {403, 409}
+    assert len(audited(running.ctx, "notify-rule-approved")) == 1
+    plain = httpx.post(base + "/api/notify/rules", json={"name": "plain", "endpoint": "forensics"}, headers=admin)
+    assert plain.json()["state"] == "approved"  # no images: as made
+
+
+# ---------------------------------------------------------------- 7. no authoriser alone starts scanning
+def test_a_supervisor_requests_and_a_different_authoriser_signs_what_was_requested(running: RunningServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    running.ctx.cameras.add("north-gate", "rtsp://192.0.2.20/s", latitude=26.85, longitude=80.95, group="Hazratganj")
+    base = running.url
+    authoriser, supervisor = bearer(base, "authoriser"), bearer(base, "supervisor")
+    now = datetime.now(UTC)
+    body = {
+        "cameras": ["north-gate"],
+        "categories": ["missing-person"],
+        "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(hours=4)).isoformat(),
+        "purpose": "Diwali crowds",
+    }
+    alone = httpx.post(base + "/api/authorisations", json={**body, "requested_by": "supervisor"}, headers=authoriser)
+    assert alone.status_code == 403  # an authoriser does not request (nor name a requester)
+    named = httpx.post(base + "/api/authorisations", json={**body, "requested_by": "supervisor2"}, headers=supervisor)
+    assert named.status_code == 422  # the requester is the logged-in supervisor, never named
+    for change, rule in (
+        ({"starts_at": (now - timedelta(hours=1)).isoformat()}, "authorisation-period"),
+        ({"cameras": ["no-such-camera"]}, "authorisation-cameras"),
+        ({"cameras": [], "camera_groups": ["Atlantis"]}, "authorisation-cameras"),
+        ({"categories": ["litterers"]}, "authorisation-scope"),
+        ({"categories": [], "subjects": ["0" * 32]}, "authorisation-scope"),
+    ):
+        refused = httpx.post(base + "/api/authorisations", json={**body, **change}, headers=supervisor)
+        assert refused.status_code == 422 and refused.json()["detail"]["rule"] == rule, (change, refused.text)
+    assert httpx.get(base + "/api/authorisations", headers=authoriser).json() == []  # nothing was saved
+
+    asked = httpx.post(base + "/api/authorisations", json=body, headers=supervisor)
+    assert asked.status_code == 201 and asked.json()["state"] == "requested", asked.text
+    assert asked.json()["requested_by"] == "supervisor" and not asked.json()["authorised_by"]
+    request_id, digest = asked.json()["id"], asked.json()["digest"]
+    sign = f"{base}/api/authorisations/{request_id}/sign"
+    assert httpx.post(sign, json={"digest": digest}, headers=supervisor).status_code == 403  # not the requester
+    stale = httpx.post(sign, json={"digest": "f" * 64}, headers=authoriser)
+    assert stale.status_code == 409 and stale.json()["detail"]["rule"] == "authorisation-changed"
+    signed = httpx.post(sign, json={"digest": digest}, headers=bearer(base, "authoriser2"))
+    assert signed.status_code == 200 and signed.json()["state"] == "active", signed.text
+    assert signed.json()["authorised_by"] == "authoriser2" and signed.json()["requested_by"] == "supervisor"
+    again = httpx.post(sign, json={"digest": digest}, headers=authoriser)
+    assert again.status_code == 404  # signed once
+    assert [e.action for e in running.ctx.audit.entries(limit=200) if e.object_type == "authorisation"] == [
+        "authorisation-added",
+        "authorisation-requested",
+    ]
+    refusals = [e for e in audited(running.ctx, "access-refused") if "/api/authorisations" in e.details["path"]]
+    assert len(refusals) >= 7  # each refusal on the record
+
+
+# ---------------------------------------------------------------- Low: grants bind to what was proposed
+def test_a_role_grant_changed_before_approval_is_not_approved(running: RunningServer) -> None:
+    base = running.url
+    admin, admin2 = bearer(base, "admin"), bearer(base, "admin2")
+    assert httpx.post(base + "/api/users/operator/role", json={"role": "auditor"}, headers=admin).status_code == 200
+    # the proposer swaps in another role while the approver reads the first
+    assert httpx.post(base + "/api/users/operator/role", json={"role": "admin"}, headers=admin).status_code == 200
+    swapped = httpx.post(base + "/api/users/operator/approve", json={"role": "auditor"}, headers=admin2)
+    assert swapped.status_code == 409 and swapped.json()["detail"]["rule"] == "grant-changed"
+    assert running.ctx.users.summary("operator").role == "operator"  # nothing changed
+    approved = httpx.post(base + "/api/users/operator/approve", json={"role": "admin"}, headers=admin2)
+    assert approved.status_code == 200 and approved.json()["role"] == "admin"

@@ -1,9 +1,10 @@
 # One image for every Vigil process: `vigil serve` (control room), `vigil worker` (cameras), and the CLI.
 FROM python:3.11-slim
 
-# OpenCV's runtime libraries; PyAV, dlib-bin and ONNX Runtime bring their own.
+# OpenCV's runtime libraries (PyAV, dlib-bin and ONNX Runtime bring their own); Pango and a Devanagari
+# font for WeasyPrint's evidence-pack PDFs (English and Hindi).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 libpango-1.0-0 libpangoft2-1.0-0 fonts-lohit-deva \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/vigil

@@ -52,6 +52,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/alerts/{alert_id}"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/decision"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/template"): ("supervisor",),
+    ("POST", "/api/alerts/{alert_id}/evidence"): ("supervisor",),
     ("POST", "/api/alerts/{alert_id}/outcome"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/acknowledge"): ("operator", "supervisor"),
     ("GET", "/api/field"): ("operator", "supervisor"),

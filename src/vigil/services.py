@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from vigil.domain.evidence import EvidenceService
     from vigil.scaleout.worker import Worker
 
 
@@ -216,6 +217,7 @@ def open_control_room(
     ctx.deliverer = open_deliverer(settings, db, outbox, ctx.alerts, bus, owner=process_name("serve"))
     if run_cameras:  # each alert to this server's browsers (and, scaled out, others')
         recorder.subscribe(alert_listener(ctx))
+    ctx.evidence = open_evidence(settings, db)  # the supervisors' evidence packs
     ctx.secure_cookies = not is_loopback(host)
     audit_settings(ctx.audit, settings)
     return create_app(ctx)
@@ -270,6 +272,22 @@ def open_worker(
         bus=bus,
         loop_files=loop_files,
         deliverer=open_deliverer(settings, watchlist.db, outbox, alerts, bus, owner=name),
+    )
+
+
+def open_evidence(settings: VigilSettings, db: Database | None = None) -> EvidenceService:
+    """Evidence packs of confirmed alerts over the configured database and media, signed with the evidence
+    key and laid out by the PDFs ``vigil.reports.evidence`` makes."""
+    from vigil.domain.evidence import EvidenceService
+    from vigil.reports.evidence import EvidencePdfs
+
+    database = db or open_database(settings)
+    return EvidenceService(
+        database,
+        open_media(settings, database),
+        AuditLog(database, key_file=settings.resolved_audit_key_file),
+        settings,
+        EvidencePdfs(),
     )
 
 

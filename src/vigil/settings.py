@@ -84,6 +84,13 @@ class VigilSettings(BaseSettings):
         "database server. Defaults to <data_dir>/audit.key.",
         json_schema_extra={"shown_default": "`<data-dir>/audit.key`"},
     )
+    evidence_key_file: Path | None = Field(
+        default=None,
+        description="File holding the Ed25519 private key evidence packs are signed with (created on first "
+        "use, owner-only; `vigil evidence key` prints its public key for courts and the defence). Keep it "
+        "off the database server, like the audit key. Defaults to <data_dir>/evidence.key.",
+        json_schema_extra={"shown_default": "`<data-dir>/evidence.key`"},
+    )
     audit_anchor: str | None = Field(
         default=None,
         description="Where the audit log's signed head is published (an anchor line appended to a file on "
@@ -286,6 +293,10 @@ class VigilSettings(BaseSettings):
     @property
     def resolved_audit_key_file(self) -> Path:
         return self.audit_key_file if self.audit_key_file is not None else self.data_dir / "audit.key"
+
+    @property
+    def resolved_evidence_key_file(self) -> Path:
+        return self.evidence_key_file if self.evidence_key_file is not None else self.data_dir / "evidence.key"
 
     @property
     def cache_dir(self) -> Path:

@@ -19,6 +19,7 @@ from vigil.cli import (
     camera_cmd,
     demo_cmd,
     eval_cmd,
+    evidence_cmd,
     faces_cmd,
     models_cmd,
     notify_cmd,
@@ -49,6 +50,7 @@ app.add_typer(authorisation_cmd.app, name="authorisation")
 app.command("run")(run_cmd.run)
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(retention_cmd.app, name="retention")
 app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(calibrate_cmd.thresholds_app, name="thresholds")

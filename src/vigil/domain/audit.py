@@ -238,6 +238,34 @@ def stored_rows(connection: Connection) -> Iterator[tuple[Any, ...]]:
         yield tuple(row)
 
 
+ENTRY_FIELDS = ("id", "at", "actor", "action", "object_type", "object_id", "source", "details", "prev_hash", "hash")
+
+
+def entry_record(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A stored entry (a row of :data:`STORED_COLUMNS`) as a JSON object carrying exactly what its hash
+    covers (the time as the hash writes it), so that the key's holder can recompute the hash from it
+    alone (:func:`record_hash`). Raises TypeError/ValueError for a row Vigil did not write."""
+    values = list(_read_stored(row))
+    values[1] = values[1].astimezone(UTC).isoformat(timespec="microseconds")
+    return dict(zip(ENTRY_FIELDS, values, strict=True))
+
+
+def record_hash(key: bytes, record: dict[str, Any]) -> str:
+    """The keyed hash of an entry given as :func:`entry_record` writes it."""
+    return entry_hash(
+        key,
+        int(record["id"]),
+        datetime.fromisoformat(str(record["at"])),
+        str(record["actor"]),
+        str(record["action"]),
+        str(record["object_type"]),
+        str(record["object_id"]),
+        str(record["source"]),
+        canonical_details(record["details"]),
+        str(record["prev_hash"]),
+    )
+
+
 def verify_chain(key: bytes, rows: Iterable[tuple[Any, ...]]) -> Verification:
     """Walk the chain from entry 1; the first entry that does not fit is reported — whatever was written
     into it (values of the wrong type included): verification never raises on content."""

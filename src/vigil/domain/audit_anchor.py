@@ -46,6 +46,11 @@ def _signature(key: bytes, entries: int, head: str, at: str) -> str:
     return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
 
+def anchor_genuine(key: bytes, anchor: Anchor) -> bool:
+    """Whether ``anchor`` was made with the chain key ``key``."""
+    return hmac.compare_digest(_signature(key, anchor.entries, anchor.head, anchor.at), anchor.signature)
+
+
 def make_anchor(audit: AuditLog, *, now: datetime | None = None) -> Anchor:
     """The signed head of an intact chain (a broken chain is not anchored: verify it first)."""
     result = audit.verify()

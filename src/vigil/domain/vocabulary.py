@@ -110,6 +110,7 @@ class AuditAction(StrEnum):
     ALERT_ESCALATED = "alert-escalated"
     ALERT_SENT_WITH_IMAGES = "alert-sent-with-images"  # a delivery that carried the crop or the enrolled photo
     SIGHTING_TEMPLATE_ADDED = "sighting-template-added"
+    EVIDENCE_EXPORTED = "evidence-exported"  # a signed evidence pack of a confirmed alert (who, why, its hash)
     # the watchlist
     SUBJECT_ENROLLED = "subject-enrolled"
     SUBJECT_PHOTOS_ADDED = "subject-photos-added"

@@ -23,6 +23,7 @@ from vigil.web.metrics import Metrics
 from vigil.web.push import PushHub
 
 if TYPE_CHECKING:
+    from vigil.domain.evidence import EvidenceService
     from vigil.domain.matching import WatchlistMatcher
     from vigil.domain.retention import RetentionService
     from vigil.domain.watchlist import WatchlistService
@@ -54,6 +55,8 @@ class WebContext:
     secure_cookies: bool = False
     deliverer: Deliverer | None = None  # sends the outbox from this process (started with the app)
     channels: ChannelService = field(init=False)  # endpoints and routing rules (admins)
+    # signed evidence packs of confirmed alerts (given by services: its PDFs are laid out above this layer)
+    evidence: EvidenceService | None = None
 
     def __post_init__(self) -> None:
         self.feed = AlertFeed(self.alerts, self.hub, self.metrics, self.bus)

@@ -211,6 +211,10 @@ class OutcomeIn(Strict):
     note: str = Field(default="", max_length=2000)
 
 
+class EvidenceIn(Strict):
+    reason: str = Field(min_length=3, max_length=2000, description="why the evidence pack is exported (kept)")
+
+
 class RunnerUpOut(BaseModel):
     subject_id: str
     subject_name: str | None

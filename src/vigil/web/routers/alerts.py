@@ -9,17 +9,18 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
 
 from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError, page_mark
 from vigil.domain.audit import Actor
 from vigil.domain.enrollment import EnrollmentError
+from vigil.domain.evidence import EvidenceError
 from vigil.domain.thresholds import template_floor
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import AlertStatus, AuditAction, Role
 from vigil.web.context import WebContext
 from vigil.web.paging import MAX_PAGE
-from vigil.web.schemas import AlertList, AlertOut, DecisionIn, OutcomeIn
+from vigil.web.schemas import AlertList, AlertOut, DecisionIn, EvidenceIn, OutcomeIn
 from vigil.web.security import SESSION_COOKIE, Ctx, LiveUser, Supervisor, client_address
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -139,6 +140,33 @@ def add_template(alert_id: str, request: Request, who: Supervisor, ctx: Ctx) -> 
     except EnrollmentError as exc:
         raise HTTPException(404 if exc.rule == "alert" else 422, {"rule": exc.rule, "message": str(exc)}) from None
     return AlertOut.of(ctx.alerts.get(alert_id))
+
+
+@router.post(
+    "/{alert_id}/evidence",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "the signed evidence pack"}},
+)
+def export_evidence(alert_id: str, body: EvidenceIn, request: Request, who: Supervisor, ctx: Ctx) -> Response:
+    """A supervisor exports the signed evidence pack of a confirmed alert (docs/evidence.md); the reason
+    is kept with the export in the audit log, with the pack's SHA-256."""
+    if ctx.evidence is None:
+        raise HTTPException(503, "evidence packs are not available in this server")
+    try:
+        pack = ctx.evidence.export(alert_id, Actor(who.username, client_address(request)), body.reason)
+    except AlertNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except EvidenceError as exc:
+        status = 409 if exc.rule == "evidence-unconfirmed" else 503 if exc.rule == "evidence-chain" else 422
+        raise HTTPException(status, {"rule": exc.rule, "message": exc.detail}) from None
+    return Response(
+        pack.data,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="vigil-evidence-{alert_id}.zip"',
+            "X-Evidence-SHA256": pack.sha256,
+        },
+    )
 
 
 def same_origin(origin: str | None, host: str | None) -> bool:

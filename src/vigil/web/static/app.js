@@ -319,6 +319,8 @@ async function initAlert(section) {
     document.getElementById("decide").hidden = !["pending", "awaiting-second"].includes(a.status);
     const box = document.getElementById("template-box");
     if (box) box.hidden = a.status !== "confirmed";
+    const evidence = document.getElementById("evidence");
+    if (evidence) evidence.hidden = a.status !== "confirmed";
     const outcome = document.getElementById("outcome");
     if (outcome) {
       outcome.hidden = a.status !== "confirmed";
@@ -332,6 +334,24 @@ async function initAlert(section) {
     const out = document.getElementById("template-result");
     try { await api(`/api/alerts/${id}/template`, { method: "POST" }); out.textContent = t("Added: the subject now matches on this face too."); addTemplate.disabled = true; }
     catch (e) { out.textContent = e.message; }
+  });
+  const evidenceForm = document.getElementById("evidence");
+  if (evidenceForm) evidenceForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const out = document.getElementById("evidence-result");
+    // the pack comes back as a ZIP, not JSON: fetched here and handed to the browser as a download
+    const response = await fetch(`/api/alerts/${id}/evidence`, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF }, body: JSON.stringify({ reason: new FormData(evidenceForm).get("reason") }) });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      const d = body.detail;
+      out.textContent = typeof d === "string" ? d : d && d.message ? d.message : String(response.status);
+      return;
+    }
+    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: `vigil-evidence-${id}.zip` });
+    document.body.append(link); link.click(); link.remove();
+    out.textContent = t("Exported and recorded in the audit log. The pack's SHA-256: {hash}", { hash: response.headers.get("X-Evidence-SHA256") });
+    evidenceForm.reset();
   });
   const outcomeForm = document.getElementById("outcome");
   if (outcomeForm) outcomeForm.addEventListener("submit", async (event) => {

@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import io
+import itertools
 import json
 import os
 import re
@@ -746,7 +747,7 @@ def _check_audit(contents: dict[str, bytes], audit_key: bytes | None) -> tuple[l
         )
     except (KeyError, ValueError, TypeError) as exc:
         return [*problems, f"{ANCHOR}: cannot be read ({exc})"], (0, 0), False
-    for before, after in zip(ids, ids[1:], strict=False):
+    for before, after in itertools.pairwise(ids):
         if after != before + 1:
             problems.append(f"{CHAIN}: entry {before + 1} is missing (found {after} after {before})")
         elif rows[after][0] != rows[before][1]:

@@ -441,3 +441,59 @@ def test_an_audit_entry_edited_in_the_log_after_export_is_named_and_exports_stop
     with pytest.raises(EvidenceError, match=r"\[evidence-chain\]"):
         open_evidence(case.settings).export(case.alert_id, Actor("someone", "t"), "FIR 112/2026")
     time.sleep(0)  # nothing else to wait for
+
+
+@pytest.mark.browser
+def test_a_supervisor_exports_the_pack_from_the_alert_page(tmp_path: Path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """The alert page's button: shown to a supervisor on a confirmed alert, asks the reason, downloads the
+    signed pack (which verifies) and says its SHA-256; the operator sees no button."""
+    from tests.test_browser import ARTIFACTS, CHROMIUM, _browser_missing, _login
+
+    if _browser_missing():
+        pytest.skip(str(_browser_missing()))
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers.webserver import start_server
+
+    running = start_server(tmp_path, settings, engine)
+    running.ctx.evidence = open_evidence(running.ctx.settings, running.ctx.db)
+    subject = running.watchlist.enroll(live_fields("Eileen Collins", "wanted"), [("a.jpg", jpeg(astronaut))])
+    stored = running.recorder.raise_alert(alert_event(subject.subject_id, camera="hazratganj-1"))
+    assert stored is not None and stored.alert_id
+    alerts, db = running.ctx.alerts, running.ctx.db
+    alerts.decide(stored.alert_id, _principal(db, "operator"), "confirmed", "same face as the enrolled photo")
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            supervisor = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True).new_page()
+            _login(supervisor, running.url, "supervisor")
+            supervisor.wait_for_url("**/live")
+            supervisor.goto(f"{running.url}/alerts/{stored.alert_id}")
+            expect(supervisor.locator("#evidence")).to_be_hidden()  # awaiting the second confirmation
+            supervisor.fill("#decide textarea[name=reason]", "agree: the same person")
+            supervisor.click("#decide button[value=confirmed]")
+            expect(supervisor.locator("#evidence")).to_be_visible()
+            supervisor.fill("#evidence textarea[name=reason]", "FIR 112/2026, Hazratganj police station")
+            with supervisor.expect_download() as download_info:
+                supervisor.click("#export-evidence")
+            download = download_info.value
+            assert download.suggested_filename == f"vigil-evidence-{stored.alert_id}.zip"
+            pack = Path(download.path()).read_bytes()
+            digest = hashlib.sha256(pack).hexdigest()
+            expect(supervisor.locator("#evidence-result")).to_contain_text(digest)
+            supervisor.screenshot(path=str(shots / "alert-evidence.png"), full_page=True)
+            operator = browser.new_context().new_page()
+            _login(operator, running.url, "operator")
+            operator.wait_for_url("**/live")
+            operator.goto(f"{running.url}/alerts/{stored.alert_id}")
+            expect(operator.locator("#decisions li")).to_have_count(2)
+            assert operator.locator("#evidence").count() == 0  # not on an operator's page at all
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()
+    assert verify_pack(pack, public_key=running.ctx.evidence.public_key()).ok
+    (entry,) = running.ctx.audit.entries(action="evidence-exported")
+    assert entry.actor == "supervisor" and entry.details["pack_sha256"] == digest
+    assert entry.details["reason"] == "FIR 112/2026, Hazratganj police station"

@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
@@ -197,6 +197,7 @@ def create_app(ctx: WebContext) -> FastAPI:
             if ctx.watchlist is not None:
                 await asyncio.to_thread(ctx.watchlist.replica.close)
             await asyncio.to_thread(ctx.bus.close)
+            ctx.health.close()
 
     app = FastAPI(title="Vigil control room", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
@@ -248,6 +249,20 @@ def create_app(ctx: WebContext) -> FastAPI:
             swagger_js_url="/docs/assets/swagger-ui-bundle.js",
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg",
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        """Liveness: the process answers HTTP (no login; nothing about anyone in it)."""
+        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(c: WebContext = Depends(context)) -> JSONResponse:
+        """Readiness: 200 when the database (and Redis, scaled out) answer, else 503 naming the dependency
+        that failed and why; a full media disk is reported (status "degraded") without failing it."""
+        readiness = await asyncio.to_thread(c.health.ready)
+        return JSONResponse(
+            readiness.as_json(), status_code=200 if readiness.ready else 503, headers={"Cache-Control": "no-store"}
         )
 
     @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)

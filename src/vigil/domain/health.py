@@ -157,21 +157,27 @@ class HealthChecks:
         return None
 
     def _media(self) -> str | None:
-        folder = self.media_folder
-        assert folder is not None
-        probe = folder
-        while not probe.exists() and probe != probe.parent:  # not made yet: ask the disk it will be on
-            probe = probe.parent
-        if not os.access(probe, os.W_OK | os.X_OK):
-            return f"the media folder {folder} is not writable"
-        stat = os.statvfs(probe)
-        free = stat.f_bavail * stat.f_frsize
-        if free < self.media_min_free_bytes:
-            return f"the media disk is nearly full: {free} bytes free at {folder} (want {self.media_min_free_bytes})"
+        """Every problem with the media folder and its crops folder (a disk of its own, perhaps)."""
+        root = self.media_folder
+        assert root is not None
+        problems = []
+        for folder in (root, root / "crops"):
+            probe = folder
+            while not probe.exists() and probe != probe.parent:  # not made yet: ask the disk it will be on
+                probe = probe.parent
+            if not os.access(probe, os.W_OK | os.X_OK):
+                problems.append(f"{folder} is not writable")
+                continue
+            stat = os.statvfs(probe)
+            free = stat.f_bavail * stat.f_frsize
+            if free < self.media_min_free_bytes:
+                problems.append(
+                    f"the media disk is nearly full: {free} bytes free at {folder} (want {self.media_min_free_bytes})"
+                )
         writes = self.media_writes
         if writes is not None and writes.last_error is not None:
-            return f"the last crop could not be written ({writes.last_error}); alerts are stored without it"
-        return None
+            problems.append(f"the last crop could not be written ({writes.last_error}); alerts are stored without it")
+        return "; ".join(dict.fromkeys(problems)) or None
 
     # ------------------------------------------------------------ answers
     def ready(self) -> Readiness:

@@ -155,3 +155,40 @@ def test_worker_health_port_answers_like_the_control_room(tmp_path: Path) -> Non
     finally:
         server.close()
         checks.close()
+
+
+def test_repeated_failures_are_logged_once_then_rarely_then_when_they_stop(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from vigil.errors import RepeatedFailure
+
+    logger = logging.getLogger("vigil.test.repeats")
+    failures = RepeatedFailure(logger, "the thing failed", every_s=3600)
+    with caplog.at_level(logging.INFO, logger="vigil.test.repeats"):
+        for _ in range(50):
+            try:
+                raise ConnectionError("the database went away")
+            except ConnectionError:
+                failures.failed()
+        failures.ok()
+        failures.ok()
+    records = [r for r in caplog.records if r.name == "vigil.test.repeats"]
+    assert [r.levelname for r in records] == ["ERROR", "INFO"]
+    assert records[0].exc_info is not None and "after 50 failures" in records[1].getMessage()
+
+
+def test_a_process_starts_on_a_schema_newer_than_it_knows(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A rolling upgrade: an old process (re)started after a newer Vigil migrated the database runs on it
+    (with a warning) instead of failing on a migration it cannot find."""
+    from sqlalchemy import text
+
+    from vigil.store.db import create_db_engine, upgrade_schema
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'vigil.db'}")
+    upgrade_schema(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9901'"))
+    upgrade_schema(engine)
+    assert "newer than this Vigil knows" in caplog.text
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9901"

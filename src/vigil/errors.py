@@ -5,6 +5,10 @@ Messages say what was expected and what was found, and never carry secrets or fa
 
 from __future__ import annotations
 
+import logging
+import sys
+import time
+
 
 class VigilError(Exception):
     """Base class for errors Vigil raises deliberately."""
@@ -69,3 +73,37 @@ class MultipleFacesError(FaceCountError):
 
 class DatasetError(VigilError):
     """An evaluation dataset is missing files or is malformed."""
+
+
+class RepeatedFailure:
+    """Logs a failure a loop retries (through a database or Redis outage) without flooding the log: the
+    first with its traceback, then one line at most every ``every_s`` while it lasts, and one line when
+    it stops. Call :meth:`failed` inside the ``except`` block and :meth:`ok` after a success."""
+
+    def __init__(self, logger: logging.Logger, what: str, *, every_s: float = 30.0) -> None:
+        self.logger = logger
+        self.what = what
+        self.every_s = every_s
+        self._since: float | None = None
+        self._logged = 0.0
+        self.count = 0
+
+    def failed(self) -> None:
+        now = time.monotonic()
+        self.count += 1
+        if self._since is None:
+            self._since = self._logged = now
+            self.logger.exception(self.what)
+        elif now - self._logged >= self.every_s:
+            self._logged = now
+            error = sys.exc_info()[1]
+            self.logger.warning(
+                "%s: still failing (%d times in %.0f s): %s", self.what, self.count, now - self._since, error
+            )
+
+    def ok(self) -> None:
+        if self._since is not None:
+            self.logger.info(
+                "%s: works again after %d failures in %.0f s", self.what, self.count, time.monotonic() - self._since
+            )
+            self._since, self.count = None, 0

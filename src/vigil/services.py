@@ -11,6 +11,7 @@ from vigil.clock import Clock, system_clock
 from vigil.domain.adjudication import AlertService
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.audit import AuditLog
+from vigil.domain.health import HealthChecks
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.outbox import Deliverer, Outbox
 from vigil.domain.pending import PendingAlerts
@@ -24,7 +25,7 @@ from vigil.pipeline.gate import Coverage
 from vigil.pipeline.runtime import CameraConfig, LiveRunner, StreamPolicy
 from vigil.settings import VigilSettings
 from vigil.store.db import Database, open_database
-from vigil.store.media import open_media
+from vigil.store.media import media_folder, open_media
 from vigil.video.camera import CameraStatus
 from vigil.vision.catalogue import default_threshold
 from vigil.vision.engine import FaceEngine
@@ -217,6 +218,8 @@ def open_control_room(
     ctx.deliverer = open_deliverer(settings, db, outbox, ctx.alerts, bus, owner=process_name("serve"))
     if run_cameras:  # each alert to this server's browsers (and, scaled out, others')
         recorder.subscribe(alert_listener(ctx))
+        ctx.health.media_writes = recorder.media_writes
+        ctx.health.queued = recorder.queued
     ctx.evidence = open_evidence(settings, db)  # the supervisors' evidence packs
     ctx.secure_cookies = not is_loopback(host)
     audit_settings(ctx.audit, settings)
@@ -262,6 +265,14 @@ def open_worker(
     recorder.subscribe(announcer(bus))
     audit = AuditLog(watchlist.db, key_file=settings.resolved_audit_key_file)
     alerts = AlertService(watchlist.db, audit, outbox=outbox)
+    health = HealthChecks(
+        watchlist.db,
+        bus=bus if settings.redis_url else None,
+        media_folder=media_folder(settings) if settings.media_store == "files" else None,
+        media_writes=recorder.media_writes,
+        queued=recorder.queued,
+        secrets=tuple(s for s in (settings.database_url, settings.redis_url) if s),
+    )
     return Worker(
         settings,
         worker_id=name,
@@ -272,6 +283,7 @@ def open_worker(
         bus=bus,
         loop_files=loop_files,
         deliverer=open_deliverer(settings, watchlist.db, outbox, alerts, bus, owner=name),
+        health=health,
     )
 
 

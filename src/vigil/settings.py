@@ -213,6 +213,21 @@ class VigilSettings(BaseSettings):
     worker_max_cameras: int = Field(
         default=64, ge=1, le=10_000, description="Scale-out: the most cameras one worker process runs."
     )
+    health_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="`vigil worker`: serve /healthz (alive, heartbeat turning) and /readyz (database and Redis "
+        "answer; 503 with the failed dependency and why) on this port, for Kubernetes probes and operators. "
+        "No login, no personal data. Unset: no health port (`vigil serve` has both on its own port).",
+        json_schema_extra={"shown_default": "unset"},
+    )
+    health_host: str = Field(
+        default="0.0.0.0",
+        min_length=1,
+        description="The address the worker's health port listens on (all interfaces, so a probe can reach "
+        "the pod's address).",
+    )
     alert_queue_max: int = Field(
         default=10_000,
         ge=1,

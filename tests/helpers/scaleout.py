@@ -39,6 +39,91 @@ def services_missing() -> str | None:
     return _postgres_reachable() or redis_reachable()
 
 
+def _postgres_bin() -> Path | None:
+    for folder in (
+        os.environ.get("VIGIL_TEST_POSTGRES_BIN"),
+        "/usr/lib/postgresql/15/bin",
+        "/usr/lib/postgresql/16/bin",
+    ):
+        if folder and (Path(folder) / "pg_ctl").is_file() and (Path(folder) / "initdb").is_file():
+            return Path(folder)
+    found = shutil.which("pg_ctl")
+    return Path(found).parent if found and shutil.which("initdb") else None
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of our own (initdb in a temporary folder, a free port, no fsync), to stop and
+    start mid-test. As root it runs as the ``postgres`` user (PostgreSQL refuses root)."""
+
+    def __init__(self) -> None:
+        self.bin = _postgres_bin()
+        self.port = free_port()
+        self.folder: Path | None = None
+        self._user: tuple[int, int] | None = None
+
+    def missing(self) -> str | None:
+        """Why one cannot be run here, or None."""
+        if self.bin is None:
+            return "PostgreSQL server binaries (initdb, pg_ctl) not found (VIGIL_TEST_POSTGRES_BIN)"
+        if os.geteuid() == 0:
+            import pwd
+
+            try:
+                entry = pwd.getpwnam("postgres")
+            except KeyError:
+                return "running as root without a postgres user to run a private PostgreSQL as"
+            self._user = (entry.pw_uid, entry.pw_gid)
+        return None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/vigil"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        assert self.bin is not None
+        user = self._user
+
+        def drop() -> None:
+            if user is not None:
+                os.setgid(user[1])
+                os.setuid(user[0])
+
+        return subprocess.run(
+            [str(self.bin / args[0]), *args[1:]], preexec_fn=drop, capture_output=True, check=check, timeout=120
+        )
+
+    def init(self) -> PrivatePostgres:
+        import tempfile
+
+        self.folder = Path(tempfile.mkdtemp(prefix="vigil-pg-"))
+        if self._user is not None:
+            os.chown(self.folder, *self._user)
+        self._run("initdb", "-D", str(self.folder / "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+        self.start()
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE vigil")
+        return self
+
+    def start(self) -> None:
+        assert self.folder is not None
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        self._run(
+            "pg_ctl", "-D", str(self.folder / "data"), "-o", options, "-l", str(self.folder / "log"), "-w", "start"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        assert self.folder is not None
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", mode, "-w", "stop", check=False)
+
+    def close(self) -> None:
+        if self.folder is not None:
+            self.stop("immediate")
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
 class PrivateRedis:
     """A redis-server of our own on a free port (no persistence), to stop and start mid-test."""
 
@@ -92,22 +177,32 @@ class Deployment:
             VIGIL_METRICS_TOKEN=METRICS_TOKEN,
             VIGIL_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",  # the tests' own receivers, through the guard
             PYTHONUNBUFFERED="1",
-            **extra,
         )
+        env.update(extra)  # may replace any of the above (a worker's own data directory)
         return env
 
-    def _spawn(self, name: str, args: list[str], **extra: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], *, program: list[str] = VIGIL, **extra: str
+    ) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("wb")
-        process = subprocess.Popen([*VIGIL, *args], env=self.env(**extra), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([*program, *args], env=self.env(**extra), stdout=log, stderr=subprocess.STDOUT)
         self.processes[name] = process
         return process
 
-    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        return self._spawn(name, ["worker", "--id", name])
+    def start_worker(self, name: str, **extra: str) -> subprocess.Popen[bytes]:
+        return self._spawn(name, ["worker", "--id", name], **extra)
 
-    def start_server(self, name: str) -> str:
+    def own_data_dir(self, name: str) -> Path:
+        """A data directory for one process (its own on-disk alert queue), sharing the converted models."""
+        folder = self.data_dir.parent / f"data-{name}"
+        folder.mkdir(exist_ok=True)
+        if not (folder / "cache").exists():
+            (folder / "cache").symlink_to((self.data_dir / "cache").resolve(), target_is_directory=True)
+        return folder
+
+    def start_server(self, name: str, **extra: str) -> str:
         port = free_port()
-        self._spawn(name, ["serve", "--host", "127.0.0.1", "--port", str(port)])
+        self._spawn(name, ["serve", "--host", "127.0.0.1", "--port", str(port)], **extra)
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: _answers(url), 90, f"web server {name} did not start (see {self.logs / name}.log)")
         return url
@@ -159,8 +254,11 @@ class LiveClient:
         self.token = token  # an API token: each connection opens with a single-use ticket fetched with it
         self.url = base_url.replace("http://", "ws://") + "/api/alerts/live"
         self.messages: list[dict[str, object]] = []
+        self.fetched: set[str] = set()  # alert ids read from the API after each reconnect, as the Live page does
+        self.connects = 0
         self.connected = threading.Event()
         self._stop = threading.Event()
+        self._offline = threading.Event()  # a browser whose network went away (a laptop lid, a tunnel)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -168,6 +266,9 @@ class LiveClient:
         from websockets.sync.client import connect
 
         while not self._stop.is_set():
+            if self._offline.is_set():
+                time.sleep(0.1)
+                continue
             try:
                 ticket = httpx.post(
                     self.base_url + "/api/auth/ticket", headers={"Authorization": f"Bearer {self.token}"}, timeout=5
@@ -176,18 +277,37 @@ class LiveClient:
                     hello = json.loads(ws.recv(timeout=5))
                     if hello.get("type") != "hello":
                         raise ConnectionError("the live socket refused the ticket")
+                    self.connects += 1
+                    if self.connects > 1:  # a reconnect: pushes sent meanwhile are not replayed; read them
+                        page = httpx.get(
+                            self.base_url + "/api/alerts?limit=50",
+                            headers={"Authorization": f"Bearer {self.token}"},
+                            timeout=5,
+                        ).json()
+                        self.fetched.update(str(a["id"]) for a in page["alerts"])
                     self.connected.set()
-                    while not self._stop.is_set():
+                    while not self._stop.is_set() and not self._offline.is_set():
                         try:
                             self.messages.append(json.loads(ws.recv(timeout=0.5)))
                         except TimeoutError:
                             continue
             except Exception:
-                self.connected.clear()
                 time.sleep(0.5)
+            self.connected.clear()
 
     def alert_ids(self, kind: str = "alert") -> list[str]:
         return [str(m["alert"]["id"]) for m in list(self.messages) if m.get("type") == kind]  # type: ignore[index]
+
+    def go_offline(self) -> None:
+        """Drop the socket and stay away until :meth:`come_back` (pushes meanwhile are missed)."""
+        self._offline.set()
+
+    def come_back(self) -> None:
+        self._offline.clear()
+
+    def seen(self) -> set[str]:
+        """Every red flag this browser shows: pushed, or read after a reconnect."""
+        return set(self.alert_ids()) | self.fetched
 
     def close(self) -> None:
         self._stop.set()

@@ -38,6 +38,10 @@ class Bus(Protocol):
         """Times the connection came back after a loss."""
         ...
 
+    def ping(self) -> None:
+        """Raise if the broker cannot be reached now (readiness); in-process: never."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -100,6 +104,9 @@ class LocalBus:
     @property
     def reconnects(self) -> int:
         return 0
+
+    def ping(self) -> None:
+        return None
 
     def close(self) -> None:
         self.flush(2.0)

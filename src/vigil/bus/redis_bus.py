@@ -82,6 +82,14 @@ class RedisBus:
     def connected(self) -> bool:
         return self._connected
 
+    def ping(self, timeout_s: float = 2.0) -> None:
+        """Ask Redis for PONG on a connection of its own (readiness); raises if it does not answer."""
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+        try:
+            client.ping()
+        finally:
+            client.close()
+
     @property
     def pending(self) -> int:
         return len(self._outbox)

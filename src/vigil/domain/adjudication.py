@@ -83,6 +83,7 @@ class AlertCase:
     crop_name: str | None
     enrolled_photo: str | None
     created_at: datetime
+    crop_missing: str | None = None  # why the crop is not there (it could not be written)
     decisions: tuple[Decision, ...] = ()
     evidence: float | None = None
     runner_up_subject_id: str | None = None  # a near-tie: both candidates go to the person deciding
@@ -153,6 +154,7 @@ def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeReco
         faces=alert.faces,
         status=alert.status,
         crop_name=alert.crop_name,
+        crop_missing=alert.crop_missing,
         enrolled_photo=photo,
         created_at=alert.created_at,
         decisions=decisions,

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from vigil.bus import Bus
+from vigil.domain.health import MediaWrites
 from vigil.domain.outbox import Outbox
 from vigil.domain.pending import PendingAlerts, is_outage
 from vigil.domain.vocabulary import EventKind
@@ -55,6 +56,7 @@ def alert_row(event: TrackMatch, *, crop_name: str | None) -> Alert:
         runner_up_score=event.runner_up_score,
         authorisation_id=event.authorisation_id,
         crop_name=crop_name,
+        crop_missing=event.crop_missing,
         decisive_capture_at=_utc(event.decisive_capture_at),
     )
 
@@ -70,12 +72,14 @@ class AlertRecorder:
         outbox: Outbox | None = None,
         pending: PendingAlerts | None = None,
         drain_every_s: float = 2.0,
+        media_writes: MediaWrites | None = None,
     ) -> None:
         self.db = db
         self.media = media
         self.outbox = outbox  # each stored alert's "raised" event is written into it in the same transaction
         # alerts raised while the database is unreachable wait here (on disk) until it returns
         self.pending = pending
+        self.media_writes = media_writes if media_writes is not None else MediaWrites()  # readiness reads it
         self.drain_every_s = drain_every_s
         self._listeners: list[AlertListener] = []
         self._lock = threading.Lock()
@@ -114,7 +118,9 @@ class AlertRecorder:
         with self.db.session() as session:
             if session.scalar(select(Alert.id).where(Alert.key == event.key)) is not None:
                 return None
-        crop_name = self.media.save("crops", event.crop_jpeg, "jpg") if event.crop_jpeg else None
+        crop_name, missing = self._save_crop(event)
+        if missing is not None:
+            event = replace(event, crop_missing=missing)
         row = alert_row(event, crop_name=crop_name)
         try:
             with self.db.session() as session:
@@ -140,6 +146,22 @@ class AlertRecorder:
         log.info("alert %s: camera %s, category %s", alert_id, event.camera, event.category)
         self._notify("raised", stored_event)
         return stored_event
+
+    def _save_crop(self, event: TrackMatch) -> tuple[str | None, str | None]:
+        """The crop's stored name, or (None, why) when the media folder could not take it (a full or
+        read-only disk): the alert is stored all the same, its crop marked missing. A database media store
+        that fails is the database's outage, handled by the caller."""
+        if not event.crop_jpeg:
+            return None, None
+        try:
+            name = self.media.save("crops", event.crop_jpeg, "jpg")
+        except OSError as exc:
+            why = f"the crop could not be written: {exc.strerror or type(exc).__name__}"[:200]
+            log.error("alert on camera %s (key %s): %s; stored without its crop", event.camera, event.key, why)
+            self.media_writes.failed(exc)
+            return None, why
+        self.media_writes.succeeded()
+        return name, None
 
     def recent_alert(self, camera: str, subject_id: str, since: float) -> TrackMatch | None:
         """The latest stored (or, the database unreachable, queued) alert for the subject on the camera,
@@ -240,6 +262,10 @@ class AlertRecorder:
             if self.pending is None or not len(self.pending):
                 return
 
+    def queued(self) -> int:
+        """Alerts waiting on disk for the database."""
+        return 0 if self.pending is None else len(self.pending)
+
     def close(self) -> None:
         """Stop draining (what is queued stays on disk for the next start)."""
         self._stop.set()
@@ -259,9 +285,9 @@ class AlertRecorder:
                 row.runner_up_subject_id, row.runner_up_score = event.runner_up_id, event.runner_up_score
             if event.score > row.best_score:
                 row.best_score = event.score
-                if event.crop_jpeg:
-                    old_crop = row.crop_name
-                    row.crop_name = self.media.save("crops", event.crop_jpeg, "jpg")
+                crop_name, _missing = self._save_crop(event)
+                if crop_name is not None:  # a better crop; if it could not be written the old one stays
+                    old_crop, row.crop_name, row.crop_missing = row.crop_name, crop_name, None
         if old_crop:
             self.media.delete("crops", old_crop)
         self._notify("updated", replace(event, crop_jpeg=None, alert_id=row.id))

@@ -10,6 +10,7 @@ watchlist's size or the category rules change.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,12 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select
 
+from vigil.domain.pending import is_outage
 from vigil.domain.replica import ReplicaChange
 from vigil.domain.thresholds import category_rules
 from vigil.domain.watchlist import WatchlistService
 from vigil.recognition.decision import DecisionRule
 from vigil.recognition.gallery import Candidate
 from vigil.store.models import Subject
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,33 +71,50 @@ class WatchlistMatcher:
             for name, (rule, _) in category_rules(self.watchlist.db, embedder.name, embedder.version, size).items()
         }
         with self._lock:
-            if size != self._rules_size:
-                self._cards.clear()
             self._rules, self._rules_size = rules, size
         return rules[category]
 
     def card(self, subject_id: str) -> SubjectCard:
+        """The subject's name, category and rule. A card whose rule is stale (the watchlist's size
+        changed) gets the current rule; while the database is unreachable it keeps the last one, so that
+        a camera goes on deciding (and queueing its alerts) through an outage."""
+        size = self.size
         with self._lock:
-            card = self._cards.get(subject_id) if self._rules_size == self.size else None
-        if card is not None:
+            card = self._cards.get(subject_id)
+            current = self._rules_size == size
+        if card is not None and current:
             return card
-        with self.watchlist.db.session() as session:
-            name, category = session.execute(
-                select(Subject.display_name, Subject.category).where(Subject.id == subject_id)
-            ).one()
-        card = SubjectCard(subject_id, name, category, self.rule(category))
+        try:
+            if card is None:
+                with self.watchlist.db.session() as session:
+                    name, category = session.execute(
+                        select(Subject.display_name, Subject.category).where(Subject.id == subject_id)
+                    ).one()
+            else:
+                name, category = card.display_name, card.category
+            card = SubjectCard(subject_id, name, category, self.rule(category))
+        except Exception as exc:
+            if card is not None and is_outage(exc):
+                return card
+            raise
         with self._lock:
             self._cards[subject_id] = card
         return card
 
     def _changed(self, change: ReplicaChange) -> None:
-        """The replica applied a change: forget what it may have made stale."""
+        """The replica applied a change: forget what it may have made stale, and read the changed
+        subjects' cards again now, while the database answers (an outage may follow)."""
         if change.rules or change.reloaded:
             self.forget()
             return
         with self._lock:
             for subject_id in change.subjects:
                 self._cards.pop(subject_id, None)
+        for subject_id in change.subjects:
+            try:
+                self.card(subject_id)
+            except Exception as exc:  # removed meanwhile, or the database went away: read when needed
+                log.debug("card of subject %s not read ahead: %s", subject_id, exc)
 
     def forget(self) -> None:
         """Drop cached subject details and rules (after a category's rule or a subject changed)."""

@@ -28,6 +28,7 @@ from vigil.domain.channels import ChannelService, EndpointSecrets
 from vigil.domain.outbox import Claimed, Outbox
 from vigil.domain.payloads import with_images
 from vigil.domain.vocabulary import AuditAction, EndpointKind
+from vigil.errors import RepeatedFailure
 from vigil.notify.mqtt import MqttSender
 from vigil.notify.webhook import SendResult, WebhookSender
 from vigil.store.media import MediaStore, media_type
@@ -128,6 +129,7 @@ class Dispatcher:
         self._lanes.clear()
 
     def _run(self) -> None:
+        failures = RepeatedFailure(log, "delivering the outbox failed; trying again")
         while not self._closed.is_set():
             self._wake.wait(self.poll_s)
             self._wake.clear()
@@ -135,8 +137,9 @@ class Dispatcher:
                 break
             try:
                 self.step()
+                failures.ok()
             except Exception:
-                log.exception("delivering the outbox failed; trying again")
+                failures.failed()
                 self._closed.wait(1.0)
 
     # ------------------------------------------------------------ one round

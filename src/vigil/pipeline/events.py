@@ -38,6 +38,7 @@ class TrackMatch:
     crop_jpeg: bytes | None = None
     alert_id: str | None = None  # set once stored, with stored_at and crop_name (the crop's stored name)
     crop_name: str | None = None
+    crop_missing: str | None = None  # why no crop was stored though one was taken (the media disk full)
     stored_at: float | None = None
     runner_up_id: str | None = None  # a near-tie: the second candidate (docs/calibration.md)
     runner_up_name: str | None = None

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from vigil.errors import RepeatedFailure
 from vigil.pipeline.analyser import AnalysisCounters, AnalysisSettings, CameraAnalyser, Matcher
 from vigil.pipeline.events import AlertSink
 from vigil.pipeline.gate import Coverage, ScanGate
@@ -261,12 +262,14 @@ class LiveRunner:
 
     def _watch(self) -> None:
         last_flush = time.monotonic()
+        failures = RepeatedFailure(log, "could not apply the authorisations (cameras keep their state)")
         while not self._stop.wait(0.5):
             try:
                 self.gate.refresh()
                 self.apply_authorisations()
+                failures.ok()
             except Exception:
-                log.exception("could not apply the authorisations (cameras keep their state)")
+                failures.failed()
             with self._lock:
                 runs = list(self.runs.values())
             for run in runs:

@@ -17,15 +17,20 @@ import os
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from vigil.bus import Bus
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.fleet import detection_counts
+from vigil.domain.health import HealthChecks
 from vigil.domain.leases import LeaseBook
 from vigil.domain.outbox import Deliverer
 from vigil.domain.replica import GalleryReplica
 from vigil.pipeline.runtime import LiveRunner
 from vigil.settings import VigilSettings
+
+if TYPE_CHECKING:
+    from vigil.scaleout.health import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,7 @@ class Worker:
         bus: Bus,
         loop_files: bool = True,
         deliverer: Deliverer | None = None,
+        health: HealthChecks | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id
@@ -60,10 +66,32 @@ class Worker:
         self._renewed_at = -float("inf")  # monotonic time a renewal last started and succeeded
         self._stop = threading.Event()
         self.fenced = 0
+        self.health = health  # served on settings.health_port, if set
+        self._health_server: HealthServer | None = None
+        self._looped_at: float | None = None  # monotonic time the heartbeat loop last turned
+
+    # ------------------------------------------------------------ health
+    def stalled(self) -> str | None:
+        """Why this worker is not alive (its heartbeat loop stopped turning), or None: liveness."""
+        limit = max(60.0, 10 * self.settings.heartbeat_s)
+        if self._looped_at is not None and time.monotonic() - self._looped_at > limit:
+            return f"the heartbeat loop has not turned for {time.monotonic() - self._looped_at:.0f} s"
+        return None
+
+    def _serve_health(self) -> None:
+        port = self.settings.health_port
+        if port is None or self.health is None:
+            return
+        from vigil.scaleout.health import HealthServer
+
+        self._health_server = HealthServer(
+            self.health, host=self.settings.health_host, port=port, alive=self.stalled
+        ).start()
 
     # ------------------------------------------------------------ life cycle
     def run(self) -> None:
         """Work until :meth:`stop` (or SIGTERM through the CLI); hands every camera back on the way out."""
+        self._serve_health()  # first: a gallery of a million templates takes minutes to load
         self.replica.load()  # no sweep of media: this process enrolls nobody
         self.replica.follow()
         self.runner.start()
@@ -75,7 +103,7 @@ class Worker:
         self._stop.wait(self.settings.heartbeat_s)
         try:
             while not self._stop.is_set():
-                started = time.monotonic()
+                started = self._looped_at = time.monotonic()
                 self.beat()
                 self._stop.wait(max(0.0, self.settings.heartbeat_s - (time.monotonic() - started)))
         finally:
@@ -95,6 +123,10 @@ class Worker:
             self.deliverer.close()
         self.replica.close()
         self.bus.close()
+        if self._health_server is not None:
+            self._health_server.close()
+        if self.health is not None:
+            self.health.close()
         log.info("worker %s stopped", self.worker_id)
 
     # ------------------------------------------------------------ one heartbeat

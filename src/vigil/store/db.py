@@ -6,6 +6,7 @@ any database to the latest revision before handing out sessions.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.errors import ConfigurationError
 from vigil.settings import VigilSettings
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x5669_6769_6C00  # "Vigil": the advisory lock that serialises schema upgrades
@@ -91,7 +94,24 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
-    """Run Alembic migrations up to ``revision`` (default: head) on ``engine``."""
+    """Run Alembic migrations up to ``revision`` (default: head) on ``engine``.
+
+    A database already at a migration this Vigil does not know was migrated by a newer Vigil: in a
+    rolling upgrade an old process (re)starts beside new ones. It runs on that schema as it is, with a
+    warning, rather than refusing to start — which is safe because migrations are additive within a
+    release (new tables, nullable columns, indexes) and anything they remove goes a release later
+    (docs/operations.md, rolling upgrades)."""
+    if revision == "head":
+        with engine.connect() as connection:
+            current = current_revision(connection)
+        if current is not None and current not in migration_revisions():
+            log.warning(
+                "the database is at migration %s, newer than this Vigil knows (%s): running on it as it is "
+                "(a rolling upgrade); upgrade this process",
+                current,
+                migration_revisions()[-1],
+            )
+            return
     _migrate(engine, "upgrade", revision)
 
 

@@ -198,6 +198,8 @@ class Alert(Base):
     threshold: Mapped[float] = mapped_column(Float)
     faces: Mapped[int] = mapped_column(Integer)
     crop_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Why the face crop is missing when it could not be written (the media disk full): the alert is kept.
+    crop_missing: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # A near-tie: the second candidate, shown beside the first so that a person settles it.
     runner_up_subject_id: Mapped[str | None] = mapped_column(
         ForeignKey("subjects.id", ondelete="SET NULL", name="fk_alerts_runner_up_subject"), nullable=True

@@ -14,15 +14,18 @@ from pathlib import Path
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from vigil import __version__
 from vigil.domain.alerts import AlertListener, TrackMatch, announcer
 from vigil.domain.fleet import DetectionCounts
+from vigil.domain.pending import is_outage
 from vigil.domain.vocabulary import Role
+from vigil.errors import RepeatedFailure
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
 from vigil.web.metrics import render_reach
 from vigil.web.pages import router as pages_router
@@ -73,12 +76,14 @@ def alert_listener(ctx: WebContext) -> AlertListener:
 async def _catch_up(ctx: WebContext, every_s: float = 5.0) -> None:
     """Without cameras in this process, alerts come from workers: besides their announcements on the bus,
     look in the database every ``every_s`` for any whose announcement was lost."""
+    failures = RepeatedFailure(log, "alert catch-up failed")
     while True:
         await asyncio.sleep(every_s)
         try:
             await asyncio.to_thread(ctx.feed.catch_up)
+            failures.ok()
         except Exception:
-            log.exception("alert catch-up failed")
+            failures.failed()
 
 
 async def _retention(ctx: WebContext, every_s: float = 3600.0) -> None:
@@ -197,12 +202,24 @@ def create_app(ctx: WebContext) -> FastAPI:
             if ctx.watchlist is not None:
                 await asyncio.to_thread(ctx.watchlist.replica.close)
             await asyncio.to_thread(ctx.bus.close)
+            ctx.health.close()
 
     app = FastAPI(title="Vigil control room", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     app.add_middleware(
         BodyLimit, max_bytes=MAX_BODY_BYTES, upload_bytes=MAX_UPLOAD_BODY_BYTES, upload_paths=UPLOAD_PATHS
     )
+
+    @app.exception_handler(DBAPIError)
+    async def database_unreachable(request: Request, exc: Exception) -> Response:
+        """The database away (a restart, a network cut): 503 and one line in the log, not a 500 and a
+        traceback per request; the client (the Live page) tries again."""
+        if not is_outage(exc):
+            raise exc
+        log.warning("%s %s: the database is unreachable (%s)", request.method, request.url.path, type(exc).__name__)
+        return JSONResponse(
+            {"detail": "the database is unreachable; try again shortly"}, status_code=503, headers={"Retry-After": "5"}
+        )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -248,6 +265,20 @@ def create_app(ctx: WebContext) -> FastAPI:
             swagger_js_url="/docs/assets/swagger-ui-bundle.js",
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg",
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        """Liveness: the process answers HTTP (no login; nothing about anyone in it)."""
+        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(c: WebContext = Depends(context)) -> JSONResponse:
+        """Readiness: 200 when the database (and Redis, scaled out) answer, else 503 naming the dependency
+        that failed and why; a full media disk is reported (status "degraded") without failing it."""
+        readiness = await asyncio.to_thread(c.health.ready)
+        return JSONResponse(
+            readiness.as_json(), status_code=200 if readiness.ready else 503, headers={"Cache-Control": "no-store"}
         )
 
     @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)

@@ -13,11 +13,12 @@ from vigil.domain.authorisations import AuthorisationService
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.channels import ChannelService
 from vigil.domain.fleet import CameraFleet, LeasedFleet
+from vigil.domain.health import HealthChecks
 from vigil.domain.outbox import Deliverer, Outbox
 from vigil.domain.users import UserService
 from vigil.settings import VigilSettings
 from vigil.store.db import Database
-from vigil.store.media import MediaStore, open_media
+from vigil.store.media import MediaStore, media_folder, open_media
 from vigil.web.feed import AlertFeed
 from vigil.web.metrics import Metrics
 from vigil.web.push import PushHub
@@ -57,6 +58,7 @@ class WebContext:
     channels: ChannelService = field(init=False)  # endpoints and routing rules (admins)
     # signed evidence packs of confirmed alerts (given by services: its PDFs are laid out above this layer)
     evidence: EvidenceService | None = None
+    health: HealthChecks = field(init=False)  # /readyz: the database, Redis when scaled out, the media disk
 
     def __post_init__(self) -> None:
         self.feed = AlertFeed(self.alerts, self.hub, self.metrics, self.bus)
@@ -64,6 +66,13 @@ class WebContext:
         self.access = AccessWatch(self.db, views_per_hour=self.settings.media_views_per_hour)
         self.fleet = LeasedFleet(self.db)
         self.channels = ChannelService(self.db, audit=self.audit, allowed=self.settings.outbound_networks)
+        settings = self.settings
+        self.health = HealthChecks(
+            self.db,
+            bus=self.bus if settings.redis_url else None,
+            media_folder=media_folder(settings) if settings.media_store == "files" else None,
+            secrets=tuple(s for s in (settings.database_url, settings.redis_url) if s),
+        )
 
     @classmethod
     def build(

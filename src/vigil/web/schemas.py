@@ -240,6 +240,7 @@ class AlertOut(BaseModel):
     crop_url: str | None
     enrolled_photo_url: str | None
     created_at: datetime
+    crop_missing: str | None = None  # why there is no crop: it could not be written (the media disk full)
     decisions: list[DecisionDone] = []
     evidence: float | None = None
     runner_up: RunnerUpOut | None = None  # a near-tie: the second candidate, to be settled by a person
@@ -268,6 +269,7 @@ class AlertOut(BaseModel):
             faces=a.faces,
             status=a.status,
             crop_url=f"/api/media/crops/{a.crop_name}" if a.crop_name else None,
+            crop_missing=a.crop_missing,
             enrolled_photo_url=f"/api/media/photos/{a.enrolled_photo}" if a.enrolled_photo else None,
             created_at=a.created_at,
             decisions=[DecisionDone(**d.__dict__) for d in a.decisions],

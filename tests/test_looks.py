@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vigil.recognition.calibration import CategoryPolicy, category_rule, shipped_curves
+from vigil.recognition.calibration import CategoryPolicy, category_rule, shipped_curves, validated_floor
 from vigil.recognition.decision import DecisionRule, decide, strongest
 from vigil.recognition.fusion import FaceScoreModel, fit_score_model
 from vigil.recognition.looks import (
@@ -122,7 +122,7 @@ def test_the_looks_rule_decides_with_sizes_and_the_pooled_face(looks: LookModel)
     assert decide([1.0] * 3, ["a", "b"], middling, rules, iods=[30.0] * 3, pooled=np.array([0.975, 0.86])) is not None
     # what a threshold sweep reads: the winner and its evidence, whatever the threshold
     best = strongest([0.8, 0.8], ["a", "b"], scores, rule, iods=[45.0, 14.0], pooled=np.array([0.96, 0.9]))
-    assert best is not None and best[0] == "a" and best[1] == pytest.approx(verdict.evidence)
+    assert best is not None and best[0] == "a" and best[1] == pytest.approx(verdict.strength)
 
 
 def test_look_model_round_trips_and_refuses_nonsense(looks: LookModel) -> None:
@@ -149,5 +149,12 @@ def test_the_shipped_curves_carry_the_looks_rule_and_sensible_band_curves() -> N
     assert model.bands[0].llr_of(high) < model.bands[-1].llr_of(high)
     rule, point = category_rule(curves, CategoryPolicy(1.0, 1, None), 1000, 0.956)
     assert rule.looks is model and point is not None
-    # the threshold grows with the watchlist, as before
-    assert category_rule(curves, CategoryPolicy(1.0, 1, None), 10, 0.956)[0].threshold <= rule.threshold
+    # the evidence needed grows with the watchlist, as before, and never falls below what one face at the
+    # validated floor gives; the threshold shown is the similarity one face would need for it
+    small = category_rule(curves, CategoryPolicy(1.0, 1, None), 10, 0.956)[0]
+    assert small.needed <= rule.needed and small.threshold <= rule.threshold
+    assert rule.needed >= model.reference.llr_of(validated_floor(curves.curve)) - 1e-9
+    assert rule.threshold == pytest.approx(model.reference.similarity_of(rule.needed), abs=1e-4)
+    # a threshold set by hand is a similarity, as everywhere
+    manual = category_rule(curves, CategoryPolicy(1.0, 1, 0.97), 1000, 0.956)[0]
+    assert manual.threshold == 0.97 and manual.needed == pytest.approx(float(model.reference.llr_of(0.97)))

@@ -14,6 +14,7 @@ Outputs numbers only; the images are read, degraded in memory and forgotten.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ import numpy as np
 
 from vigil.eval.lfw import LfwDataset
 from vigil.eval.walkby_render import cctv_still
-from vigil.recognition.calibration import ScoreCurve, score_curve, validated_floor
+from vigil.recognition.calibration import NATS_GRID, ScoreCurve, score_curve, validated_floor
 from vigil.recognition.fusion import FaceScoreModel, fit_score_model, within_track_correlation
 from vigil.recognition.looks import SIZE_BAND_EDGES, LookModel, best_looks_evidence, pooled_face, size_bands
 from vigil.vision.engine import FaceEngine
@@ -176,6 +177,11 @@ class MeasuredLooks:
         )
 
 
+@functools.lru_cache(maxsize=4)
+def _aliases_of(owners: tuple[str, ...]) -> dict[int, list[int]]:
+    return alias_pairs(list(owners))
+
+
 def _iod(kps: np.ndarray) -> float:
     return float(np.linalg.norm(kps[1] - kps[0]))
 
@@ -272,7 +278,7 @@ def impostor_mask(looks: MeasuredLooks, rows: np.ndarray) -> np.ndarray:
     own = looks.own[rows]
     mask = np.ones((len(rows), len(looks.templates)), dtype=bool)
     mask[np.arange(len(rows)), own] = False
-    aliases = alias_pairs(list(looks.owners))
+    aliases = _aliases_of(looks.owners)
     for row, template in enumerate(own):
         for other in aliases.get(int(template), ()):
             mask[row, other] = False
@@ -434,7 +440,7 @@ def look_track_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Genuine (one per track) and impostor (one per track and other template) track scores under
     ``model``'s rule, judged as live tracks are: after every face, on the faces the analyser keeps,
-    the highest Λ reached, as the similarity one face would need for it."""
+    the highest Λ reached (nats: the rule's evidence outgrows what one face's similarity expresses)."""
     kept = kept_faces(looks, max_faces)
     pools = live_pools(looks, kept) if model.uses_pooled else None
     starts = np.flatnonzero(np.r_[True, looks.track[1:] != looks.track[:-1]])
@@ -458,13 +464,12 @@ def look_track_scores(
         own = looks.own[start]
         genuine.append(strongest[own])
         impostor.append(strongest[mask])
-    to_similarity = model.reference.similarities_of
-    return to_similarity(np.asarray(genuine)), to_similarity(np.concatenate(impostor))
+    return np.asarray(genuine), np.concatenate(impostor)
 
 
 def look_track_curve(looks: MeasuredLooks, model: LookModel, *, max_faces: int = LIVE_MAX_FACES) -> ScoreCurve:
-    """The track-level error curve of ``model``'s rule (what its operating points are read off)."""
-    return score_curve(*look_track_scores(looks, model, max_faces=max_faces))
+    """The track-level error curve of ``model``'s rule, in nats (what its operating points are read off)."""
+    return score_curve(*look_track_scores(looks, model, max_faces=max_faces), grid=NATS_GRID)
 
 
 @dataclass(frozen=True)

@@ -261,30 +261,35 @@ def rates(runs: list[ClipRun], alerted: Callable[[ClipRun], set[str]]) -> Rates:
 
 
 def evidence_sweep(runs: list[ClipRun], rule: DecisionRule, budget_per_1000: float) -> tuple[float, Rates]:
-    """``rule`` (looks or fused) at the threshold with the best hit rate whose false alerts stay within
-    the budget: each judgement's winner and evidence are computed once, then every threshold is read off."""
-    evidence: list[list[tuple[str, float]]] = []
+    """``rule`` (looks or fused; one threshold for every candidate) at the evidence (nats) with the best
+    hit rate whose false alerts stay within the budget. A judgement alerts for its strongest candidate
+    once that candidate's strength reaches the threshold, so each walk-by's outcome is fixed by three
+    numbers — the strongest evidence for the right person, for anyone else, and for anyone — and the
+    best threshold is read off them exactly."""
+    right, other, anyone = [], [], []
     for run in runs:
-        found = []
-        for j in run.judgements:
-            best = strongest(j.qualities, j.subject_ids, j.scores, rule, iods=j.iods, pooled=j.pooled)
-            if best is not None:
-                found.append(best)
-        evidence.append(found)
-    index = {id(run): i for i, run in enumerate(runs)}
-    best_point: tuple[float, Rates] | None = None
-    for threshold in SWEEP:
-
-        def alerted(run: ClipRun, t: float = float(threshold)) -> set[str]:
-            return {subject for subject, e in evidence[index[id(run)]] if e >= t}
-
-        r = rates(runs, alerted)
-        if r.false_alerts_per_1000 <= budget_per_1000 + 1e-9 and (
-            best_point is None or r.hit_rate > best_point[1].hit_rate
-        ):
-            best_point = (float(threshold), r)
-    assert best_point is not None
-    return best_point
+        found = [
+            best
+            for j in run.judgements
+            if (best := strongest(j.qualities, j.subject_ids, j.scores, rule, iods=j.iods, pooled=j.pooled))
+        ]
+        right.append(max((e for s, e in found if s == run.person.name), default=-np.inf))
+        other.append(max((e for s, e in found if s != run.person.name), default=-np.inf))
+        anyone.append(max((e for _, e in found), default=-np.inf))
+    kinds = np.array([r.kind for r in runs])
+    strangers = np.array(anyone)[kinds == "distractor"]
+    allowed = int(np.floor(budget_per_1000 * len(strangers) / 1000.0 + 1e-9))
+    ranked = np.sort(strangers[np.isfinite(strangers)])[::-1]
+    threshold = float(np.nextafter(ranked[allowed], np.inf)) if allowed < len(ranked) else -np.inf
+    enrolled = kinds == "enrolled"
+    hits = np.array(right)[enrolled] >= threshold
+    wrong = np.array(other)[enrolled] >= threshold
+    false = int((strangers >= threshold).sum())
+    return threshold, Rates(
+        float(hits.mean()) if enrolled.any() else 0.0,
+        float(wrong.mean()) if enrolled.any() else 0.0,
+        1000.0 * false / max(1, len(strangers)),
+    )
 
 
 def at_same_false_alerts(
@@ -679,12 +684,14 @@ def run_walkby(
             },
             "rule": rules[n][0].name,
             "fused_rule_hit_rate": None if fused_r is None else round(fused_r.hit_rate, 4),
-            "fused_rule_threshold": fused_t,
+            "fused_rule_threshold": None
+            if fused_t is None or fused_model is None
+            else round(fused_model.similarity_of(fused_t), 4),
             "fused_rule_false_alerts_per_1000": None if fused_r is None else round(fused_r.false_alerts_per_1000, 2),
             "candidate_rules": {
                 name: {
                     "hit_rate": round(r.hit_rate, 4),
-                    "threshold": t,
+                    "evidence_needed_nats": round(t, 3),
                     "false_alerts_per_1000": round(r.false_alerts_per_1000, 2),
                     "own_operating_point": point,
                     "at_own_threshold": {

@@ -133,7 +133,8 @@ def operating_point(curve: ScoreCurve, false_alert_rate: float, watchlist_size: 
     ok = np.flatnonzero(curve.fmr <= wanted)
     extrapolated = curve.impostor > 10 * TAIL_SCORES
     if len(ok) == 0 or (wanted < resolution and not extrapolated):
-        threshold = float(np.ceil(curve.max_impostor * 1000) / 1000 + 0.001)
+        step = float(curve.thresholds[1] - curve.thresholds[0]) if len(curve.thresholds) > 1 else 0.001
+        threshold = float(np.ceil(curve.max_impostor / step) * step + step)
         resolved = False
     else:
         threshold = float(curve.thresholds[ok[0]])
@@ -213,6 +214,28 @@ class CategoryPolicy:
 
 
 DEFAULT_FALSE_ALERTS_PER_1000 = 0.1
+NATS_GRID = np.round(np.arange(-8.0, 60.0 + 1e-9, 0.01), 2)  # the looks rule's track curve is kept in nats
+
+
+def _looks_rule(
+    curves: ErrorCurves, looks: LookModel, tracks: ScoreCurve, policy: CategoryPolicy, watchlist_size: int
+) -> tuple[DecisionRule, OperatingPoint]:
+    """The looks rule's operating point, read off its track curve in nats (its evidence outgrows what one
+    face's similarity can express), never below what one face at the validated floor gives; a threshold
+    set by hand is the similarity one face would need, as everywhere."""
+    point = operating_point(tracks, policy.false_alerts_per_1000 / 1000.0, watchlist_size)
+    floor = float(looks.reference.llr_of(validated_floor(curves.curve)))
+    needed = max(point.threshold, floor)
+    if policy.threshold_override is not None:
+        needed = float(looks.reference.llr_of(policy.threshold_override))
+    fmr, fnmr = tracks.at(needed)
+    shown = (
+        policy.threshold_override if policy.threshold_override is not None else looks.reference.similarity_of(needed)
+    )
+    point = OperatingPoint(round(shown, 4), passerby_false_alert_rate(fmr, watchlist_size), fnmr, point.resolved)
+    return DecisionRule(point.threshold, policy.min_faces, curves.model, looks=looks, needed_nats=needed), point
+
+
 VOTE_RULE_MIN_FACES = 3
 
 
@@ -229,6 +252,8 @@ def category_rule(
     if curves is None:
         threshold = policy.threshold_override if policy.threshold_override is not None else provisional
         return DecisionRule(threshold, max(VOTE_RULE_MIN_FACES, policy.min_faces)), None
+    if curves.looks is not None and curves.tracks is not None:
+        return _looks_rule(curves, curves.looks, curves.tracks, policy, watchlist_size)
     decision = curves.decision_curve
     point = operating_point(decision, policy.false_alerts_per_1000 / 1000.0, watchlist_size)
     threshold = max(point.threshold, validated_floor(curves.curve))

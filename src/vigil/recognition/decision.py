@@ -55,6 +55,9 @@ class DecisionRule:
     model: FaceScoreModel | None = None
     tie_margin: float | None = None  # None: TIE_MARGIN_NATS (fused) or TIE_MARGIN_SIMILARITY (votes)
     looks: LookModel | None = None  # the looks rule (round two); takes precedence over ``model``
+    # the looks rule's evidence a track must reach, in nats, read off its track curve (None: ℓ_ref(threshold));
+    # ``threshold`` then shows it as the similarity one face would need (which saturates where ℓ does)
+    needed_nats: float | None = None
 
     def __post_init__(self) -> None:
         if self.min_faces < 1:
@@ -73,6 +76,8 @@ class DecisionRule:
     def needed(self) -> float:
         """The evidence (nats) one face at the threshold gives: what a track must reach."""
         if self.looks is not None:
+            if self.needed_nats is not None:
+                return self.needed_nats
             return float(self.looks.reference.llr_of(self.threshold))
         if self.model is not None:
             return float(self.model.llr_of(self.threshold))
@@ -134,12 +139,12 @@ def strongest(
     pooled: np.ndarray | None = None,
 ) -> tuple[str, float] | None:
     """Under one rule for every candidate, whatever its threshold: the candidate a red flag would name
-    (the strongest that is some face's best match) and its evidence as a similarity — the flag is raised
-    exactly when that reaches the threshold. For sweeping thresholds over recorded tracks; the looks and
-    fused rules only (the vote rule's votes depend on the threshold)."""
-    probe = replace(rule, threshold=-1.0)
+    (the strongest that is some face's best match) and its strength in nats — the flag is raised exactly
+    when that reaches ``rule.needed``. For sweeping thresholds over recorded tracks; the looks and fused
+    rules only (the vote rule's votes depend on the threshold)."""
+    probe = replace(rule, threshold=-1.0, needed_nats=None)
     ranked = _ranked(qualities, subject_ids, scores, dict.fromkeys(subject_ids, probe), iods, pooled)
-    return next(((v.subject_id, v.evidence) for v, _ in ranked if v.votes >= rule.min_faces), None)
+    return next(((v.subject_id, v.strength) for v, _ in ranked if v.votes >= rule.min_faces), None)
 
 
 def closest_call(

@@ -9,7 +9,9 @@ async function api(path, options = {}) {
   if (options.method && options.method !== "GET") headers["X-CSRF-Token"] = CSRF;
   const response = await fetch(path, Object.assign({}, options, { headers, credentials: "same-origin" }));
   if (response.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
-  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+  // 204 (and 205) carry no body, whatever their content type says: nothing to parse.
+  const empty = response.status === 204 || response.status === 205 || response.headers.get("content-length") === "0";
+  const body = empty ? null : response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
   if (!response.ok) { const d = body && body.detail; throw new Error(typeof d === "string" ? d : d && d.message ? (d.field ? d.field + ": " : "") + d.message : JSON.stringify(d)); }
   return body;
 }
@@ -718,7 +720,14 @@ document.addEventListener("DOMContentLoaded", async () => {
   const logout = document.getElementById("logout");
   const page = document.querySelector("[data-page]");
   if (page || logout) await refreshCsrf();
-  if (logout) logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); sessionStorage.removeItem("vigil-csrf"); location.href = "/login"; });
+  // After logging out the login page replaces this one (not kept in history: Back shows no personal data).
+  if (logout) logout.addEventListener("click", async () => {
+    try { await api("/api/auth/logout", { method: "POST" }); } finally {
+      sessionStorage.removeItem("vigil-csrf");
+      document.querySelector("main")?.replaceChildren();
+      location.replace("/login");
+    }
+  });
   const language = document.getElementById("language");
   if (language) language.addEventListener("change", async () => {
     await api("/api/auth/locale", { method: "PUT", json: { locale: language.value || null } });

@@ -1,15 +1,22 @@
-"""The control-room demo: a demo data directory with users, a small watchlist and three looping cameras.
+"""The control-room demo: a demo data directory with users, a small watchlist and four looping cameras at
+public places in Lucknow.
 
-Where ``../shared/data`` is present it uses the crowd clip (a passer-by from an early frame is on the
-watchlist), the single-face clip (its caller too) and a few LFW people; otherwise it builds its watchlist
-and its clips from the public-domain portraits that ship in scikit-image and matplotlib, so it works
-offline on a fresh machine. Running it again reuses what exists and issues fresh passwords.
+Each camera plays a street scene that loops every ``LOOP_S`` seconds; in it one watchlisted person (the
+public-domain portraits that ship in scikit-image and matplotlib) walks through once, at a different
+moment on each camera. So an operator who logs in sees a red flag arrive within a minute of the start and
+a fresh one every ``LOOP_S / len(CAMERAS)`` seconds or so; each camera raises its own again every
+``LOOP_S`` seconds, long after the analyser's re-arming window (30 s), so repeats are new red flags, not
+folded into the last. Both people walk past two cameras each, so a trail forms once sightings are
+confirmed. Where ``../shared/data/lfw`` is present, twenty LFW people join the watchlist (a fuller list
+to search); photos the enrollment rules refuse are skipped and counted in one line. Running it again
+reuses what exists and issues fresh passwords; it works offline on a fresh machine.
 """
 
 from __future__ import annotations
 
 import io
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,11 +28,31 @@ from vigil.domain.cameras import CameraError, CameraRegistry
 from vigil.domain.enrollment import EnrollmentError, SubjectFields
 from vigil.domain.users import UserError, UserService
 from vigil.domain.watchlist import WatchlistService
-from vigil.samples import portrait_clip
 from vigil.settings import VigilSettings
 
-# Three cameras around a square (latitude, longitude), a couple of hundred metres apart.
-PLACES = [("north-gate", 51.50853, -0.12803), ("market-street", 51.50715, -0.12600), ("station", 51.50620, -0.12935)]
+LOOP_S = 100.0  # every demo clip's length: each camera raises a fresh red flag this often
+WALK_S = 7.0  # how long a walker takes to cross a camera's picture
+
+
+@dataclass(frozen=True)
+class DemoCamera:
+    name: str
+    place: str
+    latitude: float  # WGS84, approximate (../shared/FIELD.md)
+    longitude: float
+    group: str
+    walker: str  # "collins" or "hopper": whose portrait walks past
+    enters_s: float  # when in the loop the walker enters the picture
+
+
+# Public places in Lucknow; the walkers come by 10, 35, 60 and 85 s into each 100 s loop.
+CAMERAS = (
+    DemoCamera("charbagh-station", "Charbagh railway station", 26.8320, 80.9200, "charbagh", "collins", 10.0),
+    DemoCamera("hazratganj-crossing", "Hazratganj", 26.8500, 80.9460, "hazratganj", "hopper", 35.0),
+    DemoCamera("aminabad-market", "Aminabad market", 26.8460, 80.9270, "charbagh", "collins", 60.0),
+    DemoCamera("bara-imambara-gate", "Bara Imambara", 26.8690, 80.9130, "chowk", "hopper", 85.0),
+)
+OLD_CAMERAS = ("north-gate", "market-street", "station")  # the demo's cameras before issue 28 (removed)
 DEMO_USERS = [
     ("admin", "admin", "Demo Admin"),
     ("supervisor", "supervisor", "Demo Supervisor"),
@@ -75,35 +102,36 @@ def _fields(name: str, ref: str, basis: str, category: str = "missing-person") -
     )
 
 
-def _enroll(watchlist: WatchlistService, fields: SubjectFields, photo: bytes, say: Callable[[str], None]) -> None:
+def _enroll(watchlist: WatchlistService, fields: SubjectFields, photo: bytes) -> str | None:
+    """Enroll unless enrolled already; the enrollment rule that refused the photo, if one did."""
     assert fields.external_ref is not None
     if watchlist.find_by_ref(fields.external_ref) is not None:
-        return
+        return None
     try:
         watchlist.enroll(fields, [(f"{fields.external_ref}.jpg", photo)])
     except EnrollmentError as exc:
-        say(f"  not enrolled {fields.display_name}: {exc}")
+        return exc.rule
+    return None
 
 
-def _best_face_crop(watchlist: WatchlistService, frame: np.ndarray) -> np.ndarray:
-    from vigil.pipeline.analyser import face_crop
-    from vigil.vision.quality import assess_quality
+def demo_clip(camera: DemoCamera, portrait: np.ndarray, folder: Path) -> Path:
+    """The camera's looping street scene with the walker crossing at ``camera.enters_s`` (made once)."""
+    from vigil.samples import street_scene_clip
 
-    faces = watchlist.engine.detect(frame)
-    best = int(np.argmax(assess_quality(frame, faces).score))
-    return face_crop(frame, faces.xyxy[best], margin=2.2)
-
-
-def _first_frames(video: Path, count: int) -> list[np.ndarray]:
-    import av
-
-    with av.open(str(video)) as container:
-        frames = []
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if len(frames) >= count:
-                break
-    return frames
+    clip = folder / f"lucknow-{camera.name}-v1.mp4"
+    if not clip.exists():
+        seed = sum(map(ord, camera.name))
+        street_scene_clip(
+            clip,
+            portrait,
+            seconds=LOOP_S,
+            fps=8,
+            size=(960, 540),
+            crossing=(camera.enters_s, camera.enters_s + WALK_S),
+            face_px=110,
+            seed=seed,
+        )
+    return clip
 
 
 def setup_demo(
@@ -121,82 +149,54 @@ def setup_demo(
         room.passwords[username] = password
 
     clips = settings.data_dir / "clips"
-    data = None if offline else shared_data()
-    if data is not None:
-        room.source = f"shared data at {data}"
-        crowd, carphone = data / "video" / "crowd_walk_1080p.mp4", data / "video" / "carphone_176x144.mp4"
-        _enroll(
-            watchlist,
-            _fields("Passer-by (crowd clip)", "demo:crowd-passer-by", "DEMO-2 crowd clip frame 5"),
-            _jpeg(_best_face_crop(watchlist, _first_frames(crowd, 6)[5])),
-            say,
-        )
-        _enroll(
-            watchlist,
-            _fields("Caller (carphone clip)", "demo:caller", "DEMO-3 carphone clip frame 0", "wanted"),
-            _jpeg(_first_frames(carphone, 1)[0]),
-            say,
-        )
-        lfw = data / "lfw" / "images"
-        if lfw.is_dir():
-            for folder in sorted(p for p in lfw.iterdir() if p.is_dir())[:20]:
-                photo = min(folder.glob("*.jpg"))
-                _enroll(
-                    watchlist,
-                    _fields(folder.name.replace("_", " "), f"demo:lfw:{folder.name}", "DEMO-LFW research image"),
-                    photo.read_bytes(),
-                    say,
-                )
-        from vigil.samples import sample_images
+    from vigil.samples import sample_images
 
-        astronaut, _ = sample_images()
-        portrait = clips / "portrait_walk.mp4"
-        if not portrait.exists():
-            portrait_clip(astronaut, portrait)
-        _enroll(
-            watchlist,
-            _fields("Eileen Collins", "demo:collins", "DEMO-1 public-domain NASA portrait"),
-            _jpeg(astronaut),
-            say,
-        )
-        sources = [str(crowd), str(carphone), str(portrait)]
+    astronaut, hopper = sample_images()
+    refused: Counter[str] = Counter()
+    for fields, image in (
+        (_fields("Eileen Collins", "demo:collins", "DEMO-1 public-domain NASA portrait"), astronaut),
+        (_fields("Grace Hopper", "demo:hopper", "DEMO-4 public-domain US Navy portrait", "wanted"), hopper),
+    ):
+        rule = _enroll(watchlist, fields, _jpeg(image))
+        if rule is not None:
+            raise RuntimeError(f"the demo's portrait of {fields.display_name} was refused: {rule}")
+    data = None if offline else shared_data()
+    lfw = None if data is None else data / "lfw" / "images"
+    if lfw is not None and lfw.is_dir():
+        room.source = f"bundled portraits and LFW people from {data}"
+        for folder in sorted(p for p in lfw.iterdir() if p.is_dir())[:20]:
+            photo = min(folder.glob("*.jpg"))
+            fields = _fields(folder.name.replace("_", " "), f"demo:lfw:{folder.name}", "DEMO-LFW research image")
+            rule = _enroll(watchlist, fields, photo.read_bytes())
+            if rule is not None:
+                refused[rule] += 1
+        if refused:
+            why = ", ".join(f"{n} {rule}" for rule, n in sorted(refused.items()))
+            say(f"  skipped {sum(refused.values())} of 20 LFW sample photos the enrollment rules refused ({why})")
     else:
         room.source = "portraits bundled with scikit-image and matplotlib (offline)"
-        from vigil.samples import sample_images
-
-        astronaut, hopper = sample_images()
-        _enroll(
-            watchlist,
-            _fields("Eileen Collins", "demo:collins", "DEMO-1 public-domain NASA portrait"),
-            _jpeg(astronaut),
-            say,
-        )
-        _enroll(
-            watchlist,
-            _fields("Grace Hopper", "demo:hopper", "DEMO-4 public-domain US Navy portrait", "wanted"),
-            _jpeg(hopper),
-            say,
-        )
-        sources = []
-        for name, image, seed in (
-            ("collins_walk", astronaut, 1),
-            ("hopper_walk", hopper, 2),
-            ("collins_mirrored", np.ascontiguousarray(astronaut[:, ::-1]), 3),
-        ):
-            clip = clips / f"{name}.mp4"
-            if not clip.exists():
-                portrait_clip(image, clip, seed=seed)
-            sources.append(str(clip))
+    portraits = {"collins": astronaut, "hopper": hopper}
 
     registry = CameraRegistry(watchlist.db)
     known = {c.name for c in registry.cameras()}
-    for (name, lat, lon), source in zip(PLACES, sources, strict=True):
-        if name not in known:
+    for old_name in OLD_CAMERAS:  # a demo directory made before the cameras moved to Lucknow
+        if old_name in known:
+            registry.remove(old_name)
+    for camera in CAMERAS:
+        source = demo_clip(camera, portraits[camera.walker], clips)
+        if camera.name not in known:
             try:
-                registry.add(name, source, latitude=lat, longitude=lon, analysis_fps=4.0)
+                registry.add(
+                    camera.name,
+                    str(source),
+                    latitude=camera.latitude,
+                    longitude=camera.longitude,
+                    group=camera.group,
+                    analysis_fps=4.0,
+                )
             except CameraError as exc:
-                say(f"  camera {name} not added: {exc}")
-        room.cameras.append(name)
+                say(f"  camera {camera.name} not added: {exc}")
+        room.cameras.append(camera.name)
     _authorise(settings, watchlist, room.cameras, say)
     room.subjects = [s.display_name for s in watchlist.list_subjects()]
     return room

@@ -16,7 +16,7 @@ def demo(
     host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
 ) -> None:
-    """Set up a demo data directory (users, watchlist, three looping cameras) and serve the control room."""
+    """Set up a demo data directory (users, watchlist, four looping cameras in Lucknow) and serve the control room."""
     settings = settings_from(ctx)
     if engine:
         from vigil.demo import run_engine_demo
@@ -26,7 +26,7 @@ def demo(
     from vigil.demo_room import setup_demo
     from vigil.services import open_watchlist
 
-    typer.echo("setting up the demo (the first run converts dlib's network and builds clips)…")
+    typer.echo("setting up the demo (the first run converts dlib's network and builds four 100 s street clips)…")
     watchlist = open_watchlist(settings)
     room = setup_demo(settings, watchlist, say=typer.echo)
     typer.echo(f"watchlist ({room.source}): {len(room.subjects)} subjects; cameras: {', '.join(room.cameras)}")
@@ -42,6 +42,10 @@ def demo(
 
     app = open_control_room(settings, watchlist=watchlist, host=host)
     typer.echo(f"\nVigil control room: http://{host}:{port}/  (log in as operator to see red flags; Ctrl-C stops)")
+    typer.echo(
+        "  a red flag arrives about 10 s after the cameras start and another every 25 s or so (each camera's "
+        "walker comes back every 100 s); Grace Hopper is 'wanted': two people must confirm"
+    )
     typer.echo(
         f"  on a phone: http://{host}:{port}/field (the officer's view); admins route red flags to webhooks and "
         "MQTT under Notifications; every user can switch the pages to Hindi (Language menu)"

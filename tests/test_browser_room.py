@@ -27,7 +27,9 @@ def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-d
     page.wait_for_url(lambda url: "/login" not in url)
 
 
-def test_language_switch_reloads_in_hindi_and_logout_shows_the_login_page(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+def test_language_switch_reloads_in_hindi_and_logout_shows_the_login_page(
+    tmp_path, settings, engine, astronaut
+) -> None:  # type: ignore[no-untyped-def]
     """Both answer 204 with a JSON content type; the page script threw parsing the empty body, so the
     page was not reloaded and, after logging out, kept showing the red flags."""
     from playwright.sync_api import expect, sync_playwright
@@ -58,6 +60,78 @@ def test_language_switch_reloads_in_hindi_and_logout_shows_the_login_page(tmp_pa
             assert "Eileen Collins" not in page.content()  # no personal data left on screen
             page.go_back()  # the Live page was replaced, not kept in history
             assert "/live" not in page.url or page.locator("#login-form").count() == 1
+            assert not errors, errors
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()
+
+
+def test_a_red_flag_raised_while_the_operator_watches_is_decided_with_the_keyboard_on_its_evidence(  # type: ignore[no-untyped-def]
+    tmp_path, settings, engine, hopper
+) -> None:
+    """The alert page shows the track's best faces, the scene frame and the crop at their own resolution,
+    every enrolled photo with its date, the legal basis and expiry, the evidence band; C then 1 confirms;
+    the second person of a two-person category sees who confirmed first and why."""
+    from playwright.sync_api import expect, sync_playwright
+    from tests.test_alert_evidence import run_clip, walk_by
+
+    from vigil.pipeline.analyser import AnalysisSettings, CameraAnalyser
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    clip = walk_by(tmp_path / "walk.mp4", hopper)
+    running = start_server(tmp_path, settings, engine)
+    running.watchlist.enroll(live_fields("Grace Hopper", "wanted"), [("h.jpg", jpeg(hopper))])  # two people confirm
+    running.ctx.cameras.add("hazratganj", "rtsp://10.0.0.5/stream", latitude=26.85, longitude=80.946)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            _login(page, running.url, "operator")
+            page.wait_for_url("**/live")
+            expect(page.locator("#connection")).to_have_text("live")
+            analyser = CameraAnalyser("hazratganj", engine, running.ctx.matcher, running.recorder, AnalysisSettings())
+            run_clip(clip, "hazratganj", analyser)  # the red flag is raised while the operator watches
+            card = page.locator("#alerts li[data-alert-id]").first
+            expect(card).to_be_visible(timeout=15_000)
+            alert_id = card.get_attribute("data-alert-id")
+            card.locator("a.open").click()
+            page.wait_for_url(f"**/alerts/{alert_id}")
+            faces = page.locator("#track-faces img")
+            expect(faces.nth(2)).to_be_visible()  # at least three of the track's faces
+            assert 3 <= faces.count() <= 5
+            expect(page.locator("#scene")).to_be_visible()
+            for image in ["#crop", "#scene", "#track-faces img >> nth=0", "#photos img >> nth=0"]:
+                expect(page.locator(image)).to_have_js_property("complete", True)
+                natural = page.locator(image).evaluate("(i) => [i.naturalWidth, i.naturalHeight]")
+                shown = page.locator(image).evaluate("(i) => [i.clientWidth, i.clientHeight]")
+                assert natural[0] > 0 and shown == natural, (image, natural, shown)  # own resolution, not stretched
+            expect(page.locator("#photos li")).to_have_count(1)
+            expect(page.locator("#photos li")).to_contain_text("enrolled")
+            expect(page.locator("[data-fact=legal-basis]")).not_to_be_empty()
+            expect(page.locator("[data-fact=expires]")).not_to_be_empty()
+            expect(page.locator("[data-fact=earlier]")).to_have_text("none")
+            expect(page.locator("#band")).to_contain_text("looks over")
+            assert page.locator("#band").get_attribute("data-band") in ("strong", "moderate", "weak")
+            page.screenshot(path=str(SHOTS / "alert-evidence.png"), full_page=True)
+            page.keyboard.press("c")  # confirm …
+            expect(page.locator("#reasons li")).to_have_count(2)
+            page.keyboard.press("1")  # … with the first reason: two keystrokes
+            expect(page.locator("[data-fact=status]")).to_have_text("awaiting-second")
+
+            second = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+            _login(second, running.url, "supervisor")
+            second.goto(f"{running.url}/alerts/{alert_id}")
+            first = second.locator("#first-decision")
+            expect(first).to_be_visible()
+            expect(first).to_contain_text("operator")
+            expect(first).to_contain_text("Same person")
+            second.screenshot(path=str(SHOTS / "alert-second-person.png"))
+            second.keyboard.press("c")
+            second.keyboard.press("2")
+            expect(second.locator("[data-fact=status]")).to_have_text("confirmed")
             assert not errors, errors
             browser.close()
     finally:

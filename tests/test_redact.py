@@ -19,7 +19,7 @@ from vigil.recognition.calibration import shipped_curves, validated_floor
 from vigil.store.models import Alert
 from vigil.video.sources import Frame
 from vigil.vision.image import decode_image
-from vigil.vision.redact import blur_all_faces, blur_regions
+from vigil.vision.redact import blur_all_faces, blur_regions, grown_box
 
 
 def _scaled(image: np.ndarray, box: np.ndarray, face_px: float) -> tuple[np.ndarray, np.ndarray]:
@@ -100,3 +100,17 @@ def test_blurring_returns_a_new_image_and_leaves_the_kept_face_alone(two_faces: 
     x1, y1, x2, y2 = (int(v) for v in faces.xyxy[0])
     assert np.array_equal(kept[y1 + 1 : y2 - 1, x1 + 1 : x2 - 1], two_faces[y1 + 1 : y2 - 1, x1 + 1 : x2 - 1])
     assert len(engine.detect(kept)) == 1
+
+
+def test_a_bystanders_blur_never_reaches_the_subjects_forehead() -> None:
+    """Issue 28: the kept face was restored only inside the detector's tight box, so a bystander's grown
+    box left a blurred band across the subject's forehead (above the tight box) in the stored crop."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (300, 300, 3), dtype=np.uint8)
+    subject = np.array([100, 100, 200, 200], np.float32)
+    bystander = np.array([60, 0, 150, 60], np.float32)  # above-left: its grown box reaches y = 81
+    out = blur_regions(image, bystander[None], keep=subject)
+    left, top, right, bottom = grown_box(subject, image.shape)  # forehead, hair and jaw included
+    assert np.array_equal(out[top:bottom, left:right], image[top:bottom, left:right])
+    x1, y1, x2, _y2 = (int(v) for v in bystander)
+    assert not np.array_equal(out[y1:top, x1:x2], image[y1:top, x1:x2])  # the bystander is still blurred

@@ -50,6 +50,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/subjects/{subject_id}/approve"): ("supervisor",),
     ("GET", "/api/alerts"): ("operator", "supervisor"),
     ("GET", "/api/alerts/{alert_id}"): ("operator", "supervisor"),
+    ("GET", "/api/alerts/{alert_id}/context"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/decision"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/template"): ("supervisor",),
     ("POST", "/api/alerts/{alert_id}/evidence"): ("supervisor",),

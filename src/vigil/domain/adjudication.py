@@ -172,6 +172,68 @@ def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeReco
     )
 
 
+# Evidence bands (docs/control-room.md): how far the track's evidence went past the threshold in force,
+# as a share of the way from the threshold to a perfect match (both are "the similarity one face would
+# need" under the shipped track rule), and how many looks it rests on.
+STRONG_SHARE = 0.5
+MODERATE_SHARE = 0.2
+STRONG_LOOKS = 3
+
+
+def evidence_band(evidence: float | None, threshold: float, looks: int) -> str:
+    """``strong``, ``moderate`` or ``weak``: a reading aid for the person deciding, not a probability."""
+    value = threshold if evidence is None else evidence
+    share = (value - threshold) / max(1e-9, 1.0 - threshold)
+    if share >= STRONG_SHARE and looks >= STRONG_LOOKS:
+        return "strong"
+    if share >= MODERATE_SHARE:
+        return "moderate"
+    return "weak"
+
+
+@dataclass(frozen=True)
+class EvidenceImage:
+    name: str
+    width: int
+    height: int
+    at: datetime | None = None
+    iod_px: float | None = None
+
+
+@dataclass(frozen=True)
+class EnrolledPhoto:
+    name: str
+    added_at: datetime
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class AlertEvidence:
+    """What the person deciding an alert sees beside the two faces (issue 28): the track's best faces and
+    the scene frame, every enrolled photo of the subject with its date, the subject's category, legal
+    basis and expiry, and the subject's earlier decided sightings."""
+
+    alert_id: str
+    band: str
+    looks: int
+    seconds: float
+    faces: tuple[EvidenceImage, ...]
+    scene: EvidenceImage | None
+    photos: tuple[EnrolledPhoto, ...]
+    category: str
+    high_risk: bool
+    legal_basis_type: str
+    legal_basis_reference: str
+    expires_at: datetime
+    earlier_decided: int
+    earlier_confirmed: int
+    last_confirmed_camera: str | None
+    last_confirmed_at: datetime | None
+    last_confirmed_latitude: float | None
+    last_confirmed_longitude: float | None
+
+
 def page_mark(case: AlertCase) -> tuple[datetime, str]:
     """Where a page ending with ``case`` ends (newest-first order)."""
     return case.created_at, case.id
@@ -326,6 +388,65 @@ class AlertService:
             if row is None:
                 raise AlertNotFoundError(f"no alert {alert_id!r}")
             return _view(row, self._decisions(session, alert_id), self._outcomes(session, alert_id))
+
+    def evidence(self, alert_id: str) -> AlertEvidence:
+        """The evidence beside the two faces (see ``AlertEvidence``)."""
+        import json
+
+        with self.db.session() as session:
+            row = session.execute(
+                select(Alert, Subject, Category.high_risk)
+                .join(Subject, Subject.id == Alert.subject_id)
+                .join(Category, Category.name == Subject.category)
+                .where(Alert.id == alert_id)
+            ).first()
+            if row is None:
+                raise AlertNotFoundError(f"no alert {alert_id!r}")
+            alert, subject, high_risk = row
+            media = json.loads(alert.evidence_media) if alert.evidence_media else {"faces": [], "scene": None}
+            faces = tuple(
+                EvidenceImage(f["name"], f["width"], f["height"], datetime.fromisoformat(f["at"]), f["iod_px"])
+                for f in media["faces"]
+            )
+            scene = media.get("scene")
+            photos = session.execute(
+                select(Photo.media_name, Photo.created_at, Photo.width, Photo.height)
+                .where(Photo.subject_id == subject.id)
+                .order_by(Photo.created_at)
+            ).all()
+            decided = (AlertStatus.CONFIRMED, AlertStatus.REJECTED, AlertStatus.INCONCLUSIVE)
+            earlier = Alert.subject_id == subject.id, Alert.id != alert.id, Alert.first_seen < alert.first_seen
+            counts = session.execute(
+                select(Alert.status, func.count()).where(*earlier, Alert.status.in_(decided)).group_by(Alert.status)
+            ).all()
+            last = session.execute(
+                select(Alert.camera, Alert.last_seen, Camera.latitude, Camera.longitude)
+                .outerjoin(Camera, Camera.name == Alert.camera)
+                .where(*earlier, Alert.status == AlertStatus.CONFIRMED)
+                .order_by(Alert.last_seen.desc())
+                .limit(1)
+            ).first()
+            by_status = dict(counts)
+            return AlertEvidence(
+                alert_id=alert.id,
+                band=evidence_band(alert.evidence, alert.threshold, alert.faces),
+                looks=alert.faces,
+                seconds=max(0.0, (alert.last_seen - alert.first_seen).total_seconds()),
+                faces=faces,
+                scene=None if not scene else EvidenceImage(scene["name"], scene["width"], scene["height"]),
+                photos=tuple(EnrolledPhoto(n, at, w, h) for n, at, w, h in photos),
+                category=subject.category,
+                high_risk=bool(high_risk),
+                legal_basis_type=subject.legal_basis_type,
+                legal_basis_reference=subject.legal_basis_reference,
+                expires_at=subject.expires_at,
+                earlier_decided=sum(by_status.values()),
+                earlier_confirmed=by_status.get(AlertStatus.CONFIRMED, 0),
+                last_confirmed_camera=None if last is None else last[0],
+                last_confirmed_at=None if last is None else last[1],
+                last_confirmed_latitude=None if last is None else last[2],
+                last_confirmed_longitude=None if last is None else last[3],
+            )
 
     @staticmethod
     def _outcomes(session: Session, alert_id: str) -> tuple[OutcomeRecord, ...]:

@@ -39,7 +39,54 @@ def _utc(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
-def alert_row(event: TrackMatch, *, crop_name: str | None) -> Alert:
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's header."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+def save_evidence_media(media: MediaStore, event: TrackMatch) -> str | None:
+    """Stores the alert's track faces and scene frame (in ``crops``, beside the crop: same retention) and
+    returns the ``Alert.evidence_media`` JSON naming them, or None when the event carries none."""
+    if not event.track_faces and not event.scene_jpeg:
+        return None
+    faces = []
+    for face in sorted(event.track_faces, key=lambda f: f.seen_at):
+        width, height = _jpeg_size(face.jpeg)
+        name = media.save("crops", face.jpeg, "jpg")
+        faces.append(
+            {
+                "name": name,
+                "at": _utc(face.seen_at).isoformat(),
+                "iod_px": round(face.iod_px, 1),
+                "quality": round(face.quality, 3),
+                "width": width,
+                "height": height,
+            }
+        )
+    scene = None
+    if event.scene_jpeg:
+        width, height = _jpeg_size(event.scene_jpeg)
+        scene = {"name": media.save("crops", event.scene_jpeg, "jpg"), "width": width, "height": height}
+    return json.dumps({"faces": faces, "scene": scene})
+
+
+def evidence_media_names(text: str | None) -> list[str]:
+    """The ``crops`` names an ``Alert.evidence_media`` JSON refers to."""
+    if not text:
+        return []
+    data = json.loads(text)
+    names = [f["name"] for f in data.get("faces", [])]
+    if data.get("scene"):
+        names.append(data["scene"]["name"])
+    return names
+
+
+def alert_row(event: TrackMatch, *, crop_name: str | None, evidence_media: str | None = None) -> Alert:
     """The row that stores a match (not added to any session)."""
     return Alert(
         key=event.key,
@@ -57,6 +104,7 @@ def alert_row(event: TrackMatch, *, crop_name: str | None) -> Alert:
         authorisation_id=event.authorisation_id,
         crop_name=crop_name,
         crop_missing=event.crop_missing,
+        evidence_media=evidence_media,
         decisive_capture_at=_utc(event.decisive_capture_at),
     )
 
@@ -121,7 +169,18 @@ class AlertRecorder:
         crop_name, missing = self._save_crop(event)
         if missing is not None:
             event = replace(event, crop_missing=missing)
-        row = alert_row(event, crop_name=crop_name)
+        try:
+            evidence = save_evidence_media(self.media, event)
+        except OSError as exc:  # the media disk full: the alert is stored all the same, with what was written
+            log.error("alert on camera %s (key %s): its track faces could not be written", event.camera, event.key)
+            self.media_writes.failed(exc)
+            evidence = None
+        except Exception:
+            if crop_name:
+                self.media.delete("crops", crop_name)
+            raise
+        saved = ([crop_name] if crop_name else []) + evidence_media_names(evidence)
+        row = alert_row(event, crop_name=crop_name, evidence_media=evidence)
         try:
             with self.db.session() as session:
                 session.add(row)
@@ -130,18 +189,24 @@ class AlertRecorder:
                 if self.outbox is not None:
                     self.outbox.enqueue_alert(session, EventKind.RAISED, row)
         except IntegrityError:
-            if crop_name:
-                self.media.delete("crops", crop_name)
+            for name in saved:
+                self.media.delete("crops", name)
             with self.db.session() as session:
                 if session.scalar(select(Alert.id).where(Alert.key == event.key)) is not None:
                     return None  # a concurrent writer stored the same key first
             raise  # any other broken constraint is a bug to see, not a duplicate to skip
         except Exception:
-            if crop_name:
-                self.media.delete("crops", crop_name)
+            for name in saved:
+                self.media.delete("crops", name)
             raise
         stored_event = replace(
-            event, alert_id=alert_id, stored_at=stored.timestamp(), crop_jpeg=None, crop_name=crop_name
+            event,
+            alert_id=alert_id,
+            stored_at=stored.timestamp(),
+            crop_jpeg=None,
+            crop_name=crop_name,
+            track_faces=(),
+            scene_jpeg=None,
         )
         log.info("alert %s: camera %s, category %s", alert_id, event.camera, event.category)
         self._notify("raised", stored_event)
@@ -272,6 +337,22 @@ class AlertRecorder:
         if self._drainer is not None:
             self._drainer.join(10)
 
+    def _more_evidence(self, row: Alert, event: TrackMatch) -> list[str]:
+        """Store what ``event`` adds to ``row``'s evidence (more of the track's faces, a scene frame where
+        none was kept); returns the names it replaced, to delete after the commit."""
+        stale: list[str] = []
+        stored = json.loads(row.evidence_media) if row.evidence_media else {"faces": [], "scene": None}
+        if len(event.track_faces) > len(stored["faces"]):  # more of the track's faces came: they replace
+            fresh = json.loads(save_evidence_media(self.media, replace(event, scene_jpeg=None)) or "{}")
+            stale = [f["name"] for f in stored["faces"]]
+            stored["faces"] = fresh["faces"]
+        if event.scene_jpeg and not stored["scene"]:
+            stored["scene"] = json.loads(save_evidence_media(self.media, replace(event, track_faces=())) or "{}")[
+                "scene"
+            ]
+        row.evidence_media = json.dumps(stored) if stored["faces"] or stored["scene"] else None
+        return stale
+
     def _update(self, event: TrackMatch) -> bool:
         with self.db.session() as session:
             row = session.scalar(select(Alert).where(Alert.key == event.key))
@@ -288,9 +369,14 @@ class AlertRecorder:
                 crop_name, _missing = self._save_crop(event)
                 if crop_name is not None:  # a better crop; if it could not be written the old one stays
                     old_crop, row.crop_name, row.crop_missing = row.crop_name, crop_name, None
-        if old_crop:
-            self.media.delete("crops", old_crop)
-        self._notify("updated", replace(event, crop_jpeg=None, alert_id=row.id))
+            stale: list[str] = []
+            try:
+                stale = self._more_evidence(row, event)
+            except OSError as exc:  # the media disk full: what was stored stays
+                self.media_writes.failed(exc)
+        for name in ([old_crop] if old_crop else []) + stale:
+            self.media.delete("crops", name)
+        self._notify("updated", replace(event, crop_jpeg=None, alert_id=row.id, track_faces=(), scene_jpeg=None))
         return True
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from vigil.pipeline.events import TrackMatch
+from vigil.pipeline.events import TrackFace, TrackMatch
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ def merged(old: TrackMatch, new: TrackMatch) -> TrackMatch:
         evidence=max(old.evidence, new.evidence),
         score=best.score,
         crop_jpeg=best.crop_jpeg or old.crop_jpeg,
+        track_faces=old.track_faces if len(old.track_faces) >= len(new.track_faces) else new.track_faces,
+        scene_jpeg=old.scene_jpeg or new.scene_jpeg,
         runner_up_id=old.runner_up_id or new.runner_up_id,
         runner_up_name=old.runner_up_name or new.runner_up_name,
         runner_up_score=old.runner_up_score if old.runner_up_id else new.runner_up_score,
@@ -54,13 +56,29 @@ def _encode(event: TrackMatch) -> bytes:
     fields = asdict(replace(event, alert_id=None, stored_at=None, crop_name=None))
     crop = fields.pop("crop_jpeg")
     fields["crop_jpeg_b64"] = base64.b64encode(crop).decode() if crop else None
+    scene = fields.pop("scene_jpeg")
+    fields["scene_jpeg_b64"] = base64.b64encode(scene).decode() if scene else None
+    fields["track_faces"] = [
+        {"seen_at": f.seen_at, "iod_px": f.iod_px, "quality": f.quality, "jpeg_b64": base64.b64encode(f.jpeg).decode()}
+        for f in event.track_faces
+    ]
     return json.dumps(fields, sort_keys=True).encode()
 
 
 def _decode(data: bytes) -> TrackMatch:
     fields = json.loads(data)
     crop = fields.pop("crop_jpeg_b64")
-    return TrackMatch(**fields, crop_jpeg=base64.b64decode(crop) if crop else None)
+    scene = fields.pop("scene_jpeg_b64", None)
+    faces = tuple(
+        TrackFace(f["seen_at"], f["iod_px"], f["quality"], base64.b64decode(f["jpeg_b64"]))
+        for f in fields.pop("track_faces", [])
+    )
+    return TrackMatch(
+        **fields,
+        crop_jpeg=base64.b64decode(crop) if crop else None,
+        scene_jpeg=base64.b64decode(scene) if scene else None,
+        track_faces=faces,
+    )
 
 
 class PendingAlerts:

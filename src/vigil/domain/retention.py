@@ -22,6 +22,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 
 from vigil.clock import Clock, system_clock
+from vigil.domain.alerts import evidence_media_names
 from vigil.domain.audit import Actor, AuditLog
 from vigil.domain.users import LOCKOUT
 from vigil.domain.vocabulary import AlertStatus, AuditAction, SubjectStatus
@@ -73,14 +74,14 @@ class RetentionService:
         files: list[tuple[str, str]] = []
         with self.db.session() as session:
             decided = session.execute(
-                select(Alert.id, Alert.crop_name).where(
+                select(Alert.id, Alert.crop_name, Alert.evidence_media).where(
                     Alert.status.in_((AlertStatus.REJECTED, AlertStatus.INCONCLUSIVE)),
-                    Alert.crop_name.is_not(None),
+                    Alert.crop_name.is_not(None) | Alert.evidence_media.is_not(None),
                     Alert.updated_at <= now - timedelta(hours=policy.rejected_hours),
                 )
             ).all()
             sightings = session.execute(
-                select(Alert.id, Alert.crop_name).where(
+                select(Alert.id, Alert.crop_name, Alert.evidence_media).where(
                     Alert.status == AlertStatus.CONFIRMED, Alert.last_seen <= now - timedelta(days=policy.sighting_days)
                 )
             ).all()
@@ -106,9 +107,13 @@ class RetentionService:
             )
             if not dry_run:
                 if decided:
-                    session.execute(update(Alert).where(Alert.id.in_([a for a, _ in decided])).values(crop_name=None))
+                    session.execute(
+                        update(Alert)
+                        .where(Alert.id.in_([a for a, _, _ in decided]))
+                        .values(crop_name=None, evidence_media=None)
+                    )
                 if sightings:
-                    session.execute(delete(Alert).where(Alert.id.in_([a for a, _ in sightings])))
+                    session.execute(delete(Alert).where(Alert.id.in_([a for a, _, _ in sightings])))
                 if to_expire:
                     session.execute(
                         update(Subject).where(Subject.id.in_(to_expire)).values(status=SubjectStatus.EXPIRED)
@@ -123,7 +128,9 @@ class RetentionService:
                 self.audit.record_change(
                     session, Actor(actor, "retention"), AuditAction.RETENTION_RUN, details=report.as_dict()
                 )
-            files = [("crops", c) for _, c in [*decided, *sightings] if c] + [("photos", m) for _, m, _ in purge]
+            files = [("crops", c) for _, c, _ in [*decided, *sightings] if c]
+            files += [("crops", n) for _, _, e in [*decided, *sightings] for n in evidence_media_names(e)]
+            files += [("photos", m) for _, m, _ in purge]
         if not changed:  # nothing deleted (or a dry run): the entry on its own
             self.audit.record(actor, AuditAction.RETENTION_RUN, source="retention", details=report.as_dict())
         if not dry_run:
@@ -137,6 +144,8 @@ class RetentionService:
         candidates = self.media.names("crops", older_than_s=SWEEP_MIN_AGE_S)
         with self.db.session() as session:
             known = set(session.scalars(select(Alert.crop_name).where(Alert.crop_name.is_not(None))))
+            for media in session.scalars(select(Alert.evidence_media).where(Alert.evidence_media.is_not(None))):
+                known.update(evidence_media_names(media))
         orphans = [name for name in candidates if name not in known]
         for name in orphans:
             self.media.delete("crops", name)

@@ -23,7 +23,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vigil.pipeline.events import AlertSink, TrackMatch, alert_key
+from vigil.pipeline.events import AlertSink, TrackFace, TrackMatch, alert_key
 from vigil.pipeline.gate import Coverage, ScanGate
 from vigil.recognition.decision import DecisionRule, closest_call, decide
 from vigil.recognition.gallery import Candidate
@@ -73,6 +73,9 @@ class AnalysisSettings:
     search_k: int = 3
     rearm_s: float = 30.0  # a subject seen again on the same camera within this is the same alert
     crop_max_px: int = 240
+    evidence_faces: int = 5  # the track's best faces stored beside its alert (issue 28)
+    scene_margin: float = 5.0  # the scene frame: this many times the face's larger side, around it
+    scene_max_px: int = 720
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)  # where faces are looked for
     # A track is *settled* once it raised its alert, or has this many embedded faces and no candidate
     # within ``settle_margin`` (similarity) of a red flag; it is then embedded at most every
@@ -100,6 +103,7 @@ class TrackFaces:
     iods: list[float] = field(default_factory=list)  # px between the eyes, as the detector measured them
     vectors: list[np.ndarray] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # when each embedded face was seen (POSIX seconds)
     candidates: set[str] = field(default_factory=set)
     alerts: dict[str, TrackMatch] = field(default_factory=dict)  # subject id -> raised alert
     last_embedded: float = -math.inf  # source time of the last embedded face
@@ -280,6 +284,7 @@ class CameraAnalyser:
         results = self.matcher.search(vectors, self.settings.search_k, frame.seen_at, admit)
         self.counters.embed_s += time.perf_counter() - t1
         touched: set[int] = set()
+        boxes: dict[int, np.ndarray] = {}  # each touched track's face on this frame (for a scene frame)
         for row, index in enumerate(chosen):
             track_id = update.track_ids[index]
             track = self.tracks[track_id]
@@ -288,15 +293,21 @@ class CameraAnalyser:
             if len(track.qualities) >= self.settings.max_faces:
                 worst = track.worst()
                 del track.qualities[worst], track.iods[worst], track.vectors[worst], track.crops[worst]
+                del track.times[worst]
             track.qualities.append(float(quality[index]))
             track.iods.append(float(faces.inter_eye[index]))
             track.vectors.append(vectors[row])
             track.crops.append(crop)
+            track.times.append(frame.seen_at)
+            boxes[track_id] = faces.xyxy[index]
             track.candidates.update(c.subject_id for c in results[row])
             touched.add(track_id)
         raised: list[TrackMatch] = []
         for track_id in touched:
-            event = self._judge(self.tracks[track_id], frame, coverage)
+            box = boxes[track_id]
+            event = self._judge(
+                self.tracks[track_id], frame, coverage, scene=lambda box=box: self._scene(image, plan, found, box)
+            )
             if event is not None:
                 raised.append(event)
         self._refresh_open_alerts(update.track_ids)
@@ -349,7 +360,9 @@ class CameraAnalyser:
             if track is None:
                 continue
             for subject_id, event in track.alerts.items():
-                self._open_alerts[subject_id] = replace(event, last_seen=track.last_seen, crop_jpeg=None)
+                self._open_alerts[subject_id] = replace(
+                    event, last_seen=track.last_seen, crop_jpeg=None, track_faces=(), scene_jpeg=None
+                )
 
     def _admits(self, coverage: Coverage) -> Callable[[str], bool]:
         def admits(subject_id: str) -> bool:
@@ -357,7 +370,41 @@ class CameraAnalyser:
 
         return admits
 
-    def _judge(self, track: TrackFaces, frame: Frame, coverage: Coverage | None) -> TrackMatch | None:
+    def _scene(self, image: np.ndarray, plan: DetectionPlan, found: FaceDetections, face: np.ndarray) -> bytes:
+        """The scene frame of a new alert: a wider view around ``face`` on this frame, every other face
+        in it blurred (never the subject's own: ``blur_regions``' ``keep``). Where the detector did not look
+        over the whole view, the view itself is searched for faces first."""
+        left, top, right, bottom = crop_region(image.shape, face, self.settings.scene_margin)
+        others = found.xyxy[~np.all(found.xyxy == face, axis=1)]
+        if not plan.full:
+            extra = self.engine.detect(image[top:bottom, left:right]).shifted(left, top).xyxy
+            centre = np.array([(face[0] + face[2]) / 2, (face[1] + face[3]) / 2])
+            inside = (
+                (extra[:, 0] <= centre[0])
+                & (centre[0] <= extra[:, 2])
+                & (extra[:, 1] <= centre[1])
+                & (centre[1] <= extra[:, 3])
+            )
+            others = np.concatenate([others, extra[~inside]])
+        view = face_crop(
+            image, face, margin=self.settings.scene_margin, max_px=self.settings.scene_max_px, bystanders=others
+        )
+        return encode_jpeg(view)
+
+    def _evidence_faces(self, track: TrackFaces) -> tuple[TrackFace, ...]:
+        """The track's best faces by quality (at most ``evidence_faces``), oldest first."""
+        best = sorted(np.argsort(track.qualities)[::-1][: self.settings.evidence_faces].tolist())
+        return tuple(
+            TrackFace(track.times[i], track.iods[i], track.qualities[i], encode_jpeg(track.crops[i])) for i in best
+        )
+
+    def _judge(
+        self,
+        track: TrackFaces,
+        frame: Frame,
+        coverage: Coverage | None,
+        scene: Callable[[], bytes] | None = None,
+    ) -> TrackMatch | None:
         if coverage is not None and not coverage.everyone:  # the scope may have narrowed since they were found
             track.candidates = set(filter(self._admits(coverage), track.candidates))
         enough = len(track.vectors) >= self.settings.settle_faces
@@ -407,10 +454,17 @@ class CameraAnalyser:
         )
         if previous is not None:
             if event.score > previous.score or event.faces > previous.faces or event.evidence > previous.evidence:
-                # keep the key (and first sighting) of the alert this track belongs to, folded or not
-                event = replace(event, key=previous.key, first_seen=previous.first_seen)
+                # keep the key (and first sighting) of the alert this track belongs to, folded or not; more
+                # of the track's faces go with the update while fewer than the most were stored
+                faces = self._evidence_faces(track) if len(previous.track_faces) < self.settings.evidence_faces else ()
+                event = replace(
+                    event,
+                    key=previous.key,
+                    first_seen=previous.first_seen,
+                    track_faces=faces if len(faces) > len(previous.track_faces) else (),
+                )
                 self.recorder.update_alert(event)
-                track.alerts[verdict.subject_id] = event
+                track.alerts[verdict.subject_id] = replace(event, track_faces=event.track_faces or previous.track_faces)
             return None
         recent = self._open_alerts.get(verdict.subject_id)
         if recent is None or track.first_seen - recent.last_seen > self.settings.rearm_s:
@@ -425,8 +479,9 @@ class CameraAnalyser:
             self.recorder.update_alert(folded)
             track.alerts[verdict.subject_id] = folded
             return None
+        event = replace(event, track_faces=self._evidence_faces(track), scene_jpeg=None if scene is None else scene())
         stored = self.recorder.raise_alert(event)
-        track.alerts[verdict.subject_id] = event
+        track.alerts[verdict.subject_id] = replace(event, scene_jpeg=None)
         if stored is None:
             return None
         self.counters.alerts += 1
@@ -438,7 +493,7 @@ class CameraAnalyser:
         if track is None:
             return
         for subject_id, event in track.alerts.items():
-            final = replace(event, last_seen=track.last_seen, crop_jpeg=None)
+            final = replace(event, last_seen=track.last_seen, crop_jpeg=None, track_faces=(), scene_jpeg=None)
             self.recorder.update_alert(final)
             self._open_alerts[subject_id] = final
         # the track's faces, embeddings and crops go out of scope here, and with them every trace

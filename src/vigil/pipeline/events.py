@@ -18,6 +18,16 @@ def alert_key(camera: str, track_uid: str, subject_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class TrackFace:
+    """One of a matched track's best faces, kept as evidence beside its alert (memory until stored)."""
+
+    seen_at: float  # POSIX seconds: when the frame showed it
+    iod_px: float  # its size: pixels between the eyes, as the detector measured them
+    quality: float
+    jpeg: bytes
+
+
+@dataclass(frozen=True)
 class TrackMatch:
     """A face track matched to a watchlisted subject, as the analyser hands it on: raised once (the red
     flag), then updated while the track goes on. Stored as an ``Alert`` row by ``AlertRecorder``."""
@@ -44,6 +54,10 @@ class TrackMatch:
     runner_up_name: str | None = None
     runner_up_score: float | None = None
     authorisation_id: str | None = None  # the authorisation the camera was scanning under
+    # The evidence beside the crop (set when raised): the track's best faces (oldest first) and a wider
+    # view of the frame around the face with every other face blurred (JPEG).
+    track_faces: tuple[TrackFace, ...] = ()
+    scene_jpeg: bytes | None = None
 
     @property
     def latency_ms(self) -> float | None:

@@ -146,7 +146,15 @@ def table_counts(connection: Connection) -> dict[str, int]:
 def referenced_media(connection: Connection) -> set[str]:
     """``kind/name`` of every photo and crop the database refers to."""
     photos = connection.execute(text("SELECT media_name FROM photos")).scalars()
-    crops = connection.execute(text("SELECT crop_name FROM alerts WHERE crop_name IS NOT NULL")).scalars()
+    crops = set(connection.execute(text("SELECT crop_name FROM alerts WHERE crop_name IS NOT NULL")).scalars())
+    if "evidence_media" in {c["name"] for c in inspect(connection).get_columns("alerts")}:  # from 0018 on
+        for media in connection.execute(
+            text("SELECT evidence_media FROM alerts WHERE evidence_media IS NOT NULL")
+        ).scalars():
+            data = json.loads(media)
+            crops.update(f["name"] for f in data.get("faces", []))
+            if data.get("scene"):
+                crops.add(data["scene"]["name"])
     return {f"photos/{n}" for n in photos} | {f"crops/{n}" for n in crops}
 
 

@@ -200,6 +200,10 @@ class Alert(Base):
     crop_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Why the face crop is missing when it could not be written (the media disk full): the alert is kept.
     crop_missing: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The evidence beside the crop (issue 28), under the crop's retention: JSON {"faces": [{"name", "at",
+    # "iod_px", "quality", "width", "height"}, ...] (the track's best 3-5 faces, oldest first), "scene":
+    # {"name", "width", "height"} (a wider view around the face, bystanders blurred)}; names in "crops".
+    evidence_media: Mapped[str | None] = mapped_column(Text, nullable=True)
     # A near-tie: the second candidate, shown beside the first so that a person settles it.
     runner_up_subject_id: Mapped[str | None] = mapped_column(
         ForeignKey("subjects.id", ondelete="SET NULL", name="fk_alerts_runner_up_subject"), nullable=True

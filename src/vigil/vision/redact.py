@@ -44,21 +44,33 @@ def blur_regions(
 ) -> np.ndarray:
     """A copy of ``image`` with each face box (grown by ``expand``) blurred beyond recognition.
 
-    ``keep``: one face box left untouched even where a grown bystander box overlaps it (the matched face).
+    ``keep``: one face box (the matched face) whose own region, grown by ``expand`` (forehead, hair,
+    ears, jaw: the detector's box is tight), no bystander's *grown* margin blurs; each bystander's own box
+    is blurred regardless, and ``keep``'s own box is never blurred. (Restoring only the tight box left a
+    blurred band across the subject's forehead when a bystander stood close above him.)
     """
     out = np.array(image, copy=True)
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     if len(boxes) == 0:
         return out
+    _blur_boxes(out, boxes, expand)
+    if keep is None:
+        return out
+    keep = np.asarray(keep, np.float32)
+    x1, y1, x2, y2 = grown_box(keep, out.shape, expand)
+    out[y1:y2, x1:x2] = image[y1:y2, x1:x2]  # the subject's face and its surround, as seen
+    _blur_boxes(out, boxes, 0.0)  # but a bystander's face itself stays blurred even there
+    x1, y1, x2, y2 = grown_box(keep, out.shape, 0.0)
+    out[y1:y2, x1:x2] = image[y1:y2, x1:x2]
+    return out
+
+
+def _blur_boxes(out: np.ndarray, boxes: np.ndarray, expand: float) -> None:
     for box in boxes:
         left, top, right, bottom = grown_box(box, out.shape, expand)
         if right - left < 2 or bottom - top < 2:
             continue
         out[top:bottom, left:right] = _obliterate(out[top:bottom, left:right])
-    if keep is not None:
-        x1, y1, x2, y2 = grown_box(np.asarray(keep, np.float32), out.shape, 0.0)
-        out[y1:y2, x1:x2] = image[y1:y2, x1:x2]
-    return out
 
 
 def blur_all_faces(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:

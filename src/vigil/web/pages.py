@@ -71,6 +71,9 @@ DATA_WORDS = (
     N_("registered-offender"),
     N_("missing-person"),
     N_("another subject"),
+    N_("strong"),
+    N_("moderate"),
+    N_("weak"),
 )
 
 # page -> (template, roles allowed, title)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.domain.adjudication import AlertCase
+from vigil.domain.adjudication import AlertCase, AlertEvidence, EvidenceImage, evidence_band
 from vigil.domain.authorisations import AuthorisationView
 from vigil.domain.users import Principal, UserSummary
 
@@ -250,6 +250,7 @@ class AlertOut(BaseModel):
     acknowledged_at: datetime | None = None  # "I'm on it" (separate from the decision)
     acknowledged_by: str | None = None
     escalated_at: datetime | None = None  # nobody acknowledged it within its category's time
+    band: str = "weak"  # the evidence band: strong, moderate or weak (docs/control-room.md)
 
     @classmethod
     def of(cls, a: AlertCase) -> AlertOut:
@@ -274,6 +275,7 @@ class AlertOut(BaseModel):
             created_at=a.created_at,
             decisions=[DecisionDone(**d.__dict__) for d in a.decisions],
             evidence=None if a.evidence is None else round(a.evidence, 4),
+            band=evidence_band(a.evidence, a.threshold, a.faces),
             runner_up=None
             if a.runner_up_subject_id is None
             else RunnerUpOut(
@@ -527,3 +529,64 @@ class FieldList(BaseModel):
 
 class LocaleIn(BaseModel):
     locale: str | None = Field(default=None, max_length=8, description="en or hi; null: follow the browser")
+
+
+class EvidenceImageOut(BaseModel):
+    url: str
+    width: int
+    height: int
+    at: datetime | None = None
+    iod_px: float | None = None
+
+
+class EnrolledPhotoOut(BaseModel):
+    url: str
+    added_at: datetime
+    width: int
+    height: int
+
+
+class AlertEvidenceOut(BaseModel):
+    """Beside the two faces on the alert page (issue 28)."""
+
+    band: str
+    looks: int
+    seconds: float
+    faces: list[EvidenceImageOut]
+    scene: EvidenceImageOut | None
+    photos: list[EnrolledPhotoOut]
+    category: str
+    high_risk: bool
+    legal_basis: str
+    expires_at: datetime
+    earlier_decided: int
+    earlier_confirmed: int
+    last_confirmed_camera: str | None
+    last_confirmed_at: datetime | None
+
+    @classmethod
+    def of(cls, e: AlertEvidence) -> AlertEvidenceOut:
+        def image(i: EvidenceImage) -> EvidenceImageOut:
+            return EvidenceImageOut(
+                url=f"/api/media/crops/{i.name}", width=i.width, height=i.height, at=i.at, iod_px=i.iod_px
+            )
+
+        return cls(
+            band=e.band,
+            looks=e.looks,
+            seconds=round(e.seconds, 1),
+            faces=[image(f) for f in e.faces],
+            scene=None if e.scene is None else image(e.scene),
+            photos=[
+                EnrolledPhotoOut(url=f"/api/media/photos/{p.name}", added_at=p.added_at, width=p.width, height=p.height)
+                for p in e.photos
+            ],
+            category=e.category,
+            high_risk=e.high_risk,
+            legal_basis=f"{e.legal_basis_type}: {e.legal_basis_reference}",
+            expires_at=e.expires_at,
+            earlier_decided=e.earlier_decided,
+            earlier_confirmed=e.earlier_confirmed,
+            last_confirmed_camera=e.last_confirmed_camera,
+            last_confirmed_at=e.last_confirmed_at,
+        )

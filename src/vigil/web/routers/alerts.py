@@ -20,7 +20,7 @@ from vigil.domain.users import Principal
 from vigil.domain.vocabulary import AlertStatus, AuditAction, Role
 from vigil.web.context import WebContext
 from vigil.web.paging import MAX_PAGE
-from vigil.web.schemas import AlertList, AlertOut, DecisionIn, EvidenceIn, OutcomeIn
+from vigil.web.schemas import AlertEvidenceOut, AlertList, AlertOut, DecisionIn, EvidenceIn, OutcomeIn
 from vigil.web.security import SESSION_COOKIE, Ctx, LiveUser, Supervisor, client_address
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -84,6 +84,25 @@ def get_alert(alert_id: str, request: Request, who: LiveUser, ctx: Ctx) -> Alert
         who.username, AuditAction.ALERT_VIEWED, object_type="alert", object_id=alert_id, source=client_address(request)
     )
     return AlertOut.of(view)
+
+
+@router.get("/{alert_id}/context", response_model=AlertEvidenceOut)
+def get_context(alert_id: str, request: Request, who: LiveUser, ctx: Ctx) -> AlertEvidenceOut:
+    """The track's best faces, the scene frame, the subject's enrolled photos with their dates, category,
+    legal basis, expiry and earlier decided sightings, and the evidence band (audited as a view)."""
+    try:
+        evidence = ctx.alerts.evidence(alert_id)
+    except AlertNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    ctx.audit.record(
+        who.username,
+        AuditAction.ALERT_VIEWED,
+        object_type="alert",
+        object_id=alert_id,
+        source=client_address(request),
+        details={"part": "context"},
+    )
+    return AlertEvidenceOut.of(evidence)
 
 
 @router.post("/{alert_id}/decision", response_model=AlertOut)

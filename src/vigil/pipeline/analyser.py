@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Protocol
 
 import cv2
@@ -208,6 +209,7 @@ class CameraAnalyser:
         self.counters = AnalysisCounters(schedule=self.scheduler.counts)
         self._last_frame: tuple[int, float] | None = None  # (index, source time) of the last analysed frame
         self._open_alerts: dict[str, TrackMatch] = {}  # subject id -> latest alert on this camera
+        self._scene_now: Callable[[], bytes] | None = None  # the scene frame of the track being judged
 
     # ------------------------------------------------------------------ frames
     def process(self, frame: Frame) -> list[TrackMatch]:
@@ -304,10 +306,12 @@ class CameraAnalyser:
             touched.add(track_id)
         raised: list[TrackMatch] = []
         for track_id in touched:
-            box = boxes[track_id]
-            event = self._judge(
-                self.tracks[track_id], frame, coverage, scene=lambda box=box: self._scene(image, plan, found, box)
-            )
+            # how to take the scene frame should this track raise its alert now (read by ``_judge``)
+            self._scene_now = partial(self._scene, image, plan, found, boxes[track_id])
+            try:
+                event = self._judge(self.tracks[track_id], frame, coverage)
+            finally:
+                self._scene_now = None
             if event is not None:
                 raised.append(event)
         self._refresh_open_alerts(update.track_ids)
@@ -398,13 +402,7 @@ class CameraAnalyser:
             TrackFace(track.times[i], track.iods[i], track.qualities[i], encode_jpeg(track.crops[i])) for i in best
         )
 
-    def _judge(
-        self,
-        track: TrackFaces,
-        frame: Frame,
-        coverage: Coverage | None,
-        scene: Callable[[], bytes] | None = None,
-    ) -> TrackMatch | None:
+    def _judge(self, track: TrackFaces, frame: Frame, coverage: Coverage | None) -> TrackMatch | None:
         if coverage is not None and not coverage.everyone:  # the scope may have narrowed since they were found
             track.candidates = set(filter(self._admits(coverage), track.candidates))
         enough = len(track.vectors) >= self.settings.settle_faces
@@ -479,7 +477,8 @@ class CameraAnalyser:
             self.recorder.update_alert(folded)
             track.alerts[verdict.subject_id] = folded
             return None
-        event = replace(event, track_faces=self._evidence_faces(track), scene_jpeg=None if scene is None else scene())
+        scene = None if self._scene_now is None else self._scene_now()
+        event = replace(event, track_faces=self._evidence_faces(track), scene_jpeg=scene)
         stored = self.recorder.raise_alert(event)
         track.alerts[verdict.subject_id] = replace(event, scene_jpeg=None)
         if stored is None:

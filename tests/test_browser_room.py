@@ -137,3 +137,50 @@ def test_a_red_flag_raised_while_the_operator_watches_is_decided_with_the_keyboa
     finally:
         running.ctx.fleet.close()
         running.stop()
+
+
+SWEEP = {  # role -> the pages it works on
+    "operator": ["/live", "/cameras", "/field", "/alerts/{alert}", "/subjects/{subject}"],
+    "supervisor": ["/live", "/watchlist", "/authorisations", "/alerts/{alert}", "/subjects/{subject}"],
+    "admin": ["/cameras", "/notifications", "/authorisations"],
+    "auditor": ["/audit", "/authorisations"],
+    "authoriser": ["/authorisations"],
+}
+
+
+def test_the_sweep_every_page_at_both_widths_in_both_languages(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """Every page of every role at 1440 px and 390 px, in English and Hindi: it loads without a script
+    error, and its screenshot is kept under test-artifacts/screenshots/sweep/ (CI keeps the folder)."""
+    from playwright.sync_api import sync_playwright
+    from tests.helpers import alert_event
+
+    folder = SHOTS / "sweep"
+    folder.mkdir(parents=True, exist_ok=True)
+    running = start_server(tmp_path, settings, engine)
+    subject = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
+    stored = running.recorder.raise_alert(alert_event(subject.subject_id, track="sweep"))
+    assert stored is not None
+    problems: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            for language in ("en", "hi"):
+                for role, pages in SWEEP.items():
+                    for width, height in ((1440, 900), (390, 844)):
+                        context = browser.new_context(viewport={"width": width, "height": height}, locale=language)
+                        page = context.new_page()
+                        page.on("pageerror", lambda e, role=role: problems.append(f"{role}: {e}"))
+                        _login(page, running.url, role)
+                        for path in pages:
+                            url = path.format(alert=stored.alert_id, subject=subject.subject_id)
+                            page.goto(running.url + url)
+                            page.wait_for_load_state("networkidle")
+                            assert page.locator("html").get_attribute("lang") == language, (role, url)
+                            name = f"{language}-{width}-{role}-{url.strip('/').split('/')[0]}.png"
+                            page.screenshot(path=str(folder / name), full_page=True)
+                        context.close()
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()
+    assert not problems, problems

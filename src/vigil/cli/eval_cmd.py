@@ -243,7 +243,9 @@ def curves(
     rule: Annotated[
         str, typer.Option(help="Track rule the track-level curve is measured for: looks+pooled, best-looks, pooled.")
     ] = "looks+pooled",
-    best: Annotated[int, typer.Option(help="Looks that count in the best-looks evidence.", min=1)] = 3,
+    best: Annotated[
+        int, typer.Option(help="Looks that count in the best-looks evidence (1: the best look).", min=1)
+    ] = 1,
     varied_looks: Annotated[
         bool,
         typer.Option(

@@ -392,7 +392,7 @@ def fit_look_model(
     reference: FaceScoreModel,
     *,
     rule: str = "looks+pooled",
-    best: int = 3,
+    best: int = 1,
     max_faces: int = LIVE_MAX_FACES,
     edges: tuple[float, ...] = SIZE_BAND_EDGES,
     sample: int = 200_000,
@@ -486,7 +486,7 @@ class FittedCurves:
     protocol: str
 
 
-def fit_all(measured: MeasuredLooks, *, rule: str = "looks+pooled", best: int = 3) -> FittedCurves:
+def fit_all(measured: MeasuredLooks, *, rule: str = "looks+pooled", best: int = 1) -> FittedCurves:
     scores = scores_of(measured)
     curve, model = fit_curves(scores)
     looks = fit_look_model(measured, model, rule=rule, best=best)
@@ -502,7 +502,7 @@ def measure_and_fit(
     people: int,
     looks: int,
     rule: str = "looks+pooled",
-    best: int = 3,
+    best: int = 1,
     varied: bool = False,
     min_quality: float = 0.3,
     progress: Callable[[int, int], None] | None = None,

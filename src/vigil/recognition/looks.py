@@ -80,7 +80,7 @@ class LookModel:
     bands: tuple[FaceScoreModel, ...]
     pooled: FaceScoreModel | None
     rule: str = "looks+pooled"
-    best: int = 3  # looks that count
+    best: int = 1  # looks that count (1 measured best: docs/calibration.md)
     edges: tuple[float, ...] = SIZE_BAND_EDGES
 
     def __post_init__(self) -> None:

@@ -144,9 +144,11 @@ def test_the_shipped_curves_carry_the_looks_rule_and_sensible_band_curves() -> N
     assert model.rule == "looks+pooled" and len(model.bands) == len(model.edges) + 1
     for band in model.bands:
         assert np.all(np.diff(band.llr) > 0)
-    # at a similarity that matters, a larger face is stronger evidence than the smallest
-    high = 0.955
-    assert model.bands[0].llr_of(high) < model.bands[-1].llr_of(high)
+    # each band measured on its own faces (not a copy of the all-sizes curve), and all of them telling a
+    # stranger's typical score (0.85) from a genuine one (0.96) by a wide margin
+    assert all(not np.array_equal(band.llr, model.reference.llr) for band in model.bands)
+    for band in model.bands:
+        assert band.llr_of(0.85) < 0 < 5 < band.llr_of(0.96)
     rule, point = category_rule(curves, CategoryPolicy(1.0, 1, None), 1000, 0.956)
     assert rule.looks is model and point is not None
     # the evidence needed grows with the watchlist, as before, and never falls below what one face at the

@@ -67,7 +67,7 @@ def test_bundled_embedder_is_calibrated_out_of_the_box(tmp_path: Path, settings,
     curves = service.curves()
     assert curves is not None and curves.model is not None and curves.source.startswith("shipped")
     listed = {t.category: t for t in service.thresholds()}
-    assert listed["wanted"].source == "policy" and listed["wanted"].rule == "fused"
+    assert listed["wanted"].source == "policy" and listed["wanted"].rule == "looks+pooled"
     assert listed["wanted"].false_alerts_per_1000 == 0.1 and listed["wanted"].expected_hit_rate is not None
     small = listed["wanted"].threshold
     for i in range(3):

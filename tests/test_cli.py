@@ -64,7 +64,7 @@ def test_demo_runs_offline_and_shows_a_watchlist_match(tmp_path: Path) -> None:
 def test_thresholds_follow_a_stated_policy_and_sightings_need_a_confirmed_alert(tmp_path: Path) -> None:
     listed = vigil("thresholds", "list", data_dir=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    assert "policy 0.1/1000, fused rule" in listed.stdout and "no calibration yet" not in listed.stdout
+    assert "policy 0.1/1000, looks+pooled rule" in listed.stdout and "no calibration yet" not in listed.stdout
     changed = vigil("thresholds", "policy", "wanted", "0.5", "--reason", "authorisation A-1", data_dir=tmp_path)
     assert changed.returncode == 0, changed.stderr
     assert "wanted: policy 0.5/1000" in changed.stdout and "expected hit rate" in changed.stdout

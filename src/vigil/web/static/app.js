@@ -81,11 +81,12 @@ function enableSound() {
   showSound();
 }
 function soundOn() { return sound.context !== null && sound.context.state === "running"; }
+// Pages without the Live page's sound controls (the field view turns sound on with the first tap) just
+// skip showing it: the field page threw three errors on its first tap looking for them.
 function showSound() {
-  const on = soundOn();
-  document.getElementById("sound-state").textContent = on ? t("Sound on") : t("Sound is off");
-  document.getElementById("sound-state").classList.toggle("warning", !on);
-  document.getElementById("enable-sound").hidden = on;
+  const on = soundOn(), state = document.getElementById("sound-state"), button = document.getElementById("enable-sound");
+  if (state) { state.textContent = on ? t("Sound on") : t("Sound is off"); state.classList.toggle("warning", !on); }
+  if (button) button.hidden = on;
 }
 function beep() {
   if (!soundOn()) { showSound(); return; }
@@ -280,13 +281,17 @@ async function initField() {
   const list = document.getElementById("field-alerts");
   const announcer = document.getElementById("announcer");
   let shown = new Set(), timer = null;
+  // The first load is the officer's view of the trails (audited); updates after live events ask with
+  // refresh=true, which the server does not audit again as a trail read (issue 29).
+  let loaded = false;
   const reload = async () => {
-    const data = await api("/api/field");
+    const data = await api(loaded ? "/api/field?refresh=true" : "/api/field");
+    loaded = true;
     document.getElementById("field-area").textContent = data.groups.length ? data.groups.join(", ") : t("every area");
     const fresh = data.alerts.filter((a) => !shown.has(a.id));
     list.replaceChildren(...data.alerts.map((a) => fieldCard(a, reload)));
     document.getElementById("field-empty").hidden = data.alerts.length > 0;
-    if (shown.size && fresh.length) { announcer.textContent = t("Red flag: {name}, {category}, camera {camera}", { name: fresh[0].subject_name, category: word(fresh[0].category), camera: fresh[0].camera }); beep(); }
+    if (shown.size && fresh.length) { announcer.textContent = t("Red flag: {name}, {category}, camera {camera}", { name: fresh[0].subject_name, category: word(fresh[0].category), camera: fresh[0].camera }); alarm(); if (navigator.vibrate) navigator.vibrate([300, 100, 300]); }
     shown = new Set(data.alerts.map((a) => a.id));
   };
   await reload();

@@ -254,3 +254,34 @@ def test_with_no_tiles_the_cameras_are_drawn_on_a_scaled_grid(tmp_path, settings
     finally:
         running.ctx.fleet.close()
         running.stop()
+
+
+def test_the_field_views_actions_are_on_the_first_phone_screen(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """At 390×844 the newest red flag's photo pair, its place and its actions (acknowledge, directions) are
+    inside the first screen with no scrolling, each a touch target of at least 44 px."""
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    running, subject = _field_server(tmp_path, settings, engine, astronaut)
+    assert running.recorder.raise_alert(alert_event(subject.subject_id, camera="gate", track="t-1")) is not None
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_context(**PHONE).new_page()
+            _login(page, running.url, "operator")
+            page.goto(running.url + "/field")
+            card = page.locator("#field-alerts > li").first
+            expect(card.locator(".acknowledge")).to_be_visible()
+            for part in ("img >> nth=0", "img >> nth=1", "h2", ".acknowledge", ".navigate"):
+                box = card.locator(part).bounding_box()
+                assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844, (part, box)
+            for action in (".acknowledge", ".navigate"):
+                box = card.locator(action).bounding_box()
+                assert box is not None and box["height"] >= 44 and box["width"] >= 44, (action, box)
+            assert card.locator(".navigate").get_attribute("href").startswith("geo:")
+            page.screenshot(path=str(SHOTS / "field-first-screen.png"))
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()

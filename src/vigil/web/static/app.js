@@ -252,6 +252,13 @@ function geoLink(lat, lon, label) {
   return `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(label)})`;
 }
 
+// Directions in the phone's own map app: a geo: URI on Android, an https Apple Maps link on an iPhone.
+function directionsLink(lat, lon, label) {
+  return /iPhone|iPad|iPod/.test(navigator.userAgent) ? `https://maps.apple.com/?daddr=${lat},${lon}&q=${encodeURIComponent(label)}` : geoLink(lat, lon, label);
+}
+
+// At 390×844 the photo pair, the place and the actions fit the first screen (issue 29); the map and the
+// sightings follow below.
 function fieldCard(a, reload) {
   const card = el("li", { class: "field-card" + (a.escalated_at && !a.acknowledged_by ? " escalated" : ""), "data-alert-id": a.id, "data-group": a.camera_group || "" },
     el("div", { class: "field-faces" },
@@ -260,16 +267,19 @@ function fieldCard(a, reload) {
     el("h2", {}, a.subject_name),
     el("p", {}, categoryText(a)),
     el("p", {}, cameraText(a)),
-    el("p", { class: "seen" }, t("{first} · last seen {last}", { first: when(a.first_seen), last: when(a.last_seen) })),
-    el("p", { class: "status-line" }, statusText(a)));
+    el("p", { class: "seen" }, t("{first} · last seen {last}", { first: when(a.first_seen), last: when(a.last_seen) })));
+  const actions = el("div", { class: "field-actions" });
+  const ack = ackButton(a, reload);
+  if (ack) actions.append(ack);
+  if (a.latitude !== null) actions.append(el("a", { class: "navigate", href: directionsLink(a.latitude, a.longitude, a.camera) }, t("Navigate to camera {camera}", { camera: a.camera })));
+  card.append(actions, el("p", { class: "status-line" }, statusText(a)));
   if (a.latitude !== null) {
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("viewBox", "0 0 600 360"); svg.setAttribute("class", "field-map"); svg.setAttribute("role", "img");
     svg.setAttribute("aria-label", t("Map: this camera and the latest confirmed sightings"));
     drawMap(svg, [{ latitude: a.latitude, longitude: a.longitude, camera: a.camera }, ...a.last_sightings]);
-    card.append(svg, el("a", { class: "navigate", href: geoLink(a.latitude, a.longitude, a.camera) }, t("Navigate to camera {camera}", { camera: a.camera })));
+    card.append(svg);
   }
-  card.append(ackButton(a, reload));
   card.append(el("h3", {}, t("Latest confirmed sightings")),
     a.last_sightings.length
       ? el("ul", { class: "sightings" }, ...a.last_sightings.map((s) => el("li", {}, t("{at} — camera {camera}", { at: when(s.first_seen), camera: s.camera }))))

@@ -57,6 +57,8 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/alerts/{alert_id}/outcome"): ("operator", "supervisor"),
     ("POST", "/api/alerts/{alert_id}/acknowledge"): ("operator", "supervisor"),
     ("GET", "/api/field"): ("operator", "supervisor"),
+    ("GET", "/api/map"): ROLES,
+    ("GET", "/api/map/tiles/{z}/{x}/{y}"): ROLES,
     ("GET", "/api/notify/endpoints"): ("admin",),
     ("POST", "/api/notify/endpoints"): ("admin",),
     ("DELETE", "/api/notify/endpoints/{name}"): ("admin",),

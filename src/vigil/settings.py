@@ -157,6 +157,20 @@ class VigilSettings(BaseSettings):
         "and web servers push them to browsers through it. Unset: everything in one process.",
         json_schema_extra={"shown_default": "unset (embedded)", "secret": True},
     )
+    map_tiles: str = Field(
+        default="",
+        max_length=2000,
+        description="Raster map tiles under the pages' maps: a URL template of the force's tile server "
+        "(https://tiles.example/{z}/{x}/{y}.png; its host is added to the pages' image policy) or a local "
+        ".mbtiles file of PNG/JPEG tiles that Vigil serves itself to signed-in users. Unset: the cameras on "
+        "a scaled grid with a north arrow and scale bar.",
+    )
+    map_attribution: str = Field(
+        default="",
+        max_length=500,
+        description="The attribution the tile source requires, shown on every map (an .mbtiles file's own "
+        "'attribution' metadata is used when this is unset).",
+    )
     media_views_per_hour: int = Field(
         default=600,
         ge=1,
@@ -284,6 +298,15 @@ class VigilSettings(BaseSettings):
             self.outbound_networks  # noqa: B018
         except ValueError as exc:
             raise ValueError(f"outbound_allowed_networks: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _map_tiles_check(self) -> VigilSettings:
+        tiles = self.map_tiles
+        if tiles and not (tiles.endswith(".mbtiles") or re.match(r"^https?://[^/\s]+/\S*$", tiles)):
+            raise ValueError("map_tiles: an http(s) URL template with {z}, {x} and {y}, or a .mbtiles file")
+        if tiles.startswith(("http://", "https://")) and not all(k in tiles for k in ("{z}", "{x}", "{y}")):
+            raise ValueError("map_tiles: a URL template needs {z}, {x} and {y}")
         return self
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
+from xstatic.pkg import leaflet as xstatic_leaflet
 
 from vigil import __version__
 from vigil.domain.alerts import AlertListener, TrackMatch, announcer
@@ -36,6 +37,7 @@ from vigil.web.routers import (
     authorisations,
     cameras,
     field,
+    maps,
     media,
     notify,
     reports,
@@ -45,6 +47,7 @@ from vigil.web.routers import (
     watchlist,
 )
 from vigil.web.routers.cameras import camera_list
+from vigil.web.routers.maps import tile_origin
 from vigil.web.security import client_scheme, context, optional_principal
 
 log = logging.getLogger(__name__)
@@ -221,6 +224,14 @@ def create_app(ctx: WebContext) -> FastAPI:
             {"detail": "the database is unreachable; try again shortly"}, status_code=503, headers={"Retry-After": "5"}
         )
 
+    # Map tiles from the force's tile server (VIGIL_MAP_TILES, a URL template): that one host may serve images.
+    origin = tile_origin(ctx.settings)
+    page_policy = (
+        CONTENT_SECURITY_POLICY.replace("img-src 'self'", f"img-src 'self' {origin}")
+        if origin
+        else CONTENT_SECURITY_POLICY
+    )
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
@@ -229,7 +240,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         docs = request.url.path == "/docs" or request.url.path.startswith("/docs/")
-        headers.setdefault("Content-Security-Policy", DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY)
+        headers.setdefault("Content-Security-Policy", DOCS_CONTENT_SECURITY_POLICY if docs else page_policy)
         if request.url.path.startswith("/api/"):  # personal data: never kept by a browser or a proxy
             headers.setdefault("Cache-Control", "no-store")
         if client_scheme(request) == "https":
@@ -250,9 +261,12 @@ def create_app(ctx: WebContext) -> FastAPI:
         media,
         notify,
         field,
+        maps,
     ):
         app.include_router(module.router)
     app.include_router(pages_router)
+    # The map library (Leaflet) from its PyPI package (xstatic-leaflet), never copied into the repository.
+    app.mount("/static/leaflet", StaticFiles(directory=str(xstatic_leaflet.BASE_DIR)), name="leaflet")
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
     app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 

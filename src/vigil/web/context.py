@@ -22,6 +22,7 @@ from vigil.store.media import MediaStore, media_folder, open_media
 from vigil.web.feed import AlertFeed
 from vigil.web.metrics import Metrics
 from vigil.web.push import PushHub
+from vigil.web.trails import TrailReads
 
 if TYPE_CHECKING:
     from vigil.domain.evidence import EvidenceService
@@ -59,6 +60,7 @@ class WebContext:
     # signed evidence packs of confirmed alerts (given by services: its PDFs are laid out above this layer)
     evidence: EvidenceService | None = None
     health: HealthChecks = field(init=False)  # /readyz: the database, Redis when scaled out, the media disk
+    trail_reads: TrailReads = field(default_factory=TrailReads)  # refreshes are not audited as reads
 
     def __post_init__(self) -> None:
         self.feed = AlertFeed(self.alerts, self.hub, self.metrics, self.bus)

@@ -13,9 +13,10 @@ router = APIRouter(prefix="/api/field", tags=["field"])
 
 
 @router.get("", response_model=FieldList)
-def field_list(request: Request, who: LiveUser, ctx: Ctx) -> FieldList:
+def field_list(request: Request, who: LiveUser, ctx: Ctx, refresh: bool = False) -> FieldList:
     """Open red flags in the user's camera groups (``vigil users groups``; none: every area), newest
-    first. Audited as a listing, and each subject's sightings shown as a trail read."""
+    first. Audited as a listing, and each subject's sightings shown as a trail read — on ``refresh=true``
+    (the page's own update after a live event) only for a subject this user was not shown lately."""
     groups = ctx.users.groups_of(who.user_id)
     cases = ctx.alerts.open_in_groups(groups)
     source = client_address(request)
@@ -39,13 +40,14 @@ def field_list(request: Request, who: LiveUser, ctx: Ctx) -> FieldList:
                 )
                 for s in ctx.alerts.last_sightings(case.subject_id)
             ]
-            ctx.audit.record(
-                who.username,
-                AuditAction.TRAIL_VIEWED,
-                object_type="subject",
-                object_id=case.subject_id,
-                source=source,
-                details={"view": "field", "sightings": len(trails[case.subject_id])},
-            )
+            if ctx.trail_reads.should_audit(who.username, case.subject_id, refresh=refresh):
+                ctx.audit.record(
+                    who.username,
+                    AuditAction.TRAIL_VIEWED,
+                    object_type="subject",
+                    object_id=case.subject_id,
+                    source=source,
+                    details={"view": "field", "sightings": len(trails[case.subject_id]), "refresh": refresh},
+                )
         out.append(FieldAlertOut(**AlertOut.of(case).model_dump(), last_sightings=trails[case.subject_id]))
     return FieldList(groups=groups, alerts=out)

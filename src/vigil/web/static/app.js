@@ -81,11 +81,12 @@ function enableSound() {
   showSound();
 }
 function soundOn() { return sound.context !== null && sound.context.state === "running"; }
+// Pages without the Live page's sound controls (the field view turns sound on with the first tap) just
+// skip showing it: the field page threw three errors on its first tap looking for them.
 function showSound() {
-  const on = soundOn();
-  document.getElementById("sound-state").textContent = on ? t("Sound on") : t("Sound is off");
-  document.getElementById("sound-state").classList.toggle("warning", !on);
-  document.getElementById("enable-sound").hidden = on;
+  const on = soundOn(), state = document.getElementById("sound-state"), button = document.getElementById("enable-sound");
+  if (state) { state.textContent = on ? t("Sound on") : t("Sound is off"); state.classList.toggle("warning", !on); }
+  if (button) button.hidden = on;
 }
 function beep() {
   if (!soundOn()) { showSound(); return; }
@@ -251,6 +252,13 @@ function geoLink(lat, lon, label) {
   return `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(label)})`;
 }
 
+// Directions in the phone's own map app: a geo: URI on Android, an https Apple Maps link on an iPhone.
+function directionsLink(lat, lon, label) {
+  return /iPhone|iPad|iPod/.test(navigator.userAgent) ? `https://maps.apple.com/?daddr=${lat},${lon}&q=${encodeURIComponent(label)}` : geoLink(lat, lon, label);
+}
+
+// At 390×844 the photo pair, the place and the actions fit the first screen (issue 29); the map and the
+// sightings follow below.
 function fieldCard(a, reload) {
   const card = el("li", { class: "field-card" + (a.escalated_at && !a.acknowledged_by ? " escalated" : ""), "data-alert-id": a.id, "data-group": a.camera_group || "" },
     el("div", { class: "field-faces" },
@@ -259,16 +267,19 @@ function fieldCard(a, reload) {
     el("h2", {}, a.subject_name),
     el("p", {}, categoryText(a)),
     el("p", {}, cameraText(a)),
-    el("p", { class: "seen" }, t("{first} · last seen {last}", { first: when(a.first_seen), last: when(a.last_seen) })),
-    el("p", { class: "status-line" }, statusText(a)));
+    el("p", { class: "seen" }, t("{first} · last seen {last}", { first: when(a.first_seen), last: when(a.last_seen) })));
+  const actions = el("div", { class: "field-actions" });
+  const ack = ackButton(a, reload);
+  if (ack) actions.append(ack);
+  if (a.latitude !== null) actions.append(el("a", { class: "navigate", href: directionsLink(a.latitude, a.longitude, a.camera) }, t("Navigate to camera {camera}", { camera: a.camera })));
+  card.append(actions, el("p", { class: "status-line" }, statusText(a)));
   if (a.latitude !== null) {
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("viewBox", "0 0 600 360"); svg.setAttribute("class", "field-map"); svg.setAttribute("role", "img");
     svg.setAttribute("aria-label", t("Map: this camera and the latest confirmed sightings"));
     drawMap(svg, [{ latitude: a.latitude, longitude: a.longitude, camera: a.camera }, ...a.last_sightings]);
-    card.append(svg, el("a", { class: "navigate", href: geoLink(a.latitude, a.longitude, a.camera) }, t("Navigate to camera {camera}", { camera: a.camera })));
+    card.append(svg);
   }
-  card.append(ackButton(a, reload));
   card.append(el("h3", {}, t("Latest confirmed sightings")),
     a.last_sightings.length
       ? el("ul", { class: "sightings" }, ...a.last_sightings.map((s) => el("li", {}, t("{at} — camera {camera}", { at: when(s.first_seen), camera: s.camera }))))
@@ -280,13 +291,17 @@ async function initField() {
   const list = document.getElementById("field-alerts");
   const announcer = document.getElementById("announcer");
   let shown = new Set(), timer = null;
+  // The first load is the officer's view of the trails (audited); updates after live events ask with
+  // refresh=true, which the server does not audit again as a trail read (issue 29).
+  let loaded = false;
   const reload = async () => {
-    const data = await api("/api/field");
+    const data = await api(loaded ? "/api/field?refresh=true" : "/api/field");
+    loaded = true;
     document.getElementById("field-area").textContent = data.groups.length ? data.groups.join(", ") : t("every area");
     const fresh = data.alerts.filter((a) => !shown.has(a.id));
     list.replaceChildren(...data.alerts.map((a) => fieldCard(a, reload)));
     document.getElementById("field-empty").hidden = data.alerts.length > 0;
-    if (shown.size && fresh.length) { announcer.textContent = t("Red flag: {name}, {category}, camera {camera}", { name: fresh[0].subject_name, category: word(fresh[0].category), camera: fresh[0].camera }); beep(); }
+    if (shown.size && fresh.length) { announcer.textContent = t("Red flag: {name}, {category}, camera {camera}", { name: fresh[0].subject_name, category: word(fresh[0].category), camera: fresh[0].camera }); alarm(); if (navigator.vibrate) navigator.vibrate([300, 100, 300]); }
     shown = new Set(data.alerts.map((a) => a.id));
   };
   await reload();
@@ -406,7 +421,11 @@ async function initAlert(section) {
       for (const o of a.outcomes) list.append(el("li", { "data-outcome": o.outcome }, `${when(o.at)} ${o.user}: ${word(o.outcome)}` + (o.note ? ` — ${o.note}` : "")));
     }
   };
-  render(await api("/api/alerts/" + id));
+  const shown = await api("/api/alerts/" + id);
+  render(shown);
+  // The camera that saw the face among the cameras around it.
+  const here = { name: shown.camera, group: shown.camera_group, latitude: shown.latitude, longitude: shown.longitude };
+  api("/api/cameras").catch(() => [here]).then((cameras) => drawPlaceMap(document.getElementById("alert-map"), { cameras, highlight: shown.camera }));
   await showContext(id);
   initDecisionKeys(id, render);
   const addTemplate = document.getElementById("add-template");
@@ -467,6 +486,86 @@ function drawMap(svg, sightings) {
   });
 }
 
+// ------------------------------------------------------------------ maps (Leaflet, from the xstatic-leaflet package)
+// Raster tiles from VIGIL_MAP_TILES (the force's tile server, or a local .mbtiles file this server serves);
+// none configured: the cameras on a scaled grid with a north arrow and a scale bar — never a blank box.
+let mapConfig = null;
+const loadMapConfig = () => (mapConfig = mapConfig || api("/api/map"));
+const located = (p) => p && p.latitude !== null && p.latitude !== undefined && p.longitude !== null;
+
+function gridLayer() {
+  const Grid = L.GridLayer.extend({
+    createTile(coords) {
+      const tile = document.createElement("canvas"), size = this.getTileSize();
+      tile.width = size.x; tile.height = size.y;
+      const g = tile.getContext("2d");
+      g.fillStyle = "#101820"; g.fillRect(0, 0, size.x, size.y);
+      g.strokeStyle = "#2c3d4f"; g.lineWidth = 1; g.strokeRect(0.5, 0.5, size.x - 1, size.y - 1);
+      g.strokeStyle = "#1c2833"; g.beginPath(); g.moveTo(size.x / 2, 0); g.lineTo(size.x / 2, size.y); g.moveTo(0, size.y / 2); g.lineTo(size.x, size.y / 2); g.stroke();
+      return tile;
+    },
+  });
+  return new Grid({ attribution: t("No map tiles configured: camera positions on a grid") });
+}
+
+function northArrow() {
+  const Control = L.Control.extend({
+    onAdd() { return el("div", { class: "north-arrow", title: t("North"), "aria-label": t("North") }, "▲", el("span", {}, t("N"))); },
+  });
+  return new Control({ position: "topright" });
+}
+
+function arrowIcon(degrees) {
+  const head = el("span", { class: "trail-arrow" }, "➤");
+  head.style.transform = `rotate(${degrees}deg)`;
+  return L.divIcon({ html: head, className: "trail-arrow-icon", iconSize: [18, 18] });
+}
+
+// Draws the map in ``container`` (a div): ``cameras`` as grey dots with their names, ``trail`` (sightings,
+// oldest first) as numbered red dots with their times joined by a path with arrows. Returns the map.
+async function drawPlaceMap(container, { cameras = [], trail = [], highlight = null } = {}) {
+  const config = await loadMapConfig();
+  if (container.vigilMap) container.vigilMap.remove();
+  container.replaceChildren();
+  const map = L.map(container, { zoomControl: true, attributionControl: true, minZoom: config.min_zoom, maxZoom: config.max_zoom });
+  container.vigilMap = map;
+  map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+  container.dataset.tiles = config.tiles ? "tiles" : "grid";
+  (config.tiles ? L.tileLayer(config.tiles, { attribution: config.attribution, minZoom: config.min_zoom, maxZoom: config.max_zoom }) : gridLayer()).addTo(map);
+  L.control.scale({ metric: true, imperial: false }).addTo(map);
+  northArrow().addTo(map);
+  const bounds = [];
+  for (const c of cameras.filter(located)) {
+    const marker = L.circleMarker([c.latitude, c.longitude], { radius: c.name === highlight ? 9 : 6, color: c.name === highlight ? "#f5a524" : "#8fa1b3", weight: 2, fillOpacity: 0.8, className: "map-camera" });
+    marker.bindTooltip(c.name + (c.group ? " · " + c.group : ""), { permanent: cameras.length <= 12, direction: "right" }).addTo(map);
+    bounds.push([c.latitude, c.longitude]);
+  }
+  const points = trail.filter(located);
+  if (points.length > 1) {
+    L.polyline(points.map((p) => [p.latitude, p.longitude]), { color: "#f5a524", weight: 4, className: "trail-path" }).addTo(map);
+    for (let i = 1; i < points.length; i++) {
+      const a = map.options.crs.project(L.latLng(points[i - 1].latitude, points[i - 1].longitude));
+      const b = map.options.crs.project(L.latLng(points[i].latitude, points[i].longitude));
+      if (a.equals(b)) continue;
+      const degrees = Math.atan2(-(b.y - a.y), b.x - a.x) * 180 / Math.PI;  // projected y grows northwards
+      const middle = [(points[i - 1].latitude + points[i].latitude) / 2, (points[i - 1].longitude + points[i].longitude) / 2];
+      L.marker(middle, { icon: arrowIcon(degrees), interactive: false, keyboard: false }).addTo(map);
+    }
+  }
+  points.forEach((p, i) => {
+    L.circleMarker([p.latitude, p.longitude], { radius: 8, color: "#e5484d", fillColor: "#e5484d", fillOpacity: 0.9, className: "trail-point" })
+      .bindTooltip(`${i + 1}. ${when(p.first_seen)} · ${p.camera}`, { permanent: true, direction: "left", className: "trail-time" }).addTo(map);
+    bounds.push([p.latitude, p.longitude]);
+  });
+  if (bounds.length) map.fitBounds(bounds, { padding: [40, 40], maxZoom: Math.min(17, config.max_zoom) });
+  else {
+    map.setView([0, 0], config.min_zoom);
+    container.append(el("p", { class: "map-empty" }, t("No camera with a location to show.")));
+  }
+  return map;
+}
+
+// ------------------------------------------------------------------ subject: the trail, live
 async function initSubject(section) {
   const id = section.dataset.subjectId;
   const s = await api("/api/subjects/" + id);
@@ -475,9 +574,38 @@ async function initSubject(section) {
   const facts = document.getElementById("subject-facts");
   for (const [k, v] of [[t("Category"), word(s.category)], [t("Status"), word(s.status)], [t("Legal basis"), s.legal_basis_type + ": " + s.legal_basis_reference],
     [t("Approved by"), s.approved_by], [t("Expires"), when(s.expires_at)]]) facts.append(el("dt", {}, k), el("dd", {}, v));
-  const sightings = await api(`/api/subjects/${id}/sightings`);
-  document.getElementById("timeline").replaceChildren(...sightings.map((a) => el("li", { "data-alert-id": a.id }, t("{at} — camera {camera}", { at: when(a.first_seen), camera: a.camera }))));
-  drawMap(document.getElementById("map"), sightings);
+  const from = document.getElementById("trail-from"), to = document.getElementById("trail-to");
+  let sightings = [], cameras = [];
+  try { cameras = await api("/api/cameras"); } catch (e) { cameras = []; }
+  const draw = () => {
+    const lo = from.value ? new Date(from.value + "T00:00:00").getTime() : -Infinity;
+    const hi = to.value ? new Date(to.value + "T23:59:59.999").getTime() : Infinity;
+    const shown = sightings.filter((a) => { const at = new Date(a.first_seen).getTime(); return at >= lo && at <= hi; });
+    document.getElementById("timeline").replaceChildren(...shown.map((a) => el("li", { "data-alert-id": a.id },
+      a.crop_url ? el("img", { class: "thumb", src: a.crop_url, alt: t("Face seen on camera"), width: 48, height: 48 }) : "",
+      el("a", { href: "/alerts/" + a.id }, t("{at} — camera {camera}", { at: when(a.first_seen), camera: a.camera })))));
+    const last = shown[shown.length - 1];
+    document.getElementById("last-seen").textContent = last
+      ? t("Last seen {ago} at camera {camera} ({at})", { ago: ago(last.first_seen), camera: last.camera, at: when(last.first_seen) })
+      : t("No confirmed sightings in this period.");
+    drawPlaceMap(document.getElementById("map"), { cameras, trail: shown });
+  };
+  // The first load and a changed filter are the person's own views; an update after a live confirmation
+  // asks with refresh=true (not audited again as a trail read: vigil.web.trails).
+  const load = async (refresh) => { sightings = await api(`/api/subjects/${id}/sightings` + (refresh ? "?refresh=true" : "")); draw(); };
+  from.addEventListener("change", draw); to.addEventListener("change", draw);
+  await load(false);
+  openLiveSocket({
+    onReconnect: () => load(true),
+    onEvent: (event) => { if (event.alert && event.alert.subject_id === id && event.alert.status === "confirmed") load(true); },
+  });
+}
+
+function ago(iso) {
+  const minutes = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));
+  if (minutes < 1) return t("just now");
+  if (minutes < 120) return t("{n} min ago", { n: minutes });
+  return t("{n} h ago", { n: Math.round(minutes / 60) });
 }
 
 // ------------------------------------------------------------------ cameras, watchlist, audit
@@ -503,6 +631,7 @@ async function initCameras(section) {
   };
   const zoneEditor = admin ? makeZoneEditor(load) : null;
   await load();
+  drawPlaceMap(document.getElementById("cameras-map"), { cameras: await api("/api/cameras") });
   setInterval(load, 5000);
   const form = document.getElementById("camera-add");
   if (form) form.addEventListener("submit", async (event) => {

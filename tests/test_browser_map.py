@@ -1,0 +1,287 @@
+"""Issue 29, following a person, in a real browser (Playwright driving Debian's Chromium) against a real
+server: the field page's first tap, trail reads audited per view (not per live refresh), the map (tiles
+from a local .mbtiles file the test builds, or the scaled grid when none are configured), the trail
+updating live, the phone view's first screen. Screenshots go to test-artifacts/screenshots/map/."""
+
+from __future__ import annotations
+
+import pytest
+from tests.conftest import REPO
+from tests.helpers import jpeg, live_fields
+from tests.helpers.webserver import PASSWORD, start_server
+from tests.test_browser import CHROMIUM, _browser_missing
+
+SHOTS = REPO / "test-artifacts" / "screenshots" / "map"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing())),
+]
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "en-GB"}
+
+
+def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def _trail_reads(ctx, username: str) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for e in ctx.audit.entries(limit=500, action="trail-viewed") if e.actor == username)
+
+
+def _field_server(tmp_path, settings, engine, astronaut):  # type: ignore[no-untyped-def]
+    running = start_server(tmp_path, settings, engine)
+    ctx = running.ctx
+    ctx.cameras.add("gate", "rtsp://127.0.0.1:1/g", latitude=26.8500, longitude=80.9460, group="Hazratganj")
+    ctx.cameras.add("market", "rtsp://127.0.0.1:1/m", latitude=26.8460, longitude=80.9270, group="Hazratganj")
+    subject = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
+    return running, subject
+
+
+def test_the_field_page_throws_no_script_error_on_the_first_tap(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """The first tap turns the sound on; the page script looked for the Live page's #sound-state and threw."""
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    running, subject = _field_server(tmp_path, settings, engine, astronaut)
+    assert running.recorder.raise_alert(alert_event(subject.subject_id, camera="gate", track="t-1")) is not None
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_context(**PHONE).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            _login(page, running.url, "operator")
+            page.goto(running.url + "/field")
+            expect(page.locator("#connection")).to_have_text("live")
+            expect(page.locator("#field-alerts > li")).to_have_count(1)
+            page.locator("h1").tap()
+            page.locator("#field-area").tap()
+            page.wait_for_timeout(300)
+            assert not errors, errors
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()
+
+
+def test_a_short_field_visit_with_live_events_writes_one_trail_read(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """Live events refresh the field page; a refresh is not a person reading a trail. The first view is
+    audited (one trail read for the subject shown); the refreshes that follow are not; opening the page
+    again (a view the person asked for) is."""
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    running, subject = _field_server(tmp_path, settings, engine, astronaut)
+    ctx = running.ctx
+    assert running.recorder.raise_alert(alert_event(subject.subject_id, camera="gate", track="t-0")) is not None
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_context(**PHONE).new_page()
+            _login(page, running.url, "operator")
+            before = _trail_reads(ctx, "operator")
+            page.goto(running.url + "/field")
+            expect(page.locator("#connection")).to_have_text("live")
+            expect(page.locator("#field-alerts > li")).to_have_count(1)
+            for n in range(1, 6):  # five live red flags of the same person: five refreshes
+                camera = "market" if n % 2 else "gate"
+                assert running.recorder.raise_alert(alert_event(subject.subject_id, camera=camera, track=f"t-{n}"))
+                expect(page.locator("#field-alerts > li")).to_have_count(n + 1)
+            assert _trail_reads(ctx, "operator") - before == 1
+            page.reload()  # the person asks again
+            expect(page.locator("#field-alerts > li")).to_have_count(6)
+            assert _trail_reads(ctx, "operator") - before == 2
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()
+
+
+def _tile_xy(lat: float, lon: float, z: int) -> tuple[int, int]:
+    import math
+
+    n = 1 << z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return x, y
+
+
+def build_mbtiles(path, box: tuple[float, float, float, float], zooms: range) -> int:  # type: ignore[no-untyped-def]
+    """A small raster .mbtiles file (the MBTiles 1.3 layout: metadata and tiles, TMS rows) of plain green
+    PNG tiles covering ``box`` (south, west, north, east) at ``zooms``; returns the number of tiles."""
+    import io
+    import sqlite3
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 256), (40, 160, 70)).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    south, west, north, east = box
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+    db.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB)")
+    meta = {"name": "test", "format": "png", "minzoom": str(zooms.start), "maxzoom": str(zooms.stop - 1)}
+    meta["attribution"] = "Test tiles © Vigil test suite"
+    db.executemany("INSERT INTO metadata VALUES (?, ?)", list(meta.items()))
+    count = 0
+    for z in zooms:
+        x0, y0 = _tile_xy(north, west, z)
+        x1, y1 = _tile_xy(south, east, z)
+        for x in range(x0 - 1, x1 + 2):
+            for y in range(y0 - 1, y1 + 2):
+                db.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (z, x, (1 << z) - 1 - y, png))
+                count += 1
+    db.commit()
+    db.close()
+    return count
+
+
+def test_the_trail_map_draws_local_tiles_and_follows_a_confirmation_live(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """VIGIL_MAP_TILES names a local .mbtiles file: the subject page's map shows its tiles (served by Vigil to
+    signed-in users, with cache headers) and its attribution; the trail is numbered points with times and
+    arrows, thumbnails on the timeline, a date filter; a confirmation elsewhere adds to it without a reload,
+    and the whole visit is one trail read."""
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    tiles = tmp_path / "lucknow.mbtiles"
+    assert build_mbtiles(tiles, (26.840, 80.920, 26.856, 80.952), range(12, 17)) > 0
+    running = start_server(tmp_path, settings.model_copy(update={"map_tiles": str(tiles)}), engine)
+    ctx = running.ctx
+    ctx.cameras.add("gate", "rtsp://127.0.0.1:1/g", latitude=26.8500, longitude=80.9460, group="Hazratganj")
+    ctx.cameras.add("market", "rtsp://127.0.0.1:1/m", latitude=26.8460, longitude=80.9270, group="Aminabad")
+    subject = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
+    officer = ctx.users.authenticate("supervisor", PASSWORD)
+
+    def confirmed(camera: str, track: str) -> str:
+        stored = running.recorder.raise_alert(alert_event(subject.subject_id, camera=camera, track=track))
+        assert stored is not None and stored.alert_id is not None
+        ctx.alerts.decide(stored.alert_id, officer, "confirmed", "the same person as the photo")
+        ctx.feed.updated(stored.alert_id)  # as the decision route announces it (routers/alerts.py)
+        return stored.alert_id
+
+    confirmed("gate", "t-1")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-GB")
+            anonymous = context.request.get(running.url + "/api/map/tiles/14/11862/6897")
+            assert anonymous.status == 401  # tiles only to signed-in users
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            _login(page, running.url, "operator")
+            before = _trail_reads(ctx, "operator")
+            page.goto(running.url + f"/subjects/{subject.subject_id}")
+            expect(page.locator("#connection")).to_have_text("live")
+            the_map = page.locator("#map")
+            expect(the_map).to_have_attribute("data-tiles", "tiles")
+            expect(the_map.locator("img.leaflet-tile-loaded").first).to_be_visible()
+            src = the_map.locator("img.leaflet-tile-loaded").first.get_attribute("src")
+            assert src.startswith(running.url + "/api/map/tiles/") or src.startswith("/api/map/tiles/"), src
+            tile = context.request.get(src if src.startswith("http") else running.url + src)
+            assert tile.ok and tile.headers["content-type"] == "image/png"
+            assert tile.headers["cache-control"] == "private, max-age=86400"
+            expect(the_map.locator(".leaflet-control-attribution")).to_contain_text("Test tiles © Vigil test suite")
+            expect(the_map.locator(".leaflet-control-scale")).to_be_visible()
+            expect(the_map.locator("path.trail-point")).to_have_count(1)
+            expect(the_map.locator("path.map-camera")).to_have_count(2)  # the cameras around
+            expect(page.locator("#timeline li img.thumb")).to_have_count(1)
+            expect(page.locator("#last-seen")).to_contain_text("gate")
+
+            confirmed("market", "t-2")  # confirmed at another desk: the open trail follows, no reload
+            expect(the_map.locator("path.trail-point")).to_have_count(2)
+            expect(the_map.locator(".trail-arrow")).to_have_count(1)
+            expect(the_map.locator(".trail-time")).to_have_count(2)
+            expect(page.locator("#timeline li")).to_have_count(2)
+            expect(page.locator("#timeline li img.thumb")).to_have_count(2)
+            expect(page.locator("#last-seen")).to_contain_text("market")
+            page.screenshot(path=str(SHOTS / "subject-trail-tiles.png"), full_page=True)
+
+            page.fill("#trail-to", "2000-01-01")  # the date filter: nothing that old
+            page.locator("#trail-to").dispatch_event("change")
+            expect(page.locator("#timeline li")).to_have_count(0)
+            expect(the_map.locator("path.trail-point")).to_have_count(0)
+            assert _trail_reads(ctx, "operator") - before == 1
+            assert not errors, errors
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()
+
+
+def test_with_no_tiles_the_cameras_are_drawn_on_a_scaled_grid(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """No VIGIL_MAP_TILES: the Cameras page and the alert page draw the cameras on a grid with a north
+    arrow, a scale bar and an attribution saying so — never a blank box."""
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    running = start_server(tmp_path, settings, engine)
+    ctx = running.ctx
+    ctx.cameras.add("gate", "rtsp://127.0.0.1:1/g", latitude=26.8500, longitude=80.9460, group="Hazratganj")
+    ctx.cameras.add("market", "rtsp://127.0.0.1:1/m", latitude=26.8460, longitude=80.9270, group="Aminabad")
+    subject = running.watchlist.enroll(live_fields("Eileen Collins", "missing-person"), [("a.jpg", jpeg(astronaut))])
+    stored = running.recorder.raise_alert(alert_event(subject.subject_id, camera="market", track="t-1"))
+    assert stored is not None
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-GB").new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            _login(page, running.url, "supervisor")
+            for path, box in (("/cameras", "#cameras-map"), (f"/alerts/{stored.alert_id}", "#alert-map")):
+                page.goto(running.url + path)
+                the_map = page.locator(box)
+                expect(the_map).to_have_attribute("data-tiles", "grid")
+                expect(the_map.locator("canvas.leaflet-tile").first).to_be_visible()  # the grid, drawn
+                expect(the_map.locator(".north-arrow")).to_be_visible()
+                expect(the_map.locator(".leaflet-control-scale-line")).to_be_visible()
+                expect(the_map.locator(".leaflet-control-attribution")).to_contain_text("No map tiles configured")
+                expect(the_map.locator("path.map-camera")).to_have_count(2)
+                page.screenshot(path=str(SHOTS / f"grid{box.replace('#', '-')}.png"), full_page=True)
+            assert not errors, errors
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()
+
+
+def test_the_field_views_actions_are_on_the_first_phone_screen(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
+    """At 390×844 the newest red flag's photo pair, its place and its actions (acknowledge, directions) are
+    inside the first screen with no scrolling, each a touch target of at least 44 px."""
+    from playwright.sync_api import expect, sync_playwright
+    from tests.helpers import alert_event
+
+    running, subject = _field_server(tmp_path, settings, engine, astronaut)
+    assert running.recorder.raise_alert(alert_event(subject.subject_id, camera="gate", track="t-1")) is not None
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_context(**PHONE).new_page()
+            _login(page, running.url, "operator")
+            page.goto(running.url + "/field")
+            card = page.locator("#field-alerts > li").first
+            expect(card.locator(".acknowledge")).to_be_visible()
+            for part in ("img >> nth=0", "img >> nth=1", "h2", ".acknowledge", ".navigate"):
+                box = card.locator(part).bounding_box()
+                assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844, (part, box)
+            for action in (".acknowledge", ".navigate"):
+                box = card.locator(action).bounding_box()
+                assert box is not None and box["height"] >= 44 and box["width"] >= 44, (action, box)
+            assert card.locator(".navigate").get_attribute("href").startswith("geo:")
+            page.screenshot(path=str(SHOTS / "field-first-screen.png"))
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()

@@ -15,15 +15,16 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 from sqlalchemy import func, select
-
 from tests.conftest import LFW, SHARED_MODELS
 from tests.helpers import live_fields, make_service
+
 from vigil.clock import system_clock
 from vigil.errors import ModelLoadError, ModelMismatchError
 from vigil.settings import VigilSettings
 from vigil.store.db import open_database
 from vigil.store.models import Calibration, FaceModel, PhotoEmbedding
 from vigil.vision.embedders.check import check_embedder_file
+from vigil.vision.engine import FaceEngine
 
 MOBILEFACENET = SHARED_MODELS / "MobileFaceNet__foamliu.onnx"
 YUNET = SHARED_MODELS / "face_detection_yunet_2023mar.onnx"
@@ -61,7 +62,9 @@ def run(data: Path, models: Path, *args: str) -> subprocess.CompletedProcess[str
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
-def test_a_small_onnx_file_built_here_passes_the_checks_and_bad_ones_are_refused(tmp_path: Path, astronaut) -> None:  # type: ignore[no-untyped-def]
+def test_a_small_onnx_file_built_here_passes_the_checks_and_bad_ones_are_refused(
+    tmp_path: Path, astronaut: np.ndarray
+) -> None:
     kps = np.array([[190, 110], [245, 105], [222, 140], [198, 170], [240, 168]], np.float32)
     report = check_embedder_file(tiny_embedder(tmp_path / "tiny.onnx"), astronaut, kps)
     assert (report.input_size, report.dim, report.repeat_difference) == (112, 32, 0.0) and len(report.sha256) == 64
@@ -71,7 +74,7 @@ def test_a_small_onnx_file_built_here_passes_the_checks_and_bad_ones_are_refused
         check_embedder_file(tiny_embedder(tmp_path / "two.onnx", inputs=2), astronaut, kps)
     truncated = tmp_path / "truncated.onnx"
     truncated.write_bytes((tmp_path / "tiny.onnx").read_bytes()[:500])
-    with pytest.raises(ModelLoadError, match="could not be parsed|could not load"):
+    with pytest.raises(ModelLoadError, match=r"could not be parsed|could not load"):
         check_embedder_file(truncated, astronaut, kps)
 
 
@@ -121,11 +124,11 @@ def test_each_refusal_is_one_error_line_and_stores_nothing(tmp_path: Path) -> No
 
 @needs_shared
 def test_add_use_refuse_and_roll_back_the_shared_mobilefacenet(
-    tmp_path: Path, settings, engine, astronaut, hopper
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, settings: VigilSettings, engine: FaceEngine, astronaut: np.ndarray, hopper: np.ndarray
+) -> None:
     from tests.helpers import jpeg
+
     from vigil.services import open_watchlist
-    from vigil.vision.engine import FaceEngine
 
     data, models = tmp_path / "data", tmp_path / "models"
     mine = settings.model_copy(update={"data_dir": data, "models_dir": models})
@@ -133,10 +136,9 @@ def test_add_use_refuse_and_roll_back_the_shared_mobilefacenet(
     watchlist.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))])
     watchlist.enroll(live_fields("Grace Hopper"), [("h.jpg", jpeg(hopper))])
     watchlist.replica.close()
-    added = run(
-        data, models, "models", "add", str(MOBILEFACENET), "--name", "mfn-licensed", "--licence", "Force licence 2026-14",
-        "--source", "foamliu/MobileFaceNet, trained on MS-Celeb-1M (withdrawn 2019)", *CALIBRATION,
-    )  # fmt: skip
+    source = "foamliu/MobileFaceNet, trained on MS-Celeb-1M (withdrawn 2019)"
+    licence = ("--licence", "Force licence 2026-14", "--source", source)
+    added = run(data, models, "models", "add", str(MOBILEFACENET), "--name", "mfn-licensed", *licence, *CALIBRATION)
     assert added.returncode == 0, added.stderr
     assert "calibrating mfn-licensed" in added.stderr  # progress shown
     digest = added.stdout.split("sha256 ")[1].split()[0]

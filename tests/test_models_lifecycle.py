@@ -15,7 +15,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 from sqlalchemy import func, select
-from tests.conftest import LFW, SHARED_MODELS
+from tests.conftest import LFW, SHARED_MODELS, _postgres_reachable, fresh_postgres
 from tests.helpers import live_fields, make_service
 
 from vigil.clock import system_clock
@@ -201,3 +201,50 @@ def test_add_use_refuse_and_roll_back_the_shared_mobilefacenet(
     removed = run(data, models, "models", "remove", "mfn-licensed")
     assert removed.returncode == 0, removed.stderr
     assert not (models / "added" / "mfn-licensed.onnx").exists()
+
+
+@pytest.mark.services
+def test_a_worker_stops_claiming_cameras_while_the_active_model_is_not_its_own(
+    tmp_path: Path, engine: FaceEngine, astronaut: np.ndarray
+) -> None:
+    """Scaled out (PostgreSQL): a running worker hands its cameras back and claims none while the active
+    model is not the one it loaded, and claims again once it is."""
+    if _postgres_reachable():
+        pytest.skip(_postgres_reachable() or "")
+    with fresh_postgres() as url:
+        _worker_refuses(tmp_path, url, engine, astronaut)
+
+
+def _worker_refuses(tmp_path: Path, url: str, engine: FaceEngine, astronaut: np.ndarray) -> None:
+    from vigil.domain.audit import Actor, AuditLog
+    from vigil.domain.cameras import CameraRegistry
+    from vigil.domain.models import ModelRegistry
+    from vigil.samples import portrait_clip
+    from vigil.services import open_worker
+
+    settings = VigilSettings(data_dir=tmp_path / "data", database_url=url, media_store="database")
+    db = open_database(settings)
+    clip = portrait_clip(astronaut, tmp_path / "walk.mp4", seconds=2.0, fps=10, size=(320, 180))
+    CameraRegistry(db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=1.0)
+    worker = open_worker(settings, worker_id="w", engine=engine)
+    registry = ModelRegistry(db, AuditLog(db, key_file=settings.resolved_audit_key_file))
+    by = Actor("cli:test", "cli")
+    try:
+        worker.replica.load()
+        worker.runner.start()
+        worker.leases.register("host", 1)
+        worker.beat()
+        assert set(worker.running) == {"gate"} and worker.model_refusal is None
+        # another process switched every worker to a model this one does not run
+        registry.activate("vendor-r100", "0123456789ab", "f" * 64, by=by, reason="tender 14", before={}, thresholds={})
+        worker.beat()
+        assert worker.running == {} and "active model is 'vendor-r100'" in (worker.model_refusal or "")
+        worker.beat()
+        assert worker.running == {}  # claims nothing while refused
+        e = engine.embedder
+        registry.activate(e.name, e.version, "", by=by, reason="roll back: pilot ended", before={}, thresholds={})
+        worker.beat()
+        assert set(worker.running) == {"gate"} and worker.model_refusal is None
+    finally:
+        worker._shutdown()
+        db.dispose()

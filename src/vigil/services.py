@@ -69,6 +69,23 @@ def check_active_model(registry: ModelRegistry, embedder: Embedder) -> None:
     registry.check_process(embedder.name, embedder.version, digest, path)
 
 
+def model_check(registry: ModelRegistry, embedder: Embedder) -> Callable[[], str | None]:
+    """Asked at every heartbeat: why this process may not run cameras (the active model changed to
+    another, or to a different file), or None. The file's checksum is taken once: it is what was loaded."""
+    from vigil.errors import ModelMismatchError
+
+    path, digest = embedder_file(embedder)
+
+    def check() -> str | None:
+        try:
+            registry.check_process(embedder.name, embedder.version, digest, path)
+        except ModelMismatchError as exc:
+            return str(exc)
+        return None
+
+    return check
+
+
 def open_watchlist(
     settings: VigilSettings,
     *,
@@ -324,6 +341,7 @@ def open_worker(
         loop_files=loop_files,
         deliverer=open_deliverer(settings, watchlist.db, outbox, alerts, bus, owner=name),
         health=health,
+        model_check=model_check(ModelRegistry(watchlist.db, audit), watchlist.engine.embedder),
     )
 
 

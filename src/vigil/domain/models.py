@@ -250,6 +250,7 @@ class ModelRegistry:
             )
         if (active.sha256 and sha256 != active.sha256) or version != active.version:
             raise ModelMismatchError(
-                f"model {name!r}: the file {path} has SHA-256 {sha256 or version} but the active model's is "
-                f"{active.sha256 or active.version}: copy the activated file to every machine (or switch again)"
+                f"model {name!r}: this process loaded {path or 'the bundled weights'} (SHA-256 {sha256 or '-'}, "
+                f"version {version}) but the active model has SHA-256 {active.sha256 or '-'}, version "
+                f"{active.version}: copy the activated file to every machine (or switch again)"
             )

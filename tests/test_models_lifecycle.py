@@ -201,6 +201,9 @@ def test_add_use_refuse_and_roll_back_the_shared_mobilefacenet(
     removed = run(data, models, "models", "remove", "mfn-licensed")
     assert removed.returncode == 0, removed.stderr
     assert not (models / "added" / "mfn-licensed.onnx").exists()
+    with db.session() as session:  # its templates went with it; the bundled model's stay
+        left = dict(session.execute(select(PhotoEmbedding.model, func.count()).group_by(PhotoEmbedding.model)).all())
+    assert left == {"dlib-resnet": 2}
 
 
 @pytest.mark.services

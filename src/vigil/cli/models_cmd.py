@@ -235,7 +235,7 @@ def add(
 
 @app.command("remove")
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="An added model's name.")]) -> None:
-    """Forget an added model and delete its copied file (refused while it is the active model)."""
+    """Forget an added model and delete its copied file and its templates (refused while it is active)."""
     settings = settings_from(ctx)
     _db, registry = _registry(settings)
     model = registry.remove(name, by=cli_by())

@@ -11,14 +11,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from vigil.clock import Clock, system_clock
 from vigil.domain.audit import Actor, AuditLog
 from vigil.domain.vocabulary import AuditAction
 from vigil.errors import ModelMismatchError, ModelRegistryError
 from vigil.store.db import Database
-from vigil.store.models import ActiveModel, Calibration, FaceModel
+from vigil.store.models import ActiveModel, Calibration, FaceModel, PhotoEmbedding
 from vigil.vision.catalogue import ONNX_PREFIX, is_catalogued
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,47}$")
@@ -163,7 +163,8 @@ class ModelRegistry:
             return [_added(r, calibrated.get(r.calibration_id or -1)) for r in rows]
 
     def remove(self, name: str, *, by: Actor) -> AddedModel:
-        """Forget an added model (its templates and calibration stay, numbers only); refused while active."""
+        """Forget an added model and delete its templates (biometric data no process uses once it cannot be
+        switched to); its calibration stays (numbers only). Refused while it is the active model."""
         model = self.get(name)
         if model is None:
             raise ModelRegistryError(f"no added model named {name!r} (`vigil models list`)")
@@ -176,13 +177,14 @@ class ModelRegistry:
             row = session.get(FaceModel, name)
             if row is not None:
                 session.delete(row)
+            templates = session.execute(delete(PhotoEmbedding).where(PhotoEmbedding.model == name)).rowcount  # type: ignore[attr-defined]
             self.audit.record_change(
                 session,
                 by,
                 AuditAction.MODEL_REMOVED,
                 object_type="model",
                 object_id=name,
-                details={"sha256": model.sha256},
+                details={"sha256": model.sha256, "templates_deleted": templates},
             )
         return model
 

@@ -498,6 +498,8 @@ def test_metrics_hold_counts_only(client: TestClient, ctx: WebContext, astronaut
     assert "vigil_alert_latency_ms_count 1" in text
     assert "Eileen" not in text and subject not in text
     assert "# TYPE vigil_detector_full_passes_total counter" in text  # per camera run here (none in this test)
+    model = f'vigil_model_info{{name="{ctx.watchlist.model}",version="{ctx.watchlist.version}"}} 1'
+    assert model in text  # the embedder this process matches with (issue 26)
 
 
 def test_metrics_show_the_detection_schedulers_choices_per_camera() -> None:

@@ -43,6 +43,15 @@ class ModelLoadError(ModelError):
     """A model file exists but is not the model that was expected."""
 
 
+class ModelMismatchError(ModelError):
+    """This process would run a different embedder (or a different file under the same name) from the one
+    the database says is active."""
+
+
+class ModelRegistryError(ModelError):
+    """A request to add, remove or switch a face model that breaks a named rule."""
+
+
 class ModelNotPreparedError(ModelError):
     """A backend was used before its explicit ``prepare()`` call."""
 

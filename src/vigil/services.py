@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vigil.bus import Bus
@@ -13,6 +14,7 @@ from vigil.domain.alerts import AlertRecorder
 from vigil.domain.audit import AuditLog
 from vigil.domain.health import HealthChecks
 from vigil.domain.matching import WatchlistMatcher
+from vigil.domain.models import ModelRegistry
 from vigil.domain.outbox import Deliverer, Outbox
 from vigil.domain.pending import PendingAlerts
 from vigil.domain.replica import GalleryReplica
@@ -28,7 +30,9 @@ from vigil.store.db import Database, open_database
 from vigil.store.media import media_folder, open_media
 from vigil.video.camera import CameraStatus
 from vigil.vision.catalogue import default_threshold
+from vigil.vision.embedders.base import Embedder
 from vigil.vision.engine import FaceEngine
+from vigil.vision.onnx_utils import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +43,66 @@ if TYPE_CHECKING:
     from vigil.scaleout.worker import Worker
 
 
+def with_active_model(settings: VigilSettings, registry: ModelRegistry) -> VigilSettings:
+    """The settings with the database's active model as the embedder, unless one was given explicitly
+    (``--embedder`` / ``VIGIL_EMBEDDER``), in which case it must be the active one (checked on prepare)."""
+    active = registry.active()
+    if active is None or "embedder" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"embedder": active.name})
+
+
+def embedder_file(embedder: Embedder) -> tuple[str, str]:
+    """(path, SHA-256) of an embedder's ONNX file, or ("", "") for a bundled model checked by version."""
+    inner = getattr(embedder, "inner", embedder)
+    path = getattr(inner, "model_path", None)
+    if not isinstance(path, Path) or not path.is_file():
+        return "", ""
+    return str(path), file_sha256(path)
+
+
+def check_active_model(registry: ModelRegistry, embedder: Embedder) -> None:
+    """Refuse (ModelMismatchError) when this process's embedder is not the active model or its file differs."""
+    if registry.active() is None:
+        return
+    path, digest = embedder_file(embedder)
+    registry.check_process(embedder.name, embedder.version, digest, path)
+
+
+def model_check(registry: ModelRegistry, embedder: Embedder) -> Callable[[], str | None]:
+    """Asked at every heartbeat: why this process may not run cameras (the active model changed to
+    another, or to a different file), or None. The file's checksum is taken once: it is what was loaded."""
+    from vigil.errors import ModelMismatchError
+
+    path, digest = embedder_file(embedder)
+
+    def check() -> str | None:
+        try:
+            registry.check_process(embedder.name, embedder.version, digest, path)
+        except ModelMismatchError as exc:
+            return str(exc)
+        return None
+
+    return check
+
+
 def open_watchlist(
-    settings: VigilSettings, *, engine: FaceEngine | None = None, clock: Clock = system_clock, start: bool = True
+    settings: VigilSettings,
+    *,
+    engine: FaceEngine | None = None,
+    clock: Clock = system_clock,
+    start: bool = True,
+    check_model: bool = True,
 ) -> WatchlistService:
-    """The watchlist over the configured database, media folder and face engine."""
+    """The watchlist over the configured database, media folder and face engine. The engine runs the
+    database's active model (``vigil models use``) and, with ``check_model``, a process whose embedder or
+    file differs from it refuses to start."""
     db = open_database(settings)
-    face_engine = engine or FaceEngine.from_settings(settings).prepare()
+    registry = ModelRegistry(db, AuditLog(db, key_file=settings.resolved_audit_key_file))
+    face_engine = engine or FaceEngine.from_settings(with_active_model(settings, registry)).prepare()
     embedder = face_engine.embedder
+    if check_model:
+        check_active_model(registry, embedder)
     replica = GalleryReplica(
         db,
         model=embedder.name,
@@ -284,6 +341,7 @@ def open_worker(
         loop_files=loop_files,
         deliverer=open_deliverer(settings, watchlist.db, outbox, alerts, bus, owner=name),
         health=health,
+        model_check=model_check(ModelRegistry(watchlist.db, audit), watchlist.engine.embedder),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.context import cli_actor, settings_from
+from vigil.cli.context import active_settings, cli_actor
 from vigil.errors import DatasetError
 
 thresholds_app = typer.Typer(
@@ -24,7 +24,7 @@ def _service(ctx: typer.Context, engine=None):  # type: ignore[no-untyped-def]
     from vigil.store.db import open_database
     from vigil.vision.catalogue import create_embedder
 
-    settings = settings_from(ctx)
+    settings = active_settings(ctx)
     db = open_database(settings)
     if engine is not None:
         embedder = engine.embedder
@@ -78,7 +78,7 @@ def calibrate(
     from vigil.recognition.calibration import validated_floor
     from vigil.vision.engine import FaceEngine
 
-    settings = settings_from(ctx)
+    settings = active_settings(ctx)
     labels = read_groups(groups)
     engine = FaceEngine.from_settings(settings).prepare()
     service = _service(ctx, engine)

@@ -17,6 +17,21 @@ def settings_from(ctx: typer.Context) -> VigilSettings:
     return settings
 
 
+def active_settings(ctx: typer.Context) -> VigilSettings:
+    """The settings with the database's active model (`vigil models use`) as the embedder, unless one
+    was given explicitly with --embedder or VIGIL_EMBEDDER."""
+    from vigil.domain.audit import AuditLog
+    from vigil.domain.models import ModelRegistry
+    from vigil.services import with_active_model
+    from vigil.store.db import open_database
+
+    settings = settings_from(ctx)
+    if "embedder" in settings.model_fields_set:
+        return settings
+    db = open_database(settings)
+    return with_active_model(settings, ModelRegistry(db, AuditLog(db, key_file=settings.resolved_audit_key_file)))
+
+
 def cli_actor() -> str:
     """Who is acting from the command line, for the audit log."""
     import getpass

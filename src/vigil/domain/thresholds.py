@@ -180,6 +180,16 @@ class ThresholdService:
     def curves(self) -> ErrorCurves | None:
         return load_curves(self.db, self.embedder, self.version)
 
+    def latest_calibration_id(self) -> int | None:
+        """The id of this embedder version's latest stored calibration, if any."""
+        with self.db.session() as session:
+            return session.scalar(
+                select(Calibration.id)
+                .where(Calibration.embedder == self.embedder, Calibration.version == self.version)
+                .order_by(Calibration.id.desc())
+                .limit(1)
+            )
+
     def curve(self) -> ScoreCurve | None:
         """The active embedder version's per-face error curve (calibrated, else shipped), if any."""
         curves = self.curves()

@@ -149,6 +149,10 @@ class AuditAction(StrEnum):
     THRESHOLD_CHANGED = "threshold-changed"
     POLICY_CHANGED = "policy-changed"
     CALIBRATION_STORED = "calibration-stored"
+    # face models (issue 26)
+    MODEL_ADDED = "model-added"
+    MODEL_REMOVED = "model-removed"
+    MODEL_ACTIVATED = "model-activated"
     # where red flags are sent
     NOTIFY_ENDPOINT_ADDED = "notify-endpoint-added"
     NOTIFY_ENDPOINT_REMOVED = "notify-endpoint-removed"

@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from vigil.bus import Bus
@@ -52,6 +53,7 @@ class Worker:
         loop_files: bool = True,
         deliverer: Deliverer | None = None,
         health: HealthChecks | None = None,
+        model_check: Callable[[], str | None] | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id
@@ -69,6 +71,8 @@ class Worker:
         self.health = health  # served on settings.health_port, if set
         self._health_server: HealthServer | None = None
         self._looped_at: float | None = None  # monotonic time the heartbeat loop last turned
+        self.model_check = model_check  # why this process may not run cameras with its model, or None
+        self.model_refusal: str | None = None
 
     # ------------------------------------------------------------ health
     def stalled(self) -> str | None:
@@ -147,6 +151,8 @@ class Worker:
             log.warning("worker %s: leases on %s lost; stopping them", self.worker_id, ", ".join(lost))
             self._stop_cameras(lost)
         try:
+            if self._model_refused():
+                return
             idle = {c: token for c, token in held.items() if c not in self.running}
             if idle:  # held but not running: after fencing, once the database answers again
                 self._start_cameras(idle)
@@ -168,6 +174,21 @@ class Worker:
                     self._start_cameras(claimed)
         except Exception:
             log.exception("worker %s: heartbeat failed", self.worker_id)
+
+    def _model_refused(self) -> bool:
+        """Whether the active model (``vigil models use``) is no longer what this process runs: then it hands
+        every camera back and claims none, with one error naming the file and both checksums."""
+        refusal = self.model_check() if self.model_check is not None else None
+        if refusal is not None and (refusal != self.model_refusal or self.running):
+            log.error(
+                "worker %s: %s; claiming no cameras (handing back %d)", self.worker_id, refusal, len(self.running)
+            )
+        self.model_refusal = refusal
+        if refusal is not None and self.running:
+            cameras = list(self.running)
+            self._stop_cameras(cameras)
+            self.leases.release(cameras)
+        return refusal is not None
 
     def _fence_after(self) -> float:
         """Stop everything this long after the last renewal that succeeded: a heartbeat and a second (to

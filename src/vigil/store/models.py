@@ -416,6 +416,41 @@ class Calibration(Base):
     floor: Mapped[float] = mapped_column(Float)
 
 
+class FaceModel(Base):
+    """A licensed embedder added with ``vigil models add``: its file (copied into the models folder), its
+    checksum, licence and provenance, and the calibration measured when it was added."""
+
+    __tablename__ = "face_models"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))  # what its embeddings are tagged with
+    licence: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, default="")
+    input_size: Mapped[int] = mapped_column(Integer)
+    dim: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    added_by: Mapped[str] = mapped_column(String(64))
+    calibration_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    calibrated_on: Mapped[str] = mapped_column(String(255), default="")
+
+
+class ActiveModel(Base):
+    """The one embedder every process must run (row id 1): its name, the version its templates carry and,
+    for an added file, its SHA-256 — a process whose file differs refuses to start."""
+
+    __tablename__ = "active_model"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    since: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class ThresholdChange(Base):
     """Every change of a category's threshold: who, why, before and after, and the expected error rates."""
 

@@ -17,6 +17,7 @@ from vigil.vision.embedders.base import Embedder
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 MOBILEFACENET_FILE = "MobileFaceNet__foamliu.onnx"
 ONNX_PREFIX = "onnx:"
+ADDED_DIR = "added"  # `vigil models add` copies a licensed file to <models dir>/added/<NAME>.onnx
 
 
 def _package_file(package: str, *parts: str) -> Path | None:
@@ -156,6 +157,15 @@ CATALOGUE: tuple[ModelSpec, ...] = (
 )
 
 
+def added_model_path(settings: VigilSettings, name: str) -> Path:
+    """Where ``vigil models add`` keeps the file of the model it added as ``name``."""
+    return settings.resolved_models_dir / ADDED_DIR / f"{name}.onnx"
+
+
+def is_catalogued(name: str) -> bool:
+    return any(spec.name == name for spec in CATALOGUE)
+
+
 def model_spec(name: str) -> ModelSpec:
     for spec in CATALOGUE:
         if spec.name == name:
@@ -202,7 +212,7 @@ def create_embedder(name: str, settings: VigilSettings) -> Embedder:
     embedder = create_plain_embedder(name, settings)
     flip = settings.embed_flip
     if flip is None:
-        flip = not name.startswith(ONNX_PREFIX) and model_spec(name).flip_augment
+        flip = is_catalogued(name) and model_spec(name).flip_augment
     return FlipAugmentedEmbedder(embedder) if flip else embedder
 
 
@@ -216,6 +226,8 @@ def create_plain_embedder(name: str, settings: VigilSettings) -> Embedder:
         if not path.is_file():
             raise ModelNotAvailableError(f"embedder file {path} does not exist")
         return ArcFaceOnnxEmbedder(path, name=f"onnx-{path.stem}", threads=settings.threads)
+    if not is_catalogued(name) and added_model_path(settings, name).is_file():  # `vigil models add`
+        return ArcFaceOnnxEmbedder(added_model_path(settings, name), name=name, threads=settings.threads)
     spec = model_spec(name)
     if spec.kind != "embedder":
         raise UnknownModelError(f"'{name}' is a {spec.kind}, not an embedder; embedders: {', '.join(embedder_names())}")
@@ -232,8 +244,8 @@ def create_plain_embedder(name: str, settings: VigilSettings) -> Embedder:
 def default_threshold(embedder_name: str) -> float:
     """The provisional match threshold for an embedder (0.5 for an unknown ``onnx:`` file, whose embedder
     is named ``onnx-<file stem>`` once built)."""
-    if embedder_name.startswith((ONNX_PREFIX, "onnx-")):
-        return 0.5
+    if embedder_name.startswith((ONNX_PREFIX, "onnx-")) or not is_catalogued(embedder_name):
+        return 0.5  # an ArcFace-style file, also one added with `vigil models add` (calibrated when added)
     threshold = model_spec(embedder_name).default_threshold
     if threshold is None:
         raise UnknownModelError(f"'{embedder_name}' is not an embedder")

@@ -28,7 +28,7 @@ from vigil.domain.pending import is_outage
 from vigil.domain.vocabulary import Role
 from vigil.errors import RepeatedFailure
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
-from vigil.web.metrics import render_reach
+from vigil.web.metrics import render_model, render_reach
 from vigil.web.pages import router as pages_router
 from vigil.web.routers import (
     alerts,
@@ -328,6 +328,8 @@ def create_app(ctx: WebContext) -> FastAPI:
             cams, c.alerts.open_count(), c.hub.clients, camera_states=states, bus=bus, detection=detection
         )
         response = c.alerts.response_times(datetime.now(UTC) - timedelta(days=30))
+        if c.watchlist is not None:  # the embedder this process matches with (docs/models.md)
+            text += render_model(c.watchlist.model, c.watchlist.version)
         return text + render_reach(c.outbox.logs(), response)
 
     return app

@@ -113,6 +113,15 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
+def render_model(name: str, version: str) -> str:
+    """The face model this process runs (its name and the version its templates carry)."""
+    return (
+        "# HELP vigil_model_info The face embedder this process matches with.\n"
+        "# TYPE vigil_model_info gauge\n"
+        f'vigil_model_info{{name="{name}",version="{version}"}} 1\n'
+    )
+
+
 def render_reach(logs: list[EndpointLog], response: list[ResponseTimes]) -> str:
     """Deliveries per endpoint (by status, attempts, lag, failing) and, per category, how quickly red flags
     were acknowledged and decided (the last 30 days)."""

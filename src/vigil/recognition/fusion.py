@@ -25,6 +25,7 @@ Pure numbers in, numbers out.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,10 +55,15 @@ class FaceScoreModel:
     def llr_of(self, scores: np.ndarray | float) -> np.ndarray:
         return np.interp(np.asarray(scores, np.float64), self.grid, self.llr)
 
+    @functools.cached_property
+    def _rising(self) -> tuple[np.ndarray, np.ndarray]:
+        keep = np.concatenate([[True], np.diff(self.llr) > 1e-12])
+        return self.llr[keep], self.grid[keep]
+
     def similarities_of(self, llr: np.ndarray) -> np.ndarray:
         """The similarity one face needs for each evidence value (the inverse of ℓ, where ℓ rises)."""
-        keep = np.concatenate([[True], np.diff(self.llr) > 1e-12])
-        return np.interp(np.asarray(llr, np.float64), self.llr[keep], self.grid[keep])
+        rising, grid = self._rising
+        return np.interp(np.asarray(llr, np.float64), rising, grid)
 
     def similarity_of(self, llr: float) -> float:
         return float(self.similarities_of(np.asarray(llr)))

@@ -260,36 +260,54 @@ def rates(runs: list[ClipRun], alerted: Callable[[ClipRun], set[str]]) -> Rates:
     return Rates(hits / max(1, len(enrolled)), wrong / max(1, len(enrolled)), 1000.0 * false / max(1, len(strangers)))
 
 
+@dataclass(frozen=True)
+class EvidenceOutcomes:
+    """Under one rule (looks or fused, one threshold for every candidate), per walk-by: the strongest
+    evidence (nats) for the right person, for anyone else, and for anyone. A judgement alerts for its
+    strongest candidate once that candidate's strength reaches the threshold, so these three numbers fix
+    every walk-by's outcome at every threshold."""
+
+    kinds: np.ndarray
+    right: np.ndarray
+    other: np.ndarray
+    anyone: np.ndarray
+
+    @classmethod
+    def of(cls, runs: list[ClipRun], rule: DecisionRule) -> EvidenceOutcomes:
+        right, other, anyone = [], [], []
+        for run in runs:
+            found = [
+                best
+                for j in run.judgements
+                if (best := strongest(j.qualities, j.subject_ids, j.scores, rule, iods=j.iods, pooled=j.pooled))
+            ]
+            right.append(max((e for s, e in found if s == run.person.name), default=-np.inf))
+            other.append(max((e for s, e in found if s != run.person.name), default=-np.inf))
+            anyone.append(max((e for _, e in found), default=-np.inf))
+        return cls(np.array([r.kind for r in runs]), np.array(right), np.array(other), np.array(anyone))
+
+    def at(self, threshold: float) -> Rates:
+        enrolled = self.kinds == "enrolled"
+        strangers = self.anyone[self.kinds == "distractor"]
+        hits, wrong = self.right[enrolled] >= threshold, self.other[enrolled] >= threshold
+        return Rates(
+            float(hits.mean()) if enrolled.any() else 0.0,
+            float(wrong.mean()) if enrolled.any() else 0.0,
+            1000.0 * int((strangers >= threshold).sum()) / max(1, len(strangers)),
+        )
+
+    def best_within(self, budget_per_1000: float) -> tuple[float, Rates]:
+        """The threshold (nats) with the best hit rate whose false alerts stay within the budget."""
+        strangers = self.anyone[self.kinds == "distractor"]
+        allowed = int(np.floor(budget_per_1000 * len(strangers) / 1000.0 + 1e-9))
+        ranked = np.sort(strangers[np.isfinite(strangers)])[::-1]
+        threshold = float(np.nextafter(ranked[allowed], np.inf)) if allowed < len(ranked) else -np.inf
+        return threshold, self.at(threshold)
+
+
 def evidence_sweep(runs: list[ClipRun], rule: DecisionRule, budget_per_1000: float) -> tuple[float, Rates]:
-    """``rule`` (looks or fused; one threshold for every candidate) at the evidence (nats) with the best
-    hit rate whose false alerts stay within the budget. A judgement alerts for its strongest candidate
-    once that candidate's strength reaches the threshold, so each walk-by's outcome is fixed by three
-    numbers — the strongest evidence for the right person, for anyone else, and for anyone — and the
-    best threshold is read off them exactly."""
-    right, other, anyone = [], [], []
-    for run in runs:
-        found = [
-            best
-            for j in run.judgements
-            if (best := strongest(j.qualities, j.subject_ids, j.scores, rule, iods=j.iods, pooled=j.pooled))
-        ]
-        right.append(max((e for s, e in found if s == run.person.name), default=-np.inf))
-        other.append(max((e for s, e in found if s != run.person.name), default=-np.inf))
-        anyone.append(max((e for _, e in found), default=-np.inf))
-    kinds = np.array([r.kind for r in runs])
-    strangers = np.array(anyone)[kinds == "distractor"]
-    allowed = int(np.floor(budget_per_1000 * len(strangers) / 1000.0 + 1e-9))
-    ranked = np.sort(strangers[np.isfinite(strangers)])[::-1]
-    threshold = float(np.nextafter(ranked[allowed], np.inf)) if allowed < len(ranked) else -np.inf
-    enrolled = kinds == "enrolled"
-    hits = np.array(right)[enrolled] >= threshold
-    wrong = np.array(other)[enrolled] >= threshold
-    false = int((strangers >= threshold).sum())
-    return threshold, Rates(
-        float(hits.mean()) if enrolled.any() else 0.0,
-        float(wrong.mean()) if enrolled.any() else 0.0,
-        1000.0 * false / max(1, len(strangers)),
-    )
+    """``rule`` (looks or fused) at the evidence (nats) with the best hit rate within the budget."""
+    return EvidenceOutcomes.of(runs, rule).best_within(budget_per_1000)
 
 
 def at_same_false_alerts(
@@ -661,9 +679,9 @@ def run_walkby(
         for name, other in config.candidates.items():
             assert other.looks is not None
             own_rule, own_point = rule_for(other, config.policy_per_1000, n, fallback_threshold)
-            calibrated = rates(runs, lambda r, rule=own_rule: rule_alerts(r.judgements, rule))  # type: ignore[misc]
-            swept = evidence_sweep(runs, DecisionRule(1.0, 1, looks=other.looks), fused.false_alerts_per_1000)
-            candidates[name] = (swept, own_point, calibrated)
+            outcomes = EvidenceOutcomes.of(runs, own_rule)
+            swept = outcomes.best_within(fused.false_alerts_per_1000)
+            candidates[name] = (swept, own_point, outcomes.at(own_rule.needed))
         entry: dict[str, Any] = {
             "watchlist_size": n,
             "watchlists": len(watchlists[n]),

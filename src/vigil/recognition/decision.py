@@ -139,12 +139,28 @@ def strongest(
     pooled: np.ndarray | None = None,
 ) -> tuple[str, float] | None:
     """Under one rule for every candidate, whatever its threshold: the candidate a red flag would name
-    (the strongest that is some face's best match) and its strength in nats — the flag is raised exactly
-    when that reaches ``rule.needed``. For sweeping thresholds over recorded tracks; the looks and fused
-    rules only (the vote rule's votes depend on the threshold)."""
-    probe = replace(rule, threshold=-1.0, needed_nats=None)
-    ranked = _ranked(qualities, subject_ids, scores, dict.fromkeys(subject_ids, probe), iods, pooled)
-    return next(((v.subject_id, v.strength) for v, _ in ranked if v.votes >= rule.min_faces), None)
+    (the strongest that is the best match of at least ``min_faces`` faces) and its strength in nats — the
+    flag is raised exactly when that reaches ``rule.needed``. The same choice :func:`decide` makes, all
+    candidates at once, for sweeping thresholds over recorded tracks; the looks and fused rules only (the
+    vote rule's votes depend on the threshold)."""
+    q = np.asarray(qualities, np.float64).reshape(-1)
+    scores = np.asarray(scores, np.float64).reshape(len(q), len(subject_ids))
+    if len(q) == 0 or len(subject_ids) == 0 or q.sum() <= 0:
+        return None
+    if rule.looks is not None:
+        if iods is None or (rule.looks.uses_pooled and pooled is None):
+            raise ValueError("the looks rule needs each face's inter-eye distance and the pooled face's scores")
+        strength = rule.looks.strength(np.asarray(iods), scores, pooled)
+    elif rule.model is not None:
+        strength = rule.model.track_evidence(q, scores)
+    else:
+        raise ValueError("the vote rule's votes depend on its threshold: decide() it at each one")
+    votes = np.bincount(scores.argmax(axis=1), minlength=len(subject_ids))
+    eligible = votes >= rule.min_faces
+    if not eligible.any():
+        return None
+    best = int(np.argmax(np.where(eligible, strength, -np.inf)))
+    return subject_ids[best], float(strength[best])
 
 
 def closest_call(

@@ -152,7 +152,7 @@ def test_operator_sees_the_red_flag_live_confirms_it_and_the_auditor_sees_it(tmp
 
             operator.goto(f"{base}/subjects/{subject}")
             expect(operator.locator("#timeline li")).to_have_count(1)
-            expect(operator.locator("#map circle[data-camera=lobby]")).to_have_count(1)
+            expect(operator.locator("#map path.trail-point")).to_have_count(1)  # the sighting on the map
             operator.screenshot(path=str(shots / "subject-trail.png"))
 
             supervisor = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
@@ -563,6 +563,7 @@ def test_every_page_in_hindi_shows_no_english_but_the_data(tmp_path, settings, e
         "report",
     }  # names, legal basis
     data |= {"insp", "proposer", "approver"}  # the test watchlist's proposer and approver accounts
+    data |= {"Leaflet"}  # the map library's name, in the attribution it requires
     # what an admin types into the rule and endpoint forms: event kinds and URL schemes, named as the API names them
     data |= {
         "raised",

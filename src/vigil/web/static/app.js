@@ -426,7 +426,8 @@ async function initAlert(section) {
   // The camera that saw the face among the cameras around it.
   const here = { name: shown.camera, group: shown.camera_group, latitude: shown.latitude, longitude: shown.longitude };
   api("/api/cameras").catch(() => [here]).then((cameras) => drawPlaceMap(document.getElementById("alert-map"), { cameras, highlight: shown.camera }));
-  await showContext(id);
+  // the page's own controls work at once; the track's faces and the subject's facts arrive beside them
+  const context = showContext(id).catch((e) => { Object.assign(document.getElementById("no-scene"), { hidden: false, textContent: e.message }); });
   initDecisionKeys(id, render);
   const addTemplate = document.getElementById("add-template");
   if (addTemplate) addTemplate.addEventListener("click", async () => {
@@ -467,6 +468,7 @@ async function initAlert(section) {
     try { render(await api(`/api/alerts/${id}/decision`, { method: "POST", json: { decision, reason: new FormData(form).get("reason") } })); form.reset(); document.getElementById("decide-error").textContent = ""; }
     catch (e) { document.getElementById("decide-error").textContent = e.message; }
   });
+  await context;
 }
 
 // ------------------------------------------------------------------ subject: timeline and map

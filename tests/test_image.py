@@ -102,3 +102,13 @@ def test_sixteen_bit_conversion_keeps_the_levels_without_a_float64_copy() -> Non
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 1500 * 1500 * 8, peak  # less than one float64 copy of the image at its peak
+
+
+def test_a_truncated_photo_is_refused_even_after_a_library_relaxed_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WeasyPrint (the evidence packs' PDFs) turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process
+    when imported; a truncated enrollment photo must still be refused after that."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(UnreadableImageError, match="truncated"):
+        decode_image(_encode(RGB, "JPEG")[:200], name="photo.jpg")

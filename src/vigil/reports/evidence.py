@@ -144,7 +144,14 @@ def _css() -> str:
 
 
 def _pdf(html: str) -> bytes:
+    from PIL import ImageFile
+
+    strict = ImageFile.LOAD_TRUNCATED_IMAGES
     from weasyprint import HTML  # imported when a pack is made: it loads Pango
+
+    # importing WeasyPrint turns on Pillow's acceptance of truncated images for the whole process, which
+    # would let a truncated enrollment photo through (vigil.vision.image refuses them): put it back
+    ImageFile.LOAD_TRUNCATED_IMAGES = strict
 
     return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
 

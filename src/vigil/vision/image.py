@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from vigil.errors import ImageTooLargeError, UnreadableImageError
 
@@ -55,6 +55,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
                     raise UnreadableImageError(
                         f"{name}: format {img.format} is not supported (supported: {', '.join(SUPPORTED_FORMATS)})"
                     )
+                ImageFile.LOAD_TRUNCATED_IMAGES = False  # a library may have turned it on process-wide
                 img.load()
                 oriented = ImageOps.exif_transpose(img)
                 rgb = _to_rgb8(oriented if oriented is not None else img)

@@ -29,7 +29,6 @@ from vigil.recognition.calibration import (
     ErrorCurves,
     ScoreCurve,
     category_rule,
-    operating_point,
     passerby_false_alert_rate,
     score_curve,
     shipped_curves,
@@ -278,15 +277,15 @@ class ThresholdService:
         curves = self.curves()
         if curves is None:
             raise ThresholdError("no-calibration", "no calibration for this embedder yet: run `vigil calibrate`")
-        curve = curves.decision_curve
         size = self.watchlist_size()
-        floor = validated_floor(curves.curve)
+        provisional = default_threshold(self.embedder)
         out = {}
         for category, rate in targets.items():
-            point = operating_point(curve, rate, size)
-            threshold = max(point.threshold, floor)
-            fmr, fnmr = curve.at(threshold)
-            out[category] = (threshold, passerby_false_alert_rate(fmr, size), fnmr, point.resolved)
+            # the rule a category with this policy gets (the looks rule's operating point is read in nats and
+            # shown as the similarity one face would need; never below the validated floor)
+            _, point = category_rule(curves, CategoryPolicy(1000.0 * rate, 1, None), size, provisional)
+            assert point is not None  # curves exist
+            out[category] = (point.threshold, point.false_alert_rate, point.miss_rate, point.resolved)
         return out
 
     def set(self, category: str, threshold: float, *, by: str, reason: str, source: str = "") -> ThresholdChange:

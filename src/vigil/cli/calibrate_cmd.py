@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.context import active_settings, cli_actor
+from vigil.cli.context import active_settings, cli_actor, progress_bar
 from vigil.errors import DatasetError
 
 thresholds_app = typer.Typer(
@@ -82,14 +82,7 @@ def calibrate(
     labels = read_groups(groups)
     engine = FaceEngine.from_settings(settings).prepare()
     service = _service(ctx, engine)
-    with typer.progressbar(length=1, label="measuring CCTV-like tracks", file=sys.stderr) as bar:
-        shown = {"n": 0}
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - shown["n"])
-            shown["n"] = done
-
+    with progress_bar("measuring CCTV-like tracks", file=sys.stderr) as progress:
         try:
             fitted = measure_and_fit(
                 engine, data, people=people, looks=looks, min_quality=settings.live_min_quality, progress=progress

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TextIO
+
 import typer
 
 from vigil.domain.audit import Actor
@@ -58,3 +62,17 @@ def audit(
     AuditLog(open_database(settings), key_file=settings.resolved_audit_key_file).record(
         cli_actor(), action, object_type=object_type, object_id=object_id, source="cli", details=dict(details)
     )
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, *, file: TextIO | None = None) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar fed by a ``progress(done, total)`` callback, as the long measurements report."""
+    with typer.progressbar(length=1, label=label, file=file) as bar:
+        shown = {"n": 0}
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - shown["n"])
+            shown["n"] = done
+
+        yield progress

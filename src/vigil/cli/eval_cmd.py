@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.context import settings_from
+from vigil.cli.context import progress_bar, settings_from
 from vigil.eval.groups import read_groups
 from vigil.eval.lfw import LfwDataset, evaluate_lfw, write_report
 from vigil.vision.engine import FaceEngine
@@ -62,14 +62,7 @@ def lfw(
     engine = FaceEngine.from_settings(settings, detector=detector, embedder=embedder).prepare()
     labels = read_groups(groups)
     deployed = deployed_threshold(engine, len(dataset.people())) if labels else None
-    with typer.progressbar(length=1, label="embedding LFW images") as bar:
-        state = {"shown": 0}
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - state["shown"])
-            state["shown"] = done
-
+    with progress_bar("embedding LFW images") as progress:
         report = evaluate_lfw(
             engine,
             dataset,
@@ -265,14 +258,7 @@ def curves(
         raise typer.BadParameter(f"{rule!r}: one of {', '.join(RULES)}", param_hint="--rule")
     settings = settings_from(ctx)
     engine = FaceEngine.from_settings(settings, embedder=embedder).prepare()
-    with typer.progressbar(length=1, label="measuring CCTV-like tracks", file=sys.stderr) as bar:
-        shown = {"n": 0}
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - shown["n"])
-            shown["n"] = done
-
+    with progress_bar("measuring CCTV-like tracks", file=sys.stderr) as progress:
         fitted = measure_and_fit(
             engine,
             data,

@@ -71,11 +71,6 @@ def _apply_probe_migration(url: str, folder: Path) -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.xfail(
-    reason="known regression after merging the model lifecycle (issue 26) and round two: the cameras added after the "
-    "next-release worker joins raise no alert; it passed on its own branch — to be found and fixed (closing note)",
-    strict=False,
-)
 def test_rolling_upgrade_old_and_new_workers_hold_leases_across_an_added_column(outage: Outage, tmp_path: Path) -> None:  # noqa: F811
     out = outage
     out.start_worker("old1")

@@ -7,6 +7,8 @@ is other code; what this shows is workers that know a column and workers that do
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Column, String
 
 from vigil.domain import alerts
@@ -17,8 +19,8 @@ models.Alert.rolling_probe = Column(String(32), nullable=True)  # type: ignore[a
 _alert_row = alerts.alert_row
 
 
-def alert_row(event: TrackMatch, *, crop_name: str | None) -> models.Alert:
-    row = _alert_row(event, crop_name=crop_name)
+def alert_row(event: TrackMatch, **fields: Any) -> models.Alert:
+    row = _alert_row(event, **fields)  # whatever this release's alert_row takes (crop name, evidence media, …)
     row.rolling_probe = "next-release"  # type: ignore[attr-defined]
     return row
 

@@ -772,6 +772,36 @@ def test_bad_query_values_get_422_and_csv_exports_neutralise_formulas(client: Te
     assert "\n=HYPERLINK" not in exported.text and ",=HYPERLINK" not in exported.text
 
 
+def test_the_page_script_is_es_modules_every_one_served_and_cached_by_the_field_view(ctx: WebContext) -> None:
+    """Issue 28: the page script is split into ES modules the browser loads itself (no bundler). Every
+    module app.js imports, directly or through another, is served as JavaScript from this server, and the
+    field view's service worker caches each one (offline, the page would otherwise fail on an import)."""
+    import json
+    import re
+
+    with TestClient(create_app(ctx)) as client:
+        page = client.get("/login")
+        assert '<script type="module" src="/static/app.js"></script>' in page.text
+        worker = client.get("/field-sw.js").text
+        cached = set(json.loads(re.search(r"const FILES = (\[.*?\]);", worker).group(1)))  # type: ignore[union-attr]
+        seen: set[str] = set()
+        waiting = ["/static/app.js"]
+        while waiting:
+            path = waiting.pop()
+            if path in seen:
+                continue
+            seen.add(path)
+            served = client.get(path)
+            assert served.status_code == 200, path
+            assert "javascript" in served.headers["content-type"], path
+            assert path in cached, path
+            folder = path.rsplit("/", 1)[0]
+            for target in re.findall(r'^import [^;]*? from "(\./[^"]+)";', served.text, re.M):
+                waiting.append(folder + "/" + target.removeprefix("./"))
+    assert len(seen) >= 12  # app.js, a module per page and the shared helpers
+    assert {"/static/js/core.js", "/static/js/live.js", "/static/js/field.js", "/static/js/alert.js"} <= seen
+
+
 def test_pages_and_api_carry_security_headers_and_the_cookie_is_secure_off_loopback(ctx: WebContext) -> None:
     """Issue 14, item 16: CSP with frame-ancestors, nosniff, Referrer-Policy; Secure cookie unless loopback."""
     from vigil.services import is_loopback

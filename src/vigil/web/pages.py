@@ -1,7 +1,9 @@
-"""The control-room pages: server-rendered shells; the data comes from the API (static/app.js)."""
+"""The control-room pages: server-rendered shells; the data comes from the API (static/app.js and the
+ES modules it loads from static/js/)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
@@ -196,10 +198,22 @@ FIELD_MANIFEST = {
 }
 
 # Caches only the page's shell (never an alert, a face or an API answer): started from the home screen
-# without a network, the page opens and says it is offline instead of failing.
-FIELD_SERVICE_WORKER = """\
-const SHELL = "vigil-field-v1";
-const FILES = ["/field", "/static/app.css", "/static/app.js", "/static/icon-192.png"];
+# without a network, the page opens and says it is offline instead of failing. The shell is the page, its
+# style, its icon and the page script with every module it imports (static/js/, listed when the server starts).
+_STATIC = Path(__file__).with_name("static")
+FIELD_SHELL = [
+    "/field",
+    "/static/app.css",
+    "/static/app.js",
+    *sorted(f"/static/js/{module.name}" for module in (_STATIC / "js").glob("*.js")),
+    "/static/icon-192.png",
+]
+FIELD_SERVICE_WORKER = (
+    """\
+const SHELL = "vigil-field-v2";
+const FILES = """
+    + json.dumps(FIELD_SHELL)
+    + """;
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(FILES)).then(() => self.skipWaiting()));
 });
@@ -210,12 +224,11 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(fetch(event.request).catch(() => caches.match(event.request)));
 });
 """
+)
 
 
 @router.get("/field/manifest.webmanifest")
 def field_manifest() -> Response:
-    import json
-
     return Response(json.dumps(FIELD_MANIFEST), media_type="application/manifest+json")
 
 

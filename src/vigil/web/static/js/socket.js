@@ -1,0 +1,26 @@
+import { t } from "./core.js";
+// The live socket (Live and Field pages): reconnects with backoff; after a reconnect the page catches up
+// from the API, since pushes sent while it was down are not replayed.
+export function openLiveSocket({ onEvent, onReconnect }) {
+  let attempts = 0, opened = false;
+  const connect = () => {
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/alerts/live");
+    window.vigilSocket = ws;
+    const status = document.getElementById("connection");
+    ws.onopen = () => {
+      status.textContent = t("live");
+      if (opened && onReconnect) onReconnect();
+      opened = true; attempts = 0;
+    };
+    ws.onclose = (event) => {
+      if (event.code === 4401 || event.code === 4403) {  // logged out, deactivated, expired: log in again
+        location.href = "/login?next=" + encodeURIComponent(location.pathname); return;
+      }
+      const delay = Math.min(30000, 1000 * 2 ** attempts) * (0.5 + Math.random() / 2);
+      attempts += 1;
+      status.textContent = t("reconnecting…"); setTimeout(connect, delay);
+    };
+    ws.onmessage = (message) => onEvent(JSON.parse(message.data));
+  };
+  connect();
+}

@@ -23,7 +23,7 @@ from tests.helpers import APPROVER, HELPER_PASSWORD, alert_event, jpeg, live_fie
 from typer.testing import CliRunner
 
 from vigil.cli.main import app as cli
-from vigil.domain.adjudication import AlertService
+from vigil.domain.adjudication import AlertService, evidence_band
 from vigil.domain.alerts import AlertRecorder
 from vigil.domain.audit import Actor, AuditLog
 from vigil.domain.authorisations import AuthorisationBook, AuthorisationService
@@ -61,7 +61,7 @@ def _principal(db, username: str) -> Principal:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def case(tmp_path_factory: pytest.TempPathFactory, settings: VigilSettings, engine, astronaut) -> Case:  # type: ignore[no-untyped-def]
-    from vigil.samples import portrait_clip
+    from tests.test_alert_evidence import walk_by
 
     root = tmp_path_factory.mktemp("evidence")
     run = settings.model_copy(
@@ -81,7 +81,7 @@ def case(tmp_path_factory: pytest.TempPathFactory, settings: VigilSettings, engi
     subject = watchlist.enroll(
         live_fields("Eileen Collins", "wanted"), [("eileen.jpg", jpeg(astronaut))], by=Actor(APPROVER, "test")
     ).subject_id
-    clip = portrait_clip(astronaut, root / "walk.mp4", seconds=2.0, fps=10, size=(320, 180))
+    clip = walk_by(root / "walk.mp4", astronaut)  # a street scene the subject crosses: several looks
     CameraRegistry(db).add("hazratganj-1", str(clip), latitude=26.850, longitude=80.946, group="Hazratganj")
     now = datetime.now(UTC)
     AuthorisationService(db, audit).add(
@@ -172,7 +172,41 @@ def test_a_confirmed_alert_from_a_clip_exports_a_pack_that_verifies(case: Case, 
     assert model["embedder"] == case.settings.embedder and model["gallery_versions"]
     assert any(len(w["sha256"]) == 64 for w in model["weights"])
     assert document["recognition"]["threshold"] > 0 and "IST" in document["alert"]["first_seen"]["ist"]
-    assert "not stored" in document["media_not_kept"]
+
+    # the track's stored faces (each with its time and size) and the scene frame, byte for byte as stored,
+    # listed in the manifest (so signed) and described in case.json
+    db = case.service.db  # type: ignore[attr-defined]
+    with db.session() as session:
+        alert = session.get(Alert, case.alert_id)
+        assert alert is not None
+        stored = json.loads(alert.evidence_media or "{}")
+    assert len(stored["faces"]) >= 3 and stored["scene"], stored
+    media = case.service.media  # type: ignore[attr-defined]
+    for n, face in enumerate(stored["faces"], 1):
+        path = f"media/track-face-{n}.jpg"
+        assert archive.read(path) == media.read("crops", face["name"]) and path in manifest["files"]
+        described = document["media"][path]
+        assert described["kind"] == "track-face" and described["stored_as"] == face["name"]
+        assert (described["width"], described["height"], described["iod_px"]) == (
+            face["width"],
+            face["height"],
+            face["iod_px"],
+        )
+        assert described["seen_at"]["utc"] == datetime.fromisoformat(face["at"]).isoformat(timespec="seconds")
+    assert archive.read("media/scene.jpg") == media.read("crops", stored["scene"]["name"])
+    assert document["media"]["media/scene.jpg"]["width"] == stored["scene"]["width"]
+    assert "media/scene.jpg" in manifest["files"] and "all of them are in this pack" in document["media_kept"]
+
+    # the evidence band, from the one function the alert page reads it from; model and rule in force
+    recognition = document["recognition"]
+    page = AlertService(db, case.audit).evidence(case.alert_id)
+    assert recognition["evidence_band"] == page.band == evidence_band(alert.evidence, alert.threshold, alert.faces)
+    assert recognition["evidence_band"] in ("strong", "moderate", "weak") and recognition["looks"] == alert.faces
+    assert model["name"] == case.settings.embedder and model["version"] and len(model["sha256"]) == 64
+    assert model["version"] in {v["version"] for v in model["gallery_versions"]}
+    rule = recognition["rule_in_force"]
+    assert rule["category"] == "wanted" and rule["rule"] in ("looks+pooled", "best-looks", "pooled", "fused", "votes")
+    assert rule["threshold"] == pytest.approx(recognition["threshold"], abs=1e-6), rule
     # the audit entries of the alert (decisions, outcome), its subject and its authorisation, linked to a
     # head that was also published where VIGIL_AUDIT_ANCHOR points
     actions = {json.loads(archive.read(n))["action"] for n in names if n.startswith("audit/entry-")}
@@ -186,11 +220,22 @@ def test_a_confirmed_alert_from_a_clip_exports_a_pack_that_verifies(case: Case, 
     certificate = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(archive.read("certificate.pdf"))).pages)
     for words in ("Part A", "Part B", "section 63(4)(c)", "प्रमाणपत्र", "भाग क", "भाग ख", "हैश मान", "SHA256"):
         assert words in certificate, words
-    crop_hash = manifest["files"]["media/crop-1.jpg"]["sha256"]
-    assert crop_hash in certificate.replace("\n", "")
+    flat = certificate.replace("\n", "")
+    for path in ("media/crop-1.jpg", "media/track-face-1.jpg", "media/track-face-3.jpg", "media/scene.jpg"):
+        assert manifest["files"][path]["sha256"] in flat, path
+    # the Schedule's fields: the server's details and the signatures are blanks for people
+    for words in ("Make & model", "Serial number", "IMEI / UIN / UID / MAC / Cloud ID", "(Name and signature)"):
+        assert words in certificate, words
+    for words in ("(Name, designation and signature)", "Owned", "(in 24-hour format)", "रंग"):
+        assert words in certificate, words
+    assert certificate.count("by me (select as applicable)") == 1  # Part A only: the expert does not state it
+    assert certificate.count("और हस्ताक्षर)") == 2  # the Hindi Parts' signature lines (Part B's with the designation)
     assert manifest["key_fingerprint"] in certificate.replace("\n", "")
     summary = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(archive.read("summary.pdf"))).pages)
     assert "Eileen Collins" in summary and "FIR 112/2026" in summary and "arrested" in summary
+    assert "track face, seen" in summary and "scene frame" in summary
+    assert f"{recognition['evidence_band']} evidence: {alert.faces} looks" in summary
+    assert f"{model['name']} version {model['version']}" in summary and rule["rule"] in summary
 
     # the export is in the audit log: who, why, the pack's SHA-256
     (entry,) = case.audit.entries(action="evidence-exported")
@@ -296,6 +341,24 @@ def test_each_kind_of_tampering_is_caught_and_named(case: Case, tmp_path: Path) 
             _rezip(case.pack, _flip_byte("media/enrolled-1.jpg")),
             (),
             ["media/enrolled-1.jpg: changed"],
+        ),
+        (
+            "a byte of a track face",
+            _rezip(case.pack, _flip_byte("media/track-face-2.jpg")),
+            (),
+            ["media/track-face-2.jpg: changed"],
+        ),
+        (
+            "a byte of the scene frame",
+            _rezip(case.pack, _flip_byte("media/scene.jpg")),
+            (),
+            ["media/scene.jpg: changed"],
+        ),
+        (
+            "a removed track face",
+            _rezip(case.pack, drop("media/track-face-1.jpg")),
+            (),
+            ["media/track-face-1.jpg: missing"],
         ),
         (
             "a byte of the certificate",

@@ -37,7 +37,8 @@ def backup(
     out: Annotated[Path, typer.Option("--out", help="The archive to write (replaced only once complete).")],
     passphrase_env: PassphraseEnv,
 ) -> None:
-    """Back up the database, media and audit key into one encrypted archive (safe while serving). Audited."""
+    """Back up the database, media, audit key and evidence-signing key into one encrypted archive (safe
+    while serving). Audited."""
     from vigil.domain.backup import make_backup
 
     result = make_backup(settings_from(ctx), out, _passphrase(passphrase_env), actor=cli_actor(), progress=_progress)

@@ -1,4 +1,5 @@
-"""Backup and restore of a whole deployment: the database, the media and the audit key, in one archive
+"""Backup and restore of a whole deployment: the database, the media, the audit key and the evidence-signing
+key (so that packs signed before a loss still verify against the public key the court holds), in one archive
 sealed with a passphrase (:mod:`vigil.store.archive`), with a manifest (:mod:`vigil.store.backup`).
 
 A backup runs beside a live server: the database snapshot is consistent (taken in one read
@@ -34,6 +35,7 @@ from vigil.settings import VigilSettings
 from vigil.store.archive import ArchiveError, ArchiveReader, ArchiveWriter, open_for_writing
 from vigil.store.backup import (
     AUDIT_KEY_PART,
+    EVIDENCE_KEY_PART,
     MANIFEST,
     MEDIA_PREFIX,
     POSTGRES_PART,
@@ -154,6 +156,11 @@ def make_backup(
                         data = key_file.read_bytes()
                         parts[AUDIT_KEY_PART] = Part(hashlib.sha256(data).hexdigest(), len(data))
                         tar.addfile(_member(AUDIT_KEY_PART, len(data)), _BytesReader(data))
+                    evidence_key = settings.resolved_evidence_key_file
+                    if evidence_key.is_file():
+                        data = evidence_key.read_bytes()
+                        parts[EVIDENCE_KEY_PART] = Part(hashlib.sha256(data).hexdigest(), len(data))
+                        tar.addfile(_member(EVIDENCE_KEY_PART, len(data)), _BytesReader(data))
                     if settings.media_store == "files":
                         missing = _add_media(tar, FolderMediaStore(media_folder(settings)), referenced, parts, progress)
                     manifest = Manifest(
@@ -237,7 +244,7 @@ def _add_media(
 
 
 def _allowed(name: str) -> bool:
-    if name in (MANIFEST, SQLITE_PART, POSTGRES_PART, AUDIT_KEY_PART):
+    if name in (MANIFEST, SQLITE_PART, POSTGRES_PART, AUDIT_KEY_PART, EVIDENCE_KEY_PART):
         return True
     kind, _, file = name.removeprefix(MEDIA_PREFIX).partition("/")
     if not name.startswith(MEDIA_PREFIX) or kind not in KINDS:
@@ -310,7 +317,7 @@ def _move_aside(settings: VigilSettings, url: str) -> Path:
     """A forced restore keeps what the target held (files only) in ``<data-dir>/replaced-<time>/``."""
     aside = settings.data_dir / f"replaced-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     aside.mkdir(parents=True, mode=0o700)
-    movable = [media_folder(settings), settings.resolved_audit_key_file]
+    movable = [media_folder(settings), settings.resolved_audit_key_file, settings.resolved_evidence_key_file]
     if backend(url) == "sqlite":
         from sqlalchemy.engine import make_url
 
@@ -328,6 +335,20 @@ def _install_key(source: Path, target: Path) -> None:
     shutil.copyfile(source, incoming)
     os.chmod(incoming, 0o600)
     os.replace(incoming, target)
+
+
+def _keep_other_key(incoming: Path, settings: VigilSettings) -> Path | None:
+    """A signing key the target already holds that differs from the archive's (made by a command run on
+    the empty target) is never overwritten: anything it signed would stop verifying. It is moved to
+    ``<data-dir>/replaced-<time>/`` and its new place returned."""
+    target = settings.resolved_evidence_key_file
+    if not target.is_file() or target.read_bytes() == incoming.read_bytes():
+        return None
+    aside = settings.data_dir / f"replaced-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    aside.mkdir(parents=True, mode=0o700, exist_ok=True)
+    kept = aside / target.name
+    shutil.move(str(target), kept)
+    return kept
 
 
 def _install_media(staging: Path, settings: VigilSettings) -> int:
@@ -386,6 +407,11 @@ def restore_backup(
             install_postgres(staging / POSTGRES_PART, url)
         if (staging / AUDIT_KEY_PART).is_file():
             _install_key(staging / AUDIT_KEY_PART, settings.resolved_audit_key_file)
+        if (staging / EVIDENCE_KEY_PART).is_file():
+            kept = _keep_other_key(staging / EVIDENCE_KEY_PART, settings)
+            if kept is not None:
+                progress(f"evidence key: the target's own signing key differed; kept as {kept}")
+            _install_key(staging / EVIDENCE_KEY_PART, settings.resolved_evidence_key_file)
         media = _install_media(staging, settings)
         progress(f"media: {media} files in place")
         migrated_from = snapshot_revision(url)

@@ -50,7 +50,14 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from vigil import __version__
-from vigil.domain.adjudication import AlertCase, AlertService
+from vigil.domain.adjudication import (
+    MODERATE_SHARE,
+    STRONG_LOOKS,
+    STRONG_SHARE,
+    AlertCase,
+    AlertService,
+    evidence_band,
+)
 from vigil.domain.audit import STORED_COLUMNS, Actor, AuditLog, entry_record, record_hash
 from vigil.domain.audit_anchor import Anchor, AnchorError, anchor_genuine, last_anchor, make_anchor, publish
 from vigil.domain.audit_anchor import verify_against as anchor_verify_against
@@ -60,6 +67,7 @@ from vigil.settings import VigilSettings
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
 from vigil.store.models import (
+    ActiveModel,
     Alert,
     AuditEvent,
     Authorisation,
@@ -85,13 +93,21 @@ SUMMARY = "summary.pdf"
 CERTIFICATE = "certificate.pdf"
 README = "README.txt"
 MAX_PACK_BYTES = 2_000_000_000  # what verification reads uncompressed, at most
-NOT_KEPT = (
-    "This version of Vigil keeps one face crop per alert (the best-scoring face of the track). The track's "
-    "other faces and the scene frame are not stored, so they are not in this pack."
+KEPT = (
+    "Vigil records no video. Per alert it keeps the crop (the best-scoring face of the track), the track's best "
+    "3-5 faces by quality with the time each was seen and its size, and one scene frame around the face with "
+    "every other face blurred; all of them are in this pack. No other frame of the camera exists."
 )
-NO_BAND = (
-    "No evidence bands are defined in this version: the track's evidence and the threshold it was "
-    "compared with are given as numbers."
+NOT_KEPT = (
+    "This alert was stored without its track's faces and scene frame (before Vigil kept them, or the camera "
+    "sent none): the crop is the only image of the camera in this pack. No other frame of the camera exists."
+)
+
+
+BAND_RULE = (
+    f"the band the alert page shows (vigil.domain.adjudication.evidence_band): strong when the track's evidence "
+    f"went at least {STRONG_SHARE:.0%} of the way from the threshold to a perfect match on at least {STRONG_LOOKS} "
+    f"looks, moderate from {MODERATE_SHARE:.0%}, weak below; a reading aid, not a probability"
 )
 
 
@@ -258,7 +274,7 @@ class EvidenceService:
             blobs[path] = data
             files.append(PackFile(path, sha256(data), what))
 
-        media = self._media(case, facts["photos"], add)
+        media = self._media(case, facts["alert"], facts["photos"], add)
         for entry in entries:
             add(f"audit/entry-{entry['id']:08d}.json", _json(entry), f"audit entry {entry['id']} ({entry['action']})")
         add(CHAIN, "".join(json.dumps(row) + "\n" for row in chain).encode(), "the audit chain's links to the anchor")
@@ -339,6 +355,13 @@ class EvidenceService:
             .order_by(AuditEvent.id.desc())
             .limit(1)
         ).first()
+        activated = session.execute(
+            select(AuditEvent.id, AuditEvent.details)
+            .where(AuditEvent.action == AuditAction.MODEL_ACTIVATED, AuditEvent.at <= alert.created_at)
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        ).first()
+        active = session.get(ActiveModel, 1)
         authorisation = session.get(Authorisation, alert.authorisation_id) if alert.authorisation_id else None
         usernames = dict(session.execute(select(User.id, User.username)).all())
         return {
@@ -349,6 +372,8 @@ class EvidenceService:
             "versions": versions,
             "threshold_change": change,
             "settings_entry": settings_entry,
+            "activated": activated,
+            "active": active,
             "authorisation": authorisation,
             "usernames": usernames,
         }
@@ -401,21 +426,62 @@ class EvidenceService:
         )
         return [[int(i), str(p), str(h)] for i, p, h in rows]
 
-    def _media(self, case: AlertCase, photos: list[Photo], add: Any) -> dict[str, dict[str, Any]]:
-        """The crop and the enrolled photos into the pack; returns what each media file is."""
+    def _media(self, case: AlertCase, alert: Alert, photos: list[Photo], add: Any) -> dict[str, dict[str, Any]]:
+        """The crop, the track's stored faces and scene frame, and the enrolled photos into the pack;
+        returns what each media file is."""
         media: dict[str, dict[str, Any]] = {}
         if case.crop_name:
             path = f"media/crop-1.{case.crop_name.rsplit('.', 1)[-1]}"
             add(
                 path,
-                self.media.read("crops", case.crop_name),
+                self._read("crops", case.crop_name, "the alert's crop"),
                 "the face seen on the camera (crop stored with the alert)",
             )
             media[path] = {"kind": "crop", "stored_as": case.crop_name}
+        stored = json.loads(alert.evidence_media) if alert.evidence_media else {"faces": [], "scene": None}
+        for n, face in enumerate(stored.get("faces", []), 1):
+            path = f"media/track-face-{n}.{face['name'].rsplit('.', 1)[-1]}"
+            seen = datetime.fromisoformat(face["at"])
+            add(
+                path,
+                self._read("crops", face["name"], f"the track's face {n}"),
+                f"the track's face {n} of {len(stored['faces'])}, seen {ist(seen)}, "
+                f"{face['width']}x{face['height']} px, {face['iod_px']} px between the eyes",
+            )
+            media[path] = {
+                "kind": "track-face",
+                "stored_as": face["name"],
+                "seen_at": _times(seen),
+                "width": face["width"],
+                "height": face["height"],
+                "iod_px": face["iod_px"],
+                "quality": face.get("quality"),
+            }
+        scene = stored.get("scene")
+        if scene:
+            path = f"media/scene.{scene['name'].rsplit('.', 1)[-1]}"
+            add(
+                path,
+                self._read("crops", scene["name"], "the scene frame"),
+                f"the scene frame that raised the alert, around the face, other faces blurred, "
+                f"{scene['width']}x{scene['height']} px",
+            )
+            media[path] = {
+                "kind": "scene-frame",
+                "stored_as": scene["name"],
+                "width": scene["width"],
+                "height": scene["height"],
+                "decisive_capture_at": _times(alert.decisive_capture_at),
+                "note": "five face-widths around the subject's face; every other face blurred when stored",
+            }
         for n, photo in enumerate(photos, 1):
             path = f"media/enrolled-{n}.{photo.media_name.rsplit('.', 1)[-1]}"
             from_alert = f" (added from confirmed alert {photo.from_alert_id})" if photo.from_alert_id else ""
-            add(path, self.media.read("photos", photo.media_name), f"enrolled photo {n} of the subject{from_alert}")
+            add(
+                path,
+                self._read("photos", photo.media_name, f"enrolled photo {n}"),
+                f"enrolled photo {n} of the subject{from_alert}",
+            )
             media[path] = {
                 "kind": "enrolled-photo",
                 "stored_as": photo.media_name,
@@ -427,6 +493,14 @@ class EvidenceService:
             }
         return media
 
+    def _read(self, kind: str, name: str, what: str) -> bytes:
+        try:
+            return self.media.read(kind, name)
+        except (OSError, ValueError) as exc:
+            raise EvidenceError(
+                "evidence-media", f"{what} ({kind}/{name}) cannot be read ({exc}): no pack without it"
+            ) from None
+
     def _model(self, facts: dict[str, Any]) -> dict[str, Any]:
         recorded = facts["settings_entry"]
         after = recorded[1].get("after") if recorded is not None and isinstance(recorded[1], dict) else None
@@ -436,13 +510,82 @@ class EvidenceService:
         else:
             embedder, detector = self.settings.embedder, self.settings.detector
             source = "no settings were recorded before the alert: the settings in force at export"
+        weights = _weights(embedder, self.settings) + _weights(detector, self.settings)
+        recognised_by = self._recognised_by(facts, embedder, weights)
         return {
+            "name": recognised_by["name"],
+            "version": recognised_by["version"],
+            "sha256": recognised_by["sha256"],
+            "recorded": recognised_by["source"],
             "embedder": embedder,
             "detector": detector,
             "source": source,
             "gallery_versions": [{"model": m, "version": v} for m, v in facts["versions"]],
-            "weights": _weights(embedder, self.settings) + _weights(detector, self.settings),
+            "weights": weights,
             "weights_note": "SHA-256 of the model files installed on the exporting machine at export",
+        }
+
+    @staticmethod
+    def _recognised_by(facts: dict[str, Any], embedder: str, weights: list[dict[str, str]]) -> dict[str, str]:
+        """The embedder the alert was recognised with: its name, the version its templates carry and its
+        file's SHA-256 — from the last model switch recorded before the alert, else the active model row
+        (migration 0020) if it was set before the alert, else the configured embedder with the version of
+        the subject's templates and the SHA-256 of its installed weights."""
+        alert: Alert = facts["alert"]
+        activated = facts["activated"]
+        new = activated[1].get("new") if activated is not None and isinstance(activated[1], dict) else None
+        if isinstance(new, dict) and new.get("name"):
+            return {
+                "name": str(new["name"]),
+                "version": str(new.get("version", "")),
+                "sha256": str(new.get("sha256", "")) or _first_weight(weights, str(new["name"])),
+                "source": f"the model switch recorded in audit entry {activated[0]} (the last before the alert)",
+            }
+        active: ActiveModel | None = facts["active"]
+        if active is not None and active.since <= alert.created_at:
+            return {
+                "name": active.name,
+                "version": active.version,
+                "sha256": active.sha256 or _first_weight(weights, active.name),
+                "source": f"the active model recorded in the database since {ist(active.since)}",
+            }
+        versions = [v for m, v in facts["versions"] if m == embedder]
+        return {
+            "name": embedder,
+            "version": versions[-1] if versions else "",
+            "sha256": _first_weight(weights, embedder),
+            "source": "no model switch was recorded before the alert: the configured embedder, the version the "
+            "subject's templates carry and the SHA-256 of its weights installed at export",
+        }
+
+    def _rule(self, facts: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+        """The category's decision rule as the live pipeline derives it, at export (the same curves,
+        policy and watchlist size the cameras use): its name, threshold and expected rates."""
+        from vigil.domain.thresholds import ThresholdService
+
+        alert: Alert = facts["alert"]
+        category: Category = facts["category"]
+        service = ThresholdService(self.db, self.audit, model["name"], model["version"])
+        rule = next((t for t in service.thresholds() if t.category == category.name), None)
+        if rule is None:
+            return {"note": f"the category {category.name} has no rule at export"}
+        same = abs(rule.threshold - alert.threshold) < 1e-6
+        return {
+            "category": category.name,
+            "rule": rule.rule,
+            "threshold": round(rule.threshold, 6),
+            "source": rule.source,
+            "false_alerts_per_1000": rule.false_alerts_per_1000,
+            "watchlist_size": rule.watchlist_size,
+            "expected_false_alert_rate": rule.expected_false_alert_rate,
+            "expected_miss_rate": rule.expected_miss_rate,
+            "note": "derived at export from the curves and the category's policy the cameras use; "
+            + (
+                "its threshold is the one the alert was compared with"
+                if same
+                else f"the alert was compared with {round(alert.threshold, 6)}, stored with it (the threshold in "
+                "force then); the rule has changed since (see last_threshold_change and the audit entries)"
+            ),
         }
 
     def _case(
@@ -465,6 +608,7 @@ class EvidenceService:
         auth: Authorisation | None = facts["authorisation"]
         names: dict[str, str] = facts["usernames"]
         confirmations = [d for d in case.decisions if d.decision == AlertStatus.CONFIRMED]
+        model = self._model(facts)
         return {
             "format": PACK_FORMAT,
             "system": {"name": "Vigil", "version": __version__, "hash_algorithm": HASH_ALGORITHM},
@@ -549,8 +693,11 @@ class EvidenceService:
                 "best_score": round(alert.best_score, 6),
                 "track_evidence": None if alert.evidence is None else round(alert.evidence, 6),
                 "threshold": round(alert.threshold, 6),
-                "evidence_band": None,
-                "evidence_band_note": NO_BAND,
+                "evidence_band": evidence_band(alert.evidence, alert.threshold, alert.faces),
+                "evidence_band_rule": BAND_RULE,
+                "looks": alert.faces,
+                "seconds": round(max(0.0, (alert.last_seen - alert.first_seen).total_seconds()), 1),
+                "rule_in_force": self._rule(facts, model),
                 "category_policy": {
                     "false_alerts_per_1000": category.false_alerts_per_1000,
                     "threshold_override": category.match_threshold,
@@ -568,10 +715,10 @@ class EvidenceService:
                     "expected_false_alert_rate": change.expected_false_alert_rate,
                     "expected_miss_rate": change.expected_miss_rate,
                 },
-                "model": self._model(facts),
+                "model": model,
             },
             "media": media,
-            "media_not_kept": NOT_KEPT,
+            "media_kept": KEPT if alert.evidence_media else NOT_KEPT,
             "audit": {
                 "entries": [e["id"] for e in entries],
                 "chain": {"from": entries[0]["id"] if entries else anchor.entries, "to": anchor.entries},
@@ -580,6 +727,10 @@ class EvidenceService:
                 "entries and the anchored head are checkable by anyone",
             },
         }
+
+
+def _first_weight(weights: list[dict[str, str]], model: str) -> str:
+    return next((w["sha256"] for w in weights if w["model"] == model), "")
 
 
 def _weights(name: str, settings: VigilSettings) -> list[dict[str, str]]:

@@ -1,8 +1,8 @@
 """What a backup holds and how its parts are taken and put back: a consistent snapshot of the database
 (SQLite's online backup API; ``pg_dump`` in custom format inside an exported snapshot for PostgreSQL),
-the media files, the audit key, and a manifest (versions, migration head, row counts, SHA-256 and size
-of every part). The archive around them is :mod:`vigil.store.archive`; the procedure with its audit,
-retention and checks is :mod:`vigil.domain.backup`.
+the media files, the audit key, the evidence-signing key, and a manifest (versions, migration head, row
+counts, SHA-256 and size of every part). The archive around them is :mod:`vigil.store.archive`; the
+procedure with its audit, retention and checks is :mod:`vigil.domain.backup`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ MANIFEST = "manifest.json"
 SQLITE_PART = "database/vigil.db"
 POSTGRES_PART = "database/vigil.pgdump"
 AUDIT_KEY_PART = "keys/audit.key"
+EVIDENCE_KEY_PART = "keys/evidence.key"  # the Ed25519 key evidence packs are signed with
 MEDIA_PREFIX = "media/"
 FORMAT = 1
 # what makes a target "not empty": rows the force would lose (seeded categories and logs do not count)

@@ -486,6 +486,46 @@ def test_supervisors_export_over_the_api_operators_are_refused(case: Case) -> No
     )
 
 
+def test_a_pack_signed_before_a_backup_verifies_with_the_restored_signing_key(case: Case, tmp_path: Path) -> None:
+    """The evidence-signing key is in the backup and restored with it: a pack signed before the backup
+    verifies against the public key the restored installation prints. A key the empty target made itself
+    before the restore is not overwritten but kept aside (whatever it signed would stop verifying)."""
+    passphrase = {"VIGIL_TEST_PASSPHRASE": "a long passphrase for tests", "VIGIL_AUDIT_ANCHOR": None}
+    archive = tmp_path / "night.vbk"
+    made = runner.invoke(
+        cli, [*case.base, "backup", "--out", str(archive), "--passphrase-env", "VIGIL_TEST_PASSPHRASE"], env=passphrase
+    )
+    assert made.exit_code == 0, made.output
+    restored = tmp_path / "restored"
+    target = ["--data-dir", str(restored), "--models-dir", str(case.settings.resolved_models_dir)]
+    own = runner.invoke(cli, [*target, "evidence", "key", "--out", str(tmp_path / "own.pub")])
+    assert own.exit_code == 0, own.output  # the empty target made a key of its own before the restore
+    done = runner.invoke(
+        cli, [*target, "restore", str(archive), "--passphrase-env", "VIGIL_TEST_PASSPHRASE"], env=passphrase
+    )
+    assert done.exit_code == 0, done.output
+    assert "evidence key: the target's own signing key differed; kept as" in done.output
+    assert (restored / "evidence.key").read_bytes() == case.settings.resolved_evidence_key_file.read_bytes()
+    (kept,) = restored.glob("replaced-*/evidence.key")
+    assert kept.read_bytes() != (restored / "evidence.key").read_bytes()
+
+    public = tmp_path / "restored.pub"
+    printed = runner.invoke(cli, [*target, "evidence", "key", "--out", str(public)])
+    assert printed.exit_code == 0, printed.output
+    path = tmp_path / "before-backup.zip"
+    path.write_bytes(case.pack)
+    result = runner.invoke(cli, [*target, "evidence", "verify", str(path), "--public-key", str(public)])
+    assert result.exit_code == 0, result.output
+    assert f"evidence pack intact: alert {case.alert_id}" in result.output
+    other = runner.invoke(cli, [*target, "evidence", "verify", str(path), "--public-key", str(tmp_path / "own.pub")])
+    assert other.exit_code == 1 and "not by the public key given" in other.output
+    # the restored installation signs new packs with the same key
+    pack = open_evidence(case.settings.model_copy(update={"data_dir": restored, "audit_anchor": None})).export(
+        case.alert_id, Actor("after.restore", "test"), "FIR 112/2026, after the restore"
+    )
+    assert verify_pack(pack.data, public_key=read_public_key(public.read_bytes())).ok
+
+
 def test_an_audit_entry_edited_in_the_log_after_export_is_named_and_exports_stop(case: Case, tmp_path: Path) -> None:
     """Runs last in this module: it breaks the fixture's audit log on purpose."""
     db = case.service.db  # type: ignore[attr-defined]

@@ -1,8 +1,9 @@
 """Evidence packs: everything a court needs about one confirmed alert, in one signed ZIP anyone can check.
 
-A pack holds the alert's stored crop, the subject's enrolled photos, ``case.json`` (the alert, the
-decision trail with its two-person steps, the outcomes, the authorisation it ran under, the threshold,
-model and policy in force, the camera, who exported it and why), each audit entry that concerns the
+A pack holds the alert's stored crop, the track's stored faces and scene frame, the subject's enrolled
+photos, ``case.json`` (the alert, the decision trail with its two-person steps, the outcomes, the
+authorisation it ran under, the threshold, evidence band, model and rule in force, the camera, who
+exported it and why), each audit entry that concerns the
 alert, its subject or its authorisation (``audit/entry-NNNNNNNN.json``, as stored, with its hash), the
 chain's links from the first of them to an anchored head (``audit/chain.jsonl``, ``audit/anchor.json``),
 a PDF summary and the certificate of the Bharatiya Sakshya Adhiniyam, 2023, s.63(4)(c) (Parts A and B,
@@ -471,8 +472,8 @@ class EvidenceService:
                 "stored_as": scene["name"],
                 "width": scene["width"],
                 "height": scene["height"],
-                "decisive_capture_at": _times(alert.decisive_capture_at),
-                "note": "five face-widths around the subject's face; every other face blurred when stored",
+                "note": "the frame that raised the alert, five face-widths around the subject's face; every other "
+                "face blurred when it was stored",
             }
         for n, photo in enumerate(photos, 1):
             path = f"media/enrolled-{n}.{photo.media_name.rsplit('.', 1)[-1]}"
@@ -730,6 +731,7 @@ class EvidenceService:
 
 
 def _first_weight(weights: list[dict[str, str]], model: str) -> str:
+    """The SHA-256 of ``model``'s (first) weight file installed here, named in ``weights`` too."""
     return next((w["sha256"] for w in weights if w["model"] == model), "")
 
 

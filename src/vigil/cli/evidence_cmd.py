@@ -22,8 +22,9 @@ def export(
         str, typer.Option("--reason", help="Why it is exported (case, court order); kept in the audit log.")
     ],
 ) -> None:
-    """Write the signed evidence pack of a confirmed alert: crop, enrolled photos, decisions, outcome,
-    authorisation, threshold and model, the audit entries with their anchored head, a PDF summary and the
+    """Write the signed evidence pack of a confirmed alert: crop, the track's stored faces and scene frame,
+    enrolled photos, decisions, outcome, authorisation, threshold, evidence band, model (name, version,
+    SHA-256) and rule in force, the audit entries with their anchored head, a PDF summary and the
     BSA 2023 s.63(4)(c) certificate (Parts A and B, English and Hindi), a SHA-256 manifest and its
     Ed25519 signature. The export is recorded in the audit log (who, why, the pack's SHA-256)."""
     from vigil.services import open_evidence

@@ -30,6 +30,7 @@ from vigil.domain.authorisations import AuthorisationBook, AuthorisationService
 from vigil.domain.cameras import CameraRegistry
 from vigil.domain.evidence import EvidenceError, read_public_key, verify_pack
 from vigil.domain.matching import WatchlistMatcher
+from vigil.domain.models import ModelRegistry
 from vigil.domain.users import Principal, UserService
 from vigil.domain.vocabulary import Role
 from vigil.pipeline.runtime import CameraConfig, LiveRunner
@@ -81,6 +82,15 @@ def case(tmp_path_factory: pytest.TempPathFactory, settings: VigilSettings, engi
     subject = watchlist.enroll(
         live_fields("Eileen Collins", "wanted"), [("eileen.jpg", jpeg(astronaut))], by=Actor(APPROVER, "test")
     ).subject_id
+    ModelRegistry(db, audit).activate(  # as `vigil models use` records it: the pack names the model from it
+        engine.embedder.name,
+        engine.embedder.version,
+        "",
+        by=Actor(APPROVER, "test"),
+        reason="the shipped recogniser, as installed",
+        before={},
+        thresholds={},
+    )
     clip = walk_by(root / "walk.mp4", astronaut)  # a street scene the subject crosses: several looks
     CameraRegistry(db).add("hazratganj-1", str(clip), latitude=26.850, longitude=80.946, group="Hazratganj")
     now = datetime.now(UTC)
@@ -204,6 +214,11 @@ def test_a_confirmed_alert_from_a_clip_exports_a_pack_that_verifies(case: Case, 
     assert recognition["evidence_band"] in ("strong", "moderate", "weak") and recognition["looks"] == alert.faces
     assert model["name"] == case.settings.embedder and model["version"] and len(model["sha256"]) == 64
     assert model["version"] in {v["version"] for v in model["gallery_versions"]}
+    (switch,) = [
+        n for n in names if n.startswith("audit/entry-") and json.loads(archive.read(n))["action"] == "model-activated"
+    ]
+    assert f"audit entry {int(switch[12:20])}" in model["recorded"]  # the entry it was read from, in the pack
+    assert json.loads(archive.read(switch))["details"]["new"]["version"] == model["version"]
     rule = recognition["rule_in_force"]
     assert rule["category"] == "wanted" and rule["rule"] in ("looks+pooled", "best-looks", "pooled", "fused", "votes")
     assert rule["threshold"] == pytest.approx(recognition["threshold"], abs=1e-6), rule

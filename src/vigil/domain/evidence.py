@@ -263,7 +263,8 @@ class EvidenceService:
         now = datetime.now(UTC)
         with self.db.session() as session:
             facts = self._facts(session, case)
-            entries = self._entries(session, case)
+            cited = [int(row[0]) for row in (facts["activated"], facts["settings_entry"]) if row is not None]
+            entries = self._entries(session, case, cited)
         anchor, published = self._anchor(max(e["id"] for e in entries) if entries else 0)
         with self.db.session() as session:
             chain = self._chain(session, entries[0]["id"] if entries else anchor.entries, anchor.entries)
@@ -380,13 +381,15 @@ class EvidenceService:
         }
 
     @staticmethod
-    def _entries(session: Session, case: AlertCase) -> list[dict[str, Any]]:
-        """Every audit entry on the alert, its subject and its authorisation, as stored."""
+    def _entries(session: Session, case: AlertCase, cited: Sequence[int] = ()) -> list[dict[str, Any]]:
+        """Every audit entry on the alert, its subject and its authorisation, and the entries ``cited`` by
+        the pack's facts (the model switch and the settings recorded before the alert), as stored."""
+        also = f" OR id IN ({', '.join(str(int(i)) for i in cited)})" if cited else ""
         rows = session.execute(
             text(
                 f"SELECT {STORED_COLUMNS} FROM audit_events WHERE (object_type = 'alert' AND object_id = :alert) "
                 "OR (object_type = 'subject' AND object_id = :subject) "
-                "OR (object_type = 'authorisation' AND object_id = :authorisation) ORDER BY id"
+                f"OR (object_type = 'authorisation' AND object_id = :authorisation){also} ORDER BY id"
             ),
             {"alert": case.id, "subject": case.subject_id, "authorisation": case.authorisation_id or ""},
         )

@@ -612,6 +612,9 @@ def test_a_supervisor_exports_the_pack_from_the_alert_page(tmp_path: Path, setti
         running.ctx.fleet.close()
         running.stop()
     assert verify_pack(pack, public_key=running.ctx.evidence.public_key()).ok
+    document = json.loads(zipfile.ZipFile(io.BytesIO(pack)).read("case.json"))
+    assert "the crop is the only image" in document["media_kept"]  # an alert stored without faces or scene says so
+    assert document["recognition"]["evidence_band"] in ("strong", "moderate", "weak")
     (entry,) = running.ctx.audit.entries(action="evidence-exported")
     assert entry.actor == "supervisor" and entry.details["pack_sha256"] == digest
     assert entry.details["reason"] == "FIR 112/2026, Hazratganj police station"

@@ -294,6 +294,7 @@ def _deployment(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_each_refusal_leaves_the_target_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = tmp_path / "source"
     _deployment(source, monkeypatch)
+    assert vigil("evidence", "key", data_dir=source).returncode == 0  # its evidence-signing key, made
     archive = tmp_path / "a.vbk"
     made = vigil("backup", "--out", str(archive), "--passphrase-env", "VIGIL_TEST_PASSPHRASE", data_dir=source)
     assert made.returncode == 0, made.stderr
@@ -306,6 +307,7 @@ def test_each_refusal_leaves_the_target_as_it_was(tmp_path: Path, monkeypatch: p
 
     occupied = tmp_path / "occupied"  # a deployment that holds data of its own
     _deployment(occupied, monkeypatch)
+    assert vigil("evidence", "key", data_dir=occupied).returncode == 0  # a signing key of its own
     empty = tmp_path / "empty"
     cases = [
         ("truncated.vbk", ["--force"], occupied, "truncated"),
@@ -332,6 +334,10 @@ def test_each_refusal_leaves_the_target_as_it_was(tmp_path: Path, monkeypatch: p
     assert done.returncode == 0, done.stderr
     assert "moved to" in done.stdout and list(occupied.glob("replaced-*/vigil.db"))
     assert _tree(occupied / "media") == _tree(source / "media")
+    # the archive's evidence-signing key is the target's now; the one it held is kept aside, not lost
+    assert (occupied / "evidence.key").read_bytes() == (source / "evidence.key").read_bytes()
+    (kept,) = occupied.glob("replaced-*/evidence.key")
+    assert kept.read_bytes() != (source / "evidence.key").read_bytes()
 
 
 def test_an_older_archive_is_migrated_to_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

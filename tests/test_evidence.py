@@ -197,6 +197,8 @@ def test_a_confirmed_alert_from_a_clip_exports_a_pack_that_verifies(case: Case, 
         assert archive.read(path) == media.read("crops", face["name"]) and path in manifest["files"]
         described = document["media"][path]
         assert described["kind"] == "track-face" and described["stored_as"] == face["name"]
+        same = archive.read(path) == archive.read("media/crop-1.jpg")
+        assert described["same_image_as"] == ("media/crop-1.jpg" if same else None)
         assert (described["width"], described["height"], described["iod_px"]) == (
             face["width"],
             face["height"],

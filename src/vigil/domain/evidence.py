@@ -434,25 +434,27 @@ class EvidenceService:
         """The crop, the track's stored faces and scene frame, and the enrolled photos into the pack;
         returns what each media file is."""
         media: dict[str, dict[str, Any]] = {}
+        crop: tuple[str, bytes] | None = None
         if case.crop_name:
             path = f"media/crop-1.{case.crop_name.rsplit('.', 1)[-1]}"
-            add(
-                path,
-                self._read("crops", case.crop_name, "the alert's crop"),
-                "the face seen on the camera (crop stored with the alert)",
-            )
+            crop = path, self._read("crops", case.crop_name, "the alert's crop")
+            add(path, crop[1], "the face seen on the camera (crop stored with the alert)")
             media[path] = {"kind": "crop", "stored_as": case.crop_name}
         stored = json.loads(alert.evidence_media) if alert.evidence_media else {"faces": [], "scene": None}
         for n, face in enumerate(stored.get("faces", []), 1):
             path = f"media/track-face-{n}.{face['name'].rsplit('.', 1)[-1]}"
             seen = datetime.fromisoformat(face["at"])
+            data = self._read("crops", face["name"], f"the track's face {n}")
+            same = crop[0] if crop is not None and crop[1] == data else None  # the crop is often one of them
             add(
                 path,
-                self._read("crops", face["name"], f"the track's face {n}"),
+                data,
                 f"the track's face {n} of {len(stored['faces'])}, seen {ist(seen)}, "
-                f"{face['width']}x{face['height']} px, {face['iod_px']} px between the eyes",
+                f"{face['width']}x{face['height']} px, {face['iod_px']} px between the eyes"
+                + (f" (the same image as {same})" if same else ""),
             )
             media[path] = {
+                "same_image_as": same,
                 "kind": "track-face",
                 "stored_as": face["name"],
                 "seen_at": _times(seen),

@@ -545,7 +545,8 @@ class EvidenceService:
                 "name": str(new["name"]),
                 "version": str(new.get("version", "")),
                 "sha256": str(new.get("sha256", "")) or _first_weight(weights, str(new["name"])),
-                "source": f"the model switch recorded in audit entry {activated[0]} (the last before the alert)",
+                "source": f"the model switch recorded in audit entry {activated[0]} (the last before the alert)"
+                + ("" if new.get("sha256") else _INSTALLED),
             }
         active: ActiveModel | None = facts["active"]
         if active is not None and active.since <= alert.created_at:
@@ -553,7 +554,8 @@ class EvidenceService:
                 "name": active.name,
                 "version": active.version,
                 "sha256": active.sha256 or _first_weight(weights, active.name),
-                "source": f"the active model recorded in the database since {ist(active.since)}",
+                "source": f"the active model recorded in the database since {ist(active.since)}"
+                + ("" if active.sha256 else _INSTALLED),
             }
         versions = [v for m, v in facts["versions"] if m == embedder]
         return {
@@ -724,7 +726,7 @@ class EvidenceService:
                 "model": model,
             },
             "media": media,
-            "media_kept": KEPT if alert.evidence_media else NOT_KEPT,
+            "media_kept": _kept(media),
             "audit": {
                 "entries": [e["id"] for e in entries],
                 "chain": {"from": entries[0]["id"] if entries else anchor.entries, "to": anchor.entries},
@@ -733,6 +735,23 @@ class EvidenceService:
                 "entries and the anchored head are checkable by anyone",
             },
         }
+
+
+_INSTALLED = "; a bundled model, whose checksum is not recorded: the SHA-256 is of its weight file installed at export"
+
+
+def _kept(media: Mapping[str, Mapping[str, Any]]) -> str:
+    """What ``media_kept`` says: all that Vigil keeps of the camera is in the pack, or what was not kept."""
+    kinds = [m["kind"] for m in media.values()]
+    faces, scene = kinds.count("track-face"), "scene-frame" in kinds
+    if faces and scene:
+        return KEPT
+    if not faces and not scene:
+        return NOT_KEPT
+    return (
+        f"This alert was stored with {faces} of its track's faces and {'a' if scene else 'no'} scene frame; all "
+        "that was stored is in this pack. No other frame of the camera exists."
+    )
 
 
 def _first_weight(weights: list[dict[str, str]], model: str) -> str:

@@ -466,6 +466,30 @@ def test_an_unconfirmed_alert_is_refused_with_one_error_line(case: Case, tmp_pat
         "only a confirmed alert is exported as evidence"
     ]
     assert not out.exists() and len(case.audit.entries(action="evidence-exported")) == before
+
+    # a stored image the pack must hold that is gone: one error naming it, nothing written or recorded
+    db = case.service.db  # type: ignore[attr-defined]
+    with db.session() as session:
+        scene = json.loads(session.get(Alert, case.alert_id).evidence_media)["scene"]["name"]  # type: ignore[union-attr]
+    stored_at = case.service.media.path("crops", scene)  # type: ignore[attr-defined]
+    aside = tmp_path / "scene.jpg"
+    options = ["--out", str(out), "--reason", "FIR 1"]
+    stored_at.rename(aside)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "vigil.cli.main", *case.base, "evidence", "export", case.alert_id, *options],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        aside.rename(stored_at)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: [evidence-media] the scene frame (crops/{scene}) is missing from the media store: "
+        "no pack is made without it"
+    ]
+    assert not out.exists() and len(case.audit.entries(action="evidence-exported")) == before
     with pytest.raises(EvidenceError, match="evidence-reason"):
         open_evidence(case.settings).export(case.alert_id, Actor("someone", "t"), " ")
 

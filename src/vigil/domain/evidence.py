@@ -500,12 +500,15 @@ class EvidenceService:
         return media
 
     def _read(self, kind: str, name: str, what: str) -> bytes:
+        """A stored file the pack must hold; one that is gone or unreadable stops the export (a pack
+        silently short of an image the alert recorded would mislead a court)."""
         try:
             return self.media.read(kind, name)
+        except FileNotFoundError:
+            problem = "is missing from the media store"
         except (OSError, ValueError) as exc:
-            raise EvidenceError(
-                "evidence-media", f"{what} ({kind}/{name}) cannot be read ({exc}): no pack without it"
-            ) from None
+            problem = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        raise EvidenceError("evidence-media", f"{what} ({kind}/{name}) {problem}: no pack is made without it")
 
     def _model(self, facts: dict[str, Any]) -> dict[str, Any]:
         recorded = facts["settings_entry"]

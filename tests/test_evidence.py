@@ -249,6 +249,10 @@ def test_a_confirmed_alert_from_a_clip_exports_a_pack_that_verifies(case: Case, 
     assert certificate.count("और हस्ताक्षर)") == 2  # the Hindi Parts' signature lines (Part B's with the designation)
     assert manifest["key_fingerprint"] in certificate.replace("\n", "")
     summary = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(archive.read("summary.pdf"))).pages)
+    # every track face and the scene frame are drawn in the summary, at their stored pixel sizes
+    drawn = {im.image.size for page in PdfReader(io.BytesIO(archive.read("summary.pdf"))).pages for im in page.images}
+    assert {(f["width"], f["height"]) for f in stored["faces"]} <= drawn
+    assert (stored["scene"]["width"], stored["scene"]["height"]) in drawn
     assert "Eileen Collins" in summary and "FIR 112/2026" in summary and "arrested" in summary
     assert "track face, seen" in summary and "scene frame" in summary
     assert f"{recognition['evidence_band']} evidence: {alert.faces} looks" in summary

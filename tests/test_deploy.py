@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from vigil.settings import VigilSettings
+from vigil.settings import FORMER_NAMES, VigilSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -18,7 +18,7 @@ def _check_settings(env: dict[str, str]) -> None:
     values = {}
     for name, value in env.items():
         assert name.startswith("VIGIL_"), name
-        field = name.removeprefix("VIGIL_").lower()
+        field = FORMER_NAMES.get(name) or name.removeprefix("VIGIL_").lower()  # a former name is still read
         assert field in fields, f"{name} is not a Vigil setting"
         values[field] = value
     VigilSettings(**values)  # valid values (raises otherwise)

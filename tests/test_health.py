@@ -73,7 +73,7 @@ def test_readyz_is_503_naming_the_database_and_why_without_its_password(ctx: Web
 def test_readyz_is_503_when_redis_does_not_answer(tmp_path: Path) -> None:
     db = Database(create_engine(f"sqlite:///{tmp_path / 'vigil.db'}"))
     url = f"redis://:{SECRET}@127.0.0.1:{free_port()}/0"
-    checks = HealthChecks(db, bus=RedisBus(url), secrets=(url,))
+    checks = HealthChecks(db, bus=RedisBus(url), secrets=(url,), schema=False)  # an empty database
     readiness = checks.ready()
     assert not readiness.ready and readiness.failed == ["redis"]
     assert "ConnectionError" in readiness.checks[1].detail
@@ -84,7 +84,7 @@ def test_readyz_is_503_when_redis_does_not_answer(tmp_path: Path) -> None:
 def test_a_full_media_disk_degrades_readiness_without_failing_it(tmp_path: Path) -> None:
     db = Database(create_engine(f"sqlite:///{tmp_path / 'vigil.db'}"))
     writes = MediaWrites()
-    checks = HealthChecks(db, media_folder=tmp_path / "media", media_writes=writes, media_min_free_bytes=1)
+    checks = HealthChecks(db, media_folder=tmp_path / "media", media_writes=writes, media_min_free_bytes=1, schema=False)
     assert checks.ready().status == "ok"
     writes.failed(OSError(errno.ENOSPC, "No space left on device"))
     readiness = checks.ready()
@@ -138,7 +138,7 @@ def _get(url: str) -> tuple[int, dict[str, object]]:
 
 def test_worker_health_port_answers_like_the_control_room(tmp_path: Path) -> None:
     db = Database(create_engine(f"sqlite:///{tmp_path / 'vigil.db'}"))
-    checks = HealthChecks(db)
+    checks = HealthChecks(db, schema=False)
     stalled: list[str | None] = [None]
     server = HealthServer(checks, host="127.0.0.1", port=0, alive=lambda: stalled[0]).start()
     base = f"http://127.0.0.1:{server.port}"

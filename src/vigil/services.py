@@ -69,6 +69,13 @@ def check_active_model(registry: ModelRegistry, embedder: Embedder) -> None:
     registry.check_process(embedder.name, embedder.version, digest, path)
 
 
+def model_label(embedder: Embedder) -> str:
+    """The model this process runs, as readiness names it: name, version and the file's SHA-256 (none for
+    the bundled weights, checked by their version)."""
+    _, digest = embedder_file(embedder)
+    return f"{embedder.name} {embedder.version}" + (f" (SHA-256 {digest})" if digest else " (bundled weights)")
+
+
 def model_check(registry: ModelRegistry, embedder: Embedder) -> Callable[[], str | None]:
     """Asked at every heartbeat: why this process may not run cameras (the active model changed to
     another, or to a different file), or None. The file's checksum is taken once: it is what was loaded."""
@@ -277,6 +284,9 @@ def open_control_room(
         recorder.subscribe(alert_listener(ctx))
         ctx.health.media_writes = recorder.media_writes
         ctx.health.queued = recorder.queued
+    # /readyz: the model this process enrolls (and, embedded, matches) with is still the active one
+    ctx.health.model = model_check(ModelRegistry(db, ctx.audit), watchlist.engine.embedder)
+    ctx.health.model_name = model_label(watchlist.engine.embedder)
     ctx.evidence = open_evidence(settings, db)  # the supervisors' evidence packs
     ctx.secure_cookies = not is_loopback(host)
     audit_settings(ctx.audit, settings)
@@ -322,12 +332,16 @@ def open_worker(
     recorder.subscribe(announcer(bus))
     audit = AuditLog(watchlist.db, key_file=settings.resolved_audit_key_file)
     alerts = AlertService(watchlist.db, audit, outbox=outbox)
+    embedder = watchlist.engine.embedder
+    check = model_check(ModelRegistry(watchlist.db, audit), embedder)
     health = HealthChecks(
         watchlist.db,
         bus=bus if settings.redis_url else None,
         media_folder=media_folder(settings) if settings.media_store == "files" else None,
         media_writes=recorder.media_writes,
         queued=recorder.queued,
+        model=check,
+        model_name=model_label(embedder),
         secrets=tuple(s for s in (settings.database_url, settings.redis_url) if s),
     )
     return Worker(
@@ -341,7 +355,11 @@ def open_worker(
         loop_files=loop_files,
         deliverer=open_deliverer(settings, watchlist.db, outbox, alerts, bus, owner=name),
         health=health,
-        model_check=model_check(ModelRegistry(watchlist.db, audit), watchlist.engine.embedder),
+        model_check=check,
+        model=(embedder.name, embedder.version, embedder_file(embedder)[1]),
+        recorder=recorder,
+        outbox=outbox,
+        data_dir=settings.data_dir,
     )
 
 

@@ -6,10 +6,11 @@ import ipaddress
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vigil.netguard import parse_networks
 
@@ -18,6 +19,18 @@ def _default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "vigil"
+
+
+# Settings renamed since a release: their former environment names are still read (the new name wins).
+FORMER_NAMES = {"VIGIL_HEALTH_PORT": "worker_health_port", "VIGIL_HEALTH_HOST": "worker_health_host"}
+
+
+class _FormerNames(PydanticBaseSettingsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {field: os.environ[name] for name, field in FORMER_NAMES.items() if os.environ.get(name)}
 
 
 class VigilSettings(BaseSettings):
@@ -101,6 +114,13 @@ class VigilSettings(BaseSettings):
     )
     audit_anchor_every_s: float = Field(
         default=3600.0, ge=10.0, le=86_400.0, description="How often `vigil serve` publishes an audit anchor."
+    )
+    audit_verify_every_s: float = Field(
+        default=3600.0,
+        ge=10.0,
+        le=86_400.0,
+        description="How often `vigil serve` verifies the whole audit chain (at start, then at this interval); "
+        "/metrics reports the result (`vigil_audit_chain_ok`) for an alert when it fails.",
     )
     retention_rejected_hours: float = Field(
         default=24.0,
@@ -227,20 +247,28 @@ class VigilSettings(BaseSettings):
     worker_max_cameras: int = Field(
         default=64, ge=1, le=10_000, description="Scale-out: the most cameras one worker process runs."
     )
-    health_port: int | None = Field(
+    worker_health_port: int | None = Field(
         default=None,
         ge=1,
         le=65535,
-        description="`vigil worker`: serve /healthz (alive, heartbeat turning) and /readyz (database and Redis "
-        "answer; 503 with the failed dependency and why) on this port, for Kubernetes probes and operators. "
-        "No login, no personal data. Unset: no health port (`vigil serve` has both on its own port).",
+        description="`vigil worker`: serve /healthz (alive, heartbeat turning), /readyz (database, Redis, "
+        "migrations at head, the active model loaded; 503 naming what is not ready) and /metrics (its "
+        "cameras, frames, detection time, leases, gallery version, queued alerts, outbox lag, model) on this "
+        "port, for Kubernetes probes and Prometheus. No login, no personal data. Unset: no health port "
+        "(`vigil serve` has the same on its own port). VIGIL_HEALTH_PORT, its former name, is still read.",
         json_schema_extra={"shown_default": "unset"},
     )
-    health_host: str = Field(
+    worker_health_host: str = Field(
         default="0.0.0.0",
         min_length=1,
         description="The address the worker's health port listens on (all interfaces, so a probe can reach "
-        "the pod's address).",
+        "the pod's address). VIGIL_HEALTH_HOST, its former name, is still read.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="How log lines are written to stderr: 'text' (one readable line) or 'json' (one JSON "
+        "object per line: time, level, logger, message and, where known, camera, worker, request_id, user; "
+        "for a log collector). Faces, embeddings and boxes are never logged in either.",
     )
     alert_queue_max: int = Field(
         default=10_000,
@@ -281,6 +309,18 @@ class VigilSettings(BaseSettings):
         gt=0.0,
         description="An endpoint whose deliveries have all failed for this long is flagged to admins.",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, then the former names of renamed settings (the new name wins)."""
+        return init_settings, env_settings, dotenv_settings, file_secret_settings, _FormerNames(settings_cls)
 
     @property
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

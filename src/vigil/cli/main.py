@@ -32,6 +32,7 @@ from vigil.cli import (
     worker_cmd,
 )
 from vigil.errors import VigilError
+from vigil.logs import configure_logging
 from vigil.settings import load_settings
 
 app = typer.Typer(
@@ -95,10 +96,8 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     ctx.obj = load_settings(data_dir=data_dir, models_dir=models_dir, threads=threads)
+    configure_logging(ctx.obj.log_format, logging.INFO if verbose else logging.WARNING)
 
 
 def main() -> None:

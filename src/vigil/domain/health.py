@@ -1,9 +1,11 @@
 """Liveness and readiness, for an operator and for Kubernetes probes (``/healthz``, ``/readyz``).
 
 Liveness says the process answers. Readiness asks each dependency, each with a time limit: the
-database (``SELECT 1``), Redis when the process is scaled out (``PING``), and the media folder when
-media are files (free space, and whether the last crop could be written). The database and Redis are
-**required**: either failing makes the process not ready (HTTP 503). The media folder is **degraded**
+database (``SELECT 1``), its schema (at this Vigil's last migration, or at a newer one during a rolling
+upgrade), the face model (the one this process loaded is the active one, file checksum included),
+Redis when the process is scaled out (``PING``), and the media folder when media are files (free space,
+and whether the last crop could be written). The database, schema, model and Redis are **required**:
+any failing makes the process not ready (HTTP 503). The media folder is **degraded**
 only: alerts are still stored (their crops marked missing), and a control room that can show them must
 not be taken out of its load balancer — every replica shares the disk and would be pulled at once.
 
@@ -26,7 +28,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 
 from vigil.redaction import redact_text
-from vigil.store.db import Database
+from vigil.store.db import Database, current_revision, migration_revisions
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,9 @@ class HealthChecks:
         media_folder: Path | None = None,
         media_writes: MediaWrites | None = None,
         queued: Callable[[], int] | None = None,
+        model: Callable[[], str | None] | None = None,
+        model_name: str = "",
+        schema: bool = True,
         timeout_s: float = 3.0,
         media_min_free_bytes: int = MEDIA_MIN_FREE_BYTES,
         secrets: tuple[str, ...] = (),
@@ -127,6 +132,10 @@ class HealthChecks:
         self.media_folder = media_folder  # None: media in the database
         self.media_writes = media_writes
         self.queued = queued  # alerts waiting on disk for the database
+        self.model = model  # why the loaded model is not the active one, or None (None: no model to check)
+        self.model_name = model_name  # what this process runs, as the answer names it
+        self.schema = schema  # whether the database's migration is checked
+        self._known: list[str] | None = None  # this Vigil's migrations, oldest first
         self.timeout_s = timeout_s
         self.media_min_free_bytes = media_min_free_bytes
         self.secrets = secrets
@@ -135,6 +144,8 @@ class HealthChecks:
 
     # ------------------------------------------------------------ the checks
     def _timed(self, name: str, probe: Callable[[], str | None], *, required: bool = True) -> Check:
+        """``probe`` returns None when all is well, a text starting with ``ok:`` when all is well but worth
+        saying, else the problem."""
         started = time.monotonic()
         future = self._pool.submit(probe)
         try:
@@ -144,12 +155,34 @@ class HealthChecks:
         except Exception as exc:
             problem = _why(exc, self.secrets)
         elapsed = (time.monotonic() - started) * 1000
-        return Check(name, problem is None, required, problem or "ok", elapsed)
+        ok = problem is None or problem.startswith("ok:")
+        return Check(name, ok, required, problem or "ok", elapsed)
 
     def _database(self) -> str | None:
         with self.db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return None
+
+    def _schema(self) -> str | None:
+        """At this Vigil's last migration; at a newer one is fine (an additive migration of a rolling
+        upgrade, docs/operations.md); at an older one or none, not ready."""
+        if self._known is None:
+            self._known = migration_revisions()
+        with self.db.engine.connect() as connection:
+            current = current_revision(connection)
+        head = self._known[-1]
+        if current == head:
+            return f"ok: at migration {head}"
+        if current is None:
+            return "the database has no Vigil schema"
+        if current not in self._known:
+            return f"ok: at migration {current}, newer than this Vigil knows ({head}): a rolling upgrade"
+        return f"the database is at migration {current}, not at this Vigil's {head}: migrate it (any vigil command)"
+
+    def _model(self) -> str | None:
+        assert self.model is not None
+        refusal = self.model()
+        return refusal if refusal is not None else f"ok: {self.model_name}" if self.model_name else None
 
     def _redis(self) -> str | None:
         assert self.bus is not None
@@ -182,6 +215,11 @@ class HealthChecks:
     # ------------------------------------------------------------ answers
     def ready(self) -> Readiness:
         checks = [self._timed("database", self._database)]
+        if checks[0].ok:  # both read the database: when it does not answer, that is the one problem
+            if self.schema:
+                checks.append(self._timed("schema", self._schema))
+            if self.model is not None:
+                checks.append(self._timed("model", self._model))
         if self.bus is not None:
             checks.append(self._timed("redis", self._redis))
         if self.media_folder is not None:

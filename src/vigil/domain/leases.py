@@ -66,6 +66,19 @@ def live_workers(db: Database, within_s: float) -> int:
         return int(session.scalar(query) or 0)
 
 
+def worker_counts(db: Database, lease_s: float) -> tuple[int, int]:
+    """(live, lost): workers heard from within a lease, and workers that stopped without handing their
+    cameras back (silent for longer, not yet forgotten: a worker's row goes an hour after its last word,
+    or at once on a clean exit). Both zero in the embedded mode."""
+    since = datetime.now(UTC) - timedelta(seconds=lease_s)
+    with db.session() as session:
+        live = session.scalar(
+            select(func.count()).select_from(WorkerRegistration).where(WorkerRegistration.heartbeat_at > since)
+        )
+        total = session.scalar(select(func.count()).select_from(WorkerRegistration))
+    return int(live or 0), int(total or 0) - int(live or 0)
+
+
 _INTERVAL = "make_interval(secs => :lease_s)"
 _FREED = "worker_id = NULL, lease_until = NULL, state = NULL, analysed_fps = NULL"  # a lease nobody holds
 

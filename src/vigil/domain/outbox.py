@@ -387,6 +387,18 @@ class Outbox:
         return flagged
 
     # ------------------------------------------------------------ the log
+    def backlog(self) -> tuple[int, float]:
+        """Deliveries waiting (to every endpoint) and the age in seconds of the oldest: one query, for a
+        worker's ``/metrics`` (the control room's shows them per endpoint)."""
+        with self.db.session() as session:
+            waiting, oldest = session.execute(
+                select(func.count(), func.min(OutboxDelivery.created_at)).where(
+                    OutboxDelivery.status == DeliveryStatus.PENDING
+                )
+            ).one()
+        lag = max(0.0, (self.clock() - oldest).total_seconds()) if oldest is not None else 0.0
+        return int(waiting), lag
+
     def logs(self) -> list[EndpointLog]:
         now = self.clock()
         with self.db.session() as session:

@@ -90,6 +90,7 @@ class GalleryReplica:
         self._stop = threading.Event()
         self.full_loads = 0
         self.changes_applied = 0
+        self.applied_version = 0  # the newest change of the log this gallery reflects (/metrics)
 
     # ------------------------------------------------------------ reading
     @property
@@ -122,11 +123,14 @@ class GalleryReplica:
         """Build the whole gallery from the database (at start, or after a gap longer than the log)."""
         with self._lock:
             since = self._database_now()
+            with self.db.session() as session:
+                newest = session.scalar(select(func.max(WatchlistChange.version)))
             gallery = self._new_gallery(self._matchable_templates())
             self._gallery = gallery
             self._applied.clear()
             self._since = since - WINDOW  # changes committed during the load are applied again: harmless
             self.full_loads += 1
+            self.applied_version = max(self.applied_version, int(newest or 0))
         self._tell(ReplicaChange(frozenset(), rules=True, reloaded=True))
 
     def catch_up(self) -> int:
@@ -163,6 +167,7 @@ class GalleryReplica:
             while len(self._applied) > APPLIED_MEMORY:
                 self._applied.popitem(last=False)
             self.changes_applied += len(fresh)
+            self.applied_version = max(self.applied_version, max(v for v, _ in fresh))
         log.info("watchlist: %d changes applied (%d subjects%s)", len(fresh), len(subjects), ", rules" if rules else "")
         self._tell(ReplicaChange(subjects, rules=rules))
         return len(fresh)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from vigil.errors import RepeatedFailure
+from vigil.logs import bind
 from vigil.pipeline.analyser import AnalysisCounters, AnalysisSettings, CameraAnalyser, Matcher
 from vigil.pipeline.events import AlertSink
 from vigil.pipeline.gate import Coverage, ScanGate
@@ -56,6 +57,7 @@ class _CameraRun:
         self._last_failure_log = -math.inf
 
     def _run(self) -> None:
+        bind(camera=self.stream.name)  # on this thread's log lines
         try:
             while True:
                 frame = self.stream.slot.get(timeout=0.5)

@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vigil.bus import Bus
@@ -25,12 +26,15 @@ from vigil.domain.cameras import CameraRegistry
 from vigil.domain.fleet import detection_counts
 from vigil.domain.health import HealthChecks
 from vigil.domain.leases import LeaseBook
-from vigil.domain.outbox import Deliverer
+from vigil.domain.outbox import Deliverer, Outbox
 from vigil.domain.replica import GalleryReplica
+from vigil.logs import bind_process
 from vigil.pipeline.runtime import LiveRunner
 from vigil.settings import VigilSettings
+from vigil.store.media import media_folder
 
 if TYPE_CHECKING:
+    from vigil.domain.alerts import AlertRecorder
     from vigil.scaleout.health import HealthServer
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,10 @@ class Worker:
         deliverer: Deliverer | None = None,
         health: HealthChecks | None = None,
         model_check: Callable[[], str | None] | None = None,
+        model: tuple[str, str, str] = ("", "", ""),
+        recorder: AlertRecorder | None = None,
+        outbox: Outbox | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id
@@ -68,11 +76,22 @@ class Worker:
         self._renewed_at = -float("inf")  # monotonic time a renewal last started and succeeded
         self._stop = threading.Event()
         self.fenced = 0
-        self.health = health  # served on settings.health_port, if set
+        self.health = health  # served on settings.worker_health_port, if set
         self._health_server: HealthServer | None = None
         self._looped_at: float | None = None  # monotonic time the heartbeat loop last turned
         self.model_check = model_check  # why this process may not run cameras with its model, or None
         self.model_refusal: str | None = None
+        # what /metrics reports besides the runner: the model (name, version, file SHA-256), the alerts queued
+        # on disk, the outbox's backlog and the disks written to
+        self.model = model
+        self.recorder = recorder
+        self.outbox = outbox
+        self.volumes: dict[str, Path] = {}
+        if data_dir is not None:
+            self.volumes["data"] = data_dir
+        if settings.media_store == "files":
+            self.volumes["media"] = media_folder(settings)
+        self.renewals = {"ok": 0, "failed": 0}
 
     # ------------------------------------------------------------ health
     def stalled(self) -> str | None:
@@ -83,18 +102,25 @@ class Worker:
         return None
 
     def _serve_health(self) -> None:
-        port = self.settings.health_port
+        port = self.settings.worker_health_port
         if port is None or self.health is None:
             return
         from vigil.scaleout.health import HealthServer
+        from vigil.scaleout.metrics import render_worker
 
         self._health_server = HealthServer(
-            self.health, host=self.settings.health_host, port=port, alive=self.stalled
+            self.health,
+            host=self.settings.worker_health_host,
+            port=port,
+            alive=self.stalled,
+            metrics=lambda: render_worker(self),
+            metrics_token=self.settings.metrics_token,
         ).start()
 
     # ------------------------------------------------------------ life cycle
     def run(self) -> None:
         """Work until :meth:`stop` (or SIGTERM through the CLI); hands every camera back on the way out."""
+        bind_process(worker=self.worker_id)  # on every log line of this process
         self._serve_health()  # first: a gallery of a million templates takes minutes to load
         self.replica.load()  # no sweep of media: this process enrolls nobody
         self.replica.follow()
@@ -141,11 +167,13 @@ class Worker:
         try:
             held = self.leases.renew()
         except Exception as exc:
+            self.renewals["failed"] += 1
             log.warning("worker %s: could not renew leases (%s)", self.worker_id, exc)
             if self.running and time.monotonic() - self._renewed_at > self._fence_after():
                 self._fence("the database is unreachable")
             return
         self._renewed_at = started
+        self.renewals["ok"] += 1
         lost = [c for c, token in self.running.items() if held.get(c) != token]
         if lost:
             log.warning("worker %s: leases on %s lost; stopping them", self.worker_id, ", ".join(lost))

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vigil.logs import bind
 from vigil.video.sources import AvSource, ConnectionLost, Frame, SourceError, SourceSpec
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,7 @@ class CameraStream:
 
     # ------------------------------------------------------------ reader thread
     def _run(self) -> None:
+        bind(camera=self.name)  # on this thread's log lines
         attempt = 0
         try:
             while not self._stop.is_set():

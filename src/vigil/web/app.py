@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,11 +26,15 @@ from xstatic.pkg import leaflet as xstatic_leaflet
 from vigil import __version__
 from vigil.domain.alerts import AlertListener, TrackMatch, announcer
 from vigil.domain.fleet import DetectionCounts
+from vigil.domain.leases import worker_counts
 from vigil.domain.pending import is_outage
+from vigil.domain.telemetry import disk_lines
 from vigil.domain.vocabulary import Role
 from vigil.errors import RepeatedFailure
+from vigil.logs import request_scope
+from vigil.store.media import media_folder
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
-from vigil.web.metrics import render_model, render_reach
+from vigil.web.metrics import render_fleet, render_model, render_reach
 from vigil.web.pages import router as pages_router
 from vigil.web.routers import (
     alerts,
@@ -116,6 +122,25 @@ async def _anchor(ctx: WebContext) -> None:
         await asyncio.sleep(ctx.settings.audit_anchor_every_s)
 
 
+async def _verify_audit(ctx: WebContext) -> None:
+    """Verify the whole audit chain at start and every ``audit_verify_every_s``; /metrics reports the result
+    (``vigil_audit_chain_ok``), and a chain that does not verify is logged as an error."""
+    failures = RepeatedFailure(log, "scheduled audit verification could not run")
+    while True:
+        try:
+            result = await asyncio.to_thread(ctx.audit.verify)
+            failures.ok()
+            ctx.metrics.verified(result)
+            if not result.ok:
+                log.error("audit chain BROKEN at entry %s: %s", result.first_bad, result.reason)
+        except Exception:
+            ctx.metrics.audit_failed_runs += 1
+            failures.failed()
+        await asyncio.sleep(ctx.settings.audit_verify_every_s)
+
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
 MAX_BODY_BYTES = 1_000_000  # any JSON the API takes is far smaller
 MAX_UPLOAD_BODY_BYTES = MAX_UPLOAD_BYTES + 1_000_000  # an enrollment: the largest photo plus its form fields
 UPLOAD_PATHS = ("/api/subjects",)
@@ -175,7 +200,13 @@ def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     X-Forwarded-For from any loopback peer): Vigil decides whose forwarding headers count
     (VIGIL_TRUSTED_PROXIES, ``web.security.client_address``)."""
     return uvicorn.Config(
-        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10, proxy_headers=False
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=None,  # uvicorn's lines go through Vigil's handler, in its format (VIGIL_LOG_FORMAT)
+        timeout_graceful_shutdown=10,
+        proxy_headers=False,
     )
 
 
@@ -189,7 +220,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         ctx.fleet.start()
         if ctx.deliverer is not None:
             ctx.deliverer.start()
-        tasks = [asyncio.create_task(_retention(ctx))]
+        tasks = [asyncio.create_task(_retention(ctx)), asyncio.create_task(_verify_audit(ctx))]
         if ctx.settings.audit_anchor:
             tasks.append(asyncio.create_task(_anchor(ctx)))
         if not ctx.fleet.embedded:  # alerts come from workers: catch up on any announcement lost
@@ -231,6 +262,17 @@ def create_app(ctx: WebContext) -> FastAPI:
         if origin
         else CONTENT_SECURITY_POLICY
     )
+
+    @app.middleware("http")
+    async def request_ids(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Each request's log lines carry its id (the proxy's X-Request-ID when it is a plausible one, else
+        a new one), and the answer names it, so an operator can find them."""
+        given = request.headers.get("x-request-id", "")
+        request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+        with request_scope(request_id):
+            response = await call_next(request)
+        response.headers["X-Request-ID"] = request_id
+        return response
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -330,6 +372,13 @@ def create_app(ctx: WebContext) -> FastAPI:
         response = c.alerts.response_times(datetime.now(UTC) - timedelta(days=30))
         if c.watchlist is not None:  # the embedder this process matches with (docs/models.md)
             text += render_model(c.watchlist.model, c.watchlist.version)
+        workers_live, workers_lost = worker_counts(c.db, c.settings.lease_s)
+        gallery = c.watchlist.replica.applied_version if c.watchlist is not None else None
+        text += render_fleet(workers_live, workers_lost, gallery) + c.metrics.render_audit()
+        volumes = {"data": c.settings.data_dir}
+        if c.settings.media_store == "files":
+            volumes["media"] = media_folder(c.settings)
+        text += "\n".join(disk_lines(volumes)) + "\n"
         return text + render_reach(c.outbox.logs(), response)
 
     return app

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 from vigil.domain.adjudication import ResponseTimes
+from vigil.domain.audit import Verification
 from vigil.domain.fleet import DetectionCounts
 from vigil.domain.outbox import EndpointLog
+from vigil.domain.telemetry import family
 
 LATENCY_BUCKETS_MS = (100, 250, 500, 750, 1000, 2000, 5000)
 
@@ -21,6 +24,39 @@ class Metrics:
         self._latency_counts = [0] * len(LATENCY_BUCKETS_MS)
         self._latency_sum = 0.0
         self._latency_n = 0
+        self.audit: Verification | None = None  # the last verification of the whole chain, and when
+        self.audit_at: float | None = None
+        self.audit_failed_runs = 0  # verifications that could not run (the database away)
+
+    def verified(self, result: Verification) -> None:
+        with self._lock:
+            self.audit, self.audit_at = result, time.time()
+
+    def render_audit(self) -> str:
+        """The audit chain as last verified by this server (nothing before the first run)."""
+        with self._lock:
+            result, at, failed = self.audit, self.audit_at, self.audit_failed_runs
+        lines = family(
+            "vigil_audit_verify_errors_total",
+            "counter",
+            "Scheduled verifications that could not run (the database did not answer).",
+            [({}, failed)],
+        )
+        if result is not None and at is not None:
+            lines += family(
+                "vigil_audit_chain_ok",
+                "gauge",
+                "1 when the audit chain verified at the last check.",
+                [({}, int(result.ok))],
+            )
+            lines += family("vigil_audit_entries", "gauge", "Audit entries at the last check.", [({}, result.entries)])
+            lines += family(
+                "vigil_audit_last_verified_timestamp_seconds",
+                "gauge",
+                "When the audit chain was last verified (Unix time).",
+                [({}, round(at, 3))],
+            )
+        return "\n".join(lines) + "\n"
 
     def alert(self, latency_ms: float | None) -> None:
         with self._lock:
@@ -120,6 +156,25 @@ def render_model(name: str, version: str) -> str:
         "# TYPE vigil_model_info gauge\n"
         f'vigil_model_info{{name="{name}",version="{version}"}} 1\n'
     )
+
+
+def render_fleet(live: int, lost: int, gallery_version: int | None) -> str:
+    """Workers heard from within a lease and those that stopped without handing back (a worker missing),
+    and the watchlist change this server's gallery reflects."""
+    lines = family(
+        "vigil_workers",
+        "gauge",
+        "Camera workers: live (heard from within a lease) and lost (silent, cameras not handed back).",
+        [({"state": "live"}, live), ({"state": "lost"}, lost)],
+    )
+    if gallery_version is not None:
+        lines += family(
+            "vigil_gallery_version",
+            "gauge",
+            "The newest watchlist change this process's gallery reflects (compare across processes).",
+            [({}, gallery_version)],
+        )
+    return "\n".join(lines) + "\n"
 
 
 def render_reach(logs: list[EndpointLog], response: list[ResponseTimes]) -> str:

@@ -18,6 +18,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket, status
 
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import Role
+from vigil.logs import set_user
 from vigil.web.context import WebContext
 
 SESSION_COOKIE = "vigil_session"
@@ -90,6 +91,7 @@ def optional_principal(request: Request, ctx: WebContext = Depends(context)) -> 
         resolved = ctx.users.resolve(header[7:].strip(), "api")
         if resolved is None:
             raise refuse(request, ctx, status.HTTP_401_UNAUTHORIZED, "invalid or expired token")
+        set_user(resolved[0].username)  # on this request's log lines
         return resolved[0]
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -98,6 +100,7 @@ def optional_principal(request: Request, ctx: WebContext = Depends(context)) -> 
     if resolved is None:
         return None
     principal, csrf = resolved
+    set_user(principal.username)
     if request.method not in SAFE_METHODS and request.headers.get("x-csrf-token") != csrf:
         raise refuse(request, ctx, status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token", principal.username)
     return principal

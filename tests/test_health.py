@@ -84,7 +84,9 @@ def test_readyz_is_503_when_redis_does_not_answer(tmp_path: Path) -> None:
 def test_a_full_media_disk_degrades_readiness_without_failing_it(tmp_path: Path) -> None:
     db = Database(create_engine(f"sqlite:///{tmp_path / 'vigil.db'}"))
     writes = MediaWrites()
-    checks = HealthChecks(db, media_folder=tmp_path / "media", media_writes=writes, media_min_free_bytes=1, schema=False)
+    checks = HealthChecks(
+        db, media_folder=tmp_path / "media", media_writes=writes, media_min_free_bytes=1, schema=False
+    )
     assert checks.ready().status == "ok"
     writes.failed(OSError(errno.ENOSPC, "No space left on device"))
     readiness = checks.ready()

@@ -72,8 +72,8 @@ class Outage:
         self.dep.start_worker(
             name,
             VIGIL_DATA_DIR=str(self.dep.own_data_dir(name)),  # its own on-disk alert queue
-            VIGIL_HEALTH_PORT=str(port),
-            VIGIL_HEALTH_HOST="127.0.0.1",
+            VIGIL_WORKER_HEALTH_PORT=str(port),
+            VIGIL_WORKER_HEALTH_HOST="127.0.0.1",
             **env,
         )
         self.health[name] = f"http://127.0.0.1:{port}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -37,5 +38,8 @@ def serve(
         )
     run_cameras = cameras if cameras is not None else not settings.redis_url
     app = open_control_room(settings, run_cameras=run_cameras, host=host)
-    typer.echo(f"Vigil control room: http://{host}:{port}/", err=True)
+    if settings.log_format == "json":  # stderr carries JSON lines only
+        logging.getLogger(__name__).info("Vigil control room: http://%s:%d/", host, port)
+    else:
+        typer.echo(f"Vigil control room: http://{host}:{port}/", err=True)
     uvicorn.Server(server_config(app, host, port)).run()

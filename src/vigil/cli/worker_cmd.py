@@ -27,9 +27,11 @@ def worker(
     settings = settings_from(ctx)
     logging.getLogger("vigil").setLevel(min(logging.getLogger("vigil").getEffectiveLevel(), logging.INFO))
     runner = open_worker(settings, worker_id=worker_id)
-    typer.echo(
-        f"Vigil worker {runner.worker_id}: lease {settings.lease_s:g} s, heartbeat {settings.heartbeat_s:g} s", err=True
-    )
+    banner = f"Vigil worker {runner.worker_id}: lease {settings.lease_s:g} s, heartbeat {settings.heartbeat_s:g} s"
+    if settings.log_format == "json":  # stderr carries JSON lines only
+        logging.getLogger(__name__).info("%s", banner)
+    else:
+        typer.echo(banner, err=True)
 
     def on_signal(signum: int, _frame: object) -> None:
         runner.stop()

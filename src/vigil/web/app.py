@@ -7,6 +7,7 @@ import asyncio
 import hmac
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -57,6 +58,7 @@ from vigil.web.routers.maps import tile_origin
 from vigil.web.security import client_scheme, context, optional_principal
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("vigil.web.access")  # one INFO line per request (shown with -v)
 
 # Pages load only this server's own scripts, styles and images, talk only to it, and are never framed.
 CONTENT_SECURITY_POLICY = (
@@ -269,8 +271,17 @@ def create_app(ctx: WebContext) -> FastAPI:
         a new one), and the answer names it, so an operator can find them."""
         given = request.headers.get("x-request-id", "")
         request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+        started = time.perf_counter()
         with request_scope(request_id):
             response = await call_next(request)
+            route = request.scope.get("route")  # the route's template: no ids of people in the log
+            access_log.info(
+                "%s %s %d %.0f ms",
+                request.method,
+                getattr(route, "path", None) or request.url.path,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
         response.headers["X-Request-ID"] = request_id
         return response
 
@@ -374,7 +385,8 @@ def create_app(ctx: WebContext) -> FastAPI:
             text += render_model(c.watchlist.model, c.watchlist.version)
         workers_live, workers_lost = worker_counts(c.db, c.settings.lease_s)
         gallery = c.watchlist.replica.applied_version if c.watchlist is not None else None
-        text += render_fleet(workers_live, workers_lost, gallery) + c.metrics.render_audit()
+        registered = len(cams) if states is None else len(states)
+        text += render_fleet(registered, workers_live, workers_lost, gallery) + c.metrics.render_audit()
         volumes = {"data": c.settings.data_dir}
         if c.settings.media_store == "files":
             volumes["media"] = media_folder(c.settings)

@@ -88,7 +88,7 @@ class Metrics:
             "# TYPE vigil_cameras gauge",
         ]
         states = Counter(camera_states if camera_states is not None else [state for _, state, *_ in cameras])
-        for state in ("connecting", "streaming", "stalled", "reconnecting", "stopped", "unassigned"):
+        for state in ("connecting", "streaming", "stalled", "reconnecting", "stopped", "idle", "unassigned"):
             lines.append(f'vigil_cameras{{state="{state}"}} {states.get(state, 0)}')
         for metric, index, text in (
             ("vigil_frames_analysed_total", 2, "Frames analysed."),
@@ -158,10 +158,17 @@ def render_model(name: str, version: str) -> str:
     )
 
 
-def render_fleet(live: int, lost: int, gallery_version: int | None) -> str:
-    """Workers heard from within a lease and those that stopped without handing back (a worker missing),
-    and the watchlist change this server's gallery reflects."""
+def render_fleet(registered: int, live: int, lost: int, gallery_version: int | None) -> str:
+    """Cameras registered (what the workers' autoscaler follows), workers heard from within a lease and
+    those that stopped without handing back (a worker missing), and the watchlist change this server's
+    gallery reflects."""
     lines = family(
+        "vigil_cameras_registered",
+        "gauge",
+        "Cameras registered, whichever process runs them (the worker autoscaler's metric).",
+        [({}, registered)],
+    )
+    lines += family(
         "vigil_workers",
         "gauge",
         "Camera workers: live (heard from within a lease) and lost (silent, cameras not handed back).",

@@ -14,6 +14,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from tests.helpers.prometheus import metric_names
 
 from vigil.settings import FORMER_NAMES, VigilSettings
 
@@ -252,3 +253,14 @@ def test_k8s_web_and_workers_have_disruption_budgets_and_workers_scale_by_camera
     max_cameras = int(next(e["value"] for e in worker["env"] if e["name"] == "VIGIL_WORKER_MAX_CAMERAS"))
     assert per_worker < max_cameras  # room on every worker for a failed one's cameras
     assert hpa["minReplicas"] >= 2
+
+
+def test_the_metric_name_reader_reads_promql() -> None:
+    """tests/test_observability.py checks the alerting rules' names with it, so it must be right: names
+    inside label matchers, grouping, ranges, strings and functions are not metric names; every selected
+    metric is."""
+    expr = (
+        'max by (camera, instance) (rate(vigil_a_total{state=~"x|y", camera!="by"}[5m] offset 1h)) '
+        "/ on (instance) group_left vigil_b > 0.5 and time() - max(vigil_c) > 3 * 3600 or absent(vigil_d)"
+    )
+    assert metric_names(expr) == {"vigil_a_total", "vigil_b", "vigil_c", "vigil_d"}

@@ -79,7 +79,7 @@ def metric_names(expr: str) -> set[str]:
         word = match.group(0)
         rest = text[match.end() :].lstrip()
         before = text[: match.start()]
-        if rest.startswith("(") or word.lower() in KEYWORDS:
+        if rest.startswith("(") or word.lower() in KEYWORDS or re.match(r"(by|without)\b", rest):  # max by (…) (…)
             continue
         if before and (before[-1].isdigit() or before[-1] == "."):  # 1e3, 5m
             continue

@@ -157,12 +157,18 @@ def render_worker(worker: Worker) -> str:
                 "Age of the oldest undelivered outbox event.",
                 [({}, round(lag, 3))],
             )
-    bus = w.bus
+    bus = w.bus  # a worker only publishes: what waits for Redis says whether it is reachable
     lines += family(
-        "vigil_bus_connected", "gauge", "Whether the event bus (Redis) is reachable.", [({}, int(bus.connected))]
+        "vigil_bus_pending_events",
+        "gauge",
+        "Announcements waiting for the event bus (Redis); growing while it is unreachable.",
+        [({}, int(getattr(bus, "pending", 0)))],
     )
     lines += family(
-        "vigil_bus_reconnects_total", "counter", "Times the bus connection came back.", [({}, bus.reconnects)]
+        "vigil_bus_published_total",
+        "counter",
+        "Announcements sent on the bus.",
+        [({}, int(getattr(bus, "published", 0)))],
     )
     lines += disk_lines(w.volumes)
     return "\n".join(lines) + "\n"

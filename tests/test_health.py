@@ -194,3 +194,72 @@ def test_a_process_starts_on_a_schema_newer_than_it_knows(tmp_path: Path, caplog
     assert "newer than this Vigil knows" in caplog.text
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9901"
+
+
+def test_readyz_names_a_schema_behind_this_vigil_and_accepts_a_newer_one(tmp_path: Path) -> None:
+    """Migrations at head: a database at an older migration (not migrated yet) is not ready; one at a
+    migration this Vigil does not know (a newer release migrated it: a rolling upgrade) is."""
+    from sqlalchemy import text
+
+    from vigil.store.db import create_db_engine, migration_revisions, upgrade_schema
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'vigil.db'}")
+    upgrade_schema(engine)
+    checks = HealthChecks(Database(engine))
+    known = migration_revisions()
+    readiness = checks.ready()
+    assert readiness.ready and f"at migration {known[-1]}" in readiness.checks[1].detail
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": known[-2]})
+    readiness = checks.ready()
+    assert not readiness.ready and readiness.failed == ["schema"]
+    assert known[-2] in readiness.checks[1].detail and known[-1] in readiness.checks[1].detail
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9901'"))
+    readiness = checks.ready()
+    assert readiness.ready and "newer than this Vigil knows" in readiness.checks[1].detail
+    checks.close()
+
+
+def test_readyz_is_503_naming_the_model_when_it_is_no_longer_the_active_one(ctx: WebContext) -> None:
+    """Models loaded and matching the recorded checksum: after `vigil models use` another model, a process
+    still holding the old one is not ready, and says which model and file it runs."""
+    from vigil.domain.audit import Actor
+    from vigil.domain.models import ModelRegistry
+    from vigil.services import model_check, model_label
+
+    assert ctx.watchlist is not None
+    embedder = ctx.watchlist.engine.embedder
+    registry = ModelRegistry(ctx.db, ctx.audit)
+    ctx.health.model = model_check(registry, embedder)
+    ctx.health.model_name = model_label(embedder)
+    with TestClient(create_app(ctx)) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and embedder.name in ready.json()["checks"]["model"]["detail"]
+        by = Actor("admin", "cli")
+        registry.activate("vendor-r100", "1", "f" * 64, by=by, reason="tender 14", before={}, thresholds={})
+        refused = client.get("/readyz")
+        assert refused.status_code == 503 and refused.json()["failed"] == ["model"]
+        assert "vendor-r100" in refused.json()["checks"]["model"]["detail"]
+        registry.activate(embedder.name, embedder.version, "", by=by, reason="roll back", before={}, thresholds={})
+        assert client.get("/readyz").status_code == 200
+
+
+def test_worker_health_port_serves_metrics_for_the_token_only(tmp_path: Path) -> None:
+    db = Database(create_engine(f"sqlite:///{tmp_path / 'vigil.db'}"))
+    checks = HealthChecks(db, schema=False)
+    server = HealthServer(
+        checks, host="127.0.0.1", port=0, metrics=lambda: "vigil_x 1\n", metrics_token="scraper-token-0123456789"
+    ).start()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        assert _get(base + "/metrics")[0] == 401
+        request = urllib.request.Request(
+            base + "/metrics", headers={"Authorization": "Bearer scraper-token-0123456789"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200 and response.read() == b"vigil_x 1\n"
+            assert response.headers["Content-Type"].startswith("text/plain")
+    finally:
+        server.close()
+        checks.close()

@@ -82,6 +82,10 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/media/photos/{name}"): ("operator", "supervisor"),
 }
 PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/token")}
+# Outside the API (not in its schema): the probes are public and say nothing about anyone; /metrics is for
+# admins, auditors and a scraper holding the metrics token.
+PROBES = ("/healthz", "/readyz")
+METRICS_ROLES = ("admin", "auditor")
 PAGES = {
     "/live": ("operator", "supervisor"),
     "/field": ("operator", "supervisor"),
@@ -141,6 +145,18 @@ def test_every_route_checks_its_role(client: TestClient) -> None:
     routes = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
     assert routes == set(MATRIX) | PUBLIC, "every API route needs an entry in MATRIX"
     tokens = {role: bearer(client, role) for role in ROLES}
+    for path in PROBES:
+        client.cookies.clear()
+        anonymous = client.get(path)
+        assert anonymous.status_code == 200, (path, anonymous.text)
+        assert set(anonymous.json()) <= {"status", "failed", "checks", "queued_alerts", "crops_not_written"}, path
+        for role in ROLES:  # a login adds nothing to what they say
+            answer = client.get(path, headers=tokens[role])
+            assert answer.status_code == 200 and set(answer.json()) == set(anonymous.json()), (path, role)
+    assert client.get("/metrics").status_code == 401
+    for role in ROLES:
+        status = client.get("/metrics", headers=tokens[role]).status_code
+        assert status == (200 if role in METRICS_ROLES else 403), ("/metrics", role, status)
     # logging out with a bearer token revokes it: that route goes last
     for (method, path), allowed in sorted(MATRIX.items(), key=lambda item: item[0][1] == "/api/auth/logout"):
         url = path.replace("{", "").replace("}", "")  # dummy ids: allowed roles may get 404/422, never 401/403

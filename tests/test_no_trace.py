@@ -1,9 +1,11 @@
 """Faces that match nobody leave no trace: after a run over the crowd clip against a watchlist that
 matches nobody in it, nothing new is in the database, the data directory or the logs — no crop, no
-embedding, no score or box — while the counters show that faces were analysed."""
+embedding, no score or box — while the counters show that faces were analysed. The log is read in both
+formats Vigil writes (VIGIL_LOG_FORMAT text and json)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -19,6 +21,7 @@ from vigil.domain.alerts import AlertRecorder
 from vigil.domain.authorisations import AuthorisationCounter
 from vigil.domain.matching import WatchlistMatcher
 from vigil.domain.thresholds import AnalysisCounter
+from vigil.logs import ContextFilter, formatter
 from vigil.pipeline.runtime import CameraConfig, LiveRunner
 from vigil.store.models import Alert, AnalysisCount
 from vigil.video.sources import parse_source
@@ -60,7 +63,12 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
     log_file = tmp_path / "vigil.log"
     handler = logging.FileHandler(log_file)
     handler.setLevel(logging.DEBUG)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.setFormatter(formatter("text"))
+    json_file = tmp_path / "vigil.jsonl"  # the same records as VIGIL_LOG_FORMAT=json writes them
+    json_handler = logging.FileHandler(json_file)
+    json_handler.setLevel(logging.DEBUG)
+    json_handler.setFormatter(formatter("json"))
+    json_handler.addFilter(ContextFilter())
     records: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):
@@ -71,6 +79,7 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
     keep = Keep(logging.DEBUG)
     previous_level = root.level
     root.addHandler(handler)
+    root.addHandler(json_handler)
     root.addHandler(keep)
     root.setLevel(logging.DEBUG)
     try:
@@ -92,9 +101,11 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
         runner.close()
     finally:
         root.removeHandler(handler)
+        root.removeHandler(json_handler)
         root.removeHandler(keep)
         root.setLevel(previous_level)
         handler.close()
+        json_handler.close()
 
     counters = runner.counters()["plaza"]
     assert counters.faces > 100 and counters.embedded > 30 and counters.alerts == 0  # faces were analysed
@@ -132,9 +143,11 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
 
     # No embedding of a passer-by, in any byte of any file or the log.
     frame = next(iter(_decoded_frames(CROWD, [10, 40, 80])))
-    passers = engine.analyse(frame).embeddings.vectors
+    analysed = engine.analyse(frame)
+    passers = analysed.embeddings.vectors
     assert len(passers) >= 3
-    blobs = [p.read_bytes() for p in run_settings.data_dir.rglob("*") if p.is_file()] + [log_file.read_bytes()]
+    logs = [log_file.read_bytes(), json_file.read_bytes()]
+    blobs = [p.read_bytes() for p in run_settings.data_dir.rglob("*") if p.is_file()] + logs
     for vector in passers:
         for fragment in (vector[:8].astype(np.float32).tobytes(), vector[:8].astype(np.float64).tobytes()):
             assert not any(fragment in blob for blob in blobs)
@@ -144,7 +157,33 @@ def test_a_run_that_matches_nobody_writes_nothing_about_any_face(
         if path.exists():
             assert b"\xff\xd8\xff" not in path.read_bytes()
 
-    # The logs: camera states only, no numbers about faces (no arrays, boxes or scores as arguments).
+    # The logs, in both formats: lines about the camera, none carrying a passer-by's embedding (its first
+    # components as text) or box (a corner as a pair of numbers), no score.
+    lines = {"text": log_file.read_text().splitlines(), "json": json_file.read_text().splitlines()}
+    assert len(lines["text"]) == len(lines["json"]) > 0
+    parsed = [json.loads(line) for line in lines["json"]]  # one JSON object per line, every one
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in parsed)
+    assert any(r.get("camera") == "plaza" for r in parsed)  # the camera's threads name it
+    embedding_text = {f"{abs(float(x)):.5f}" for vector in passers for x in vector[:4]}
+    corners = {
+        f"{a}{sep}{b}"
+        for x1, y1, x2, y2 in analysed.detections.xyxy.round().astype(int)
+        for a, b in ((x1, y1), (x2, y2))
+        for sep in (", ", " ", ",", ":", "x")
+    } | {  # as floats, the way an f-string or numpy would print them
+        f"{a:.{d}f}{sep}{b:.{d}f}"
+        for x1, y1, x2, y2 in analysed.detections.xyxy
+        for a, b in ((x1, y1), (x2, y2))
+        for d in (1, 2)
+        for sep in (", ", " ", "  ")
+    }
+    # what the code wrote (the time a format puts in front cannot carry a face)
+    written = [line[24:] for line in lines["text"]] + [f"{r['message']} {r.get('exception', '')}" for r in parsed]
+    for line in written:
+        assert not any(v in line for v in embedding_text), line
+        assert not any(corner in line for corner in corners), line
+        assert "score" not in line.lower(), line
+    # no numbers about faces as arguments (no arrays, boxes or scores)
     for record in records:
         for arg in record.args if isinstance(record.args, tuple) else ():
             assert not isinstance(arg, np.ndarray | float | np.floating), record.getMessage()

@@ -6,7 +6,6 @@ backlog, the bus, its disks and the face model it runs. Camera names, counts and
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from vigil import __version__
@@ -93,7 +92,6 @@ def render_worker(worker: Worker) -> str:
             if value is not None:
                 samples.append(({"camera": camera}, value))
         lines += family(metric, kind, text, samples)
-    heartbeat_age = time.monotonic() - w._looped_at if w._looped_at is not None else 0.0
     lines += family("vigil_leases_held", "gauge", "Camera leases this worker holds.", [({}, len(w.running))])
     lines += family(
         "vigil_lease_renewals_total",
@@ -111,7 +109,7 @@ def render_worker(worker: Worker) -> str:
         "vigil_worker_heartbeat_age_seconds",
         "gauge",
         "Seconds since the heartbeat loop last turned.",
-        [({}, round(heartbeat_age, 3))],
+        [({}, round(w.heartbeat_age(), 3))],
     )
     replica = w.replica
     lines += family(

@@ -101,6 +101,10 @@ class Worker:
             return f"the heartbeat loop has not turned for {time.monotonic() - self._looped_at:.0f} s"
         return None
 
+    def heartbeat_age(self) -> float:
+        """Seconds since the heartbeat loop last turned (0 before it first did)."""
+        return time.monotonic() - self._looped_at if self._looped_at is not None else 0.0
+
     def _serve_health(self) -> None:
         port = self.settings.worker_health_port
         if port is None or self.health is None:

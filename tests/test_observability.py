@@ -169,6 +169,7 @@ def test_control_room_readiness_names_schema_model_and_redis_and_metrics_carry_f
     assert value(samples, "vigil_audit_chain_ok") == 1
     assert value(samples, "vigil_workers", state="live") == 1 and value(samples, "vigil_workers", state="lost") == 0
     assert value(samples, "vigil_cameras_registered") == 1
+    assert value(samples, "vigil_camera_state", camera="gate", state="streaming") == 1  # as its worker reported
     assert (value(samples, "vigil_gallery_version") or 0) >= 1
     for word in _personal(stack):
         assert word not in ready.text + _scrape(stack.web)

@@ -516,6 +516,16 @@ def test_metrics_hold_counts_only(client: TestClient, ctx: WebContext, astronaut
     assert "# TYPE vigil_detector_full_passes_total counter" in text  # per camera run here (none in this test)
     model = f'vigil_model_info{{name="{ctx.watchlist.model}",version="{ctx.watchlist.version}"}} 1'
     assert model in text  # the embedder this process matches with (issue 26)
+    # issue 31: the whole scrape is what Prometheus accepts (every family typed and described once), with
+    # the fleet (no workers, no camera here), the gallery's version and the disks
+    from tests.helpers.prometheus import parse, value
+
+    _, samples = parse(text)
+    assert value(samples, "vigil_workers", state="live") == 0 and value(samples, "vigil_workers", state="lost") == 0
+    assert value(samples, "vigil_cameras_registered") == 0
+    assert (value(samples, "vigil_gallery_version") or 0) >= 1  # the enrollment above
+    assert (value(samples, "vigil_disk_free_bytes", volume="data") or 0) > 0
+    assert (value(samples, "vigil_disk_size_bytes", volume="media") or 0) > 0
 
 
 def test_metrics_show_the_detection_schedulers_choices_per_camera() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from vigil import __version__
 from vigil.cli import (
@@ -31,7 +32,7 @@ from vigil.cli import (
     watchlist_cmd,
     worker_cmd,
 )
-from vigil.errors import VigilError
+from vigil.errors import ConfigurationError, VigilError
 from vigil.logs import configure_logging
 from vigil.settings import load_settings
 
@@ -96,7 +97,13 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    ctx.obj = load_settings(data_dir=data_dir, models_dir=models_dir, threads=threads)
+    try:
+        ctx.obj = load_settings(data_dir=data_dir, models_dir=models_dir, threads=threads)
+    except ValidationError as exc:  # one line naming each bad setting (never its value: it may be a secret)
+        problems = "; ".join(
+            f"VIGIL_{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else str(e["msg"]) for e in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from None
     configure_logging(ctx.obj.log_format, logging.INFO if verbose else logging.WARNING)
 
 

@@ -362,6 +362,7 @@ def create_app(ctx: WebContext) -> FastAPI:
                 raise HTTPException(403, f"the {who.role} role may not read /metrics")
         cams: list[tuple[str, str, int, int, int]] = []
         states = None
+        names: list[str] = []
         detection = {}
         if c.fleet.embedded:
             for name, live in c.fleet.live().items():
@@ -371,6 +372,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         else:  # scaled out: the states (and detection counts) the workers reported
             cameras = camera_list(c)
             states = [camera.state or "unassigned" for camera in cameras]
+            names = [camera.name for camera in cameras]
             detection = {
                 camera.name: DetectionCounts(**camera.detection.model_dump(exclude={"detected_share"}))
                 for camera in cameras
@@ -385,8 +387,8 @@ def create_app(ctx: WebContext) -> FastAPI:
             text += render_model(c.watchlist.model, c.watchlist.version)
         workers_live, workers_lost = worker_counts(c.db, c.settings.lease_s)
         gallery = c.watchlist.replica.applied_version if c.watchlist is not None else None
-        registered = len(cams) if states is None else len(states)
-        text += render_fleet(registered, workers_live, workers_lost, gallery) + c.metrics.render_audit()
+        named = [(cam[0], str(cam[1])) for cam in cams] if states is None else list(zip(names, states, strict=True))
+        text += render_fleet(named, workers_live, workers_lost, gallery) + c.metrics.render_audit()
         volumes = {"data": c.settings.data_dir}
         if c.settings.media_store == "files":
             volumes["media"] = media_folder(c.settings)

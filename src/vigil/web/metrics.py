@@ -158,15 +158,22 @@ def render_model(name: str, version: str) -> str:
     )
 
 
-def render_fleet(registered: int, live: int, lost: int, gallery_version: int | None) -> str:
-    """Cameras registered (what the workers' autoscaler follows), workers heard from within a lease and
-    those that stopped without handing back (a worker missing), and the watchlist change this server's
-    gallery reflects."""
+def render_fleet(cameras: list[tuple[str, str]], live: int, lost: int, gallery_version: int | None) -> str:
+    """Each camera's state ((name, state) for every camera registered: as this process runs it, or as its
+    worker reported it, "unassigned" when none holds it) and how many there are (what the workers'
+    autoscaler follows), workers heard from within a lease and those that stopped without handing back (a
+    worker missing), and the watchlist change this server's gallery reflects."""
     lines = family(
         "vigil_cameras_registered",
         "gauge",
         "Cameras registered, whichever process runs them (the worker autoscaler's metric).",
-        [({}, registered)],
+        [({}, len(cameras))],
+    )
+    lines += family(
+        "vigil_camera_state",
+        "gauge",
+        "1 for the state each camera is in.",
+        [({"camera": name, "state": state}, 1) for name, state in sorted(cameras)],
     )
     lines += family(
         "vigil_workers",

@@ -366,9 +366,21 @@ def test_worker_stops_its_cameras_when_the_database_is_gone_too_long_and_resumes
         worker.beat()
         assert worker.running == {} and worker.fenced == 1
         assert "gate" not in {h.camera for h in worker.runner.health()}
+        # what its /metrics tells an operator (issue 31): the failed renewals and the fencing
+        from tests.helpers.prometheus import parse, value
+
+        from vigil.scaleout.metrics import render_worker
+
+        _, samples = parse(render_worker(worker))
+        assert value(samples, "vigil_lease_renewals_total", outcome="ok") == 1
+        assert value(samples, "vigil_lease_renewals_total", outcome="failed") == 2
+        assert value(samples, "vigil_worker_fenced_total") == 1 and value(samples, "vigil_leases_held") == 0
+        assert value(samples, "vigil_camera_state", camera="gate") is None  # it runs the camera no more
         worker.leases.renew = renew  # type: ignore[method-assign]
         worker.beat()  # the database is back and nobody took the camera: it runs again
         assert set(worker.running) == {"gate"}
+        _, samples = parse(render_worker(worker))
+        assert value(samples, "vigil_leases_held") == 1 and value(samples, "vigil_camera_state", camera="gate") == 1
     finally:
         worker.stop()
         worker._shutdown()

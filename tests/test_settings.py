@@ -77,3 +77,18 @@ def test_no_setting_puts_a_secret_into_the_audit_snapshot(tmp_path) -> None:  # 
     assert tried >= 7 * 6  # database_url, redis_url, the paths, the model names at least
     masked = settings_snapshot(VigilSettings(data_dir=tmp_path, redis_url="opaque-token-value"))
     assert masked["redis_url"] == "***"  # a secret setting that is not a URL is masked whole
+
+
+def test_renamed_settings_are_still_read_under_their_former_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 31 names the worker's health port VIGIL_WORKER_HEALTH_PORT; deployments written for
+    VIGIL_HEALTH_PORT keep working, and the new name wins when both are set."""
+    monkeypatch.setenv("VIGIL_HEALTH_PORT", "8081")
+    monkeypatch.setenv("VIGIL_HEALTH_HOST", "127.0.0.1")
+    settings = load_settings()
+    assert settings.worker_health_port == 8081 and settings.worker_health_host == "127.0.0.1"
+    monkeypatch.setenv("VIGIL_WORKER_HEALTH_PORT", "9090")
+    assert load_settings().worker_health_port == 9090
+    monkeypatch.setenv("VIGIL_HEALTH_PORT", "not a port")
+    monkeypatch.delenv("VIGIL_WORKER_HEALTH_PORT")
+    with pytest.raises(ValidationError):
+        load_settings()

@@ -6,17 +6,21 @@ the Authorisations and Notifications steps) are in tests/test_browser.py."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import uvicorn
 import websockets
-from tests.helpers.streaming import free_port
+from tests.helpers.streaming import MjpegServer, free_port
 from tests.helpers.webserver import PASSWORD, RunningServer, start_server
 
 from vigil.domain import users as users_module
@@ -448,3 +452,153 @@ def test_a_role_grant_changed_before_approval_is_not_approved(running: RunningSe
     assert running.ctx.users.summary("operator").role == "operator"  # nothing changed
     approved = httpx.post(base + "/api/users/operator/approve", json={"role": "admin"}, headers=admin2)
     assert approved.status_code == 200 and approved.json()["role"] == "admin"
+
+
+# ---------------------------------------------------------------- 3. cameras: every connection through the guard
+def own_address() -> str | None:
+    """This machine's address on its network (not loopback): where a camera on a private network sits."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))  # nothing is sent: only the route is looked up
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return None
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def _needs_own_address() -> str:
+    address = own_address()
+    if address is None:
+        pytest.skip("this machine has no address besides loopback to stand for a camera's private network")
+    return address
+
+
+def _camera_frames() -> list[np.ndarray]:
+    return [np.full((96, 128, 3), 40 * i % 255, np.uint8) for i in range(4)]
+
+
+CAMERA_NAME = "cam.rebind.example"  # .example names never resolve through the system: only the test's resolver
+
+
+def test_a_camera_is_connected_to_the_address_the_guard_checked_so_dns_rebinding_cannot_pass(
+    running: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An admin adds a camera by name while it resolves to a private address (allowed: cameras live
+    there); the name later answers with the server's own loopback, link-local or unspecified address. On
+    each connection the name is resolved and checked again and FFmpeg is given the checked address, so
+    the camera server — listening on every interface, loopback included — is reached only while the name
+    points somewhere allowed."""
+    from vigil import netguard
+
+    own = _needs_own_address()
+    answers = {CAMERA_NAME: [own]}
+    monkeypatch.setattr(netguard, "resolve", lambda host: answers.get(host, []))
+    running.ctx.settings = running.ctx.settings.model_copy(update={"web_cameras_local": False})  # as deployed
+    camera = MjpegServer(_camera_frames(), bind="0.0.0.0").start()  # loopback too: what a rebound name would reach
+    base, admin = running.url, bearer(running.url, "admin")
+    try:
+        url = f"http://{CAMERA_NAME}:{camera.port}/video.mjpg"
+        body = {"name": "gate", "url": url, "latitude": 26.8, "longitude": 80.9}
+        added = httpx.post(base + "/api/cameras", json=body, headers=admin)
+        assert added.status_code == 201, added.text
+        shown = httpx.get(base + "/api/cameras/gate/frame", headers=admin, timeout=60)
+        assert shown.status_code == 200 and shown.content[:2] == b"\xff\xd8", shown.text
+        assert camera.hosts == [f"{CAMERA_NAME}:{camera.port}"]  # to the checked address, the name in Host
+        for rebound, why in (("127.0.0.1", "loopback"), ("169.254.169.254", "link-local"), ("0.0.0.0", "unspecified")):
+            answers[CAMERA_NAME] = [rebound]
+            refused = httpx.get(base + "/api/cameras/gate/frame", headers=admin, timeout=60)
+            assert refused.status_code == 422, refused.text
+            detail = refused.json()["detail"]
+            assert detail["rule"] == "outbound-address" and why in detail["message"], detail
+        answers[CAMERA_NAME] = [own, "127.0.0.1"]  # one allowed, one refused: refused (a connection could take either)
+        assert httpx.get(base + "/api/cameras/gate/frame", headers=admin, timeout=60).status_code == 422
+        assert len(camera.hosts) == 1  # nothing reached the camera server on the loopback
+        refusals = audited(running.ctx, "outbound-refused")
+        assert len(refusals) == 4 and {(e.actor, e.object_type, e.object_id) for e in refusals} == {
+            ("admin", "camera", "gate")
+        }
+        # the server's own address written in the URL: refused when saved, and audited
+        inside = {**body, "name": "inside", "url": f"http://127.0.0.1:{camera.port}/video.mjpg"}
+        local = httpx.post(base + "/api/cameras", json=inside, headers=admin)
+        assert local.status_code == 422 and "camera-local" in local.text
+        assert audited(running.ctx, "outbound-refused")[0].object_id == "inside"
+    finally:
+        camera.stop()
+
+
+def test_a_camera_that_answers_with_a_redirect_is_not_followed_onto_the_servers_own_network(
+    running: RunningServer,
+) -> None:
+    own = _needs_own_address()
+    inside = MjpegServer(_camera_frames()).start()  # a service on the server's loopback
+
+    class Redirect(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", inside.url)
+            self.end_headers()
+
+    lure = ThreadingHTTPServer((own, 0), Redirect)
+    threading.Thread(target=lure.serve_forever, daemon=True).start()
+    base, admin = running.url, bearer(running.url, "admin")
+    try:
+        body = {"name": "lure", "url": f"http://{own}:{lure.server_address[1]}/x", "latitude": 26.8, "longitude": 80.9}
+        assert httpx.post(base + "/api/cameras", json=body, headers=admin).status_code == 201
+        shown = httpx.get(base + "/api/cameras/lure/frame", headers=admin, timeout=60)
+        assert shown.status_code == 502, shown.text
+        assert inside.requests == 0  # the redirect was not followed
+    finally:
+        lure.shutdown()
+        lure.server_close()
+        inside.stop()
+
+
+def test_every_reconnection_of_a_live_camera_is_checked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live pipeline's camera reader: while the name points at the loopback every attempt is refused
+    (and retried with backoff, the reason in the camera's state); once it points at an allowed address
+    the camera streams from the checked address."""
+    from vigil import netguard
+    from vigil.video.camera import CameraState, CameraStream
+    from vigil.video.sources import parse_source
+
+    own = _needs_own_address()
+    answers = {CAMERA_NAME: ["127.0.0.1"]}
+    monkeypatch.setattr(netguard, "resolve", lambda host: answers.get(host, []))
+    camera = MjpegServer(_camera_frames(), fps=25, bind="0.0.0.0").start()
+    spec = parse_source(f"http://{CAMERA_NAME}:{camera.port}/video.mjpg")
+    stream = CameraStream("gate", spec, analysis_fps=5, backoff_base_s=0.05, backoff_cap_s=0.2)
+    try:
+        stream.start()
+        deadline = time.monotonic() + 15
+        while stream.reconnects < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stream.reconnects >= 3 and camera.requests == 0
+        assert any("outbound guard" in s.detail and "loopback" in s.detail for s in stream.history)
+        answers[CAMERA_NAME] = [own]
+        while stream.state != CameraState.STREAMING and time.monotonic() < deadline + 15:
+            time.sleep(0.05)
+        assert stream.state == CameraState.STREAMING
+        assert camera.hosts and set(camera.hosts) == {f"{CAMERA_NAME}:{camera.port}"}
+    finally:
+        stream.stop()
+        stream.join(10)
+        camera.stop()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected", "host"),
+    [
+        ("rtsp://viewer:s3cret@cam.example:8554/live?x=1", "rtsp://viewer:s3cret@10.1.2.3:8554/live?x=1", None),
+        ("http://cam.example/video.mjpg", "http://10.1.2.3/video.mjpg", "Host: cam.example\r\n"),
+        ("rtsp://[fd00::7]:554/s", "rtsp://[fd00::7]:554/s", None),  # an address in the URL stays
+    ],
+)
+def test_the_url_ffmpeg_gets_names_the_checked_address(url: str, expected: str, host: str | None) -> None:
+    from vigil.video.sources import guarded_targets, parse_source
+
+    ((given, options),) = guarded_targets(parse_source(url), resolver=lambda name: ["10.1.2.3"])
+    assert given == expected and options.get("headers") == host
+    assert options.get("max_redirects") == ("0" if url.startswith("http") else None)

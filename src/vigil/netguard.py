@@ -83,6 +83,14 @@ def refusal(address: Address, target: Target, allowed: Networks = ()) -> str | N
     return None
 
 
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
 def resolve(host: str) -> list[str]:
     """Every address ``host`` resolves to here (an address is itself); empty when it does not resolve."""
     bare = host.strip("[]")
@@ -110,7 +118,12 @@ def checked_addresses(
     either) or when it resolves to nothing (unless ``unresolved_ok``)."""
     name = host.strip("[]").rstrip(".").lower()
     local = name == "localhost" or name.endswith(".localhost")
-    texts = ["127.0.0.1"] if local else (resolver or resolve)(name)
+    if local:
+        texts = ["127.0.0.1"]
+    elif _is_address(name):
+        texts = [name.split("%", 1)[0]]  # an address is itself, whatever the resolver
+    else:
+        texts = (resolver or resolve)(name)
     if not texts:
         if unresolved_ok:
             return []

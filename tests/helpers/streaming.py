@@ -27,15 +27,20 @@ class MjpegServer:
     """Serves ``frames`` in a loop as multipart/x-mixed-replace JPEGs at ``fps``.
 
     ``paused`` keeps connections open but sends nothing (a stalled camera); ``credentials``
-    ("user:password") makes it demand HTTP basic auth."""
+    ("user:password") makes it demand HTTP basic auth; ``bind``: the address it listens on (``0.0.0.0``:
+    every interface). ``hosts``: the ``Host`` header of each request, in order."""
 
-    def __init__(self, frames: list[np.ndarray], *, fps: float = 10.0, credentials: str | None = None) -> None:
+    def __init__(
+        self, frames: list[np.ndarray], *, fps: float = 10.0, credentials: str | None = None, bind: str = "127.0.0.1"
+    ) -> None:
         self.jpegs = [bytes(cv2.imencode(".jpg", f)[1]) for f in frames]
         self.fps = fps
         self.credentials = credentials
+        self.bind = bind
         self.paused = threading.Event()
         self.port = free_port()
         self.requests = 0
+        self.hosts: list[str] = []
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -51,6 +56,7 @@ class MjpegServer:
 
             def do_GET(self) -> None:
                 owner.requests += 1
+                owner.hosts.append(self.headers.get("Host", ""))
                 if owner.credentials is not None:
                     expected = "Basic " + base64.b64encode(owner.credentials.encode()).decode()
                     if self.headers.get("Authorization") != expected:
@@ -79,7 +85,7 @@ class MjpegServer:
                 except (BrokenPipeError, ConnectionResetError, OSError):
                     return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = ThreadingHTTPServer((self.bind, self.port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import re
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,12 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from vigil.domain.audit import Actor, AuditLog, audit_change
 from vigil.domain.vocabulary import AuditAction
 from vigil.errors import RuleError
+from vigil.netguard import OutboundRefused, Target, checked_addresses
 from vigil.pipeline.analyser import encode_jpeg
 from vigil.pipeline.runtime import CameraConfig
 from vigil.redaction import redact_url
 from vigil.store.db import Database
 from vigil.store.models import Camera
-from vigil.video.sources import SourceError, SourceSpec, grab_frame, parse_source
+from vigil.video.sources import AddressRefused, SourceError, SourceSpec, grab_frame, parse_source
 from vigil.video.zones import CameraZones, ZoneError
 from vigil.vision.engine import FaceEngine
 from vigil.vision.redact import blur_all_faces
@@ -86,8 +85,9 @@ def check_network_source(
     """A source someone asks for over the network (the control room) must be a network camera: never a
     file or a device on the server, and not the server's own loopback, link-local or unspecified
     addresses (the cloud metadata service, a database port) unless ``allow_local`` (demos and tests).
-    Private ranges (10/8, 192.168/16 …) are where cameras live and are allowed. Names are resolved now;
-    a name that does not resolve here is taken (the camera may be reachable only from the workers)."""
+    Private ranges (10/8, 192.168/16 …) are where cameras live and are allowed. Names are resolved now
+    by the outbound guard (:mod:`vigil.netguard`); a name that does not resolve here is taken (the camera
+    may be reachable only from the workers), and every connection checks it again."""
     try:
         spec = parse_source(url)
     except SourceError as exc:
@@ -99,30 +99,11 @@ def check_network_source(
             "camera-local",
             f"a {spec.kind} source is on the server itself: add it with `vigil camera add` on the server",
         )
-    host = (urlsplit(spec.url).hostname or "").rstrip(".").lower()
-    named_local = host == "localhost" or host.endswith(".localhost")
-    addresses = ["127.0.0.1"] if named_local else (resolve or _resolve)(host)
-    for text in addresses:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if address.is_loopback or address.is_link_local or address.is_unspecified:
-            raise CameraError(
-                "camera-local",
-                f"{host} is this server's own loopback or link-local address ({address}): not a camera",
-            )
-
-
-def _resolve(host: str) -> list[str]:
+    host = urlsplit(spec.url).hostname or ""
     try:
-        ipaddress.ip_address(host.strip("[]"))
-        return [host.strip("[]")]
-    except ValueError:
-        pass
-    try:
-        return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
-    except OSError:
-        return []
+        checked_addresses(host, Target.CAMERA, resolver=resolve, unresolved_ok=True)
+    except OutboundRefused as exc:
+        raise CameraError("camera-local", f"{exc.detail}: not a camera") from None
 
 
 def _view(camera: Camera) -> CameraView:
@@ -256,7 +237,10 @@ class CameraRegistry:
             url = session.scalar(select(Camera.url).where(Camera.name == name))
         if url is None:
             raise CameraError("camera-unknown", f"no camera named {name!r}")
-        return grab_frame(parse_source(url))
+        try:
+            return grab_frame(parse_source(url))
+        except AddressRefused as exc:  # nothing was connected to
+            raise CameraError(AddressRefused.rule, str(exc)) from None
 
     def connection_details(self, names: list[str]) -> list[tuple[str, str, float]]:
         """(name, URL with credentials, analysis rate) of the named cameras that are registered."""

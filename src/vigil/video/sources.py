@@ -4,25 +4,34 @@ A source is opened, yields :class:`Frame` objects, and is closed; reconnecting i
 (``vigil.video.camera``). Errors are sorted into two kinds for it: :class:`ConnectionLost` (the network
 or the server failed: worth retrying) and :class:`SourceError` (the URL, the file or the credentials
 are wrong: retrying cannot help). Error texts never carry the URL's credentials.
+
+Every connection to a network camera passes the outbound guard (:mod:`vigil.netguard`): a host *name*
+is resolved here, each address checked (loopback, link-local and unspecified refused; private ranges,
+where cameras live, allowed) and FFmpeg is given the checked address (the name goes in the HTTP ``Host``
+header), so a name that later resolves to the server itself (DNS rebinding) reaches nothing. An address
+written in the URL itself (or ``localhost``) was judged when the camera was saved and is used as it is,
+the unspecified address never. HTTP redirects are not followed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import av
 import av.error
 import numpy as np
 
 from vigil.errors import VigilError
+from vigil.netguard import OutboundRefused, Resolver, Target, checked_addresses
 from vigil.redaction import redact_url, scrub
 
 KINDS = ("file", "rtsp", "http", "webcam")
@@ -34,6 +43,13 @@ class SourceError(VigilError):
 
 class ConnectionLost(VigilError):
     """The stream could not be reached or broke off; the camera retries with backoff."""
+
+
+class AddressRefused(ConnectionLost):
+    """The outbound guard refused the camera's address now (rule ``outbound-address``); nothing was
+    connected to. Retried like a lost connection: a name may resolve somewhere allowed later."""
+
+    rule = "outbound-address"
 
 
 @dataclass(frozen=True)
@@ -131,13 +147,67 @@ def is_connection_error(exc: BaseException, spec: SourceSpec) -> bool:
     return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
 
 
-class AvSource:
-    """Decodes one source with PyAV. Not thread-safe: one reader thread owns it."""
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address written as ``host`` (``localhost`` is 127.0.0.1), or None for a name to resolve."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return ipaddress.IPv4Address("127.0.0.1")
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
-    def __init__(self, spec: SourceSpec, *, open_timeout_s: float = 10.0, read_timeout_s: float = 5.0) -> None:
+
+def guarded_targets(spec: SourceSpec, *, resolver: Resolver | None = None) -> list[tuple[str, dict[str, str]]]:
+    """Where FFmpeg may connect for a network source now, in order: (URL, extra FFmpeg options) per
+    address the outbound guard has just checked. A name is replaced by the checked address (HTTP keeps
+    the name in its ``Host`` header); an address written in the URL stays as it is. Refused (the
+    unspecified address, a name resolving to a refused address or to none): :class:`AddressRefused`.
+    Files and webcams: the spec's own URL."""
+    options = {"max_redirects": "0"} if spec.kind == "http" else {}  # a redirect would go anywhere
+    if spec.kind not in ("rtsp", "http"):
+        return [(spec.url, options)]
+    parts = urlsplit(spec.url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    literal = _literal_address(host)
+    if literal is not None:
+        if literal.is_unspecified:
+            raise AddressRefused(f"outbound guard: {literal} is the unspecified address; refused for a camera")
+        return [(spec.url, options)]  # judged when the camera was saved; nothing to rebind
+    try:
+        addresses = checked_addresses(host, Target.CAMERA, resolver=resolver)
+    except OutboundRefused as exc:
+        raise AddressRefused(f"outbound guard: {exc.detail}") from None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    targets = []
+    for address in addresses:
+        shown = f"[{address}]" if address.version == 6 else str(address)
+        netloc = (userinfo + "@" if userinfo else "") + shown + (f":{parts.port}" if parts.port else "")
+        extra = dict(options)
+        if spec.kind == "http":
+            extra["headers"] = f"Host: {hostport}\r\n"
+        targets.append((urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), extra))
+    return targets
+
+
+class AvSource:
+    """Decodes one source with PyAV. Not thread-safe: one reader thread owns it. ``resolver``: how the
+    outbound guard looks names up (the system's)."""
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        *,
+        open_timeout_s: float = 10.0,
+        read_timeout_s: float = 5.0,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.spec = spec
         self.open_timeout_s = open_timeout_s
         self.read_timeout_s = read_timeout_s
+        self.resolver = resolver
         self._container: Any = None
 
     # ------------------------------------------------------------------ open
@@ -157,12 +227,24 @@ class AvSource:
         return spec.url, kwargs
 
     def open(self) -> None:
+        """Open the source; a network camera at an address the outbound guard checks now (each checked
+        address in turn until one answers)."""
         self.close()
-        url, kwargs = self._open_args()
-        try:
-            container = av.open(url, **kwargs)
-        except Exception as exc:
-            raise self._translate(exc, "cannot open") from None
+        _, kwargs = self._open_args()
+        container = None
+        failure: BaseException | None = None
+        for url, extra in guarded_targets(self.spec, resolver=self.resolver):  # AddressRefused: as it is
+            options = {**kwargs.get("options", {}), **extra}
+            try:
+                container = av.open(url, **{**kwargs, **({"options": options} if options else {})})
+                break
+            except Exception as exc:
+                failure = exc
+                if not is_connection_error(exc, self.spec):
+                    break
+        if container is None:
+            assert failure is not None
+            raise self._translate(failure, "cannot open") from None
         if not container.streams.video:
             container.close()
             raise SourceError(f"no video stream in {self.spec.display}")

@@ -13,6 +13,7 @@ from vigil.domain.cameras import CameraError, CameraView, check_network_source, 
 from vigil.domain.users import Principal
 from vigil.domain.vocabulary import AuditAction, Role
 from vigil.errors import VigilError
+from vigil.netguard import RULE as OUTBOUND_RULE
 from vigil.web.context import WebContext
 from vigil.web.paging import Paged
 from vigil.web.schemas import CameraCreate, CameraOut, DetectionOut, ZonesIn
@@ -80,6 +81,15 @@ def add_camera(body: CameraCreate, request: Request, who: Admin, ctx: Ctx) -> Ca
             by=Actor(who.username, client_address(request)),
         )
     except CameraError as exc:
+        if exc.rule == "camera-local":  # the outbound guard's rule for cameras: on the record
+            ctx.audit.record(
+                who.username,
+                AuditAction.OUTBOUND_REFUSED,
+                object_type="camera",
+                object_id=body.name,
+                source=client_address(request),
+                details={"reason": exc.detail},
+            )
         raise HTTPException(422, str(exc)) from None
     ctx.fleet.camera_added(view.name)  # embedded: it starts at once (once an authorisation covers it)
     return CameraOut(**_fields(view))
@@ -94,6 +104,16 @@ def camera_frame(name: str, request: Request, who: Admin, ctx: Ctx) -> Response:
     try:
         jpeg, blurred = ctx.cameras.blurred_frame(name, ctx.watchlist.engine)
     except CameraError as exc:
+        if exc.rule == OUTBOUND_RULE:  # the camera's address now fails the outbound guard: nothing connected
+            ctx.audit.record(
+                who.username,
+                AuditAction.OUTBOUND_REFUSED,
+                object_type="camera",
+                object_id=name,
+                source=client_address(request),
+                details={"reason": exc.detail},
+            )
+            raise HTTPException(422, {"rule": exc.rule, "message": exc.detail}) from None
         raise HTTPException(404, str(exc)) from None
     except VigilError as exc:
         raise HTTPException(502, str(exc)) from None

@@ -354,6 +354,41 @@ def test_the_mqtt_broker_check_is_guarded_audited_and_rate_limited(running: Runn
     assert other.status_code == 422
 
 
+def test_parallel_broker_checks_do_not_beat_the_per_user_limit(running: RunningServer) -> None:
+    """Twelve MQTT endpoints saved at once by one admin, each to a broker that accepts the connection and
+    never answers (so every check lasts its whole timeout): the count and the attempt are one step, so
+    exactly the allowance connects and the rest are refused before connecting."""
+    from functools import partial
+
+    from vigil import netguard
+    from vigil.domain.channels import BROKER_CHECKS
+    from vigil.notify.mqtt import check_broker
+
+    running.ctx.channels.broker_check = partial(check_broker, timeout_s=2.0)
+    running.ctx.channels.allowed = netguard.parse_networks("127.0.0.1/32")  # the silent broker's network
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # the kernel completes each connection; nothing ever answers
+    admin = bearer(running.url, "admin")
+    url = f"mqtt://127.0.0.1:{silent.getsockname()[1]}"
+
+    def save(i: int) -> int:
+        body = {"name": f"silent-{i}", "url": url}
+        return httpx.post(running.url + "/api/notify/endpoints", json=body, headers=admin, timeout=30).status_code
+
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(save, range(12)))
+    finally:
+        silent.close()
+    assert answers.count(429) == 12 - BROKER_CHECKS, answers
+    assert answers.count(422) == BROKER_CHECKS  # the broker did not answer: nothing saved
+    assert len(audited(running.ctx, "notify-broker-check")) == BROKER_CHECKS  # the attempts, counted
+    results = [e.details["result"] for e in audited(running.ctx, "notify-broker-checked")]
+    assert len(results) == 12 and results.count("rate-limited") == 12 - BROKER_CHECKS
+    assert httpx.get(running.url + "/api/notify/endpoints", headers=admin).json() == []
+
+
 # ---------------------------------------------------------------- 5. images leave only with two admins
 def test_a_rule_that_sends_images_waits_for_a_second_admin_bound_to_what_was_proposed(running: RunningServer) -> None:
     base = running.url

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from vigil.errors import RuleError
 from vigil.netguard import Networks, OutboundRefused, Resolver, Target, checked_addresses
 from vigil.redaction import redact_url
 from vigil.store.db import Database
-from vigil.store.models import Camera, Category, NotifyEndpoint, NotifyRule, User
+from vigil.store.models import AuditEvent, Camera, Category, NotifyEndpoint, NotifyRule, User
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -301,18 +301,7 @@ class ChannelService:
         assert self.broker_check is not None
         target = redact_url(spec.url)
         if self.audit is not None:
-            since = datetime.now(UTC) - BROKER_CHECK_WINDOW
-            recent = [
-                e
-                for e in self.audit.entries(limit=BROKER_CHECKS * 20, action=AuditAction.NOTIFY_BROKER_CHECKED)
-                if e.actor == by.username and e.at >= since
-            ]
-            if len(recent) >= BROKER_CHECKS:
-                self._audit(by, AuditAction.NOTIFY_BROKER_CHECKED, spec.name, target=target, result="rate-limited")
-                minutes = int(BROKER_CHECK_WINDOW.total_seconds() // 60)
-                raise ChannelRefused(
-                    "broker-check-rate", f"at most {BROKER_CHECKS} broker checks per user in {minutes} minutes", 429
-                )
+            self._count_broker_check(spec, target, by=by)
         try:
             self.broker_check(spec, self.allowed)
         except OutboundRefused as exc:
@@ -322,6 +311,40 @@ class ChannelService:
             self._audit(by, AuditAction.NOTIFY_BROKER_CHECKED, spec.name, target=target, result=str(exc)[:200])
             raise
         self._audit(by, AuditAction.NOTIFY_BROKER_CHECKED, spec.name, target=target, result="connected")
+
+    def _count_broker_check(self, spec: EndpointSpec, target: str, *, by: Actor) -> None:
+        """Count ``by``'s broker checks in the window and record this one (``notify-broker-check``) in one
+        transaction under the audit log's write lock, before connecting: parallel requests cannot all
+        pass the same count. Past the limit the refusal is recorded instead and ChannelRefused raised."""
+        assert self.audit is not None
+        since = datetime.now(UTC) - BROKER_CHECK_WINDOW
+        with self.db.session() as session, self.audit.exclusive(session):
+            attempts = session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(
+                    AuditEvent.actor == by.username,
+                    AuditEvent.action == AuditAction.NOTIFY_BROKER_CHECK,
+                    AuditEvent.at >= since,
+                )
+            )
+            allowed = int(attempts or 0) < BROKER_CHECKS
+            action = AuditAction.NOTIFY_BROKER_CHECK if allowed else AuditAction.NOTIFY_BROKER_CHECKED
+            details = {"target": target} if allowed else {"target": target, "result": "rate-limited"}
+            self.audit.record(
+                by.username,
+                action,
+                object_type="notify-endpoint",
+                object_id=spec.name,
+                source=by.source,
+                details=details,
+                session=session,
+            )
+        if not allowed:
+            minutes = int(BROKER_CHECK_WINDOW.total_seconds() // 60)
+            raise ChannelRefused(
+                "broker-check-rate", f"at most {BROKER_CHECKS} broker checks per user in {minutes} minutes", 429
+            )
 
     # ------------------------------------------------------------ endpoints
     def add_endpoint(self, spec: EndpointSpec, *, by: Actor, check: bool = True) -> EndpointAdded:

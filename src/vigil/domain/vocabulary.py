@@ -159,7 +159,8 @@ class AuditAction(StrEnum):
     NOTIFY_ENDPOINT_FAILING = "notify-endpoint-failing"
     NOTIFY_RULE_ADDED = "notify-rule-added"
     NOTIFY_RULE_APPROVED = "notify-rule-approved"
-    NOTIFY_BROKER_CHECKED = "notify-broker-checked"
+    NOTIFY_BROKER_CHECK = "notify-broker-check"  # an attempt, counted toward the per-user limit before connecting
+    NOTIFY_BROKER_CHECKED = "notify-broker-checked"  # its result (or its refusal by the limit)
     OUTBOUND_REFUSED = "outbound-refused"
     NOTIFY_RULE_REMOVED = "notify-rule-removed"
     # the system

@@ -6,6 +6,7 @@ the Authorisations and Notifications steps) are in tests/test_browser.py."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import socket
 import threading
@@ -389,6 +390,87 @@ def test_parallel_broker_checks_do_not_beat_the_per_user_limit(running: RunningS
     assert httpx.get(running.url + "/api/notify/endpoints", headers=admin).json() == []
 
 
+SYSTEM_BROKER = ("127.0.0.1", 1883)
+
+
+def _system_broker_missing() -> str | None:
+    try:
+        socket.create_connection(SYSTEM_BROKER, timeout=1).close()
+    except OSError:
+        return "no MQTT broker listens on 127.0.0.1:1883 (the machine's Mosquitto service)"
+    return None
+
+
+def test_the_machines_own_mosquitto_is_reached_only_through_the_operators_allowance(
+    running: RunningServer, tmp_path: Path, settings, engine
+) -> None:  # type: ignore[no-untyped-def]
+    """The real Mosquitto on this machine's loopback (127.0.0.1:1883, anonymous): saving an endpoint to it
+    is refused by the guard before any connection, and deliveries to it are refused on connection — a
+    subscriber on that broker sees nothing — until the server's operator names its network in
+    VIGIL_OUTBOUND_ALLOWED_NETWORKS; then the check connects and the event arrives."""
+    if _system_broker_missing():
+        pytest.skip(_system_broker_missing())
+    from tests.helpers.receivers import Subscriber
+
+    from vigil import netguard
+    from vigil.domain.channels import EndpointSecrets
+    from vigil.notify.mqtt import MqttSender, check_broker
+
+    running.ctx.channels.broker_check = check_broker  # as `vigil serve` sets it
+    admin = bearer(running.url, "admin")
+    for url in ("mqtt://127.0.0.1:1883", "mqtt://localhost:1883", "mqtt://[::ffff:127.0.0.1]:1883"):
+        refused = httpx.post(running.url + "/api/notify/endpoints", json={"name": "local", "url": url}, headers=admin)
+        assert refused.status_code == 422 and refused.json()["detail"]["rule"] == "outbound-address", refused.text
+    assert httpx.get(running.url + "/api/notify/endpoints", headers=admin).json() == []
+    results = [e.details["result"] for e in audited(running.ctx, "notify-broker-checked")]
+    assert len(results) == 3 and all(r.startswith("guard: ") for r in results)
+
+    topic = f"vigil-trust-{time.monotonic_ns()}"
+    subscriber = Subscriber(SYSTEM_BROKER[1], f"{topic}/#")
+    body = {"alert": {"category": "wanted", "camera": "gate"}}  # not retained: nothing left on the broker
+    try:
+        spec = EndpointSecrets("e1", "local", "mqtt", "mqtt://127.0.0.1:1883", "", "", "", topic, 2.0, 1)
+        sender = MqttSender(spec)
+        try:
+            result = sender.send("ev-1", "raised", body)
+        finally:
+            sender.close()
+        assert not result.ok and "outbound guard" in result.error and "loopback" in result.error, result
+        time.sleep(0.5)
+        assert subscriber.received() == []  # nothing reached the broker through Vigil
+
+        allowed = netguard.parse_networks("127.0.0.1/32")
+        sender = MqttSender(dataclasses.replace(spec, allowed=allowed))
+        try:
+            assert sender.send("ev-2", "raised", body).ok
+        finally:
+            sender.close()
+        deadline = time.monotonic() + 5
+        while not subscriber.received() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [(t, b) for t, b, _ in subscriber.received()] == [(f"{topic}/alerts/wanted/gate/raised", body)]
+    finally:
+        subscriber.close()
+
+    # the server's operator allows the broker's network: the check connects and the endpoint is saved
+    allowing = start_server(
+        tmp_path / "allowing", settings.model_copy(update={"outbound_allowed_networks": "127.0.0.1/32"}), engine
+    )
+    try:
+        allowing.ctx.channels.broker_check = check_broker
+        saved = httpx.post(
+            allowing.url + "/api/notify/endpoints",
+            json={"name": "local", "url": "mqtt://127.0.0.1:1883"},
+            headers=bearer(allowing.url, "admin"),
+        )
+        assert saved.status_code == 201, saved.text
+        (checked,) = audited(allowing.ctx, "notify-broker-checked")
+        assert checked.details["result"] == "connected"
+    finally:
+        allowing.ctx.fleet.close()
+        allowing.stop()
+
+
 # ---------------------------------------------------------------- 5. images leave only with two admins
 def test_a_rule_that_sends_images_waits_for_a_second_admin_bound_to_what_was_proposed(running: RunningServer) -> None:
     base = running.url
@@ -422,6 +504,131 @@ def test_a_rule_that_sends_images_waits_for_a_second_admin_bound_to_what_was_pro
     assert len(audited(running.ctx, "notify-rule-approved")) == 1
     plain = httpx.post(base + "/api/notify/rules", json={"name": "plain", "endpoint": "forensics"}, headers=admin)
     assert plain.json()["state"] == "approved"  # no images: as made
+
+
+def test_rules_that_carried_images_before_the_upgrade_are_proposed_after_it(database_url: str) -> None:
+    """A database at the head before issue 27 (0016) holding an image-carrying rule of each kind and a plain
+    one, upgraded to head: the image rules are proposed and route nothing until a second admin approves
+    them as shown; the plain rule still routes."""
+    from sqlalchemy import text
+
+    from vigil.domain.audit import Actor
+    from vigil.domain.channels import ChannelRefused, ChannelService
+    from vigil.domain.outbox import Outbox
+    from vigil.domain.users import UserService
+    from vigil.store.db import Database, create_db_engine, upgrade_schema
+
+    engine = create_db_engine(database_url)
+    upgrade_schema(engine, "0016")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO notify_endpoints (id, name, kind, url, key_id, secret, username, topic_prefix, "
+                "timeout_s, concurrency, retry_for_s, active, created_by, created_at) VALUES ('e1', 'forensics', "
+                "'webhook', 'https://forensics.example/hook', 'k1', 's', '', 'vigil', 5, 4, 86400, :yes, 'admin', "
+                "'2026-01-01 00:00:00.000000')"
+            ),
+            {"yes": True},
+        )
+        for rule_id, name, crop, photo in (("r1", "crops", True, False), ("r2", "photos", False, True),
+                                           ("r3", "both", True, True), ("r4", "plain", False, False)):  # fmt: skip
+            connection.execute(
+                text(
+                    "INSERT INTO notify_rules (id, name, endpoint_id, event_kinds, categories, camera_groups, "
+                    "include_crop, include_photo, active, created_by, created_at) VALUES (:id, :name, 'e1', '[]', "
+                    "'[]', '[]', :crop, :photo, :yes, 'admin', '2026-01-01 00:00:00.000000')"
+                ),
+                {"id": rule_id, "name": name, "crop": crop, "photo": photo, "yes": True},
+            )
+    upgrade_schema(engine)
+    db = Database(engine)
+    channels = ChannelService(db)
+    states = {r.name: (r.state, r.approved_by) for r in channels.rules()}
+    assert states == {
+        "crops": ("proposed", ""),
+        "photos": ("proposed", ""),
+        "both": ("proposed", ""),
+        "plain": ("approved", ""),
+    }
+    with db.session() as session:
+        assert {r.rule_id for r in Outbox.routes(session)} == {"r4"}  # the image rules deliver nothing
+    users = UserService(db)
+    users.add("admin", "correct horse battery", "admin")
+    users.add("admin2", "correct horse battery", "admin")
+    crops = next(r for r in channels.rules() if r.name == "crops")
+    with pytest.raises(ChannelRefused, match="two-admins"):  # its maker cannot approve it
+        channels.approve_rule("crops", digest=crops.digest, by=Actor("admin"))
+    assert channels.approve_rule("crops", digest=crops.digest, by=Actor("admin2")).state == "approved"
+    with db.session() as session:
+        assert {r.rule_id for r in Outbox.routes(session)} == {"r1", "r4"}
+    engine.dispose()
+
+
+def test_the_cli_keeps_a_scriptable_two_admin_path_for_rules_that_send_images(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    """`vigil notify rule add --proposed-by/--approved-by` and `rule approve --digest`, as a script would run
+    them on the server: the same two-admin rule as the control room, each refusal one error line with
+    nothing stored, every step on the record as the command line's."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from vigil.cli.main import app
+
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path / "data"), "--models-dir", str(settings.resolved_models_dir)]
+
+    def vigil(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, [*base, *args], env={"PW": PASSWORD})
+        said = result.output + result.stderr + ("" if result.exception is None else str(result.exception))
+        return result.exit_code, said  # `vigil` prints a refusal's exception as its one error line
+
+    for name in ("admin", "admin2", "supervisor"):
+        assert vigil("users", "add", name, "--role", "supervisor" if name == "supervisor" else "admin",
+                     "--password-env", "PW")[0] == 0  # fmt: skip
+    assert vigil("notify", "endpoint", "add", "forensics", "https://forensics.example/hook")[0] == 0
+
+    def rules() -> dict[str, dict]:  # type: ignore[type-arg]
+        code, out = vigil("notify", "rule", "list", "--json")
+        assert code == 0, out
+        return {r["name"]: r for r in map(json.loads, out.splitlines())}
+
+    add = ("notify", "rule", "add", "faces", "--endpoint", "forensics", "--include-crop")
+    for extra, said in (
+        (("--proposed-by", "admin", "--approved-by", "admin"), "two-admins"),
+        (("--approved-by", "admin2"), "--proposed-by"),
+        (("--proposed-by", "admin", "--approved-by", "supervisor"), "not an active admin"),
+        (("--proposed-by", "admin", "--approved-by", "nobody"), "nobody"),
+    ):
+        code, out = vigil(*add, *extra)
+        assert code != 0 and said in out, (extra, out)
+        assert rules() == {}  # nothing stored
+    code, out = vigil(*add, "--proposed-by", "admin", "--approved-by", "admin2")
+    assert code == 0 and "approved" in out, out
+    assert (rules()["faces"]["state"], rules()["faces"]["approved_by"]) == ("approved", "admin2")
+
+    code, out = vigil("notify", "rule", "add", "photos", "--endpoint", "forensics", "--include-photo",
+                      "--proposed-by", "admin")  # fmt: skip
+    assert code == 0 and "proposed" in out, out
+    proposed = rules()["photos"]
+    assert proposed["state"] == "proposed" and proposed["digest"]
+    approve = ("notify", "rule", "approve", "photos")
+    code, out = vigil(*approve, "--approved-by", "admin", "--digest", proposed["digest"])
+    assert code != 0 and "two-admins" in out
+    code, out = vigil(*approve, "--approved-by", "admin2", "--digest", "0" * 64)
+    assert code != 0 and "proposal-changed" in out
+    assert rules()["photos"]["state"] == "proposed"
+    code, out = vigil(*approve, "--approved-by", "admin2", "--digest", proposed["digest"])
+    assert code == 0, out
+    assert (rules()["photos"]["state"], rules()["photos"]["approved_by"]) == ("approved", "admin2")
+
+    from vigil.domain.audit import AuditLog
+    from vigil.store.db import open_database
+
+    stored = settings.model_copy(update={"data_dir": tmp_path / "data"})
+    log = AuditLog(open_database(stored), key_file=stored.resolved_audit_key_file)
+    added, approved = log.entries(action="notify-rule-added"), log.entries(action="notify-rule-approved")
+    assert {(e.actor, e.source) for e in added} == {("admin", "cli")} and len(added) == 2
+    assert [(e.actor, e.source, e.object_id) for e in approved] == [("admin2", "cli", "photos")]
 
 
 # ---------------------------------------------------------------- 7. no authoriser alone starts scanning

@@ -191,6 +191,12 @@ def _rule_line(view: object) -> str:
         scope.append(f"evidence >= {v['min_score']:g}")
     images = [w for w, on in (("crop", v["include_crop"]), ("enrolled photo", v["include_photo"])) if on]
     scope.append(f"with {' and '.join(images)}" if images else "no images")
+    if v["state"] == "proposed":  # what `rule approve` needs, for a script to pass on
+        scope.append(
+            f"proposed by {v['created_by'] or '?'}: delivers nothing until another admin approves digest {v['digest']}"
+        )
+    elif v["approved_by"]:
+        scope.append(f"approved by {v['approved_by']}")
     return f"{v['name']} -> {v['endpoint']}: " + "; ".join(scope)
 
 

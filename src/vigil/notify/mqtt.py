@@ -159,7 +159,14 @@ class MqttSender:
 
     def send(self, event_id: str, kind: str, body: dict[str, Any]) -> SendResult:
         if not self._connected.wait(min(2.0, self.endpoint.timeout_s)):
-            why = f"refused: {self.last_refusal}" if self.last_refusal else "not connected"
+            guard = getattr(self._client, "guard_refusal", "")
+            why = (
+                f"refused: {self.last_refusal}"
+                if self.last_refusal
+                else f"not connected: the outbound guard refused it ({guard})"
+                if guard
+                else "not connected"
+            )
             return SendResult(False, None, f"broker {self.broker.host}:{self.broker.port} {why}")
         topic, retain = topic_for(self.endpoint.topic_prefix, kind, body)
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -721,4 +721,121 @@ def test_login_follows_next_only_to_the_control_rooms_own_pages(tmp_path, settin
         assert urlsplit(landed["/cameras"]).path == "/cameras"  # a page of the control room is followed
     finally:
         running.ctx.fleet.close()
+        running.stop()
+
+
+# Issue 27, item 5: the Notifications page shows proposed rules and suspended endpoints; a second admin approves.
+def test_a_rule_that_sends_images_is_approved_on_the_notifications_page_by_a_second_admin_only(  # type: ignore[no-untyped-def]
+    tmp_path, settings, engine
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+    from sqlalchemy import text
+
+    from vigil.domain.audit import Actor
+    from vigil.domain.channels import EndpointKind, EndpointSpec
+
+    running = start_server(tmp_path, settings, engine)
+    ctx = running.ctx
+    ctx.users.add("admin2", PASSWORD, "admin", display_name="Second Admin")
+    for name in ("forensics", "old-inside"):
+        spec = EndpointSpec(name=name, kind=EndpointKind.WEBHOOK, url=f"https://{name}.example/hook")
+        ctx.channels.add_endpoint(spec, by=Actor("admin"))
+    with ctx.db.session() as session:  # saved before the guard, suspended at upgrade (migration 0017)
+        session.execute(
+            text("UPDATE notify_endpoints SET url = :url, suspended = :why WHERE name = 'old-inside'"),
+            {"url": "http://127.0.0.1:9/hook", "why": "suspended at upgrade: 127.0.0.1 is this server's own loopback"},
+        )
+    base = running.url
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            first = browser.new_context().new_page()
+            _login(first, base, "admin")
+            first.wait_for_url(lambda url: "/login" not in url)
+            first.goto(base + "/notifications")
+            suspended = first.locator("#endpoints tr[data-endpoint='old-inside']")
+            expect(suspended).to_contain_text("suspended")
+            expect(suspended).to_have_class(re.compile("failing"))
+            expect(first.locator("#endpoints tr[data-endpoint='forensics']")).not_to_contain_text("suspended")
+
+            first.fill("#rule-add input[name=name]", "faces-out")
+            first.fill("#rule-add input[name=endpoint]", "forensics")
+            first.check("#rule-add input[name=include_crop]")
+            first.click("#rule-add button[type=submit]")
+            row = first.locator("#rules tr[data-rule='faces-out']")
+            expect(row.locator("td[data-state]")).to_have_attribute("data-state", "proposed")
+            expect(row).to_contain_text("waiting for a second admin")
+            row.locator("button[data-action=approve]").click()  # its proposer tries
+            expect(first.locator("#rule-error")).to_contain_text("other than its proposer")
+            assert [r.state for r in ctx.channels.rules()] == ["proposed"]
+
+            second = browser.new_context().new_page()
+            _login(second, base, "admin2")
+            second.wait_for_url(lambda url: "/login" not in url)
+            second.goto(base + "/notifications")
+            row = second.locator("#rules tr[data-rule='faces-out']")
+            expect(row).to_contain_text("crop")  # what is approved is shown with it
+            row.locator("button[data-action=approve]").click()
+            expect(row.locator("td[data-state]")).to_have_attribute("data-state", "approved")
+            expect(row.locator("button[data-action=approve]")).to_have_count(0)
+            expect(second.locator("#rule-error")).to_have_text("")
+            browser.close()
+        (rule,) = ctx.channels.rules()
+        assert (rule.state, rule.approved_by, rule.created_by) == ("approved", "admin2", "admin")
+        (approval,) = ctx.audit.entries(action="notify-rule-approved")
+        assert approval.actor == "admin2" and approval.details["digest"] == rule.digest
+    finally:
+        ctx.fleet.close()
+        running.stop()
+
+
+# Issue 27, item 7: a supervisor requests on the Authorisations page; a different person, an authoriser, signs it.
+def test_a_supervisor_requests_an_authorisation_and_an_authoriser_signs_it_on_the_page(  # type: ignore[no-untyped-def]
+    tmp_path, settings, engine
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    running = start_server(tmp_path, settings, engine)
+    ctx = running.ctx
+    ctx.cameras.add("north-gate", "rtsp://192.0.2.20/s", latitude=26.85, longitude=80.95)
+    base = running.url
+    now = datetime.now(UTC)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            supervisor = browser.new_context(timezone_id="UTC").new_page()
+            _login(supervisor, base, "supervisor")
+            supervisor.wait_for_url(lambda url: "/login" not in url)
+            supervisor.goto(base + "/authorisations")
+            form = supervisor.locator("#authorisation-add")
+            expect(form.locator("input[name=requested_by]")).to_have_count(0)  # the requester is whoever is signed in
+            form.locator("textarea[name=purpose]").fill("Diwali crowds at the north gate")
+            form.locator("input[name=cameras]").fill("north-gate")
+            form.locator("input[name=categories]").fill("missing-person")
+            form.locator("input[name=starts_at]").fill(now.strftime("%Y-%m-%dT%H:%M"))
+            form.locator("input[name=ends_at]").fill((now + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"))
+            form.locator("button[type=submit]").click()
+            row = supervisor.locator("#authorisations tr[data-state=requested]")
+            expect(row).to_contain_text("waiting for a signature (asked by supervisor)")
+            expect(row.locator("button[data-action=sign]")).to_have_count(0)  # a supervisor does not sign
+            expect(supervisor.locator("#authorisation-error")).to_have_text("")
+
+            authoriser = browser.new_context(timezone_id="UTC").new_page()
+            _login(authoriser, base, "authoriser")
+            authoriser.wait_for_url(lambda url: "/login" not in url)
+            authoriser.goto(base + "/authorisations")
+            expect(authoriser.locator("#authorisation-add")).to_have_count(0)  # an authoriser does not request
+            row = authoriser.locator("#authorisations tbody tr").first
+            expect(row).to_have_attribute("data-state", "requested")
+            row.locator("button[data-action=sign]").click()
+            signed = authoriser.locator("#authorisations tr[data-state=active]")
+            expect(signed).to_contain_text("authoriser (asked by supervisor)")
+            expect(authoriser.locator("#authorisation-error")).to_have_text("")
+            browser.close()
+        actions = [e.action for e in ctx.audit.entries(limit=200) if e.object_type == "authorisation"]
+        assert actions == ["authorisation-added", "authorisation-requested"]
+        (added,) = ctx.audit.entries(action="authorisation-added")
+        assert added.actor == "authoriser"
+    finally:
+        ctx.fleet.close()
         running.stop()

@@ -1,6 +1,7 @@
 // The notifications page (admins): where red flags go.
 import { api, el, t, num, word } from "./core.js";
-export async function initNotifications() {
+export async function initNotifications(section) {
+  const me = section.dataset.user;  // a rule's proposer is not offered its approval (the server refuses it too)
   const list = (text) => text.split(",").map((x) => x.trim()).filter(Boolean);
   const table = (id, rows) => document.querySelector(`#${id} tbody`).replaceChildren(...rows);
   const removeButton = (label, path, errorId) => {
@@ -27,7 +28,7 @@ export async function initNotifications() {
       el("td", {}, r.categories.map(word).join(", ") || t("all")), el("td", {}, r.camera_groups.join(", ") || t("all")), el("td", {}, r.min_score ?? t("any")),
       el("td", {}, [r.include_crop ? t("crop") : "", r.include_photo ? t("enrolled photo") : ""].filter(Boolean).join(", ") || t("none")),
       el("td", { "data-state": r.state }, r.state === "proposed" ? t("proposed — waiting for a second admin") : word(r.state)),
-      el("td", {}, r.state === "proposed" ? Object.assign(el("button", { type: "button", "data-action": "approve" }, t("Approve")), {
+      el("td", {}, r.state === "proposed" && r.created_by !== me ? Object.assign(el("button", { type: "button", "data-action": "approve" }, t("Approve")), {
         onclick: async () => {  // approves the rule as shown: its digest goes with the approval
           try { await api("/api/notify/rules/" + encodeURIComponent(r.name) + "/approve", { method: "POST", json: { digest: r.digest } }); await load(); }
           catch (e) { document.getElementById("rule-error").textContent = e.message; }

@@ -830,6 +830,37 @@ def test_every_reconnection_of_a_live_camera_is_checked_again(monkeypatch: pytes
         camera.stop()
 
 
+def test_an_rtsp_camera_by_name_streams_from_the_checked_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real RTSP server (gst-rtsp-server) on this machine's private address, reached by a name only the
+    guard's resolver knows: FFmpeg is given the checked address (with the credentials and path) and the
+    whole RTSP exchange — DESCRIBE, SETUP, PLAY — runs against it."""
+    from tests.helpers.streaming import RtspServer, rtsp_server_missing, write_clip
+
+    from vigil import netguard
+    from vigil.video.camera import CameraState, CameraStream
+    from vigil.video.sources import parse_source
+
+    if rtsp_server_missing():
+        pytest.skip(str(rtsp_server_missing()))
+    own = _needs_own_address()
+    monkeypatch.setattr(netguard, "resolve", lambda host: [own] if host == CAMERA_NAME else [])
+    clip = write_clip(_camera_frames() * 10, tmp_path / "clip.mp4", fps=10, repeat=20)
+    server = RtspServer(clip, bind=own).start()
+    stream = CameraStream("gate", parse_source(f"rtsp://viewer:pw@{CAMERA_NAME}:{server.port}/live"), analysis_fps=5)
+    try:
+        stream.start()
+        deadline = time.monotonic() + 20
+        while stream.slot.get(0.1) is None and time.monotonic() < deadline:
+            pass
+        assert stream.state == CameraState.STREAMING, list(stream.history)[-3:]
+    finally:
+        stream.stop()
+        stream.join(10)
+        server.kill()
+
+
 @pytest.mark.parametrize(
     ("url", "expected", "host"),
     [

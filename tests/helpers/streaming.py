@@ -105,9 +105,9 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer
 
 Gst.init(None)
-port, clip = sys.argv[1], sys.argv[2]
+port, clip, bind = sys.argv[1], sys.argv[2], sys.argv[3]
 server = GstRtspServer.RTSPServer()
-server.set_address("127.0.0.1")
+server.set_address(bind)
 server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
 factory.set_launch(f"( filesrc location={clip} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )")
@@ -145,11 +145,13 @@ def rtsp_server_missing() -> str | None:
 
 
 class RtspServer:
-    """gst-rtsp-server serving an H.264 MP4 at rtsp://127.0.0.1:PORT/live, in a separate process."""
+    """gst-rtsp-server serving an H.264 MP4 at rtsp://127.0.0.1:PORT/live, in a separate process (``bind``:
+    the address it listens on)."""
 
-    def __init__(self, clip: Path, port: int | None = None) -> None:
+    def __init__(self, clip: Path, port: int | None = None, *, bind: str = "127.0.0.1") -> None:
         self.clip = clip
         self.port = port or free_port()
+        self.bind = bind
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -158,7 +160,7 @@ class RtspServer:
 
     def start(self) -> RtspServer:
         self._process = subprocess.Popen(
-            [SYSTEM_PYTHON, "-c", RTSP_SERVER_SCRIPT, str(self.port), str(self.clip)],
+            [SYSTEM_PYTHON, "-c", RTSP_SERVER_SCRIPT, str(self.port), str(self.clip), self.bind],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )

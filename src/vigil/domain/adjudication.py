@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from vigil.domain.alerts import TrackMatch, alert_row
@@ -96,6 +96,12 @@ class AlertCase:
     acknowledged_at: datetime | None = None  # "I'm on it"
     acknowledged_by: str | None = None
     escalated_at: datetime | None = None  # nobody acknowledged it in its category's time
+    evidence_nats: float | None = None  # the track's evidence in nats and what the rule in force asked
+    needed_nats: float | None = None  # of it (None: the vote rule, or stored before migration 0021)
+
+    @property
+    def band(self) -> Band:
+        return evidence_band(self.evidence_nats, self.needed_nats, self.faces, self.evidence, self.threshold)
 
     @property
     def outcome(self) -> str | None:
@@ -169,26 +175,73 @@ def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeReco
         acknowledged_at=alert.acknowledged_at,
         acknowledged_by=alert.acknowledged_by,
         escalated_at=alert.escalated_at,
+        evidence_nats=alert.evidence_nats,
+        needed_nats=alert.needed_nats,
     )
 
 
-# Evidence bands (docs/control-room.md): how far the track's evidence went past the threshold in force,
-# as a share of the way from the threshold to a perfect match (both are "the similarity one face would
-# need" under the shipped track rule), and how many looks it rests on.
-STRONG_SHARE = 0.5
-MODERATE_SHARE = 0.2
+# Evidence bands (docs/control-room.md): how far the track's calibrated evidence went past what the rule
+# in force asked of it, in nats — a log-likelihood ratio, so e^margin is how many times more strongly the
+# track favours the subject over a stranger than the threshold demanded — and how many looks (faces whose
+# best match is the subject) it rests on. Alerts without evidence in nats (the vote rule, or stored
+# before migration 0021) are read as before, on the similarity one face would need.
+BANDS = ("strong", "moderate", "weak")
+STRONG_NATS = math.log(1000.0)  # ≈ 6.91: a thousand times what the threshold asked
+MODERATE_NATS = math.log(10.0)  # ≈ 2.30: ten times
 STRONG_LOOKS = 3
+STRONG_SHARE = 0.5  # the similarity scale's (no nats): the share of the way from the threshold to 1
+MODERATE_SHARE = 0.2
 
 
-def evidence_band(evidence: float | None, threshold: float, looks: int) -> str:
-    """``strong``, ``moderate`` or ``weak``: a reading aid for the person deciding, not a probability."""
-    value = threshold if evidence is None else evidence
-    share = (value - threshold) / max(1e-9, 1.0 - threshold)
-    if share >= STRONG_SHARE and looks >= STRONG_LOOKS:
-        return "strong"
-    if share >= MODERATE_SHARE:
-        return "moderate"
-    return "weak"
+@dataclass(frozen=True)
+class Band:
+    """An alert's evidence band: a reading aid for the person deciding, not a probability."""
+
+    name: str  # strong, moderate or weak
+    scale: str  # "nats" (the calibrated evidence) or "similarity" (no evidence in nats was stored)
+    margin: float  # past the threshold in force: nats, or the share of the way to a perfect similarity
+    looks: int
+
+
+def evidence_band(
+    evidence_nats: float | None, needed_nats: float | None, looks: int, evidence: float | None, threshold: float
+) -> Band:
+    """The band of a track's evidence (see ``BANDS``)."""
+    if evidence_nats is not None and needed_nats is not None:
+        margin, scale, strong, moderate = evidence_nats - needed_nats, "nats", STRONG_NATS, MODERATE_NATS
+    else:
+        value = threshold if evidence is None else evidence
+        margin = (value - threshold) / max(1e-9, 1.0 - threshold)
+        scale, strong, moderate = "similarity", STRONG_SHARE, MODERATE_SHARE
+    if margin >= strong and looks >= STRONG_LOOKS:
+        name = "strong"
+    elif margin >= moderate:
+        name = "moderate"
+    else:
+        name = "weak"
+    return Band(name, scale, margin, looks)
+
+
+def band_condition(name: str) -> ColumnElement[bool]:
+    """The SQL condition that selects alerts of band ``name`` (the same rule as :func:`evidence_band`)."""
+    from sqlalchemy import and_, case, literal, or_
+
+    nats = and_(Alert.evidence_nats.is_not(None), Alert.needed_nats.is_not(None))
+    value = func.coalesce(Alert.evidence, Alert.threshold)
+    margin = case(
+        (nats, Alert.evidence_nats - Alert.needed_nats),
+        else_=(value - Alert.threshold) / case((1.0 - Alert.threshold > 1e-9, 1.0 - Alert.threshold), else_=1e-9),
+    )
+    strong_at = case((nats, literal(STRONG_NATS)), else_=literal(STRONG_SHARE))
+    moderate_at = case((nats, literal(MODERATE_NATS)), else_=literal(MODERATE_SHARE))
+    strong = and_(margin >= strong_at, Alert.faces >= STRONG_LOOKS)
+    if name == "strong":
+        return strong
+    if name == "moderate":
+        return and_(~strong, margin >= moderate_at)
+    if name == "weak":
+        return ~or_(strong, margin >= moderate_at)
+    raise ValueError(f"no evidence band {name!r}: one of {', '.join(BANDS)}")
 
 
 @dataclass(frozen=True)
@@ -215,8 +268,7 @@ class AlertEvidence:
     basis and expiry, and the subject's earlier decided sightings."""
 
     alert_id: str
-    band: str
-    looks: int
+    band: Band
     seconds: float
     faces: tuple[EvidenceImage, ...]
     scene: EvidenceImage | None
@@ -232,6 +284,42 @@ class AlertEvidence:
     last_confirmed_at: datetime | None
     last_confirmed_latitude: float | None
     last_confirmed_longitude: float | None
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    """What the Live page narrows its list to (each None: any): decided or not, the camera, the camera's
+    area, the subject's category, the evidence band, when it was stored, and part of the subject's name."""
+
+    decided_only: bool = False
+    camera: str | None = None
+    group: str | None = None
+    category: str | None = None
+    band: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    subject: str | None = None  # part of the subject's name, any case
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.decided_only:
+            out.append(Alert.status.in_(DECISIONS))
+        if self.camera is not None:
+            out.append(Alert.camera == self.camera)
+        if self.group is not None:
+            out.append(Camera.group_name == self.group)
+        if self.category is not None:
+            out.append(Subject.category == self.category)
+        if self.band is not None:
+            out.append(band_condition(self.band))
+        if self.since is not None:
+            out.append(Alert.created_at >= self.since)
+        if self.until is not None:
+            out.append(Alert.created_at <= self.until)
+        if self.subject:
+            escaped = self.subject.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            out.append(func.lower(Subject.display_name).like(f"%{escaped.lower()}%", escape="\\"))
+        return out
 
 
 def page_mark(case: AlertCase) -> tuple[datetime, str]:
@@ -352,9 +440,10 @@ class AlertService:
         open_only: bool = False,
         limit: int = 100,
         after: tuple[datetime, str] | None = None,
+        filters: AlertFilters | None = None,
     ) -> list[AlertCase]:
         """Newest first; ``after`` (a case's (created_at, id), see :func:`page_mark`) starts the page just
-        after that case, so pages stay put while new alerts arrive."""
+        after that case, so pages stay put while new alerts arrive; ``filters`` narrow the list."""
         query = _query().order_by(Alert.created_at.desc(), Alert.id.desc()).limit(max(1, min(limit, 1000)))
         if after is not None:
             created, alert_id = after
@@ -363,8 +452,15 @@ class AlertService:
             query = query.where(Alert.status == status)
         if open_only:
             query = query.where(Alert.status.in_(OPEN_ALERT_STATUSES))
+        if filters is not None:
+            query = query.where(*filters.conditions())
         with self.db.session() as session:
             return [_view(row) for row in session.execute(query).all()]
+
+    def categories(self) -> list[str]:
+        """Every category's name (what the Live page's category filter offers)."""
+        with self.db.session() as session:
+            return sorted(session.scalars(select(Category.name)))
 
     def created_since(self, since: datetime, limit: int = 1000) -> list[tuple[str, datetime]]:
         """(id, stored at) of alerts stored at or after ``since``, oldest first."""
@@ -429,8 +525,9 @@ class AlertService:
             by_status = dict(counts)
             return AlertEvidence(
                 alert_id=alert.id,
-                band=evidence_band(alert.evidence, alert.threshold, alert.faces),
-                looks=alert.faces,
+                band=evidence_band(
+                    alert.evidence_nats, alert.needed_nats, alert.faces, alert.evidence, alert.threshold
+                ),
                 seconds=max(0.0, (alert.last_seen - alert.first_seen).total_seconds()),
                 faces=faces,
                 scene=None if not scene else EvidenceImage(scene["name"], scene["width"], scene["height"]),

@@ -97,6 +97,8 @@ def alert_row(event: TrackMatch, *, crop_name: str | None, evidence_media: str |
         last_seen=_utc(event.last_seen),
         best_score=event.score,
         evidence=event.evidence,
+        evidence_nats=event.evidence_nats,
+        needed_nats=event.needed_nats,
         threshold=event.threshold,
         faces=event.faces,
         runner_up_subject_id=event.runner_up_id,
@@ -263,6 +265,8 @@ class AlertRecorder:
                 faces=row.faces,
                 decisive_capture_at=row.decisive_capture_at.timestamp(),
                 alert_id=row.id,
+                evidence_nats=row.evidence_nats,
+                needed_nats=row.needed_nats,
             )
 
     def update_alert(self, event: TrackMatch) -> None:
@@ -362,6 +366,10 @@ class AlertRecorder:
             row.last_seen = max(row.last_seen, _utc(event.last_seen))
             row.faces = max(row.faces, event.faces)
             row.evidence = max(row.evidence or 0.0, event.evidence)
+            if event.evidence_nats is not None:  # the highest the track reached (what it asked stays)
+                was = row.evidence_nats if row.evidence_nats is not None else -math.inf
+                row.evidence_nats = max(was, event.evidence_nats)
+                row.needed_nats = row.needed_nats if row.needed_nats is not None else event.needed_nats
             if event.runner_up_id is not None and row.runner_up_subject_id is None:
                 row.runner_up_subject_id, row.runner_up_score = event.runner_up_id, event.runner_up_score
             if event.score > row.best_score:

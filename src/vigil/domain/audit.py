@@ -181,11 +181,36 @@ class AuditLog:
         session.flush()
         return entry_id
 
-    def entries(self, *, limit: int = 200, action: str | None = None, offset: int = 0) -> list[AuditEntry]:
-        """Newest first."""
+    def entries(
+        self,
+        *,
+        limit: int = 200,
+        action: str | None = None,
+        offset: int = 0,
+        actor: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: int | None = None,
+    ) -> list[AuditEntry]:
+        """Newest first; each filter given narrows the list (``before``: entries older than that id, the
+        next page after one that ended there)."""
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(max(1, min(limit, 5001))).offset(offset)
         if action:
             query = query.where(AuditEvent.action == action)
+        if actor:
+            query = query.where(AuditEvent.actor == actor)
+        if object_type:
+            query = query.where(AuditEvent.object_type == object_type)
+        if object_id:
+            query = query.where(AuditEvent.object_id == object_id)
+        if since is not None:
+            query = query.where(AuditEvent.at >= since)
+        if until is not None:
+            query = query.where(AuditEvent.at <= until)
+        if before is not None:
+            query = query.where(AuditEvent.id < before)
         with self.db.session() as session:
             return [
                 AuditEntry(e.id, e.at, e.actor, e.action, e.object_type, e.object_id, e.source, dict(e.details))

@@ -33,6 +33,10 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+def _larger(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
 def merged(old: TrackMatch, new: TrackMatch) -> TrackMatch:
     """One alert's later state over its earlier one (what ``update_alert`` would make of the two)."""
     best = new if new.score > old.score else old
@@ -42,6 +46,7 @@ def merged(old: TrackMatch, new: TrackMatch) -> TrackMatch:
         last_seen=max(old.last_seen, new.last_seen),
         faces=max(old.faces, new.faces),
         evidence=max(old.evidence, new.evidence),
+        evidence_nats=_larger(old.evidence_nats, new.evidence_nats),
         score=best.score,
         crop_jpeg=best.crop_jpeg or old.crop_jpeg,
         track_faces=old.track_faces if len(old.track_faces) >= len(new.track_faces) else new.track_faces,

@@ -100,6 +100,7 @@ class AuditAction(StrEnum):
     CAMERA_FRAME_VIEWED = "camera-frame-viewed"
     AUDIT_EXPORTED = "audit-exported"
     AUDIT_BROWSED = "audit-browsed"
+    AUDIT_VERIFIED = "audit-verified"  # the chain checked from the control room (its result kept)
     SUBJECTS_DUE_LISTED = "subjects-due-listed"
     ACCESS_SUMMARY_VIEWED = "access-summary-viewed"
     REPORT_GENERATED = "report-generated"

@@ -441,6 +441,8 @@ class CameraAnalyser:
             evidence=verdict.evidence,
             threshold=verdict.threshold,
             faces=verdict.votes,
+            evidence_nats=verdict.strength if rules[verdict.subject_id].fused else None,
+            needed_nats=rules[verdict.subject_id].needed if rules[verdict.subject_id].fused else None,
             decisive_capture_at=frame.captured_at,
             crop_jpeg=encode_jpeg(track.crops[verdict.best_face]),
             runner_up_id=None if runner_up is None else runner_up.subject_id,
@@ -451,7 +453,12 @@ class CameraAnalyser:
             else coverage.authorisation_for(verdict.subject_id, card.category),
         )
         if previous is not None:
-            if event.score > previous.score or event.faces > previous.faces or event.evidence > previous.evidence:
+            if (
+                event.score > previous.score
+                or event.faces > previous.faces
+                or event.evidence > previous.evidence
+                or (event.evidence_nats or 0.0) > (previous.evidence_nats or 0.0)
+            ):
                 # keep the key (and first sighting) of the alert this track belongs to, folded or not; more
                 # of the track's faces go with the update while fewer than the most were stored
                 faces = self._evidence_faces(track) if len(previous.track_faces) < self.settings.evidence_faces else ()

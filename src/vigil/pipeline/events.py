@@ -58,6 +58,10 @@ class TrackMatch:
     # view of the frame around the face with every other face blurred (JPEG).
     track_faces: tuple[TrackFace, ...] = ()
     scene_jpeg: bytes | None = None
+    # The track's evidence in nats and what the rule in force asked of it (the looks and fused rules; None
+    # under the vote rule): the evidence band is read on these (docs/control-room.md).
+    evidence_nats: float | None = None
+    needed_nats: float | None = None
 
     @property
     def latency_ms(self) -> float | None:

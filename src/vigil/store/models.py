@@ -195,6 +195,11 @@ class Alert(Base):
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
     best_score: Mapped[float] = mapped_column(Float)
     evidence: Mapped[float | None] = mapped_column(Float, nullable=True)  # the track's, as a similarity
+    # The track's evidence in nats (the looks and fused rules; the highest it reached) and what the rule in
+    # force when it was raised asked of it: the evidence band is read on these (issue 28). NULL: the vote
+    # rule, or stored before migration 0021.
+    evidence_nats: Mapped[float | None] = mapped_column(Float, nullable=True)
+    needed_nats: Mapped[float | None] = mapped_column(Float, nullable=True)
     threshold: Mapped[float] = mapped_column(Float)
     faces: Mapped[int] = mapped_column(Integer)
     crop_name: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from vigil import i18n
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import Role
+from vigil.domain.vocabulary import AuditAction, Role
 from vigil.web.security import client_address, optional_principal
 from vigil.web.security import context as web_context
 
@@ -20,6 +20,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates"))
 templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 router = APIRouter(include_in_schema=False)
+# the audit page's action filter offers every action the log records
+templates.env.globals["audit_actions"] = sorted(action.value for action in AuditAction)
 
 
 def N_(message: str) -> str:

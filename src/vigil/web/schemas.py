@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.domain.adjudication import AlertCase, AlertEvidence, EvidenceImage, evidence_band
+from vigil.domain.adjudication import AlertCase, AlertEvidence, EvidenceImage
 from vigil.domain.authorisations import AuthorisationView
 from vigil.domain.users import Principal, UserSummary
 
@@ -99,6 +99,15 @@ class DetectionOut(BaseModel):
     detected_share: float  # share of the analysed pixels the detector saw (1.0: every frame whole)
 
 
+class CoveringOut(BaseModel):
+    """An authorisation a camera is scanning under, as people read it: its purpose and its dates."""
+
+    id: str
+    purpose: str
+    starts_at: datetime
+    ends_at: datetime
+
+
 class CameraOut(BaseModel):
     name: str
     url: str  # credentials redacted
@@ -114,6 +123,7 @@ class CameraOut(BaseModel):
     group: str = ""
     scanning: bool = False  # an authorisation covers it now
     authorisations: list[str] = []  # the ids of those active on it now
+    covering: list[CoveringOut] = []  # the same, with each one's purpose and dates
     authorisation_status: str = ""  # why it is idle, when it is
     authorisation_reason: str = ""  # the same as a code: uncovered, scheduled (next at …_at), ended (at …_at)
     authorisation_reason_at: datetime | None = None
@@ -251,6 +261,10 @@ class AlertOut(BaseModel):
     acknowledged_by: str | None = None
     escalated_at: datetime | None = None  # nobody acknowledged it within its category's time
     band: str = "weak"  # the evidence band: strong, moderate or weak (docs/control-room.md)
+    band_scale: str = "nats"  # what the band was read on: "nats" (calibrated evidence) or "similarity"
+    band_margin: float = 0.0  # past the threshold in force: nats (or, on the similarity scale, a share)
+    evidence_nats: float | None = None  # the track's evidence in nats and what the rule in force asked of
+    needed_nats: float | None = None  # it (None: the vote rule, or an alert stored before they were kept)
 
     @classmethod
     def of(cls, a: AlertCase) -> AlertOut:
@@ -275,7 +289,11 @@ class AlertOut(BaseModel):
             created_at=a.created_at,
             decisions=[DecisionDone(**d.__dict__) for d in a.decisions],
             evidence=None if a.evidence is None else round(a.evidence, 4),
-            band=evidence_band(a.evidence, a.threshold, a.faces),
+            band=a.band.name,
+            band_scale=a.band.scale,
+            band_margin=round(a.band.margin, 3),
+            evidence_nats=None if a.evidence_nats is None else round(a.evidence_nats, 3),
+            needed_nats=None if a.needed_nats is None else round(a.needed_nats, 3),
             runner_up=None
             if a.runner_up_subject_id is None
             else RunnerUpOut(
@@ -297,6 +315,7 @@ class AlertList(BaseModel):
     alerts: list[AlertOut]
     open: int
     next: str | None = None  # pass as ?after= for the next (older) page; none when this was the last
+    categories: list[str] = []  # every category's name (the Live page's filter)
 
 
 class DecisionIn(Strict):
@@ -335,6 +354,20 @@ class AuditOut(BaseModel):
     object_id: str
     source: str
     details: dict[str, object]
+
+
+class AuditVerifyOut(BaseModel):
+    """The chain checked from entry 1, and against the last anchor where one is published."""
+
+    ok: bool
+    entries: int
+    head: str  # the newest entry's hash
+    first_bad: int | None = None
+    reason: str = ""  # why not intact (or why the anchor could not be read)
+    anchored: bool  # VIGIL_AUDIT_ANCHOR is set
+    anchor_at: str | None = None  # the last anchored head: when, how many entries, which hash
+    anchor_entries: int | None = None
+    anchor_head: str | None = None
 
 
 class AccessDayOut(BaseModel):
@@ -550,6 +583,8 @@ class AlertEvidenceOut(BaseModel):
     """Beside the two faces on the alert page (issue 28)."""
 
     band: str
+    band_scale: str  # "nats" (the calibrated evidence) or "similarity" (no evidence in nats was stored)
+    band_margin: float  # past the threshold in force, in nats (or a share of the way to similarity 1)
     looks: int
     seconds: float
     faces: list[EvidenceImageOut]
@@ -572,8 +607,10 @@ class AlertEvidenceOut(BaseModel):
             )
 
         return cls(
-            band=e.band,
-            looks=e.looks,
+            band=e.band.name,
+            band_scale=e.band.scale,
+            band_margin=round(e.band.margin, 3),
+            looks=e.band.looks,
             seconds=round(e.seconds, 1),
             faces=[image(f) for f in e.faces],
             scene=None if e.scene is None else image(e.scene),

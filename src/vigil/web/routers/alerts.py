@@ -6,12 +6,12 @@ import asyncio
 import re
 import time
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
 
-from vigil.domain.adjudication import AdjudicationError, AlertNotFoundError, page_mark
+from vigil.domain.adjudication import AdjudicationError, AlertFilters, AlertNotFoundError, page_mark
 from vigil.domain.audit import Actor
 from vigil.domain.enrollment import EnrollmentError
 from vigil.domain.evidence import EvidenceError
@@ -28,6 +28,9 @@ CREDENTIAL_CHECK_S = 1.0  # an open live socket re-checks its session or token t
 LIVE = (Role.OPERATOR, Role.SUPERVISOR)
 
 
+Band = Literal["strong", "moderate", "weak"]
+
+
 @router.get("", response_model=AlertList)
 def list_alerts(
     request: Request,
@@ -35,24 +38,70 @@ def list_alerts(
     ctx: Ctx,
     status: AlertStatus | None = None,
     open_only: bool = False,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    decided_only: Annotated[bool, Query(description="confirmed, rejected or inconclusive only")] = False,
+    camera: Annotated[str | None, Query(max_length=64)] = None,
+    group: Annotated[str | None, Query(max_length=64, description="the camera's area")] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    band: Annotated[Band | None, Query(description="the evidence band (docs/control-room.md)")] = None,
+    since: Annotated[datetime | None, Query(description="stored at or after (ISO 8601 with a zone)")] = None,
+    until: Annotated[datetime | None, Query(description="stored at or before (ISO 8601 with a zone)")] = None,
+    subject: Annotated[str | None, Query(max_length=100, description="part of the subject's name")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most {MAX_PAGE} a page")] = 100,
     after: Annotated[str | None, Query(max_length=120, description="the previous page's `next`")] = None,
 ) -> AlertList:
-    """Newest first, a page at a time."""
+    """Newest first, a page at a time (at most ``MAX_PAGE``), narrowed by the filters given; every read is
+    audited with its filters."""
     mark = parse_page_mark(after)
-    alerts = ctx.alerts.recent(status=status, open_only=open_only, limit=limit, after=mark)
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(422, f"{name}: give a time zone (e.g. 2026-12-03T10:00:00+05:30)")
+    if open_only and decided_only:
+        raise HTTPException(422, "open_only and decided_only exclude each other")
+    filters = AlertFilters(
+        decided_only=decided_only,
+        camera=camera or None,
+        group=group or None,
+        category=category or None,
+        band=band,
+        since=since,
+        until=until,
+        subject=(subject or "").strip() or None,
+    )
+    alerts = ctx.alerts.recent(status=status, open_only=open_only, limit=limit, after=mark, filters=filters)
+    asked = {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in (
+            ("decided_only", decided_only),
+            ("camera", filters.camera),
+            ("group", filters.group),
+            ("category", filters.category),
+            ("band", band),
+            ("since", since),
+            ("until", until),
+            ("subject", filters.subject),
+        )
+        if v
+    }
     ctx.audit.record(
         who.username,
         AuditAction.ALERTS_LISTED,
         object_type="alert",
         source=client_address(request),
-        details={"status": status, "open_only": open_only, "limit": limit, "after": after, "results": len(alerts)},
+        details={
+            "status": status,
+            "open_only": open_only,
+            "limit": limit,
+            "after": after,
+            "results": len(alerts),
+            **asked,
+        },
     )
     more = len(alerts) == limit
     return AlertList(
         alerts=[AlertOut.of(a) for a in alerts],
         open=ctx.alerts.open_count(),
         next=format_page_mark(page_mark(alerts[-1])) if more else None,
+        categories=ctx.alerts.categories(),
     )
 
 

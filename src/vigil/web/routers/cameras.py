@@ -16,7 +16,7 @@ from vigil.errors import VigilError
 from vigil.netguard import RULE as OUTBOUND_RULE
 from vigil.web.context import WebContext
 from vigil.web.paging import Paged
-from vigil.web.schemas import CameraCreate, CameraOut, DetectionOut, ZonesIn
+from vigil.web.schemas import CameraCreate, CameraOut, CoveringOut, DetectionOut, ZonesIn
 from vigil.web.security import Admin, Ctx, client_address, require
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
@@ -52,6 +52,11 @@ def camera_list(ctx: WebContext) -> list[CameraOut]:
                 worker=None if state is None else state.worker,
                 scanning=bool(coverage),
                 authorisations=list(coverage.authorisation_ids),
+                covering=[
+                    CoveringOut(id=a.id, purpose=a.purpose, starts_at=a.starts_at, ends_at=a.ends_at)
+                    for a in signed
+                    if a.id in coverage.authorisation_ids
+                ],
                 authorisation_status=coverage.why_not,
                 authorisation_reason=coverage.why_code,
                 authorisation_reason_at=None

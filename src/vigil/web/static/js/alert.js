@@ -1,6 +1,7 @@
 // The alert page: the evidence to decide a red flag on, and the decision.
 import { api, el, t, when, num, word, csrfToken } from "./core.js";
 import { drawPlaceMap } from "./map.js";
+import { markRead } from "./cards.js";
 // Evidence bands (docs/control-room.md): strong, moderate or weak, with the looks and seconds behind them.
 const bandText = (band, looks, seconds) => t("{band} evidence: {looks} looks over {seconds} s", { band: word(band), looks, seconds: num(seconds, 0) });
 
@@ -13,7 +14,9 @@ async function showContext(id) {
   const c = await api(`/api/alerts/${id}/context`);
   const band = document.getElementById("band");
   band.hidden = false; band.dataset.band = c.band; band.className = "band band-" + c.band;
-  band.textContent = bandText(c.band, c.looks, c.seconds);
+  band.replaceChildren(el("strong", {}, bandText(c.band, c.looks, c.seconds)), " ", el("span", { class: "band-margin" }, c.band_scale === "nats"
+    ? t("({margin} nats past the threshold in force)", { margin: num(c.band_margin, 1) })
+    : t("(read on the similarity scale: no evidence in nats was kept for this alert)")));
   document.getElementById("track-faces").replaceChildren(...(c.faces.length ? c.faces.map((f) => el("li", { "data-at": f.at },
     natural(f.url, t("A face of the track"), f.width, f.height),
     el("span", {}, t("{at} · {px} px between the eyes", { at: when(f.at), px: num(f.iod_px, 0) })))) :
@@ -74,6 +77,7 @@ function initDecisionKeys(id, render) {
 
 export async function initAlert(section) {
   const id = section.dataset.alertId;
+  markRead(id);  // opened: no longer unread on the Live page
   const render = (a) => {
     document.getElementById("crop").src = a.crop_url || "";
     document.getElementById("enrolled").src = a.enrolled_photo_url || "";

@@ -7,7 +7,7 @@ export async function initCameras(section) {
     const rows = (await api("/api/cameras")).map((c) => el("tr", { "data-camera": c.name },
       el("td", {}, c.name), el("td", {}, c.group || "—"),
       el("td", { class: c.scanning ? "scanning" : "idle", "data-authorisation": c.scanning ? "active" : "none" },
-        c.scanning ? t("scanning under {ids}", { ids: c.authorisations.join(", ") }) : t("idle: {why}", { why: idleReason(c) })),
+        c.scanning ? scanningUnder(c) : t("idle: {why}", { why: idleReason(c) })),
       el("td", {}, c.state ? word(c.state) : t("not running")), el("td", {}, c.analysed_fps ?? "—"), el("td", {}, c.dropped_frames ?? "—"),
       el("td", { class: "detection" }, detectionText(c)),
       el("td", {}, c.last_frame_at ? when(c.last_frame_at) : "—"), el("td", {}, `${num(c.latitude, 5)}, ${num(c.longitude, 5)}`), el("td", {}, c.url),
@@ -18,7 +18,11 @@ export async function initCameras(section) {
           figure.querySelector("figcaption").textContent = t("{camera} now, every face blurred (not stored)", { camera: c.name });
           figure.hidden = false; } }),
         Object.assign(el("button", { type: "button", class: "edit-zones" }, t("Zones")), { onclick: () => zoneEditor.open(c) }),
-        Object.assign(el("button", { type: "button" }, t("Remove")), { onclick: async () => { await api("/api/cameras/" + encodeURIComponent(c.name), { method: "DELETE" }); load(); } })) : "")));
+        Object.assign(el("button", { type: "button", class: "remove" }, t("Remove")), { onclick: async () => {
+          // asked first: removing stops the camera at once (its alerts and the audit log stay)
+          if (!confirm(t("Remove camera {camera}? It stops being analysed at once; its alerts and the audit log stay.", { camera: c.name }))) return;
+          try { await api("/api/cameras/" + encodeURIComponent(c.name), { method: "DELETE" }); document.getElementById("camera-error").textContent = ""; load(); }
+          catch (e) { document.getElementById("camera-error").textContent = e.message; } } })) : "")));
     document.querySelector("#cameras tbody").replaceChildren(...rows);
   };
   const zoneEditor = admin ? makeZoneEditor(load) : null;
@@ -32,6 +36,12 @@ export async function initCameras(section) {
     try { await api("/api/cameras", { method: "POST", json: { name: d.name, url: d.url, latitude: +d.latitude, longitude: +d.longitude, analysis_fps: +d.analysis_fps, group: d.group || "" } }); form.reset(); load(); document.getElementById("camera-error").textContent = ""; }
     catch (e) { document.getElementById("camera-error").textContent = e.message; }
   });
+}
+
+// The authorisations a camera scans under, by purpose and dates (their ids are on the Authorisations page).
+function scanningUnder(c) {
+  const each = (c.covering || []).map((a) => t("“{purpose}”, {from} to {to}", { purpose: a.purpose, from: when(a.starts_at), to: when(a.ends_at) }));
+  return t("scanning under {list}", { list: each.join("; ") || c.authorisations.join(", ") });
 }
 
 function idleReason(c) {

@@ -17,3 +17,15 @@ export function ackButton(a, then) {
   });
   return ack;
 }
+
+// Which red flags this operator has looked at on this browser (chosen on the Live page or opened): the
+// rest of the open ones are "unread", counted in the Live page's title. Kept in localStorage, ids only.
+const READ_KEY = "vigil-read", READ_CAP = 2000;
+const readIds = () => { try { return JSON.parse(localStorage.getItem(READ_KEY) || "[]"); } catch (e) { return []; } };
+export const isRead = (id) => readIds().includes(id);
+export function markRead(id) {
+  const ids = readIds();
+  if (ids.includes(id)) return;
+  ids.push(id);
+  localStorage.setItem(READ_KEY, JSON.stringify(ids.slice(-READ_CAP)));
+}

@@ -212,7 +212,10 @@ def test_a_confirmed_alert_from_a_clip_exports_a_pack_that_verifies(case: Case, 
     # the evidence band, from the one function the alert page reads it from; model and rule in force
     recognition = document["recognition"]
     page = AlertService(db, case.audit).evidence(case.alert_id)
-    assert recognition["evidence_band"] == page.band == evidence_band(alert.evidence, alert.threshold, alert.faces)
+    shown = evidence_band(alert.evidence_nats, alert.needed_nats, alert.faces, alert.evidence, alert.threshold)
+    assert recognition["evidence_band"] == page.band.name == shown.name
+    assert recognition["evidence_band_margin"] == round(shown.margin, 4)
+    assert (shown.scale == "nats") == (recognition["track_evidence_nats"] is not None)
     assert recognition["evidence_band"] in ("strong", "moderate", "weak") and recognition["looks"] == alert.faces
     assert model["name"] == case.settings.embedder and model["version"] and len(model["sha256"]) == 64
     assert model["version"] in {v["version"] for v in model["gallery_versions"]}

@@ -77,6 +77,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/audit"): ("auditor",),
     ("GET", "/api/audit/export"): ("auditor",),
     ("GET", "/api/audit/access"): ("auditor",),
+    ("POST", "/api/audit/verify"): ("auditor",),
     ("GET", "/api/reports/summary"): ("auditor", "supervisor"),
     ("GET", "/api/media/crops/{name}"): ("operator", "supervisor"),
     ("GET", "/api/media/photos/{name}"): ("operator", "supervisor"),

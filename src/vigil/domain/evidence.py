@@ -52,8 +52,10 @@ from sqlalchemy.orm import Session
 
 from vigil import __version__
 from vigil.domain.adjudication import (
+    MODERATE_NATS,
     MODERATE_SHARE,
     STRONG_LOOKS,
+    STRONG_NATS,
     STRONG_SHARE,
     AlertCase,
     AlertService,
@@ -105,11 +107,20 @@ NOT_KEPT = (
 )
 
 
-BAND_RULE = (
-    f"the band the alert page shows (vigil.domain.adjudication.evidence_band): strong when the track's evidence "
-    f"went at least {STRONG_SHARE:.0%} of the way from the threshold to a perfect match on at least {STRONG_LOOKS} "
-    f"looks, moderate from {MODERATE_SHARE:.0%}, weak below; a reading aid, not a probability"
-)
+BAND_RULES = {
+    "nats": (
+        "the band the alert page shows (vigil.domain.adjudication.evidence_band): read on the track's calibrated "
+        "evidence in nats against what the rule in force asked of it — strong when it went at least "
+        f"{STRONG_NATS:.1f} nats (a thousand times) past on at least {STRONG_LOOKS} looks, moderate from "
+        f"{MODERATE_NATS:.1f} nats (ten times), weak below; a reading aid, not a probability"
+    ),
+    "similarity": (
+        "the band the alert page shows (vigil.domain.adjudication.evidence_band), read on the similarity scale "
+        "because no evidence in nats was kept for this alert: strong when the track's evidence went at least "
+        f"{STRONG_SHARE:.0%} of the way from the threshold to a perfect match on at least {STRONG_LOOKS} looks, "
+        f"moderate from {MODERATE_SHARE:.0%}, weak below; a reading aid, not a probability"
+    ),
+}
 
 
 class EvidenceError(RuleError):
@@ -620,6 +631,7 @@ class EvidenceService:
         names: dict[str, str] = facts["usernames"]
         confirmations = [d for d in case.decisions if d.decision == AlertStatus.CONFIRMED]
         model = self._model(facts)
+        band = evidence_band(alert.evidence_nats, alert.needed_nats, alert.faces, alert.evidence, alert.threshold)
         return {
             "format": PACK_FORMAT,
             "system": {"name": "Vigil", "version": __version__, "hash_algorithm": HASH_ALGORITHM},
@@ -704,8 +716,11 @@ class EvidenceService:
                 "best_score": round(alert.best_score, 6),
                 "track_evidence": None if alert.evidence is None else round(alert.evidence, 6),
                 "threshold": round(alert.threshold, 6),
-                "evidence_band": evidence_band(alert.evidence, alert.threshold, alert.faces),
-                "evidence_band_rule": BAND_RULE,
+                "evidence_band": band.name,
+                "evidence_band_rule": BAND_RULES[band.scale],
+                "evidence_band_margin": round(band.margin, 4),  # nats (or the share, on the similarity scale)
+                "track_evidence_nats": None if alert.evidence_nats is None else round(alert.evidence_nats, 6),
+                "needed_nats": None if alert.needed_nats is None else round(alert.needed_nats, 6),
                 "looks": alert.faces,
                 "seconds": round(max(0.0, (alert.last_seen - alert.first_seen).total_seconds()), 1),
                 "rule_in_force": self._rule(facts, model),

@@ -264,6 +264,7 @@ def test_live_triage_tabs_filters_keys_unread_title_and_a_new_flag_that_moves_no
             reading = page.locator(f"#alerts li[data-alert-id='{cards.nth(6).get_attribute('data-alert-id')}']")
             reading.scroll_into_view_if_needed()
             page.evaluate("(y) => window.scrollBy(0, y)", 200)
+            expect(page.locator("#new-above")).to_be_hidden()
             before = reading.bounding_box()
             assert before is not None and page.evaluate("() => window.scrollY") > 0
             fresh = raise_(eileen.subject_id, "gate", "now", 0.5)

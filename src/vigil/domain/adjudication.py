@@ -96,6 +96,7 @@ class AlertCase:
     acknowledged_at: datetime | None = None  # "I'm on it"
     acknowledged_by: str | None = None
     escalated_at: datetime | None = None  # nobody acknowledged it in its category's time
+    model: str | None = None  # the face model that decided it
 
     @property
     def outcome(self) -> str | None:
@@ -169,6 +170,7 @@ def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeReco
         acknowledged_at=alert.acknowledged_at,
         acknowledged_by=alert.acknowledged_by,
         escalated_at=alert.escalated_at,
+        model=alert.model,
     )
 
 

@@ -58,6 +58,7 @@ class TrackMatch:
     # view of the frame around the face with every other face blurred (JPEG).
     track_faces: tuple[TrackFace, ...] = ()
     scene_jpeg: bytes | None = None
+    model: str | None = None  # the embedder whose templates and curves decided it (its name)
 
     @property
     def latency_ms(self) -> float | None:
@@ -83,6 +84,7 @@ class TrackMatch:
             "threshold": round(self.threshold, 4),
             "faces": self.faces,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "model": self.model,
             "runner_up": None
             if self.runner_up_id is None
             else {

@@ -251,6 +251,7 @@ class AlertOut(BaseModel):
     acknowledged_by: str | None = None
     escalated_at: datetime | None = None  # nobody acknowledged it within its category's time
     band: str = "weak"  # the evidence band: strong, moderate or weak (docs/control-room.md)
+    model: str | None = None  # the face model that decided it (docs/models.md)
 
     @classmethod
     def of(cls, a: AlertCase) -> AlertOut:
@@ -290,6 +291,7 @@ class AlertOut(BaseModel):
             acknowledged_at=a.acknowledged_at,
             acknowledged_by=a.acknowledged_by,
             escalated_at=a.escalated_at,
+            model=a.model,
         )
 
 

@@ -132,3 +132,39 @@ def test_a_running_serve_switches_model_live_and_rolls_back(
     loop = (FACE_S + GAP_S) * 1.0
     assert all(b - a < 2 * loop for a, b in itertools.pairwise(starts)), starts  # no pass went by unflagged
     print(f"alerts: {[(m, f) for _, m, f in alerts]}", file=sys.stderr)
+
+
+def test_a_switch_waits_for_the_frame_being_analysed_and_holds_new_ones_off() -> None:
+    import threading
+
+    from vigil.vision.engine import ModelLock
+
+    lock = ModelLock()
+    swapped, entered = threading.Event(), threading.Event()
+
+    def switch() -> None:
+        with lock.switching():
+            swapped.set()
+            time.sleep(0.2)
+
+    def next_frame() -> None:
+        with lock.using() as generation:
+            assert swapped.is_set() and generation == 1  # it waited for the swap to end, and sees the new model
+            entered.set()
+
+    with lock.using() as generation:
+        assert generation == 0
+        switcher = threading.Thread(target=switch)
+        switcher.start()
+        time.sleep(0.2)
+        assert not swapped.is_set()  # no swap while a frame is being analysed
+    switcher_started = time.monotonic()
+    while not swapped.is_set() and time.monotonic() - switcher_started < 5:
+        time.sleep(0.01)
+    frame = threading.Thread(target=next_frame)
+    frame.start()
+    time.sleep(0.05)
+    assert not entered.is_set()  # held off while the swap runs
+    switcher.join(5)
+    frame.join(5)
+    assert entered.is_set() and lock.generation == 1

@@ -99,7 +99,7 @@ def list_models(_: Admin, ctx: Ctx) -> ModelsOut:
     current = ctx.model_switch.current
     return ModelsOut(
         active=None if active is None else ActiveOut(**active.__dict__),
-        running=ctx.watchlist.model if ctx.watchlist is not None else (ctx.settings.embedder if active is None else ""),
+        running=ctx.watchlist.model if ctx.watchlist is not None else active.name if active else ctx.settings.embedder,
         added=[
             AddedModelOut(**{k: v for k, v in m.__dict__.items() if k != "calibration_id"}) for m in registry.list()
         ],

@@ -142,7 +142,7 @@ def test_a_red_flag_raised_while_the_operator_watches_is_decided_with_the_keyboa
 SWEEP = {  # role -> the pages it works on
     "operator": ["/live", "/cameras", "/field", "/alerts/{alert}", "/subjects/{subject}"],
     "supervisor": ["/live", "/watchlist", "/authorisations", "/alerts/{alert}", "/subjects/{subject}"],
-    "admin": ["/cameras", "/notifications", "/authorisations"],
+    "admin": ["/cameras", "/notifications", "/authorisations", "/models"],
     "auditor": ["/audit", "/authorisations"],
     "authoriser": ["/authorisations"],
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -281,25 +282,27 @@ class RunningModel:
     sha256: str
 
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> SHA-256: hashed once per file
-_DIGESTS_LOCK = threading.Lock()
+_RUNNING: weakref.WeakKeyDictionary[object, RunningModel] = weakref.WeakKeyDictionary()
+_RUNNING_LOCK = threading.Lock()
 
 
 def running_model(embedder: Embedder) -> RunningModel:
-    """What ``embedder`` is: name, version, file and checksum (the file is hashed once, then remembered)."""
+    """What ``embedder`` is: name, version, file and checksum. The file is hashed the first time this is
+    asked for an embedder (right after it was loaded) and remembered for that embedder: it is what the
+    process loaded, even if the file on disk is replaced later."""
     inner = getattr(embedder, "inner", embedder)
+    with _RUNNING_LOCK:
+        known = _RUNNING.get(inner)
+    if known is not None and (known.name, known.version) == (embedder.name, embedder.version):
+        return known
     path = getattr(inner, "model_path", None)
     if not isinstance(path, Path) or not path.is_file():
-        return RunningModel(embedder.name, embedder.version, "", "")
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    with _DIGESTS_LOCK:
-        digest = _DIGESTS.get(key)
-    if digest is None:
-        digest = file_sha256(path)
-        with _DIGESTS_LOCK:
-            _DIGESTS[key] = digest
-    return RunningModel(embedder.name, embedder.version, str(path), digest)
+        model = RunningModel(embedder.name, embedder.version, "", "")
+    else:
+        model = RunningModel(embedder.name, embedder.version, str(path), file_sha256(path))
+    with _RUNNING_LOCK:
+        _RUNNING[inner] = model
+    return model
 
 
 def model_metrics(embedder: Embedder) -> str:

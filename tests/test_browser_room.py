@@ -431,7 +431,7 @@ def test_the_cameras_page_fits_1440_px_explains_its_fields_names_authorisations_
 SWEEP = {  # role -> the pages it works on
     "operator": ["/live", "/cameras", "/field", "/alerts/{alert}", "/subjects/{subject}"],
     "supervisor": ["/live", "/watchlist", "/authorisations", "/alerts/{alert}", "/subjects/{subject}"],
-    "admin": ["/cameras", "/notifications", "/authorisations"],
+    "admin": ["/cameras", "/notifications", "/authorisations", "/models"],
     "auditor": ["/audit", "/authorisations"],
     "authoriser": ["/authorisations"],
 }

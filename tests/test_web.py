@@ -515,8 +515,12 @@ def test_metrics_hold_counts_only(client: TestClient, ctx: WebContext, astronaut
     assert "vigil_alert_latency_ms_count 1" in text
     assert "Eileen" not in text and subject not in text
     assert "# TYPE vigil_detector_full_passes_total counter" in text  # per camera run here (none in this test)
-    model = f'vigil_model_info{{name="{ctx.watchlist.model}",version="{ctx.watchlist.version}"}} 1'
-    assert model in text  # the embedder this process matches with (issue 26)
+    from vigil.domain.models import running_model
+
+    running = running_model(ctx.watchlist.engine.embedder)
+    labels = f'name="{ctx.watchlist.model}",version="{ctx.watchlist.version}",sha256="{running.sha256}"'
+    model = f"vigil_model_info{{{labels}}} 1"
+    assert model in text  # the embedder this process matches with, and its file's checksum (issue 26)
     # issue 31: the whole scrape is what Prometheus accepts (every family typed and described once), with
     # the fleet (no workers, no camera here), the gallery's version and the disks
     from tests.helpers.prometheus import parse, value

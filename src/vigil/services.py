@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vigil.bus import Bus
 from vigil.clock import Clock, system_clock
 from vigil.domain.adjudication import AlertService
 from vigil.domain.alerts import AlertRecorder
-from vigil.domain.audit import AuditLog
+from vigil.domain.audit import Actor, AuditLog
 from vigil.domain.health import HealthChecks
 from vigil.domain.matching import WatchlistMatcher
-from vigil.domain.models import ModelRegistry
+from vigil.domain.models import ModelFollower, ModelRegistry, ModelSwitched, running_model
+from vigil.domain.models import switch_active_model as switch_model_in
 from vigil.domain.outbox import Deliverer, Outbox
 from vigil.domain.pending import PendingAlerts
 from vigil.domain.replica import GalleryReplica
@@ -32,7 +32,6 @@ from vigil.video.camera import CameraStatus
 from vigil.vision.catalogue import default_threshold
 from vigil.vision.embedders.base import Embedder
 from vigil.vision.engine import FaceEngine
-from vigil.vision.onnx_utils import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +53,8 @@ def with_active_model(settings: VigilSettings, registry: ModelRegistry) -> Vigil
 
 def embedder_file(embedder: Embedder) -> tuple[str, str]:
     """(path, SHA-256) of an embedder's ONNX file, or ("", "") for a bundled model checked by version."""
-    inner = getattr(embedder, "inner", embedder)
-    path = getattr(inner, "model_path", None)
-    if not isinstance(path, Path) or not path.is_file():
-        return "", ""
-    return str(path), file_sha256(path)
+    model = running_model(embedder)
+    return model.path, model.sha256
 
 
 def check_active_model(registry: ModelRegistry, embedder: Embedder) -> None:
@@ -76,21 +72,43 @@ def model_label(embedder: Embedder) -> str:
     return f"{embedder.name} {embedder.version}" + (f" (SHA-256 {digest})" if digest else " (bundled weights)")
 
 
-def model_check(registry: ModelRegistry, embedder: Embedder) -> Callable[[], str | None]:
+def model_check(registry: ModelRegistry, current: Callable[[], Embedder]) -> Callable[[], str | None]:
     """Asked at every heartbeat: why this process may not run cameras (the active model changed to
-    another, or to a different file), or None. The file's checksum is taken once: it is what was loaded."""
+    another, or to a different file, and this process has not taken it up), or None. Each file's checksum
+    is taken once: it is what was loaded."""
     from vigil.errors import ModelMismatchError
 
-    path, digest = embedder_file(embedder)
-
     def check() -> str | None:
+        model = running_model(current())
         try:
-            registry.check_process(embedder.name, embedder.version, digest, path)
+            registry.check_process(model.name, model.version, model.sha256, model.path)
         except ModelMismatchError as exc:
             return str(exc)
         return None
 
     return check
+
+
+def follow_active_model(settings: VigilSettings, watchlist: WatchlistService) -> ModelFollower:
+    """Started: the thread that switches this process's running pipeline to the active model when
+    ``vigil models use`` (or the admin page) changes it — no restart (docs/models.md)."""
+    from vigil.vision.catalogue import create_embedder
+
+    def build(name: str) -> Embedder:
+        embedder = create_embedder(name, settings)
+        embedder.prepare()
+        return embedder
+
+    follower = ModelFollower(
+        ModelRegistry(watchlist.db, AuditLog(watchlist.db, key_file=settings.resolved_audit_key_file)),
+        watchlist.switch_model,
+        lambda: watchlist.engine.embedder,
+        build,
+        after=watchlist.reembed,  # photos enrolled with the old model while the switch was under way
+        poll_s=settings.watchlist_poll_s,
+    )
+    follower.start()
+    return follower
 
 
 def open_watchlist(
@@ -273,6 +291,7 @@ def open_control_room(
         registry = CameraRegistry(db)
         runner, recorder, matcher = open_live(settings, watchlist, registry.configs(loop=loop_files), outbox=outbox)
         fleet = EmbeddedFleet(runner, registry)
+        follow_active_model(settings, watchlist)  # `vigil models use` reaches the running cameras
     ctx = WebContext.build(
         settings, db, watchlist=watchlist, fleet=fleet, matcher=matcher, retention=retention, bus=bus, outbox=outbox
     )
@@ -285,7 +304,7 @@ def open_control_room(
         ctx.health.media_writes = recorder.media_writes
         ctx.health.queued = recorder.queued
     # /readyz: the model this process enrolls (and, embedded, matches) with is still the active one
-    ctx.health.model = model_check(ModelRegistry(db, ctx.audit), watchlist.engine.embedder)
+    ctx.health.model = model_check(ModelRegistry(db, ctx.audit), lambda: watchlist.engine.embedder)
     ctx.health.model_name = model_label(watchlist.engine.embedder)
     ctx.evidence = open_evidence(settings, db)  # the supervisors' evidence packs
     ctx.secure_cookies = not is_loopback(host)
@@ -333,7 +352,7 @@ def open_worker(
     audit = AuditLog(watchlist.db, key_file=settings.resolved_audit_key_file)
     alerts = AlertService(watchlist.db, audit, outbox=outbox)
     embedder = watchlist.engine.embedder
-    check = model_check(ModelRegistry(watchlist.db, audit), embedder)
+    check = model_check(ModelRegistry(watchlist.db, audit), lambda: watchlist.engine.embedder)
     health = HealthChecks(
         watchlist.db,
         bus=bus if settings.redis_url else None,
@@ -429,3 +448,17 @@ def audit_settings(audit: AuditLog, settings: VigilSettings, actor: str = "syste
         details={"before": before, "after": current, "changed": changed},
     )
     return True
+
+
+def switch_active_model(
+    settings: VigilSettings,
+    name: str,
+    *,
+    reason: str,
+    by: Actor,
+    progress: Callable[[int, int], None] | None = None,
+) -> ModelSwitched:
+    """``vigil models use``: :func:`vigil.domain.models.switch_active_model` over the configured database
+    and media."""
+    db = open_database(settings)
+    return switch_model_in(db, open_media(settings, db), settings, name, reason=reason, by=by, progress=progress)

@@ -120,7 +120,9 @@ def walkby(
     curves_file: Annotated[
         Path | None,
         typer.Option(
-            "--curves", help="Error curves from `vigil eval curves` (default: the ones shipped for the embedder)."
+            "--curves",
+            help="Error curves from `vigil eval curves` (default: the ones shipped for the embedder, else the "
+            "calibration stored for it by `vigil models add` or `vigil calibrate`).",
         ),
     ] = None,
     sighting_templates: Annotated[
@@ -175,6 +177,11 @@ def walkby(
         if curves_file is not None
         else shipped_curves(engine.embedder.name, engine.embedder.version)
     )
+    if curves is None and curves_file is None:  # an added model: the curves `vigil models add` measured
+        from vigil.domain.thresholds import load_curves
+        from vigil.store.db import open_database
+
+        curves = load_curves(open_database(settings), engine.embedder.name, engine.embedder.version)
     candidates = {}
     for path in compare or []:
         other = load_curves_file(path, engine.embedder)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vigil.cli.context import cli_by, settings_from
-from vigil.errors import DatasetError, ModelMismatchError, ModelRegistryError
-from vigil.vision.catalogue import CATALOGUE, added_model_path, is_catalogued
+from vigil.errors import DatasetError, ModelRegistryError
+from vigil.vision.catalogue import CATALOGUE, added_model_path
 
 if TYPE_CHECKING:
     from vigil.domain.models import ModelRegistry
@@ -252,73 +252,17 @@ def use(
     """Switch every process to a model: re-embed every enrolled photo with it (resumable; the old templates
     stay and matching goes on until the new ones are complete), let each category's threshold follow the
     new curves at its policy and the watchlist size, and record one audit entry."""
-    from vigil.domain.audit import AuditLog
-    from vigil.domain.thresholds import ThresholdService
-    from vigil.services import embedder_file, open_watchlist
-    from vigil.vision.catalogue import create_embedder, model_spec
-    from vigil.vision.engine import FaceEngine
-    from vigil.vision.onnx_utils import file_sha256
+    from vigil.services import switch_active_model
 
     settings = settings_from(ctx)
-    db, registry = _registry(settings)
-    audit_log = AuditLog(db, key_file=settings.resolved_audit_key_file)
-    if len(reason.strip()) < 3:
-        raise ModelRegistryError("--reason: say why the model changes")
-    if is_catalogued(name):
-        if model_spec(name).kind != "embedder":
-            raise ModelRegistryError(f"{name!r} is a detector, not an embedder")
-    else:
-        added = registry.get(name)
-        if added is None:
-            raise ModelRegistryError(f"no model named {name!r}: add it first (`vigil models add FILE --name {name} …`)")
-        path = added_model_path(settings, name)
-        if not path.is_file():
-            raise ModelMismatchError(f"model {name!r}: its file {path} is missing (added with sha256 {added.sha256})")
-        digest = file_sha256(path)
-        if digest != added.sha256:
-            raise ModelMismatchError(
-                f"model {name!r}: the file {path} has SHA-256 {digest} but {added.sha256} was added"
-            )
-    active = registry.active()
-    if active is not None:
-        old_name, old_version = active.name, active.version
-    else:
-        old = create_embedder(settings.embedder, settings)
-        old.prepare()
-        old_name, old_version = old.name, old.version
-    before = {t.category: t.threshold for t in ThresholdService(db, audit_log, old_name, old_version).thresholds()}
-    engine = FaceEngine.from_settings(settings.model_copy(update={"embedder": name})).prepare()
-    watchlist = open_watchlist(settings, engine=engine, start=False, check_model=False)
     bar, progress = _progress_bar(f"re-embedding enrolled photos with {name}")
     with bar:
-        embedded = watchlist.reembed(progress=progress)
-    new = ThresholdService(db, audit_log, engine.embedder.name, engine.embedder.version)
-    if new.curves() is None:
-        raise ModelRegistryError(
-            f"{name!r} has no error curves: calibrate it first (`vigil calibrate --embedder …`); nothing switched"
-        )
-    for threshold in new.thresholds():
-        if threshold.calibrated:  # set by hand on the old model's similarity scale: the policy takes over
-            new.set_policy(
-                threshold.category,
-                threshold.false_alerts_per_1000,
-                by=cli_by().username,
-                reason=f"model switched to {name}: {reason}",
-                source="cli",
-            )
-    after = {t.category: t.threshold for t in new.thresholds()}
-    _path, digest = embedder_file(engine.embedder)
-    registry.activate(
-        engine.embedder.name,
-        engine.embedder.version,
-        digest,
-        by=cli_by(),
-        reason=reason,
-        before={"embedder": f"{old_name}@{old_version}", **before},
-        thresholds={"embedder": f"{engine.embedder.name}@{engine.embedder.version}", **after},
-    )
-    typer.echo(f"{embedded} photos embedded with {engine.embedder.name}@{engine.embedder.version}")
-    for category, value in after.items():
-        was = before.get(category)
+        switched = switch_active_model(settings, name, reason=reason, by=cli_by(), progress=progress)
+    typer.echo(f"{switched.embedded} photos embedded with {switched.name}@{switched.version}")
+    for category, value in switched.after.items():
+        was = switched.before.get(category)
         typer.echo(f"  {category:22s} threshold {'?' if was is None else f'{was:.3f}'} -> {value:.3f}")
-    typer.echo(f"active model: {engine.embedder.name} (restart running serve/run/worker processes to pick it up)")
+    typer.echo(
+        f"active model: {switched.name} (running `vigil serve` processes switch to it within seconds; "
+        "restart `vigil run` and `vigil worker` processes)"
+    )

@@ -98,6 +98,7 @@ class AlertCase:
     escalated_at: datetime | None = None  # nobody acknowledged it in its category's time
     evidence_nats: float | None = None  # the track's evidence in nats and what the rule in force asked
     needed_nats: float | None = None  # of it (None: the vote rule, or stored before migration 0021)
+    model: str | None = None  # the face model that decided it
 
     @property
     def band(self) -> Band:
@@ -177,6 +178,7 @@ def _view(row, decisions: tuple[Decision, ...] = (), outcomes: tuple[OutcomeReco
         escalated_at=alert.escalated_at,
         evidence_nats=alert.evidence_nats,
         needed_nats=alert.needed_nats,
+        model=alert.model,
     )
 
 

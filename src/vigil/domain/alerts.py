@@ -108,6 +108,7 @@ def alert_row(event: TrackMatch, *, crop_name: str | None, evidence_media: str |
         crop_missing=event.crop_missing,
         evidence_media=evidence_media,
         decisive_capture_at=_utc(event.decisive_capture_at),
+        model=event.model,
     )
 
 

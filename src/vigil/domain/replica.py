@@ -24,6 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -132,6 +133,29 @@ class GalleryReplica:
             self.full_loads += 1
             self.applied_version = max(self.applied_version, int(newest or 0))
         self._tell(ReplicaChange(frozenset(), rules=True, reloaded=True))
+
+    def switch_model(
+        self, model: str, version: str, dim: int, *, hold: AbstractContextManager[object], apply: Callable[[], None]
+    ) -> None:
+        """Follow another embedder's templates: the new gallery is built while searches go on in the old
+        one, then installed together with ``apply`` (the caller's swap of the embedder) inside ``hold``
+        (no frame is analysed meanwhile), so a face is never searched among another model's templates."""
+        with self._lock:
+            old = (self.model, self.version, self.dim)
+            since = self._database_now()
+            self.model, self.version, self.dim = model, version, dim
+            try:
+                gallery = self._new_gallery(self._matchable_templates())
+            except BaseException:
+                self.model, self.version, self.dim = old
+                raise
+            with hold:
+                self._gallery = gallery
+                apply()
+                self._tell(ReplicaChange(frozenset(), rules=True, reloaded=True))  # rules follow the new curves
+            self._applied.clear()
+            self._since = since - WINDOW
+            self.full_loads += 1
 
     def catch_up(self) -> int:
         """Apply every logged change not applied yet; returns how many log rows were applied. Nothing to

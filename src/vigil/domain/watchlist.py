@@ -38,6 +38,7 @@ from vigil.settings import VigilSettings
 from vigil.store.db import Database
 from vigil.store.media import SWEEP_MIN_AGE_S, MediaStore
 from vigil.store.models import Alert, Category, Photo, PhotoEmbedding, Subject, User
+from vigil.vision.embedders.base import Embedder
 from vigil.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)
@@ -466,6 +467,22 @@ class WatchlistService:
                 progress(done, len(todo))
         self.replica.catch_up()
         return len(todo)
+
+    def switch_model(self, embedder: Embedder) -> None:
+        """Run another embedder from now on, in this running process (a live switch, ``vigil models use``):
+        the gallery of its templates is loaded while matching goes on with the old one, then the embedder
+        and the gallery are swapped together between two frames. The caller has checked the embedder is
+        the active model and prepared it."""
+        old = f"{self.model}@{self.version}"
+
+        def apply() -> None:
+            self.engine.embedder = embedder
+            self.model, self.version = embedder.name, embedder.version
+
+        self.replica.switch_model(
+            embedder.name, embedder.version, embedder.dim, hold=self.engine.model_lock.switching(), apply=apply
+        )
+        log.warning("face model switched in this process: %s -> %s@%s", old, self.model, self.version)
 
     def _embedding_row(self, photo_id: str, vector: np.ndarray) -> PhotoEmbedding:
         return PhotoEmbedding(

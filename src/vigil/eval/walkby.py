@@ -125,6 +125,7 @@ class MemoEngine:
         self.engine = engine
         self.detector = engine.detector
         self.embedder = engine.embedder
+        self.model_lock = engine.model_lock
         self._detections: dict[bytes, FaceDetections] = {}
         self._vectors: dict[tuple[bytes, bytes], np.ndarray] = {}
 

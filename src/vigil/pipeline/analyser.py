@@ -210,15 +210,30 @@ class CameraAnalyser:
         self._last_frame: tuple[int, float] | None = None  # (index, source time) of the last analysed frame
         self._open_alerts: dict[str, TrackMatch] = {}  # subject id -> latest alert on this camera
         self._scene_now: Callable[[], bytes] | None = None  # the scene frame of the track being judged
+        self._generation = engine.model_lock.generation  # of the model the tracks' faces were embedded by
 
     # ------------------------------------------------------------------ frames
     def process(self, frame: Frame) -> list[TrackMatch]:
         """Analyse one frame; returns the alerts it raised (already stored)."""
         started = time.perf_counter()
         try:
-            return self._process(frame)
+            with self.engine.model_lock.using() as generation:
+                if generation != self._generation:  # the model was switched (``WatchlistService.switch_model``)
+                    self._forget_looks()
+                    self._generation = generation
+                return self._process(frame)
         finally:
             self.counters.busy_s += time.perf_counter() - started
+
+    def _forget_looks(self) -> None:
+        """After a model switch: what each track remembers was embedded by the previous model and cannot be
+        compared with the new one's templates; the tracks go on and are judged on faces embedded from now
+        on (their raised alerts are kept, so a track does not alert twice)."""
+        for track in self.tracks.values():
+            for kept in (track.qualities, track.iods, track.vectors, track.crops, track.times):
+                kept.clear()
+            track.candidates.clear()
+            track.last_embedded, track.best_quality, track.settled = -math.inf, 0.0, False
 
     def _process(self, frame: Frame) -> list[TrackMatch]:
         coverage = None
@@ -451,6 +466,7 @@ class CameraAnalyser:
             authorisation_id=None
             if coverage is None
             else coverage.authorisation_for(verdict.subject_id, card.category),
+            model=self.engine.embedder.name,
         )
         if previous is not None:
             if (

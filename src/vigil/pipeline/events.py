@@ -62,6 +62,7 @@ class TrackMatch:
     # under the vote rule): the evidence band is read on these (docs/control-room.md).
     evidence_nats: float | None = None
     needed_nats: float | None = None
+    model: str | None = None  # the embedder whose templates and curves decided it (its name)
 
     @property
     def latency_ms(self) -> float | None:
@@ -87,6 +88,7 @@ class TrackMatch:
             "threshold": round(self.threshold, 4),
             "faces": self.faces,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "model": self.model,
             "runner_up": None
             if self.runner_up_id is None
             else {

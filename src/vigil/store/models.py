@@ -227,6 +227,8 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The face model whose templates and curves decided the alert (issue 26: a switch shows in the alerts).
+    model: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class User(Base):

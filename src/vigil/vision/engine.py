@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +43,51 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class ModelLock:
+    """Many cameras use the embedder (and the gallery of its templates) at once; a model switch
+    (:meth:`switching`) waits until no frame is in the middle of being analysed, holds new frames off
+    while it swaps, and counts a ``generation`` so that an analyser can tell that what it remembers of a
+    track came from the previous model."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._users = 0
+        self._switching = False
+        self.generation = 0
+
+    @contextmanager
+    def using(self) -> Iterator[int]:
+        """Hold the model for one frame; yields the generation the frame is analysed under."""
+        with self._cond:
+            while self._switching:
+                self._cond.wait()
+            self._users += 1
+            generation = self.generation
+        try:
+            yield generation
+        finally:
+            with self._cond:
+                self._users -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def switching(self) -> Iterator[None]:
+        """Swap the model: no frame is being analysed while the body runs."""
+        with self._cond:
+            while self._switching:
+                self._cond.wait()
+            self._switching = True  # new frames wait from now on
+            while self._users:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.generation += 1
+                self._switching = False
+                self._cond.notify_all()
+
+
 class FaceEngine:
     """Detect, assess, align and embed. Call :meth:`prepare` once before use.
 
@@ -56,6 +103,7 @@ class FaceEngine:
         self.embedder = embedder
         self.concurrency = concurrency or usable_cores()
         self._gate = threading.BoundedSemaphore(self.concurrency)
+        self.model_lock = ModelLock()  # a live model switch (``WatchlistService.switch_model``)
 
     @classmethod
     def from_settings(

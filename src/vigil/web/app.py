@@ -28,6 +28,7 @@ from vigil import __version__
 from vigil.domain.alerts import AlertListener, TrackMatch, announcer
 from vigil.domain.fleet import DetectionCounts
 from vigil.domain.leases import worker_counts
+from vigil.domain.models import model_metrics
 from vigil.domain.pending import is_outage
 from vigil.domain.telemetry import disk_lines
 from vigil.domain.vocabulary import Role
@@ -35,7 +36,7 @@ from vigil.errors import RepeatedFailure
 from vigil.logs import request_scope
 from vigil.store.media import media_folder
 from vigil.web.context import MAX_UPLOAD_BYTES, WebContext
-from vigil.web.metrics import render_fleet, render_model, render_reach
+from vigil.web.metrics import render_fleet, render_reach
 from vigil.web.pages import router as pages_router
 from vigil.web.routers import (
     alerts,
@@ -46,6 +47,7 @@ from vigil.web.routers import (
     field,
     maps,
     media,
+    models,
     notify,
     reports,
     sightings,
@@ -315,6 +317,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         notify,
         field,
         maps,
+        models,
     ):
         app.include_router(module.router)
     app.include_router(pages_router)
@@ -383,8 +386,8 @@ def create_app(ctx: WebContext) -> FastAPI:
             cams, c.alerts.open_count(), c.hub.clients, camera_states=states, bus=bus, detection=detection
         )
         response = c.alerts.response_times(datetime.now(UTC) - timedelta(days=30))
-        if c.watchlist is not None:  # the embedder this process matches with (docs/models.md)
-            text += render_model(c.watchlist.model, c.watchlist.version)
+        if c.watchlist is not None:  # the face model this process matches with, now (docs/models.md)
+            text += model_metrics(c.watchlist.engine.embedder)
         workers_live, workers_lost = worker_counts(c.db, c.settings.lease_s)
         gallery = c.watchlist.replica.applied_version if c.watchlist is not None else None
         named = [(cam[0], str(cam[1])) for cam in cams] if states is None else list(zip(names, states, strict=True))

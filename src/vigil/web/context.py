@@ -14,6 +14,7 @@ from vigil.domain.cameras import CameraRegistry
 from vigil.domain.channels import ChannelService
 from vigil.domain.fleet import CameraFleet, LeasedFleet
 from vigil.domain.health import HealthChecks
+from vigil.domain.models import ModelSwitchJob
 from vigil.domain.outbox import Deliverer, Outbox
 from vigil.domain.users import UserService
 from vigil.settings import VigilSettings
@@ -61,12 +62,14 @@ class WebContext:
     evidence: EvidenceService | None = None
     health: HealthChecks = field(init=False)  # /readyz: the database, Redis when scaled out, the media disk
     trail_reads: TrailReads = field(default_factory=TrailReads)  # refreshes are not audited as reads
+    model_switch: ModelSwitchJob = field(init=False)  # a switch started on the admin page (one at a time)
 
     def __post_init__(self) -> None:
         self.feed = AlertFeed(self.alerts, self.hub, self.metrics, self.bus)
         self.refusals = RefusalRecorder(self.audit)
         self.access = AccessWatch(self.db, views_per_hour=self.settings.media_views_per_hour)
         self.fleet = LeasedFleet(self.db)
+        self.model_switch = ModelSwitchJob(self.db, self.media, self.settings)
         self.channels = ChannelService(self.db, audit=self.audit, allowed=self.settings.outbound_networks)
         settings = self.settings
         self.health = HealthChecks(

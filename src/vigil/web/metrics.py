@@ -149,15 +149,6 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def render_model(name: str, version: str) -> str:
-    """The face model this process runs (its name and the version its templates carry)."""
-    return (
-        "# HELP vigil_model_info The face embedder this process matches with.\n"
-        "# TYPE vigil_model_info gauge\n"
-        f'vigil_model_info{{name="{name}",version="{version}"}} 1\n'
-    )
-
-
 def render_fleet(cameras: list[tuple[str, str]], live: int, lost: int, gallery_version: int | None) -> str:
     """Each camera's state ((name, state) for every camera registered: as this process runs it, or as its
     worker reported it, "unassigned" when none holds it) and how many there are (what the workers'

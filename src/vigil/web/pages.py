@@ -92,6 +92,7 @@ PAGES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "/watchlist": ("watchlist.html", (Role.SUPERVISOR,), N_("Watchlist")),
     "/audit": ("audit.html", (Role.AUDITOR,), N_("Audit log")),
     "/notifications": ("notifications.html", (Role.ADMIN,), N_("Notifications")),
+    "/models": ("models.html", (Role.ADMIN,), N_("Face models")),
     "/field": ("field.html", (Role.OPERATOR, Role.SUPERVISOR), N_("Field")),
 }
 HOME: dict[str, str] = {

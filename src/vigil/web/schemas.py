@@ -265,6 +265,7 @@ class AlertOut(BaseModel):
     band_margin: float = 0.0  # past the threshold in force: nats (or, on the similarity scale, a share)
     evidence_nats: float | None = None  # the track's evidence in nats and what the rule in force asked of
     needed_nats: float | None = None  # it (None: the vote rule, or an alert stored before they were kept)
+    model: str | None = None  # the face model that decided it (docs/models.md)
 
     @classmethod
     def of(cls, a: AlertCase) -> AlertOut:
@@ -308,6 +309,7 @@ class AlertOut(BaseModel):
             acknowledged_at=a.acknowledged_at,
             acknowledged_by=a.acknowledged_by,
             escalated_at=a.escalated_at,
+            model=a.model,
         )
 
 

@@ -12,6 +12,7 @@ import { initAuthorisations } from "./js/authorisations.js";
 import { initWatchlist } from "./js/watchlist.js";
 import { initAudit } from "./js/audit.js";
 import { initNotifications } from "./js/notifications.js";
+import { initModels } from "./js/models.js";
 
 document.addEventListener("DOMContentLoaded", async () => {
   initLogin();
@@ -32,6 +33,6 @@ document.addEventListener("DOMContentLoaded", async () => {
     location.reload();
   });
   if (!page) return;
-  const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, authorisations: initAuthorisations, watchlist: initWatchlist, audit: initAudit, field: initField, notifications: initNotifications }[page.dataset.page];
+  const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, authorisations: initAuthorisations, watchlist: initWatchlist, audit: initAudit, field: initField, notifications: initNotifications, models: initModels }[page.dataset.page];
   if (init) await init(page);
 });

@@ -19,7 +19,7 @@ export function initLogin() {
 // Where to go after logging in: one of the control room's own pages, resolved against this page's origin
 // and still on it; anything else ("//x", "/\\x", "/.//x", "/%2F%2Fx", "javascript:", tabs and newlines
 // inside) goes home. The URL parser decides, not string tests: it is what the browser will follow.
-const OWN_PAGES = /^\/(?:live|field|cameras|watchlist|audit|authorisations|notifications|(?:alerts|subjects)\/[A-Za-z0-9_-]{1,64})?$/;
+const OWN_PAGES = /^\/(?:live|field|cameras|watchlist|audit|authorisations|notifications|models|(?:alerts|subjects)\/[A-Za-z0-9_-]{1,64})?$/;
 function sameSitePath(next) {
   if (typeof next !== "string" || !next) return "/";
   try {

@@ -143,6 +143,93 @@ def build_mbtiles(path, box: tuple[float, float, float, float], zooms: range) ->
     return count
 
 
+def _png(colour: tuple[int, int, int]) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 256), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def build_pmtiles(  # type: ignore[no-untyped-def]
+    path, box: tuple[float, float, float, float], zooms: range, *, tile=None, tile_type: str = "PNG"
+) -> dict[tuple[int, int, int], bytes]:
+    """A small raster PMTiles v3 archive written with protomaps' own writer (the ``pmtiles`` package) over
+    ``box`` (south, west, north, east) at ``zooms``: ``tile(z, x, y)`` gives each tile's bytes (default: a
+    plain blue PNG). Returns what it wrote, by (z, x, y)."""
+    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.writer import Writer
+
+    plain = _png((40, 90, 170))
+    south, west, north, east = box
+    written: dict[tuple[int, int, int], bytes] = {}
+    for z in zooms:
+        x0, y0 = _tile_xy(north, west, z)
+        x1, y1 = _tile_xy(south, east, z)
+        for x in range(max(0, x0 - 1), min((1 << z) - 1, x1 + 1) + 1):
+            for y in range(max(0, y0 - 1), min((1 << z) - 1, y1 + 1) + 1):
+                written[(z, x, y)] = tile(z, x, y) if tile else plain
+    with open(path, "wb") as f:
+        writer = Writer(f)
+        for key in sorted(written, key=lambda k: zxy_to_tileid(*k)):
+            writer.write_tile(zxy_to_tileid(*key), written[key])
+        writer.finalize(
+            {
+                "tile_type": TileType[tile_type],
+                "tile_compression": Compression.NONE,
+                "min_lon_e7": int(west * 1e7),
+                "min_lat_e7": int(south * 1e7),
+                "max_lon_e7": int(east * 1e7),
+                "max_lat_e7": int(north * 1e7),
+            },
+            {"name": "test", "attribution": "PMTiles test tiles © Vigil test suite"},
+        )
+    return written
+
+
+def test_the_cameras_map_draws_tiles_from_a_local_pmtiles_file(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    """VIGIL_MAP_TILES names a local .pmtiles (v3) archive: the Cameras page's map shows its tiles, served
+    by Vigil (the bytes the archive holds for that tile), and the archive's own attribution."""
+    from playwright.sync_api import expect, sync_playwright
+
+    tiles = tmp_path / "lucknow.pmtiles"
+    written = build_pmtiles(tiles, (26.840, 80.920, 26.856, 80.952), range(12, 17))
+    running = start_server(tmp_path, settings.model_copy(update={"map_tiles": str(tiles)}), engine)
+    ctx = running.ctx
+    ctx.cameras.add("gate", "rtsp://127.0.0.1:1/g", latitude=26.8500, longitude=80.9460, group="Hazratganj")
+    ctx.cameras.add("market", "rtsp://127.0.0.1:1/m", latitude=26.8460, longitude=80.9270, group="Aminabad")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-GB")
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            _login(page, running.url, "operator")
+            page.goto(running.url + "/cameras")
+            the_map = page.locator("#cameras-map")
+            expect(the_map).to_have_attribute("data-tiles", "tiles")
+            expect(the_map.locator("img.leaflet-tile-loaded").first).to_be_visible()
+            expect(the_map.locator(".leaflet-control-attribution")).to_contain_text("PMTiles test tiles")
+            expect(the_map.locator("path.map-camera")).to_have_count(2)
+            sources = the_map.locator("img.leaflet-tile-loaded").evaluate_all("(imgs) => imgs.map((i) => i.src)")
+            assert sources and all("/api/map/tiles/" in s for s in sources), sources
+            for src in sources[:4]:
+                z, x, y = (int(v) for v in src.rsplit("/api/map/tiles/", 1)[1].split("/"))
+                tile = context.request.get(src)
+                assert tile.ok and tile.headers["content-type"] == "image/png"
+                assert tile.body() == written[(z, x, y)]
+            page.screenshot(path=str(SHOTS / "cameras-pmtiles.png"), full_page=True)
+            assert not errors, errors
+            browser.close()
+    finally:
+        running.ctx.fleet.close()
+        running.stop()
+
+
 def test_the_trail_map_draws_local_tiles_and_follows_a_confirmation_live(tmp_path, settings, engine, astronaut) -> None:  # type: ignore[no-untyped-def]
     """VIGIL_MAP_TILES names a local .mbtiles file: the subject page's map shows its tiles (served by Vigil to
     signed-in users, with cache headers) and its attribution; the trail is numbered points with times and

@@ -30,6 +30,7 @@ export function t(message, vars) {
   return vars ? text.replace(/\{(\w+)\}/g, (whole, key) => (key in vars ? String(vars[key]) : whole)) : text;
 }
 export const when = (iso) => new Date(iso).toLocaleString(LOCALE_TAG);
+export const clock = (iso) => new Date(iso).toLocaleTimeString(LOCALE_TAG, { hour: "2-digit", minute: "2-digit" });
 export const num = (x, digits) => Number(x).toLocaleString(LOCALE_TAG, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 // Words that are data (a status, a category, a role): shown in the page's language where the catalogue has them.
 export const word = (value) => t(value);

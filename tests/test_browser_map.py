@@ -451,6 +451,8 @@ def test_field_actions_are_recorded_and_queued_offline_until_the_network_is_back
             expect(card.locator(".status-line")).to_contain_text("acknowledged by operator")
             assert recorded() == [("acknowledge", first.alert_id)]
 
+            # Installed: the service worker holds the page's shell, so the page opens without a network.
+            page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15000)
             context.set_offline(True)
             card.locator(".on-my-way").tap()
             expect(page.locator("#field-queue")).to_contain_text("1 action(s) waiting for the network")
@@ -458,9 +460,11 @@ def test_field_actions_are_recorded_and_queued_offline_until_the_network_is_back
             page.wait_for_timeout(1500)
             assert recorded() == [("acknowledge", first.alert_id)]  # nothing reached the server
             assert len(page.evaluate("JSON.parse(localStorage.getItem('vigil-field-queue'))")) == 1
+            page.reload()  # still offline: the shell from the service worker, the tap still queued
+            expect(page.locator("#field-queue")).to_contain_text("1 action(s) waiting for the network")
             context.set_offline(False)
-            expect(page.locator("#field-queue")).to_be_hidden(timeout=15000)
-            expect(card.locator(".on-my-way")).to_have_attribute("aria-pressed", "true")
+            expect(page.locator("#field-queue")).to_be_hidden(timeout=20000)
+            expect(card.locator(".on-my-way")).to_have_attribute("aria-pressed", "true", timeout=10000)
             assert recorded() == [("acknowledge", first.alert_id), ("on-my-way", first.alert_id)]
             entries = [
                 e for e in ctx.audit.entries(limit=100, action="alert-field-action") if e.object_id == first.alert_id
@@ -473,11 +477,13 @@ def test_field_actions_are_recorded_and_queued_offline_until_the_network_is_back
             )
             ctx.feed.updated(first.alert_id)
             expect(card).to_have_class("field-card decided")
-            # A new red flag after the first tap: the alarm sounds and the phone vibrates.
+            # A new red flag after the first tap (the page was reloaded: tap again): alarm and vibration.
+            page.locator("h1").tap()
+            expect(page.locator("#sound-state")).to_have_text("Sound on")
             alarms = page.evaluate("window.vigilAlarms || 0")
             assert running.recorder.raise_alert(alert_event(subject.subject_id, camera="market", track="t-2"))
             expect(page.locator("#field-alerts > li")).to_have_count(2)
-            page.wait_for_function(f"(window.vigilAlarms || 0) > {alarms} && window.vigilVibrations >= 1")
+            page.wait_for_function(f"() => (window.vigilAlarms || 0) > {alarms} && window.vigilVibrations >= 1")
             assert not errors, errors
 
             page.select_option("#language", "hi")

@@ -459,7 +459,7 @@ def test_field_actions_are_recorded_and_queued_offline_until_the_network_is_back
             expect(card.locator(".on-my-way")).to_contain_text("(queued)")
             page.wait_for_timeout(1500)
             assert recorded() == [("acknowledge", first.alert_id)]  # nothing reached the server
-            assert len(page.evaluate("JSON.parse(localStorage.getItem('vigil-field-queue'))")) == 1
+            assert len(page.evaluate("JSON.parse(localStorage.getItem('vigil-field-queue:operator'))")) == 1
             page.reload()  # still offline: the shell from the service worker, the tap still queued
             expect(page.locator("#field-queue")).to_contain_text("1 action(s) waiting for the network")
             context.set_offline(False)

@@ -27,17 +27,18 @@ const distanceText = (m) => m < 1000 ? t("{m} m away", { m: Math.round(m / 10) *
 // the time it was tapped, then sent; on a flaky network what could not be sent is sent when the phone is
 // back online (the server records a resent id once).
 const FIELD_ACTIONS = [["acknowledge", "Acknowledge"], ["on-my-way", "On my way"], ["not-found", "Not found"]];
-const QUEUE_KEY = "vigil-field-queue";
+// One queue per officer on this phone: a tap is only ever sent under the login of the officer who made it.
+const queueKey = () => "vigil-field-queue:" + ((document.getElementById("field") || { dataset: {} }).dataset.user || "");
 const fieldQueue = {
-  items() { try { return JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]"); } catch (e) { return []; } },
-  save(items) { localStorage.setItem(QUEUE_KEY, JSON.stringify(items)); },
+  items() { try { return JSON.parse(localStorage.getItem(queueKey()) || "[]"); } catch (e) { return []; } },
+  save(items) { localStorage.setItem(queueKey(), JSON.stringify(items)); },
   add(item) { this.save([...this.items(), item]); },
   remove(id) { this.save(this.items().filter((i) => i.client_id !== id)); },
 };
 const newClientId = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2)).replace(/[^A-Za-z0-9_-]/g, "");
 let flushing = null;
-// Sends what is queued, oldest first; stops at the first network failure (still offline). A refusal
-// (the red flag was removed, a bad request) is dropped from the queue and said on the page.
+// Sends what is queued, oldest first; stops at the first failure that may pass (offline, the server away,
+// logged out). A refusal (the red flag was removed, a bad request) is dropped from the queue and said.
 function flushFieldQueue(after) {
   if (flushing) return flushing;
   flushing = (async () => {
@@ -47,7 +48,8 @@ function flushFieldQueue(after) {
         await api(`/api/field/${item.alert_id}/actions`, { method: "POST", json: { action: item.action, client_id: item.client_id, acted_at: item.acted_at } });
         fieldQueue.remove(item.client_id); sent += 1;
       } catch (e) {
-        if (e instanceof TypeError) break;  // the network: keep it for later
+        // The network, a server away (5xx) or a session to log in again: keep it for later.
+        if (e instanceof TypeError || e.message === "login" || (e.status || 0) >= 500) break;
         fieldQueue.remove(item.client_id);
         const note = document.getElementById("field-queue");
         if (note) { note.hidden = false; note.textContent = t("Not recorded: {why}", { why: e.message }); }

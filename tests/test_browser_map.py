@@ -154,11 +154,20 @@ def _png(colour: tuple[int, int, int]) -> bytes:
 
 
 def build_pmtiles(  # type: ignore[no-untyped-def]
-    path, box: tuple[float, float, float, float], zooms: range, *, tile=None, tile_type: str = "PNG"
+    path,
+    box: tuple[float, float, float, float],
+    zooms: range,
+    *,
+    tile=None,
+    tile_type: str = "PNG",
+    compression: str = "NONE",
 ) -> dict[tuple[int, int, int], bytes]:
     """A small raster PMTiles v3 archive written with protomaps' own writer (the ``pmtiles`` package) over
     ``box`` (south, west, north, east) at ``zooms``: ``tile(z, x, y)`` gives each tile's bytes (default: a
-    plain blue PNG). Returns what it wrote, by (z, x, y)."""
+    plain blue PNG), stored as they are (``compression="GZIP"``: gzipped, as the header then says). Returns
+    the tiles, by (z, x, y)."""
+    import gzip
+
     from pmtiles.tile import Compression, TileType, zxy_to_tileid
     from pmtiles.writer import Writer
 
@@ -174,11 +183,12 @@ def build_pmtiles(  # type: ignore[no-untyped-def]
     with open(path, "wb") as f:
         writer = Writer(f)
         for key in sorted(written, key=lambda k: zxy_to_tileid(*k)):
-            writer.write_tile(zxy_to_tileid(*key), written[key])
+            data = written[key]
+            writer.write_tile(zxy_to_tileid(*key), gzip.compress(data, mtime=0) if compression == "GZIP" else data)
         writer.finalize(
             {
                 "tile_type": TileType[tile_type],
-                "tile_compression": Compression.NONE,
+                "tile_compression": Compression[compression],
                 "min_lon_e7": int(west * 1e7),
                 "min_lat_e7": int(south * 1e7),
                 "max_lon_e7": int(east * 1e7),
@@ -471,6 +481,7 @@ def test_field_actions_are_recorded_and_queued_offline_until_the_network_is_back
             ]
             assert [e.details["action"] for e in reversed(entries)] == ["acknowledge", "on-my-way"]
 
+            expect(page.locator("#connection")).to_have_text("live", timeout=15000)  # the socket is back too
             # Decided at the control room: it stays on the officer's view (the shift), marked decided.
             ctx.alerts.decide(
                 first.alert_id, ctx.users.authenticate("supervisor", PASSWORD), "confirmed", "same person"

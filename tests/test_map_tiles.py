@@ -76,6 +76,17 @@ def test_a_large_archive_with_leaf_directories_is_read(tmp_path) -> None:  # typ
     assert archive.tile(3, 0, 0) is None
 
 
+def test_gzipped_tiles_are_served_as_the_images_they_hold(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    tiles = tmp_path / "gzipped.pmtiles"
+    written = build_pmtiles(
+        tiles, LUCKNOW, range(13, 14), tile=lambda z, x, y: _png((x % 256, 80, y % 256)), compression="GZIP"
+    )
+    archive = PMTiles(tiles)
+    assert dict(archive._reader.header())["tile_compression"].name == "GZIP"
+    for (z, x, y), data in written.items():
+        assert archive.tile(z, x, y) == (data, "image/png")
+
+
 def test_tile_files_vigil_cannot_serve_are_refused_at_start(tmp_path, settings, engine) -> None:  # type: ignore[no-untyped-def]
     vector = tmp_path / "vector.pmtiles"
     build_pmtiles(vector, LUCKNOW, range(12, 13), tile=lambda z, x, y: b"\x1a\x00", tile_type="MVT")

@@ -151,7 +151,7 @@ export async function initField() {
   }
   const soon = () => { clearTimeout(timer); timer = setTimeout(reload, 250); };
   openLiveSocket({ onReconnect: () => { flushFieldQueue(reload); soon(); }, onEvent: (event) => { if (event.alert) soon(); } });
-  window.addEventListener("online", () => flushFieldQueue(reload));
+  window.addEventListener("online", () => { flushFieldQueue(reload); soon(); });  // a page opened offline fills in
   setInterval(() => { if (fieldQueue.items().length) flushFieldQueue(reload); }, 10000);
   flushFieldQueue(reload);
   document.addEventListener("click", enableSound, { once: true });  // a phone plays sound after a first touch

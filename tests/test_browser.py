@@ -411,8 +411,8 @@ def test_a_field_officer_on_a_phone_sees_their_areas_red_flags_navigates_and_ack
     tmp_path, settings, engine, astronaut
 ) -> None:
     """The phone view (/field) with a phone's viewport and touch: only the officer's camera groups, the live
-    face beside the enrolled photo, the camera on a map with a geo: link, the latest confirmed sightings,
-    acknowledge by tapping; installable (manifest, icons, a service worker)."""
+    face beside the enrolled photo, the camera on a Leaflet map with a geo: link, the latest confirmed
+    sightings, acknowledge by tapping; installable (manifest, icons, a service worker)."""
     from playwright.sync_api import expect, sync_playwright
     from tests.helpers import alert_event
 
@@ -452,7 +452,8 @@ def test_a_field_officer_on_a_phone_sees_their_areas_red_flags_navigates_and_ack
                 expect(image).to_have_js_property("complete", True)
                 assert image.evaluate("(img) => img.naturalWidth") > 0
             assert card.locator(".navigate").get_attribute("href").startswith("geo:26.85,80.946?q=")
-            expect(card.locator("svg.field-map circle")).to_have_count(2)  # this camera and the sighting
+            expect(card.locator(".field-map path.map-camera")).to_have_count(1)  # this camera on the map
+            expect(card.locator(".field-map path.trail-point")).to_have_count(1)  # and the confirmed sighting
             expect(card.locator(".sightings li")).to_have_count(1)
             assert page.evaluate("() => window.innerWidth") < 500  # a phone's width, no sideways scrolling
             assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
@@ -472,7 +473,7 @@ def test_a_field_officer_on_a_phone_sees_their_areas_red_flags_navigates_and_ack
 
             card.locator(".acknowledge").tap()  # a touch, not a click
             expect(card.locator(".status-line")).to_contain_text("acknowledged by operator")
-            expect(card.locator(".acknowledge")).to_have_count(0)
+            expect(card.locator(".acknowledge")).to_have_attribute("aria-pressed", "true")  # the officer's own
             assert ctx.alerts.get(mine).acknowledged_by == "operator"
 
             newer = raise_on("gate", "t-3")  # arrives live

@@ -182,14 +182,29 @@ class VigilSettings(BaseSettings):
         max_length=2000,
         description="Raster map tiles under the pages' maps: a URL template of the force's tile server "
         "(https://tiles.example/{z}/{x}/{y}.png; its host is added to the pages' image policy) or a local "
-        ".mbtiles file of PNG/JPEG tiles that Vigil serves itself to signed-in users. Unset: the cameras on "
-        "a scaled grid with a north arrow and scale bar.",
+        ".mbtiles or .pmtiles (v3) file of PNG/JPEG/WebP tiles that Vigil serves itself to signed-in users. "
+        "Unset: the cameras on a scaled grid with a north arrow and scale bar.",
     )
     map_attribution: str = Field(
         default="",
         max_length=500,
-        description="The attribution the tile source requires, shown on every map (an .mbtiles file's own "
-        "'attribution' metadata is used when this is unset).",
+        description="The attribution the tile source requires, shown on every map (an .mbtiles or .pmtiles "
+        "file's own 'attribution' metadata is used when this is unset).",
+    )
+    nearby_km: float = Field(
+        default=2.0,
+        gt=0,
+        le=100,
+        description="The subject page lists the cameras within this many kilometres of where the person was "
+        "last seen, with the officers of their camera groups and the routing rules that would send a red flag "
+        "from them.",
+    )
+    shift_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=48,
+        description="A red flag an officer acknowledged, is on the way to or did not find stays on that "
+        "officer's field view for this many hours, even once it is decided or outside the officer's areas.",
     )
     media_views_per_hour: int = Field(
         default=600,
@@ -343,8 +358,8 @@ class VigilSettings(BaseSettings):
     @model_validator(mode="after")
     def _map_tiles_check(self) -> VigilSettings:
         tiles = self.map_tiles
-        if tiles and not (tiles.endswith(".mbtiles") or re.match(r"^https?://[^/\s]+/\S*$", tiles)):
-            raise ValueError("map_tiles: an http(s) URL template with {z}, {x} and {y}, or a .mbtiles file")
+        if tiles and not (tiles.endswith((".mbtiles", ".pmtiles")) or re.match(r"^https?://[^/\s]+/\S*$", tiles)):
+            raise ValueError("map_tiles: an http(s) URL template with {z}, {x} and {y}, or a .mbtiles or .pmtiles file")
         if tiles.startswith(("http://", "https://")) and not all(k in tiles for k in ("{z}", "{x}", "{y}")):
             raise ValueError("map_tiles: a URL template needs {z}, {x} and {y}")
         return self

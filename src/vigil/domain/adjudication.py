@@ -14,22 +14,42 @@ Rules:
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from vigil.domain.alerts import TrackMatch, alert_row
 from vigil.domain.audit import Actor, AuditLog, audit_change
 from vigil.domain.outbox import Outbox
 from vigil.domain.users import Principal
-from vigil.domain.vocabulary import OPEN_ALERT_STATUSES, AlertStatus, AuditAction, EventKind, Outcome, Role
+from vigil.domain.vocabulary import (
+    OPEN_ALERT_STATUSES,
+    AlertStatus,
+    AuditAction,
+    EventKind,
+    FieldActionKind,
+    Outcome,
+    Role,
+)
 from vigil.errors import RuleError, VigilError
 from vigil.store.db import Database
-from vigil.store.models import Adjudication, Alert, AlertOutcome, Camera, Category, Photo, Subject, User
+from vigil.store.models import (
+    Adjudication,
+    Alert,
+    AlertOutcome,
+    Camera,
+    Category,
+    FieldAction,
+    Photo,
+    Subject,
+    User,
+)
 
 MIN_REASON = 3
 MAX_NOTE = 2000
@@ -59,6 +79,21 @@ class OutcomeRecord:
     outcome: str
     note: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class FieldActionRecord:
+    """An officer's action on a red flag from the field view."""
+
+    alert_id: str
+    action: str
+    user: str
+    acted_at: datetime  # when the officer tapped (the phone's clock, never later than its arrival)
+    received_at: datetime
+
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+FIELD_CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock this far ahead is believed; beyond, arrival time
 
 
 @dataclass(frozen=True)
@@ -680,23 +715,161 @@ class AlertService:
             if alert.acknowledged_at is None:
                 if alert.status not in OPEN_ALERT_STATUSES:
                     raise AdjudicationError("closed", f"the alert is {alert.status}: nothing to acknowledge")
-                moved = session.execute(
-                    update(Alert)
-                    .where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
-                    .values(acknowledged_at=datetime.now(UTC), acknowledged_by=who.username)
-                    .execution_options(synchronize_session=False)
-                )
-                if moved.rowcount == 1:  # type: ignore[attr-defined]
-                    audit_change(
-                        self.audit,
-                        session,
-                        Actor(who.username, source),
-                        AuditAction.ALERT_ACKNOWLEDGED,
-                        object_type="alert",
-                        object_id=alert_id,
-                    )
-                    self._send(session, EventKind.ACKNOWLEDGED, alert_id)
+                self._take_up(session, alert_id, who, source)
         return self.get(alert_id)
+
+    def _take_up(self, session: Session, alert_id: str, who: Principal, source: str) -> bool:
+        """Mark the red flag acknowledged by ``who`` unless someone was first (audited, sent out)."""
+        moved = session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
+            .values(acknowledged_at=datetime.now(UTC), acknowledged_by=who.username)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        audit_change(
+            self.audit,
+            session,
+            Actor(who.username, source),
+            AuditAction.ALERT_ACKNOWLEDGED,
+            object_type="alert",
+            object_id=alert_id,
+        )
+        self._send(session, EventKind.ACKNOWLEDGED, alert_id)
+        return True
+
+    def field_action(
+        self,
+        alert_id: str,
+        who: Principal,
+        action: str,
+        *,
+        client_id: str,
+        acted_at: datetime | None = None,
+        source: str = "",
+    ) -> tuple[FieldActionRecord, bool]:
+        """Record an officer's action from the field view — acknowledge, on my way, not found — with when it
+        was tapped (``acted_at``, the phone's clock: an action queued offline arrives later), audited in
+        the same transaction. ``acknowledge`` is also the red flag's acknowledgement when it is open and
+        nobody was first. ``client_id`` is the phone's id for the action: sending it again (the answer was
+        lost) records nothing more. Returns the record and whether it is new."""
+        if who.role not in (Role.OPERATOR, Role.SUPERVISOR):
+            raise AdjudicationError("role", "only operators and supervisors act on red flags")
+        if action not in set(FieldActionKind):
+            raise AdjudicationError("action", f"{action!r}: one of {', '.join(FieldActionKind)}")
+        if not CLIENT_ID.match(client_id):
+            raise AdjudicationError("client-id", "the action's id: 8-64 letters, digits, '-' or '_'")
+        now = datetime.now(UTC)
+        tapped = now if acted_at is None else acted_at.astimezone(UTC)
+        if tapped > now + FIELD_CLOCK_SKEW:
+            tapped = now  # a phone clock far ahead is not believed
+        tapped = min(tapped, now)
+        try:
+            with self.db.session() as session:
+                alert = session.get(Alert, alert_id)
+                if alert is None:
+                    raise AlertNotFoundError(f"no alert {alert_id!r}")
+                held = self._held_action(session, who, client_id, alert_id, action)
+                if held is not None:
+                    return held, False
+                row = FieldAction(
+                    alert_id=alert_id,
+                    user_id=who.user_id,
+                    action=action,
+                    client_id=client_id,
+                    acted_at=tapped,
+                    created_at=now,
+                )
+                session.add(row)
+                session.flush()
+                audit_change(
+                    self.audit,
+                    session,
+                    Actor(who.username, source),
+                    AuditAction.ALERT_FIELD_ACTION,
+                    object_type="alert",
+                    object_id=alert_id,
+                    details={
+                        "action": action,
+                        "acted_at": tapped.isoformat(),
+                        "delayed_s": round((now - tapped).total_seconds()),
+                    },
+                )
+                if (
+                    action == FieldActionKind.ACKNOWLEDGE
+                    and alert.acknowledged_at is None
+                    and alert.status in OPEN_ALERT_STATUSES
+                ):
+                    self._take_up(session, alert_id, who, source)
+                record = FieldActionRecord(alert_id, action, who.username, tapped, now)
+        except IntegrityError:  # the same action arrived twice at once: the other one recorded it
+            with self.db.session() as session:
+                held = self._held_action(session, who, client_id, alert_id, action)
+            if held is None:
+                raise
+            return held, False
+        return record, True
+
+    @staticmethod
+    def _held_action(
+        session: Session, who: Principal, client_id: str, alert_id: str, action: str
+    ) -> FieldActionRecord | None:
+        row = session.scalar(
+            select(FieldAction).where(FieldAction.user_id == who.user_id, FieldAction.client_id == client_id)
+        )
+        if row is None:
+            return None
+        if row.alert_id != alert_id or row.action != action:
+            raise AdjudicationError("client-id", "that action id was already used for another action")
+        return FieldActionRecord(row.alert_id, row.action, who.username, row.acted_at, row.created_at)
+
+    def field_actions(self, alert_ids: list[str], user_id: str) -> dict[str, list[FieldActionRecord]]:
+        """This officer's actions on these red flags, oldest first."""
+        out: dict[str, list[FieldActionRecord]] = {}
+        if not alert_ids:
+            return out
+        with self.db.session() as session:
+            rows = session.execute(
+                select(FieldAction, User.username)
+                .join(User, User.id == FieldAction.user_id)
+                .where(FieldAction.alert_id.in_(alert_ids), FieldAction.user_id == user_id)
+                .order_by(FieldAction.acted_at, FieldAction.id)
+            ).all()
+        for row, username in rows:
+            out.setdefault(row.alert_id, []).append(
+                FieldActionRecord(row.alert_id, row.action, username, row.acted_at, row.created_at)
+            )
+        return out
+
+    def for_officer(
+        self, groups: list[str], who: Principal, *, shift_start: datetime, limit: int = 50
+    ) -> list[AlertCase]:
+        """A field officer's red flags, newest first: the open ones of the officer's camera groups (none:
+        every camera), and — for the shift, since ``shift_start`` — every one the officer acknowledged or
+        acted on from the field view, decided or not, in the officer's areas or not."""
+        mine = (
+            select(FieldAction.alert_id)
+            .where(FieldAction.user_id == who.user_id, FieldAction.created_at >= shift_start)
+            .scalar_subquery()
+        )
+        query = (
+            _query()
+            .where(
+                or_(
+                    Alert.id.in_(mine),
+                    and_(Alert.acknowledged_by == who.username, Alert.acknowledged_at >= shift_start),
+                )
+            )
+            .order_by(Alert.created_at.desc(), Alert.id.desc())
+            .limit(200)
+        )
+        with self.db.session() as session:
+            kept = [_view(row) for row in session.execute(query).all()]
+        cases = {case.id: case for case in self.open_in_groups(groups, limit=limit)}
+        for case in kept:
+            cases.setdefault(case.id, case)
+        return sorted(cases.values(), key=lambda c: (c.created_at, c.id), reverse=True)
 
     def escalate_due(self, now: datetime | None = None, *, lookback: timedelta = timedelta(days=2)) -> list[str]:
         """Escalate every open red flag nobody acknowledged within its category's time (each once, whichever

@@ -321,6 +321,23 @@ class UserService:
             self._audited(session, by, AuditAction.USER_GROUPS_SET, user, camera_groups=wanted)
         return wanted
 
+    def officers_in_groups(self, groups: list[str]) -> list[tuple[UserSummary, list[str]]]:
+        """The active operators and supervisors assigned to one of ``groups`` (``set_groups``): those whose
+        field view lists a red flag from a camera in them. An officer with no groups sees every area and
+        is not listed here (the control room's own staff, typically). With each, the officer's groups."""
+        wanted = set(groups)
+        if not wanted:
+            return []
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(User)
+                .where(User.active.is_(True), User.role.in_((Role.OPERATOR, Role.SUPERVISOR)))
+                .order_by(User.username)
+            ).all()
+            return [
+                (_summary(u), list(u.camera_groups or [])) for u in rows if wanted.intersection(u.camera_groups or [])
+            ]
+
     def groups_of(self, user_id: str) -> list[str]:
         with self.db.session() as session:
             user = session.get(User, user_id)

@@ -52,6 +52,14 @@ class Outcome(StrEnum):
     OTHER = "other"
 
 
+class FieldActionKind(StrEnum):
+    """What an officer on the move does about a red flag from the field view (issue 29)."""
+
+    ACKNOWLEDGE = "acknowledge"  # "I'm on it": also the alert's acknowledgement when it is the first
+    ON_MY_WAY = "on-my-way"
+    NOT_FOUND = "not-found"  # at the place, the person is not there
+
+
 class EventKind(StrEnum):
     """What happened to a red flag, as it is sent out (webhooks, MQTT) and routed (``NotifyRule``)."""
 
@@ -108,6 +116,7 @@ class AuditAction(StrEnum):
     ALERT_DECIDED = "alert-decided"
     ALERT_OUTCOME_RECORDED = "alert-outcome-recorded"
     ALERT_ACKNOWLEDGED = "alert-acknowledged"
+    ALERT_FIELD_ACTION = "alert-field-action"  # acknowledge / on my way / not found, from the field view
     ALERT_ESCALATED = "alert-escalated"
     ALERT_SENT_WITH_IMAGES = "alert-sent-with-images"  # a delivery that carried the crop or the enrolled photo
     SIGHTING_TEMPLATE_ADDED = "sighting-template-added"

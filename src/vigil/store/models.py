@@ -327,6 +327,23 @@ class AlertOutcome(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class FieldAction(Base):
+    """An officer's action on a red flag from the field view: acknowledge, on my way, not found (issue 29).
+    ``client_id`` is the phone's own id for the action, so one queued while offline and sent twice (the
+    answer lost) is recorded once."""
+
+    __tablename__ = "field_actions"
+    __table_args__ = (UniqueConstraint("user_id", "client_id", name="uq_field_actions_client"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # vigil.domain.vocabulary.FieldActionKind
+    client_id: Mapped[str] = mapped_column(String(64))
+    acted_at: Mapped[datetime] = mapped_column(UtcDateTime())  # when the officer tapped (the phone's clock)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)  # when it arrived
+
+
 class Authorisation(Base):
     """What makes scanning lawful: who asked, who authorised it, why, where (cameras or camera groups),
     for whom (categories or named subjects), from when until when, and the thresholds in force when it

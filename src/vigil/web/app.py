@@ -58,6 +58,7 @@ from vigil.web.routers import (
 from vigil.web.routers.cameras import camera_list
 from vigil.web.routers.maps import tile_origin
 from vigil.web.security import client_scheme, context, optional_principal
+from vigil.web.tiles import is_local, open_tiles
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("vigil.web.access")  # one INFO line per request (shown with -v)
@@ -259,6 +260,10 @@ def create_app(ctx: WebContext) -> FastAPI:
             {"detail": "the database is unreachable; try again shortly"}, status_code=503, headers={"Retry-After": "5"}
         )
 
+    # A local tile file (VIGIL_MAP_TILES) is opened now: one that cannot be served stops the start with one
+    # error line naming it and why, rather than a blank map later.
+    if is_local(ctx.settings.map_tiles):
+        open_tiles(ctx.settings.map_tiles)
     # Map tiles from the force's tile server (VIGIL_MAP_TILES, a URL template): that one host may serve images.
     origin = tile_origin(ctx.settings)
     page_policy = (

@@ -201,8 +201,9 @@ FIELD_MANIFEST = {
 }
 
 # Caches only the page's shell (never an alert, a face or an API answer): started from the home screen
-# without a network, the page opens and says it is offline instead of failing. The shell is the page, its
-# style, its icon and the page script with every module it imports (static/js/, listed when the server starts).
+# without a network, the page opens, says it is offline and keeps the officer's taps queued on the phone
+# (the page script sends them when the network is back). The shell is the page, its style, its icon, the
+# map library and the page script with every module it imports (static/js/, listed when the server starts).
 _STATIC = Path(__file__).with_name("static")
 FIELD_SHELL = [
     "/field",
@@ -210,24 +211,26 @@ FIELD_SHELL = [
     "/static/app.js",
     *sorted(f"/static/js/{module.name}" for module in (_STATIC / "js").glob("*.js")),
     "/static/icon-192.png",
+    "/static/leaflet/leaflet.css",
+    "/static/leaflet/leaflet.js",
 ]
-FIELD_SERVICE_WORKER = (
-    """\
-const SHELL = "vigil-field-v2";
-const FILES = """
-    + json.dumps(FIELD_SHELL)
-    + """;
+_SERVICE_WORKER = """\
+const SHELL = "vigil-field-v3";
+const FILES = __FILES__;
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(FILES)).then(() => self.skipWaiting()));
 });
-self.addEventListener("activate", (event) => { event.waitUntil(self.clients.claim()); });
+self.addEventListener("activate", (event) => {
+  const old = (keys) => Promise.all(keys.filter((k) => k !== SHELL).map((k) => caches.delete(k)));
+  event.waitUntil(caches.keys().then(old).then(() => self.clients.claim()));
+});
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== location.origin || !FILES.includes(url.pathname)) return;
-  event.respondWith(fetch(event.request).catch(() => caches.match(event.request)));
+  event.respondWith(fetch(event.request).catch(() => caches.match(event.request, { ignoreSearch: true })));
 });
 """
-)
+FIELD_SERVICE_WORKER = _SERVICE_WORKER.replace("__FILES__", json.dumps(FIELD_SHELL))
 
 
 @router.get("/field/manifest.webmanifest")

@@ -553,13 +553,83 @@ class SightingBrief(BaseModel):
     longitude: float | None
 
 
+class FieldActionBrief(BaseModel):
+    action: Literal["acknowledge", "on-my-way", "not-found"]
+    acted_at: datetime  # when the officer tapped
+    received_at: datetime  # when the server had it (later for an action queued offline)
+
+
 class FieldAlertOut(AlertOut):
     last_sightings: list[SightingBrief] = []  # the subject's latest confirmed sightings, newest first
+    my_actions: list[FieldActionBrief] = []  # this officer's actions on it from the field view, oldest first
 
 
 class FieldList(BaseModel):
     groups: list[str]  # the officer's camera groups (empty: every area)
+    shift_hours: float  # how long a red flag this officer took up stays listed (VIGIL_SHIFT_HOURS)
     alerts: list[FieldAlertOut]
+
+
+class FieldActionIn(Strict):
+    action: Literal["acknowledge", "on-my-way", "not-found"]
+    client_id: str = Field(
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The phone's own id for this action: sent again (an answer lost), it is recorded once",
+    )
+    acted_at: datetime | None = Field(
+        default=None, description="When the officer tapped (an action queued offline is sent later); default: now"
+    )
+
+
+class FieldActionOut(BaseModel):
+    recorded: bool  # false: this client_id was recorded before (a resend), nothing more was recorded
+    action: FieldActionBrief
+    alert: AlertOut
+
+
+class NearbyCameraOut(BaseModel):
+    name: str
+    group: str
+    latitude: float
+    longitude: float
+    distance_m: float
+
+
+class OfficerOut(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    groups: list[str]
+
+
+class RouteOut(BaseModel):
+    name: str
+    endpoint: str
+    event_kinds: list[str]
+    categories: list[str]
+    camera_groups: list[str]  # empty: every group
+    min_score: float | None
+
+
+class LastSeenOut(BaseModel):
+    alert_id: str
+    camera: str
+    camera_group: str
+    latitude: float | None
+    longitude: float | None
+    at: datetime  # the sighting's last_seen
+
+
+class NearbyOut(BaseModel):
+    subject_id: str
+    within_km: float  # VIGIL_NEARBY_KM
+    last_seen: LastSeenOut | None  # the latest confirmed sighting (None: none yet)
+    cameras: list[NearbyCameraOut]  # within within_km of it, nearest first
+    groups: list[str]  # those cameras' groups
+    officers: list[OfficerOut]  # the officers of those groups: their field view lists a red flag from them
+    rules: list[RouteOut]  # the routing rules a red flag from those cameras would be sent by (raised)
 
 
 class LocaleIn(BaseModel):

@@ -1,13 +1,9 @@
-"""The pages' maps: which raster tiles to draw (``VIGIL_MAP_TILES``), and the tiles of a local .mbtiles
-file served to signed-in users (issue 29). No tiles configured: the pages draw the cameras on a scaled
-grid with a north arrow and a scale bar."""
+"""The pages' maps: which raster tiles to draw (``VIGIL_MAP_TILES``), and the tiles of a local .mbtiles or
+.pmtiles file served to signed-in users (issue 29; vigil.web.tiles reads them). No tiles configured: the
+pages draw the cameras on a scaled grid with a north arrow and a scale bar."""
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
-from functools import lru_cache
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Response
@@ -16,6 +12,7 @@ from pydantic import BaseModel
 
 from vigil.settings import VigilSettings
 from vigil.web.security import AnyUser, Ctx
+from vigil.web.tiles import TileFileError, is_local, open_tiles
 
 router = APIRouter(prefix="/api/map", tags=["map"])
 
@@ -30,16 +27,6 @@ class MapConfig(BaseModel):
     max_zoom: int
 
 
-def _mbtiles(path: str) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{Path(path).expanduser()}?mode=ro", uri=True, check_same_thread=False)
-
-
-@lru_cache(maxsize=4)
-def _metadata(path: str) -> dict[str, str]:
-    with closing(_mbtiles(path)) as db:
-        return {str(k): str(v) for k, v in db.execute("SELECT name, value FROM metadata")}
-
-
 def tile_origin(settings: VigilSettings) -> str | None:
     """The scheme and host a tile URL template loads from (for the pages' image policy), else None."""
     if not settings.map_tiles.startswith(("http://", "https://")):
@@ -49,16 +36,17 @@ def tile_origin(settings: VigilSettings) -> str | None:
 
 
 def map_config(settings: VigilSettings) -> MapConfig:
+    """What the maps draw; a local file that cannot be served raises TileFileError (one line: which, why)."""
     tiles, attribution = settings.map_tiles, settings.map_attribution
     if not tiles:
         return MapConfig(tiles=None, attribution="", min_zoom=3, max_zoom=19)
-    if tiles.endswith(".mbtiles"):
-        meta = _metadata(tiles)
+    if is_local(tiles):
+        info = open_tiles(tiles).info
         return MapConfig(
             tiles=TILE_URL,
-            attribution=attribution or meta.get("attribution", ""),
-            min_zoom=int(meta.get("minzoom", 0)),
-            max_zoom=int(meta.get("maxzoom", 19)),
+            attribution=attribution or info.attribution,
+            min_zoom=info.min_zoom,
+            max_zoom=info.max_zoom,
         )
     return MapConfig(tiles=tiles, attribution=attribution, min_zoom=0, max_zoom=19)
 
@@ -66,10 +54,16 @@ def map_config(settings: VigilSettings) -> MapConfig:
 @router.get("", response_model=MapConfig)
 def map_settings(who: AnyUser, ctx: Ctx) -> MapConfig:
     """What the pages' maps draw under the cameras (no personal data: not audited)."""
-    return map_config(ctx.settings)
+    try:
+        return map_config(ctx.settings)
+    except TileFileError as exc:
+        raise HTTPException(503, str(exc)) from None
 
 
-@router.get("/tiles/{z}/{x}/{y}", responses={200: {"content": {"image/png": {}}}})
+@router.get(
+    "/tiles/{z}/{x}/{y}",
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
+)
 def map_tile(
     who: AnyUser,
     ctx: Ctx,
@@ -77,17 +71,15 @@ def map_tile(
     x: int = PathParam(ge=0),
     y: int = PathParam(ge=0),
 ) -> Response:
-    """One tile of the local .mbtiles file (XYZ numbering; the file's rows are TMS, counted from the south)."""
+    """One tile of the local .mbtiles or .pmtiles file (XYZ numbering)."""
     tiles = ctx.settings.map_tiles
-    if not tiles.endswith(".mbtiles"):
+    if not is_local(tiles):
         raise HTTPException(404, "no local map tiles are configured")
-    with closing(_mbtiles(tiles)) as db:
-        row = db.execute(
-            "SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-            (z, x, (1 << z) - 1 - y),
-        ).fetchone()
-    if row is None:
+    try:
+        found = open_tiles(tiles).tile(z, x, y)
+    except TileFileError as exc:
+        raise HTTPException(503, str(exc)) from None
+    if found is None:
         raise HTTPException(404, "no tile there")
-    data = bytes(row[0])
-    media = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"
+    data, media = found
     return Response(data, media_type=media, headers={"Cache-Control": TILE_CACHE})

@@ -11,7 +11,12 @@ export async function api(path, options = {}) {
   // 204 (and 205) carry no body, whatever their content type says: nothing to parse.
   const empty = response.status === 204 || response.status === 205 || response.headers.get("content-length") === "0";
   const body = empty ? null : response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) { const d = body && body.detail; throw new Error(typeof d === "string" ? d : d && d.message ? (d.field ? d.field + ": " : "") + d.message : JSON.stringify(d)); }
+  if (!response.ok) {
+    const d = body && body.detail;
+    const error = new Error(typeof d === "string" ? d : d && d.message ? (d.field ? d.field + ": " : "") + d.message : JSON.stringify(d));
+    error.status = response.status;  // callers that retry tell a refusal (4xx) from a server away (5xx)
+    throw error;
+  }
   return body;
 }
 
@@ -30,6 +35,7 @@ export function t(message, vars) {
   return vars ? text.replace(/\{(\w+)\}/g, (whole, key) => (key in vars ? String(vars[key]) : whole)) : text;
 }
 export const when = (iso) => new Date(iso).toLocaleString(LOCALE_TAG);
+export const clock = (iso) => new Date(iso).toLocaleTimeString(LOCALE_TAG, { hour: "2-digit", minute: "2-digit" });
 export const num = (x, digits) => Number(x).toLocaleString(LOCALE_TAG, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 // Words that are data (a status, a category, a role): shown in the page's language where the catalogue has them.
 export const word = (value) => t(value);

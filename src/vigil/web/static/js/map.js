@@ -1,10 +1,10 @@
 // Maps (Leaflet, from the xstatic-leaflet package, loaded before the page's modules as the global L).
 import { api, el, t, when } from "./core.js";
-// Raster tiles from VIGIL_MAP_TILES (the force's tile server, or a local .mbtiles file this server serves);
+// Raster tiles from VIGIL_MAP_TILES (the force's tile server, or a local .mbtiles/.pmtiles file served here);
 // none configured: the cameras on a scaled grid with a north arrow and a scale bar — never a blank box.
 let mapConfig = null;
 const loadMapConfig = () => (mapConfig = mapConfig || api("/api/map"));
-const located = (p) => p && p.latitude !== null && p.latitude !== undefined && p.longitude !== null;
+export const located = (p) => p && p.latitude !== null && p.latitude !== undefined && p.longitude !== null;
 
 function gridLayer() {
   const Grid = L.GridLayer.extend({
@@ -36,7 +36,8 @@ function arrowIcon(degrees) {
 
 // Draws the map in ``container`` (a div): ``cameras`` as grey dots with their names, ``trail`` (sightings,
 // oldest first) as numbered red dots with their times joined by a path with arrows. Returns the map.
-export async function drawPlaceMap(container, { cameras = [], trail = [], highlight = null } = {}) {
+// ``around`` ({latitude, longitude, km}) draws the nearby radius; ``you`` the officer's own position.
+export async function drawPlaceMap(container, { cameras = [], trail = [], highlight = null, around = null, you = null } = {}) {
   const config = await loadMapConfig();
   if (container.vigilMap) container.vigilMap.remove();
   container.replaceChildren();
@@ -48,8 +49,17 @@ export async function drawPlaceMap(container, { cameras = [], trail = [], highli
   L.control.scale({ metric: true, imperial: false }).addTo(map);
   northArrow().addTo(map);
   const bounds = [];
+  const marked = new Set([].concat(highlight || []));
+  if (around && located(around)) {
+    L.circle([around.latitude, around.longitude], { radius: around.km * 1000, color: "#f5a524", weight: 1, dashArray: "6 6", fillOpacity: 0.05, className: "nearby-radius", interactive: false }).addTo(map);
+  }
+  if (you && located(you)) {
+    L.circleMarker([you.latitude, you.longitude], { radius: 7, color: "#4cc38a", fillColor: "#4cc38a", fillOpacity: 0.9, className: "map-you" }).bindTooltip(t("You"), { permanent: true, direction: "top" }).addTo(map);
+    bounds.push([you.latitude, you.longitude]);
+  }
   for (const c of cameras.filter(located)) {
-    const marker = L.circleMarker([c.latitude, c.longitude], { radius: c.name === highlight ? 9 : 6, color: c.name === highlight ? "#f5a524" : "#8fa1b3", weight: 2, fillOpacity: 0.8, className: "map-camera" });
+    const lit = marked.has(c.name);
+    const marker = L.circleMarker([c.latitude, c.longitude], { radius: lit ? 9 : 6, color: lit ? "#f5a524" : "#8fa1b3", weight: 2, fillOpacity: 0.8, className: "map-camera" + (lit ? " map-camera-near" : "") });
     marker.bindTooltip(c.name + (c.group ? " · " + c.group : ""), { permanent: cameras.length <= 12, direction: "right" }).addTo(map);
     bounds.push([c.latitude, c.longitude]);
   }
@@ -70,6 +80,7 @@ export async function drawPlaceMap(container, { cameras = [], trail = [], highli
       .bindTooltip(`${i + 1}. ${when(p.first_seen)} · ${p.camera}`, { permanent: true, direction: "left", className: "trail-time" }).addTo(map);
     bounds.push([p.latitude, p.longitude]);
   });
+  if (around && located(around)) { const box = L.latLng(around.latitude, around.longitude).toBounds(around.km * 2000); bounds.push(box.getNorthEast(), box.getSouthWest()); }
   if (bounds.length) map.fitBounds(bounds, { padding: [40, 40], maxZoom: Math.min(17, config.max_zoom) });
   else {
     map.setView([0, 0], config.min_zoom);

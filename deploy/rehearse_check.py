@@ -23,8 +23,8 @@ import httpx
 
 WORK = Path(os.environ.get("REHEARSE_DIR", "/rehearse"))
 STATE = WORK / "state.json"
-BASE = f"http://127.0.0.1:{os.environ.get('VIGIL_WEB_PORT', '58000')}"
-WORKER_PORTS = [int(p) for p in os.environ.get("REHEARSE_WORKER_PORTS", "58081,58082").split(",")]
+BASE = f"http://127.0.0.1:{os.environ.get('VIGIL_WEB_PORT', '18000')}"
+WORKER_PORTS = [int(p) for p in os.environ.get("REHEARSE_WORKER_PORTS", "18081,18082").split(",")]
 PASSWORD = os.environ.get("REHEARSE_PASSWORD", "")
 CAMERA = os.environ.get("REHEARSE_CAMERA", "rehearsal-1")
 CATEGORY = "missing-person"
@@ -93,16 +93,30 @@ def step_ready() -> str:
 
 
 def step_setup() -> str:
-    """Tokens for the users the CLI created; a subject proposed by one supervisor and approved by another;
-    a webhook endpoint and a rule sending red flags to it; the camera (added by the CLI) listed, idle."""
-    names = ["admin", "supervisor1", "supervisor2", "authoriser", "operator"]
-    issued = {name: token_for(name) for name in names}
+    """Users proposed by one admin and approved by the other (the CLI made the two admins); a subject
+    proposed by one supervisor and approved by another; a webhook endpoint and a rule sending red flags to
+    it; the camera (added by the CLI) listed, idle."""
+    roles = {
+        "supervisor1": "supervisor",
+        "supervisor2": "supervisor",
+        "authoriser": "authoriser",
+        "operator": "operator",
+    }
+    issued = {name: token_for(name) for name in ("admin", "admin2")}
+    with api(issued["admin"]) as admin, api(issued["admin2"]) as admin2:
+        for name, role in roles.items():
+            proposed = expect(
+                admin.post("/api/users", json={"username": name, "password": PASSWORD, "role": role}), 201, name
+            )
+            if proposed.get("active"):
+                raise Failed(f"{name} is active before a second admin approved")
+            expect(admin2.post(f"/api/users/{name}/approve", json={"role": role}), 200, f"{name} approved")
+        users = {u["username"]: u for u in expect(admin.get("/api/users"), 200, "users")}
+    inactive = [n for n in [*roles, "admin", "admin2"] if not users.get(n, {}).get("active")]
+    if inactive:
+        raise Failed(f"users missing or inactive: {inactive}")
+    issued.update({name: token_for(name) for name in roles})
     save(tokens=issued)
-    with api(issued["admin"]) as admin:
-        users = {u["username"]: u["role"] for u in expect(admin.get("/api/users"), 200, "users")}
-        missing = [n for n in names if n not in users]
-        if missing:
-            raise Failed(f"users not listed: {missing}")
     photo = (WORK / "clips" / "portrait.jpg").read_bytes()
     expires = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
     with api(issued["supervisor1"]) as proposer:
@@ -152,8 +166,9 @@ def step_setup() -> str:
         raise Failed(f"camera {CAMERA} scans before any authorisation")
     save(subject_id=subject_id, hook_secret=endpoint["secret"], hook_key=endpoint["key_id"])
     return (
-        f"{len(names)} users; subject {subject_id[:8]} proposed by supervisor1, approved by supervisor2 (own "
-        f"approval refused); webhook to 127.0.0.1:{port}; camera {CAMERA} idle (no authorisation)"
+        f"{len(roles)} users proposed by admin, approved by admin2; subject {subject_id[:8]} proposed by "
+        f"supervisor1, approved by supervisor2 (own approval refused); webhook to 127.0.0.1:{port}; "
+        f"camera {CAMERA} idle (no authorisation)"
     )
 
 
@@ -297,8 +312,8 @@ def step_takeover() -> str:
 
 
 def _alerts() -> dict[str, str]:
-    with api(tokens()["admin"]) as admin:
-        page = expect(admin.get("/api/alerts", params={"limit": 200}), 200, "alerts")
+    with api(tokens()["supervisor1"]) as supervisor:
+        page = expect(supervisor.get("/api/alerts", params={"limit": 200}), 200, "alerts")
     return {a["id"]: a["status"] for a in page["alerts"]}
 
 

@@ -308,6 +308,11 @@ def test_compose_host_override_runs_every_service_on_its_own_port_of_the_hosts_n
     assert f"-p {ports['postgres']}" in _defaults(" ".join(override["postgres"]["healthcheck"]["test"]))
     assert len(set(ports.values())) == len(ports)  # each on its own port
     assert not set(ports.values()) & {5432, 6379, 1883, 8000, 8081}  # this machine's services, the defaults
+    # nothing published: Docker refuses port bindings on the host's network; on a bridge network the file
+    # Compose reads by itself (no -f) publishes the control room
+    assert all("ports" not in s for s in [*base.values(), *override.values()])
+    published = yaml.safe_load((ROOT / "docker-compose.override.yml").read_text())["services"]
+    assert published == {"web": {"ports": ["8000:8000"]}}
 
 
 def test_images_take_the_base_image_as_a_build_argument_and_install_dependencies_before_the_source() -> None:

@@ -26,7 +26,8 @@ RUN python3 -m venv $VIRTUAL_ENV \
     && pip install --no-cache-dir -r requirements.txt \
     && find $VIRTUAL_ENV -name __pycache__ -prune -exec rm -rf {} +
 
-RUN useradd --system --create-home --home-dir /var/lib/vigil vigil \
+# a fixed numeric user, so Kubernetes' runAsNonRoot can check it without a runAsUser
+RUN useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/vigil vigil \
     && mkdir -p /opt/vigil/models && chown vigil /opt/vigil/models
 # dlib's face descriptor converted to ONNX once, at build time, so no container converts it at start; kept
 # outside the data directory (a volume there does not hide it).
@@ -36,7 +37,7 @@ COPY README.md ./
 COPY src ./src
 RUN pip install --no-cache-dir --no-deps --no-compile . && rm -rf build src/*.egg-info
 
-USER vigil
+USER 10001:10001
 RUN python -c "from vigil.settings import VigilSettings; from vigil.vision.engine import FaceEngine; FaceEngine.from_settings(VigilSettings()).prepare()"
 
 EXPOSE 8000

@@ -324,6 +324,7 @@ def test_images_take_the_base_image_as_a_build_argument_and_install_dependencies
     dependencies = next(i for i, s in enumerate(steps) if "pip install --no-cache-dir -r requirements.txt" in s)
     source = steps.index("COPY src ./src")
     assert steps.index("COPY pyproject.toml ./") < dependencies < source  # a source change keeps the layer
+    assert steps[steps.index("USER 10001:10001") - 1].startswith("RUN pip install")  # not root, numeric (k8s)
     web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
     assert _defaults(web["build"]["args"]["BASE_IMAGE"]) == "python:3.11-slim"
     base = (ROOT / "deploy" / "base" / "Dockerfile").read_text()

@@ -5,6 +5,13 @@
 # packages (deploy/base/, `deploy/rehearse.sh` or docs/deploy.md, "Building offline") and passes it:
 #   docker build --build-arg BASE_IMAGE=vigil-base:bookworm -t vigil .
 ARG BASE_IMAGE=python:3.11-slim
+
+# The dependency list alone, read from pyproject.toml: the layer that installs it is reused for as long
+# as the list is the same, whatever else in pyproject.toml changes.
+FROM ${BASE_IMAGE} AS requirements
+COPY pyproject.toml /tmp/
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt
+
 FROM ${BASE_IMAGE}
 
 # OpenCV's runtime libraries (PyAV, dlib-bin and ONNX Runtime bring their own); Pango and a Devanagari
@@ -16,13 +23,11 @@ RUN if ! dpkg -s $RUNTIME_PACKAGES >/dev/null 2>&1; then \
         && rm -rf /var/lib/apt/lists/*; \
     fi
 
-# Dependencies first, in their own layer (from pyproject.toml alone): a change to the source reinstalls
-# only Vigil itself.
+# Dependencies first, in their own layer: a change to the source reinstalls only Vigil itself.
 ENV VIRTUAL_ENV=/opt/vigil/venv PATH=/opt/vigil/venv/bin:$PATH PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /opt/vigil
-COPY pyproject.toml ./
+COPY --from=requirements /tmp/requirements.txt ./
 RUN python3 -m venv $VIRTUAL_ENV \
-    && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
     && pip install --no-cache-dir -r requirements.txt \
     && find $VIRTUAL_ENV -name __pycache__ -prune -exec rm -rf {} +
 
@@ -33,7 +38,7 @@ RUN useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/
 # outside the data directory (a volume there does not hide it).
 ENV VIGIL_DATA_DIR=/var/lib/vigil VIGIL_MODELS_DIR=/opt/vigil/models
 
-COPY README.md ./
+COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install --no-cache-dir --no-deps --no-compile . && rm -rf build src/*.egg-info
 

@@ -319,11 +319,15 @@ def test_images_take_the_base_image_as_a_build_argument_and_install_dependencies
     text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())  # continuation lines joined
     dockerfile = [line.split(None, 1) for line in text.splitlines() if line.strip() and not line.startswith("#")]
     assert dockerfile[0] == ["ARG", "BASE_IMAGE=python:3.11-slim"]  # public images stay the default
-    assert dockerfile[1] == ["FROM", "${BASE_IMAGE}"]
     steps = [" ".join(s) for s in dockerfile]
+    assert steps[1] == "FROM ${BASE_IMAGE} AS requirements"  # the dependency list read from pyproject.toml
+    image = steps.index("FROM ${BASE_IMAGE}")
     dependencies = next(i for i, s in enumerate(steps) if "pip install --no-cache-dir -r requirements.txt" in s)
     source = steps.index("COPY src ./src")
-    assert steps.index("COPY pyproject.toml ./") < dependencies < source  # a source change keeps the layer
+    # the dependencies' layer hangs on their list alone: a change to the source or elsewhere in
+    # pyproject.toml keeps it
+    assert image < steps.index("COPY --from=requirements /tmp/requirements.txt ./") < dependencies < source
+    assert "pyproject.toml" not in " ".join(steps[image:dependencies])
     assert steps[steps.index("USER 10001:10001") - 1].startswith("RUN pip install")  # not root, numeric (k8s)
     web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
     assert _defaults(web["build"]["args"]["BASE_IMAGE"]) == "python:3.11-slim"

@@ -300,7 +300,7 @@ def test_compose_host_override_runs_every_service_on_its_own_port_of_the_hosts_n
         _check_settings(env)
         assert env["VIGIL_DATABASE_URL"].endswith(f"@127.0.0.1:{ports['postgres']}/vigil")
         assert env["VIGIL_REDIS_URL"].endswith(f"@127.0.0.1:{ports['redis']}/0")
-        ports[name] = int(env["VIGIL_HEALTH_PORT"])
+        ports[name] = int(env["VIGIL_WORKER_HEALTH_PORT"])
         assert f":{ports[name]}/readyz" in _defaults(service["healthcheck"]["test"][-1])
     web_env = {k: _defaults(v) for k, v in override["web"]["environment"].items()}
     _check_settings(web_env)

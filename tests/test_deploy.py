@@ -7,7 +7,9 @@ autoscaler size the workers by cameras."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +266,81 @@ def test_the_metric_name_reader_reads_promql() -> None:
         "/ on (instance) group_left vigil_b > 0.5 and time() - max(vigil_c) > 3 * 3600 or absent(vigil_d)"
     )
     assert metric_names(expr) == {"vigil_a_total", "vigil_b", "vigil_c", "vigil_d"}
+
+
+def _defaults(value: object) -> str:
+    """A Compose value with each ${VAR:-default} read as its default and each ${VAR:?why} as "x"."""
+    text = re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", str(value))
+    return re.sub(r"\$\{[A-Z0-9_]+:\?[^}]*\}", "x", text)
+
+
+def test_compose_host_override_runs_every_service_on_its_own_port_of_the_hosts_network() -> None:
+    """docker-compose.host.yml (what deploy/rehearse.sh runs): host networking, PostgreSQL and Redis from the
+    local base image, and no port this machine's own PostgreSQL, Redis, Mosquitto or web server holds."""
+    base = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    override = yaml.safe_load((ROOT / "docker-compose.host.yml").read_text())["services"]
+    assert set(override) == {"postgres", "redis", "web", "worker", "worker-2"}
+    assert all(s["network_mode"] == "host" for s in override.values())
+    assert override["postgres"]["image"].startswith("${VIGIL_BASE_IMAGE:?")
+    assert override["redis"]["image"].startswith("${VIGIL_BASE_IMAGE:?")
+    assert "--requirepass" in override["redis"]["command"]
+    postgres = _defaults(" ".join(override["postgres"]["command"]))
+    redis = _defaults(" ".join(override["redis"]["command"]))
+    web = [_defaults(a) for a in override["web"]["command"]]
+    assert web[0] == "serve"
+    ports = {
+        "postgres": int(postgres.split("-p ")[1].split()[0]),
+        "redis": int(redis.split("--port ")[1].split()[0]),
+        "web": int(web[web.index("--port") + 1]),
+    }
+    for name in ("worker", "worker-2"):
+        service = {**base["worker"], **override[name]}
+        assert service["command"][0] == "worker"
+        env = {k: _defaults(v) for k, v in service["environment"].items()}
+        _check_settings(env)
+        assert env["VIGIL_DATABASE_URL"].endswith(f"@127.0.0.1:{ports['postgres']}/vigil")
+        assert env["VIGIL_REDIS_URL"].endswith(f"@127.0.0.1:{ports['redis']}/0")
+        ports[name] = int(env["VIGIL_WORKER_HEALTH_PORT"])
+        assert f":{ports[name]}/readyz" in _defaults(service["healthcheck"]["test"][-1])
+    web_env = {k: _defaults(v) for k, v in override["web"]["environment"].items()}
+    _check_settings(web_env)
+    assert f":{ports['web']}/readyz" in _defaults(override["web"]["healthcheck"]["test"][-1])
+    assert f"-p {ports['postgres']}" in _defaults(" ".join(override["postgres"]["healthcheck"]["test"]))
+    assert len(set(ports.values())) == len(ports)  # each on its own port
+    assert not set(ports.values()) & {5432, 6379, 1883, 8000, 8081}  # this machine's services, the defaults
+    # nothing published: Docker refuses port bindings on the host's network; on a bridge network the file
+    # Compose reads by itself (no -f) publishes the control room
+    assert all("ports" not in s for s in [*base.values(), *override.values()])
+    published = yaml.safe_load((ROOT / "docker-compose.override.yml").read_text())["services"]
+    assert published == {"web": {"ports": ["8000:8000"]}}
+
+
+def test_images_take_the_base_image_as_a_build_argument_and_install_dependencies_before_the_source() -> None:
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())  # continuation lines joined
+    dockerfile = [line.split(None, 1) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert dockerfile[0] == ["ARG", "BASE_IMAGE=python:3.11-slim"]  # public images stay the default
+    steps = [" ".join(s) for s in dockerfile]
+    assert steps[1] == "FROM ${BASE_IMAGE} AS requirements"  # the dependency list read from pyproject.toml
+    image = steps.index("FROM ${BASE_IMAGE}")
+    dependencies = next(i for i, s in enumerate(steps) if "pip install --no-cache-dir -r requirements.txt" in s)
+    source = steps.index("COPY src ./src")
+    # the dependencies' layer hangs on their list alone: a change to the source or elsewhere in
+    # pyproject.toml keeps it
+    assert image < steps.index("COPY --from=requirements /tmp/requirements.txt ./") < dependencies < source
+    assert "pyproject.toml" not in " ".join(steps[image:dependencies])
+    assert steps[steps.index("USER 10001:10001") - 1].startswith("RUN pip install")  # not root, numeric (k8s)
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
+    assert _defaults(web["build"]["args"]["BASE_IMAGE"]) == "python:3.11-slim"
+    base = (ROOT / "deploy" / "base" / "Dockerfile").read_text()
+    for package in ("python3-venv", "postgresql-15", "redis-server", "fonts-lohit-deva", "libpango-1.0-0"):
+        assert package in base
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ignored[ignored.index("*") :][:4] == ["*", "!pyproject.toml", "!README.md", "!src"]
+
+
+def test_ci_runs_the_deployment_rehearsal_after_the_tests() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.index("\nmake test") < ci.index("\ndeploy/rehearse.sh")  # the commands, in that order
+    script = ROOT / "deploy" / "rehearse.sh"
+    assert os.access(script, os.X_OK)
+    subprocess.run(["bash", "-n", str(script)], check=True)  # it parses

@@ -231,7 +231,7 @@ def test_readyz_is_503_naming_the_model_when_it_is_no_longer_the_active_one(ctx:
     assert ctx.watchlist is not None
     embedder = ctx.watchlist.engine.embedder
     registry = ModelRegistry(ctx.db, ctx.audit)
-    ctx.health.model = model_check(registry, embedder)
+    ctx.health.model = model_check(registry, lambda: embedder)
     ctx.health.model_name = model_label(embedder)
     with TestClient(create_app(ctx)) as client:
         ready = client.get("/readyz")

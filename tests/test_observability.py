@@ -162,9 +162,13 @@ def test_control_room_readiness_names_schema_model_and_redis_and_metrics_carry_f
 
     def scraped() -> list | None:  # type: ignore[type-arg]
         _, samples = parse(_scrape(stack.web))
-        return samples if value(samples, "vigil_audit_chain_ok") is not None else None
+        verified = value(samples, "vigil_audit_chain_ok") is not None
+        # the camera's state is what its worker last reported (at a heartbeat): on a loaded machine the
+        # first scrape can still find it connecting
+        streaming = value(samples, "vigil_camera_state", camera="gate", state="streaming") == 1
+        return samples if verified and streaming else None
 
-    samples = wait_for(scraped, 60, "the control room never verified the audit chain")
+    samples = wait_for(scraped, 60, "the control room never verified the audit chain or saw the camera streaming")
     assert isinstance(samples, list)
     assert value(samples, "vigil_audit_chain_ok") == 1
     assert value(samples, "vigil_workers", state="live") == 1 and value(samples, "vigil_workers", state="lost") == 0

@@ -305,7 +305,7 @@ def open_control_room(
         ctx.health.queued = recorder.queued
     # /readyz: the model this process enrolls (and, embedded, matches) with is still the active one
     ctx.health.model = model_check(ModelRegistry(db, ctx.audit), lambda: watchlist.engine.embedder)
-    ctx.health.model_name = model_label(watchlist.engine.embedder)
+    ctx.health.model_name = lambda: model_label(watchlist.engine.embedder)  # follows a live switch
     ctx.evidence = open_evidence(settings, db)  # the supervisors' evidence packs
     ctx.secure_cookies = not is_loopback(host)
     audit_settings(ctx.audit, settings)

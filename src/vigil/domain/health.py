@@ -121,7 +121,7 @@ class HealthChecks:
         media_writes: MediaWrites | None = None,
         queued: Callable[[], int] | None = None,
         model: Callable[[], str | None] | None = None,
-        model_name: str = "",
+        model_name: str | Callable[[], str] = "",
         schema: bool = True,
         timeout_s: float = 3.0,
         media_min_free_bytes: int = MEDIA_MIN_FREE_BYTES,
@@ -133,7 +133,7 @@ class HealthChecks:
         self.media_writes = media_writes
         self.queued = queued  # alerts waiting on disk for the database
         self.model = model  # why the loaded model is not the active one, or None (None: no model to check)
-        self.model_name = model_name  # what this process runs, as the answer names it
+        self.model_name = model_name  # what this process runs, as the answer names it (asked each time: a live switch)
         self.schema = schema  # whether the database's migration is checked
         self._known: list[str] | None = None  # this Vigil's migrations, oldest first
         self.timeout_s = timeout_s
@@ -182,7 +182,8 @@ class HealthChecks:
     def _model(self) -> str | None:
         assert self.model is not None
         refusal = self.model()
-        return refusal if refusal is not None else f"ok: {self.model_name}" if self.model_name else None
+        name = self.model_name() if callable(self.model_name) else self.model_name
+        return refusal if refusal is not None else f"ok: {name}" if name else None
 
     def _redis(self) -> str | None:
         assert self.bus is not None

@@ -72,12 +72,14 @@ export async function initLive() {
   const showCounts = () => {
     const unread = unreadCount();
     waiting.textContent = t("{n} waiting", { n: open });
-    document.getElementById("unread").textContent = unread ? t("{n} unread", { n: unread }) : "";
+    const shown = document.getElementById("unread");
+    if (shown) shown.textContent = unread ? t("{n} unread", { n: unread }) : "";
     document.title = (unread ? `(${unread}) ` : "") + t("Live") + " · Vigil";
   };
   const setWaiting = (n) => { open = n; showCounts(); };
   document.addEventListener("vigil-read", showCounts);
-  const showEmpty = () => { document.getElementById("empty").hidden = list.children.length > 0; };
+  // (each is asked after an await: the page may be going away meanwhile — logging out empties it first)
+  const showEmpty = () => { const empty = document.getElementById("empty"); if (empty) empty.hidden = list.children.length > 0; };
 
   // The filters: remembered on this browser, asked of the server (GET /api/alerts), and applied to each
   // red flag that arrives live.
@@ -118,7 +120,7 @@ export async function initLive() {
     const mine = ++loading;
     const asked = query();
     const data = await api("/api/alerts?" + asked);
-    if (mine !== loading) return;  // a newer filter's answer is on its way
+    if (mine !== loading || !list.isConnected) return;  // a newer filter's answer is on its way, or the page left
     if (fields.category.options.length === 1) {  // the categories come with the first answer
       for (const c of data.categories || []) fields.category.append(el("option", { value: c }, word(c)));
       if (saved.category && (data.categories || []).includes(saved.category)) {
@@ -204,6 +206,7 @@ export async function initLive() {
   // Red flags raised while the socket was down are fetched on every reconnect; reconnects back off.
   const catchUp = async () => {
     const missed = await api("/api/alerts?" + query());
+    if (!list.isConnected) return;  // logged out meanwhile
     let added = false;
     for (const a of [...missed.alerts].reverse()) {
       if (!list.querySelector(`[data-alert-id="${a.id}"]`)) { addNew(a); added = true; }

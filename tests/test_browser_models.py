@@ -47,6 +47,7 @@ def test_an_admin_switches_the_face_model_follows_it_and_rolls_back(tmp_path, se
     assert added.returncode == 0, added.stderr
     digest = file_sha256(MOBILEFACENET)
     follower = follow_active_model(ctx.settings, running.watchlist)  # as `vigil serve` runs it
+    follower.start()
     shots = ARTIFACTS / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     try:

@@ -5,6 +5,7 @@ processes that refuse a different file under the active name. Real files, a real
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -251,3 +252,89 @@ def _worker_refuses(tmp_path: Path, url: str, engine: FaceEngine, astronaut: np.
     finally:
         worker._shutdown()
         db.dispose()
+
+
+@pytest.mark.services
+@needs_shared
+def test_a_running_worker_takes_a_switch_up_live_and_keeps_its_cameras(
+    tmp_path: Path, engine: FaceEngine, astronaut: np.ndarray
+) -> None:
+    """Scaled out (PostgreSQL): `models use` under a running worker — its follower takes the new model up
+    (the old one matching until the swap), it never hands its camera back, /metrics names the new model;
+    the roll back the same; a model whose file it lacks is a refusal (camera handed back)."""
+    if _postgres_reachable():
+        pytest.skip(_postgres_reachable() or "")
+    with fresh_postgres() as url:
+        _worker_follows(tmp_path, url, engine, astronaut)
+
+
+def _worker_follows(tmp_path: Path, url: str, engine: FaceEngine, astronaut: np.ndarray) -> None:
+    from tests.helpers import jpeg, with_approvers
+    from tests.helpers.scaleout import wait_for
+
+    from vigil.domain.audit import Actor, AuditLog
+    from vigil.domain.cameras import CameraRegistry
+    from vigil.domain.models import ModelRegistry, switch_active_model
+    from vigil.samples import portrait_clip
+    from vigil.scaleout.metrics import render_worker
+    from vigil.services import open_watchlist, open_worker
+    from vigil.store.media import open_media
+
+    data, models = tmp_path / "data", tmp_path / "models"
+    settings = VigilSettings(data_dir=data, database_url=url, media_store="database", models_dir=models)
+    db = open_database(settings)
+    env = {**os.environ, "VIGIL_DATABASE_URL": url, "VIGIL_MEDIA_STORE": "database"}
+    cmd = [sys.executable, "-m", "vigil.cli.main", "--data-dir", str(data), "--models-dir", str(models)]
+    added = subprocess.run(
+        [*cmd, "models", "add", str(MOBILEFACENET), "--name", "mfn-licensed", "--licence", "Force licence 2026-14",
+         *CALIBRATION],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    enrolling = with_approvers(open_watchlist(settings, engine=engine, start=False))
+    enrolling.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))])
+    clip = portrait_clip(astronaut, tmp_path / "walk.mp4", seconds=2.0, fps=10, size=(320, 180))
+    CameraRegistry(db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=1.0)
+    # an engine of its own: the follower swaps its embedder (the session's engine stays dlib-resnet)
+    worker = open_worker(settings, worker_id="w", engine=FaceEngine(engine.detector, engine.embedder))
+    assert worker.follower is not None
+    by = Actor("cli:test", "cli")
+    media = open_media(settings, db)
+
+    def switch(name: str) -> None:
+        switch_active_model(db, media, settings, name, reason=f"test: to {name}", by=by)
+        worker.beat()  # at once, before the follower may have looked: the camera keeps running
+        assert set(worker.running) == {"gate"} and worker.model_refusal is None
+        wait_for(lambda: worker.model[0] == name, 60, f"the worker did not take {name} up")
+        worker.beat()
+        assert set(worker.running) == {"gate"} and worker.model_refusal is None
+        assert f'vigil_model_info{{name="{name}"' in render_worker(worker)
+        assert "vigil_worker_model_refused 0" in render_worker(worker)
+
+    try:
+        worker.replica.load()
+        worker.runner.start()
+        worker.leases.register("host", 1)
+        worker.follower.start()
+        worker.beat()
+        assert set(worker.running) == {"gate"}
+        switch("mfn-licensed")
+        assert 'sha256="' + file_sha(MOBILEFACENET) + '"' in render_worker(worker)
+        switch("dlib-resnet")  # the roll back
+        # a model this worker cannot load: its follower refuses, and the worker hands the camera back
+        registry = ModelRegistry(db, AuditLog(db, key_file=settings.resolved_audit_key_file))
+        registry.activate("vendor-r100", "0123456789ab", "f" * 64, by=by, reason="tender 14", before={}, thresholds={})
+        wait_for(lambda: worker.follower.refused, 30, "the follower did not refuse a model it cannot load")  # type: ignore[union-attr]
+        worker.beat()
+        assert worker.running == {} and "vendor-r100" in (worker.model_refusal or "")
+        assert "vigil_worker_model_refused 1" in render_worker(worker)
+    finally:
+        worker._shutdown()
+        assert not worker.follower.following
+        db.dispose()
+
+
+def file_sha(path: Path) -> str:
+    from vigil.vision.onnx_utils import file_sha256
+
+    return file_sha256(path)

@@ -168,3 +168,87 @@ def test_a_switch_waits_for_the_frame_being_analysed_and_holds_new_ones_off() ->
     switcher.join(5)
     frame.join(5)
     assert entered.is_set() and lock.generation == 1
+
+
+class _Renamed:
+    """The same network under another model name (a second model without a second file)."""
+
+    def __init__(self, inner, name: str, on_embed=None) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.name, self.template, self.on_embed = inner, name, inner.template, on_embed
+
+    @property
+    def dim(self) -> int:
+        return int(self.inner.dim)
+
+    @property
+    def version(self) -> str:
+        return str(self.inner.version)
+
+    def prepare(self) -> None:
+        self.inner.prepare()
+
+    def embed(self, chips):  # type: ignore[no-untyped-def]
+        from vigil.vision.types import Embeddings
+
+        vectors = self.inner.embed(chips).vectors
+        if self.on_embed is not None:  # the switch lands right after this photo was embedded
+            self.on_embed()
+        return Embeddings(vectors, model=self.name, version=self.version)
+
+
+def test_a_photo_enrolled_while_the_model_switches_keeps_the_name_of_the_model_that_embedded_it(
+    tmp_path: Path, settings: VigilSettings, engine: FaceEngine, astronaut: np.ndarray
+) -> None:
+    """The race issue 26 left open: a photo embedded by the old model, stored after the switch, was filed
+    under the new model's name (a wrong template that the new model would have matched against)."""
+    from sqlalchemy import select
+
+    from vigil.store.models import PhotoEmbedding
+
+    new = _Renamed(engine.embedder, "licensed-model")
+    switched: list[bool] = []
+
+    def switch_now() -> None:
+        if not switched:
+            switched.append(True)
+            watchlist.switch_model(new)  # what the follower does between two frames
+
+    old = _Renamed(engine.embedder, "old-model", on_embed=switch_now)
+    from tests.helpers import fields, make_service
+
+    from vigil.clock import system_clock
+
+    watchlist = make_service(
+        settings.model_copy(update={"data_dir": tmp_path / "data"}), FaceEngine(engine.detector, old), system_clock
+    )
+    enrolled = watchlist.enroll(fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))])
+    assert switched and watchlist.model == "licensed-model"
+
+    def templates() -> list[str]:
+        with watchlist.db.session() as session:
+            return sorted(session.scalars(select(PhotoEmbedding.model)).all())
+
+    assert templates() == ["old-model"]  # named by the model that embedded it, not the one running at the store
+    assert watchlist.reembed() == 1  # what the follower runs after a switch: the new model's template added
+    assert templates() == ["licensed-model", "old-model"]
+    hits = watchlist.search(watchlist.engine.analyse(astronaut).embeddings.vectors, k=1)
+    assert hits[0][0].subject_id == enrolled.subject_id  # the new model's gallery finds her
+
+
+def test_the_model_follower_runs_with_the_control_room_and_stops_with_it(tmp_path: Path, engine: FaceEngine) -> None:
+    """`vigil serve` starts the follower when it starts serving and stops it when it stops (it used to be
+    started when the app was built and never stopped: it went on polling a database that was gone)."""
+    from fastapi.testclient import TestClient
+
+    from vigil.services import open_control_room, open_watchlist
+
+    settings = VigilSettings(data_dir=tmp_path / "data")
+    watchlist = with_approvers(open_watchlist(settings, engine=engine))
+    app = open_control_room(settings, run_cameras=True, watchlist=watchlist)
+    follower = app.state.ctx.model_follower
+    assert follower is not None and follower._thread is None  # built, not started
+    with TestClient(app):
+        assert follower._thread is not None and follower._thread.is_alive()
+        thread = follower._thread
+    assert follower._thread is None and not thread.is_alive()
+    assert open_control_room(settings, run_cameras=False, watchlist=watchlist).state.ctx.model_follower is None

@@ -57,6 +57,11 @@ def embedder_file(embedder: Embedder) -> tuple[str, str]:
     return model.path, model.sha256
 
 
+def _model_triple(embedder: Embedder) -> tuple[str, str, str]:
+    """(name, version, file SHA-256) of the model an embedder runs, as /metrics names it."""
+    return embedder.name, embedder.version, embedder_file(embedder)[1]
+
+
 def check_active_model(registry: ModelRegistry, embedder: Embedder) -> None:
     """Refuse (ModelMismatchError) when this process's embedder is not the active model or its file differs."""
     if registry.active() is None:
@@ -89,9 +94,12 @@ def model_check(registry: ModelRegistry, current: Callable[[], Embedder]) -> Cal
     return check
 
 
-def follow_active_model(settings: VigilSettings, watchlist: WatchlistService) -> ModelFollower:
-    """Started: the thread that switches this process's running pipeline to the active model when
-    ``vigil models use`` (or the admin page) changes it — no restart (docs/models.md)."""
+def follow_active_model(settings: VigilSettings, watchlist: WatchlistService, *, reembed: bool = True) -> ModelFollower:
+    """The follower that switches this process's running pipeline to the active model when ``vigil models
+    use`` (or the admin page) changes it — no restart (docs/models.md). Not started: its owner starts it
+    with the cameras and closes it with them (``start()`` / ``close()``). With ``reembed`` (a process that
+    enrolls: serve, run) it then embeds the photos enrolled under the old model while the switch was under
+    way; a worker enrolls nobody and leaves that to them and to `models use`."""
     from vigil.vision.catalogue import create_embedder
 
     def build(name: str) -> Embedder:
@@ -104,10 +112,9 @@ def follow_active_model(settings: VigilSettings, watchlist: WatchlistService) ->
         watchlist.switch_model,
         lambda: watchlist.engine.embedder,
         build,
-        after=watchlist.reembed,  # photos enrolled with the old model while the switch was under way
+        after=watchlist.reembed if reembed else None,  # photos enrolled with the old model meanwhile
         poll_s=settings.watchlist_poll_s,
     )
-    follower.start()
     return follower
 
 
@@ -291,10 +298,11 @@ def open_control_room(
         registry = CameraRegistry(db)
         runner, recorder, matcher = open_live(settings, watchlist, registry.configs(loop=loop_files), outbox=outbox)
         fleet = EmbeddedFleet(runner, registry)
-        follow_active_model(settings, watchlist)  # `vigil models use` reaches the running cameras
     ctx = WebContext.build(
         settings, db, watchlist=watchlist, fleet=fleet, matcher=matcher, retention=retention, bus=bus, outbox=outbox
     )
+    if run_cameras:  # started and closed with the app
+        ctx.model_follower = follow_active_model(settings, watchlist)
     from vigil.notify.mqtt import check_broker
 
     ctx.channels.broker_check = check_broker  # an MQTT endpoint is connected to before it is saved
@@ -351,7 +359,6 @@ def open_worker(
     recorder.subscribe(announcer(bus))
     audit = AuditLog(watchlist.db, key_file=settings.resolved_audit_key_file)
     alerts = AlertService(watchlist.db, audit, outbox=outbox)
-    embedder = watchlist.engine.embedder
     check = model_check(ModelRegistry(watchlist.db, audit), lambda: watchlist.engine.embedder)
     health = HealthChecks(
         watchlist.db,
@@ -360,7 +367,7 @@ def open_worker(
         media_writes=recorder.media_writes,
         queued=recorder.queued,
         model=check,
-        model_name=model_label(embedder),
+        model_name=lambda: model_label(watchlist.engine.embedder),
         secrets=tuple(s for s in (settings.database_url, settings.redis_url) if s),
     )
     return Worker(
@@ -375,7 +382,8 @@ def open_worker(
         deliverer=open_deliverer(settings, watchlist.db, outbox, alerts, bus, owner=name),
         health=health,
         model_check=check,
-        model=(embedder.name, embedder.version, embedder_file(embedder)[1]),
+        model=lambda: _model_triple(watchlist.engine.embedder),  # follows a live switch
+        follower=follow_active_model(settings, watchlist, reembed=False),
         recorder=recorder,
         outbox=outbox,
         data_dir=settings.data_dir,

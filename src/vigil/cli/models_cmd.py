@@ -263,6 +263,7 @@ def use(
         was = switched.before.get(category)
         typer.echo(f"  {category:22s} threshold {'?' if was is None else f'{was:.3f}'} -> {value:.3f}")
     typer.echo(
-        f"active model: {switched.name} (running `vigil serve` processes switch to it within seconds; "
-        "restart `vigil run` and `vigil worker` processes)"
+        f"active model: {switched.name} (running `vigil serve`, `vigil run` and `vigil worker` processes switch "
+        "to it within seconds; one that cannot load it — its file missing or different — says so in its log and "
+        "runs no camera until it can)"
     )

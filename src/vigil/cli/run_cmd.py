@@ -68,7 +68,7 @@ def run(
 ) -> None:
     """Run cameras against the watchlist. Camera state changes and a summary go to stderr."""
     from vigil.domain.alerts import JsonLinesWriter
-    from vigil.services import open_live, open_watchlist
+    from vigil.services import follow_active_model, open_live, open_watchlist
 
     settings = settings_from(ctx)
     if camera:
@@ -108,9 +108,11 @@ def run(
         typer.echo(f"[{time.strftime('%H:%M:%S')}] watchlist {what}", err=True)
 
     watchlist.replica.subscribe(show_change)
+    follower = follow_active_model(settings, watchlist)  # `vigil models use` reaches the running cameras
     try:
         watchlist.replica.follow()
         runner.start()
+        follower.start()
         while not stop_requested:
             if runner.wait(timeout=0.5) and (until_end or all(not c.spec.is_live for c in configs)):
                 break
@@ -122,6 +124,7 @@ def run(
                 for health in runner.health():
                     typer.echo(json.dumps({"health": _health_json(health)}), err=True)
     finally:
+        follower.close()
         runner.close()
         watchlist.replica.close()
         signal.signal(signal.SIGINT, previous[0])

@@ -77,6 +77,8 @@ class CheckedPhoto:
     yaw: float
     pitch: float
     vector: np.ndarray
+    model: str  # the embedder that made ``vector`` (a live switch may change the running one meanwhile)
+    version: str
 
 
 def _clean_text(value: str, field: str, rule: str, *, required: bool, max_len: int = 200) -> str:
@@ -167,6 +169,7 @@ def _checked(
     quality: FaceQuality,
 ) -> CheckedPhoto:
     """The one face that passed, embedded, with what is stored about it."""
+    embedded = engine.embed(pixels, face)
     return CheckedPhoto(
         source_name=label,
         data=data,
@@ -180,7 +183,9 @@ def _checked(
         sharpness=float(quality.sharpness[0]),
         yaw=float(quality.yaw[0]),
         pitch=float(quality.pitch[0]),
-        vector=engine.embed(pixels, face).vectors[0],
+        vector=embedded.vectors[0],
+        model=embedded.model,
+        version=embedded.version,
     )
 
 

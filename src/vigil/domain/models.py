@@ -363,6 +363,11 @@ class ModelFollower:
             self.after()
         return True
 
+    @property
+    def following(self) -> bool:
+        """Whether the follower's thread runs (it will take the active model up within ``poll_s``)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         if self._thread is not None:
             return

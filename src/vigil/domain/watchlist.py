@@ -363,6 +363,8 @@ class WatchlistService:
         return EnrollmentResult(subject_id, 1, [])
 
     def _resemblance_warnings(self, checked: list[CheckedPhoto], *, exclude: str | None) -> list[str]:
+        # only faces embedded by the model the gallery holds now can be compared with it (a live switch)
+        checked = [p for p in checked if (p.model, p.version) == (self.model, self.version)]
         if not checked:
             return []
         results = self.search(np.stack([p.vector for p in checked]), k=2)
@@ -442,7 +444,7 @@ class WatchlistService:
             )
             session.add(row)
             session.flush()
-            session.add(self._embedding_row(row.id, photo.vector))
+            session.add(self._embedding_row(row.id, photo.vector, photo.model, photo.version))
 
     def reembed(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Embed every stored photo that has no template for the current embedder version, from the
@@ -459,10 +461,11 @@ class WatchlistService:
             ).all()
         for done, (photo_id, media_name, landmarks) in enumerate(todo, start=1):
             pixels = decode_image(self.media.read("photos", media_name), max_pixels=self.settings.max_image_pixels)
-            chips = align_faces(pixels, np.asarray(landmarks, np.float32)[None], self.engine.embedder.template)
-            vector = self.engine.embedder.embed(chips).vectors[0]
+            embedder = self.engine.embedder  # one embedder for the chip and the vector, named by the vector
+            chips = align_faces(pixels, np.asarray(landmarks, np.float32)[None], embedder.template)
+            embedded = embedder.embed(chips)
             with self.db.session() as session:
-                session.add(self._embedding_row(photo_id, vector))
+                session.add(self._embedding_row(photo_id, embedded.vectors[0], embedded.model, embedded.version))
             if progress is not None:
                 progress(done, len(todo))
         self.replica.catch_up()
@@ -484,11 +487,14 @@ class WatchlistService:
         )
         log.warning("face model switched in this process: %s -> %s@%s", old, self.model, self.version)
 
-    def _embedding_row(self, photo_id: str, vector: np.ndarray) -> PhotoEmbedding:
+    def _embedding_row(self, photo_id: str, vector: np.ndarray, model: str, version: str) -> PhotoEmbedding:
+        """A template row named by the embedder that made ``vector`` — not the one running now: a photo
+        enrolled while a live switch swaps the model keeps the old model's name, and the switch's re-embedding
+        then gives it the new model's template too."""
         return PhotoEmbedding(
             photo_id=photo_id,
-            model=self.model,
-            version=self.version,
+            model=model,
+            version=version,
             dim=len(vector),
             vector=np.ascontiguousarray(vector, np.float32).tobytes(),
             created_at=self.clock(),

@@ -35,6 +35,7 @@ from vigil.store.media import media_folder
 
 if TYPE_CHECKING:
     from vigil.domain.alerts import AlertRecorder
+    from vigil.domain.models import ModelFollower
     from vigil.scaleout.health import HealthServer
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ class Worker:
         deliverer: Deliverer | None = None,
         health: HealthChecks | None = None,
         model_check: Callable[[], str | None] | None = None,
-        model: tuple[str, str, str] = ("", "", ""),
+        model: tuple[str, str, str] | Callable[[], tuple[str, str, str]] = ("", "", ""),
+        follower: ModelFollower | None = None,
         recorder: AlertRecorder | None = None,
         outbox: Outbox | None = None,
         data_dir: Path | None = None,
@@ -81,9 +83,12 @@ class Worker:
         self._looped_at: float | None = None  # monotonic time the heartbeat loop last turned
         self.model_check = model_check  # why this process may not run cameras with its model, or None
         self.model_refusal: str | None = None
-        # what /metrics reports besides the runner: the model (name, version, file SHA-256), the alerts queued
-        # on disk, the outbox's backlog and the disks written to
-        self.model = model
+        self._taking_up: str | None = None  # the switch the follower is taking up (logged once)
+        # takes the active model up live (`vigil models use`): started and stopped with the heartbeat loop
+        self.follower = follower
+        # what /metrics reports besides the runner: the model (name, version, file SHA-256; asked each time,
+        # so a live switch shows), the alerts queued on disk, the outbox's backlog and the disks written to
+        self._model = model
         self.recorder = recorder
         self.outbox = outbox
         self.volumes: dict[str, Path] = {}
@@ -92,6 +97,11 @@ class Worker:
         if settings.media_store == "files":
             self.volumes["media"] = media_folder(settings)
         self.renewals = {"ok": 0, "failed": 0}
+
+    @property
+    def model(self) -> tuple[str, str, str]:
+        """The model this process runs now: name, version and its file's SHA-256 (empty: bundled)."""
+        return self._model() if callable(self._model) else self._model
 
     # ------------------------------------------------------------ health
     def stalled(self) -> str | None:
@@ -129,6 +139,8 @@ class Worker:
         self.replica.load()  # no sweep of media: this process enrolls nobody
         self.replica.follow()
         self.runner.start()
+        if self.follower is not None:
+            self.follower.start()
         if self.deliverer is not None:
             self.deliverer.start()
         self.leases.register(socket.gethostname(), os.getpid())
@@ -147,6 +159,8 @@ class Worker:
         self._stop.set()
 
     def _shutdown(self) -> None:
+        if self.follower is not None:
+            self.follower.close()
         self._stop_cameras(list(self.running))
         try:
             self.leases.retire()
@@ -209,8 +223,17 @@ class Worker:
 
     def _model_refused(self) -> bool:
         """Whether the active model (``vigil models use``) is no longer what this process runs: then it hands
-        every camera back and claims none, with one error naming the file and both checksums."""
+        every camera back and claims none, with one error naming the file and both checksums. While this
+        process's follower is taking the new model up (it loads the new gallery as the old model goes on
+        matching, then swaps between two frames), the cameras keep running: only a model it cannot take up
+        (its file missing or different here) is a refusal."""
         refusal = self.model_check() if self.model_check is not None else None
+        if refusal is not None and self.follower is not None and self.follower.following and not self.follower.refused:
+            if refusal != self._taking_up:
+                log.info("worker %s: %s; taking it up live, the cameras keep running", self.worker_id, refusal)
+            self._taking_up, self.model_refusal = refusal, None
+            return False
+        self._taking_up = None
         if refusal is not None and (refusal != self.model_refusal or self.running):
             log.error(
                 "worker %s: %s; claiming no cameras (handing back %d)", self.worker_id, refusal, len(self.running)

@@ -131,9 +131,12 @@ class FaceEngine:
         return align_faces(image, faces.kps, self.embedder.template)
 
     def embed(self, image: np.ndarray, faces: FaceDetections) -> Embeddings:
-        chips = self.chips(image, faces)
+        """The faces' vectors, named by the embedder that made them (one embedder for the chips and the
+        vectors, even when a live switch swaps ``self.embedder`` meanwhile)."""
+        embedder = self.embedder
+        chips = align_faces(image, faces.kps, embedder.template)
         with self._gate:
-            return self.embedder.embed(chips)
+            return embedder.embed(chips)
 
     def analyse(self, image: np.ndarray) -> AnalysedFaces:
         faces = self.detect(image)

@@ -223,6 +223,8 @@ def create_app(ctx: WebContext) -> FastAPI:
         if ctx.watchlist is not None:  # changes made elsewhere (CLI, another server) reach the gallery
             ctx.watchlist.replica.follow()
         ctx.fleet.start()
+        if ctx.model_follower is not None:  # `vigil models use` reaches the running cameras
+            ctx.model_follower.start()
         if ctx.deliverer is not None:
             ctx.deliverer.start()
         tasks = [asyncio.create_task(_retention(ctx)), asyncio.create_task(_verify_audit(ctx))]
@@ -235,6 +237,8 @@ def create_app(ctx: WebContext) -> FastAPI:
         finally:
             for task in tasks:
                 task.cancel()
+            if ctx.model_follower is not None:
+                await asyncio.to_thread(ctx.model_follower.close)
             await asyncio.to_thread(ctx.fleet.close)
             if ctx.deliverer is not None:
                 await asyncio.to_thread(ctx.deliverer.close)

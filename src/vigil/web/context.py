@@ -14,7 +14,7 @@ from vigil.domain.cameras import CameraRegistry
 from vigil.domain.channels import ChannelService
 from vigil.domain.fleet import CameraFleet, LeasedFleet
 from vigil.domain.health import HealthChecks
-from vigil.domain.models import ModelSwitchJob
+from vigil.domain.models import ModelFollower, ModelSwitchJob
 from vigil.domain.outbox import Deliverer, Outbox
 from vigil.domain.users import UserService
 from vigil.settings import VigilSettings
@@ -63,6 +63,8 @@ class WebContext:
     health: HealthChecks = field(init=False)  # /readyz: the database, Redis when scaled out, the media disk
     trail_reads: TrailReads = field(default_factory=TrailReads)  # refreshes are not audited as reads
     model_switch: ModelSwitchJob = field(init=False)  # a switch started on the admin page (one at a time)
+    # keeps the in-process cameras on the active model (started and stopped with the app; None: no cameras here)
+    model_follower: ModelFollower | None = None
 
     def __post_init__(self) -> None:
         self.feed = AlertFeed(self.alerts, self.hub, self.metrics, self.bus)

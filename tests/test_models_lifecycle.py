@@ -194,6 +194,10 @@ def test_add_use_refuse_and_roll_back_the_shared_mobilefacenet(
     worker = run(data, models, "watchlist", "list")
     assert worker.returncode == 2 and worker.stderr.count("error:") == 1 and digest in worker.stderr
     shutil.copyfile(MOBILEFACENET, models / "added" / "mfn-licensed.onnx")
+    # `--embedder NAME` before any command (or VIGIL_EMBEDDER): the active model runs, another is refused
+    told = run(data, models, "--embedder", "dlib-resnet", "watchlist", "list")
+    assert told.returncode == 2 and "active model is 'mfn-licensed'" in told.stderr
+    assert run(data, models, "--embedder", "mfn-licensed", "watchlist", "list").returncode == 0
 
     back = run(data, models, "models", "use", "dlib-resnet", "--reason", "roll back: pilot ended")
     assert back.returncode == 0, back.stderr

@@ -65,7 +65,7 @@ class VigilSettings(BaseSettings):
         default="dlib-resnet",
         min_length=1,
         description="Face embedder backend name (`vigil models list`).",
-        json_schema_extra={"flag": "--embedder (on commands)"},
+        json_schema_extra={"flag": "--embedder (before any command; on eval/bench too)"},
     )
     embed_flip: bool | None = Field(
         default=None,

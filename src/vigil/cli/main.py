@@ -92,13 +92,23 @@ def root(
     threads: Annotated[
         int | None, typer.Option("--threads", envvar="VIGIL_THREADS", help="CPU threads per model; 0 = automatic.")
     ] = None,
+    embedder: Annotated[
+        str | None,
+        typer.Option(
+            "--embedder",
+            envvar="VIGIL_EMBEDDER",
+            help="Face model every command runs: a bundled embedder (dlib-resnet), an added model's name (`vigil "
+            "models add`) or onnx:FILE (default: the active model, `vigil models use`). Before the command: "
+            "`vigil --embedder NAME serve`.",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     try:
-        ctx.obj = load_settings(data_dir=data_dir, models_dir=models_dir, threads=threads)
+        ctx.obj = load_settings(data_dir=data_dir, models_dir=models_dir, threads=threads, embedder=embedder)
     except ValidationError as exc:  # one line naming each bad setting (never its value: it may be a secret)
         problems = "; ".join(
             f"VIGIL_{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else str(e["msg"]) for e in exc.errors()

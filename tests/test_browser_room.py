@@ -45,17 +45,21 @@ def test_language_switch_reloads_in_hindi_and_logout_shows_the_login_page(
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-GB").new_page()
             errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("pageerror", lambda e: errors.append(f"{e} {getattr(e, 'stack', '')}"))
             _login(page, running.url, "operator")
             page.wait_for_url("**/live")
             expect(page.locator("#alerts li[data-alert-id]")).to_have_count(1)
             expect(page.locator("html")).to_have_attribute("lang", "en")
+            expect(page.locator("html")).to_have_attribute("data-ready", "page")  # the page script has wired it
             page.select_option("#language", "hi")
-            expect(page.locator("html")).to_have_attribute("lang", "hi")  # reloaded, in Hindi
+            expect(page.locator("html")).to_have_attribute("lang", "hi", timeout=20_000)  # reloaded, in Hindi
             expect(page.locator("#logout")).to_have_text("लॉग आउट")
             expect(page.locator("#alerts li[data-alert-id]")).to_have_count(1)
+            expect(page.locator("html")).to_have_attribute("data-ready", "page")
             page.select_option("#language", "en")
-            expect(page.locator("html")).to_have_attribute("lang", "en")
+            expect(page.locator("html")).to_have_attribute("lang", "en", timeout=20_000)
+            # the header is wired (the page may still be loading: the log out below races it on purpose)
+            expect(page.locator("html")).to_have_attribute("data-ready", re.compile("header|page"))
             page.click("#logout")
             page.wait_for_url("**/login")
             expect(page.locator("#login-form")).to_be_visible()

@@ -32,7 +32,9 @@ document.addEventListener("DOMContentLoaded", async () => {
     await api("/api/auth/locale", { method: "PUT", json: { locale: language.value || null } });
     location.reload();
   });
+  document.documentElement.dataset.ready = "header";  // log out and language answer from now on (tests wait for it)
   if (!page) return;
   const init = { live: initLive, alert: initAlert, subject: initSubject, cameras: initCameras, authorisations: initAuthorisations, watchlist: initWatchlist, audit: initAudit, field: initField, notifications: initNotifications, models: initModels }[page.dataset.page];
   if (init) await init(page);
+  document.documentElement.dataset.ready = "page";
 });

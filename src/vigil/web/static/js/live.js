@@ -92,6 +92,7 @@ export async function initLive() {
     for (const c of [...cameras].sort((x, y) => x.name.localeCompare(y.name))) fields.camera.append(el("option", { value: c.name }, c.name));
     for (const g of [...new Set(cameras.map((c) => c.group).filter(Boolean))].sort()) fields.group.append(el("option", { value: g }, g));
   } catch (e) { /* cameras unreadable: every camera and area */ }
+  if (!list.isConnected) return;  // logged out (or reloaded) while the cameras were asked for
   const sinceIso = () => fields.since.value ? new Date(Date.now() - Number(fields.since.value) * 3600_000).toISOString() : "";
   const query = () => {
     const q = new URLSearchParams({ limit: String(PAGE) });
@@ -177,6 +178,7 @@ export async function initLive() {
   const announce = (a) => { announcer.textContent = t("Red flag: {name}, {category}, camera {camera}", { name: a.subject_name, category: word(a.category), camera: a.camera }); };
 
   await load();
+  if (!list.isConnected) return;  // the page left while the first red flags were asked for: no socket
   older.addEventListener("click", async () => {  // the next page after the oldest card shown
     const mark = list.lastElementChild ? list.lastElementChild.dataset.pageMark : "";
     const q = query();

@@ -5,9 +5,10 @@ export function openLiveSocket({ onEvent, onReconnect }) {
   let attempts = 0, opened = false, waiting = null;
   const connect = () => {
     waiting = null;
+    const status = document.getElementById("connection");
+    if (!status) return;  // the page is gone (logging out empties it): no more reconnects
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/alerts/live");
     window.vigilSocket = ws;
-    const status = document.getElementById("connection");
     ws.onopen = () => {
       status.textContent = t("live");
       if (opened && onReconnect) onReconnect();

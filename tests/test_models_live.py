@@ -252,3 +252,53 @@ def test_the_model_follower_runs_with_the_control_room_and_stops_with_it(tmp_pat
         thread = follower._thread
     assert follower._thread is None and not thread.is_alive()
     assert open_control_room(settings, run_cameras=False, watchlist=watchlist).state.ctx.model_follower is None
+
+
+@needs_shared
+def test_a_running_vigil_run_takes_a_switch_up_live(
+    tmp_path: Path, settings: VigilSettings, engine: FaceEngine, astronaut: np.ndarray
+) -> None:
+    """`vigil run` (not only `serve`): `models use` under it switches its running camera to the new model
+    without a restart, and the next pass of the person is flagged under the new model's name."""
+    from vigil.domain.cameras import CameraRegistry
+    from vigil.samples import portrait_clip
+    from vigil.services import open_watchlist
+
+    data, models = tmp_path / "data", tmp_path / "models"
+    data.mkdir()
+    (data / "cache").symlink_to(settings.cache_dir, target_is_directory=True)  # dlib's converted model
+    local = VigilSettings(data_dir=data, models_dir=models)
+    watchlist = with_approvers(open_watchlist(local, engine=engine))
+    subject = watchlist.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
+    face = read_clip(portrait_clip(astronaut, tmp_path / "face.mp4", seconds=FACE_S, fps=FPS, size=(480, 270)))
+    clip = write_clip(face + [np.full_like(face[0], 90)] * (GAP_S * FPS), tmp_path / "loop.mp4", fps=FPS)
+    CameraRegistry(watchlist.db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=2.0)
+    authorise(watchlist.db, ["gate"])
+    watchlist.replica.close()
+    watchlist.db.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env.update(VIGIL_DATA_DIR=str(data), VIGIL_MODELS_DIR=str(models), PYTHONUNBUFFERED="1")
+    added = _cli(env, "models", "add", str(MOBILEFACENET), "--name", "mfn-run", "--licence", "Force licence 14",
+                 *CALIBRATION)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+
+    log = (tmp_path / "run.log").open("wb")
+    runner = subprocess.Popen([*VIGIL, "run", "--loop", "--duration", "240"], env=env, stdout=log, stderr=log)
+    db_file = data / "vigil.db"
+    try:
+        wait_for(lambda: len(_alerts(db_file)) >= 1, 120, "`vigil run` raised no alert under the bundled model")
+        switched = _cli(env, "models", "use", "mfn-run", "--reason", "licensed by the force, tender 14")
+        assert switched.returncode == 0, switched.stderr
+        assert "`vigil run`" in switched.stdout  # it says which running processes follow
+        wait_for(lambda: "face model switched in this process" in (tmp_path / "run.log").read_text(), 60,
+                 "the running `vigil run` did not take the new model up")  # fmt: skip
+        wait_for(lambda: any(m == "mfn-run" for _, m, _ in _alerts(db_file)), FACE_S + GAP_S + 60,
+                 "no alert under the new model")  # fmt: skip
+        assert runner.poll() is None, "`vigil run` restarted or died"
+    finally:
+        runner.terminate()
+        runner.wait(30)
+        log.close()
+    alerts = _alerts(db_file)
+    assert all(s == subject for s, _, _ in alerts) and alerts[0][1] == "dlib-resnet" and alerts[-1][1] == "mfn-run"
+    assert "Traceback" not in (tmp_path / "run.log").read_text()

@@ -53,14 +53,15 @@ def _metrics(base: str) -> str:
     return httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).text
 
 
-@needs_shared
-def test_a_running_serve_switches_model_live_and_rolls_back(
-    tmp_path: Path, settings: VigilSettings, engine: FaceEngine, astronaut: np.ndarray
-) -> None:
+def _a_camera_and_an_added_model(
+    tmp_path: Path, settings: VigilSettings, engine: FaceEngine, astronaut: np.ndarray, name: str
+) -> tuple[Path, dict[str, str], str]:
+    """A data folder with one person enrolled under the bundled dlib-resnet, a clip camera whose loop shows
+    her for FACE_S then an empty street for GAP_S, and the shared MobileFaceNet added as ``name`` through the
+    real command line: (data folder, the environment of the processes under test, her subject id)."""
     from vigil.domain.cameras import CameraRegistry
     from vigil.samples import portrait_clip
     from vigil.services import open_watchlist
-    from vigil.vision.onnx_utils import file_sha256
 
     data, models = tmp_path / "data", tmp_path / "models"
     data.mkdir()
@@ -84,9 +85,19 @@ def test_a_running_serve_switches_model_live_and_rolls_back(
         VIGIL_METRICS_TOKEN=TOKEN,
         PYTHONUNBUFFERED="1",
     )
-    added = _cli(env, "models", "add", str(MOBILEFACENET), "--name", "mfn-live", "--licence", "Force licence 14",
+    added = _cli(env, "models", "add", str(MOBILEFACENET), "--name", name, "--licence", "Force licence 14",
                  *CALIBRATION)  # fmt: skip
     assert added.returncode == 0, added.stderr
+    return data, env, subject
+
+
+@needs_shared
+def test_a_running_serve_switches_model_live_and_rolls_back(
+    tmp_path: Path, settings: VigilSettings, engine: FaceEngine, astronaut: np.ndarray
+) -> None:
+    from vigil.vision.onnx_utils import file_sha256
+
+    data, env, subject = _a_camera_and_an_added_model(tmp_path, settings, engine, astronaut, "mfn-live")
     digest = file_sha256(MOBILEFACENET)
 
     port = free_port()
@@ -260,27 +271,7 @@ def test_a_running_vigil_run_takes_a_switch_up_live(
 ) -> None:
     """`vigil run` (not only `serve`): `models use` under it switches its running camera to the new model
     without a restart, and the next pass of the person is flagged under the new model's name."""
-    from vigil.domain.cameras import CameraRegistry
-    from vigil.samples import portrait_clip
-    from vigil.services import open_watchlist
-
-    data, models = tmp_path / "data", tmp_path / "models"
-    data.mkdir()
-    (data / "cache").symlink_to(settings.cache_dir, target_is_directory=True)  # dlib's converted model
-    local = VigilSettings(data_dir=data, models_dir=models)
-    watchlist = with_approvers(open_watchlist(local, engine=engine))
-    subject = watchlist.enroll(live_fields("Eileen Collins"), [("a.jpg", jpeg(astronaut))]).subject_id
-    face = read_clip(portrait_clip(astronaut, tmp_path / "face.mp4", seconds=FACE_S, fps=FPS, size=(480, 270)))
-    clip = write_clip(face + [np.full_like(face[0], 90)] * (GAP_S * FPS), tmp_path / "loop.mp4", fps=FPS)
-    CameraRegistry(watchlist.db).add("gate", str(clip), latitude=51.5, longitude=-0.1, analysis_fps=2.0)
-    authorise(watchlist.db, ["gate"])
-    watchlist.replica.close()
-    watchlist.db.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    env.update(VIGIL_DATA_DIR=str(data), VIGIL_MODELS_DIR=str(models), PYTHONUNBUFFERED="1")
-    added = _cli(env, "models", "add", str(MOBILEFACENET), "--name", "mfn-run", "--licence", "Force licence 14",
-                 *CALIBRATION)  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    data, env, subject = _a_camera_and_an_added_model(tmp_path, settings, engine, astronaut, "mfn-run")
 
     log = (tmp_path / "run.log").open("wb")
     runner = subprocess.Popen([*VIGIL, "run", "--loop", "--duration", "240"], env=env, stdout=log, stderr=log)
